@@ -1,0 +1,281 @@
+"""Every layer in lnutils.norms against its torch.nn / torch.nn.functional counterpart.
+
+Tolerances: float64 comparisons use atol=rtol=1e-10 (both sides do the same arithmetic
+in a different order, so differences are a few ulp); float32 uses atol=rtol=1e-5.
+Gradient checks use torch.autograd.gradcheck in float64 with its default tolerances.
+"""
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from lnutils import norms, norms_numpy
+
+TOL = {torch.float64: dict(atol=1e-10, rtol=1e-10), torch.float32: dict(atol=1e-5, rtol=1e-5)}
+DTYPES = [torch.float32, torch.float64]
+
+
+def random(*shape, dtype=torch.float64, seed=0, non_contiguous=False):
+    generator = torch.Generator().manual_seed(seed)
+    if non_contiguous:  # same values, transposed storage
+        return torch.randn(*reversed(shape), generator=generator, dtype=dtype).permute(*reversed(range(len(shape))))
+    return torch.randn(*shape, generator=generator, dtype=dtype) * 2 + 0.5
+
+
+def compare_forward_backward(ours, reference, inputs, dtype):
+    """Same output and same gradients w.r.t. every input that requires grad."""
+    ours_inputs = [t.detach().clone().requires_grad_(t.requires_grad) if t is not None else None for t in inputs]
+    ref_inputs = [t.detach().clone().requires_grad_(t.requires_grad) if t is not None else None for t in inputs]
+    out_ours, out_ref = ours(*ours_inputs), reference(*ref_inputs)
+    torch.testing.assert_close(out_ours, out_ref, **TOL[dtype])
+    upstream = random(*out_ref.shape, dtype=dtype, seed=99)
+    grads_ours = torch.autograd.grad(out_ours, [t for t in ours_inputs if t is not None and t.requires_grad], upstream)
+    grads_ref = torch.autograd.grad(out_ref, [t for t in ref_inputs if t is not None and t.requires_grad], upstream)
+    for g_ours, g_ref in zip(grads_ours, grads_ref):
+        torch.testing.assert_close(g_ours, g_ref, **TOL[dtype])
+
+
+# ----------------------------------------------------------------------------- layer norm
+
+LN_CASES = [((5,), (5,)), ((1, 7), (7,)), ((4, 3, 6), (6,)), ((4, 3, 6), (3, 6)), ((2, 3, 4, 5), (3, 4, 5)), ((2, 3, 4, 5), (5,))]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape,normalized_shape", LN_CASES)
+@pytest.mark.parametrize("affine", [True, False])
+@pytest.mark.parametrize("non_contiguous", [False, True])
+def test_layer_norm_matches_torch(dtype, shape, normalized_shape, affine, non_contiguous):
+    x = random(*shape, dtype=dtype, non_contiguous=non_contiguous).requires_grad_()
+    weight = random(*normalized_shape, dtype=dtype, seed=1).requires_grad_() if affine else None
+    bias = random(*normalized_shape, dtype=dtype, seed=2).requires_grad_() if affine else None
+    compare_forward_backward(
+        lambda x, w, b: norms.layer_norm(x, normalized_shape, w, b),
+        lambda x, w, b: F.layer_norm(x, normalized_shape, w, b),
+        [x, weight, bias],
+        dtype,
+    )
+
+
+@pytest.mark.parametrize("shape,normalized_shape", LN_CASES[:4])
+def test_layer_norm_gradcheck(shape, normalized_shape):
+    x = random(*shape).requires_grad_()
+    weight = random(*normalized_shape, seed=1).requires_grad_()
+    bias = random(*normalized_shape, seed=2).requires_grad_()
+    assert torch.autograd.gradcheck(lambda x, w, b: norms.layer_norm(x, normalized_shape, w, b), (x, weight, bias))
+
+
+def test_layer_norm_derived_backward_equals_autograd_of_naive_forward():
+    x = random(8, 16).requires_grad_()
+    weight, bias = random(16, seed=1).requires_grad_(), random(16, seed=2).requires_grad_()
+    compare_forward_backward(
+        lambda x, w, b: norms.layer_norm(x, 16, w, b),
+        lambda x, w, b: norms.layer_norm_naive(x, 16, w, b),
+        [x, weight, bias],
+        torch.float64,
+    )
+
+
+def test_layer_norm_module_is_drop_in_and_state_dicts_load_both_ways():
+    ours, theirs = norms.LayerNorm((3, 4)), nn.LayerNorm((3, 4))
+    assert set(ours.state_dict()) == set(theirs.state_dict())
+    with torch.no_grad():
+        theirs.weight.normal_(), theirs.bias.normal_()
+    ours.load_state_dict(theirs.state_dict())
+    x = random(2, 3, 4, dtype=torch.float32)
+    torch.testing.assert_close(ours(x), theirs(x), **TOL[torch.float32])
+    with torch.no_grad():
+        ours.bias.add_(1)
+    theirs.load_state_dict(ours.state_dict())
+    torch.testing.assert_close(ours(x), theirs(x), **TOL[torch.float32])
+    assert norms.LayerNorm(5, bias=False).bias is None and nn.LayerNorm(5, bias=False).bias is None
+
+
+def test_layer_norm_same_in_train_and_eval():
+    module, x = norms.LayerNorm(6), random(3, 6, dtype=torch.float32)
+    train_out = module.train()(x)
+    torch.testing.assert_close(module.eval()(x), train_out, atol=0, rtol=0)
+
+
+def test_layer_norm_wrong_shape_message():
+    with pytest.raises(RuntimeError, match=r"expected input with shape \[\*, 7\], but got input of size \[2, 3\]"):
+        norms.layer_norm(torch.zeros(2, 3), (7,))
+    with pytest.raises(RuntimeError, match="same shape as normalized_shape"):
+        norms.layer_norm(torch.zeros(2, 3), (3,), torch.ones(4))
+
+
+# ----------------------------------------------------------------------------- batch norm
+
+BN_SHAPES = [(4, 3), (2, 3), (4, 3, 5), (1, 3, 5), (4, 3, 2, 5), (1, 2, 3, 3)]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", BN_SHAPES)
+@pytest.mark.parametrize("affine", [True, False])
+@pytest.mark.parametrize("non_contiguous", [False, True])
+def test_batch_norm_training_matches_torch(dtype, shape, affine, non_contiguous):
+    x = random(*shape, dtype=dtype, non_contiguous=non_contiguous).requires_grad_()
+    weight = random(shape[1], dtype=dtype, seed=1).requires_grad_() if affine else None
+    bias = random(shape[1], dtype=dtype, seed=2).requires_grad_() if affine else None
+    running = {}
+    for who in ("ours", "torch"):
+        running[who] = (torch.zeros(shape[1], dtype=dtype), torch.ones(shape[1], dtype=dtype))
+    compare_forward_backward(
+        lambda x, w, b: norms.batch_norm(x, *running["ours"], w, b, training=True, momentum=0.3),
+        lambda x, w, b: F.batch_norm(x, *running["torch"], w, b, training=True, momentum=0.3),
+        [x, weight, bias],
+        dtype,
+    )
+    for ours, theirs in zip(running["ours"], running["torch"]):
+        torch.testing.assert_close(ours, theirs, **TOL[dtype])
+
+
+@pytest.mark.parametrize("shape", BN_SHAPES[:5])
+def test_batch_norm_gradcheck_train_and_eval(shape):
+    x = random(*shape).requires_grad_()
+    weight, bias = random(shape[1], seed=1).requires_grad_(), random(shape[1], seed=2).requires_grad_()
+    assert torch.autograd.gradcheck(lambda x, w, b: norms.batch_norm(x, None, None, w, b, training=True), (x, weight, bias))
+    mean, var = random(shape[1], seed=3), random(shape[1], seed=4).abs() + 0.1
+    assert torch.autograd.gradcheck(lambda x, w, b: norms.batch_norm(x, mean, var, w, b, training=False), (x, weight, bias))
+
+
+def test_batch_norm_derived_backward_equals_autograd_of_naive_forward():
+    x = random(16, 5, 3).requires_grad_()
+    weight, bias = random(5, seed=1).requires_grad_(), random(5, seed=2).requires_grad_()
+    compare_forward_backward(
+        lambda x, w, b: norms.batch_norm(x, None, None, w, b, training=True),
+        lambda x, w, b: norms.batch_norm_naive(x, w, b),
+        [x, weight, bias],
+        torch.float64,
+    )
+
+
+@pytest.mark.parametrize("cls_pair,shape", [((norms.BatchNorm1d, nn.BatchNorm1d), (6, 4)), ((norms.BatchNorm1d, nn.BatchNorm1d), (6, 4, 3)), ((norms.BatchNorm2d, nn.BatchNorm2d), (5, 4, 3, 3))])
+@pytest.mark.parametrize("momentum", [0.1, 0.5, None])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_batch_norm_modules_running_stats_train_then_eval(cls_pair, shape, momentum, dtype):
+    ours_cls, torch_cls = cls_pair
+    ours, theirs = ours_cls(shape[1], momentum=momentum, dtype=dtype), torch_cls(shape[1], momentum=momentum, dtype=dtype)
+    assert set(ours.state_dict()) == set(theirs.state_dict())
+    ours.load_state_dict(theirs.state_dict())
+    for step in range(4):
+        x = random(*shape, dtype=dtype, seed=step)
+        torch.testing.assert_close(ours(x), theirs(x), **TOL[dtype])
+    for name in ("running_mean", "running_var", "num_batches_tracked"):
+        torch.testing.assert_close(getattr(ours, name), getattr(theirs, name), **TOL[dtype])
+    ours.eval(), theirs.eval()
+    x = random(*shape, dtype=dtype, seed=10).requires_grad_()
+    compare_forward_backward(ours, theirs, [x], dtype)
+    # and a state dict written by ours loads into torch's
+    fresh = torch_cls(shape[1], momentum=momentum, dtype=dtype).eval()
+    fresh.load_state_dict(ours.state_dict())
+    torch.testing.assert_close(fresh(x), ours(x), **TOL[dtype])
+
+
+def test_batch_norm_without_running_stats_uses_batch_stats_in_eval():
+    ours, theirs = norms.BatchNorm1d(3, track_running_stats=False).eval(), nn.BatchNorm1d(3, track_running_stats=False).eval()
+    x = random(5, 3, dtype=torch.float32)
+    torch.testing.assert_close(ours(x), theirs(x), **TOL[torch.float32])
+    assert ours.running_mean is None and "running_mean" not in ours.state_dict()
+
+
+def test_batch_norm_errors_like_torch():
+    with pytest.raises(ValueError, match="Expected more than 1 value per channel when training"):
+        norms.BatchNorm1d(3)(torch.zeros(1, 3))
+    norms.BatchNorm1d(3).eval()(torch.zeros(1, 3))  # legal in eval mode
+    with pytest.raises(ValueError, match=r"expected 4D input \(got 2D input\)"):
+        norms.BatchNorm2d(3)(torch.zeros(2, 3))
+    with pytest.raises(RuntimeError, match="should contain 3 elements"):
+        norms.batch_norm(torch.zeros(2, 3), None, None, torch.ones(4), training=True)
+
+
+# ----------------------------------------------------------------------------- group / instance / RMS
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape,groups", [((2, 6, 4, 4), 1), ((2, 6, 4, 4), 2), ((2, 6, 4, 4), 6), ((1, 4, 5), 2), ((3, 8), 4), ((3, 4), 2)])
+@pytest.mark.parametrize("affine", [True, False])
+def test_group_norm_matches_torch(dtype, shape, groups, affine):
+    x = random(*shape, dtype=dtype).requires_grad_()
+    weight = random(shape[1], dtype=dtype, seed=1).requires_grad_() if affine else None
+    bias = random(shape[1], dtype=dtype, seed=2).requires_grad_() if affine else None
+    compare_forward_backward(lambda x, w, b: norms.group_norm(x, groups, w, b), lambda x, w, b: F.group_norm(x, groups, w, b), [x, weight, bias], dtype)
+
+
+def test_group_norm_gradcheck_and_module():
+    x = random(2, 4, 3, 3).requires_grad_()
+    weight, bias = random(4, seed=1).requires_grad_(), random(4, seed=2).requires_grad_()
+    assert torch.autograd.gradcheck(lambda x, w, b: norms.group_norm(x, 2, w, b), (x, weight, bias))
+    ours, theirs = norms.GroupNorm(2, 4), nn.GroupNorm(2, 4)
+    ours.load_state_dict(theirs.state_dict())
+    torch.testing.assert_close(ours(x.float()), theirs(x.float()), **TOL[torch.float32])
+    with pytest.raises(RuntimeError, match="divisible by num_groups"):
+        norms.group_norm(x, 3)
+    with pytest.raises(ValueError, match="must be divisible"):
+        norms.GroupNorm(3, 4)
+
+
+def test_layer_norm_over_chw_is_group_norm_with_one_group():
+    x = random(3, 4, 5, 5)
+    torch.testing.assert_close(norms.group_norm(x, 1), F.layer_norm(x, (4, 5, 5)), **TOL[torch.float64])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("affine,track", [(False, False), (True, False), (True, True)])
+def test_instance_norm_module_matches_torch(dtype, affine, track):
+    ours = norms.InstanceNorm2d(3, affine=affine, track_running_stats=track, dtype=dtype)
+    theirs = nn.InstanceNorm2d(3, affine=affine, track_running_stats=track, dtype=dtype)
+    ours.load_state_dict(theirs.state_dict())
+    for step in range(3):
+        x = random(4, 3, 5, 5, dtype=dtype, seed=step).requires_grad_()
+        compare_forward_backward(ours, theirs, [x], dtype)
+    if track:
+        torch.testing.assert_close(ours.running_var, theirs.running_var, **TOL[dtype])
+        ours.eval(), theirs.eval()
+        torch.testing.assert_close(ours(x), theirs(x), **TOL[dtype])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape,normalized_shape", LN_CASES[:5])
+@pytest.mark.parametrize("eps", [None, 1e-6])
+def test_rms_norm_matches_torch(dtype, shape, normalized_shape, eps):
+    x = random(*shape, dtype=dtype).requires_grad_()
+    weight = random(*normalized_shape, dtype=dtype, seed=1).requires_grad_()
+    compare_forward_backward(lambda x, w: norms.rms_norm(x, normalized_shape, w, eps), lambda x, w: F.rms_norm(x, normalized_shape, w, eps), [x, weight], dtype)
+    assert torch.autograd.gradcheck(lambda x, w: norms.rms_norm(x, normalized_shape, w, eps), (x.detach().double().requires_grad_(), weight.detach().double().requires_grad_()))
+
+
+def test_rms_norm_module_state_dict():
+    ours, theirs = norms.RMSNorm(5), nn.RMSNorm(5)
+    assert set(ours.state_dict()) == set(theirs.state_dict())
+    theirs.load_state_dict(ours.state_dict())
+    x = random(2, 5, dtype=torch.float32)
+    torch.testing.assert_close(ours(x), theirs(x), **TOL[torch.float32])
+
+
+# ----------------------------------------------------------------------------- NumPy version
+
+
+@pytest.mark.parametrize("kind", ["batch", "layer"])
+def test_numpy_forward_and_backward_match_torch(kind):
+    rng = np.random.default_rng(0)
+    a, g, b, grad_y = rng.normal(size=(6, 5)), rng.normal(size=5), rng.normal(size=5), rng.normal(size=(6, 5))
+    forward = getattr(norms_numpy, f"{kind}_norm_forward")
+    backward = getattr(norms_numpy, f"{kind}_norm_backward")
+    y, cache = forward(a, g, b)
+    grads = backward(grad_y, cache)
+    inputs = [torch.tensor(v, requires_grad=True) for v in (a, g, b)]
+    if kind == "batch":
+        out = F.batch_norm(inputs[0], None, None, inputs[1], inputs[2], training=True)
+    else:
+        out = F.layer_norm(inputs[0], (5,), inputs[1], inputs[2])
+    torch_grads = torch.autograd.grad(out, inputs, torch.tensor(grad_y))
+    np.testing.assert_allclose(y, out.detach().numpy(), atol=1e-10, rtol=1e-10)
+    for ours, theirs in zip(grads, torch_grads):
+        np.testing.assert_allclose(ours, theirs.numpy(), atol=1e-10, rtol=1e-10)
+    with pytest.raises(ValueError, match="shape"):
+        forward(a[None], g, b)
