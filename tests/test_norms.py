@@ -3,6 +3,8 @@
 Tolerances: float64 comparisons use atol=rtol=1e-10 (both sides do the same arithmetic
 in a different order, so differences are a few ulp); float32 uses atol=rtol=1e-5.
 Gradient checks use torch.autograd.gradcheck in float64 with its default tolerances.
+Groups of one or two values are avoided in float32: there the output is constant
+(0 or ±1), the true gradient is exactly 0, and both sides return rounding noise.
 """
 from __future__ import annotations
 
@@ -197,7 +199,7 @@ def test_batch_norm_errors_like_torch():
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("shape,groups", [((2, 6, 4, 4), 1), ((2, 6, 4, 4), 2), ((2, 6, 4, 4), 6), ((1, 4, 5), 2), ((3, 8), 4), ((3, 4), 2)])
+@pytest.mark.parametrize("shape,groups", [((2, 6, 4, 4), 1), ((2, 6, 4, 4), 2), ((2, 6, 4, 4), 6), ((1, 4, 5), 2), ((3, 12), 4), ((3, 6), 2)])
 @pytest.mark.parametrize("affine", [True, False])
 def test_group_norm_matches_torch(dtype, shape, groups, affine):
     x = random(*shape, dtype=dtype).requires_grad_()
