@@ -1,0 +1,38 @@
+# The two commands of the README:
+#   make book   install into .venv, execute every notebook (PROFILE=quick|paper), build _build/html
+#   make test   install, unit tests, then the book in the quick profile with warnings as errors
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PROFILE ?= quick
+
+.PHONY: install book test unit execute html clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# Re-installs only when requirements.txt or pyproject.toml changed.
+$(VENV)/.installed: requirements.txt pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	touch $@
+
+install: $(VENV)/.installed
+
+execute: install
+	$(BIN)/python book/tools/execute.py --profile $(PROFILE)
+
+html: install
+	$(BIN)/python book/tools/build_html.py $(SPHINX_FLAGS)
+
+book: execute html
+	@echo "Book: $(CURDIR)/_build/html/index.html"
+
+unit: install
+	$(BIN)/python -m pytest tests
+
+test: unit
+	$(MAKE) book PROFILE=quick SPHINX_FLAGS=--strict
+
+clean:
+	rm -rf _build

@@ -1,0 +1,57 @@
+"""The notebook convention (README, 'Contributing') holds for every chapter notebook."""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+import lnutils
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+
+
+def repository_url() -> str:
+    match = re.search(r"^repository:\s*\n\s+url:\s*(\S+)", (ROOT / "_config.yml").read_text(), re.M)
+    assert match, "_config.yml must set repository.url"
+    return match.group(1)
+
+
+def code_cells(path: Path) -> list[dict]:
+    return [cell for cell in json.loads(path.read_text())["cells"] if cell["cell_type"] == "code"]
+
+
+def test_there_are_notebooks():
+    assert NOTEBOOKS
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_committed_without_outputs(path):
+    for cell in code_cells(path):
+        assert not cell.get("outputs") and cell.get("execution_count") is None, f"{path.name}: clear outputs before committing"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_first_cell_is_the_colab_setup(path):
+    first = "".join(code_cells(path)[0]["source"])
+    assert f'REPOSITORY = "{repository_url()}"' in first, "first cell must use the repository URL of _config.yml"
+    assert f'BOOK_VERSION = "{lnutils.__version__}"' in first, "first cell's BOOK_VERSION must equal lnutils.__version__"
+    assert "--no-deps" in first and "describe(BOOK_VERSION)" in first
+    assert not re.search(r"pip install[^\n]*\b(torch|numpy)\b", first), "never reinstall torch or numpy"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_one_parameters_cell_with_profile(path):
+    tagged = [cell for cell in code_cells(path) if "parameters" in cell.get("metadata", {}).get("tags", [])]
+    assert len(tagged) == 1, "exactly one cell tagged 'parameters'"
+    assert re.search(r'^profile = "quick"', "".join(tagged[0]["source"]), re.M)
+    assert code_cells(path).index(tagged[0]) == 1, "the parameters cell comes right after the set-up cell"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_in_table_of_contents_and_has_exercises(path):
+    assert f"notebooks/{path.stem}" in (ROOT / "book" / "_toc.yml").read_text()
+    text = path.read_text()
+    assert "{exercise}" in text and "{solution}" in text and ":class: dropdown" in text
