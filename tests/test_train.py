@@ -1,0 +1,110 @@
+"""The lockstep trainer: K networks in a stack train exactly as K networks alone,
+and one network in a stack trains exactly as the same network written with torch.nn."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from lnutils import mnist_experiment
+from lnutils.mlp import METHODS, MLPStack
+from lnutils.train import Split, batch_indices, evaluate, make_optimizer, train_lockstep
+
+SIZES = (12, 16, 16, 10)
+
+
+def tiny_split(n=96, seed=0) -> Split:
+    generator = torch.Generator().manual_seed(seed)
+    x = torch.rand(n + 40, SIZES[0], generator=generator)
+    y = torch.randint(0, 10, (n + 40,), generator=generator)
+    return Split(x[:n], y[:n], x[n : n + 20], y[n : n + 20], x[n + 20 :], y[n + 20 :])
+
+
+def stacks_for(seeds, bn_unbiased=False):
+    return {method: MLPStack(method, seeds, sizes=SIZES, bn_unbiased=bn_unbiased) for method in METHODS}
+
+
+@pytest.mark.parametrize("batch_size", [8, 4])
+def test_stack_of_three_equals_three_trained_alone(batch_size):
+    split, rates = tiny_split(), {m: 3e-3 for m in METHODS}
+    together = stacks_for([0, 1, 2], bn_unbiased=batch_size == 4)
+    history = train_lockstep(together, rates, split, batch_size, epochs=2, progress=False)
+    for k, seed in enumerate([0, 1, 2]):
+        alone = stacks_for([seed], bn_unbiased=batch_size == 4)
+        history_alone = train_lockstep(alone, rates, split, batch_size, epochs=2, progress=False)
+        for method in METHODS:
+            for name, tensor in alone[method].state_dict().items():
+                torch.testing.assert_close(together[method].state_dict()[name][k : k + 1], tensor, atol=1e-5, rtol=1e-4, msg=f"{method} {name}")
+            np.testing.assert_allclose(np.asarray(history.train_nll[method])[:, k], np.asarray(history_alone.train_nll[method])[:, 0], rtol=1e-4)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_one_network_trains_like_torch_nn_sequential_with_adam(method):
+    """Same init, same batches: MLPStack + our loop == nn.Sequential(Linear, BatchNorm1d/LayerNorm, ReLU) + torch Adam."""
+    split, lr, batch_size = tiny_split(), 3e-3, 8
+    stack = MLPStack(method, [5], sizes=SIZES)
+    reference = stack.to_sequential(0)
+    ours_optimizer = make_optimizer({method: stack}, {method: lr})
+    reference_optimizer = torch.optim.Adam(reference.parameters(), lr=lr)
+    for epoch in range(2):
+        for index in batch_indices(5, epoch, len(split.train_x), batch_size):
+            ours_optimizer.zero_grad()
+            F.cross_entropy(stack(split.train_x[index].unsqueeze(0))[0], split.train_y[index]).backward()
+            ours_optimizer.step()
+            reference_optimizer.zero_grad()
+            F.cross_entropy(reference(split.train_x[index]), split.train_y[index]).backward()
+            reference_optimizer.step()
+    stack.eval(), reference.eval()
+    torch.testing.assert_close(stack(split.test_x.unsqueeze(0))[0], reference(split.test_x), atol=1e-5, rtol=1e-4)
+
+
+def test_batch_norm_unbiased_option_normalizes_with_unbiased_variance():
+    stack = MLPStack("batch norm", [0], sizes=(3, 5, 2), bn_unbiased=True)
+    summed = torch.randn(1, 4, 5)
+    normalized = stack._batch_norm(summed, 0)
+    expected = (summed - summed.mean(1, keepdim=True)) / torch.sqrt(summed.var(1, unbiased=True, keepdim=True) + 1e-5)
+    torch.testing.assert_close(normalized, expected)
+    with pytest.raises(ValueError, match="at least 2 cases"):
+        stack._batch_norm(torch.randn(1, 1, 5), 0)
+
+
+def test_layer_norm_only_on_hidden_layers_batch_norm_on_all():
+    assert [MLPStack("layer norm", [0]).normalizes(layer) for layer in range(3)] == [True, True, False]
+    assert [MLPStack("batch norm", [0]).normalizes(layer) for layer in range(3)] == [True, True, True]
+
+
+def test_resume_from_checkpoint_equals_uninterrupted(tmp_path):
+    split, rates = tiny_split(), {m: 3e-3 for m in METHODS}
+    straight = train_lockstep(stacks_for([0, 1]), rates, split, 8, epochs=3, progress=False)
+    first = train_lockstep(stacks_for([0, 1]), rates, split, 8, epochs=2, checkpoint=tmp_path / "c.pt", progress=False)
+    resumed = train_lockstep(stacks_for([0, 1]), rates, split, 8, epochs=3, checkpoint=tmp_path / "c.pt", progress=False)
+    assert len(first.train_nll["layer norm"]) == 2 and len(resumed.train_nll["layer norm"]) == 3
+    for method in METHODS:
+        np.testing.assert_allclose(resumed.test_error[method], straight.test_error[method])
+        np.testing.assert_allclose(resumed.train_nll[method], straight.train_nll[method], rtol=1e-5)
+
+
+def test_batch_indices_depend_only_on_seed_and_epoch():
+    torch.testing.assert_close(batch_indices(3, 1, 100, 8), batch_indices(3, 1, 100, 8))
+    assert not torch.equal(batch_indices(3, 1, 100, 8), batch_indices(3, 2, 100, 8))
+    assert batch_indices(3, 1, 100, 8).shape == (12, 8)
+
+
+def test_evaluate_counts_errors():
+    stack = MLPStack("baseline", [0, 1], sizes=SIZES)
+    split = tiny_split()
+    nll, error = evaluate(stack, split.test_x, split.test_y, chunk=7)
+    logits = stack(split.test_x.unsqueeze(0).expand(2, -1, -1))
+    expected = (logits.argmax(-1) != split.test_y).float().mean(1)
+    np.testing.assert_allclose(error, expected.numpy())
+    np.testing.assert_allclose(nll, [F.cross_entropy(logits[k], split.test_y).item() for k in range(2)], rtol=1e-5)
+
+
+def test_wrong_input_shape_and_unknown_method_and_profile():
+    with pytest.raises(ValueError, match=r"expected inputs of shape \(K=2, batch, 12\)"):
+        MLPStack("baseline", [0, 1], sizes=SIZES)(torch.zeros(3, 4, 12))
+    with pytest.raises(ValueError, match="unknown method 'group norm'"):
+        MLPStack("group norm", [0])
+    with pytest.raises(ValueError, match="no 'fast' profile"):
+        mnist_experiment.profile_config("fast", 128, learning_rates={})
