@@ -156,20 +156,32 @@ def run(config: RunConfig, dataset=None, device="cpu", progress=True, checkpoint
     torch.manual_seed(config.seeds[0])
     stacks = {method: MLPStack(method, config.seeds, bn_unbiased=config.bn_unbiased) for method in config.methods}
     rates = {method: config.learning_rates[method] for method in config.methods}
-    start = time.perf_counter()
-    history = train_lockstep(stacks, rates, split, config.batch_size, config.epochs, checkpoint=checkpoint, progress=progress, device=device, time_budget_seconds=time_budget_seconds)
-    payload = {
-        "kind": "figure 6 run",
-        "config": asdict(config),
-        "epochs_done": len(next(iter(history.train_nll.values()))),
-        "curves": history.to_dict(),
-        "provenance": provenance(dataset, torch.device(device), time.perf_counter() - start),
-    }
-    if results_file is not None:
-        previous = json.loads(Path(results_file).read_text()) if Path(results_file).exists() else None
-        if previous and previous.get("config") == payload["config"]:  # resumed: keep the total wall time
-            payload["provenance"]["wall_seconds"] = round(sum(history.epoch_seconds), 1)
+    def results_payload(history: History) -> dict:
+        return {
+            "kind": "figure 6 run",
+            "config": asdict(config),
+            "epochs_done": len(next(iter(history.train_nll.values()))),
+            "complete": len(next(iter(history.train_nll.values()))) == config.epochs,
+            "curves": history.to_dict(),
+            # wall time of all epochs, including those of earlier, resumed sessions
+            "provenance": provenance(dataset, torch.device(device), sum(history.epoch_seconds)),
+        }
+
+    def save_partial(history: History) -> None:
+        """Results on disk after every epoch; never replaces a longer run of the same config
+        (a new session without the checkpoint restarts from epoch 0)."""
+        if results_file is None:
+            return
+        payload = results_payload(history)
+        if Path(results_file).exists():
+            previous = json.loads(Path(results_file).read_text())
+            if previous.get("config") == payload["config"] and previous.get("epochs_done", 0) > payload["epochs_done"]:
+                return
         write_json(results_file, payload)
+
+    history = train_lockstep(stacks, rates, split, config.batch_size, config.epochs, checkpoint=checkpoint, progress=progress, device=device, time_budget_seconds=time_budget_seconds, on_epoch_end=save_partial)
+    payload = results_payload(history)
+    save_partial(history)
     return history, payload
 
 

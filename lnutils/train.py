@@ -129,12 +129,14 @@ def train_lockstep(
     progress: bool = True,
     device: torch.device | str = "cpu",
     time_budget_seconds: float | None = None,
+    on_epoch_end=None,
 ) -> History:
     """Train every stack for ``epochs`` epochs; measure train NLL, validation and test error each epoch.
 
     With ``checkpoint``, the full state is saved after every epoch and an existing
     checkpoint is resumed from.  ``time_budget_seconds`` stops after the epoch that
     crosses the budget (the history then has fewer epochs; a checkpoint resumes it).
+    ``on_epoch_end(history)`` is called after every epoch (e.g. to write partial results).
     """
     torch.set_flush_denormal(True)
     device = torch.device(device)
@@ -177,6 +179,8 @@ def train_lockstep(
             bar.set_postfix_str(" ".join(f"{m}: nll {np.mean(history.train_nll[m][-1]):.2e} test {100 * np.mean(history.test_error[m][-1]):.2f}%" for m in stacks))
         if checkpoint is not None:
             _save_checkpoint(checkpoint, stacks, optimizer, history, epoch + 1)
+        if on_epoch_end is not None:
+            on_epoch_end(history)
         if time_budget_seconds is not None and time.perf_counter() - started > time_budget_seconds:
             break
     if hasattr(bar, "close"):
