@@ -243,3 +243,121 @@ def main(argv=None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+# ----------------------------------------------------------------------------- the chapter's tables
+
+
+def fidelity_ledger(configs: dict[int, RunConfig]) -> str:
+    """Markdown: each detail of the setup, what the paper says, what we do, and why."""
+    rates = {bs: ", ".join(f"{m} {c.learning_rates[m]:g}" for m in c.methods) for bs, c in configs.items()}
+    selection = {bs: load_results("lr", bs) for bs in configs}
+
+    def rule(bs):
+        sel = selection[bs]
+        if sel is None:
+            return "no selection file"
+        subset = f", first {sel['train_subset']:,} training images" if sel.get("train_subset") else ""
+        return f"grid {sel['grid']}, {sel['epochs']} epoch(s), seed 0{subset}; lowest validation error"
+
+    rows = [
+        ("network", "784-1000-1000-10, fully connected", "the same", "stated"),
+        ("where LN goes", "hidden layers, not the softmax layer", "the same: LN before the ReLU of both hidden layers", "stated"),
+        ("where BN goes", "all layers", "all three layers, the output layer included, before the nonlinearity", "stated"),
+        ("summed-input bias", "not stated", "none before a normalization (it would be removed by μ or mix into LN's statistics); b after it", "the paper's equations: a = Wx, then g, b"),
+        ("gains and biases", "start at 1 and 0", "the same", "stated"),
+        ("nonlinearity", "not stated", "ReLU", "the common choice in 2016 for this network"),
+        ("weight initialisation", "not stated", "PyTorch's nn.Linear default, U(−1/√fan_in, 1/√fan_in)", "what a reader's own code would get"),
+        ("training data", "55,000 images", "the training set minus its first 5,000 images (the validation split)", "TensorFlow's MNIST reader of the time split the same way"),
+        ("input scaling", "not stated", "pixels / 255, no mean subtraction", "simplest; permutation-invariant"),
+        ("optimizer", "Adam", "Adam (β = 0.9, 0.999, ε = 1e-8), PyTorch's fused kernel", "PyTorch defaults; β and ε are not stated"),
+        ("learning rate (batch 128)", "not stated", rates.get(128, "–"), rule(128) if 128 in configs else "–"),
+        ("learning rate (batch 4)", "not stated", rates.get(4, "–"), rule(4) if 4 in configs else "–"),
+        ("BN variance at batch 4", "unbiased estimator", "unbiased σ²·m/(m−1) when normalizing at batch < 16; running averages always unbiased", "stated"),
+        ("BN at test time", "not stated", "running averages, momentum 0.1 (PyTorch's default)", "the standard inference rule"),
+        ("epochs", "≈65 (figure's x-axis)", ", ".join(f"batch {bs}: {c.epochs}" for bs, c in configs.items()), "the profile's budget"),
+        ("seeds", "not stated (bands suggest several)", ", ".join(f"batch {bs}: {len(c.seeds)}" for bs, c in configs.items()), "the profile's budget"),
+        ("train NLL", "per epoch", "mean NLL over the whole 55,000-image training split, eval mode, each epoch", "comparable across batch sizes"),
+        ("data order", "not stated", "a fresh shuffle per epoch and per network; the last partial batch is dropped", "—"),
+    ]
+    lines = ["| detail | paper says | we do | why |", "|---|---|---|---|"]
+    lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
+    return "\n".join(lines)
+
+
+def selection_table(batch_size: int) -> str:
+    """Markdown: validation error at the end of the selection run, per method and learning rate."""
+    sel = load_results("lr", batch_size)
+    if sel is None:
+        return f"No learning-rate selection recorded for batch size {batch_size}."
+    lines = ["| method | " + " | ".join(f"lr {r:g}" for r in sel["grid"]) + " | chosen |", "|---|" + "---|" * (len(sel["grid"]) + 1)]
+    for method, chosen in sel["chosen"].items():
+        cells = [f"{100 * sel['curves']['val_error'][f'{method}@{r:g}'][-1][0]:.2f}%" for r in sel["grid"]]
+        lines.append(f"| {method} | " + " | ".join(cells) + f" | {chosen:g} |")
+    p = sel["provenance"]
+    return "\n".join(lines) + f"\n\nValidation error after {sel['epochs']} epoch(s); run on {p['device']}, {p['wall_seconds']:.0f} s, commit `{p['commit']}`."
+
+
+def claims(curves_by_batch: dict[int, dict]) -> list[dict]:
+    """The paper's qualitative claims for Figure 6, checked on our curves (final epoch, mean over seeds)."""
+    def final(curves, metric, method):
+        return float(curves_array(curves, metric, method)[-1].mean())
+
+    found = []
+    c128 = curves_by_batch.get(128)
+    if c128:
+        ln, bn, base = (final(c128, "train_nll", m) for m in ("layer norm", "batch norm", "baseline"))
+        found.append({"claim": "batch 128: LN drives the training NLL far below BN's", "holds": ln < bn, "evidence": f"train NLL LN {ln:.1e}, BN {bn:.1e}, baseline {base:.1e}"})
+        errors = {m: 100 * final(c128, "test_error", m) for m in ("layer norm", "batch norm", "baseline")}
+        found.append({"claim": "batch 128: LN and BN both beat the baseline on test error", "holds": errors["layer norm"] < errors["baseline"] and errors["batch norm"] < errors["baseline"], "evidence": ", ".join(f"{m} {e:.2f}%" for m, e in errors.items())})
+    c4 = curves_by_batch.get(4)
+    if c4:
+        errors = {m: 100 * final(c4, "test_error", m) for m in ("layer norm", "batch norm", "baseline")}
+        found.append({"claim": "batch 4: LN beats BN on test error", "holds": errors["layer norm"] < errors["batch norm"], "evidence": ", ".join(f"{m} {e:.2f}%" for m, e in errors.items())})
+        found.append({"claim": "batch 4: BN is worse than no normalization", "holds": errors["batch norm"] > errors["baseline"], "evidence": f"BN {errors['batch norm']:.2f}% vs baseline {errors['baseline']:.2f}%"})
+    return found
+
+
+def claims_markdown(curves_by_batch: dict[int, dict], label: str) -> str:
+    lines = [f"| claim of the paper ({label}) | holds here? | evidence (final epoch, mean over seeds) |", "|---|---|---|"]
+    for c in claims(curves_by_batch):
+        lines.append(f"| {c['claim']} | {'yes' if c['holds'] else '**no**'} | {c['evidence']} |")
+    return "\n".join(lines)
+
+
+def results_markdown(curves_by_batch: dict[int, dict], label: str) -> str:
+    rows = [row for bs in sorted(curves_by_batch, reverse=True) for row in results_rows(curves_by_batch[bs], bs)]
+    headers = list(rows[0])
+    lines = [f"**{label}**", "", "| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(str(r[h]) for h in headers) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def chapter_runs(profile: str, configs: dict[int, RunConfig], dataset, device="cpu", progress=True) -> tuple[dict, dict]:
+    """What the chapter runs: returns (live curves by batch size, saved paper results by batch size).
+
+    'quick' trains the quick configs live.  'paper' runs (or resumes) the paper-scale
+    runs, which write their result files, and shows nothing live.
+    """
+    live = {}
+    if profile == "paper":
+        for batch_size in configs:
+            run_paper(batch_size, device=device, progress=progress)
+    else:
+        for batch_size, config in configs.items():
+            print(f"batch size {batch_size}: {len(config.methods)} methods × {len(config.seeds)} seed(s), {config.epochs} epochs")
+            live[batch_size] = run(config, dataset, device=device, progress=progress)[1]["curves"]
+    saved = {bs: result for bs in (128, 4) if (result := load_results("paper", bs)) is not None}
+    return live, saved
+
+
+def saved_results_markdown(saved: dict[int, dict]) -> str:
+    """Where the saved paper-profile results came from."""
+    if not saved:
+        return "No saved paper-profile results are in this build; the figure shows the live run only."
+    lines = ["| batch size | epochs done | seeds | device | wall time | commit | data checksum | written |", "|---|---|---|---|---|---|---|---|"]
+    for bs, r in sorted(saved.items(), reverse=True):
+        p = r["provenance"]
+        done = f"{r['epochs_done']} of {r['config']['epochs']}" + ("" if r.get("complete") else " (partial)")
+        lines.append(f"| {bs} | {done} | {r['config']['seeds']} | {p['device']} | {p['wall_seconds'] / 60:.0f} min | `{p['commit']}` | `{p['data']['checksum'][:12]}` | {p['written']} |")
+    return "\n".join(lines)

@@ -77,3 +77,44 @@ def draw_normalization_sets(batch: int = 6, channels: int = 6, groups: int = 2, 
         ax.grid(False)
     fig.tight_layout()
     return fig
+
+
+def _band(ax, values, method: str, style: str = "-", label: str | None = None, alpha: float = 0.2, scale: float = 1.0):
+    """Mean over seeds (columns) as a line, min-max over seeds as a band."""
+    values = np.asarray(values, dtype=float) * scale
+    epochs = np.arange(1, len(values) + 1)
+    ax.plot(epochs, values.mean(axis=1), style, color=color(method), label=label, linewidth=1.5)
+    if values.shape[1] > 1:
+        ax.fill_between(epochs, values.min(axis=1), values.max(axis=1), color=color(method), alpha=alpha, linewidth=0)
+
+
+def plot_figure6(main: dict, overlay: dict | None = None, main_label: str = "", overlay_label: str = ""):
+    """The MNIST figure: rows are batch sizes, columns train NLL (log), test error, validation error.
+
+    ``main`` and ``overlay`` map batch size -> curves (as written by lnutils.train.History).
+    Lines are means over seeds, bands span the seeds' min to max; the overlay is dashed.
+    """
+    batch_sizes = sorted(set(main) | set(overlay or {}), reverse=True)
+    fig, axes = plt.subplots(len(batch_sizes), 3, figsize=(12, 3.3 * len(batch_sizes)), squeeze=False)
+    for row, batch_size in enumerate(batch_sizes):
+        for source, style, suffix in ((main, "-", main_label), (overlay or {}, "--", overlay_label)):
+            curves = source.get(batch_size)
+            if curves is None:
+                continue
+            for method in curves["train_nll"]:
+                label = f"{method} {suffix}".strip()
+                _band(axes[row, 0], curves["train_nll"][method], method, style, label)
+                _band(axes[row, 1], curves["test_error"][method], method, style, scale=100)
+                _band(axes[row, 2], curves["val_error"][method], method, style, scale=100)
+        axes[row, 0].set_yscale("log")
+        axes[row, 0].set_ylabel(f"batch size {batch_size}\ntrain NLL (nats, whole split)")
+        axes[row, 1].set_ylabel("test error (%)")
+        axes[row, 2].set_ylabel("validation error (%)")
+        for ax in axes[row]:
+            ax.set_xlabel("epoch")
+        for ax in axes[row, 1:]:
+            top = min(4.0, ax.get_ylim()[1])
+            ax.set_ylim(0.8, max(top, 2.0))
+        axes[row, 0].legend(fontsize=8)
+    fig.tight_layout()
+    return fig

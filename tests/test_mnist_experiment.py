@@ -1,0 +1,70 @@
+"""The MNIST chapter's bookkeeping: profiles, result files, claims computed from curves."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from lnutils import mnist_experiment as experiment
+from lnutils.data import Dataset, Provenance, FileRecord
+from lnutils.mlp import METHODS
+
+RATES = {m: 1e-3 for m in METHODS}
+
+
+def curves(final_errors: dict, final_nll: dict, epochs=3, seeds=2) -> dict:
+    out = {"train_nll": {}, "val_error": {}, "test_error": {}}
+    for m in METHODS:
+        out["train_nll"][m] = np.full((epochs, seeds), final_nll[m]).tolist()
+        out["test_error"][m] = np.full((epochs, seeds), final_errors[m]).tolist()
+        out["val_error"][m] = np.full((epochs, seeds), final_errors[m]).tolist()
+    return out
+
+
+def test_claims_are_computed_from_the_curves():
+    agrees = {128: curves({"baseline": 0.015, "batch norm": 0.013, "layer norm": 0.013}, {"baseline": 1e-4, "batch norm": 1e-3, "layer norm": 1e-7}),
+              4: curves({"baseline": 0.015, "batch norm": 0.022, "layer norm": 0.014}, {"baseline": 1e-4, "batch norm": 1e-2, "layer norm": 1e-5})}
+    assert all(c["holds"] for c in experiment.claims(agrees))
+    disagrees = {4: curves({"baseline": 0.020, "batch norm": 0.015, "layer norm": 0.016}, {m: 1e-3 for m in METHODS})}
+    assert [c["holds"] for c in experiment.claims(disagrees)] == [False, False]
+    assert "**no**" in experiment.claims_markdown(disagrees, "test")
+
+
+def test_results_rows_mean_and_spread():
+    c = curves({"baseline": 0.015, "batch norm": 0.013, "layer norm": 0.012}, {m: 1e-3 for m in METHODS})
+    c["test_error"]["layer norm"][-1] = [0.010, 0.014]
+    row = next(r for r in experiment.results_rows(c, 128) if r["method"] == "layer norm")
+    assert row["final test error %"] == "1.20 ± 0.20" and row["seeds"] == 2 and row["epochs"] == 3
+
+
+def test_profiles_and_overrides():
+    quick = experiment.profile_config("quick", 4, learning_rates=RATES)
+    assert quick.bn_unbiased and quick.seeds == [0]
+    paper = experiment.profile_config("paper", 128, learning_rates=RATES, epochs=2)
+    assert paper.epochs == 2 and not paper.bn_unbiased and len(paper.seeds) == 3
+
+
+def test_missing_selection_file_says_how_to_make_it(tmp_path):
+    with pytest.raises(FileNotFoundError, match="mnist_experiment select --batch-size 4"):
+        experiment.selected_learning_rates(4, results_dir=tmp_path)
+
+
+def tiny_dataset(n_train=5100, n_test=50) -> Dataset:
+    rng = np.random.default_rng(0)
+    record = FileRecord("train_images", "/tmp/x", "0" * 64, "0" * 32, "0" * 32)
+    return Dataset(rng.integers(0, 256, (n_train, 28, 28), dtype=np.uint8), rng.integers(0, 10, n_train), rng.integers(0, 256, (n_test, 28, 28), dtype=np.uint8), rng.integers(0, 10, n_test), Provenance("mnist", [record]))
+
+
+def test_run_writes_provenance_and_never_shortens_a_longer_saved_run(tmp_path):
+    config = experiment.RunConfig(batch_size=50, epochs=2, seeds=[0], learning_rates=RATES)
+    results = tmp_path / "r.json"
+    experiment.run(config, tiny_dataset(), progress=False, results_file=results)
+    saved = json.loads(results.read_text())
+    assert saved["epochs_done"] == 2 and saved["complete"]
+    assert {"data", "versions", "commit", "device", "wall_seconds"} <= set(saved["provenance"])
+    assert saved["config"]["seeds"] == [0] and saved["provenance"]["data"]["checksum"]
+    # a restart without its checkpoint must not overwrite the longer run with a shorter one
+    short = experiment.RunConfig(batch_size=50, epochs=2, seeds=[0], learning_rates=RATES)
+    experiment.run(short, tiny_dataset(), progress=False, results_file=results, time_budget_seconds=0)
+    assert json.loads(results.read_text())["epochs_done"] == 2
