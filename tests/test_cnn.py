@@ -49,3 +49,33 @@ def test_unknown_normalization_and_bad_input():
         make_norm("weight norm", 8)
     with pytest.raises(ValueError, match=r"expected images of shape \(N, 1, H, W\)"):
         SmallCNN()(torch.rand(4, 784))
+
+
+# ----------------------------------------------------------------------------- conv_experiment
+
+from lnutils import conv_experiment  # noqa: E402
+
+
+def test_cnn_stack_runs_each_network_on_its_own_batch():
+    stack = conv_experiment.CNNStack("layer norm (C,H,W)", [0, 1])
+    batches = torch.rand(2, 3, 784)
+    logits = stack(batches)
+    assert logits.shape == (2, 3, 10)
+    torch.testing.assert_close(logits[1], stack.networks[1](batches[1].reshape(-1, 1, 28, 28)))
+    # network k's initialisation depends on its seed only
+    torch.testing.assert_close(stack.networks[1].classifier.weight, conv_experiment.CNNStack("layer norm (C,H,W)", [1]).networks[0].classifier.weight)
+
+
+def test_border_probe_on_a_known_pattern():
+    assert conv_experiment.border_mask(4, 4, 1).sum() == 12
+    rows = conv_experiment.border_statistics(SmallCNN("none"), torch.rand(5, 1, 28, 28))
+    assert [r["size"] for r in rows] == ["28×28", "14×14", "7×7"]
+    assert all(0 <= r["active at border"] <= 1 and r["channel scale ratio"] >= 1 for r in rows)
+
+
+def test_conv_profiles():
+    rates = {name: 1e-3 for name in NORMALIZATIONS}
+    quick = conv_experiment.profile_configs("quick", rates)
+    assert [c.batch_size for c in quick] == [128, 4]
+    with pytest.raises(ValueError, match="unknown profile 'fast'"):
+        conv_experiment.profile_configs("fast", rates)
