@@ -1,0 +1,91 @@
+"""lnutils.rnn: cells against torch.nn, layer norm pieces, gradcheck, BN-LSTM's per-step statistics."""
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from lnutils.rnn import CELLS, GRUCell, LSTMCell, SequenceBatchNorm, SequenceModel
+
+
+def test_plain_lstm_cell_matches_torch_given_the_same_weights():
+    ours, theirs = LSTMCell(5, 7).double(), nn.LSTMCell(5, 7).double()
+    ours.load_state_dict(theirs.state_dict())
+    x, h, c = torch.randn(3, 5, dtype=torch.float64), torch.randn(3, 7, dtype=torch.float64), torch.randn(3, 7, dtype=torch.float64)
+    for a, b in zip(ours(x, (h, c)), theirs(x, (h, c))):
+        torch.testing.assert_close(a, b, atol=1e-12, rtol=1e-12)
+
+
+def test_plain_lstm_over_a_sequence_matches_torch_lstm():
+    model, reference = SequenceModel("LSTM", 4, 6, 2).double(), nn.LSTM(4, 6).double()
+    reference.load_state_dict({f"{name}_l0": value for name, value in model.cell.state_dict().items()})
+    sequences = torch.randn(9, 3, 4, dtype=torch.float64)
+    outputs, _ = reference(sequences)
+    torch.testing.assert_close(torch.stack(model.run(sequences)), outputs, atol=1e-12, rtol=1e-12)
+
+
+def test_plain_gru_cell_matches_torch():
+    ours, theirs = GRUCell(5, 7).double(), nn.GRUCell(5, 7).double()
+    ours.load_state_dict(theirs.state_dict())
+    x, h = torch.randn(3, 5, dtype=torch.float64), torch.randn(3, 7, dtype=torch.float64)
+    torch.testing.assert_close(ours(x, h), theirs(x, h), atol=1e-12, rtol=1e-12)
+
+
+def test_ln_lstm_is_the_papers_equations():
+    torch.manual_seed(0)
+    cell = LSTMCell(3, 4, "layer norm").double()
+    with torch.no_grad():
+        for module in (cell.norm_hh, cell.norm_ih, cell.norm_cell):
+            module.weight.uniform_(0.5, 1.5), module.bias.normal_()
+    x, h, c = (torch.randn(2, n, dtype=torch.float64) for n in (3, 4, 4))
+    ln = lambda v, m: nn.functional.layer_norm(v, v.shape[-1:], m.weight, m.bias)  # noqa: E731
+    gates = ln(h @ cell.weight_hh.T, cell.norm_hh) + ln(x @ cell.weight_ih.T, cell.norm_ih) + cell.bias_ih + cell.bias_hh
+    i, f, g, o = gates.chunk(4, 1)
+    c_next = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+    h_next = torch.sigmoid(o) * torch.tanh(ln(c_next, cell.norm_cell))
+    got_h, got_c = cell(x, (h, c))
+    torch.testing.assert_close(got_h, h_next)
+    torch.testing.assert_close(got_c, c_next)  # the un-normalized cell state carries on
+
+
+@pytest.mark.parametrize("name", list(CELLS))
+def test_gradcheck_float64(name):
+    torch.manual_seed(0)
+    model = SequenceModel(name, 3, 4, 2, max_steps=5).double()
+    sequences = torch.randn(4, 3, 3, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda s: model(s), (sequences,))
+
+
+def test_bn_lstm_population_statistics_per_step_and_reuse_beyond_t_max():
+    norm = SequenceBatchNorm(3, max_steps=2, momentum=1.0)  # momentum 1: running = last batch's statistics
+    batches = [torch.randn(5, 3) * (t + 1) + t for t in range(2)]
+    for step, batch in enumerate(batches):
+        norm(batch, step)
+    for step, batch in enumerate(batches):
+        torch.testing.assert_close(norm.running_mean[step], batch.mean(0))
+        torch.testing.assert_close(norm.running_var[step], batch.var(0, unbiased=True))
+    norm.eval()
+    probe = torch.randn(1, 3)
+    expected = (probe - batches[1].mean(0)) / torch.sqrt(batches[1].var(0) + 1e-5) * norm.weight + norm.bias
+    torch.testing.assert_close(norm(probe, 7), expected)  # step 7 > T_max: step T_max − 1's statistics
+    norm.train()
+    with pytest.raises(ValueError, match="longer than max_steps=2"):
+        norm(batches[0], 2)
+
+
+def test_layer_norm_cells_work_with_batch_size_one_and_bn_does_not_in_training():
+    sequences = torch.randn(6, 1, 3)
+    for name in ("LN-LSTM", "LN-GRU", "LSTM"):
+        assert SequenceModel(name, 3, 4, 2)(sequences).shape == (1, 2)
+    with pytest.raises(ValueError, match="more than 1 value per channel"):
+        SequenceModel("BN-LSTM", 3, 4, 2)(sequences)
+    assert SequenceModel("BN-LSTM", 3, 4, 2).eval()(sequences).shape == (1, 2)
+
+
+def test_errors():
+    with pytest.raises(ValueError, match="unknown cell 'RNN'"):
+        SequenceModel("RNN", 3, 4, 2)
+    with pytest.raises(ValueError, match=r"expected input of shape \(batch, 3\)"):
+        LSTMCell(3, 4)(torch.randn(2, 5))
+    with pytest.raises(ValueError, match="supports normalization None or 'layer norm'"):
+        GRUCell(3, 4, "batch norm")
