@@ -277,7 +277,7 @@ def fidelity_ledger(configs: dict[int, RunConfig]) -> str:
         ("BN at test time", "not stated", "running averages, momentum 0.1 (PyTorch's default)", "the standard inference rule"),
         ("epochs", "≈65 (figure's x-axis)", ", ".join(f"batch {bs}: {c.epochs}" for bs, c in configs.items()), "the profile's budget"),
         ("seeds", "not stated (bands suggest several)", ", ".join(f"batch {bs}: {len(c.seeds)}" for bs, c in configs.items()), "the profile's budget"),
-        ("train NLL", "per epoch", "mean NLL over the whole 55,000-image training split, eval mode, each epoch", "comparable across batch sizes"),
+        ("train NLL", "per epoch", "mean NLL over the whole training split (55,000 images unless a subset is asked for), eval mode, after each epoch", "comparable across batch sizes"),
         ("data order", "not stated", "a fresh shuffle per epoch and per network; the last partial batch is dropped", "—"),
     ]
     lines = ["| detail | paper says | we do | why |", "|---|---|---|---|"]

@@ -195,7 +195,7 @@ def _progress(iterable, enabled: bool, **kwargs):
         from tqdm import tqdm
     except ImportError:  # tqdm is optional
         return iterable
-    return tqdm(iterable, desc="epochs", file=sys.stdout, mininterval=5, **kwargs)
+    return tqdm(iterable, desc="epochs", file=sys.stdout, mininterval=30, **kwargs)
 
 
 def _save_checkpoint(path, stacks, optimizer, history, epochs_done) -> None:
