@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PROFILE ?= quick
 
-.PHONY: install book test unit execute html clean
+.PHONY: install book test unit execute html slides student clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,8 +31,18 @@ book: execute html
 unit: install
 	$(BIN)/python -m pytest tests
 
+# Reveal.js slide decks of the executed chapters (run `make book` first): _build/slides/
+slides: install
+	$(BIN)/python book/tools/build_slides.py
+
+# Student notebooks: solution cells replaced by stubs: _build/student/
+student: install
+	$(BIN)/python book/tools/make_student.py
+
 test: unit
 	$(MAKE) book PROFILE=quick SPHINX_FLAGS=--strict
+	$(MAKE) slides
+	LNUTILS_TEST_BUILT=1 $(BIN)/python -m pytest -q tests/built
 
 clean:
 	rm -rf _build
