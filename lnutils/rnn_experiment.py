@@ -141,7 +141,7 @@ def train_adding(cell_names=("LSTM", "LN-LSTM", "BN-LSTM"), length: int = 30, st
             try:
                 from tqdm import tqdm
 
-                iterator = tqdm(iterator, desc=f"adding problem, {name}", mininterval=5)
+                iterator = tqdm(iterator, desc=f"adding problem, {name}", mininterval=30)
             except ImportError:
                 pass
         losses = []
