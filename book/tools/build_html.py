@@ -15,6 +15,37 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
+MATHJAX_VERSION = "3.2.2"
+
+
+def install_mathjax(static_dir: Path) -> bool:
+    """Put MathJax (npm package mathjax@3.2.2, its es5 build) under <static_dir>/mathjax/ so the
+    book typesets math offline.  Returns False (the CDN is then used) when npm is missing.
+
+    ``static_dir`` is an html_extra_path folder, not _static: Jupyter Book adds a <script> tag
+    for every .js file in _static, and MathJax has dozens."""
+    import shutil as _shutil
+    import tarfile
+
+    cache = ROOT / "_build" / "cache"
+    tarball = cache / f"mathjax-{MATHJAX_VERSION}.tgz"
+    if not tarball.exists():
+        if _shutil.which("npm") is None:
+            print("npm not found: math will load MathJax from its CDN (install Node.js/npm for an offline book)", file=sys.stderr)
+            return False
+        cache.mkdir(parents=True, exist_ok=True)
+        subprocess.run(["npm", "pack", f"mathjax@{MATHJAX_VERSION}", "--pack-destination", str(cache)], check=True, capture_output=True)
+    target = static_dir / "mathjax"
+    if target.exists():
+        _shutil.rmtree(target)
+    with tarfile.open(tarball) as archive:
+        members = [m for m in archive.getmembers() if m.name.startswith("package/es5/")]
+        for member in members:
+            member.name = member.name[len("package/es5/"):]
+        archive.extractall(target, members=members, filter="data")
+    return (target / "tex-mml-chtml.js").exists()
+
+
 def fill_build_info(page: Path) -> None:
     """Replace the BUILD-INFO marker with this build's versions, commit, device, data and timings."""
     import json
@@ -64,6 +95,9 @@ def main(argv: list[str]) -> int:
         shutil.rmtree(source / "book")
     shutil.copytree(ROOT / "book", source / "book", ignore=shutil.ignore_patterns("tools", "__pycache__"))
     fill_build_info(source / "book" / "reproducibility.md")
+    if not install_mathjax(source / "_extra"):
+        config = (source / "_config.yml").read_text().replace("    mathjax_path: ../mathjax/tex-mml-chtml.js\n", "")
+        (source / "_config.yml").write_text(config)
     command = [
         str(Path(sys.executable).parent / "jupyter-book"), "build", str(source),
         "--path-output", str(ROOT),
