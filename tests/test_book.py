@@ -55,3 +55,13 @@ def test_in_table_of_contents_and_has_exercises(path):
     assert f"notebooks/{path.stem}" in (ROOT / "book" / "_toc.yml").read_text()
     text = path.read_text()
     assert "{exercise}" in text and "{solution}" in text and ":class: dropdown" in text
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_colab_badge_points_at_this_notebook(path):
+    cells = json.loads(path.read_text())["cells"]
+    badges = [c for c in cells if c["cell_type"] == "markdown" and "colab-badge.svg" in "".join(c["source"])]
+    assert len(badges) == 1, "one Open-in-Colab badge"
+    url = repository_url().replace("https://github.com/", "https://colab.research.google.com/github/")
+    assert f"{url}/blob/main/notebooks/{path.name}" in "".join(badges[0]["source"])
+    assert "remove-cell" in badges[0]["metadata"].get("tags", []), "the book has its own launch button; the badge is for Colab"

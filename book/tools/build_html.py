@@ -106,7 +106,31 @@ def main(argv: list[str]) -> int:
     ]
     if strict:
         command += ["-W", "--keep-going"]
-    return subprocess.call(command)
+    status = subprocess.call(command)
+    if status == 0:
+        dedupe_inline_scripts(ROOT / "_build" / "html")
+    return status
+
+
+def dedupe_inline_scripts(html_dir: Path) -> None:
+    """Remove repeated identical inline <script> lines from every page.
+
+    sphinx-thebe and sphinx-togglebutton (loaded by Jupyter Book 1.x) each emit their inline
+    configuration twice, so every page declares `const THEBE_JS_URL` twice and the browser
+    logs "Identifier 'THEBE_JS_URL' has already been declared".  The first copy is kept.
+    """
+    for page in html_dir.rglob("*.html"):
+        seen, kept, changed = set(), [], False
+        for line in page.read_text().splitlines(keepends=True):
+            stripped = line.strip()
+            if stripped.startswith("<script>") and stripped.endswith("</script>"):
+                if stripped in seen:
+                    changed = True
+                    continue
+                seen.add(stripped)
+            kept.append(line)
+        if changed:
+            page.write_text("".join(kept))
 
 
 if __name__ == "__main__":

@@ -19,6 +19,18 @@ ROOT = Path(__file__).resolve().parents[2]
 PROFILES = ("quick", "paper")
 
 
+def hide_injected_parameters(path: Path) -> None:
+    """Tag papermill's injected-parameters cell remove-cell: the book shows the notebook's own parameters cell."""
+    import nbformat
+
+    notebook = nbformat.read(path, as_version=4)
+    for cell in notebook.cells:
+        tags = cell.metadata.get("tags", [])
+        if "injected-parameters" in tags and "remove-cell" not in tags:
+            cell.metadata["tags"] = tags + ["remove-cell"]
+    nbformat.write(notebook, path)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--profile", default="quick", help="quick (CI, minutes) or paper (the full experiments)")
@@ -48,6 +60,7 @@ def main(argv=None) -> int:
             progress_bar=False,
         )
         seconds = time.perf_counter() - start
+        hide_injected_parameters(out_dir / notebook.name)
         timings[notebook.stem] = {"seconds": round(seconds, 1), "profile": args.profile, "finished": time.strftime("%Y-%m-%d %H:%M:%S")}
         timings_path.write_text(json.dumps(timings, indent=2))
     summary = ", ".join(f"{name} {info['seconds']:.0f}s" for name, info in timings.items() if any(name == nb.stem for nb in notebooks))
