@@ -46,6 +46,26 @@ def install_mathjax(static_dir: Path) -> bool:
     return (target / "tex-mml-chtml.js").exists()
 
 
+def fill_glance(page: Path, executed_dir: Path) -> None:
+    """Replace the GLANCE marker with the markdown outputs of every cell tagged ``headline``."""
+    import nbformat
+
+    sections = []
+    for path in sorted(executed_dir.glob("*.ipynb")):
+        notebook = nbformat.read(path, as_version=4)
+        title = next((line[2:].strip() for c in notebook.cells if c.cell_type == "markdown" for line in c.source.splitlines() if line.startswith("# ")), path.stem)
+        tables = [
+            "".join(output["data"]["text/markdown"])
+            for cell in notebook.cells
+            if cell.cell_type == "code" and "headline" in cell.metadata.get("tags", [])
+            for output in cell.get("outputs", [])
+            if output.get("output_type") in ("display_data", "execute_result") and "text/markdown" in output.get("data", {})
+        ]
+        if tables:
+            sections.append(f"## {title}\n\nFrom {{doc}}`../notebooks/{path.stem}`.\n\n" + "\n\n".join(tables))
+    page.write_text(page.read_text().replace("<!-- GLANCE -->", "\n\n".join(sections) or "No chapter has been executed in this build."))
+
+
 def fill_build_info(page: Path) -> None:
     """Replace the BUILD-INFO marker with this build's versions, commit, device, data and timings."""
     import json
@@ -95,6 +115,7 @@ def main(argv: list[str]) -> int:
         shutil.rmtree(source / "book")
     shutil.copytree(ROOT / "book", source / "book", ignore=shutil.ignore_patterns("tools", "__pycache__"))
     fill_build_info(source / "book" / "reproducibility.md")
+    fill_glance(source / "book" / "glance.md", executed)
     if not install_mathjax(source / "_extra"):
         config = (source / "_config.yml").read_text().replace("    mathjax_path: ../mathjax/tex-mml-chtml.js\n", "")
         (source / "_config.yml").write_text(config)
