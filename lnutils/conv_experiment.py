@@ -235,6 +235,49 @@ def select(device="cpu", epochs=2, train_subset=6000, grid=LEARNING_RATE_GRID, r
     return payload
 
 
+def saved_results(profile: str = "paper", results_dir: Path = RESULTS_DIR) -> dict | None:
+    """The result file written by ``python -m lnutils.conv_experiment run --profile paper``, if any."""
+    import json
+
+    path = Path(results_dir) / f"conv_{profile}.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def saved_markdown(saved: dict | None) -> str:
+    if not saved or not saved.get("records"):
+        return "No saved paper-profile results are in this build; the tables show the live quick run only."
+    lines = ["| dataset | batch size | seeds | epochs | device | wall time | commit | data checksum |", "|---|---|---|---|---|---|---|---|"]
+    for r in saved["records"]:
+        p = r["provenance"]
+        lines.append(f"| {r['dataset']} | {r['batch_size']} | {r['config']['seeds']} | {r['config']['epochs']} | {p['device']} | {p['wall_seconds'] / 60:.0f} min | `{p['commit']}` | `{p['data']['checksum'][:12]}` |")
+    return "Saved paper-profile run:\n\n" + "\n".join(lines) + "\n\n" + results_markdown(saved["records"])
+
+
+def border_verdict(models: dict[str, CNNStack], images: Tensor) -> str:
+    """Plain sentences from the probe: does LN(C,H,W) show the border effect the paper guessed, or a channel effect?"""
+    stats = {name: border_statistics(models[name].networks[0], images) for name in ("batch norm", "layer norm (C,H,W)", "layer norm (C)") if name in models}
+    if "layer norm (C,H,W)" not in stats or "batch norm" not in stats:
+        return "The probe needs the batch-norm and LN(C,H,W) networks."
+    ln, bn = stats["layer norm (C,H,W)"], stats["batch norm"]
+    sentences = []
+    for block in range(len(ln)):
+        ln_gap = ln[block]["active in centre"] - ln[block]["active at border"]
+        bn_gap = bn[block]["active in centre"] - bn[block]["active at border"]
+        sentences.append(
+            f"Block {block + 1}: under LN(C,H,W) border units are active {100 * ln[block]['active at border']:.0f}% of the time against "
+            f"{100 * ln[block]['active in centre']:.0f}% in the centre (gap {100 * ln_gap:+.0f} points); under batch norm the gap is {100 * bn_gap:+.0f} points."
+        )
+    larger_gap = sum((l["active in centre"] - l["active at border"]) > (b["active in centre"] - b["active at border"]) for l, b in zip(ln, bn))
+    channel = ln[0]["channel scale ratio"], bn[0]["channel scale ratio"]
+    verdict = (
+        f"In {larger_gap} of {len(ln)} blocks LN(C,H,W) has the larger centre-minus-border gap, "
+        + ("which is what the border hypothesis predicts." if larger_gap > len(ln) / 2 else "so this probe does not support the border hypothesis in this network.")
+        + f" The conv outputs entering LN(C,H,W) in block 1 differ in scale between channels by a factor {channel[0]:.1f} (batch norm's: {channel[1]:.1f});"
+        " LN(C,H,W) gives them one σ, so the quiet channels are squashed, a second mechanism that does not involve the border."
+    )
+    return "\n\n".join(sentences + [verdict])
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("command", choices=["select", "run"])
@@ -246,8 +289,13 @@ def main(argv=None) -> int:
     if args.command == "select":
         print("chosen:", select(device)["chosen"])
     else:
-        records, _ = run_grid(profile_configs(args.profile), device)
-        write_json(Path(RESULTS_DIR) / f"conv_{args.profile}.json", {"records": records})
+        records = []
+        for config in profile_configs(args.profile):  # written after every (batch size, dataset): partial results survive
+            for dataset_name in config.datasets:
+                single = ConvConfig(**{**asdict(config), "datasets": [dataset_name]})
+                new_records, _ = run_grid([single], device)
+                records += new_records
+                write_json(Path(RESULTS_DIR) / f"conv_{args.profile}.json", {"records": records})
     return 0
 
 

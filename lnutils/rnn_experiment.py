@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from lnutils.data import load_mnist
-from lnutils.mnist_experiment import provenance
+from lnutils.mnist_experiment import RESULTS_DIR, provenance
 from lnutils.rnn import CELLS, SequenceModel
 from lnutils.train import History, make_split, train_lockstep
 
@@ -216,3 +216,60 @@ def adding_settings(profile: str) -> dict:
     if profile not in settings:
         raise ValueError(f"unknown profile {profile!r}; choose 'quick' or 'paper'")
     return settings[profile]
+
+
+def saved_results(profile: str = "paper", results_dir=RESULTS_DIR) -> dict | None:
+    """The result file written by ``python -m lnutils.rnn_experiment --profile paper``, if any."""
+    import json
+    from pathlib import Path
+
+    path = Path(results_dir) / f"rnn_{profile}.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def saved_markdown(saved: dict | None) -> str:
+    if not saved:
+        return "No saved paper-profile results are in this build; the tables show the live quick run only."
+    out = ["Saved paper-profile run:", ""]
+    for setting, record in saved.get("sequential_mnist", {}).items():
+        p = record["provenance"]
+        out.append(f"- {setting}: seeds {record['config']['seeds']}, {record['config']['epochs']} epochs, {p['device']}, {p['wall_seconds'] / 60:.0f} min, commit `{p['commit']}`, data checksum `{p['data']['checksum'][:12]}`")
+    out += ["", results_markdown(saved["sequential_mnist"])]
+    if saved.get("adding"):
+        out += ["", adding_markdown(saved["adding"])]
+    return "\n".join(out)
+
+
+def main(argv=None) -> int:
+    """python -m lnutils.rnn_experiment --profile paper: run everything and write lnutils/results/rnn_<profile>.json."""
+    import argparse
+    from pathlib import Path
+
+    from lnutils import environment
+    from lnutils.train import write_json
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--profile", default="paper")
+    parser.add_argument("--device", default=None)
+    args = parser.parse_args(argv)
+    device = args.device or environment.pick_device()
+    environment.describe()
+    path = Path(RESULTS_DIR) / f"rnn_{args.profile}.json"
+    payload: dict = {"sequential_mnist": {}, "adding": None}
+    dataset = load_mnist()
+    for setting, config in profile_configs(args.profile).items():  # written after each part
+        _, _, payload["sequential_mnist"][setting] = run_sequential_mnist(config, dataset, device=device)
+        write_json(path, payload)
+    import time
+
+    start = time.perf_counter()
+    payload["adding"] = train_adding(**adding_settings(args.profile))
+    payload["adding_provenance"] = provenance(dataset, torch.device(device), time.perf_counter() - start)
+    write_json(path, payload)
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(main())

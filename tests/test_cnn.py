@@ -79,3 +79,16 @@ def test_conv_profiles():
     assert [c.batch_size for c in quick] == [128, 4]
     with pytest.raises(ValueError, match="unknown profile 'fast'"):
         conv_experiment.profile_configs("fast", rates)
+
+
+def test_border_verdict_and_saved_results_rendering(tmp_path):
+    models = {name: conv_experiment.CNNStack(name, [0]) for name in ("batch norm", "layer norm (C,H,W)")}
+    text = conv_experiment.border_verdict(models, torch.rand(6, 1, 28, 28))
+    assert text.count("Block") == 3 and "border hypothesis" in text
+    assert "No saved paper-profile results" in conv_experiment.saved_markdown(conv_experiment.saved_results("paper", tmp_path))
+    record = {"dataset": "mnist", "batch_size": 4, "config": {"seeds": [0, 1], "epochs": 2},
+              "curves": {"test_error": {"none": [[0.5, 0.4], [0.3, 0.2]]}},
+              "provenance": {"device": "cpu", "wall_seconds": 120, "commit": "abc", "data": {"checksum": "f" * 64}}}
+    (tmp_path / "conv_paper.json").write_text(__import__("json").dumps({"records": [record]}))
+    shown = conv_experiment.saved_markdown(conv_experiment.saved_results("paper", tmp_path))
+    assert "| mnist | 4 | [0, 1] | 2 | cpu | 2 min | `abc` |" in shown and "25.00 ± 5.00" in shown

@@ -89,3 +89,25 @@ def test_errors():
         LSTMCell(3, 4)(torch.randn(2, 5))
     with pytest.raises(ValueError, match="supports normalization None or 'layer norm'"):
         GRUCell(3, 4, "batch norm")
+
+
+def test_adding_problem_and_saved_results(tmp_path):
+    from lnutils import rnn_experiment
+
+    inputs, targets = rnn_experiment.adding_problem(5, 10, torch.Generator().manual_seed(0))
+    assert inputs.shape == (10, 5, 2) and (inputs[..., 1].sum(0) == 2).all()
+    marked = (inputs[..., 0] * inputs[..., 1]).sum(0)
+    torch.testing.assert_close(marked, targets)
+    assert "No saved paper-profile results" in rnn_experiment.saved_markdown(rnn_experiment.saved_results("paper", tmp_path))
+    with pytest.raises(ValueError, match="unknown profile 'fast'"):
+        rnn_experiment.profile_configs("fast")
+
+
+def test_rnn_stack_reads_rows_as_steps():
+    from lnutils.rnn_experiment import RNNStack
+
+    images = torch.arange(2 * 784, dtype=torch.float32).reshape(2, 784)
+    sequences = RNNStack.as_sequences(images)
+    assert sequences.shape == (28, 2, 28)
+    torch.testing.assert_close(sequences[3, 1], images[1, 3 * 28 : 4 * 28])
+    assert RNNStack("LN-GRU", [0, 1], hidden_size=8)(torch.rand(2, 3, 784)).shape == (2, 3, 10)
