@@ -82,11 +82,13 @@ def profile_config(profile: str, batch_size: int, learning_rates: dict[str, floa
 # ----------------------------------------------------------------------------- provenance
 
 
-def provenance(dataset, device: torch.device, seconds: float) -> dict:
+def provenance(dataset, device: torch.device, seconds: float, commit: str | None = None) -> dict:
+    """What produced a result: data checksums, versions, the commit of the code *when the run
+    started* (pass ``commit``; a long run outlives later commits), device and wall time."""
     return {
         "data": dataset.provenance.to_dict(),
         "versions": environment.versions(),
-        "commit": environment.git_commit(),
+        "commit": commit if commit is not None else environment.git_commit(),
         "device": environment.device_name(device),
         "platform": platform.platform(),
         "wall_seconds": round(seconds, 1),
@@ -164,7 +166,7 @@ def run(config: RunConfig, dataset=None, device="cpu", progress=True, checkpoint
             "complete": len(next(iter(history.train_nll.values()))) == config.epochs,
             "curves": history.to_dict(),
             # wall time of all epochs, including those of earlier, resumed sessions
-            "provenance": provenance(dataset, torch.device(device), sum(history.epoch_seconds)),
+            "provenance": provenance(dataset, torch.device(device), sum(history.epoch_seconds), commit=start_commit),
         }
 
     def save_partial(history: History) -> None:
