@@ -158,6 +158,8 @@ def run(config: RunConfig, dataset=None, device="cpu", progress=True, checkpoint
     torch.manual_seed(config.seeds[0])
     stacks = {method: MLPStack(method, config.seeds, bn_unbiased=config.bn_unbiased) for method in config.methods}
     rates = {method: config.learning_rates[method] for method in config.methods}
+    start_commit = environment.git_commit()
+
     def results_payload(history: History) -> dict:
         return {
             "kind": "figure 6 run",
