@@ -77,6 +77,13 @@ def test_page_in_browser(browser, base_url, page):
     broken = browser.execute_script("return Array.from(document.images).filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src)")
     assert not broken, f"images that did not load on {page}: {broken[:3]}"
 
+    no_alt = browser.execute_script("return Array.from(document.querySelectorAll('main img')).filter(i => !(i.getAttribute('alt') || '').trim() || i.getAttribute('alt').startsWith('../_images')).map(i => i.src)")
+    assert not no_alt, f"figures without alt text on {page}: {no_alt[:3]}"
+    if page.startswith("notebooks/"):
+        figures = browser.execute_script("return document.querySelectorAll('main figure').length")
+        captions = browser.execute_script("return document.querySelectorAll('main figure figcaption').length")
+        assert figures >= 1 and captions == figures, f"{page}: {figures} figures, {captions} captions"
+
     text = browser.execute_script("return (document.querySelector('main') || document.body).innerText")
     assert "$$" not in text and "\\(" not in text and "\\[" not in text, f"raw math left on {page}"
     if browser.execute_script("return document.querySelectorAll('.math').length") > 0:
@@ -95,3 +102,15 @@ def test_page_in_browser(browser, base_url, page):
         name = Path(page).stem
         colab = [h for h in hrefs if "colab.research.google.com" in h]
         assert any(h.endswith(f"/notebooks/{name}.ipynb") for h in colab), f"no Colab launch button for {name}: {colab}"
+
+
+def test_offline_from_disk(browser):
+    """A reader opening the book from disk, offline, sees typeset math and every figure."""
+    for page in ("notebooks/01_bn_ln_equations.html", "book/intro.html"):
+        browser.get((HTML / page).as_uri())
+        wait_for_mathjax(browser)
+        assert browser.execute_script("return document.querySelectorAll('mjx-container').length") > 0 or "intro" in page
+        broken = browser.execute_script("return Array.from(document.images).filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src)")
+        assert not broken, f"images that did not load from disk on {page}: {broken[:3]}"
+        text = browser.execute_script("return document.querySelector('main').innerText")
+        assert "$$" not in text and "\\(" not in text
