@@ -1,0 +1,73 @@
+"""What every notebook prints first: versions and the device it will run on."""
+from __future__ import annotations
+
+import platform
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import torch
+
+import lnutils
+
+
+def pick_device() -> torch.device:
+    """The GPU when one is available (CUDA, then Apple MPS), else the CPU."""
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return f"cuda ({torch.cuda.get_device_name(device)})"
+    if device.type == "cpu":
+        return f"cpu ({torch.get_num_threads()} threads, {platform.processor() or platform.machine()})"
+    return str(device)
+
+
+def git_commit() -> str | None:
+    """The commit of the book's checkout, when lnutils runs from one (else None)."""
+    root = Path(__file__).resolve().parent.parent
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    commit = out.stdout.strip()
+    if out.returncode != 0 or not commit:
+        return None
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root, capture_output=True, text=True, timeout=5)
+    return commit + ("-dirty" if dirty.stdout.strip() else "")
+
+
+def versions() -> dict[str, str]:
+    return {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+        "lnutils": lnutils.__version__,
+    }
+
+
+def describe(notebook_version: str | None = None) -> torch.device:
+    """Print versions and the device; warn if the notebook and lnutils come from different releases.
+
+    Returns the device the notebook should use.
+    """
+    device = pick_device()
+    info = versions()
+    print(" | ".join(f"{name} {version}" for name, version in info.items()) + f" | device: {device_name(device)}")
+    if notebook_version is not None and notebook_version != lnutils.__version__:
+        print(
+            f"WARNING: this notebook is from release {notebook_version} of the book but the installed "
+            f"lnutils is {lnutils.__version__}; results may differ. Reinstall lnutils from the "
+            "same release as the notebook."
+        )
+    return device
+
+
+def flush_denormals() -> bool:
+    """Treat denormal floats as zero on the CPU (much faster small-batch training, see lnutils.train)."""
+    return bool(torch.set_flush_denormal(True))

@@ -1,0 +1,47 @@
+"""Small measurements for the chapters: memory autograd saves, and forward+backward time.
+
+These are illustrations inside a notebook; the detailed comparison is
+``python -m lnutils.bench norms``.
+"""
+from __future__ import annotations
+
+import time
+
+import torch
+
+
+def saved_tensor_bytes(function, *inputs) -> int:
+    """Bytes of the tensors autograd keeps for the backward pass of ``function(*inputs)``.
+
+    Counted with :func:`torch.autograd.graph.saved_tensors_hooks`; a tensor saved twice
+    (same storage) is counted once, and inputs the caller already holds are not counted.
+    """
+    seen: set[int] = {t.untyped_storage().data_ptr() for t in inputs if isinstance(t, torch.Tensor)}
+    total = 0
+
+    def pack(tensor):
+        nonlocal total
+        pointer = tensor.untyped_storage().data_ptr()
+        if pointer not in seen:
+            seen.add(pointer)
+            total += tensor.untyped_storage().nbytes()
+        return tensor
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
+        function(*inputs)
+    return total
+
+
+def forward_backward_seconds(function, *inputs, repeats: int = 20, warmup: int = 3) -> float:
+    """Median wall time of one forward and backward pass of ``function(*inputs).sum()``."""
+    times = []
+    for step in range(warmup + repeats):
+        for tensor in inputs:
+            if isinstance(tensor, torch.Tensor):
+                tensor.grad = None
+        start = time.perf_counter()
+        function(*inputs).sum().backward()
+        if step >= warmup:
+            times.append(time.perf_counter() - start)
+    times.sort()
+    return times[len(times) // 2]

@@ -1,0 +1,556 @@
+"""Normalization layers written from their equations, drop-in for ``torch.nn``.
+
+Notation (Ba, Kiros & Hinton 2016; Ioffe & Szegedy 2015):
+
+* ``a`` — the summed inputs to a layer (``input`` here),
+* μ, σ — the mean and standard deviation taken over a set of indices S,
+* g, b — the learned gain and bias (PyTorch calls them ``weight`` and ``bias``),
+* H — the number of hidden units a layer-norm statistic is taken over.
+
+Every transform has the form  â = (a − μ) / σ,  y = g ⊙ â + b, with
+σ = sqrt(mean((a − μ)²) + ε); the variance is always computed as the mean of squared
+deviations (never E[a²] − E[a]², which loses precision).  They differ only in S:
+
+=============  ====================================================
+batch norm     over (N, *spatial) for each channel
+layer norm     over the last ``len(normalized_shape)`` dims of a sample
+instance norm  over (*spatial) for each sample and channel
+group norm     over (C/G channels, *spatial) for each sample and group
+=============  ====================================================
+
+The forward passes of batch and layer norm are :class:`torch.autograd.Function` s whose
+``backward`` is the formula derived by hand in the book (chapter "Gradients by hand"),
+not autograd.  The functional signatures mirror ``torch.nn.functional``; the modules
+mirror ``torch.nn`` (same constructor arguments, parameter and buffer names), so
+``load_state_dict`` works in both directions.
+"""
+from __future__ import annotations
+
+import numbers
+from typing import Sequence
+
+import torch
+from torch import Tensor, nn
+
+__all__ = [
+    "batch_norm",
+    "layer_norm",
+    "group_norm",
+    "instance_norm",
+    "rms_norm",
+    "batch_norm_naive",
+    "layer_norm_naive",
+    "BatchNormFunction",
+    "LayerNormFunction",
+    "BatchNorm1d",
+    "BatchNorm2d",
+    "LayerNorm",
+    "GroupNorm",
+    "InstanceNorm2d",
+    "RMSNorm",
+]
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def _shape_tuple(normalized_shape) -> tuple[int, ...]:
+    if isinstance(normalized_shape, numbers.Integral):
+        return (int(normalized_shape),)
+    return tuple(int(s) for s in normalized_shape)
+
+
+def _check_normalized_shape(input: Tensor, normalized_shape: tuple[int, ...]) -> None:
+    k = len(normalized_shape)
+    if k == 0 or input.dim() < k or tuple(input.shape[-k:]) != normalized_shape:
+        raise RuntimeError(
+            f"Given normalized_shape={list(normalized_shape)}, expected input with shape "
+            f"[*, {', '.join(str(s) for s in normalized_shape)}], but got input of size {list(input.shape)}"
+        )
+
+
+def _mean_and_var(input: Tensor, dims: Sequence[int]) -> tuple[Tensor, Tensor]:
+    """μ and the biased σ² over ``dims``: σ² = mean((a − μ)²), keepdim=True."""
+    mu = input.mean(dim=tuple(dims), keepdim=True)
+    var = ((input - mu) ** 2).mean(dim=tuple(dims), keepdim=True)
+    return mu, var
+
+
+def _sum_to(tensor: Tensor, shape: torch.Size) -> Tensor:
+    """Sum ``tensor`` over the dims broadcasting added, back to ``shape`` (for dg, db)."""
+    leading = tensor.dim() - len(shape)
+    dims = list(range(leading)) + [leading + i for i, s in enumerate(shape) if s == 1 and tensor.shape[leading + i] != 1]
+    return tensor.sum(dim=dims, keepdim=True).reshape(shape) if dims else tensor.reshape(shape)
+
+
+# ----------------------------------------------------------------------------- layer norm
+
+
+class LayerNormFunction(torch.autograd.Function):
+    """Layer norm with the hand-derived backward (Ba et al. 2016, Eqs. 3-5).
+
+    Forward, over the H units of each sample:
+        μ = (1/H) Σ_i a_i,   σ = sqrt((1/H) Σ_i (a_i − μ)² + ε),
+        â = (a − μ)/σ,       y = g ⊙ â + b.
+
+    Backward, with ĝ = ∂L/∂â = g ⊙ ∂L/∂y and means taken over the H units:
+        ∂L/∂a = (1/σ) (ĝ − mean(ĝ) − â · mean(ĝ ⊙ â)),
+        ∂L/∂g = Σ_samples ∂L/∂y ⊙ â,   ∂L/∂b = Σ_samples ∂L/∂y.
+    It saves only â and 1/σ (and g), not the intermediates autograd would keep.
+    """
+
+    @staticmethod
+    def forward(ctx, input: Tensor, weight: Tensor | None, bias: Tensor | None, num_dims: int, eps: float):
+        dims = tuple(range(input.dim() - num_dims, input.dim()))
+        mu, var = _mean_and_var(input, dims)
+        inv_sigma = torch.rsqrt(var + eps)
+        normalized = (input - mu) * inv_sigma
+        output = normalized
+        if weight is not None:
+            output = output * weight
+        if bias is not None:
+            output = output + bias
+        ctx.save_for_backward(normalized, inv_sigma, weight)
+        ctx.dims = dims
+        ctx.has_bias = bias is not None
+        return output
+
+    @staticmethod
+    def backward(ctx, grad_output: Tensor):
+        normalized, inv_sigma, weight = ctx.saved_tensors
+        dims = ctx.dims
+        grad_normalized = grad_output * weight if weight is not None else grad_output
+        grad_input = grad_weight = grad_bias = None
+        if ctx.needs_input_grad[0]:
+            mean_grad = grad_normalized.mean(dim=dims, keepdim=True)
+            mean_grad_dot = (grad_normalized * normalized).mean(dim=dims, keepdim=True)
+            grad_input = inv_sigma * (grad_normalized - mean_grad - normalized * mean_grad_dot)
+        if weight is not None and ctx.needs_input_grad[1]:
+            grad_weight = _sum_to(grad_output * normalized, weight.shape)
+        if ctx.has_bias and ctx.needs_input_grad[2]:
+            grad_bias = _sum_to(grad_output, grad_output.shape[-len(dims):])
+        return grad_input, grad_weight, grad_bias, None, None
+
+
+def layer_norm(
+    input: Tensor,
+    normalized_shape: int | Sequence[int],
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    eps: float = 1e-5,
+) -> Tensor:
+    """Layer normalization over the last ``len(normalized_shape)`` dims (Ba et al. 2016, Eqs. 3-5).
+
+    Same signature and semantics as :func:`torch.nn.functional.layer_norm`. ε is added
+    inside the square root, as PyTorch and the authors' code do (the paper has none).
+    """
+    shape = _shape_tuple(normalized_shape)
+    _check_normalized_shape(input, shape)
+    for name, tensor in (("weight", weight), ("bias", bias)):
+        if tensor is not None and tuple(tensor.shape) != shape:
+            raise RuntimeError(f"Expected {name} to be of same shape as normalized_shape {list(shape)}, but got {name} of shape {list(tensor.shape)}")
+    return LayerNormFunction.apply(input, weight, bias, len(shape), eps)
+
+
+def layer_norm_naive(input, normalized_shape, weight=None, bias=None, eps=1e-5):
+    """The same forward, written as plain tensor ops so that autograd differentiates it."""
+    shape = _shape_tuple(normalized_shape)
+    _check_normalized_shape(input, shape)
+    dims = tuple(range(input.dim() - len(shape), input.dim()))
+    mu = input.mean(dim=dims, keepdim=True)
+    var = ((input - mu) ** 2).mean(dim=dims, keepdim=True)
+    output = (input - mu) / torch.sqrt(var + eps)
+    if weight is not None:
+        output = output * weight
+    if bias is not None:
+        output = output + bias
+    return output
+
+
+# ----------------------------------------------------------------------------- batch norm
+
+
+def _channel_shape(input: Tensor) -> tuple[int, ...]:
+    """Shape that broadcasts a per-channel vector against an (N, C, *) input."""
+    return (1, input.shape[1]) + (1,) * (input.dim() - 2)
+
+
+class BatchNormFunction(torch.autograd.Function):
+    """Batch norm in training mode with the hand-derived backward (Ioffe & Szegedy 2015, Alg. 1).
+
+    Over the m = N·(spatial) values of each channel:
+        μ_B = (1/m) Σ a,  σ_B² = (1/m) Σ (a − μ_B)²,  â = (a − μ_B)/sqrt(σ_B² + ε),  y = γ â + β.
+    Backward (same compact form as layer norm, means now over the batch):
+        ∂L/∂a = (1/σ) (ĝ − mean(ĝ) − â · mean(ĝ ⊙ â)),  with ĝ = γ ∂L/∂y.
+    Returns the output and the batch statistics (μ_B, biased σ_B²) for the running averages.
+    """
+
+    @staticmethod
+    def forward(ctx, input: Tensor, weight: Tensor | None, bias: Tensor | None, eps: float):
+        dims = (0,) + tuple(range(2, input.dim()))
+        mu, var = _mean_and_var(input, dims)
+        inv_sigma = torch.rsqrt(var + eps)
+        normalized = (input - mu) * inv_sigma
+        shape = _channel_shape(input)
+        output = normalized
+        if weight is not None:
+            output = output * weight.reshape(shape)
+        if bias is not None:
+            output = output + bias.reshape(shape)
+        ctx.save_for_backward(normalized, inv_sigma, weight)
+        ctx.dims = dims
+        ctx.has_bias = bias is not None
+        ctx.mark_non_differentiable(mu, var)
+        return output, mu.reshape(-1), var.reshape(-1)
+
+    @staticmethod
+    def backward(ctx, grad_output: Tensor, _grad_mu=None, _grad_var=None):
+        normalized, inv_sigma, weight = ctx.saved_tensors
+        dims = ctx.dims
+        shape = _channel_shape(grad_output)
+        grad_normalized = grad_output * weight.reshape(shape) if weight is not None else grad_output
+        grad_input = grad_weight = grad_bias = None
+        if ctx.needs_input_grad[0]:
+            mean_grad = grad_normalized.mean(dim=dims, keepdim=True)
+            mean_grad_dot = (grad_normalized * normalized).mean(dim=dims, keepdim=True)
+            grad_input = inv_sigma * (grad_normalized - mean_grad - normalized * mean_grad_dot)
+        if weight is not None and ctx.needs_input_grad[1]:
+            grad_weight = (grad_output * normalized).sum(dim=dims)
+        if ctx.has_bias and ctx.needs_input_grad[2]:
+            grad_bias = grad_output.sum(dim=dims)
+        return grad_input, grad_weight, grad_bias, None
+
+
+def _check_batch_norm_input(input: Tensor, training: bool) -> None:
+    if input.dim() < 2:
+        raise ValueError(f"batch_norm expects an input of shape (N, C, *), got {list(input.shape)}")
+    if training:
+        values_per_channel = input.numel() // input.shape[1]
+        if values_per_channel <= 1:
+            raise ValueError(
+                f"Expected more than 1 value per channel when training, got input size {list(input.shape)}: "
+                "batch statistics of a single value are undefined (σ² = 0). Use a batch of 2 or more, "
+                "or eval mode (running statistics), or layer norm."
+            )
+
+
+def batch_norm(
+    input: Tensor,
+    running_mean: Tensor | None,
+    running_var: Tensor | None,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    training: bool = False,
+    momentum: float = 0.1,
+    eps: float = 1e-5,
+) -> Tensor:
+    """Batch normalization of an (N, C, *) input (Ioffe & Szegedy 2015, Alg. 1 and 2).
+
+    Same signature and semantics as :func:`torch.nn.functional.batch_norm`:
+
+    * ``training=True``: normalize with the batch's μ_B and biased σ_B²; if running
+      buffers are given, update them in place with PyTorch's momentum convention
+      ``running = (1 − momentum)·running + momentum·batch_stat``, using the *unbiased*
+      variance σ_B²·m/(m−1) for ``running_var`` (Alg. 2, step 10).
+    * ``training=False``: y = γ (a − E[a]) / sqrt(Var[a] + ε) + β with the running
+      (population) statistics.
+    """
+    _check_batch_norm_input(input, training)
+    num_channels = input.shape[1]
+    for name, tensor in (("weight", weight), ("bias", bias), ("running_mean", running_mean), ("running_var", running_var)):
+        if tensor is not None and tensor.numel() != num_channels:
+            raise RuntimeError(f"{name} should contain {num_channels} elements (one per channel), not {tensor.numel()}")
+    if training:
+        output, batch_mean, batch_var = BatchNormFunction.apply(input, weight, bias, eps)
+        if running_mean is not None and running_var is not None:
+            count = input.numel() // num_channels
+            with torch.no_grad():
+                running_mean.mul_(1 - momentum).add_(momentum * batch_mean.to(running_mean.dtype))
+                unbiased_var = batch_var * count / (count - 1)
+                running_var.mul_(1 - momentum).add_(momentum * unbiased_var.to(running_var.dtype))
+        return output
+    if running_mean is None or running_var is None:
+        raise ValueError("batch_norm in eval mode (training=False) needs running_mean and running_var.")
+    shape = _channel_shape(input)
+    output = (input - running_mean.reshape(shape)) * torch.rsqrt(running_var.reshape(shape) + eps)
+    if weight is not None:
+        output = output * weight.reshape(shape)
+    if bias is not None:
+        output = output + bias.reshape(shape)
+    return output
+
+
+def batch_norm_naive(input, weight=None, bias=None, eps=1e-5):
+    """Training-mode batch norm as plain tensor ops, for autograd to differentiate."""
+    dims = (0,) + tuple(range(2, input.dim()))
+    mu = input.mean(dim=dims, keepdim=True)
+    var = ((input - mu) ** 2).mean(dim=dims, keepdim=True)
+    output = (input - mu) / torch.sqrt(var + eps)
+    shape = _channel_shape(input)
+    if weight is not None:
+        output = output * weight.reshape(shape)
+    if bias is not None:
+        output = output + bias.reshape(shape)
+    return output
+
+
+# ----------------------------------------------------------------------------- group / instance / RMS
+
+
+def group_norm(
+    input: Tensor,
+    num_groups: int,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    eps: float = 1e-5,
+) -> Tensor:
+    """Group normalization (Wu & He 2018, Eq. 1 with S_i = the C/G channels of i's group).
+
+    Statistics per sample over (C/G channels, *spatial); per-channel gain and bias.
+    ``num_groups=1`` is layer norm over (C, H, W); ``num_groups=C`` is instance norm.
+    """
+    if input.dim() < 2:
+        raise ValueError(f"group_norm expects an input of shape (N, C, *), got {list(input.shape)}")
+    batch, channels = input.shape[:2]
+    if channels % num_groups != 0:
+        raise RuntimeError(
+            f"Expected number of channels in input to be divisible by num_groups, but got input of "
+            f"shape {list(input.shape)} and num_groups={num_groups}"
+        )
+    grouped = input.reshape(batch, num_groups, -1)
+    normalized = LayerNormFunction.apply(grouped, None, None, 1, eps).reshape(input.shape)
+    shape = _channel_shape(input)
+    if weight is not None:
+        normalized = normalized * weight.reshape(shape)
+    if bias is not None:
+        normalized = normalized + bias.reshape(shape)
+    return normalized
+
+
+def instance_norm(
+    input: Tensor,
+    running_mean: Tensor | None = None,
+    running_var: Tensor | None = None,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    use_input_stats: bool = True,
+    momentum: float = 0.1,
+    eps: float = 1e-5,
+) -> Tensor:
+    """Instance normalization (Ulyanov et al. 2016): statistics over (*spatial) per sample and channel.
+
+    Signature of :func:`torch.nn.functional.instance_norm`. With running buffers and
+    ``use_input_stats``, they are updated with the batch average of the per-instance
+    μ and unbiased σ², as PyTorch does.
+    """
+    if input.dim() < 3:
+        raise ValueError(f"instance_norm expects an input of shape (N, C, *spatial), got {list(input.shape)}")
+    if not use_input_stats:
+        return batch_norm(input, running_mean, running_var, weight, bias, False, momentum, eps)
+    spatial = input[0, 0].numel()
+    if spatial <= 1:
+        raise ValueError(
+            f"Expected more than 1 spatial element when training, got input size {list(input.shape)}"
+        )
+    output = group_norm(input, input.shape[1], weight, bias, eps)
+    if running_mean is not None and running_var is not None:
+        with torch.no_grad():
+            dims = tuple(range(2, input.dim()))
+            mu, var = _mean_and_var(input.detach(), dims)
+            running_mean.mul_(1 - momentum).add_(momentum * mu.reshape(input.shape[:2]).mean(0))
+            unbiased = var.reshape(input.shape[:2]) * spatial / (spatial - 1)
+            running_var.mul_(1 - momentum).add_(momentum * unbiased.mean(0))
+    return output
+
+
+def rms_norm(
+    input: Tensor,
+    normalized_shape: int | Sequence[int],
+    weight: Tensor | None = None,
+    eps: float | None = None,
+) -> Tensor:
+    """RMSNorm (Zhang & Sennrich 2019, Eq. 4): ā = a / RMS(a) ⊙ g, RMS(a) = sqrt(mean(a²) + ε).
+
+    No re-centering (no μ) and no bias. ``eps=None`` uses ``torch.finfo(input.dtype).eps``,
+    as :func:`torch.nn.functional.rms_norm` does.
+    """
+    shape = _shape_tuple(normalized_shape)
+    _check_normalized_shape(input, shape)
+    if eps is None:
+        eps = torch.finfo(input.dtype).eps
+    dims = tuple(range(input.dim() - len(shape), input.dim()))
+    rms = torch.sqrt((input * input).mean(dim=dims, keepdim=True) + eps)
+    output = input / rms
+    if weight is not None:
+        output = output * weight
+    return output
+
+
+# ----------------------------------------------------------------------------- modules
+
+
+class _BatchNorm(nn.Module):
+    """Same constructor, parameters and buffers as ``torch.nn.modules.batchnorm._BatchNorm``."""
+
+    _expected_dims: tuple[int, ...] = ()
+
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True, device=None, dtype=None):
+        super().__init__()
+        factory = {"device": device, "dtype": dtype}
+        self.num_features = num_features
+        self.eps = eps
+        self.momentum = momentum
+        self.affine = affine
+        self.track_running_stats = track_running_stats
+        if affine:
+            self.weight = nn.Parameter(torch.ones(num_features, **factory))  # g starts at 1
+            self.bias = nn.Parameter(torch.zeros(num_features, **factory))  # b starts at 0
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+        if track_running_stats:
+            self.register_buffer("running_mean", torch.zeros(num_features, **factory))
+            self.register_buffer("running_var", torch.ones(num_features, **factory))
+            self.register_buffer("num_batches_tracked", torch.tensor(0, dtype=torch.long, device=device))
+        else:
+            self.register_buffer("running_mean", None)
+            self.register_buffer("running_var", None)
+            self.register_buffer("num_batches_tracked", None)
+
+    def reset_running_stats(self) -> None:
+        if self.track_running_stats:
+            self.running_mean.zero_()
+            self.running_var.fill_(1)
+            self.num_batches_tracked.zero_()
+
+    def _check_input_dim(self, input: Tensor) -> None:
+        if input.dim() not in self._expected_dims:
+            expected = " or ".join(f"{d}D" for d in self._expected_dims)
+            raise ValueError(f"expected {expected} input (got {input.dim()}D input)")
+
+    def forward(self, input: Tensor) -> Tensor:
+        self._check_input_dim(input)
+        # momentum=None means a cumulative moving average: factor 1/(number of batches seen).
+        factor = 0.0 if self.momentum is None else self.momentum
+        if self.training and self.track_running_stats:
+            self.num_batches_tracked.add_(1)
+            factor = 1.0 / float(self.num_batches_tracked) if self.momentum is None else self.momentum
+        use_batch_stats = self.training or (self.running_mean is None and self.running_var is None)
+        track = not self.training or self.track_running_stats
+        return batch_norm(
+            input,
+            self.running_mean if track else None,
+            self.running_var if track else None,
+            self.weight,
+            self.bias,
+            use_batch_stats,
+            factor,
+            self.eps,
+        )
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
+            f"track_running_stats={self.track_running_stats}"
+        )
+
+
+class BatchNorm1d(_BatchNorm):
+    """Batch norm over a (N, C) or (N, C, L) input; drop-in for :class:`torch.nn.BatchNorm1d`."""
+
+    _expected_dims = (2, 3)
+
+
+class BatchNorm2d(_BatchNorm):
+    """Batch norm over an (N, C, H, W) input; drop-in for :class:`torch.nn.BatchNorm2d`."""
+
+    _expected_dims = (4,)
+
+
+class LayerNorm(nn.Module):
+    """Layer norm module; drop-in for :class:`torch.nn.LayerNorm` (Ba et al. 2016, Eqs. 3-5)."""
+
+    def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, bias=True, device=None, dtype=None):
+        super().__init__()
+        factory = {"device": device, "dtype": dtype}
+        self.normalized_shape = _shape_tuple(normalized_shape)
+        self.eps = eps
+        self.elementwise_affine = elementwise_affine
+        if elementwise_affine:
+            self.weight = nn.Parameter(torch.ones(self.normalized_shape, **factory))
+            if bias:
+                self.bias = nn.Parameter(torch.zeros(self.normalized_shape, **factory))
+            else:
+                self.register_parameter("bias", None)
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+
+    def forward(self, input: Tensor) -> Tensor:
+        return layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
+
+    def extra_repr(self) -> str:
+        return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
+
+
+class GroupNorm(nn.Module):
+    """Group norm module; drop-in for :class:`torch.nn.GroupNorm` (Wu & He 2018)."""
+
+    def __init__(self, num_groups, num_channels, eps=1e-5, affine=True, device=None, dtype=None):
+        super().__init__()
+        if num_channels % num_groups != 0:
+            raise ValueError(f"num_channels ({num_channels}) must be divisible by num_groups ({num_groups})")
+        factory = {"device": device, "dtype": dtype}
+        self.num_groups = num_groups
+        self.num_channels = num_channels
+        self.eps = eps
+        self.affine = affine
+        if affine:
+            self.weight = nn.Parameter(torch.ones(num_channels, **factory))
+            self.bias = nn.Parameter(torch.zeros(num_channels, **factory))
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+
+    def forward(self, input: Tensor) -> Tensor:
+        return group_norm(input, self.num_groups, self.weight, self.bias, self.eps)
+
+    def extra_repr(self) -> str:
+        return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}"
+
+
+class InstanceNorm2d(_BatchNorm):
+    """Instance norm over (N, C, H, W); drop-in for :class:`torch.nn.InstanceNorm2d` (affine and tracking off by default)."""
+
+    _expected_dims = (4,)
+
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=False, track_running_stats=False, device=None, dtype=None):
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, device, dtype)
+
+    def forward(self, input: Tensor) -> Tensor:
+        self._check_input_dim(input)
+        use_input_stats = self.training or not self.track_running_stats
+        return instance_norm(
+            input, self.running_mean, self.running_var, self.weight, self.bias,
+            use_input_stats, self.momentum if self.momentum is not None else 0.1, self.eps,
+        )
+
+
+class RMSNorm(nn.Module):
+    """RMSNorm module; drop-in for :class:`torch.nn.RMSNorm` (Zhang & Sennrich 2019)."""
+
+    def __init__(self, normalized_shape, eps=None, elementwise_affine=True, device=None, dtype=None):
+        super().__init__()
+        self.normalized_shape = _shape_tuple(normalized_shape)
+        self.eps = eps
+        self.elementwise_affine = elementwise_affine
+        if elementwise_affine:
+            self.weight = nn.Parameter(torch.ones(self.normalized_shape, device=device, dtype=dtype))
+        else:
+            self.register_parameter("weight", None)
+
+    def forward(self, input: Tensor) -> Tensor:
+        return rms_norm(input, self.normalized_shape, self.weight, self.eps)
+
+    def extra_repr(self) -> str:
+        return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"

@@ -1,0 +1,120 @@
+"""The book's one plotting style: same colour for the same method in every chapter.
+
+Colours are the Okabe-Ito palette (safe for the common forms of colour blindness).
+"""
+from __future__ import annotations
+
+import matplotlib as mpl
+import matplotlib.pyplot as plt
+import numpy as np
+
+OKABE_ITO = {
+    "black": "#000000", "orange": "#E69F00", "sky blue": "#56B4E9", "green": "#009E73",
+    "yellow": "#F0E442", "blue": "#0072B2", "vermillion": "#D55E00", "purple": "#CC79A7",
+}
+
+# One colour per method, used by every chapter.
+METHOD_COLORS = {
+    "baseline": OKABE_ITO["black"],
+    "none": OKABE_ITO["black"],
+    "batch norm": OKABE_ITO["blue"],
+    "layer norm": OKABE_ITO["vermillion"],
+    "weight norm": OKABE_ITO["green"],
+    "instance norm": OKABE_ITO["purple"],
+    "group norm": OKABE_ITO["orange"],
+    "rms norm": OKABE_ITO["sky blue"],
+}
+
+
+def color(method: str) -> str:
+    return METHOD_COLORS.get(method, OKABE_ITO["yellow"])
+
+
+def use_book_style() -> None:
+    """Apply the book's matplotlib style (call once at the top of a notebook)."""
+    mpl.rcParams.update({
+        "figure.figsize": (7.0, 4.0),
+        "figure.dpi": 100,
+        "savefig.dpi": 150,
+        "axes.grid": True,
+        "grid.alpha": 0.3,
+        "axes.spines.top": False,
+        "axes.spines.right": False,
+        "axes.titlesize": 11,
+        "axes.labelsize": 10,
+        "legend.fontsize": 9,
+        "legend.frameon": False,
+        "font.size": 10,
+        "axes.prop_cycle": mpl.cycler(color=list(OKABE_ITO.values())[1:] + ["#000000"]),
+    })
+
+
+def draw_normalization_sets(batch: int = 6, channels: int = 6, groups: int = 2, sample: int = 2, channel: int = 3):
+    """The set S_i of values sharing μ and σ with one value i (marked ●), for each method.
+
+    Each panel is an N × C grid; one cell stands for the H × W positions of that
+    (sample, channel), which every method below pools over.  Like Wu & He 2018, Fig. 2.
+    """
+    sets = {
+        "batch norm\nS = (N, H, W) of channel c": lambda n, c: c == channel,
+        "layer norm\nS = (C, H, W) of sample n": lambda n, c: n == sample,
+        "instance norm\nS = (H, W) of (n, c)": lambda n, c: n == sample and c == channel,
+        f"group norm (G={groups})\nS = (C/G, H, W) of n's group": lambda n, c: n == sample and c // (channels // groups) == channel // (channels // groups),
+        "RMS norm\nS as layer norm, no μ": lambda n, c: n == sample,
+    }
+    fig, axes = plt.subplots(1, len(sets), figsize=(2.3 * len(sets), 2.8))
+    for ax, (title, member) in zip(axes, sets.items()):
+        grid = np.array([[member(n, c) for n in range(batch)] for c in range(channels)], dtype=float)
+        method = title.split("\n")[0].split(" (")[0]
+        cmap = mpl.colors.ListedColormap(["#EEEEEE", color(method)])
+        ax.imshow(grid, cmap=cmap, vmin=0, vmax=1, origin="lower")
+        ax.plot(sample, channel, "o", color="white", markeredgecolor="black")
+        ax.set_xticks(range(batch), [str(n) for n in range(batch)], fontsize=7)
+        ax.set_yticks(range(channels), [str(c) for c in range(channels)], fontsize=7)
+        ax.set_xlabel("sample n (batch axis N)")
+        ax.set_ylabel("channel c")
+        ax.set_title(title, fontsize=9)
+        ax.grid(False)
+    fig.tight_layout()
+    return fig
+
+
+def _band(ax, values, method: str, style: str = "-", label: str | None = None, alpha: float = 0.2, scale: float = 1.0):
+    """Mean over seeds (columns) as a line, min-max over seeds as a band."""
+    values = np.asarray(values, dtype=float) * scale
+    epochs = np.arange(1, len(values) + 1)
+    ax.plot(epochs, values.mean(axis=1), style, color=color(method), label=label, linewidth=1.5)
+    if values.shape[1] > 1:
+        ax.fill_between(epochs, values.min(axis=1), values.max(axis=1), color=color(method), alpha=alpha, linewidth=0)
+
+
+def plot_figure6(main: dict, overlay: dict | None = None, main_label: str = "", overlay_label: str = ""):
+    """The MNIST figure: rows are batch sizes, columns train NLL (log), test error, validation error.
+
+    ``main`` and ``overlay`` map batch size -> curves (as written by lnutils.train.History).
+    Lines are means over seeds, bands span the seeds' min to max; the overlay is dashed.
+    """
+    batch_sizes = sorted(set(main) | set(overlay or {}), reverse=True)
+    fig, axes = plt.subplots(len(batch_sizes), 3, figsize=(12, 3.3 * len(batch_sizes)), squeeze=False)
+    for row, batch_size in enumerate(batch_sizes):
+        for source, style, suffix in ((main, "-", main_label), (overlay or {}, "--", overlay_label)):
+            curves = source.get(batch_size)
+            if curves is None:
+                continue
+            for method in curves["train_nll"]:
+                label = f"{method} {suffix}".strip()
+                _band(axes[row, 0], curves["train_nll"][method], method, style, label)
+                _band(axes[row, 1], curves["test_error"][method], method, style, scale=100)
+                _band(axes[row, 2], curves["val_error"][method], method, style, scale=100)
+        axes[row, 0].set_yscale("log")
+        axes[row, 0].set_ylabel(f"batch size {batch_size}\ntrain NLL (nats, whole split)")
+        axes[row, 1].set_ylabel("test error (%)")
+        axes[row, 2].set_ylabel("validation error (%)")
+        for ax in axes[row]:
+            ax.set_xlabel("epoch")
+        for ax in axes[row, 1:]:
+            top = min(4.0, ax.get_ylim()[1])
+            ax.set_ylim(0.8, max(top, 2.0))
+        axes[row, 0].legend(fontsize=8)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,281 @@
+"""Layer norm in recurrent networks: sequential MNIST, small batches, longer sequences, probes.
+
+Sequential MNIST reads an image one row per step: 28 steps of 28 pixels, and the
+class is read from the last hidden state.  Training reuses
+:func:`lnutils.train.train_lockstep` (each cell type is one stack).  The adding
+problem (Hochreiter & Schmidhuber 1997) is generated on the fly, so sequences can be
+made longer at test time than in training.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from lnutils.data import load_mnist
+from lnutils.mnist_experiment import RESULTS_DIR, provenance
+from lnutils.rnn import CELLS, SequenceModel
+from lnutils.train import History, make_split, train_lockstep
+
+# Cooijmans et al. 2016, Table 1 (test accuracy %), the numbers this chapter cites.
+PUBLISHED = {
+    "pixel-by-pixel MNIST (784 steps)": {"LSTM": 98.9, "BN-LSTM": 99.0},
+    "permuted pixel-by-pixel MNIST": {"LSTM": 90.2, "BN-LSTM": 95.4},
+}
+
+
+class RNNStack(nn.Module):
+    """K sequence models of one cell type (one per seed) in the stack interface of lnutils.train.
+
+    Input (K, B, 784): each image is read as 28 rows of 28 pixels, one row per step.
+    """
+
+    def __init__(self, cell_name: str, seeds: list[int], hidden_size: int = 64, rows: int = 28):
+        super().__init__()
+        self.cell_name, self.seeds, self.rows = cell_name, list(seeds), rows
+        models = []
+        for seed in self.seeds:
+            torch.manual_seed(seed)
+            models.append(SequenceModel(cell_name, 784 // rows, hidden_size, 10, max_steps=rows))
+        self.models = nn.ModuleList(models)
+
+    @staticmethod
+    def as_sequences(images: Tensor, rows: int = 28) -> Tensor:
+        """(B, 784) flattened images -> (rows, B, 784/rows) sequences, time first."""
+        return images.reshape(images.shape[0], rows, -1).transpose(0, 1)
+
+    def forward(self, inputs: Tensor) -> Tensor:
+        return torch.stack([model(self.as_sequences(batch, self.rows)) for model, batch in zip(self.models, inputs)])
+
+
+@dataclass
+class SequentialMNISTConfig:
+    batch_size: int
+    epochs: int
+    seeds: list[int]
+    learning_rate: float = 1e-3
+    cells: list[str] = field(default_factory=lambda: list(CELLS))
+    hidden_size: int = 64
+    train_subset: int | None = None
+    validation: int = 5000
+
+
+def profile_configs(profile: str, epochs: int | None = None, train_subset: int | None = None) -> dict[str, SequentialMNISTConfig]:
+    """quick: 10,000 training images, hidden 64, 3 epochs at batch 64 (all five cells) and
+    1 epoch on 4,000 images at batch 4 (the three LSTMs).  paper: 55,000 images, hidden
+    128, 20 epochs, 3 seeds.  The learning rate, 1e-3, is Adam's default and the one
+    Cooijmans et al. used; it is not selected here.  ``epochs`` and ``train_subset``
+    override the profile's values."""
+    if profile == "quick":
+        configs = {
+            "batch 64": SequentialMNISTConfig(64, 3, [0], train_subset=10000),
+            "batch 4": SequentialMNISTConfig(4, 1, [0], cells=["LSTM", "LN-LSTM", "BN-LSTM"], train_subset=4000),
+        }
+    elif profile == "paper":
+        configs = {
+            "batch 64": SequentialMNISTConfig(64, 20, [0, 1, 2], hidden_size=128),
+            "batch 4": SequentialMNISTConfig(4, 5, [0, 1, 2], cells=["LSTM", "LN-LSTM", "BN-LSTM"], hidden_size=128),
+        }
+    else:
+        raise ValueError(f"unknown profile {profile!r}; choose 'quick' or 'paper'")
+    for config in configs.values():
+        config.epochs = epochs or config.epochs
+        config.train_subset = train_subset or config.train_subset
+    return configs
+
+
+def run_sequential_mnist(config: SequentialMNISTConfig, dataset=None, device="cpu", progress=True) -> tuple[History, dict[str, RNNStack], dict]:
+    dataset = dataset if dataset is not None else load_mnist()
+    split = make_split(dataset, config.validation, config.train_subset)
+    stacks = {name: RNNStack(name, config.seeds, config.hidden_size) for name in config.cells}
+    start = time.perf_counter()
+    history = train_lockstep(stacks, {name: config.learning_rate for name in config.cells}, split, config.batch_size, config.epochs, progress=progress, device=device)
+    record = {"config": asdict(config), "curves": history.to_dict(), "provenance": provenance(dataset, torch.device(device), time.perf_counter() - start)}
+    return history, stacks, record
+
+
+def results_markdown(records: dict[str, dict], target_error: float = 0.10) -> str:
+    """Final test error and the first epoch whose validation error is below ``target_error``."""
+    lines = [f"| setting | cell | final test error % | final train NLL | first epoch with validation error < {100 * target_error:g}% |", "|---|---|---|---|---|"]
+    for setting, record in records.items():
+        for cell, values in record["curves"]["test_error"].items():
+            final = 100 * np.asarray(values)[-1]
+            val = np.asarray(record["curves"]["val_error"][cell]).mean(axis=1)
+            reached = np.nonzero(val < target_error)[0]
+            first = str(reached[0] + 1) if len(reached) else f"not within {len(val)}"
+            nll = np.asarray(record["curves"]["train_nll"][cell])[-1].mean()
+            lines.append(f"| {setting} | {cell} | {final.mean():.2f}" + (f" ± {final.std():.2f}" if len(final) > 1 else "") + f" | {nll:.3f} | {first} |")
+    return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------- the adding problem
+
+
+def adding_problem(batch_size: int, length: int, generator: torch.Generator) -> tuple[Tensor, Tensor]:
+    """Sequences (length, batch, 2): a random value in [0, 1] and a marker; two markers per
+    sequence, one in each half.  The target is the sum of the two marked values.  Always
+    predicting 1 gives a mean squared error of 1/6 ≈ 0.167."""
+    values = torch.rand(length, batch_size, generator=generator)
+    markers = torch.zeros(length, batch_size)
+    half = length // 2
+    first = torch.randint(0, half, (batch_size,), generator=generator)
+    second = torch.randint(half, length, (batch_size,), generator=generator)
+    columns = torch.arange(batch_size)
+    markers[first, columns] = 1.0
+    markers[second, columns] = 1.0
+    targets = values[first, columns] + values[second, columns]
+    return torch.stack([values, markers], dim=-1), targets
+
+
+def train_adding(cell_names=("LSTM", "LN-LSTM", "BN-LSTM"), length: int = 30, steps: int = 1500, batch_size: int = 64, hidden_size: int = 64, learning_rate: float = 1e-3, seed: int = 0, test_lengths=(30, 60, 120), progress=True) -> dict:
+    """Train each cell on the adding problem at ``length``; test MSE at each of ``test_lengths``.
+
+    The BN-LSTM has T_max = ``length``: beyond it, it reuses the statistics of the last trained step.
+    """
+    results = {}
+    for name in cell_names:
+        torch.manual_seed(seed)
+        model = SequenceModel(name, 2, hidden_size, 1, max_steps=length)
+        optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate)
+        generator = torch.Generator().manual_seed(seed)
+        iterator = range(steps)
+        if progress:
+            try:
+                from tqdm import tqdm
+
+                iterator = tqdm(iterator, desc=f"adding problem, {name}", mininterval=30)
+            except ImportError:
+                pass
+        losses = []
+        for _ in iterator:
+            inputs, targets = adding_problem(batch_size, length, generator)
+            loss = F.mse_loss(model(inputs).squeeze(-1), targets)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item())
+        model.eval()
+        test_generator = torch.Generator().manual_seed(10_000 + seed)
+        with torch.no_grad():
+            test = {}
+            for test_length in test_lengths:
+                inputs, targets = adding_problem(1000, test_length, test_generator)
+                test[test_length] = F.mse_loss(model(inputs).squeeze(-1), targets).item()
+        results[name] = {"train_loss": losses, "test_mse": test}
+    return results
+
+
+def adding_markdown(results: dict) -> str:
+    lengths = list(next(iter(results.values()))["test_mse"])
+    lines = ["| cell | final train MSE (mean of last 100 steps) | " + " | ".join(f"test MSE, length {n}" for n in lengths) + " |", "|---|---|" + "---|" * len(lengths)]
+    for name, result in results.items():
+        lines.append(f"| {name} | {np.mean(result['train_loss'][-100:]):.4f} | " + " | ".join(f"{result['test_mse'][n]:.4f}" for n in lengths) + " |")
+    return "\n".join(lines) + "\n\nFor reference, always predicting the mean (1.0) gives MSE 0.167."
+
+
+# ----------------------------------------------------------------------------- probes
+
+
+def summed_input_statistics(model: SequenceModel, sequences: Tensor) -> dict[str, np.ndarray]:
+    """Per time step: mean and std (over batch and units) of the recurrent summed input W_hh h_{t−1}
+    as the gates receive it (after LN for LN cells), and the mean norm of h_t."""
+    model.eval()
+    cell = model.cell
+    records = {"recurrent input mean": [], "recurrent input std": [], "hidden norm": []}
+    state = None
+    with torch.no_grad():
+        for step, inputs in enumerate(sequences):
+            hidden = (state[0] if isinstance(state, tuple) else state) if state is not None else inputs.new_zeros(inputs.shape[0], cell.hidden_size)
+            summed = hidden @ cell.weight_hh.T
+            if getattr(cell, "normalization", None) == "layer norm":
+                summed = cell.norm_hh(summed)
+            elif getattr(cell, "normalization", None) == "batch norm":
+                summed = cell.norm_hh(summed, step)
+            records["recurrent input mean"].append(summed.mean().item())
+            records["recurrent input std"].append(summed.std().item())
+            state = cell(inputs, state, step)
+            new_hidden = state[0] if isinstance(state, tuple) else state
+            records["hidden norm"].append(new_hidden.norm(dim=1).mean().item())
+    return {k: np.asarray(v) for k, v in records.items()}
+
+
+def gradient_norms_through_time(model: SequenceModel, sequences: Tensor, labels: Tensor) -> np.ndarray:
+    """‖∂L/∂h_t‖ (mean over the batch) for every step t: how much the loss at the end reaches back."""
+    model.eval()
+    hiddens = model.run(sequences)
+    for hidden in hiddens:
+        hidden.retain_grad()
+    loss = F.cross_entropy(model.readout(hiddens[-1]), labels)
+    loss.backward()
+    norms = np.asarray([hidden.grad.norm(dim=1).mean().item() for hidden in hiddens])
+    model.zero_grad()
+    return norms
+
+
+def adding_settings(profile: str, steps: int | None = None) -> dict:
+    """quick: length 30, 1,500 steps of batch 64; paper: length 50, 10,000 steps (``steps`` overrides)."""
+    settings = {"quick": dict(length=30, steps=1500, test_lengths=(30, 60, 120)), "paper": dict(length=50, steps=10000, test_lengths=(50, 100, 200))}
+    if profile not in settings:
+        raise ValueError(f"unknown profile {profile!r}; choose 'quick' or 'paper'")
+    return dict(settings[profile], steps=steps or settings[profile]["steps"])
+
+
+def saved_results(profile: str = "paper", results_dir=RESULTS_DIR) -> dict | None:
+    """The result file written by ``python -m lnutils.rnn_experiment --profile paper``, if any."""
+    import json
+    from pathlib import Path
+
+    path = Path(results_dir) / f"rnn_{profile}.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def saved_markdown(saved: dict | None) -> str:
+    if not saved:
+        return "No saved paper-profile results are in this build; the tables show the live quick run only."
+    out = ["Saved paper-profile run:", ""]
+    for setting, record in saved.get("sequential_mnist", {}).items():
+        p = record["provenance"]
+        out.append(f"- {setting}: seeds {record['config']['seeds']}, {record['config']['epochs']} epochs, {p['device']}, {p['wall_seconds'] / 60:.0f} min, commit `{p['commit']}`, data checksum `{p['data']['checksum'][:12]}`")
+    out += ["", results_markdown(saved["sequential_mnist"])]
+    if saved.get("adding"):
+        out += ["", adding_markdown(saved["adding"])]
+    return "\n".join(out)
+
+
+def main(argv=None) -> int:
+    """python -m lnutils.rnn_experiment --profile paper: run everything and write lnutils/results/rnn_<profile>.json."""
+    import argparse
+    from pathlib import Path
+
+    from lnutils import environment
+    from lnutils.train import write_json
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--profile", default="paper")
+    parser.add_argument("--device", default=None)
+    args = parser.parse_args(argv)
+    device = args.device or environment.pick_device()
+    environment.describe()
+    path = Path(RESULTS_DIR) / f"rnn_{args.profile}.json"
+    payload: dict = {"sequential_mnist": {}, "adding": None}
+    dataset = load_mnist()
+    for setting, config in profile_configs(args.profile).items():  # written after each part
+        _, _, payload["sequential_mnist"][setting] = run_sequential_mnist(config, dataset, device=device)
+        write_json(path, payload)
+    import time
+
+    start = time.perf_counter()
+    payload["adding"] = train_adding(**adding_settings(args.profile))
+    payload["adding_provenance"] = provenance(dataset, torch.device(device), time.perf_counter() - start)
+    write_json(path, payload)
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(main())

@@ -1,0 +1,97 @@
+"""Every notebook runs the way Google Colab runs it, offline.
+
+A fresh virtual environment holds only what Colab preinstalls (numpy, torch, matplotlib,
+ipykernel, tqdm; not lnutils).  The package is served from 127.0.0.1 as a wheel, so the
+notebook's first cell installs it exactly as it would from the repository
+(``LNUTILS_PIP_SOURCE`` points the cell at the local server).  The data is put where a
+download would have put it (``~/.cache/lnutils/<name>/``, with a private HOME).  Each
+notebook runs in an empty working folder with papermill, in the quick profile shrunk by
+its own parameters, so this stays a few minutes.  Nothing reaches the internet.
+"""
+from __future__ import annotations
+
+import functools
+import http.server
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SHRINK = {  # papermill parameters per notebook: the quick profile, made smaller
+    "01_bn_ln_equations": {},
+    "02_mnist_figure6": {"epochs_batch_128": 1, "epochs_batch_4": 1, "train_subset": 600},
+    "03_conv_layer_norm": {"epochs": 1, "train_subset": 400},
+    "04_rnn_layer_norm": {"epochs": 1, "train_subset": 400, "adding_steps": 40},
+}
+
+
+def pinned(name: str) -> str:
+    match = re.search(rf"^{name}==(\S+)", (ROOT / "requirements.txt").read_text(), re.M)
+    return f"{name}=={match.group(1)}" if match else name
+
+
+def run(command, **kwargs):
+    result = subprocess.run(command, capture_output=True, text=True, **kwargs)
+    assert result.returncode == 0, f"{' '.join(map(str, command))} failed:\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}"
+    return result
+
+
+@pytest.fixture(scope="module")
+def colab(tmp_path_factory):
+    root = tmp_path_factory.mktemp("colab")
+    venv = root / "venv"
+    python = venv / "bin" / "python"
+    run([sys.executable, "-m", "venv", str(venv)])
+    run([str(python), "-m", "pip", "install", "--quiet", *(pinned(n) for n in ("torch", "numpy", "matplotlib", "ipykernel", "tqdm"))])
+    torch_before = run([str(python), "-c", "import torch, numpy; print(torch.__version__, numpy.__version__)"], cwd=root).stdout.strip()
+    assert run([str(python), "-c", "import importlib.util; print(importlib.util.find_spec('lnutils'))"], cwd=root).stdout.strip() == "None"
+    run([str(python), "-m", "ipykernel", "install", "--prefix", str(root / "jupyter"), "--name", "colab-like"])
+
+    dist = root / "dist"
+    run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation", "-w", str(dist), str(ROOT)])
+    wheel = next(dist.glob("lnutils-*.whl"))
+
+    class QuietHandler(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(dist)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+
+    home = root / "home"
+    from lnutils.data import load_dataset
+
+    for name in ("mnist", "fashion-mnist"):  # where a download would have put the files
+        cache = home / ".cache" / "lnutils" / name
+        cache.mkdir(parents=True)
+        for record in load_dataset(name, download=False).provenance.records:
+            shutil.copy(record.path, cache / Path(record.path).name)
+
+    env = {k: v for k, v in os.environ.items() if k not in ("LNUTILS_DATA", "VIRTUAL_ENV", "PYTHONPATH")}
+    env.update(HOME=str(home), XDG_CACHE_HOME=str(home / ".cache"), JUPYTER_PATH=str(root / "jupyter" / "share" / "jupyter"),
+               LNUTILS_PIP_SOURCE=f"http://127.0.0.1:{server.server_address[1]}/{wheel.name}", MPLBACKEND="agg")
+    yield {"root": root, "python": python, "env": env, "torch_before": torch_before}
+    server.shutdown()
+
+
+@pytest.mark.parametrize("chapter", sorted(SHRINK))
+def test_notebook_runs_like_in_colab(colab, chapter, tmp_path):
+    content = tmp_path / "content"  # Colab's empty working folder: nothing of the repository is on the path
+    content.mkdir()
+    out = tmp_path / f"{chapter}.ipynb"
+    parameters = [arg for key, value in SHRINK[chapter].items() for arg in ("-p", key, str(value))]
+    run([str(Path(sys.executable).parent / "papermill"), str(ROOT / "notebooks" / f"{chapter}.ipynb"), str(out),
+         "-k", "colab-like", "--cwd", str(content), "-p", "profile", "quick", *parameters], env=colab["env"], timeout=900)
+    executed = json.loads(out.read_text())
+    first_output = "".join("".join(o.get("text", "")) for o in executed["cells"][next(i for i, c in enumerate(executed["cells"]) if c["cell_type"] == "code")].get("outputs", []))
+    assert "lnutils 0.1.0" in first_output and "WARNING" not in first_output, first_output
+    installed = run([str(colab["python"]), "-c", "import lnutils, torch, numpy; print(lnutils.__file__); print(torch.__version__, numpy.__version__)"], cwd=tmp_path).stdout.splitlines()
+    assert "site-packages" in installed[0], "lnutils came from the served wheel, not the checkout"
+    assert installed[1] == colab["torch_before"], "the set-up cell must not reinstall torch or numpy"
