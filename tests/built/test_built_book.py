@@ -31,3 +31,13 @@ def test_slide_deck_exists_with_several_slides(chapter):
 def test_timings_recorded():
     timings = json.loads((ROOT / "_build" / "timings.json").read_text())
     assert set(CHAPTERS) <= set(timings)
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_figure_cells_have_exactly_one_output(chapter):
+    """A cell with figure metadata (caption, alt) must output one image only, or Sphinx sees duplicate targets."""
+    executed = json.loads((ROOT / "_build" / "src" / "notebooks" / f"{chapter}.ipynb").read_text())
+    for cell in executed["cells"]:
+        if cell["cell_type"] == "code" and "figure" in cell.get("metadata", {}).get("mystnb", {}):
+            shown = [o for o in cell.get("outputs", []) if o["output_type"] in ("display_data", "execute_result")]
+            assert len(shown) == 1 and "image/png" in shown[0]["data"], f"{chapter}: figure cell {cell['source'][:60]!r} has {len(shown)} outputs"
