@@ -72,7 +72,7 @@ class ConvConfig:
 
 def profile_configs(profile: str, learning_rates: dict[str, float] | None = None, epochs: int | None = None, train_subset: int | None = None) -> list[ConvConfig]:
     """quick: Fashion-MNIST only, one seed, 3 epochs of 12,000 training images at batch 128
-    and 1 epoch of 3,000 at batch 4, a 2,000-image validation split (about 9 minutes on 2
+    and 1 epoch of 3,000 at batch 4, a 2,000-image validation split (about 5 minutes on 2
     cores).  paper: MNIST and Fashion-MNIST, the full 55,000 images, 15 epochs, 3 seeds,
     batch 128, 4 and 2.  ``epochs`` and ``train_subset`` override the profile's values."""
     rates = learning_rates or selected_learning_rates()
