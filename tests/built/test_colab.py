@@ -55,7 +55,11 @@ def colab(tmp_path_factory):
     run([str(python), "-m", "ipykernel", "install", "--prefix", str(root / "jupyter"), "--name", "colab-like"])
 
     dist = root / "dist"
-    run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation", "-w", str(dist), str(ROOT)])
+    source = root / "source"  # build the wheel from a copy: setuptools writes build/ next to the sources
+    shutil.copytree(ROOT / "lnutils", source / "lnutils", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, source / name)
+    run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation", "-w", str(dist), str(source)])
     wheel = next(dist.glob("lnutils-*.whl"))
 
     class QuietHandler(http.server.SimpleHTTPRequestHandler):
