@@ -277,8 +277,10 @@ def border_verdict(models: dict[str, CNNStack], images: Tensor) -> str:
     verdict = (
         f"In {larger_gap} of {len(ln)} blocks LN(C,H,W) has the larger centre-minus-border gap, "
         + ("which is what the border hypothesis predicts." if larger_gap > len(ln) / 2 else "so this probe does not support the border hypothesis in this network.")
-        + f" The conv outputs entering LN(C,H,W) in block 1 differ in scale between channels by a factor {channel[0]:.1f} (batch norm's: {channel[1]:.1f});"
-        " LN(C,H,W) gives them one σ, so the quiet channels are squashed, a second mechanism that does not involve the border."
+        + f" The conv outputs entering LN(C,H,W) in block 1 differ in scale between channels by a factor {channel[0]:.1f}"
+        f" (those entering batch norm: {channel[1]:.1f}). LN(C,H,W) divides all channels of an image by one σ, so "
+        + ("channels that much quieter than the rest come out small: a second mechanism, independent of the border, that can matter here."
+           if channel[0] > 2 else "with scales this similar, that second mechanism (quiet channels squashed by a shared σ) matters little here.")
     )
     return "\n\n".join(sentences + [verdict])
 
