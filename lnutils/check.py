@@ -51,7 +51,7 @@ class CheckReport:
         return f"CheckReport({self.name}: {len(self.results) - failed}/{len(self.results)} cases passed)"
 
 
-def _inputs(case: Case, channels_dim: int | None, param_shape: tuple[int, ...], seed: int = 0):
+def _inputs(case: Case, param_shape: tuple[int, ...], seed: int = 0):
     generator = torch.Generator().manual_seed(seed)
     x = (torch.randn(*case.shape, generator=generator, dtype=torch.float64) * 2 + 0.5).requires_grad_()
     if not case.affine:
@@ -61,7 +61,7 @@ def _inputs(case: Case, channels_dim: int | None, param_shape: tuple[int, ...], 
     return x, weight, bias
 
 
-def _compare(name: str, yours, reference, case: Case, tensors: list, verbose: bool) -> tuple[bool, str]:
+def _compare(yours, reference, tensors: list) -> tuple[bool, str]:
     mine = [t.detach().clone().requires_grad_() if t is not None else None for t in tensors]
     theirs = [t.detach().clone().requires_grad_() if t is not None else None for t in tensors]
     try:
@@ -94,7 +94,7 @@ def _run(name: str, cases: list[Case], make, verbose: bool) -> CheckReport:
     first_failure = None
     for case in cases:
         yours, reference, tensors, *after = make(case)
-        ok, message = _compare(name, yours, reference, case, tensors, verbose)
+        ok, message = _compare(yours, reference, tensors)
         if ok and after and after[0]() is not None:
             ok, message = False, after[0]()
         report.results.append((case, ok, message))
@@ -119,7 +119,7 @@ def layer_norm(function, verbose: bool = True) -> CheckReport:
 
     def make(case):
         ns = case.extra["normalized_shape"]
-        x, w, b = _inputs(case, None, ns)
+        x, w, b = _inputs(case, ns)
         return (lambda x, w, b: function(x, ns, w, b, 1e-5)), (lambda x, w, b: F.layer_norm(x, ns, w, b, 1e-5)), [x, w, b]
 
     return _run("layer_norm", cases, make, verbose)
@@ -132,7 +132,7 @@ def batch_norm(function, verbose: bool = True) -> CheckReport:
 
     def make(case):
         channels = case.shape[1]
-        x, w, b = _inputs(case, 1, (channels,))
+        x, w, b = _inputs(case, (channels,))
         yours_stats = (torch.zeros(channels, dtype=torch.float64), torch.ones(channels, dtype=torch.float64))
         torch_stats = (torch.zeros(channels, dtype=torch.float64), torch.ones(channels, dtype=torch.float64))
 
@@ -155,7 +155,7 @@ def group_norm(function, verbose: bool = True) -> CheckReport:
 
     def make(case):
         groups = case.extra["groups"]
-        x, w, b = _inputs(case, 1, (case.shape[1],))
+        x, w, b = _inputs(case, (case.shape[1],))
         return (lambda x, w, b: function(x, groups, w, b, 1e-5)), (lambda x, w, b: F.group_norm(x, groups, w, b, 1e-5)), [x, w, b]
 
     return _run("group_norm", cases, make, verbose)
@@ -167,7 +167,7 @@ def rms_norm(function, verbose: bool = True) -> CheckReport:
 
     def make(case):
         ns = case.extra["normalized_shape"]
-        x, w, _ = _inputs(case, None, ns)
+        x, w, _ = _inputs(case, ns)
         return (lambda x, w: function(x, ns, w, 1e-6)), (lambda x, w: F.rms_norm(x, ns, w, 1e-6)), [x, w]
 
     return _run("rms_norm", cases, make, verbose)

@@ -61,6 +61,17 @@ class SequenceBatchNorm(nn.Module):
         return norms.batch_norm(input, self.running_mean[index], self.running_var[index], self.weight, self.bias, self.training, self.momentum, self.eps)
 
 
+def _init_recurrent_weights(cell: nn.Module, gates: int, input_size: int, hidden_size: int) -> None:
+    """weight_ih, weight_hh, bias_ih, bias_hh with torch.nn.LSTMCell/GRUCell's initialisation U(−1/√H, 1/√H)."""
+    cell.weight_ih = nn.Parameter(torch.empty(gates, input_size))
+    cell.weight_hh = nn.Parameter(torch.empty(gates, hidden_size))
+    cell.bias_ih = nn.Parameter(torch.empty(gates))
+    cell.bias_hh = nn.Parameter(torch.empty(gates))
+    bound = 1.0 / math.sqrt(hidden_size)
+    for parameter in (cell.weight_ih, cell.weight_hh, cell.bias_ih, cell.bias_hh):
+        nn.init.uniform_(parameter, -bound, bound)
+
+
 class LSTMCell(nn.Module):
     """An LSTM cell; ``normalization`` None, "layer norm" (Ba et al. 2016) or "batch norm" (Cooijmans et al. 2016)."""
 
@@ -70,13 +81,7 @@ class LSTMCell(nn.Module):
             raise ValueError(f"unknown normalization {normalization!r}; choose one of {NORMALIZATIONS}")
         self.input_size, self.hidden_size, self.normalization = input_size, hidden_size, normalization
         gates = 4 * hidden_size
-        self.weight_ih = nn.Parameter(torch.empty(gates, input_size))
-        self.weight_hh = nn.Parameter(torch.empty(gates, hidden_size))
-        self.bias_ih = nn.Parameter(torch.empty(gates))
-        self.bias_hh = nn.Parameter(torch.empty(gates))
-        bound = 1.0 / math.sqrt(hidden_size)  # torch.nn.LSTMCell's initialisation
-        for parameter in (self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh):
-            nn.init.uniform_(parameter, -bound, bound)
+        _init_recurrent_weights(self, gates, input_size, hidden_size)
         if normalization == "layer norm":
             self.norm_hh = norms.LayerNorm(gates, eps=eps)  # α₁, β₁
             self.norm_ih = norms.LayerNorm(gates, eps=eps)  # α₂, β₂
@@ -118,13 +123,7 @@ class GRUCell(nn.Module):
             raise ValueError(f"GRUCell supports normalization None or 'layer norm', not {normalization!r}")
         self.input_size, self.hidden_size, self.normalization = input_size, hidden_size, normalization
         gates = 3 * hidden_size
-        self.weight_ih = nn.Parameter(torch.empty(gates, input_size))
-        self.weight_hh = nn.Parameter(torch.empty(gates, hidden_size))
-        self.bias_ih = nn.Parameter(torch.empty(gates))
-        self.bias_hh = nn.Parameter(torch.empty(gates))
-        bound = 1.0 / math.sqrt(hidden_size)
-        for parameter in (self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh):
-            nn.init.uniform_(parameter, -bound, bound)
+        _init_recurrent_weights(self, gates, input_size, hidden_size)
         if normalization == "layer norm":
             self.norm_ih = norms.LayerNorm(gates, eps=eps)
             self.norm_hh = norms.LayerNorm(gates, eps=eps)
