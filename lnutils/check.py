@@ -5,8 +5,12 @@
     check.batch_norm(my_batch_norm)      # F.batch_norm's signature, training mode, running stats updated in place
     check.group_norm(my_group_norm)      # my_group_norm(input, num_groups, weight=None, bias=None, eps=1e-5)
     check.rms_norm(my_rms_norm)          # my_rms_norm(input, normalized_shape, weight=None, eps=None)
+    check.layer_norm_chw(my_fn)          # chapter 3: my_fn(input, weight=None, bias=None, eps=1e-5), LN over (C, H, W)
+    check.mlp(make_my_model)             # chapter 2: the paper's 784-1000-1000-10 layer-norm network in torch.nn
+    check.layer_norm_rnn_cell(MyCell)    # chapter 4: h_t = tanh(LN(W_hh h_{t-1} + W_ih x_t)), Ba et al. 2016 Eq. 5
 
-Each runs the cases the book's test suite runs against ``torch.nn.functional``,
+Each runs the cases the book's test suite runs against ``torch.nn.functional``
+(or, for the networks and the cell, against the book's reference built from ``torch.nn``),
 smallest first, in float64: the output and, if your function is differentiable, the
 gradients of the input and the parameters.  It prints one line per case and, for the
 first failure, the smallest input that shows it.  Works offline; returns a
@@ -14,6 +18,9 @@ first failure, the smallest input that shows it.  Works offline; returns a
 """
 from __future__ import annotations
 
+import contextlib
+import functools
+import io
 from dataclasses import dataclass, field
 
 import torch
@@ -49,6 +56,19 @@ class CheckReport:
     def __repr__(self) -> str:
         failed = sum(not ok for _, ok, _ in self.results)
         return f"CheckReport({self.name}: {len(self.results) - failed}/{len(self.results)} cases passed)"
+
+
+def _printing_if_verbose(check):
+    """``verbose=False`` silences a check's printout; the returned report is the same."""
+
+    @functools.wraps(check)
+    def wrapper(*args, verbose: bool = True, **kwargs):
+        if verbose:
+            return check(*args, **kwargs)
+        with contextlib.redirect_stdout(io.StringIO()):
+            return check(*args, **kwargs)
+
+    return wrapper
 
 
 def _inputs(case: Case, param_shape: tuple[int, ...], seed: int = 0):
@@ -87,7 +107,7 @@ def _compare(yours, reference, tensors: list) -> tuple[bool, str]:
     return True, "output and gradients match" if got.requires_grad else "output matches (not differentiable: gradients not checked)"
 
 
-def _run(name: str, cases: list[Case], make, verbose: bool) -> CheckReport:
+def _run(name: str, cases: list[Case], make) -> CheckReport:
     report = CheckReport(name)
     cases = sorted(cases, key=lambda c: c.size)
     print(f"checking {name} against torch.nn.functional ({len(cases)} cases, smallest first)")
@@ -109,7 +129,8 @@ def _run(name: str, cases: list[Case], make, verbose: bool) -> CheckReport:
     return report
 
 
-def layer_norm(function, verbose: bool = True) -> CheckReport:
+@_printing_if_verbose
+def layer_norm(function) -> CheckReport:
     """Check ``function(input, normalized_shape, weight=None, bias=None, eps=1e-5)`` against F.layer_norm."""
     cases = [
         Case(f"input {shape}, normalized_shape {ns}{'' if affine else ', no affine'}", shape, {"normalized_shape": ns}, affine)
@@ -122,10 +143,11 @@ def layer_norm(function, verbose: bool = True) -> CheckReport:
         x, w, b = _inputs(case, ns)
         return (lambda x, w, b: function(x, ns, w, b, 1e-5)), (lambda x, w, b: F.layer_norm(x, ns, w, b, 1e-5)), [x, w, b]
 
-    return _run("layer_norm", cases, make, verbose)
+    return _run("layer_norm", cases, make)
 
 
-def batch_norm(function, verbose: bool = True) -> CheckReport:
+@_printing_if_verbose
+def batch_norm(function) -> CheckReport:
     """Check ``function(input, running_mean, running_var, weight, bias, training=True, momentum=0.1, eps=1e-5)``:
     the output, the gradients, and the running statistics it updates in place."""
     cases = [Case(f"input {shape}, training{'' if affine else ', no affine'}", shape, {}, affine) for shape in [(2, 3), (5, 4), (4, 3, 5), (3, 2, 4, 4)] for affine in (False, True)]
@@ -146,10 +168,11 @@ def batch_norm(function, verbose: bool = True) -> CheckReport:
         reference = lambda x, w, b: F.batch_norm(x, *torch_stats, w, b, True, 0.1, 1e-5)  # noqa: E731
         return yours, reference, [x, w, b], running_stats_message
 
-    return _run("batch_norm", cases, make, verbose)
+    return _run("batch_norm", cases, make)
 
 
-def group_norm(function, verbose: bool = True) -> CheckReport:
+@_printing_if_verbose
+def group_norm(function) -> CheckReport:
     """Check ``function(input, num_groups, weight=None, bias=None, eps=1e-5)`` against F.group_norm."""
     cases = [Case(f"input {shape}, {groups} groups{'' if affine else ', no affine'}", shape, {"groups": groups}, affine) for shape, groups in [((2, 4, 3), 2), ((2, 6, 4, 4), 1), ((2, 6, 4, 4), 3), ((2, 6, 4, 4), 6)] for affine in (False, True)]
 
@@ -158,10 +181,11 @@ def group_norm(function, verbose: bool = True) -> CheckReport:
         x, w, b = _inputs(case, (case.shape[1],))
         return (lambda x, w, b: function(x, groups, w, b, 1e-5)), (lambda x, w, b: F.group_norm(x, groups, w, b, 1e-5)), [x, w, b]
 
-    return _run("group_norm", cases, make, verbose)
+    return _run("group_norm", cases, make)
 
 
-def rms_norm(function, verbose: bool = True) -> CheckReport:
+@_printing_if_verbose
+def rms_norm(function) -> CheckReport:
     """Check ``function(input, normalized_shape, weight=None, eps=None)`` against F.rms_norm (eps=1e-6 here)."""
     cases = [Case(f"input {shape}, normalized_shape {ns}{'' if affine else ', no weight'}", shape, {"normalized_shape": ns}, affine) for shape, ns in [((2, 4), (4,)), ((4, 3, 6), (6,)), ((2, 3, 4, 5), (4, 5))] for affine in (False, True)]
 
@@ -170,4 +194,150 @@ def rms_norm(function, verbose: bool = True) -> CheckReport:
         x, w, _ = _inputs(case, ns)
         return (lambda x, w: function(x, ns, w, 1e-6)), (lambda x, w: F.rms_norm(x, ns, w, 1e-6)), [x, w]
 
-    return _run("rms_norm", cases, make, verbose)
+    return _run("rms_norm", cases, make)
+
+
+@_printing_if_verbose
+def layer_norm_chw(function) -> CheckReport:
+    """Check ``function(input, weight=None, bias=None, eps=1e-5)``: layer norm of an (N, C, H, W) tensor over
+    (C, H, W), with one gain and bias per channel (shape (C,)), against ``F.group_norm(input, 1, ...)``."""
+    cases = [Case(f"input {shape}{'' if affine else ', no affine'}", shape, {}, affine) for shape in [(1, 2, 3, 3), (2, 3, 4, 4), (4, 6, 5, 7)] for affine in (False, True)]
+
+    def make(case):
+        x, w, b = _inputs(case, (case.shape[1],))
+        return (lambda x, w, b: function(x, w, b, 1e-5)), (lambda x, w, b: F.group_norm(x, 1, w, b, 1e-5)), [x, w, b]
+
+    return _run("layer_norm_chw", cases, make)
+
+
+def _report_case(report: CheckReport, description: str, message: str | None) -> None:
+    ok = message is None
+    report.results.append((Case(description, ()), ok, message or "matches"))
+    print(f"  {'PASS' if ok else 'FAIL'}  {description}" + ("" if ok else f": {message.splitlines()[0]}"))
+
+
+def _finish(report: CheckReport) -> CheckReport:
+    failures = [(case, message) for case, ok, message in report.results if not ok]
+    if not failures:
+        print(f"all {len(report.results)} cases pass.")
+    else:
+        case, message = failures[0]
+        print(f"\nfirst failing case: {case.description}\n  {message}")
+    return report
+
+
+def _differs(label: str, got: torch.Tensor, expected: torch.Tensor, tolerance: float = 1e-7) -> str | None:
+    if got is None:
+        return f"{label}: no gradient (is it used in the forward pass?)"
+    if got.shape != expected.shape:
+        return f"{label} has shape {tuple(got.shape)}, expected {tuple(expected.shape)}"
+    if not torch.allclose(got.to(expected.dtype), expected, atol=tolerance, rtol=tolerance):
+        return f"{label} differs (largest |difference| {(got - expected).abs().max().item():.2e})"
+    return None
+
+
+@_printing_if_verbose
+def mlp(make_model, method: str = "layer norm") -> CheckReport:
+    """Check a torch.nn version of the paper's 784-1000-1000-10 network (chapter 2).
+
+    ``make_model`` is your model or a function with no arguments that returns it.  The check copies the
+    weights of the book's reference network (``MLPStack(method, [0]).to_sequential(0)``) into your
+    model, parameter by parameter in order, so the order and shapes of your parameters must match:
+    Linear weights (out, in), no Linear bias where a normalization follows, gain and bias of each
+    normalization.  It then compares, in float64, the logits (train and eval mode) and the gradients.
+    """
+    from lnutils.mlp import MLPStack
+
+    report = CheckReport(f"mlp ({method})")
+    print(f"checking your {method} network against the book's reference built from torch.nn")
+    try:
+        model = make_model() if not isinstance(make_model, torch.nn.Module) else make_model
+    except Exception as error:  # noqa: BLE001 - any error in student code is a failed case
+        _report_case(report, "build the model", f"raised {type(error).__name__}: {error}")
+        return _finish(report)
+    reference = MLPStack(method, [0]).to_sequential(0).double()
+    model = model.double()
+    yours, theirs = list(model.parameters()), list(reference.parameters())
+    shapes_yours, shapes_theirs = [tuple(p.shape) for p in yours], [tuple(p.shape) for p in theirs]
+    if shapes_yours != shapes_theirs:
+        _report_case(report, "parameter shapes, in order", f"yours are {shapes_yours}, the paper's {method} network has {shapes_theirs} "
+                     "(Linear weights are (out, in); a Linear followed by a normalization has no bias; no normalization before the softmax layer for layer norm)")
+        return _finish(report)
+    _report_case(report, "parameter shapes, in order", None)
+    with torch.no_grad():
+        for mine, reference_parameter in zip(yours, theirs):
+            mine.copy_(reference_parameter)
+    generator = torch.Generator().manual_seed(0)
+    for batch_size in (2, 4, 32):
+        images = torch.rand(batch_size, 784, generator=generator, dtype=torch.float64)
+        for mode in ("train", "eval"):
+            model.train(mode == "train")
+            reference.train(mode == "train")
+            description = f"batch of {batch_size}, {mode} mode: logits"
+            try:
+                got = model(images)
+            except Exception as error:  # noqa: BLE001
+                _report_case(report, description, f"raised {type(error).__name__}: {error}")
+                continue
+            expected = reference(images)
+            message = _differs("logits", got, expected, 1e-8)
+            if message is None and mode == "train":
+                description += " and gradients"
+                upstream = torch.randn(expected.shape, generator=generator, dtype=torch.float64)
+                grads_yours = torch.autograd.grad(got, yours, upstream, allow_unused=True)
+                grads_theirs = torch.autograd.grad(expected, theirs, upstream)
+                for index, (g_mine, g_theirs) in enumerate(zip(grads_yours, grads_theirs)):
+                    message = message or _differs(f"gradient of parameter {index} {shapes_theirs[index]}", g_mine, g_theirs)
+            _report_case(report, description, message)
+    return _finish(report)
+
+
+@_printing_if_verbose
+def layer_norm_rnn_cell(cell_class) -> CheckReport:
+    """Check a layer-normalized vanilla RNN cell (chapter 4): ``h_t = tanh(LN(W_hh h_{t-1} + W_ih x_t))``,
+    Ba et al. 2016, Eq. 5, with μ and σ over the H hidden units and the gain g and bias b of the LN.
+
+    ``cell_class(input_size, hidden_size)`` must build a module with parameters ``weight_ih`` (H, input_size),
+    ``weight_hh`` (H, H) and a ``norm`` with ``weight`` and ``bias`` of shape (H,) and ε = 1e-5, whose
+    ``forward(x, h)`` returns the next hidden state.  The check runs sequences of several steps in float64
+    and compares every hidden state and the gradients of all four parameters and of the inputs.
+    """
+    report = CheckReport("layer_norm_rnn_cell")
+    print("checking your layer-normalized RNN cell against tanh(F.layer_norm(h W_hhᵀ + x W_ihᵀ)) (Ba et al. 2016, Eq. 5)")
+    for input_size, hidden_size, batch_size, steps in [(2, 3, 1, 1), (3, 4, 2, 3), (5, 8, 4, 6)]:
+        description = f"input {input_size}, hidden {hidden_size}, batch {batch_size}, {steps} step(s)"
+        try:
+            cell = cell_class(input_size, hidden_size).double()
+            parameters = [cell.weight_ih, cell.weight_hh, cell.norm.weight, cell.norm.bias]
+        except Exception as error:  # noqa: BLE001 - any error in student code is a failed case
+            _report_case(report, description, f"building the cell raised {type(error).__name__}: {error}")
+            continue
+        expected_shapes = [(hidden_size, input_size), (hidden_size, hidden_size), (hidden_size,), (hidden_size,)]
+        if [tuple(p.shape) for p in parameters] != expected_shapes:
+            _report_case(report, description, f"weight_ih, weight_hh, norm.weight, norm.bias have shapes {[tuple(p.shape) for p in parameters]}, expected {expected_shapes}")
+            continue
+        generator = torch.Generator().manual_seed(input_size)
+        with torch.no_grad():  # random values, so that a swapped or unused parameter shows
+            for parameter in parameters:
+                parameter.copy_(torch.randn(parameter.shape, generator=generator, dtype=torch.float64))
+        reference_parameters = [p.detach().clone().requires_grad_() for p in parameters]
+        inputs = torch.randn(steps, batch_size, input_size, generator=generator, dtype=torch.float64, requires_grad=True)
+        hidden = reference_hidden = torch.zeros(batch_size, hidden_size, dtype=torch.float64)
+        message = None
+        try:
+            for step in range(steps):
+                hidden = cell(inputs[step], hidden)
+                weight_ih, weight_hh, gain, bias = reference_parameters
+                summed = reference_hidden @ weight_hh.T + inputs[step] @ weight_ih.T  # a_t = W_hh h_{t-1} + W_ih x_t
+                reference_hidden = torch.tanh(F.layer_norm(summed, (hidden_size,), gain, bias, 1e-5))  # Eq. 5
+                message = message or _differs(f"hidden state at step {step + 1}", hidden, reference_hidden, 1e-8)
+        except Exception as error:  # noqa: BLE001
+            message = f"forward raised {type(error).__name__}: {error}"
+        if message is None:
+            upstream = torch.randn(hidden.shape, generator=generator, dtype=torch.float64)
+            grads_yours = torch.autograd.grad(hidden, [*parameters, inputs], upstream, allow_unused=True)
+            grads_theirs = torch.autograd.grad(reference_hidden, [*reference_parameters, inputs], upstream)
+            for label, g_mine, g_theirs in zip(("weight_ih", "weight_hh", "norm.weight", "norm.bias", "inputs"), grads_yours, grads_theirs):
+                message = message or _differs(f"gradient of {label} through {steps} step(s)", g_mine, g_theirs)
+        _report_case(report, description + " (hidden states and gradients)", message)
+    return _finish(report)

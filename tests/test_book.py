@@ -65,3 +65,18 @@ def test_colab_badge_points_at_this_notebook(path):
     url = repository_url().replace("https://github.com/", "https://colab.research.google.com/github/")
     assert f"{url}/blob/main/notebooks/{path.name}" in "".join(badges[0]["source"])
     assert "remove-cell" in badges[0]["metadata"].get("tags", []), "the book has its own launch button; the badge is for Colab"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_three_kinds_of_exercise_and_a_checked_solution_cell(path):
+    text = path.read_text()
+    for kind in ("Derive:", "Implement:", "Predict, then run:"):
+        assert f"{{exercise}} {kind}" in text, f"{path.name}: no '{kind}' exercise"
+    cells = code_cells(path)
+    solutions = [i for i, cell in enumerate(cells) if "solution" in cell.get("metadata", {}).get("tags", [])]
+    assert solutions, f"{path.name}: the implement exercise needs a code cell tagged 'solution' (it becomes the student stub)"
+    for i in solutions:
+        source = "".join(cells[i]["source"])
+        assert source.startswith("# Hint:"), "a solution cell starts with '# Hint: ...' (the stub's message)"
+        assert "hide-input" in cells[i]["metadata"]["tags"], "solutions are folded in the book"
+        assert "check." in "".join(cells[i + 1]["source"]), "the cell after a solution runs its lnutils.check self-check"

@@ -281,39 +281,3 @@ def test_numpy_forward_and_backward_match_torch(kind):
         np.testing.assert_allclose(ours, theirs.numpy(), atol=1e-10, rtol=1e-10)
     with pytest.raises(ValueError, match="shape"):
         forward(a[None], g, b)
-
-
-# ----------------------------------------------------------------------------- the students' self-checks
-
-from lnutils import check  # noqa: E402
-
-
-@pytest.mark.parametrize("name,ours", [("layer_norm", norms.layer_norm), ("batch_norm", norms.batch_norm), ("group_norm", norms.group_norm), ("rms_norm", norms.rms_norm)])
-def test_self_checks_pass_for_lnutils(name, ours, capsys):
-    report = getattr(check, name)(ours)
-    assert report.passed and "all" in capsys.readouterr().out
-
-
-def test_self_check_finds_the_classic_wrong_layer_norm(capsys):
-    def unbiased_std_layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
-        mu = x.mean(-1, keepdim=True)
-        out = (x - mu) / x.std(-1, keepdim=True)  # unbiased std, ε outside: a common bug
-        return out * weight + bias if weight is not None else out
-
-    report = check.layer_norm(unbiased_std_layer_norm)
-    out = capsys.readouterr().out
-    assert not report.passed
-    assert "smallest failing input: input (1, 3), normalized_shape (3,), no affine" in out and "expected" in out
-
-
-def test_self_check_batch_norm_catches_biased_running_var(capsys):
-    def biased_running_var(x, running_mean, running_var, weight=None, bias=None, training=True, momentum=0.1, eps=1e-5):
-        out = F.batch_norm(x, None, None, weight, bias, True, momentum, eps)
-        with torch.no_grad():
-            dims = [0] + list(range(2, x.dim()))
-            running_mean.mul_(1 - momentum).add_(momentum * x.mean(dims))
-            running_var.mul_(1 - momentum).add_(momentum * x.var(dims, unbiased=False))
-        return out
-
-    assert not check.batch_norm(biased_running_var).passed
-    assert "running_var after one step" in capsys.readouterr().out

@@ -2,10 +2,11 @@
 
     python book/tools/make_student.py            # writes _build/student/*.ipynb
 
-A solution cell starts with a ``# Hint: ...`` comment.  Its stub keeps that comment
-and each top-level function's signature, and the body raises NotImplementedError with
-the hint, so the notebook still runs top to bottom (the self-check after the stub
-reports the failure instead of crashing).  Every other cell is copied unchanged.
+A solution cell starts with a ``# Hint: ...`` comment.  Its stub keeps the comments,
+the imports, each top-level function's signature and each class with its methods'
+signatures, and every body raises NotImplementedError with the hint, so the notebook
+still runs top to bottom (the self-check after the stub reports the failure instead
+of crashing).  Every other cell is copied unchanged.
 """
 from __future__ import annotations
 
@@ -23,12 +24,26 @@ def stub_for(source: str) -> str:
     hint = next((line.split(":", 1)[1].strip() for line in lines if line.startswith("# Hint:")), "see the exercise above")
     out = [line for line in lines if line.startswith("#")]
     out.append("# Your solution: replace the NotImplementedError below.")
-    tree = ast.parse(source)
-    for node in tree.body:
-        if isinstance(node, ast.FunctionDef):
-            header_end = node.body[0].lineno - 1  # the signature may span several lines
-            out += lines[node.lineno - 1 : header_end]
-            out.append(f"    raise NotImplementedError({('Exercise: ' + hint)!r})")
+    raise_line = f"raise NotImplementedError({('Exercise: ' + hint)!r})"
+
+    def signature(node) -> list[str]:  # the def or class line(s), up to the first statement of the body
+        body_start = node.body[0].lineno - 1
+        if isinstance(node.body[0], ast.Expr) and isinstance(node.body[0].value, ast.Constant):
+            body_start = node.body[0].end_lineno  # keep a docstring
+        return lines[node.lineno - 1 : body_start]
+
+    for node in ast.parse(source).body:
+        if isinstance(node, (ast.Import, ast.ImportFrom)):  # the stub needs the same names
+            out += lines[node.lineno - 1 : node.end_lineno]
+        elif isinstance(node, ast.FunctionDef):
+            out += ["", ""] + signature(node) + ["    " + raise_line]
+        elif isinstance(node, ast.ClassDef):  # keep the class and its methods' signatures
+            out += ["", ""] + signature(node)
+            methods = [child for child in node.body if isinstance(child, ast.FunctionDef)]
+            for method in methods:
+                out += signature(method) + ["        " + raise_line]
+            if not methods:
+                out.append("    pass")
     return "\n".join(out)
 
 

@@ -22,14 +22,9 @@ import threading
 from pathlib import Path
 
 import pytest
+from small_runs import SMALL_RUN_PARAMETERS as SHRINK  # tests/built/small_runs.py
 
 ROOT = Path(__file__).resolve().parents[2]
-SHRINK = {  # papermill parameters per notebook: the quick profile, made smaller
-    "01_bn_ln_equations": {},
-    "02_mnist_figure6": {"epochs_batch_128": 1, "epochs_batch_4": 1, "train_subset": 600},
-    "03_conv_layer_norm": {"epochs": 1, "train_subset": 400},
-    "04_rnn_layer_norm": {"epochs": 1, "train_subset": 400, "adding_steps": 40},
-}
 
 
 def pinned(name: str) -> str:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from small_runs import SMALL_RUN_PARAMETERS  # tests/built/small_runs.py
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -29,12 +30,21 @@ def test_only_solution_cells_change(student_dir, chapter):
             assert before.source == after.source
 
 
-def test_student_notebooks_with_stubs_execute(student_dir, tmp_path):
+@pytest.mark.parametrize("chapter", sorted(SMALL_RUN_PARAMETERS))
+def test_every_chapter_has_an_implement_exercise_with_a_stub(student_dir, chapter):
+    student = nbformat.read(student_dir / f"{chapter}.ipynb", as_version=4)
+    stubs = [i for i, c in enumerate(student.cells) if "student-stub" in c.metadata.get("tags", [])]
+    assert stubs, f"{chapter}: no solution cell became a stub"
+    assert all("from lnutils import check" in student.cells[i + 1].source for i in stubs), "each stub is followed by its self-check"
+
+
+@pytest.mark.parametrize("chapter", sorted(SMALL_RUN_PARAMETERS))
+def test_student_notebook_with_stubs_executes(student_dir, chapter, tmp_path):
+    """The stubbed notebook runs top to bottom (the quick profile, shrunk) and its self-check reports the stub."""
     import papermill
 
-    with_stubs = [p for p in sorted(student_dir.glob("*.ipynb")) if any("student-stub" in c.metadata.get("tags", []) for c in nbformat.read(p, as_version=4).cells)]
-    assert with_stubs, "at least one chapter has an implement exercise with a solution cell"
-    for path in with_stubs:  # chapters without stubs are identical to the chapters `make book` already ran
-        executed = papermill.execute_notebook(str(path), str(tmp_path / path.name), cwd=str(ROOT / "notebooks"), kernel_name="python3", progress_bar=False)
-        outputs = "".join(o.get("text", "") for c in executed.cells if c.cell_type == "code" for o in c.get("outputs", []))
-        assert "FAIL" in outputs and "NotImplementedError" in outputs, "the self-check reports the unfinished stub"
+    parameters = dict(profile="quick", **SMALL_RUN_PARAMETERS[chapter])
+    executed = papermill.execute_notebook(str(student_dir / f"{chapter}.ipynb"), str(tmp_path / f"{chapter}.ipynb"), parameters=parameters,
+                                          cwd=str(ROOT / "notebooks"), kernel_name="python3", progress_bar=False)
+    outputs = "".join(o.get("text", "") for c in executed.cells if c.cell_type == "code" for o in c.get("outputs", []))
+    assert "FAIL" in outputs and "NotImplementedError" in outputs and "Exercise:" in outputs, "the self-check reports the unfinished stub"

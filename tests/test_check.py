@@ -1,0 +1,178 @@
+"""The students' self-checks (lnutils.check) pass for correct code and catch the classic bugs."""
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from lnutils import check, norms
+from lnutils.mlp import MLPStack
+
+@pytest.mark.parametrize("name,ours", [("layer_norm", norms.layer_norm), ("batch_norm", norms.batch_norm), ("group_norm", norms.group_norm), ("rms_norm", norms.rms_norm)])
+def test_self_checks_pass_for_lnutils(name, ours, capsys):
+    report = getattr(check, name)(ours)
+    assert report.passed and "all" in capsys.readouterr().out
+
+
+def test_self_check_finds_the_classic_wrong_layer_norm(capsys):
+    def unbiased_std_layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
+        mu = x.mean(-1, keepdim=True)
+        out = (x - mu) / x.std(-1, keepdim=True)  # unbiased std, ε outside: a common bug
+        return out * weight + bias if weight is not None else out
+
+    report = check.layer_norm(unbiased_std_layer_norm)
+    out = capsys.readouterr().out
+    assert not report.passed
+    assert "smallest failing input: input (1, 3), normalized_shape (3,), no affine" in out and "expected" in out
+
+
+def test_self_check_batch_norm_catches_biased_running_var(capsys):
+    def biased_running_var(x, running_mean, running_var, weight=None, bias=None, training=True, momentum=0.1, eps=1e-5):
+        out = F.batch_norm(x, None, None, weight, bias, True, momentum, eps)
+        with torch.no_grad():
+            dims = [0] + list(range(2, x.dim()))
+            running_mean.mul_(1 - momentum).add_(momentum * x.mean(dims))
+            running_var.mul_(1 - momentum).add_(momentum * x.var(dims, unbiased=False))
+        return out
+
+    assert not check.batch_norm(biased_running_var).passed
+    assert "running_var after one step" in capsys.readouterr().out
+
+
+def test_verbose_false_prints_nothing(capsys):
+    assert check.layer_norm(norms.layer_norm, verbose=False).passed
+    assert capsys.readouterr().out == ""
+
+
+def test_a_failing_check_is_falsy_and_counts_its_cases():
+    def wrong(x, normalized_shape, weight=None, bias=None, eps=1e-5):
+        return x - x.mean(-1, keepdim=True)
+
+    report = check.layer_norm(wrong, verbose=False)
+    assert not report and "0/10 cases passed" in repr(report)
+
+
+# --------------------------------------------------------------- chapter 3: layer norm over (C, H, W)
+
+def layer_norm_chw(x, weight=None, bias=None, eps=1e-5):
+    y = F.layer_norm(x, x.shape[1:], eps=eps)
+    if weight is not None:
+        y = y * weight.view(1, -1, 1, 1)
+    if bias is not None:
+        y = y + bias.view(1, -1, 1, 1)
+    return y
+
+
+def test_layer_norm_chw_check_passes_for_group_norm_with_one_group():
+    assert check.layer_norm_chw(layer_norm_chw, verbose=False).passed
+    assert check.layer_norm_chw(lambda x, w=None, b=None, eps=1e-5: norms.group_norm(x, 1, w, b, eps), verbose=False).passed
+
+
+def test_layer_norm_chw_check_catches_normalizing_over_channels_only(capsys):
+    def over_channels(x, weight=None, bias=None, eps=1e-5):  # LN(C) at each position: the other reading
+        y = F.layer_norm(x.movedim(1, -1), x.shape[1:2], eps=eps).movedim(-1, 1)
+        return y if weight is None else y * weight.view(1, -1, 1, 1) + bias.view(1, -1, 1, 1)
+
+    assert not check.layer_norm_chw(over_channels).passed
+    assert "smallest failing input: input (1, 2, 3, 3), no affine" in capsys.readouterr().out
+
+
+# --------------------------------------------------------------- chapter 2: the paper's network in torch.nn
+
+def paper_layer_norm_mlp():
+    return nn.Sequential(
+        nn.Linear(784, 1000, bias=False), nn.LayerNorm(1000), nn.ReLU(),
+        nn.Linear(1000, 1000, bias=False), nn.LayerNorm(1000), nn.ReLU(),
+        nn.Linear(1000, 10),
+    )
+
+
+def test_mlp_check_passes_for_the_paper_network():
+    report = check.mlp(paper_layer_norm_mlp, verbose=False)
+    assert report.passed and len(report.results) == 7  # shapes + 3 batch sizes x (train, eval)
+
+
+def test_mlp_check_passes_for_batch_norm_and_the_reference_itself():
+    assert check.mlp(MLPStack("batch norm", [3]).to_sequential(0), method="batch norm", verbose=False).passed
+    assert check.mlp(lambda: MLPStack("baseline", [1]).to_sequential(0), method="baseline", verbose=False).passed
+
+
+def test_mlp_check_explains_a_layer_norm_before_the_softmax(capsys):
+    def normalized_logits():
+        return nn.Sequential(*paper_layer_norm_mlp(), nn.LayerNorm(10))
+
+    assert not check.mlp(normalized_logits).passed
+    out = capsys.readouterr().out
+    assert "FAIL  parameter shapes" in out and "(10,)" in out and "no normalization before the softmax" in out
+
+
+def test_mlp_check_catches_the_wrong_order_of_norm_and_nonlinearity(capsys):
+    def relu_first():
+        return nn.Sequential(
+            nn.Linear(784, 1000, bias=False), nn.ReLU(), nn.LayerNorm(1000),
+            nn.Linear(1000, 1000, bias=False), nn.ReLU(), nn.LayerNorm(1000),
+            nn.Linear(1000, 10),
+        )
+
+    assert not check.mlp(relu_first).passed
+    assert "logits differs" in capsys.readouterr().out
+
+
+def test_mlp_check_reports_an_unfinished_stub(capsys):
+    def stub():
+        raise NotImplementedError("Exercise: build it")
+
+    assert not check.mlp(stub).passed
+    assert "NotImplementedError: Exercise: build it" in capsys.readouterr().out
+
+
+# --------------------------------------------------------------- chapter 4: a layer-normalized RNN cell
+
+class LNRNNCell(nn.Module):
+    def __init__(self, input_size, hidden_size):
+        super().__init__()
+        self.weight_ih = nn.Parameter(torch.randn(hidden_size, input_size))
+        self.weight_hh = nn.Parameter(torch.randn(hidden_size, hidden_size))
+        self.norm = norms.LayerNorm(hidden_size)
+
+    def forward(self, x, h):
+        return torch.tanh(self.norm(h @ self.weight_hh.T + x @ self.weight_ih.T))
+
+
+def test_rnn_cell_check_passes_for_eq_5():
+    report = check.layer_norm_rnn_cell(LNRNNCell, verbose=False)
+    assert report.passed and len(report.results) == 3
+
+
+def test_rnn_cell_check_catches_separate_normalizations(capsys):
+    class TwoNorms(LNRNNCell):  # normalizes the two terms separately, like the LN-LSTM: not Eq. 5
+        def forward(self, x, h):
+            return torch.tanh(self.norm(h @ self.weight_hh.T) + self.norm(x @ self.weight_ih.T))
+
+    assert not check.layer_norm_rnn_cell(TwoNorms).passed
+    out = capsys.readouterr().out
+    assert "PASS  input 2, hidden 3, batch 1, 1 step(s)" not in out and "hidden state at step 1 differs" in out
+
+
+def test_rnn_cell_check_catches_swapped_weights_and_unused_gain(capsys):
+    class Transposed(LNRNNCell):
+        def forward(self, x, h):
+            return torch.tanh(F.layer_norm(h @ self.weight_hh + x @ self.weight_ih.T, (h.shape[-1],), None, self.norm.bias))
+
+    assert not check.layer_norm_rnn_cell(Transposed).passed
+    assert "FAIL" in capsys.readouterr().out
+
+
+def test_rnn_cell_check_reports_wrong_parameter_shapes_and_stubs(capsys):
+    class Stub(nn.Module):
+        def __init__(self, input_size, hidden_size):
+            raise NotImplementedError("Exercise: write it")
+
+    class WrongShapes(LNRNNCell):
+        def __init__(self, input_size, hidden_size):
+            super().__init__(input_size, hidden_size)
+            self.weight_ih = nn.Parameter(torch.randn(input_size, hidden_size))
+
+    assert not check.layer_norm_rnn_cell(Stub).passed
+    assert not check.layer_norm_rnn_cell(WrongShapes).passed
+    out = capsys.readouterr().out
+    assert "NotImplementedError: Exercise: write it" in out and "have shapes" in out
