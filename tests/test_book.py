@@ -80,3 +80,38 @@ def test_three_kinds_of_exercise_and_a_checked_solution_cell(path):
         assert source.startswith("# Hint:"), "a solution cell starts with '# Hint: ...' (the stub's message)"
         assert "hide-input" in cells[i]["metadata"]["tags"], "solutions are folded in the book"
         assert "check." in "".join(cells[i + 1]["source"]), "the cell after a solution runs its lnutils.check self-check"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_slide_structure(path):
+    """Slides (make slides): headings start slides, a paragraph after a code cell starts a sub-slide,
+    so that a slide holds one piece of text, its cell and its output; set-up and parameters are skipped."""
+    cells = json.loads(path.read_text())["cells"]
+    kinds = [cell["metadata"].get("slideshow", {}).get("slide_type") for cell in cells]
+    assert kinds[0] == "slide", "the title starts the first slide"
+    for previous, cell, kind in zip(cells, cells[1:], kinds[1:]):
+        text = "".join(cell["source"])
+        if cell["cell_type"] == "markdown" and text.startswith("## "):
+            assert kind == "slide", f"{text.splitlines()[0]!r} should start a slide"
+        elif cell["cell_type"] == "markdown" and previous["cell_type"] == "code":
+            assert kind in ("slide", "subslide"), f"the paragraph {text[:40]!r} after a code cell should start a sub-slide"
+    code = [kind for cell, kind in zip(cells, kinds) if cell["cell_type"] == "code"]
+    assert code[:2] == ["skip", "skip"], "the set-up and parameters cells are skipped in the slides"
+
+
+def test_slides_rewrite_every_myst_construct_the_chapters_use():
+    """nbconvert does not know MyST: the slide build turns citations, equation labels and exercises
+    into plain Markdown and leaves the solutions out (book/tools/build_slides.py)."""
+    import sys
+
+    sys.path.insert(0, str(ROOT / "book" / "tools"))
+    from build_slides import bibliography, slide_markdown
+
+    references = bibliography()
+    assert references["ba2016layer"] == ("Ba et al.", "2016") and references["ioffe2015batch"] == ("Ioffe & Szegedy", "2015")
+    assert slide_markdown("as {cite:t}`ba2016layer` show {cite:p}`wu2018group`", references) == "as Ba et al. (2016) show (Wu & He 2018)"
+    for path in NOTEBOOKS:
+        for cell in json.loads(path.read_text())["cells"]:
+            if cell["cell_type"] == "markdown":
+                text = slide_markdown("".join(cell["source"]), references)
+                assert not re.search(r"\{(cite:[pt]|eq|doc|exercise|solution)\}|\$\$ \(", text), f"{path.name}: MyST left in the slides: {text[:200]}"

@@ -13,6 +13,8 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(Path(__file__).parent))
+from npm_assets import install  # noqa: E402  (book/tools/npm_assets.py)
 
 
 MATHJAX_VERSION = "3.2.2"
@@ -24,26 +26,8 @@ def install_mathjax(static_dir: Path) -> bool:
 
     ``static_dir`` is an html_extra_path folder, not _static: Jupyter Book adds a <script> tag
     for every .js file in _static, and MathJax has dozens."""
-    import shutil as _shutil
-    import tarfile
-
-    cache = ROOT / "_build" / "cache"
-    tarball = cache / f"mathjax-{MATHJAX_VERSION}.tgz"
-    if not tarball.exists():
-        if _shutil.which("npm") is None:
-            print("npm not found: math will load MathJax from its CDN (install Node.js/npm for an offline book)", file=sys.stderr)
-            return False
-        cache.mkdir(parents=True, exist_ok=True)
-        subprocess.run(["npm", "pack", f"mathjax@{MATHJAX_VERSION}", "--pack-destination", str(cache)], check=True, capture_output=True)
     target = static_dir / "mathjax"
-    if target.exists():
-        _shutil.rmtree(target)
-    with tarfile.open(tarball) as archive:
-        members = [m for m in archive.getmembers() if m.name.startswith("package/es5/")]
-        for member in members:
-            member.name = member.name[len("package/es5/"):]
-        archive.extractall(target, members=members, filter="data")
-    return (target / "tex-mml-chtml.js").exists()
+    return install("mathjax", MATHJAX_VERSION, target, subfolder="es5") and (target / "tex-mml-chtml.js").exists()
 
 
 def fill_glance(page: Path, executed_dir: Path) -> None:

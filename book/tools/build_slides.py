@@ -1,16 +1,107 @@
 """Render every executed chapter as a reveal.js slide deck: _build/slides/<chapter>.slides.html.
 
-Cells carry ``slideshow.slide_type`` metadata: a heading starts a slide, an exercise a
-sub-slide, the set-up and parameters cells are skipped.  Present a deck by opening it
-in a browser (reveal.js is loaded from its CDN by nbconvert's template).
+Cells carry ``slideshow.slide_type`` metadata: a heading starts a slide, and a sub-slide
+starts with each exercise and each paragraph that follows a code cell, the set-up and parameters cells are skipped, and the Colab badge and the
+solution code cells are left out.  Present a deck by opening it in a
+browser (arrow keys move, `s` opens the speaker notes).
+
+The decks work offline: reveal.js, MathJax 2, require.js, jQuery and Font Awesome (what
+nbconvert's reveal template loads) are copied into _build/slides/lib/ with `npm pack`,
+and the decks point there instead of at the CDNs.  Without npm they use the CDNs.
 """
 from __future__ import annotations
 
+import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(Path(__file__).parent))
+from npm_assets import install  # noqa: E402  (book/tools/npm_assets.py)
+
+# (npm package, version, subfolder of the package, paths left out, nbconvert option, URL relative to the deck)
+LIBRARIES = [
+    ("reveal.js", "4.0.2", "", ("examples", "test", "js", "css", "gulpfile"), "SlidesExporter.reveal_url_prefix", "lib/reveal.js"),
+    ("mathjax", "2.7.7", "", ("unpacked", "test", "localization", "fonts/HTML-CSS/STIX-Web", "fonts/HTML-CSS/Asana-Math", "fonts/HTML-CSS/Gyre", "fonts/HTML-CSS/Latin-Modern", "fonts/HTML-CSS/Neo-Euler"),
+     "SlidesExporter.mathjax_url", "lib/mathjax/MathJax.js?config=TeX-AMS_CHTML-full,Safe"),
+    ("requirejs", "2.3.6", "", ("bin",), "SlidesExporter.require_js_url", "lib/requirejs/require.js"),
+    ("jquery", "3.5.1", "dist", (), "SlidesExporter.jquery_url", "lib/jquery/jquery.min.js"),
+    ("font-awesome", "4.7.0", "", ("less", "scss"), "SlidesExporter.font_awesome_url", "lib/font-awesome/css/font-awesome.css"),
+]
+
+
+def install_libraries(out_dir: Path) -> list[str]:
+    """Copy the libraries into <out_dir>/lib/ and return the nbconvert options that use them."""
+    options = []
+    for package, version, subfolder, skip, option, url in LIBRARIES:
+        if install(package, version, out_dir / "lib" / url.split("/")[1], subfolder, skip):
+            options.append(f"--{option}={url}")
+    return options
+
+
+def without_mermaid(html: str) -> str:
+    """Drop the template's Mermaid loader: the chapters have no Mermaid diagrams, and nbconvert
+    always imports it from a CDN (its URL is not configurable), which fails offline."""
+    return re.sub(r"<script type=\"module\">\s*import mermaid from [^<]*</script>\n?", "", html)
+
+
+def bibliography(path: Path = ROOT / "book" / "references.bib") -> dict[str, tuple[str, str]]:
+    """Citation key -> (authors as cited, year), e.g. 'ba2016layer' -> ('Ba et al.', '2016')."""
+    entries = {}
+    for key, body in re.findall(r"@\w+\{([^,]+),(.*?)\n\}", path.read_text(), re.S):
+        authors = re.search(r"author\s*=\s*\{(.*?)\}\s*,?\n", body, re.S).group(1).split(" and ")
+        surnames = [author.split(",")[0].strip() for author in authors]
+        cited = surnames[0] if len(surnames) == 1 else " & ".join(surnames) if len(surnames) == 2 else f"{surnames[0]} et al."
+        entries[key.strip()] = (cited, re.search(r"year\s*=\s*\{?(\d{4})", body).group(1))
+    return entries
+
+
+def slide_markdown(text: str, references: dict[str, tuple[str, str]]) -> str:
+    """MyST that only Jupyter Book understands, rewritten as plain Markdown for nbconvert:
+    citations as 'Ba et al. (2016)', labelled equations tagged with their label, exercises as
+    quoted blocks, and the solutions left out (students find them in the book)."""
+    def cite(match, textual):
+        keys = [key.strip() for key in match.group(1).split(",")]
+        if textual:
+            return "; ".join(f"{references[key][0]} ({references[key][1]})" for key in keys)
+        return "(" + "; ".join(f"{references[key][0]} {references[key][1]}" for key in keys) + ")"
+
+    text = re.sub(r"\{cite:t\}`([^`]*)`", lambda m: cite(m, True), text)
+    text = re.sub(r"\{cite:p\}`([^`]*)`", lambda m: cite(m, False), text)
+    text = re.sub(r"\{eq\}`([^`]*)`", r"(\1)", text)
+    text = re.sub(r"\{doc\}`([^`<]*?)\s*(<[^`]*>)?`", lambda m: m.group(1) or "the chapter", text)
+    text = re.sub(r"\$\$\n(.*?)\n\$\$ \(([\w-]+)\)", lambda m: f"$$\n{m.group(1)} \\tag{{{m.group(2)}}}\n$$", text, flags=re.S)
+    text = re.sub(r"\n?````\{solution\}.*?\n````\n?", "\n", text, flags=re.S)
+
+    def exercise(match):
+        body = "\n".join(line for line in match.group(2).splitlines() if not re.match(r":\w+:", line)).strip()
+        return f"> **Exercise. {match.group(1).strip()}**\n>\n" + "\n".join(f"> {line}".rstrip() for line in body.splitlines())
+
+    return re.sub(r"```\{exercise\}([^\n]*)\n(.*?)\n```", exercise, text, flags=re.S)
+
+
+def slide_sources(executed: list[Path], staging: Path) -> list[Path]:
+    """Copies of the executed notebooks with their Markdown rewritten by slide_markdown."""
+    import nbformat
+
+    references = bibliography()
+    staging.mkdir(parents=True, exist_ok=True)
+    copies = []
+    for path in executed:
+        notebook = nbformat.read(path, as_version=4)
+        for cell in notebook.cells:
+            if cell.cell_type == "markdown":
+                cell.source = slide_markdown(cell.source, references)
+        nbformat.write(notebook, staging / path.name)
+        copies.append(staging / path.name)
+    return copies
+
+
+def with_favicon(html: str) -> str:
+    """The book's icon, so that the browser does not ask the server for a missing /favicon.ico."""
+    return html.replace("</title>", '</title><link rel="icon" href="lib/favicon.svg" type="image/svg+xml"/>', 1)
 
 
 def main() -> int:
@@ -19,13 +110,26 @@ def main() -> int:
         print("no executed notebooks in _build/src/notebooks; run `make book` first", file=sys.stderr)
         return 1
     out_dir = ROOT / "_build" / "slides"
-    command = [sys.executable, "-m", "nbconvert", "--to", "slides", "--output-dir", str(out_dir), *map(str, executed)]
+    out_dir.mkdir(parents=True, exist_ok=True)
+    options = install_libraries(out_dir)
+    (out_dir / "lib").mkdir(exist_ok=True)
+    shutil.copy(ROOT / "book" / "_ext" / "favicon.svg", out_dir / "lib" / "favicon.svg")
+    # Cells the book removes (the Colab badge) and the solutions are left out of the decks:
+    # a teacher presents the exercises, and the students find the solutions in the book.
+    # nbconvert's default theme ("simple") loads Google Fonts; white's fonts ship with reveal.js.
+    # A slide taller than the screen scrolls instead of being cut off.
+    style = ["--SlidesExporter.reveal_theme=white", "--SlidesExporter.reveal_scroll=True"]
+    remove = ["--TagRemovePreprocessor.enabled=True", "--TagRemovePreprocessor.remove_cell_tags=remove-cell", "--TagRemovePreprocessor.remove_cell_tags=solution"]
+    command = [sys.executable, "-m", "jupyter", "nbconvert", "--to", "slides", "--output-dir", str(out_dir), *style, *remove, *options, *map(str, slide_sources(executed, ROOT / "_build" / "slides_src"))]
     result = subprocess.run(command, capture_output=True, text=True)
     if result.returncode != 0:
         print(result.stderr, file=sys.stderr)
         return result.returncode
     for path in executed:
-        print(f"slides: {out_dir / (path.stem + '.slides.html')}")
+        deck = out_dir / (path.stem + ".slides.html")
+        deck.write_text(with_favicon(without_mermaid(deck.read_text())))
+        print(f"slides: {deck}")
+    print(f"libraries: {'local, in ' + str(out_dir / 'lib') if len(options) == len(LIBRARIES) else 'some from their CDNs (see above)'}")
     return 0
 
 

@@ -8,6 +8,7 @@ _build/screenshots/ for a person to look at.  Served from 127.0.0.1; nothing els
 from __future__ import annotations
 
 import functools
+import re
 import http.server
 import shutil
 import threading
@@ -114,3 +115,63 @@ def test_offline_from_disk(browser):
         assert not broken, f"images that did not load from disk on {page}: {broken[:3]}"
         text = browser.execute_script("return document.querySelector('main').innerText")
         assert "$$" not in text and "\\(" not in text
+
+
+SLIDES = ROOT / "_build" / "slides"
+DECKS = [f"{p.stem}.slides.html" for p in sorted((ROOT / "notebooks").glob("*.ipynb"))]
+
+
+@pytest.fixture(scope="module")
+def slides_url():
+    class QuietHandler(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(SLIDES)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/"
+    server.shutdown()
+
+
+@pytest.mark.parametrize("deck", DECKS)
+def test_slide_deck_presents_offline(browser, slides_url, deck):
+    """A teacher opens the deck in a room without internet: reveal.js starts, the math is typeset,
+    every figure loads, the arrow key moves to the next slide, and nothing is fetched from elsewhere."""
+    assert (SLIDES / deck).exists(), f"{deck} was not built (make slides)"
+    browser.get_log("browser")  # drop messages from earlier pages
+    browser.get(slides_url + deck)
+    ready = browser.execute_async_script(
+        "const done = arguments[arguments.length - 1]; const started = Date.now();"
+        "(function poll() { if (document.querySelector('.reveal.ready')) return done(true);"
+        " if (Date.now() - started > 30000) return done(false); setTimeout(poll, 100); })();")
+    assert ready, f"reveal.js did not start in {deck}"
+    typeset = browser.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "if (!window.MathJax || !MathJax.Hub) return done(null);"
+        "MathJax.Hub.Queue(() => done(document.querySelectorAll('script[type^=\"math/tex\"]').length));")
+    assert typeset is not None, f"MathJax did not load in {deck}"
+    if deck.startswith("01_"):
+        assert typeset > 20, f"the equations chapter's math was not typeset ({typeset} formulas)"
+    prose = browser.execute_script(
+        "const copy = document.querySelector('.reveal .slides').cloneNode(true);"
+        "copy.querySelectorAll('pre, code, script, .MathJax_Preview').forEach(e => e.remove()); return copy.textContent;")
+    assert not re.search(r"\$\$|\$[^$\s][^$\n]*\$|\\\(", prose), f"raw TeX left in the prose of {deck}"
+    slides = browser.execute_script("return document.querySelectorAll('.reveal .slides section').length")
+    assert slides >= 5, f"{deck}: only {slides} slides"
+    from selenium.webdriver.common.keys import Keys
+
+    browser.find_element("css selector", "body").send_keys(Keys.ARROW_RIGHT)
+    moved = browser.execute_async_script(
+        "const done = arguments[arguments.length - 1]; const started = Date.now();"
+        "(function poll() { if (location.hash && location.hash !== '#/') return done(location.hash);"
+        " if (Date.now() - started > 5000) return done(null); setTimeout(poll, 100); })();")
+    assert moved, f"the right arrow key did not move to the next slide in {deck}"
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    browser.save_screenshot(str(SCREENSHOTS / f"slides__{deck.replace('.html', '.png')}"))
+
+    severe = [entry["message"] for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
+    assert not severe, f"console errors in {deck}: {severe[:3]}"
+    elsewhere = browser.execute_script("return performance.getEntriesByType('resource').map(r => r.name).filter(n => !n.startsWith(arguments[0]) && !n.startsWith('data:'))", slides_url)
+    assert not elsewhere, f"{deck} fetched from outside the build: {elsewhere[:3]}"
+    broken = browser.execute_script("return Array.from(document.images).filter(i => i.complete && i.naturalWidth === 0).map(i => i.src.slice(0, 80))")
+    assert not broken, f"images that did not load in {deck}: {broken[:3]}"
