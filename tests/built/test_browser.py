@@ -26,17 +26,21 @@ PAGES = ["book/intro.html"] + [f"notebooks/{p.stem}.html" for p in sorted((ROOT 
 pytestmark = pytest.mark.skipif(not (CHROMIUM and DRIVER), reason="needs Debian's chromium and chromium-driver (`apt-get install chromium chromium-driver`; .ci/run installs them)")
 
 
-@pytest.fixture(scope="module")
-def base_url():
+def serve(directory: Path):
+    """Serve a folder on 127.0.0.1 (a free port) in a background thread; yields its URL."""
     class QuietHandler(http.server.SimpleHTTPRequestHandler):
         def log_message(self, *args):
             pass
 
-    handler = functools.partial(QuietHandler, directory=str(HTML))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(directory)))
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{server.server_address[1]}/"
     server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def base_url():
+    yield from serve(HTML)
 
 
 @pytest.fixture(scope="module")
@@ -123,14 +127,7 @@ DECKS = [f"{p.stem}.slides.html" for p in sorted((ROOT / "notebooks").glob("*.ip
 
 @pytest.fixture(scope="module")
 def slides_url():
-    class QuietHandler(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(SLIDES)))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/"
-    server.shutdown()
+    yield from serve(SLIDES)
 
 
 @pytest.mark.parametrize("deck", DECKS)
