@@ -97,6 +97,7 @@ def plot_figure6(main: dict, overlay: dict | None = None, main_label: str = "", 
     batch_sizes = sorted(set(main) | set(overlay or {}), reverse=True)
     fig, axes = plt.subplots(len(batch_sizes), 3, figsize=(12, 3.3 * len(batch_sizes)), squeeze=False)
     for row, batch_size in enumerate(batch_sizes):
+        last_errors = [2.0]  # every curve's last point (mean over seeds, %) must be inside the error axes
         for source, style, suffix in ((main, "-", main_label), (overlay or {}, "--", overlay_label)):
             curves = source.get(batch_size)
             if curves is None:
@@ -106,15 +107,15 @@ def plot_figure6(main: dict, overlay: dict | None = None, main_label: str = "", 
                 _band(axes[row, 0], curves["train_nll"][method], method, style, label)
                 _band(axes[row, 1], curves["test_error"][method], method, style, scale=100)
                 _band(axes[row, 2], curves["val_error"][method], method, style, scale=100)
+                last_errors += [100 * float(np.mean(curves[metric][method][-1])) for metric in ("test_error", "val_error")]
         axes[row, 0].set_yscale("log")
         axes[row, 0].set_ylabel(f"batch size {batch_size}\ntrain NLL (nats, whole split)")
         axes[row, 1].set_ylabel("test error (%)")
         axes[row, 2].set_ylabel("validation error (%)")
         for ax in axes[row]:
             ax.set_xlabel("epoch")
-        for ax in axes[row, 1:]:
-            top = min(4.0, ax.get_ylim()[1])
-            ax.set_ylim(0.8, max(top, 2.0))
+        for ax in axes[row, 1:]:  # zoom in on the end of training, where the methods differ
+            ax.set_ylim(0.8, min(ax.get_ylim()[1], 1.25 * max(last_errors)))
         axes[row, 0].legend(fontsize=8)
     fig.tight_layout()
     return fig
