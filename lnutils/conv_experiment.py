@@ -133,7 +133,7 @@ def results_markdown(records: list[dict]) -> str:
         cells = []
         for r in records:
             final = 100 * np.asarray(r["curves"]["test_error"][name])[-1]
-            cells.append(f"{final.mean():.2f}" + (f" ± {final.std():.2f}" if len(final) > 1 else ""))
+            cells.append(f"{final.mean():.2f}" + (f" ± {final.std(ddof=1):.2f}" if len(final) > 1 else ""))
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

@@ -206,7 +206,7 @@ def curves_array(curves: dict, metric: str, method: str) -> np.ndarray:
 
 
 def results_rows(curves: dict, batch_size: int) -> list[dict]:
-    """Final and best test error (mean ± spread over seeds, in %) per method."""
+    """Final and best test error (mean ± sample standard deviation over seeds, in %) per method."""
     rows = []
     for method in curves["test_error"]:
         test = 100 * curves_array(curves, "test_error", method)
@@ -216,8 +216,8 @@ def results_rows(curves: dict, batch_size: int) -> list[dict]:
             "batch size": batch_size,
             "seeds": test.shape[1],
             "epochs": test.shape[0],
-            "final test error %": f"{final.mean():.2f} ± {final.std():.2f}" if len(final) > 1 else f"{final.mean():.2f}",
-            "best test error %": f"{best.mean():.2f} ± {best.std():.2f}" if len(best) > 1 else f"{best.mean():.2f}",
+            "final test error %": f"{final.mean():.2f} ± {final.std(ddof=1):.2f}" if len(final) > 1 else f"{final.mean():.2f}",
+            "best test error %": f"{best.mean():.2f} ± {best.std(ddof=1):.2f}" if len(best) > 1 else f"{best.mean():.2f}",
             "final train NLL": f"{curves_array(curves, 'train_nll', method)[-1].mean():.2e}",
             "paper (Fig. 6, read off)": PAPER_FIGURE_6.get(batch_size, {}).get(method, "–"),
         })

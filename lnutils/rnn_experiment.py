@@ -108,7 +108,7 @@ def results_markdown(records: dict[str, dict], target_error: float = 0.10) -> st
             reached = np.nonzero(val < target_error)[0]
             first = str(reached[0] + 1) if len(reached) else f"not within {len(val)}"
             nll = np.asarray(record["curves"]["train_nll"][cell])[-1].mean()
-            lines.append(f"| {setting} | {cell} | {final.mean():.2f}" + (f" ± {final.std():.2f}" if len(final) > 1 else "") + f" | {nll:.3f} | {first} |")
+            lines.append(f"| {setting} | {cell} | {final.mean():.2f}" + (f" ± {final.std(ddof=1):.2f}" if len(final) > 1 else "") + f" | {nll:.3f} | {first} |")
     return "\n".join(lines)
 
 
