@@ -91,4 +91,4 @@ def test_border_verdict_and_saved_results_rendering(tmp_path):
               "provenance": {"device": "cpu", "wall_seconds": 120, "commit": "abc", "data": {"checksum": "f" * 64}}}
     (tmp_path / "conv_paper.json").write_text(__import__("json").dumps({"records": [record]}))
     shown = conv_experiment.saved_markdown(conv_experiment.saved_results("paper", tmp_path))
-    assert "| mnist | 4 | [0, 1] | 2 | cpu | 2 min | `abc` |" in shown and "25.00 ± 5.00" in shown
+    assert "| mnist | 4 | [0, 1] | 2 | cpu | 2 min | `abc` |" in shown and "25.00 ± 7.07" in shown  # sample standard deviation of 20 and 30
