@@ -80,10 +80,12 @@ def draw_normalization_sets(batch: int = 6, channels: int = 6, groups: int = 2, 
 
 
 def _band(ax, values, method: str, style: str = "-", label: str | None = None, alpha: float = 0.2, scale: float = 1.0):
-    """Mean over seeds (columns) as a line, min-max over seeds as a band."""
+    """Mean over seeds (columns) as a line, min-max over seeds as a band.  A short curve (a few
+    epochs) also marks its points, so that a run of one epoch is still visible."""
     values = np.asarray(values, dtype=float) * scale
     epochs = np.arange(1, len(values) + 1)
-    ax.plot(epochs, values.mean(axis=1), style, color=color(method), label=label, linewidth=1.5)
+    marker = "o" if len(values) <= 10 else None
+    ax.plot(epochs, values.mean(axis=1), style, color=color(method), label=label, linewidth=1.5, marker=marker, markersize=3)
     if values.shape[1] > 1:
         ax.fill_between(epochs, values.min(axis=1), values.max(axis=1), color=color(method), alpha=alpha, linewidth=0)
 
@@ -114,6 +116,7 @@ def plot_figure6(main: dict, overlay: dict | None = None, main_label: str = "", 
         axes[row, 2].set_ylabel("validation error (%)")
         for ax in axes[row]:
             ax.set_xlabel("epoch")
+            ax.xaxis.set_major_locator(mpl.ticker.MaxNLocator(integer=True))
         for ax in axes[row, 1:]:  # zoom in on the end of training, where the methods differ
             ax.set_ylim(0.8, min(ax.get_ylim()[1], 1.25 * max(last_errors)))
         axes[row, 0].legend(fontsize=8)
