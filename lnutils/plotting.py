@@ -116,7 +116,9 @@ def plot_figure6(main: dict, overlay: dict | None = None, main_label: str = "", 
         axes[row, 2].set_ylabel("validation error (%)")
         for ax in axes[row]:
             ax.set_xlabel("epoch")
-            ax.xaxis.set_major_locator(mpl.ticker.MaxNLocator(integer=True))
+            left, right = ax.get_xlim()
+            ax.set_xlim(min(left, 0.5), max(right, 1.5))  # a run of one epoch still gets an axis around it
+            ax.xaxis.set_major_locator(mpl.ticker.MaxNLocator(integer=True, min_n_ticks=1))
         for ax in axes[row, 1:]:  # zoom in on the end of training, where the methods differ
             ax.set_ylim(0.8, min(ax.get_ylim()[1], 1.25 * max(last_errors)))
         axes[row, 0].legend(fontsize=8)
