@@ -81,6 +81,38 @@ def _inputs(case: Case, param_shape: tuple[int, ...], seed: int = 0):
     return x, weight, bias
 
 
+def _differs(label: str, got: torch.Tensor, expected: torch.Tensor, tolerance: float = 1e-7) -> str | None:
+    """None when ``got`` matches ``expected`` (float64 tolerance), else what is wrong with it."""
+    if got is None:
+        return f"{label}: no gradient (is it used in the forward pass?)"
+    if got.shape != expected.shape:
+        return f"{label} has shape {tuple(got.shape)}, expected {tuple(expected.shape)}"
+    if not torch.allclose(got.to(expected.dtype), expected, atol=tolerance, rtol=tolerance):
+        return f"{label} differs (largest |difference| {(got - expected).abs().max().item():.2e})"
+    return None
+
+
+def _record(report: CheckReport, case: Case, ok: bool, message: str) -> None:
+    """Add one case to the report and print its PASS/FAIL line."""
+    report.results.append((case, ok, message))
+    print(f"  {'PASS' if ok else 'FAIL'}  {case.description}" + ("" if ok else f": {message.splitlines()[0]}"))
+
+
+def _report_case(report: CheckReport, description: str, message: str | None) -> None:
+    _record(report, Case(description, ()), message is None, message or "matches")
+
+
+def _finish(report: CheckReport, failure_heading: str = "first failing case") -> CheckReport:
+    """Print the summary: all cases pass, or the first failing case in full."""
+    failures = [(case, message) for case, ok, message in report.results if not ok]
+    if not failures:
+        print(f"all {len(report.results)} cases pass.")
+    else:
+        case, message = failures[0]
+        print(f"\n{failure_heading}: {case.description}\n  {message}")
+    return report
+
+
 def _compare(yours, reference, tensors: list) -> tuple[bool, str]:
     mine = [t.detach().clone().requires_grad_() if t is not None else None for t in tensors]
     theirs = [t.detach().clone().requires_grad_() if t is not None else None for t in tensors]
@@ -101,9 +133,10 @@ def _compare(yours, reference, tensors: list) -> tuple[bool, str]:
         grads_mine = torch.autograd.grad(got, leaves_mine, upstream, allow_unused=True)
         grads_theirs = torch.autograd.grad(expected, leaves_theirs, upstream)
         for label, g_mine, g_theirs in zip(("input", "weight", "bias"), grads_mine, grads_theirs):
-            if g_mine is None or not torch.allclose(g_mine, g_theirs, atol=1e-7, rtol=1e-7):
-                worst = "no gradient" if g_mine is None else f"largest |difference| {(g_mine - g_theirs).abs().max().item():.2e}"
-                return False, f"gradient of {label} differs ({worst})"
+            if g_mine is None:
+                return False, f"gradient of {label} differs (no gradient)"
+            if (message := _differs(f"gradient of {label}", g_mine, g_theirs)) is not None:
+                return False, message
     return True, "output and gradients match" if got.requires_grad else "output matches (not differentiable: gradients not checked)"
 
 
@@ -111,22 +144,13 @@ def _run(name: str, cases: list[Case], make) -> CheckReport:
     report = CheckReport(name)
     cases = sorted(cases, key=lambda c: c.size)
     print(f"checking {name} against torch.nn.functional ({len(cases)} cases, smallest first)")
-    first_failure = None
     for case in cases:
         yours, reference, tensors, *after = make(case)
         ok, message = _compare(yours, reference, tensors)
         if ok and after and after[0]() is not None:
             ok, message = False, after[0]()
-        report.results.append((case, ok, message))
-        print(f"  {'PASS' if ok else 'FAIL'}  {case.description}" + ("" if ok else f": {message.splitlines()[0]}"))
-        if not ok and first_failure is None:
-            first_failure = (case, message)
-    if first_failure is None:
-        print(f"all {len(cases)} cases pass.")
-    else:
-        case, message = first_failure
-        print(f"\nsmallest failing input: {case.description}\n  {message}")
-    return report
+        _record(report, case, ok, message)
+    return _finish(report, "smallest failing input")
 
 
 @_printing_if_verbose
@@ -208,32 +232,6 @@ def layer_norm_chw(function) -> CheckReport:
         return (lambda x, w, b: function(x, w, b, 1e-5)), (lambda x, w, b: F.group_norm(x, 1, w, b, 1e-5)), [x, w, b]
 
     return _run("layer_norm_chw", cases, make)
-
-
-def _report_case(report: CheckReport, description: str, message: str | None) -> None:
-    ok = message is None
-    report.results.append((Case(description, ()), ok, message or "matches"))
-    print(f"  {'PASS' if ok else 'FAIL'}  {description}" + ("" if ok else f": {message.splitlines()[0]}"))
-
-
-def _finish(report: CheckReport) -> CheckReport:
-    failures = [(case, message) for case, ok, message in report.results if not ok]
-    if not failures:
-        print(f"all {len(report.results)} cases pass.")
-    else:
-        case, message = failures[0]
-        print(f"\nfirst failing case: {case.description}\n  {message}")
-    return report
-
-
-def _differs(label: str, got: torch.Tensor, expected: torch.Tensor, tolerance: float = 1e-7) -> str | None:
-    if got is None:
-        return f"{label}: no gradient (is it used in the forward pass?)"
-    if got.shape != expected.shape:
-        return f"{label} has shape {tuple(got.shape)}, expected {tuple(expected.shape)}"
-    if not torch.allclose(got.to(expected.dtype), expected, atol=tolerance, rtol=tolerance):
-        return f"{label} differs (largest |difference| {(got - expected).abs().max().item():.2e})"
-    return None
 
 
 @_printing_if_verbose

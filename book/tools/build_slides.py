@@ -48,13 +48,15 @@ def without_mermaid(html: str) -> str:
 
 
 def bibliography(path: Path = ROOT / "book" / "references.bib") -> dict[str, tuple[str, str]]:
-    """Citation key -> (authors as cited, year), e.g. 'ba2016layer' -> ('Ba et al.', '2016')."""
+    """Citation key -> (authors as cited, year), e.g. 'ba2016layer' -> ('Ba et al.', '2016').
+    Read with pybtex, the parser the book's bibliography (sphinxcontrib-bibtex) already uses."""
+    from pybtex.database import parse_file
+
     entries = {}
-    for key, body in re.findall(r"@\w+\{([^,]+),(.*?)\n\}", path.read_text(), re.S):
-        authors = re.search(r"author\s*=\s*\{(.*?)\}\s*,?\n", body, re.S).group(1).split(" and ")
-        surnames = [author.split(",")[0].strip() for author in authors]
+    for key, entry in parse_file(str(path)).entries.items():
+        surnames = [" ".join(person.last_names) for person in entry.persons["author"]]
         cited = surnames[0] if len(surnames) == 1 else " & ".join(surnames) if len(surnames) == 2 else f"{surnames[0]} et al."
-        entries[key.strip()] = (cited, re.search(r"year\s*=\s*\{?(\d{4})", body).group(1))
+        entries[key] = (cited, entry.fields["year"])
     return entries
 
 

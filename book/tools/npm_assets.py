@@ -34,9 +34,13 @@ def npm_tarball(package: str, version: str) -> Path | None:
 
 
 def install(package: str, version: str, target: Path, subfolder: str = "", skip: tuple[str, ...] = ()) -> bool:
-    """Extract ``subfolder`` of package@version's tarball into ``target`` (replacing it).
-    Paths starting with one of ``skip`` (relative to the subfolder) are left out.  Returns
-    False when the package could not be fetched."""
+    """Extract ``subfolder`` of package@version's tarball into ``target`` (replacing it, unless
+    the same extraction is already there).  Paths starting with one of ``skip`` (relative to the
+    subfolder) are left out.  Returns False when the package could not be fetched."""
+    stamp = target / ".npm-package"  # what is extracted there, so a rebuild does not extract it again
+    wanted = f"{package}@{version} {subfolder} {sorted(skip)}"
+    if stamp.exists() and stamp.read_text() == wanted:
+        return True
     tarball = npm_tarball(package, version)
     if tarball is None:
         return False
@@ -52,4 +56,5 @@ def install(package: str, version: str, target: Path, subfolder: str = "", skip:
             if member.name and not member.name.startswith(skip):
                 members.append(member)
         archive.extractall(target, members=members, filter="data")
+    stamp.write_text(wanted)
     return True

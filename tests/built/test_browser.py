@@ -7,15 +7,13 @@ _build/screenshots/ for a person to look at.  Served from 127.0.0.1; nothing els
 """
 from __future__ import annotations
 
-import functools
 import re
-import http.server
 import shutil
-import threading
 import urllib.parse
 from pathlib import Path
 
 import pytest
+from loopback import serve  # tests/built/loopback.py
 
 ROOT = Path(__file__).resolve().parents[2]
 HTML = ROOT / "_build" / "html"
@@ -26,21 +24,10 @@ PAGES = ["book/intro.html"] + [f"notebooks/{p.stem}.html" for p in sorted((ROOT 
 pytestmark = pytest.mark.skipif(not (CHROMIUM and DRIVER), reason="needs Debian's chromium and chromium-driver (`apt-get install chromium chromium-driver`; .ci/run installs them)")
 
 
-def serve(directory: Path):
-    """Serve a folder on 127.0.0.1 (a free port) in a background thread; yields its URL."""
-    class QuietHandler(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(directory)))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/"
-    server.shutdown()
-
-
 @pytest.fixture(scope="module")
 def base_url():
-    yield from serve(HTML)
+    with serve(HTML) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -58,6 +45,14 @@ def browser():
     driver.set_script_timeout(60)
     yield driver
     driver.quit()
+
+
+def wait_until(driver, condition: str, seconds: float):
+    """Poll a JavaScript expression every 100 ms until it is truthy; its value, or None after ``seconds``."""
+    return driver.execute_async_script(
+        "const done = arguments[arguments.length - 1]; const started = Date.now();"
+        f"(function poll() {{ const value = {condition}; if (value) return done(value);"
+        f" if (Date.now() - started > {seconds * 1000}) return done(null); setTimeout(poll, 100); }})();")
 
 
 def wait_for_mathjax(driver) -> None:
@@ -127,7 +122,8 @@ DECKS = [f"{p.stem}.slides.html" for p in sorted((ROOT / "notebooks").glob("*.ip
 
 @pytest.fixture(scope="module")
 def slides_url():
-    yield from serve(SLIDES)
+    with serve(SLIDES) as url:
+        yield url
 
 
 @pytest.mark.parametrize("deck", DECKS)
@@ -137,10 +133,7 @@ def test_slide_deck_presents_offline(browser, slides_url, deck):
     assert (SLIDES / deck).exists(), f"{deck} was not built (make slides)"
     browser.get_log("browser")  # drop messages from earlier pages
     browser.get(slides_url + deck)
-    ready = browser.execute_async_script(
-        "const done = arguments[arguments.length - 1]; const started = Date.now();"
-        "(function poll() { if (document.querySelector('.reveal.ready')) return done(true);"
-        " if (Date.now() - started > 30000) return done(false); setTimeout(poll, 100); })();")
+    ready = wait_until(browser, "document.querySelector('.reveal.ready') !== null", 30)
     assert ready, f"reveal.js did not start in {deck}"
     typeset = browser.execute_async_script(
         "const done = arguments[arguments.length - 1];"
@@ -158,10 +151,7 @@ def test_slide_deck_presents_offline(browser, slides_url, deck):
     from selenium.webdriver.common.keys import Keys
 
     browser.find_element("css selector", "body").send_keys(Keys.ARROW_RIGHT)
-    moved = browser.execute_async_script(
-        "const done = arguments[arguments.length - 1]; const started = Date.now();"
-        "(function poll() { if (location.hash && location.hash !== '#/') return done(location.hash);"
-        " if (Date.now() - started > 5000) return done(null); setTimeout(poll, 100); })();")
+    moved = wait_until(browser, "location.hash !== '#/' && location.hash", 5)
     assert moved, f"the right arrow key did not move to the next slide in {deck}"
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     browser.save_screenshot(str(SCREENSHOTS / f"slides__{deck.replace('.html', '.png')}"))

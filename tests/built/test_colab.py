@@ -10,18 +10,16 @@ its own parameters, so this stays a few minutes.  Nothing reaches the internet.
 """
 from __future__ import annotations
 
-import functools
-import http.server
 import json
 import os
 import re
 import shutil
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import pytest
+from loopback import serve  # tests/built/loopback.py
 from small_runs import SMALL_RUN_PARAMETERS as SHRINK  # tests/built/small_runs.py
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -57,13 +55,6 @@ def colab(tmp_path_factory):
     run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation", "-w", str(dist), str(source)])
     wheel = next(dist.glob("lnutils-*.whl"))
 
-    class QuietHandler(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(dist)))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-
     home = root / "home"
     from lnutils.data import load_dataset
 
@@ -75,9 +66,10 @@ def colab(tmp_path_factory):
 
     env = {k: v for k, v in os.environ.items() if k not in ("LNUTILS_DATA", "VIRTUAL_ENV", "PYTHONPATH")}
     env.update(HOME=str(home), XDG_CACHE_HOME=str(home / ".cache"), JUPYTER_PATH=str(root / "jupyter" / "share" / "jupyter"),
-               LNUTILS_PIP_SOURCE=f"http://127.0.0.1:{server.server_address[1]}/{wheel.name}", MPLBACKEND="agg")
-    yield {"root": root, "python": python, "env": env, "torch_before": torch_before}
-    server.shutdown()
+               MPLBACKEND="agg")
+    with serve(dist) as url:
+        env["LNUTILS_PIP_SOURCE"] = url + wheel.name
+        yield {"root": root, "python": python, "env": env, "torch_before": torch_before}
 
 
 @pytest.mark.parametrize("chapter", sorted(SHRINK))
