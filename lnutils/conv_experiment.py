@@ -1,9 +1,9 @@
 """Layer norm in convolutional networks: the comparison and the border-hypothesis probe.
 
-Command line::
+Command line (the options of :mod:`lnutils.cli`)::
 
     python -m lnutils.conv_experiment select              # learning-rate grid, Fashion-MNIST, batch 128
-    python -m lnutils.conv_experiment run --profile paper # the full grid; writes result files
+    python -m lnutils.conv_experiment run --profile paper # the full grid, part by part, resumable
 
 Training reuses :func:`lnutils.train.train_lockstep`: every normalization variant is
 one "stack" of networks (one per seed), and all of them step together.
@@ -18,13 +18,15 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
-from lnutils import environment
+from lnutils import environment, runs
 from lnutils.cnn import NORMALIZATIONS, SmallCNN
 from lnutils.data import load_dataset
-from lnutils.mnist_experiment import RESULTS_DIR, provenance
-from lnutils.train import History, make_split, train_lockstep, write_json
+from lnutils.runs import provenance, save_results
+from lnutils.train import History, SeededStack, make_split, train_lockstep
+
+RESULTS_DIR = runs.PACKAGE_RESULTS  # the book's saved runs (read-only when installed)
 
 LEARNING_RATE_GRID = (3e-4, 1e-3, 3e-3)
 DATASETS = ("mnist", "fashion-mnist")
@@ -37,25 +39,20 @@ PUBLISHED = {
 }
 
 
-class CNNStack(nn.Module):
-    """K copies of :class:`SmallCNN` with one normalization, one per seed, in the stack interface of lnutils.train.
+class CNNStack(SeededStack):
+    """K copies of :class:`SmallCNN` with one normalization, one per seed (:class:`lnutils.train.Stack`).
 
     Takes flattened images of shape (K, B, 784) (network k gets its own batch) and
     returns logits of shape (K, B, 10).
     """
 
     def __init__(self, normalization: str, seeds: list[int]):
-        super().__init__()
-        self.normalization, self.seeds = normalization, list(seeds)
-        networks = []
-        for seed in self.seeds:
-            torch.manual_seed(seed)
-            networks.append(SmallCNN(normalization))
-        self.networks = nn.ModuleList(networks)
+        super().__init__(normalization, seeds, lambda: SmallCNN(normalization))
+        self.normalization = normalization
 
-    def forward(self, inputs: Tensor) -> Tensor:
-        side = int(round(inputs.shape[-1] ** 0.5))
-        return torch.stack([network(batch.reshape(-1, 1, side, side)) for network, batch in zip(self.networks, inputs)])
+    def prepare(self, batch: Tensor) -> Tensor:
+        side = int(round(batch.shape[-1] ** 0.5))
+        return batch.reshape(-1, 1, side, side)
 
 
 @dataclass
@@ -91,21 +88,24 @@ def profile_configs(profile: str, learning_rates: dict[str, float] | None = None
     return configs
 
 
-def selected_learning_rates(results_dir: Path = RESULTS_DIR) -> dict[str, float]:
-    path = Path(results_dir) / "conv_lr_b128.json"
-    if not path.exists():
-        raise FileNotFoundError(f"no learning-rate selection at {path}; run `python -m lnutils.conv_experiment select`.")
-    import json
+def load_selection(results_dir: Path | None = None) -> dict:
+    """The learning-rate selection run's result (``conv_lr_b128.json``)."""
+    selection = runs.read_results("conv_lr_b128.json", results_dir)
+    if selection is None:
+        raise FileNotFoundError("no learning-rate selection conv_lr_b128.json; run `python -m lnutils.conv_experiment select`.")
+    return selection
 
-    return {name: float(rate) for name, rate in json.loads(path.read_text())["chosen"].items()}
+
+def selected_learning_rates(results_dir: Path | None = None) -> dict[str, float]:
+    return {name: float(rate) for name, rate in load_selection(results_dir)["chosen"].items()}
 
 
-def run_config(config: ConvConfig, dataset_name: str, device="cpu", progress=True, checkpoint=None, on_epoch_end=None) -> tuple[History, dict[str, CNNStack], object]:
+def run_config(config: ConvConfig, dataset_name: str, device="cpu", progress=True, checkpoint=None, on_epoch_end=None, time_budget_seconds=None) -> tuple[History, dict[str, CNNStack], object]:
     dataset = load_dataset(dataset_name)
     split = make_split(dataset, config.validation, config.train_subset)
     stacks = {name: CNNStack(name, config.seeds) for name in config.normalizations}
     rates = {name: config.learning_rates[name] for name in config.normalizations}
-    history = train_lockstep(stacks, rates, split, config.batch_size, config.epochs, checkpoint=checkpoint, progress=progress, device=device, on_epoch_end=on_epoch_end)
+    history = train_lockstep(stacks, rates, split, config.batch_size, config.epochs, checkpoint=checkpoint, progress=progress, device=device, on_epoch_end=on_epoch_end, fingerprint_extra={"data": dataset.provenance.checksum}, time_budget_seconds=time_budget_seconds)
     return history, stacks, dataset
 
 
@@ -117,7 +117,7 @@ def run_grid(configs: list[ConvConfig], device="cpu", progress=True) -> tuple[li
             print(f"{dataset_name}, batch {config.batch_size}: {len(config.normalizations)} normalizations × {len(config.seeds)} seed(s), {config.epochs} epoch(s)")
             start = time.perf_counter()
             history, stacks, dataset = run_config(config, dataset_name, device, progress)
-            records.append({"dataset": dataset_name, "batch_size": config.batch_size, "config": asdict(config), "curves": history.to_dict(), "provenance": provenance(dataset, torch.device(device), time.perf_counter() - start)})
+            records.append({"dataset": dataset_name, "batch_size": config.batch_size, "config": asdict(config), "curves": history.to_dict(), "provenance": provenance(dataset, device, time.perf_counter() - start)})
             if config.batch_size == max(c.batch_size for c in configs):
                 models[dataset_name] = stacks
     return records, models
@@ -148,11 +148,16 @@ def published_markdown() -> str:
 # ----------------------------------------------------------------------------- the border probe
 
 
+def _on_device_of(network: torch.nn.Module, images: Tensor) -> Tensor:
+    return images.to(next(network.parameters()).device)
+
+
 @torch.no_grad()
 def activity_maps(network: SmallCNN, images: Tensor) -> list[np.ndarray]:
     """Per block, the fraction of (image, channel) units that are active (ReLU input > 0) at each position."""
     network.eval()
-    return [(pre > 0).float().mean(dim=(0, 1)).numpy() for pre in network.pre_activations(images)]
+    images = _on_device_of(network, images)
+    return [(pre > 0).float().mean(dim=(0, 1)).cpu().numpy() for pre in network.pre_activations(images)]
 
 
 def border_mask(height: int, width: int, ring: int) -> np.ndarray:
@@ -172,9 +177,10 @@ def border_statistics(network: SmallCNN, images: Tensor) -> list[dict]:
     Both are measured on what the normalization layer receives.
     """
     network.eval()
+    images = _on_device_of(network, images)
     rows = []
     for block, (pre, conv) in enumerate(zip(network.pre_activations(images), network.conv_outputs(images))):
-        active = (pre > 0).float().mean(dim=(0, 1)).numpy()
+        active = (pre > 0).float().mean(dim=(0, 1)).cpu().numpy()
         ring = max(1, pre.shape[-1] // 7)
         mask = border_mask(*active.shape, ring)
         per_position_mean = conv.mean(dim=(0, 1))
@@ -223,29 +229,66 @@ def plot_activity_maps(models: dict[str, CNNStack], images: Tensor, names=("none
 # ----------------------------------------------------------------------------- command line
 
 
-def select(device="cpu", epochs=2, train_subset=6000, grid=LEARNING_RATE_GRID, results_dir=RESULTS_DIR) -> dict:
+def select(device="cpu", epochs=2, train_subset=6000, grid=LEARNING_RATE_GRID, results_dir=None, progress=True, overwrite=False) -> dict:
     """Same rule as the MNIST chapter: lowest validation error per normalization, one seed, Fashion-MNIST, batch 128."""
+    path = Path(results_dir or runs.results_dir()) / "conv_lr_b128.json"
+    run_config = {"dataset": "fashion-mnist", "batch_size": 128, "epochs": epochs, "seed": 0, "grid": list(grid), "train_subset": train_subset}
+    runs.check_replaceable(path, run_config, overwrite)
     dataset = load_dataset("fashion-mnist")
     split = make_split(dataset, train_subset=train_subset)
-    labels = [f"{name}@{rate:g}" for name in NORMALIZATIONS for rate in grid]
-    stacks = {label: CNNStack(label.split("@")[0], [0]) for label in labels}
+    labels = [runs.grid_label(name, rate) for name in NORMALIZATIONS for rate in grid]
+    stacks = {runs.grid_label(name, rate): CNNStack(name, [0]) for name in NORMALIZATIONS for rate in grid}
+    rates = {runs.grid_label(name, rate): rate for name in NORMALIZATIONS for rate in grid}
+    assert list(stacks) == labels
     start = time.perf_counter()
-    history = train_lockstep(stacks, {label: float(label.split("@")[1]) for label in labels}, split, 128, epochs, device=device)
-    chosen = {}
-    for name in NORMALIZATIONS:
-        finals = {rate: history.val_error[f"{name}@{rate:g}"][-1][0] for rate in grid}
-        chosen[name] = min(finals, key=finals.get)
-    payload = {"kind": "learning-rate selection", "rule": f"lowest validation error after {epochs} epochs, seed 0, Fashion-MNIST, first {train_subset} training images, batch 128", "grid": list(grid), "epochs": epochs, "train_subset": train_subset, "chosen": chosen, "curves": history.to_dict(), "provenance": provenance(dataset, torch.device(device), time.perf_counter() - start)}
-    write_json(Path(results_dir) / "conv_lr_b128.json", payload)
+    history = train_lockstep(stacks, rates, split, 128, epochs, device=device, progress=progress)
+    chosen = runs.choose_learning_rates(history.val_error, NORMALIZATIONS, grid)
+    payload = {"kind": "learning-rate selection", "config": run_config, "rule": f"lowest validation error after {epochs} epochs, seed 0, Fashion-MNIST, first {train_subset} training images, batch 128", "grid": list(grid), "epochs": epochs, "train_subset": train_subset, "chosen": chosen, "curves": history.to_dict(), "provenance": provenance(dataset, device, time.perf_counter() - start)}
+    save_results(path, payload, overwrite=True)
     return payload
 
 
-def saved_results(profile: str = "paper", results_dir: Path = RESULTS_DIR) -> dict | None:
-    """The result file written by ``python -m lnutils.conv_experiment run --profile paper``, if any."""
-    import json
+def results_file(profile: str, results_dir: Path | None = None) -> Path:
+    return Path(results_dir or runs.results_dir()) / f"conv_{profile}.json"
 
-    path = Path(results_dir) / f"conv_{profile}.json"
-    return json.loads(path.read_text()) if path.exists() else None
+
+def saved_results(profile: str = "paper", results_dir: Path | None = None) -> dict | None:
+    """The result file written by ``python -m lnutils.conv_experiment run --profile paper``, if any."""
+    return runs.read_results(f"conv_{profile}.json", results_dir)
+
+
+def run_profile(profile: str, device="cpu", progress=True, epochs=None, seeds=None, results_dir=None, checkpoint_dir=None, overwrite=False, time_budget_seconds=None) -> dict:
+    """Every (batch size, dataset) part of a profile, each resumable from its checkpoint.
+
+    The result file holds one record per finished part and is written after each part;
+    parts already in it are not trained again, and it is never replaced by one that
+    holds fewer parts or another configuration (unless ``overwrite``).
+    """
+    configs = profile_configs(profile, epochs=epochs)
+    for config in configs:
+        config.seeds = list(seeds) if seeds else config.seeds
+    path = results_file(profile, results_dir)
+    profile_config = {"profile": profile, "parts": [asdict(c) for c in configs]}
+    runs.check_replaceable(path, profile_config, overwrite)
+    previous = None if overwrite else runs.read_json(path)
+    records = list(previous["records"]) if previous else []
+    commit = environment.git_commit()
+    started = time.perf_counter()
+    for config in configs:
+        for dataset_name in config.datasets:
+            if any(r["dataset"] == dataset_name and r["batch_size"] == config.batch_size for r in records):
+                continue
+            part = ConvConfig(**{**asdict(config), "datasets": [dataset_name]})
+            print(f"{dataset_name}, batch {part.batch_size}: {len(part.normalizations)} normalizations × {len(part.seeds)} seed(s), {part.epochs} epoch(s)")
+            checkpoint = Path(checkpoint_dir or runs.checkpoint_dir()) / f"conv_{profile}_{dataset_name}_b{part.batch_size}.pt"
+            budget_left = None if time_budget_seconds is None else max(1e-9, time_budget_seconds - (time.perf_counter() - started))
+            history, _, dataset = run_config(part, dataset_name, device, progress, checkpoint=checkpoint, time_budget_seconds=budget_left)
+            if len(history.epoch_seconds) < part.epochs:  # out of time: the checkpoint resumes this part
+                print(f"time budget spent after {len(history.epoch_seconds)} of {part.epochs} epochs; run again to resume")
+                return {"config": profile_config, "records": records}
+            records.append({"dataset": dataset_name, "batch_size": part.batch_size, "config": asdict(part), "curves": history.to_dict(), "provenance": provenance(dataset, device, sum(history.epoch_seconds), commit=commit)})
+            save_results(path, {"kind": "conv comparison", "config": profile_config, "records": records}, overwrite=overwrite)
+    return {"config": profile_config, "records": records}
 
 
 def saved_markdown(saved: dict | None) -> str:
@@ -286,23 +329,19 @@ def border_verdict(models: dict[str, CNNStack], images: Tensor) -> str:
 
 
 def main(argv=None) -> int:
+    from lnutils.cli import add_common_arguments, resolve_common
+
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("command", choices=["select", "run"])
-    parser.add_argument("--profile", default="paper")
-    parser.add_argument("--device", default=None)
+    add_common_arguments(parser)
     args = parser.parse_args(argv)
-    device = args.device or environment.pick_device()
+    device = resolve_common(parser, args)
     environment.describe()
     if args.command == "select":
-        print("chosen:", select(device)["chosen"])
+        print("chosen:", select(device, epochs=args.epochs or 2, overwrite=args.overwrite)["chosen"])
     else:
-        records = []
-        for config in profile_configs(args.profile):  # written after every (batch size, dataset): partial results survive
-            for dataset_name in config.datasets:
-                single = ConvConfig(**{**asdict(config), "datasets": [dataset_name]})
-                new_records, _ = run_grid([single], device)
-                records += new_records
-                write_json(Path(RESULTS_DIR) / f"conv_{args.profile}.json", {"records": records})
+        result = run_profile(args.profile, device, epochs=args.epochs, seeds=args.seeds, overwrite=args.overwrite, time_budget_seconds=args.time_budget)
+        print(f"{len(result['records'])} part(s) done; results in {results_file(args.profile)}")
     return 0
 
 

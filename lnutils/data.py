@@ -108,6 +108,7 @@ class FileRecord:
     md5: str  # of the uncompressed bytes
     canonical_md5: str
     downloaded: bool = False
+    source: str = ""  # which search step found it: see :func:`search_dirs`
 
     @property
     def matches(self) -> bool:
@@ -161,9 +162,10 @@ class Provenance:
             "checksum": self.checksum,
             "all_canonical": self.all_canonical,
             "files": [
-                {
+                {  # file names and the search step, never a machine's absolute path
                     "key": r.key,
-                    "path": r.path,
+                    "file": Path(r.path).name,
+                    "found in": r.source,
                     "sha256": r.sha256,
                     "md5": r.md5,
                     "canonical_md5": r.canonical_md5,
@@ -268,22 +270,31 @@ def _cache_dir(name: str) -> Path:
     return Path(base) / "lnutils" / name
 
 
+def search_steps(name: str, root: str | os.PathLike | None = None) -> list[tuple[str, Path]]:
+    """(step, folder) pairs the loader looks in for dataset ``name``, in order."""
+    steps: list[tuple[str, Path]] = []
+    if root is not None:
+        steps.append(("root argument", Path(root)))
+    if os.environ.get("LNUTILS_DATA"):
+        steps.append(("$LNUTILS_DATA", Path(os.environ["LNUTILS_DATA"]) / name))
+    steps.append(("user cache", _cache_dir(name)))
+    steps.append(("/usr/share/datasets", Path("/usr/share/datasets") / name))
+    return steps
+
+
 def search_dirs(name: str, root: str | os.PathLike | None = None) -> list[Path]:
     """The folders the loader looks in for dataset ``name``, in order."""
-    dirs: list[Path] = []
-    if root is not None:
-        dirs.append(Path(root))
-    if os.environ.get("LNUTILS_DATA"):
-        dirs.append(Path(os.environ["LNUTILS_DATA"]) / name)
-    dirs.append(_cache_dir(name))
-    dirs.append(Path("/usr/share/datasets") / name)
-    return dirs
+    return [folder for _, folder in search_steps(name, root)]
 
 
 def _find(directory: Path, filename: str) -> Path | None:
+    """The file (or its .gz) in ``directory``; None if absent or the folder cannot be read."""
     for candidate in (directory / filename, directory / (filename + ".gz")):
-        if candidate.is_file():
-            return candidate
+        try:
+            if candidate.is_file():
+                return candidate
+        except OSError:  # an unreadable folder: look in the next one
+            return None
     return None
 
 
@@ -364,12 +375,14 @@ def load_dataset(
         raise ValueError(f"unknown dataset {name!r}; choose one of {sorted(SPECS)}.")
     spec = SPECS[name]
     mirrors = list(spec["mirrors"] if mirrors is None else mirrors)
-    dirs = search_dirs(name, root)
+    steps = search_steps(name, root)
+    dirs = [folder for _, folder in steps]
     arrays: dict[str, np.ndarray] = {}
     records: list[FileRecord] = []
     notes: list[str] = []
     for key, (filename, canonical_md5) in spec["files"].items():
-        path = next((p for p in (_find(d, filename) for d in dirs) if p is not None), None)
+        found = next(((step, p) for step, p in ((step, _find(d, filename)) for step, d in steps) if p is not None), None)
+        source, path = found if found is not None else ("", None)
         downloaded = False
         if path is None and download:
             destination = _cache_dir(name) / (filename + ".gz")
@@ -377,7 +390,7 @@ def load_dataset(
             for mirror in mirrors:
                 try:
                     _download(mirror + filename + ".gz", destination, canonical_md5, progress, timeout)
-                    path, downloaded = destination, True
+                    path, downloaded, source = destination, True, "downloaded"
                     break
                 except DataError as error:
                     failures.append(str(error))
@@ -398,6 +411,7 @@ def load_dataset(
             md5=hashlib.md5(content).hexdigest(),
             canonical_md5=canonical_md5,
             downloaded=downloaded,
+            source=source,
         )
         if not record.matches:
             message = (

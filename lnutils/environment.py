@@ -23,14 +23,28 @@ def pick_device() -> torch.device:
 def device_name(device: torch.device) -> str:
     if device.type == "cuda":
         return f"cuda ({torch.cuda.get_device_name(device)})"
+    if device.type == "mps":
+        return "mps (Apple GPU)"
     if device.type == "cpu":
         return f"cpu ({torch.get_num_threads()} threads, {platform.processor() or platform.machine()})"
     return str(device)
 
 
-def git_commit() -> str | None:
-    """The commit of the book's checkout, when lnutils runs from one (else None)."""
+def checkout_root() -> Path | None:
+    """The book's checkout when lnutils is imported from one (an editable install or
+    ``PYTHONPATH``), else None (an installed wheel, as in Colab)."""
     root = Path(__file__).resolve().parent.parent
+    if (root / ".git").exists() and (root / "book" / "_toc.yml").exists():
+        return root
+    return None
+
+
+def git_commit() -> str | None:
+    """The commit of the book's checkout, when lnutils runs from one (else None: an
+    installed lnutils must not report the commit of a repository around site-packages)."""
+    root = checkout_root()
+    if root is None:
+        return None
     try:
         out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5)
     except (OSError, subprocess.SubprocessError):
@@ -66,8 +80,3 @@ def describe(notebook_version: str | None = None) -> torch.device:
             "same release as the notebook."
         )
     return device
-
-
-def flush_denormals() -> bool:
-    """Treat denormal floats as zero on the CPU (much faster small-batch training, see lnutils.train)."""
-    return bool(torch.set_flush_denormal(True))

@@ -1,9 +1,9 @@
 """Ba, Kiros & Hinton 2016, Section 6.6 / Figure 6: the MNIST experiment, end to end.
 
-Command line (resumable; checkpoints every epoch under ``--checkpoints``)::
+Command line (resumable: a checkpoint every epoch, see ``--checkpoint-dir``)::
 
-    python -m lnutils.mnist_experiment select --batch-size 128   # learning-rate grid on the validation split
-    python -m lnutils.mnist_experiment run --batch-size 128      # the paper-scale run, several seeds
+    python -m lnutils.mnist_experiment select --batch-size 128                 # learning-rate grid
+    python -m lnutils.mnist_experiment run --profile paper --batch-size 128    # the paper-scale run
 
 Both write result files (JSON) that record the configuration, seeds, data provenance,
 versions, commit, device and wall time; the chapter plots them when they exist.
@@ -11,8 +11,6 @@ versions, commit, device and wall time; the chapter plots them when they exist.
 from __future__ import annotations
 
 import argparse
-import json
-import platform
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -21,13 +19,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from lnutils import environment
+from lnutils import environment, runs
 from lnutils.data import load_mnist
 from lnutils.mlp import METHODS, MLPStack
-from lnutils.train import History, make_split, train_lockstep, write_json
+from lnutils.runs import provenance, save_results, write_json
+from lnutils.train import History, make_split, train_lockstep
 
-RESULTS_DIR = Path(__file__).resolve().parent / "results"
-CHECKPOINT_DIR = Path(__file__).resolve().parents[1] / "_build" / "checkpoints"
+RESULTS_DIR = runs.PACKAGE_RESULTS  # the book's saved runs (read-only when installed)
 LEARNING_RATE_GRID = (1e-4, 3e-4, 1e-3, 3e-3)
 
 # Read off the paper's Figure 6 by eye (approximate), final test error in %.
@@ -82,48 +80,43 @@ def profile_config(profile: str, batch_size: int, learning_rates: dict[str, floa
 # ----------------------------------------------------------------------------- provenance
 
 
-def provenance(dataset, device: torch.device, seconds: float, commit: str | None = None) -> dict:
-    """What produced a result: data checksums, versions, the commit of the code *when the run
-    started* (pass ``commit``; a long run outlives later commits), device and wall time."""
-    return {
-        "data": dataset.provenance.to_dict(),
-        "versions": environment.versions(),
-        "commit": commit if commit is not None else environment.git_commit(),
-        "device": environment.device_name(device),
-        "platform": platform.platform(),
-        "wall_seconds": round(seconds, 1),
-        "written": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
-    }
+def results_path(kind: str, batch_size: int, results_dir: Path | None = None) -> Path:
+    """Where a result is written: ``results_dir``, else :func:`lnutils.runs.results_dir`."""
+    return Path(results_dir if results_dir is not None else runs.results_dir()) / f"mnist_{kind}_b{batch_size}.json"
 
 
-def results_path(kind: str, batch_size: int, results_dir: Path = RESULTS_DIR) -> Path:
-    return Path(results_dir) / f"mnist_{kind}_b{batch_size}.json"
-
-
-def load_results(kind: str, batch_size: int, results_dir: Path = RESULTS_DIR) -> dict | None:
-    path = results_path(kind, batch_size, results_dir)
-    return json.loads(path.read_text()) if path.exists() else None
+def load_results(kind: str, batch_size: int, results_dir: Path | None = None) -> dict | None:
+    """A saved result: from ``results_dir`` if given, else the results folder, else the book's copy."""
+    return runs.read_results(f"mnist_{kind}_b{batch_size}.json", results_dir)
 
 
 # ----------------------------------------------------------------------------- learning rate selection
 
 
-def select_learning_rates_run(batch_size: int, epochs: int, seed: int = 0, grid=LEARNING_RATE_GRID, train_subset=None, device="cpu", progress=True, results_dir=RESULTS_DIR, checkpoint_dir=CHECKPOINT_DIR) -> dict:
+def select_learning_rates_run(batch_size: int, epochs: int, seed: int = 0, grid=LEARNING_RATE_GRID, train_subset=None, device="cpu", progress=True, results_dir=None, checkpoint_dir=None, overwrite=False) -> dict:
     """Train each method at each grid learning rate (one seed) and keep the lowest final validation error."""
+    if epochs < 1:
+        raise ValueError(f"epochs must be at least 1, got {epochs}")
+    if train_subset is not None and train_subset < batch_size:
+        raise ValueError(f"train_subset={train_subset} holds less than one batch of {batch_size}; pass at least {batch_size} (or none: all 55,000)")
+    path = results_path("lr", batch_size, results_dir)
+    run_config = {"batch_size": batch_size, "epochs": epochs, "seed": seed, "grid": list(grid), "train_subset": train_subset}
+    runs.check_replaceable(path, run_config, overwrite)
     dataset = load_mnist()
     split = make_split(dataset, train_subset=train_subset)
     labels = [f"{method}@{rate:g}" for method in METHODS for rate in grid]
     stacks = {label: MLPStack(label.split("@")[0], [seed], bn_unbiased=batch_size < 16) for label in labels}
     rates = {label: float(label.split("@")[1]) for label in labels}
     start = time.perf_counter()
-    checkpoint = Path(checkpoint_dir) / f"mnist_select_b{batch_size}_e{epochs}_s{seed}_n{train_subset}.pt"
-    history = train_lockstep(stacks, rates, split, batch_size, epochs, checkpoint=checkpoint, progress=progress, device=device)
+    checkpoint = Path(checkpoint_dir or runs.checkpoint_dir()) / f"mnist_select_b{batch_size}_e{epochs}_s{seed}_n{train_subset}.pt"
+    history = train_lockstep(stacks, rates, split, batch_size, epochs, checkpoint=checkpoint, progress=progress, device=device, fingerprint_extra={"data": dataset.provenance.checksum})
     chosen = {}
     for method in METHODS:
         finals = {rate: history.val_error[f"{method}@{rate:g}"][-1][0] for rate in grid}
         chosen[method] = min(finals, key=finals.get)
     payload = {
         "kind": "learning-rate selection",
+        "config": run_config,
         "rule": f"lowest validation error (5,000 held-out training images) after {epochs} epoch(s), seed {seed}",
         "batch_size": batch_size,
         "epochs": epochs,
@@ -133,11 +126,11 @@ def select_learning_rates_run(batch_size: int, epochs: int, seed: int = 0, grid=
         "curves": history.to_dict(),
         "provenance": provenance(dataset, torch.device(device), time.perf_counter() - start),
     }
-    write_json(results_path("lr", batch_size, results_dir), payload)
+    save_results(path, payload, overwrite=True)  # a complete selection of this configuration
     return payload
 
 
-def selected_learning_rates(batch_size: int, results_dir: Path = RESULTS_DIR) -> dict[str, float]:
+def selected_learning_rates(batch_size: int, results_dir: Path | None = None) -> dict[str, float]:
     """The learning rates recorded by the selection run for this batch size."""
     recorded = load_results("lr", batch_size, results_dir)
     if recorded is None:
@@ -151,8 +144,14 @@ def selected_learning_rates(batch_size: int, results_dir: Path = RESULTS_DIR) ->
 # ----------------------------------------------------------------------------- runs
 
 
-def run(config: RunConfig, dataset=None, device="cpu", progress=True, checkpoint: Path | None = None, results_file: Path | None = None, time_budget_seconds=None) -> tuple[History, dict]:
-    """Train config.methods × config.seeds in lockstep; optionally resumable and saved."""
+def run(config: RunConfig, dataset=None, device="cpu", progress=True, checkpoint: Path | None = None, results_file: Path | None = None, time_budget_seconds=None, overwrite=False) -> tuple[History, dict]:
+    """Train config.methods × config.seeds in lockstep; optionally resumable and saved.
+
+    A results file is never replaced by a shorter run of the same configuration, nor by
+    a run of another configuration unless ``overwrite`` (checked before training starts).
+    """
+    if results_file is not None:
+        runs.check_replaceable(Path(results_file), asdict(config), overwrite)
     dataset = dataset if dataset is not None else load_mnist()
     split = make_split(dataset, config.validation, config.train_subset)
     torch.manual_seed(config.seeds[0])
@@ -174,26 +173,21 @@ def run(config: RunConfig, dataset=None, device="cpu", progress=True, checkpoint
     def save_partial(history: History) -> None:
         """Results on disk after every epoch; never replaces a longer run of the same config
         (a new session without the checkpoint restarts from epoch 0)."""
-        if results_file is None:
-            return
-        payload = results_payload(history)
-        if Path(results_file).exists():
-            previous = json.loads(Path(results_file).read_text())
-            if previous.get("config") == payload["config"] and previous.get("epochs_done", 0) > payload["epochs_done"]:
-                return
-        write_json(results_file, payload)
+        if results_file is not None:
+            save_results(results_file, results_payload(history), overwrite=overwrite)
 
-    history = train_lockstep(stacks, rates, split, config.batch_size, config.epochs, checkpoint=checkpoint, progress=progress, device=device, time_budget_seconds=time_budget_seconds, on_epoch_end=save_partial)
+    history = train_lockstep(stacks, rates, split, config.batch_size, config.epochs, checkpoint=checkpoint, progress=progress, device=device, time_budget_seconds=time_budget_seconds, on_epoch_end=save_partial, fingerprint_extra={"data": dataset.provenance.checksum, "bn_unbiased": config.bn_unbiased})
     payload = results_payload(history)
     save_partial(history)
     return history, payload
 
 
-def run_paper(batch_size: int, device="cpu", progress=True, epochs=None, seeds=None, results_dir=RESULTS_DIR, checkpoint_dir=CHECKPOINT_DIR, time_budget_seconds=None) -> dict:
-    """The paper-scale run, resumable: run it again after an interruption and it continues."""
-    config = profile_config("paper", batch_size, epochs=epochs, seeds=seeds)
-    checkpoint = Path(checkpoint_dir) / f"mnist_paper_b{batch_size}_{'-'.join(map(str, config.seeds))}.pt"
-    _, payload = run(config, device=device, progress=progress, checkpoint=checkpoint, results_file=results_path("paper", batch_size, results_dir), time_budget_seconds=time_budget_seconds)
+def run_paper(batch_size: int, device="cpu", progress=True, epochs=None, seeds=None, results_dir=None, checkpoint_dir=None, time_budget_seconds=None, overwrite=False, profile="paper") -> dict:
+    """A profile's run (the paper-scale one by default), saved and resumable: run it again
+    after an interruption and it continues from its checkpoint."""
+    config = profile_config(profile, batch_size, epochs=epochs, seeds=seeds)
+    checkpoint = Path(checkpoint_dir or runs.checkpoint_dir()) / f"mnist_{profile}_b{batch_size}_{'-'.join(map(str, config.seeds))}.pt"
+    _, payload = run(config, device=device, progress=progress, checkpoint=checkpoint, results_file=results_path(profile, batch_size, results_dir), time_budget_seconds=time_budget_seconds, overwrite=overwrite)
     return payload
 
 
@@ -222,31 +216,6 @@ def results_rows(curves: dict, batch_size: int) -> list[dict]:
             "paper (Fig. 6, read off)": PAPER_FIGURE_6.get(batch_size, {}).get(method, "–"),
         })
     return rows
-
-
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["select", "run"])
-    parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--epochs", type=int, default=None, help="override the profile's epochs")
-    parser.add_argument("--seeds", type=int, nargs="*", default=None)
-    parser.add_argument("--train-subset", type=int, default=None, help="selection only: use the first n training images")
-    parser.add_argument("--device", default=None, help="cpu or cuda (default: the GPU when there is one)")
-    parser.add_argument("--time-budget", type=float, default=None, help="stop after the epoch that passes this many seconds")
-    args = parser.parse_args(argv)
-    device = args.device or environment.pick_device()
-    environment.describe()
-    if args.command == "select":
-        payload = select_learning_rates_run(args.batch_size, args.epochs or (3 if args.batch_size >= 32 else 1), train_subset=args.train_subset, device=device)
-        print("chosen learning rates:", payload["chosen"])
-    else:
-        payload = run_paper(args.batch_size, device=device, epochs=args.epochs, seeds=args.seeds, time_budget_seconds=args.time_budget)
-        print(f"epochs done: {payload['epochs_done']}; results in {results_path('paper', args.batch_size)}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
 
 
 # ----------------------------------------------------------------------------- the chapter's tables
@@ -402,3 +371,28 @@ def saved_results_markdown(saved: dict[int, dict]) -> str:
         done = f"{r['epochs_done']} of {r['config']['epochs']}" + ("" if r.get("complete") else " (partial)")
         lines.append(f"| {bs} | {done} | {r['config']['seeds']} | {p['device']} | {p['wall_seconds'] / 60:.0f} min | `{p['commit']}` | `{p['data']['checksum'][:12]}` | {p['written']} |")
     return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    from lnutils.cli import add_common_arguments, positive_int, resolve_common
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("command", choices=["select", "run"])
+    parser.add_argument("--batch-size", type=positive_int, default=128, choices=[128, 4], metavar="{128,4}")
+    parser.add_argument("--train-subset", type=positive_int, default=None, help="select only: use the first n training images")
+    add_common_arguments(parser)
+    args = parser.parse_args(argv)
+    device = resolve_common(parser, args)
+    environment.describe()
+    if args.command == "select":
+        epochs = args.epochs or (3 if args.batch_size >= 32 else 1)
+        payload = select_learning_rates_run(args.batch_size, epochs, train_subset=args.train_subset, device=device, overwrite=args.overwrite)
+        print("chosen learning rates:", payload["chosen"])
+    else:
+        payload = run_paper(args.batch_size, device=device, epochs=args.epochs, seeds=args.seeds, time_budget_seconds=args.time_budget, overwrite=args.overwrite, profile=args.profile)
+        print(f"epochs done: {payload['epochs_done']}; results in {results_path(args.profile, args.batch_size)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

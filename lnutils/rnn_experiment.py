@@ -5,21 +5,31 @@ class is read from the last hidden state.  Training reuses
 :func:`lnutils.train.train_lockstep` (each cell type is one stack).  The adding
 problem (Hochreiter & Schmidhuber 1997) is generated on the fly, so sequences can be
 made longer at test time than in training.
+
+Command line (the options of :mod:`lnutils.cli`)::
+
+    python -m lnutils.rnn_experiment run --profile paper   # every part, resumable
 """
 from __future__ import annotations
 
+import argparse
+import sys
 import time
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
+from lnutils import environment, runs
 from lnutils.data import load_mnist
-from lnutils.mnist_experiment import RESULTS_DIR, provenance
 from lnutils.rnn import CELLS, SequenceModel
-from lnutils.train import History, make_split, train_lockstep
+from lnutils.runs import provenance, save_results
+from lnutils.train import History, SeededStack, make_split, progress_bar, train_lockstep
+
+RESULTS_DIR = runs.PACKAGE_RESULTS  # the book's saved runs (read-only when installed)
 
 # Cooijmans et al. 2016, Table 1 (test accuracy %), the numbers this chapter cites.
 PUBLISHED = {
@@ -28,28 +38,23 @@ PUBLISHED = {
 }
 
 
-class RNNStack(nn.Module):
-    """K sequence models of one cell type (one per seed) in the stack interface of lnutils.train.
+class RNNStack(SeededStack):
+    """K sequence models of one cell type (one per seed) in the :class:`lnutils.train.Stack` form.
 
     Input (K, B, 784): each image is read as 28 rows of 28 pixels, one row per step.
     """
 
     def __init__(self, cell_name: str, seeds: list[int], hidden_size: int = 64, rows: int = 28):
-        super().__init__()
-        self.cell_name, self.seeds, self.rows = cell_name, list(seeds), rows
-        models = []
-        for seed in self.seeds:
-            torch.manual_seed(seed)
-            models.append(SequenceModel(cell_name, 784 // rows, hidden_size, 10, max_steps=rows))
-        self.models = nn.ModuleList(models)
+        super().__init__(cell_name, seeds, lambda: SequenceModel(cell_name, 784 // rows, hidden_size, 10, max_steps=rows))
+        self.cell_name, self.rows = cell_name, rows
 
     @staticmethod
     def as_sequences(images: Tensor, rows: int = 28) -> Tensor:
         """(B, 784) flattened images -> (rows, B, 784/rows) sequences, time first."""
         return images.reshape(images.shape[0], rows, -1).transpose(0, 1)
 
-    def forward(self, inputs: Tensor) -> Tensor:
-        return torch.stack([model(self.as_sequences(batch, self.rows)) for model, batch in zip(self.models, inputs)])
+    def prepare(self, batch: Tensor) -> Tensor:
+        return self.as_sequences(batch, self.rows)
 
 
 @dataclass
@@ -88,13 +93,12 @@ def profile_configs(profile: str, epochs: int | None = None, train_subset: int |
     return configs
 
 
-def run_sequential_mnist(config: SequentialMNISTConfig, dataset=None, device="cpu", progress=True) -> tuple[History, dict[str, RNNStack], dict]:
+def run_sequential_mnist(config: SequentialMNISTConfig, dataset=None, device="cpu", progress=True, checkpoint=None, time_budget_seconds=None) -> tuple[History, dict[str, RNNStack], dict]:
     dataset = dataset if dataset is not None else load_mnist()
     split = make_split(dataset, config.validation, config.train_subset)
     stacks = {name: RNNStack(name, config.seeds, config.hidden_size) for name in config.cells}
-    start = time.perf_counter()
-    history = train_lockstep(stacks, {name: config.learning_rate for name in config.cells}, split, config.batch_size, config.epochs, progress=progress, device=device)
-    record = {"config": asdict(config), "curves": history.to_dict(), "provenance": provenance(dataset, torch.device(device), time.perf_counter() - start)}
+    history = train_lockstep(stacks, {name: config.learning_rate for name in config.cells}, split, config.batch_size, config.epochs, progress=progress, device=device, checkpoint=checkpoint, time_budget_seconds=time_budget_seconds, fingerprint_extra={"data": dataset.provenance.checksum})
+    record = {"config": asdict(config), "curves": history.to_dict(), "provenance": provenance(dataset, device, sum(history.epoch_seconds))}
     return history, stacks, record
 
 
@@ -115,57 +119,55 @@ def results_markdown(records: dict[str, dict], target_error: float = 0.10) -> st
 # ----------------------------------------------------------------------------- the adding problem
 
 
-def adding_problem(batch_size: int, length: int, generator: torch.Generator) -> tuple[Tensor, Tensor]:
+def adding_problem(batch_size: int, length: int, generator: torch.Generator, device="cpu") -> tuple[Tensor, Tensor]:
     """Sequences (length, batch, 2): a random value in [0, 1] and a marker; two markers per
     sequence, one in each half.  The target is the sum of the two marked values.  Always
-    predicting 1 gives a mean squared error of 1/6 ≈ 0.167."""
-    values = torch.rand(length, batch_size, generator=generator)
-    markers = torch.zeros(length, batch_size)
+    predicting 1 gives a mean squared error of 1/6 ≈ 0.167.
+
+    Drawn on the CPU from ``generator`` (the same numbers on every device), then moved
+    to ``device``."""
+    values = torch.rand(length, batch_size, generator=generator, device="cpu")
+    markers = torch.zeros(length, batch_size, device="cpu")
     half = length // 2
-    first = torch.randint(0, half, (batch_size,), generator=generator)
-    second = torch.randint(half, length, (batch_size,), generator=generator)
-    columns = torch.arange(batch_size)
+    first = torch.randint(0, half, (batch_size,), generator=generator, device="cpu")
+    second = torch.randint(half, length, (batch_size,), generator=generator, device="cpu")
+    columns = torch.arange(batch_size, device="cpu")
     markers[first, columns] = 1.0
     markers[second, columns] = 1.0
     targets = values[first, columns] + values[second, columns]
-    return torch.stack([values, markers], dim=-1), targets
+    return torch.stack([values, markers], dim=-1).to(device), targets.to(device)
 
 
-def train_adding(cell_names=("LSTM", "LN-LSTM", "BN-LSTM"), length: int = 30, steps: int = 1500, batch_size: int = 64, hidden_size: int = 64, learning_rate: float = 1e-3, seed: int = 0, test_lengths=(30, 60, 120), progress=True) -> dict:
+def train_adding(cell_names=("LSTM", "LN-LSTM", "BN-LSTM"), length: int = 30, steps: int = 1500, batch_size: int = 64, hidden_size: int = 64, learning_rate: float = 1e-3, seed: int = 0, test_lengths=(30, 60, 120), progress=True, device="cpu") -> dict:
     """Train each cell on the adding problem at ``length``; test MSE at each of ``test_lengths``.
 
     The BN-LSTM has T_max = ``length``: beyond it, it reuses the statistics of the last trained step.
+    The losses stay on ``device`` during training and come back once at the end.
     """
+    device = torch.device(device)
     results = {}
     for name in cell_names:
-        torch.manual_seed(seed)
-        model = SequenceModel(name, 2, hidden_size, 1, max_steps=length)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            model = SequenceModel(name, 2, hidden_size, 1, max_steps=length).to(device)
         optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate)
         generator = torch.Generator().manual_seed(seed)
-        iterator = range(steps)
-        if progress:
-            try:
-                from tqdm import tqdm
-
-                iterator = tqdm(iterator, desc=f"adding problem, {name}", mininterval=30)
-            except ImportError:
-                pass
-        losses = []
-        for _ in iterator:
-            inputs, targets = adding_problem(batch_size, length, generator)
+        losses = torch.zeros(steps, device=device)
+        for step in progress_bar(range(steps), progress, desc=f"adding problem, {name}"):
+            inputs, targets = adding_problem(batch_size, length, generator, device)
             loss = F.mse_loss(model(inputs).squeeze(-1), targets)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
-            losses.append(loss.item())
+            losses[step] = loss.detach()
         model.eval()
         test_generator = torch.Generator().manual_seed(10_000 + seed)
         with torch.no_grad():
             test = {}
             for test_length in test_lengths:
-                inputs, targets = adding_problem(1000, test_length, test_generator)
+                inputs, targets = adding_problem(1000, test_length, test_generator, device)
                 test[test_length] = F.mse_loss(model(inputs).squeeze(-1), targets).item()
-        results[name] = {"train_loss": losses, "test_mse": test}
+        results[name] = {"train_loss": losses.cpu().tolist(), "test_mse": test}
     return results
 
 
@@ -185,6 +187,7 @@ def summed_input_statistics(model: SequenceModel, sequences: Tensor) -> dict[str
     as the gates receive it (after LN for LN cells), and the mean norm of h_t."""
     model.eval()
     cell = model.cell
+    sequences = sequences.to(next(model.parameters()).device)
     records = {"recurrent input mean": [], "recurrent input std": [], "hidden norm": []}
     state = None
     with torch.no_grad():
@@ -206,6 +209,8 @@ def summed_input_statistics(model: SequenceModel, sequences: Tensor) -> dict[str
 def gradient_norms_through_time(model: SequenceModel, sequences: Tensor, labels: Tensor) -> np.ndarray:
     """‖∂L/∂h_t‖ (mean over the batch) for every step t: how much the loss at the end reaches back."""
     model.eval()
+    device = next(model.parameters()).device
+    sequences, labels = sequences.to(device), labels.to(device)
     hiddens = model.run(sequences)
     for hidden in hiddens:
         hidden.retain_grad()
@@ -224,20 +229,20 @@ def adding_settings(profile: str, steps: int | None = None) -> dict:
     return dict(settings[profile], steps=steps or settings[profile]["steps"])
 
 
-def saved_results(profile: str = "paper", results_dir=RESULTS_DIR) -> dict | None:
-    """The result file written by ``python -m lnutils.rnn_experiment --profile paper``, if any."""
-    import json
-    from pathlib import Path
+def results_file(profile: str, results_dir: Path | None = None) -> Path:
+    return Path(results_dir or runs.results_dir()) / f"rnn_{profile}.json"
 
-    path = Path(results_dir) / f"rnn_{profile}.json"
-    return json.loads(path.read_text()) if path.exists() else None
+
+def saved_results(profile: str = "paper", results_dir=None) -> dict | None:
+    """The result file written by ``python -m lnutils.rnn_experiment run --profile paper``, if any."""
+    return runs.read_results(f"rnn_{profile}.json", results_dir)
 
 
 def saved_markdown(saved: dict | None) -> str:
-    if not saved:
+    if not saved or not saved.get("sequential_mnist"):
         return "No saved paper-profile results are in this build; the tables show the live quick run only."
     out = ["Saved paper-profile run:", ""]
-    for setting, record in saved.get("sequential_mnist", {}).items():
+    for setting, record in saved["sequential_mnist"].items():
         p = record["provenance"]
         out.append(f"- {setting}: seeds {record['config']['seeds']}, {record['config']['epochs']} epochs, {p['device']}, {p['wall_seconds'] / 60:.0f} min, commit `{p['commit']}`, data checksum `{p['data']['checksum'][:12]}`")
     out += ["", results_markdown(saved["sequential_mnist"])]
@@ -246,36 +251,56 @@ def saved_markdown(saved: dict | None) -> str:
     return "\n".join(out)
 
 
-def main(argv=None) -> int:
-    """python -m lnutils.rnn_experiment --profile paper: run everything and write lnutils/results/rnn_<profile>.json."""
-    import argparse
-    from pathlib import Path
-
-    from lnutils import environment
-    from lnutils.train import write_json
-
-    parser = argparse.ArgumentParser(description=main.__doc__)
-    parser.add_argument("--profile", default="paper")
-    parser.add_argument("--device", default=None)
-    args = parser.parse_args(argv)
-    device = args.device or environment.pick_device()
-    environment.describe()
-    path = Path(RESULTS_DIR) / f"rnn_{args.profile}.json"
-    payload: dict = {"sequential_mnist": {}, "adding": None}
+def run_profile(profile: str, device="cpu", progress=True, epochs=None, seeds=None, results_dir=None, checkpoint_dir=None, overwrite=False, time_budget_seconds=None, adding_steps=None) -> dict:
+    """Every part of a profile (sequential MNIST per setting, then the adding problem),
+    each resumable; the result file is written after each part and keeps finished parts."""
+    configs = profile_configs(profile, epochs=epochs)
+    for config in configs.values():
+        config.seeds = list(seeds) if seeds else config.seeds
+    adding = adding_settings(profile, steps=adding_steps)
+    profile_config = {"profile": profile, "sequential_mnist": {k: asdict(c) for k, c in configs.items()}, "adding": {k: list(v) if isinstance(v, tuple) else v for k, v in adding.items()}}
+    path = results_file(profile, results_dir)
+    runs.check_replaceable(path, profile_config, overwrite)
+    previous = None if overwrite else runs.read_json(path)
+    payload = previous or {"kind": "rnn comparison", "config": profile_config, "records": [], "sequential_mnist": {}, "adding": None}
+    commit = environment.git_commit()
+    started = time.perf_counter()
     dataset = load_mnist()
-    for setting, config in profile_configs(args.profile).items():  # written after each part
-        _, _, payload["sequential_mnist"][setting] = run_sequential_mnist(config, dataset, device=device)
-        write_json(path, payload)
-    import time
+    for setting, config in configs.items():
+        if setting in payload["sequential_mnist"]:
+            continue
+        checkpoint = Path(checkpoint_dir or runs.checkpoint_dir()) / f"rnn_{profile}_{setting.replace(' ', '')}.pt"
+        budget_left = None if time_budget_seconds is None else max(1e-9, time_budget_seconds - (time.perf_counter() - started))
+        history, _, record = run_sequential_mnist(config, dataset, device, progress, checkpoint=checkpoint, time_budget_seconds=budget_left)
+        if len(history.epoch_seconds) < config.epochs:
+            print(f"time budget spent after {len(history.epoch_seconds)} of {config.epochs} epochs; run again to resume")
+            return payload
+        record["provenance"]["commit"] = commit
+        payload["sequential_mnist"][setting] = record
+        payload["records"].append(setting)
+        save_results(path, payload, overwrite=overwrite)
+    if payload.get("adding") is None:
+        start = time.perf_counter()
+        payload["adding"] = train_adding(**adding, progress=progress, device=device)
+        payload["adding_provenance"] = provenance(None, device, time.perf_counter() - start, commit=commit)
+        payload["records"].append("adding")
+        save_results(path, payload, overwrite=overwrite)
+    return payload
 
-    start = time.perf_counter()
-    payload["adding"] = train_adding(**adding_settings(args.profile))
-    payload["adding_provenance"] = provenance(dataset, torch.device(device), time.perf_counter() - start)
-    write_json(path, payload)
+
+def main(argv=None) -> int:
+    from lnutils.cli import add_common_arguments, resolve_common
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("command", choices=["run"])
+    add_common_arguments(parser)
+    args = parser.parse_args(argv)
+    device = resolve_common(parser, args)
+    environment.describe()
+    payload = run_profile(args.profile, device, epochs=args.epochs, seeds=args.seeds, overwrite=args.overwrite, time_budget_seconds=args.time_budget)
+    print(f"parts done: {payload['records']}; results in {results_file(args.profile)}")
     return 0
 
 
 if __name__ == "__main__":
-    import sys
-
     sys.exit(main())

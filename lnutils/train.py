@@ -16,18 +16,26 @@ its own initialisation and its own loss term.
 """
 from __future__ import annotations
 
-import json
+import io
 import os
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable, Protocol
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch import nn
 
-from lnutils.mlp import MLPStack
+import lnutils
+from lnutils.runs import atomic_write_bytes
+
+try:  # tqdm is optional
+    from tqdm import tqdm
+except ImportError:  # pragma: no cover
+    tqdm = None
 
 
 @dataclass
@@ -65,19 +73,29 @@ def batch_indices(seed: int, epoch: int, num_examples: int, batch_size: int) -> 
     num_examples % batch_size examples of each shuffle are left out of that epoch.
     """
     generator = torch.Generator().manual_seed(seed * 100_003 + epoch)
-    order = torch.randperm(num_examples, generator=generator)
+    order = torch.randperm(num_examples, generator=generator, device="cpu")
     steps = num_examples // batch_size
     return order[: steps * batch_size].reshape(steps, batch_size)
 
 
+def evaluation_chunk(device: torch.device) -> int:
+    """Images per forward pass when evaluating: small on the CPU (cache-friendly), large on a GPU."""
+    return 5000 if torch.device(device).type == "cpu" else 20000
+
+
 @torch.no_grad()
-def evaluate(stack: MLPStack, inputs: torch.Tensor, labels: torch.Tensor, chunk: int = 5000) -> tuple[np.ndarray, np.ndarray]:
-    """Per-network mean NLL and error rate on (inputs, labels), in eval mode."""
+def evaluate(stack, inputs: torch.Tensor, labels: torch.Tensor, chunk: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Per-network mean NLL and error rate on (inputs, labels), in eval mode.
+
+    Works on whatever device ``inputs`` live on; the sums stay there (no host
+    synchronisation per chunk) and come back to the CPU once, at the end.
+    """
     was_training = stack.training
     stack.eval()
     models = len(stack.seeds)
-    nll = torch.zeros(models, dtype=torch.float64)
-    errors = torch.zeros(models, dtype=torch.float64)
+    chunk = chunk or evaluation_chunk(inputs.device)
+    nll = torch.zeros(models, dtype=torch.float64, device=inputs.device)
+    errors = torch.zeros(models, dtype=torch.float64, device=inputs.device)
     for start in range(0, len(inputs), chunk):
         x = inputs[start : start + chunk]
         y = labels[start : start + chunk]
@@ -86,7 +104,7 @@ def evaluate(stack: MLPStack, inputs: torch.Tensor, labels: torch.Tensor, chunk:
         nll += -log_probs.gather(-1, y.expand(models, -1).unsqueeze(-1)).squeeze(-1).sum(dim=1)
         errors += (logits.argmax(-1) != y).sum(dim=1).double()
     stack.train(was_training)
-    return (nll / len(inputs)).numpy(), (errors / len(inputs)).numpy()
+    return (nll / len(inputs)).cpu().numpy(), (errors / len(inputs)).cpu().numpy()
 
 
 @dataclass
@@ -110,17 +128,170 @@ class History:
         return cls(data["train_nll"], data["val_error"], data["test_error"], data.get("epoch_seconds", []))
 
 
-def make_optimizer(stacks: dict[str, MLPStack], learning_rates: dict[str, float]) -> torch.optim.Optimizer:
-    """One Adam over every stack, with each method's learning rate; fused when the build supports it."""
+class Stack(Protocol):
+    """What :func:`train_lockstep` needs of a stack of K networks of one kind.
+
+    ``seeds``: one seed per network.  Called on inputs of shape (K, B, features) (network
+    k gets its own batch), it returns logits of shape (K, B, classes).  It is an
+    ``nn.Module`` (``parameters``, ``state_dict``, ``train``/``eval``, ``to``).
+    """
+
+    seeds: list[int]
+
+    def __call__(self, inputs: torch.Tensor) -> torch.Tensor: ...
+
+
+class SeededStack(nn.Module):
+    """K networks of one kind, network k built from ``seeds[k]`` alone, in the :class:`Stack` form.
+
+    Each network is built inside ``torch.random.fork_rng`` after ``manual_seed(seed)``, so
+    it is the same network whether built alone or in a stack, and building a stack leaves
+    the global random state as it found it.  Subclasses say how network k reads its
+    batch of flattened images (:meth:`prepare`).
+    """
+
+    def __init__(self, kind: str, seeds: list[int], build: Callable[[], nn.Module]):
+        super().__init__()
+        self.kind, self.seeds = kind, list(seeds)
+        networks = []
+        for seed in self.seeds:
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(seed)
+                networks.append(build())
+        self.networks = nn.ModuleList(networks)
+
+    def prepare(self, batch: torch.Tensor) -> torch.Tensor:
+        """Network input from one network's (B, features) batch."""
+        return batch
+
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        if inputs.dim() != 3 or inputs.shape[0] != len(self.networks):
+            raise ValueError(f"expected inputs of shape (K={len(self.networks)}, batch, features), got {list(inputs.shape)}")
+        return torch.stack([network(self.prepare(batch)) for network, batch in zip(self.networks, inputs)])
+
+
+class CheckpointMismatch(RuntimeError):
+    """A checkpoint was written by a run with another configuration."""
+
+
+def make_optimizer(stacks: dict[str, Stack], learning_rates: dict[str, float], capturable: bool = False) -> torch.optim.Optimizer:
+    """One Adam over every stack, with each method's learning rate; fused when the build supports it.
+
+    ``capturable=True`` keeps Adam's step counts on the device, so the step can be
+    recorded in a CUDA graph.
+    """
     groups = [{"params": list(stack.parameters()), "lr": learning_rates[method]} for method, stack in stacks.items()]
+    options = {"capturable": True} if capturable else {}
     try:
-        return torch.optim.Adam(groups, fused=True)
-    except (RuntimeError, TypeError, ValueError):  # older torch: no fused Adam on this device
-        return torch.optim.Adam(groups, foreach=True)
+        return torch.optim.Adam(groups, fused=True, **options)
+    except (RuntimeError, TypeError, ValueError):  # older torch or device: no fused Adam
+        return torch.optim.Adam(groups, foreach=True, **options)
+
+
+def fingerprint(stacks: dict[str, Stack], learning_rates: dict[str, float], split: Split, batch_size: int, extra: dict | None = None) -> dict:
+    """What defines a run, stored in its checkpoint and checked on resume (``epochs`` aside:
+    a longer run may extend a shorter one)."""
+    return {
+        "methods": list(stacks),
+        "learning_rates": {method: float(learning_rates[method]) for method in stacks},
+        "seeds": {method: list(stack.seeds) for method, stack in stacks.items()},
+        "batch_size": int(batch_size),
+        "examples": {"train": len(split.train_x), "validation": len(split.val_x), "test": len(split.test_x)},
+        "lnutils": lnutils.__version__,
+        **(extra or {}),
+    }
+
+
+def load_checkpoint(path: str | os.PathLike, expected: dict, device: torch.device) -> dict:
+    """A checkpoint's state, after checking it was written by the same configuration.
+
+    Loaded with ``weights_only=True``: a checkpoint file cannot run code.
+    """
+    state = torch.load(path, map_location=device, weights_only=True)
+    saved = state.get("fingerprint")
+    if saved != expected:
+        differences = {key: (saved.get(key) if saved else None, expected.get(key)) for key in sorted(set(expected) | set(saved or {})) if (saved or {}).get(key) != expected.get(key)}
+        raise CheckpointMismatch(
+            f"the checkpoint {path} was written by a run with another configuration; "
+            + "; ".join(f"{key}: checkpoint {old!r}, this run {new!r}" for key, (old, new) in differences.items())
+            + ". Delete the checkpoint to start afresh, or run with the checkpoint's configuration."
+        )
+    return state
+
+
+def _loss(stacks: dict[str, Stack], train_x: torch.Tensor, train_y: torch.Tensor, indices: dict[str, torch.Tensor], batch_size: int) -> torch.Tensor:
+    """Sum over networks of each network's mean NLL on its batch: network k's gradient is its own."""
+    total = 0
+    for method, stack in stacks.items():
+        index = indices[method]  # (K, batch_size): network k's batch
+        logits = stack(train_x[index])
+        total = total + F.cross_entropy(logits.flatten(0, 1), train_y[index].flatten(), reduction="sum") / batch_size
+    return total
+
+
+def eager_step(stacks, optimizer, train_x, train_y, indices, batch_size) -> None:
+    """One step of every stack: forward, backward, Adam.  No host synchronisation."""
+    optimizer.zero_grad(set_to_none=True)
+    _loss(stacks, train_x, train_y, indices, batch_size).backward()
+    optimizer.step()
+
+
+class CUDAGraphStep:
+    """The same step as :func:`eager_step`, recorded once as a CUDA graph and replayed.
+
+    A step of small networks is mostly kernel-launch overhead; a replay launches the
+    whole forward, backward and fused-Adam step at once.  The index batches are copied
+    into fixed device buffers before each replay.  The first ``warmup`` steps run
+    eagerly on a side stream (as PyTorch's CUDA-graph guide requires) and are real
+    training steps, so the numbers equal the eager path's.  Needs an optimizer made with
+    ``capturable=True``.
+    """
+
+    warmup = 3
+
+    def __init__(self, stacks, optimizer, train_x, train_y, batch_size):
+        self.stacks, self.optimizer, self.batch_size = stacks, optimizer, batch_size
+        self.train_x, self.train_y = train_x, train_y
+        self.graph, self.static_indices, self.steps_seen = None, None, 0
+
+    def __call__(self, indices: dict[str, torch.Tensor]) -> None:
+        if self.graph is not None:
+            for method, index in indices.items():
+                self.static_indices[method].copy_(index, non_blocking=True)
+            self.graph.replay()
+            return
+        side = torch.cuda.Stream()
+        side.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(side):
+            eager_step(self.stacks, self.optimizer, self.train_x, self.train_y, indices, self.batch_size)
+        torch.cuda.current_stream().wait_stream(side)
+        self.steps_seen += 1
+        if self.steps_seen == self.warmup:
+            self._capture(indices)
+
+    def _capture(self, example: dict[str, torch.Tensor]) -> None:
+        self.static_indices = {method: index.clone() for method, index in example.items()}
+        self.optimizer.zero_grad(set_to_none=True)
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph):
+            _loss(self.stacks, self.train_x, self.train_y, self.static_indices, self.batch_size).backward()
+            self.optimizer.step()
+        self.graph = graph
+
+
+def use_cuda_graph(device: torch.device, requested: bool | None) -> bool:
+    """CUDA graphs on a CUDA device unless turned off (``graph=False`` or ``LNUTILS_CUDA_GRAPH=0``)."""
+    if device.type != "cuda":
+        if requested:
+            raise ValueError(f"CUDA graphs need a CUDA device, not {device}")
+        return False
+    if requested is not None:
+        return requested
+    return os.environ.get("LNUTILS_CUDA_GRAPH", "1") != "0"
 
 
 def train_lockstep(
-    stacks: dict[str, MLPStack],
+    stacks: dict[str, Stack],
     learning_rates: dict[str, float],
     split: Split,
     batch_size: int,
@@ -130,29 +301,44 @@ def train_lockstep(
     device: torch.device | str = "cpu",
     time_budget_seconds: float | None = None,
     on_epoch_end=None,
+    graph: bool | None = None,
+    fingerprint_extra: dict | None = None,
 ) -> History:
     """Train every stack for ``epochs`` epochs; measure train NLL, validation and test error each epoch.
 
     With ``checkpoint``, the full state is saved after every epoch and an existing
-    checkpoint is resumed from.  ``time_budget_seconds`` stops after the epoch that
-    crosses the budget (the history then has fewer epochs; a checkpoint resumes it).
-    ``on_epoch_end(history)`` is called after every epoch (e.g. to write partial results).
+    checkpoint is resumed from, after checking that it was written by the same
+    configuration (:func:`fingerprint`; ``fingerprint_extra`` adds, e.g., the data
+    checksum).  ``time_budget_seconds`` stops after the epoch that crosses the budget
+    (the history then has fewer epochs; a checkpoint resumes it).  ``on_epoch_end(history)``
+    is called after every epoch (e.g. to write partial results).  ``graph``: record the
+    step as a CUDA graph (default: on CUDA devices; see :class:`CUDAGraphStep`).
     """
-    torch.set_flush_denormal(True)
+    if epochs < 1:
+        raise ValueError(f"epochs must be at least 1, got {epochs}")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     device = torch.device(device)
+    if device.type == "cpu":
+        torch.set_flush_denormal(True)
     for stack in stacks.values():
         stack.to(device)
     data = {name: getattr(split, name).to(device) for name in ("train_x", "train_y", "val_x", "val_y", "test_x", "test_y")}
-    optimizer = make_optimizer(stacks, learning_rates)
+    if len(data["train_x"]) < batch_size:
+        raise ValueError(f"batch_size {batch_size} is larger than the {len(data['train_x'])} training examples")
+    graphed = use_cuda_graph(device, graph)
+    optimizer = make_optimizer(stacks, learning_rates, capturable=graphed)
+    expected = fingerprint(stacks, learning_rates, split, batch_size, fingerprint_extra)
     history, start_epoch = History(), 0
     if checkpoint is not None and Path(checkpoint).exists():
-        state = torch.load(checkpoint, map_location=device, weights_only=False)
+        state = load_checkpoint(checkpoint, expected, device)
         for method, stack in stacks.items():
             stack.load_state_dict(state["stacks"][method])
         optimizer.load_state_dict(state["optimizer"])
         history, start_epoch = History.from_dict(state["history"]), state["epochs_done"]
+    step = CUDAGraphStep(stacks, optimizer, data["train_x"], data["train_y"], batch_size) if graphed else None
 
-    bar = _progress(range(start_epoch, epochs), progress, total=epochs, initial=start_epoch)
+    bar = progress_bar(range(start_epoch, epochs), progress, total=epochs, initial=start_epoch, desc="epochs")
     started = time.perf_counter()
     for epoch in bar:
         epoch_start = time.perf_counter()
@@ -160,15 +346,12 @@ def train_lockstep(
         steps = next(iter(orders.values())).shape[0]
         for stack in stacks.values():
             stack.train()
-        for step in range(steps):
-            optimizer.zero_grad(set_to_none=True)
-            for method, stack in stacks.items():
-                index = orders[method][step]  # (K, batch_size): network k's batch
-                logits = stack(data["train_x"][index])
-                # sum over networks of each network's mean NLL: network k's gradient is its own
-                loss = F.cross_entropy(logits.flatten(0, 1), data["train_y"][index].flatten(), reduction="sum") / batch_size
-                loss.backward()
-            optimizer.step()
+        for index in range(steps):
+            indices = {method: order[index] for method, order in orders.items()}
+            if step is not None:
+                step(indices)
+            else:
+                eager_step(stacks, optimizer, data["train_x"], data["train_y"], indices, batch_size)
         for method, stack in stacks.items():
             train_nll, _ = evaluate(stack, data["train_x"], data["train_y"])
             _, val_error = evaluate(stack, data["val_x"], data["val_y"])
@@ -178,7 +361,7 @@ def train_lockstep(
         if hasattr(bar, "set_postfix_str"):
             bar.set_postfix_str(" ".join(f"{m}: nll {np.mean(history.train_nll[m][-1]):.2e} test {100 * np.mean(history.test_error[m][-1]):.2f}%" for m in stacks))
         if checkpoint is not None:
-            _save_checkpoint(checkpoint, stacks, optimizer, history, epoch + 1)
+            save_checkpoint(checkpoint, stacks, optimizer, history, epoch + 1, expected)
         if on_epoch_end is not None:
             on_epoch_end(history)
         if time_budget_seconds is not None and time.perf_counter() - started > time_budget_seconds:
@@ -188,31 +371,26 @@ def train_lockstep(
     return history
 
 
-def _progress(iterable, enabled: bool, **kwargs):
-    if not enabled:
-        return iterable
-    try:
-        from tqdm import tqdm
-    except ImportError:  # tqdm is optional
-        return iterable
-    return tqdm(iterable, desc="epochs", file=sys.stdout, mininterval=30, **kwargs)
+def progress_enabled(requested: bool = True) -> bool:
+    """Progress bars in an interactive session; off in CI and when ``LNUTILS_PROGRESS=0``
+    (the book's build sets it for the notebooks it executes)."""
+    if not requested or os.environ.get("LNUTILS_PROGRESS", "1") == "0":
+        return False
+    return os.environ.get("CI", "").lower() not in ("1", "true", "yes")
 
 
-def _save_checkpoint(path, stacks, optimizer, history, epochs_done) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(".tmp")
+def progress_bar(iterable, enabled: bool = True, **kwargs):
+    """A tqdm bar when tqdm is installed and :func:`progress_enabled`; else the iterable itself."""
+    if not progress_enabled(enabled) or tqdm is None:
+        return iterable
+    return tqdm(iterable, file=sys.stdout, mininterval=30, **kwargs)
+
+
+def save_checkpoint(path, stacks, optimizer, history, epochs_done, run_fingerprint: dict) -> None:
+    """Everything needed to resume, with the run's fingerprint; written atomically."""
+    buffer = io.BytesIO()
     torch.save(
-        {"stacks": {m: s.state_dict() for m, s in stacks.items()}, "optimizer": optimizer.state_dict(), "history": history.to_dict(), "epochs_done": epochs_done},
-        temporary,
+        {"fingerprint": run_fingerprint, "stacks": {m: s.state_dict() for m, s in stacks.items()}, "optimizer": optimizer.state_dict(), "history": history.to_dict(), "epochs_done": epochs_done},
+        buffer,
     )
-    os.replace(temporary, path)
-
-
-def write_json(path: str | os.PathLike, payload: dict) -> None:
-    """Write JSON atomically (temporary file, then rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(".tmp")
-    temporary.write_text(json.dumps(payload, indent=1))
-    os.replace(temporary, path)
+    atomic_write_bytes(Path(path), buffer.getvalue())

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -40,6 +41,9 @@ def main(argv=None) -> int:
         parser.error(f"unknown profile {args.profile!r}; choose one of {', '.join(PROFILES)}")
 
     import papermill
+
+    # Executed pages show results, not progress bars: the kernels inherit this.
+    os.environ["LNUTILS_PROGRESS"] = "0"
 
     notebooks = sorted((ROOT / "notebooks").glob("*.ipynb"))
     if args.only:

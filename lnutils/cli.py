@@ -1,0 +1,96 @@
+"""The one command-line contract of the three experiments.
+
+Every experiment takes the same options, checked before any work starts (a bad value is
+an argparse error, exit status 2)::
+
+    --profile {quick,paper}   which configuration (required for `run`: paper runs take hours on a CPU)
+    --device DEVICE           cpu, cuda, cuda:N or mps (default: the GPU when there is one)
+    --epochs N                override the profile's epochs (N >= 1)
+    --seeds S [S ...]         override the profile's seeds (distinct, >= 0)
+    --time-budget SECONDS     stop after the epoch that passes this many seconds (resume later)
+    --results-dir DIR         write result files here (default: see lnutils.runs.results_dir)
+    --checkpoint-dir DIR      write checkpoints here (default: see lnutils.runs.checkpoint_dir)
+    --overwrite               replace a saved result of another configuration
+"""
+from __future__ import annotations
+
+import argparse
+import os
+
+import torch
+
+from lnutils import environment
+
+PROFILES = ("quick", "paper")
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"seeds are >= 0, got {value}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0, got {value}")
+    return value
+
+
+def check_device(text: str) -> torch.device:
+    """A device this machine has: 'cpu', 'cuda', 'cuda:N' or 'mps'."""
+    try:
+        device = torch.device(text)
+    except RuntimeError:
+        raise argparse.ArgumentTypeError(f"unknown device {text!r}; use cpu, cuda, cuda:N or mps") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise argparse.ArgumentTypeError("no CUDA GPU is available here; use --device cpu")
+    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        raise argparse.ArgumentTypeError(f"there is no {device}: this machine has {torch.cuda.device_count()} CUDA device(s)")
+    if device.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise argparse.ArgumentTypeError("Apple MPS is not available here; use --device cpu")
+    if device.type not in ("cpu", "cuda", "mps"):
+        raise argparse.ArgumentTypeError(f"unsupported device {text!r}; use cpu, cuda, cuda:N or mps")
+    return device
+
+
+def add_common_arguments(parser: argparse.ArgumentParser, profile: bool = True) -> None:
+    if profile:
+        parser.add_argument("--profile", choices=PROFILES, default=None, help="quick (minutes) or paper (the full experiment); required for run")
+    parser.add_argument("--device", type=check_device, default=None, help="cpu, cuda, cuda:N or mps (default: the GPU when there is one)")
+    parser.add_argument("--epochs", type=positive_int, default=None, help="override the profile's epochs")
+    parser.add_argument("--seeds", type=seed, nargs="+", default=None, help="override the profile's seeds (distinct)")
+    parser.add_argument("--time-budget", type=positive_float, default=None, help="stop after the epoch that passes this many seconds")
+    parser.add_argument("--results-dir", default=None, help="write result files here")
+    parser.add_argument("--checkpoint-dir", default=None, help="write checkpoints here")
+    parser.add_argument("--overwrite", action="store_true", help="replace a saved result of another configuration")
+
+
+def resolve_common(parser: argparse.ArgumentParser, args: argparse.Namespace) -> torch.device:
+    """Check what argparse cannot check alone; set the folders; return the device."""
+    if args.seeds is not None and len(set(args.seeds)) != len(args.seeds):
+        parser.error(f"--seeds must be distinct (repeated seeds make the seed spread zero), got {args.seeds}")
+    if getattr(args, "command", None) == "run" and hasattr(args, "profile") and args.profile is None:
+        parser.error("run needs --profile quick or --profile paper (paper runs take hours on a CPU)")
+    if args.results_dir:
+        os.environ["LNUTILS_RESULTS"] = str(args.results_dir)
+    if args.checkpoint_dir:
+        os.environ["LNUTILS_CHECKPOINTS"] = str(args.checkpoint_dir)
+    return args.device or environment.pick_device()

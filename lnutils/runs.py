@@ -1,0 +1,196 @@
+"""Where runs keep their results and checkpoints, what they record, and how they save.
+
+Shared by the three experiments (MNIST, conv, RNN):
+
+* :func:`results_dir` and :func:`checkpoint_dir`: the book's checkout when lnutils runs
+  from one (``lnutils/results/``, ``_build/checkpoints/``), else a folder in the user's
+  home (``~/.local/share/lnutils/results``, ``~/.cache/lnutils/checkpoints``), so an
+  installed wheel never writes into ``site-packages``.  ``$LNUTILS_RESULTS`` and
+  ``$LNUTILS_CHECKPOINTS`` (or the CLI's ``--results-dir``/``--checkpoint-dir``)
+  override both.
+* :func:`read_results` looks in the results folder, then in the result files that ship
+  with the package, so a Colab user sees the book's saved runs.
+* :func:`provenance`: data checksums, versions, commit, device, wall time.
+* :func:`write_json`: atomic (a unique temporary file, then a rename) and one writer at
+  a time (a lock file beside the target).
+* :func:`save_results`: never replaces a result file with one that holds less (fewer
+  epochs, fewer records) or one of another configuration, unless ``overwrite=True``.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import platform
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from lnutils import environment
+
+PACKAGE_RESULTS = Path(__file__).resolve().parent / "results"
+
+
+class ResultsConflict(RuntimeError):
+    """A run would replace a result file that holds more, or another configuration."""
+
+
+def results_dir() -> Path:
+    """Where result files are written (see the module docstring)."""
+    if os.environ.get("LNUTILS_RESULTS"):
+        return Path(os.environ["LNUTILS_RESULTS"]).expanduser()
+    if environment.checkout_root() is not None:
+        return PACKAGE_RESULTS
+    return Path("~/.local/share/lnutils/results").expanduser()
+
+
+def checkpoint_dir() -> Path:
+    """Where checkpoints are written (see the module docstring)."""
+    if os.environ.get("LNUTILS_CHECKPOINTS"):
+        return Path(os.environ["LNUTILS_CHECKPOINTS"]).expanduser()
+    checkout = environment.checkout_root()
+    if checkout is not None:
+        return checkout / "_build" / "checkpoints"
+    return Path("~/.cache/lnutils/checkpoints").expanduser()
+
+
+def read_json(path: Path) -> dict | None:
+    """The JSON at ``path``; None if there is none.  A corrupt file is a clear error."""
+    path = Path(path)
+    if not path.exists():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ResultsConflict(
+            f"the result file {path} is not valid JSON ({error}); move it aside or delete it, "
+            "or restore it with `git checkout -- <file>` if it is one of the book's saved runs"
+        ) from None
+
+
+def read_results(name: str, directory: Path | None = None) -> dict | None:
+    """Result file ``name`` (e.g. ``mnist_paper_b128.json``): from ``directory`` (default
+    :func:`results_dir`), else the copy shipped with lnutils, else None."""
+    for folder in ([Path(directory)] if directory is not None else [results_dir(), PACKAGE_RESULTS]):
+        found = read_json(folder / name)
+        if found is not None:
+            return found
+    return None
+
+
+@contextlib.contextmanager
+def file_lock(path: Path, timeout: float = 60.0):
+    """Hold ``<path>.lock`` exclusively (POSIX ``flock``; elsewhere no lock is taken)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        import fcntl
+    except ImportError:  # Windows: no flock; writes stay atomic
+        yield
+        return
+    with open(path.with_name(path.name + ".lock"), "a") as handle:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"another process holds {path}.lock; is a run still writing it?")
+                time.sleep(0.05)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write through a unique temporary file in the same folder, then rename over ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as file:
+            file.write(data)
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise
+
+
+def write_json(path: str | os.PathLike, payload: dict) -> None:
+    """Write JSON atomically, one writer at a time."""
+    with file_lock(Path(path)):
+        atomic_write_bytes(Path(path), json.dumps(payload, indent=1).encode())
+
+
+def size_of(payload: dict) -> tuple[int, int]:
+    """How much a result holds: (records or parts, epochs done)."""
+    parts = len(payload.get("records", payload.get("parts", {})) or [])
+    return parts, int(payload.get("epochs_done", 0))
+
+
+def check_replaceable(path: Path, config: dict, overwrite: bool = False) -> None:
+    """Raise :class:`ResultsConflict` if ``path`` holds a result of another configuration."""
+    if overwrite:
+        return
+    previous = read_json(path)
+    if previous is not None and previous.get("config") not in (None, config):
+        raise ResultsConflict(
+            f"{path} holds a run of another configuration:\n  saved: {previous['config']}\n"
+            f"  this run: {config}\nPass --overwrite (overwrite=True) to replace it, or "
+            "--results-dir to write elsewhere."
+        )
+
+
+def save_results(path: str | os.PathLike, payload: dict, overwrite: bool = False) -> bool:
+    """Write ``payload`` unless the file already holds more of the same configuration (then keep
+    it and return False) or another configuration (then raise, unless ``overwrite``)."""
+    path = Path(path)
+    with file_lock(path):
+        if not overwrite:
+            previous = read_json(path)
+            if previous is not None:
+                check_replaceable(path, payload.get("config"))
+                if size_of(previous) > size_of(payload):
+                    return False
+        atomic_write_bytes(path, json.dumps(payload, indent=1).encode())
+    return True
+
+
+def provenance(dataset, device: torch.device | str, seconds: float, commit: str | None = None) -> dict:
+    """What produced a result: data checksums, versions, the commit of the code *when the run
+    started* (pass ``commit``; a long run outlives later commits), device and wall time."""
+    if commit is None:
+        commit = environment.git_commit()
+    return {
+        "data": dataset.provenance.to_dict() if dataset is not None else None,
+        "versions": environment.versions(),
+        "commit": commit,
+        "device": environment.device_name(torch.device(device)),
+        "platform": platform.platform(),
+        "wall_seconds": round(seconds, 1),
+        "written": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+    }
+
+
+# ----------------------------------------------------------------------------- learning-rate selection
+
+
+def grid_label(name: str, rate: float) -> str:
+    """The stack name of ``name`` trained at learning rate ``rate`` in a selection run."""
+    return f"{name}@{rate:g}"
+
+
+def choose_learning_rates(val_error: dict[str, list], names, grid) -> dict[str, float]:
+    """The selection rule: for each name, the grid rate with the lowest validation error at
+    the last epoch of the selection run (seed 0)."""
+    chosen = {}
+    for name in names:
+        finals = {rate: val_error[grid_label(name, rate)][-1][0] for rate in grid}
+        chosen[name] = min(finals, key=finals.get)
+    return chosen
+
