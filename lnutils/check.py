@@ -21,12 +21,71 @@ from __future__ import annotations
 import contextlib
 import functools
 import io
+import signal
+import threading
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
 ATOL = RTOL = 1e-8  # float64; a correct implementation differs from PyTorch by ~1e-15
+SECONDS_PER_CALL = 60  # a student function still running after this is reported as a failure
+
+
+class StudentCodeError(Exception):
+    """Your code raised, returned the wrong kind of value, or ran too long; the message says which."""
+
+
+@contextlib.contextmanager
+def _time_limit(seconds: float):
+    """Raise TimeoutError in the main thread after ``seconds`` (POSIX); elsewhere no limit."""
+    if not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expire(signum, frame):
+        raise TimeoutError(f"still running after {seconds:g} s (an endless loop?)")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _call(what: str, function, *args):
+    """``function(*args)``, with any exception or time-out turned into a StudentCodeError."""
+    try:
+        with _time_limit(SECONDS_PER_CALL):
+            return function(*args)
+    except Exception as error:  # noqa: BLE001 - any error in student code is a failed case
+        raise StudentCodeError(f"{what} raised {type(error).__name__}: {error}") from None
+
+
+def _gradients(output: torch.Tensor, leaves: list, upstream: torch.Tensor):
+    """∂(output · upstream)/∂leaf for each leaf (None for a leaf your code does not use)."""
+    return torch.autograd.grad(output, leaves, upstream, allow_unused=True)
+
+
+def _as_tensor(value, expected: torch.Tensor) -> torch.Tensor:
+    """Your return value, if it is a tensor; else a StudentCodeError that says what it was."""
+    if isinstance(value, np.ndarray):
+        raise StudentCodeError("returned a NumPy array; return a torch.Tensor (stay with torch operations, so autograd can follow)")
+    if isinstance(value, (list, tuple)):
+        raise StudentCodeError(f"returned a {type(value).__name__}; return one tensor of shape {tuple(expected.shape)}")
+    if not isinstance(value, torch.Tensor):
+        raise StudentCodeError(f"returned {type(value).__name__}, expected a tensor of shape {tuple(expected.shape)} (a missing `return`?)")
+    return value
+
+
+def _dtype_hint(got: torch.Tensor, expected: torch.Tensor) -> str:
+    if got.dtype != expected.dtype:
+        return (f" Your result is {got.dtype}, the inputs are {expected.dtype}: a tensor made without dtype= "
+                "(torch.zeros(n), torch.tensor(0.)) or a .float() lowers the precision.")
+    return ""
 
 
 @dataclass
@@ -88,7 +147,8 @@ def _differs(label: str, got: torch.Tensor, expected: torch.Tensor, tolerance: f
     if got.shape != expected.shape:
         return f"{label} has shape {tuple(got.shape)}, expected {tuple(expected.shape)}"
     if not torch.allclose(got.to(expected.dtype), expected, atol=tolerance, rtol=tolerance):
-        return f"{label} differs (largest |difference| {(got - expected).abs().max().item():.2e})"
+        worst = (got.to(expected.dtype) - expected).abs().max().item()
+        return f"{label} differs (largest |difference| {worst:.2e})." + _dtype_hint(got, expected)
     return None
 
 
@@ -116,21 +176,24 @@ def _finish(report: CheckReport, failure_heading: str = "first failing case") ->
 def _compare(yours, reference, tensors: list) -> tuple[bool, str]:
     mine = [t.detach().clone().requires_grad_() if t is not None else None for t in tensors]
     theirs = [t.detach().clone().requires_grad_() if t is not None else None for t in tensors]
-    try:
-        got = yours(*mine)
-    except Exception as error:  # noqa: BLE001 - any error in student code is a failed case
-        return False, f"raised {type(error).__name__}: {error}"
     expected = reference(*theirs)
-    if not isinstance(got, torch.Tensor) or got.shape != expected.shape:
-        return False, f"returned shape {getattr(got, 'shape', type(got))}, expected {tuple(expected.shape)}"
-    if not torch.allclose(got.to(expected.dtype), expected, atol=ATOL, rtol=RTOL):
-        worst = (got - expected).abs().max().item()
-        return False, f"output differs (largest |difference| {worst:.2e})\n      input:    {tensors[0].detach().flatten()[:8].tolist()}\n      expected: {expected.detach().flatten()[:8].tolist()}\n      got:      {got.detach().flatten()[:8].tolist()}"
+    try:
+        got = _as_tensor(_call("your function", yours, *mine), expected)
+    except StudentCodeError as error:
+        return False, str(error)
+    if got.shape != expected.shape:
+        return False, f"returned shape {tuple(got.shape)}, expected {tuple(expected.shape)}"
+    if not torch.allclose(got.detach().to(expected.dtype), expected, atol=ATOL, rtol=RTOL):
+        worst = (got.detach().to(expected.dtype) - expected).abs().max().item()
+        return False, f"output differs (largest |difference| {worst:.2e}).{_dtype_hint(got, expected)}\n      input:    {tensors[0].detach().flatten()[:8].tolist()}\n      expected: {expected.detach().flatten()[:8].tolist()}\n      got:      {got.detach().flatten()[:8].tolist()}"
     if got.requires_grad:
         upstream = torch.randn(expected.shape, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
         leaves_mine = [t for t in mine if t is not None]
         leaves_theirs = [t for t in theirs if t is not None]
-        grads_mine = torch.autograd.grad(got, leaves_mine, upstream, allow_unused=True)
+        try:
+            grads_mine = _call("your backward pass", _gradients, got, leaves_mine, upstream)
+        except StudentCodeError as error:
+            return False, str(error)
         grads_theirs = torch.autograd.grad(expected, leaves_theirs, upstream)
         for label, g_mine, g_theirs in zip(("input", "weight", "bias"), grads_mine, grads_theirs):
             if g_mine is None:
@@ -249,12 +312,15 @@ def mlp(make_model, method: str = "layer norm") -> CheckReport:
     report = CheckReport(f"mlp ({method})")
     print(f"checking your {method} network against the book's reference built from torch.nn")
     try:
-        model = make_model() if not isinstance(make_model, torch.nn.Module) else make_model
-    except Exception as error:  # noqa: BLE001 - any error in student code is a failed case
-        _report_case(report, "build the model", f"raised {type(error).__name__}: {error}")
+        model = make_model if isinstance(make_model, torch.nn.Module) else _call("building your model", make_model)
+    except StudentCodeError as error:
+        _report_case(report, "build the model", str(error))
+        return _finish(report)
+    if not isinstance(model, torch.nn.Module):
+        _report_case(report, "build the model", f"got {type(model).__name__}, expected a torch.nn.Module (a missing `return`?)")
         return _finish(report)
     reference = MLPStack(method, [0]).to_sequential(0).double()
-    model = model.double()
+    model = model.double().cpu()  # the check runs in float64 on the CPU, whatever device you trained on
     yours, theirs = list(model.parameters()), list(reference.parameters())
     shapes_yours, shapes_theirs = [tuple(p.shape) for p in yours], [tuple(p.shape) for p in theirs]
     if shapes_yours != shapes_theirs:
@@ -272,17 +338,24 @@ def mlp(make_model, method: str = "layer norm") -> CheckReport:
             model.train(mode == "train")
             reference.train(mode == "train")
             description = f"batch of {batch_size}, {mode} mode: logits"
-            try:
-                got = model(images)
-            except Exception as error:  # noqa: BLE001
-                _report_case(report, description, f"raised {type(error).__name__}: {error}")
-                continue
             expected = reference(images)
-            message = _differs("logits", got, expected, 1e-8)
+            try:
+                got = _as_tensor(_call("your model", model, images), expected)
+            except StudentCodeError as error:
+                _report_case(report, description, str(error))
+                continue
+            message = _differs("logits", got.detach(), expected, 1e-8)
             if message is None and mode == "train":
                 description += " and gradients"
+                if not got.requires_grad:
+                    _report_case(report, description, "your logits carry no gradient (a .detach(), .item(), numpy or torch.no_grad() in forward?)")
+                    continue
                 upstream = torch.randn(expected.shape, generator=generator, dtype=torch.float64)
-                grads_yours = torch.autograd.grad(got, yours, upstream, allow_unused=True)
+                try:
+                    grads_yours = _call("your backward pass", _gradients, got, yours, upstream)
+                except StudentCodeError as error:
+                    _report_case(report, description, str(error))
+                    continue
                 grads_theirs = torch.autograd.grad(expected, theirs, upstream)
                 for index, (g_mine, g_theirs) in enumerate(zip(grads_yours, grads_theirs)):
                     message = message or _differs(f"gradient of parameter {index} {shapes_theirs[index]}", g_mine, g_theirs)
@@ -305,10 +378,16 @@ def layer_norm_rnn_cell(cell_class) -> CheckReport:
     for input_size, hidden_size, batch_size, steps in [(2, 3, 1, 1), (3, 4, 2, 3), (5, 8, 4, 6)]:
         description = f"input {input_size}, hidden {hidden_size}, batch {batch_size}, {steps} step(s)"
         try:
-            cell = cell_class(input_size, hidden_size).double()
+            cell = _call("building the cell", cell_class, input_size, hidden_size)
+            if not isinstance(cell, torch.nn.Module):
+                raise StudentCodeError(f"cell_class(...) gave {type(cell).__name__}, expected a torch.nn.Module")
+            cell = cell.double().cpu()
             parameters = [cell.weight_ih, cell.weight_hh, cell.norm.weight, cell.norm.bias]
-        except Exception as error:  # noqa: BLE001 - any error in student code is a failed case
-            _report_case(report, description, f"building the cell raised {type(error).__name__}: {error}")
+        except AttributeError as error:
+            _report_case(report, description, f"the cell lacks a parameter the check needs: {error}")
+            continue
+        except StudentCodeError as error:
+            _report_case(report, description, str(error))
             continue
         expected_shapes = [(hidden_size, input_size), (hidden_size, hidden_size), (hidden_size,), (hidden_size,)]
         if [tuple(p.shape) for p in parameters] != expected_shapes:
@@ -324,16 +403,22 @@ def layer_norm_rnn_cell(cell_class) -> CheckReport:
         message = None
         try:
             for step in range(steps):
-                hidden = cell(inputs[step], hidden)
+                hidden = _as_tensor(_call("your forward", cell, inputs[step], hidden), reference_hidden)
                 weight_ih, weight_hh, gain, bias = reference_parameters
                 summed = reference_hidden @ weight_hh.T + inputs[step] @ weight_ih.T  # a_t = W_hh h_{t-1} + W_ih x_t
                 reference_hidden = torch.tanh(F.layer_norm(summed, (hidden_size,), gain, bias, 1e-5))  # Eq. 5
                 message = message or _differs(f"hidden state at step {step + 1}", hidden, reference_hidden, 1e-8)
-        except Exception as error:  # noqa: BLE001
-            message = f"forward raised {type(error).__name__}: {error}"
+        except StudentCodeError as error:
+            message = str(error)
+        if message is None and not hidden.requires_grad:
+            message = "your hidden state carries no gradient (a .detach(), .item(), numpy or torch.no_grad() in forward?)"
         if message is None:
             upstream = torch.randn(hidden.shape, generator=generator, dtype=torch.float64)
-            grads_yours = torch.autograd.grad(hidden, [*parameters, inputs], upstream, allow_unused=True)
+            try:
+                grads_yours = _call("your backward pass", _gradients, hidden, [*parameters, inputs], upstream)
+            except StudentCodeError as error:
+                _report_case(report, description + " (hidden states and gradients)", str(error))
+                continue
             grads_theirs = torch.autograd.grad(reference_hidden, [*reference_parameters, inputs], upstream)
             for label, g_mine, g_theirs in zip(("weight_ih", "weight_hh", "norm.weight", "norm.bias", "inputs"), grads_yours, grads_theirs):
                 message = message or _differs(f"gradient of {label} through {steps} step(s)", g_mine, g_theirs)

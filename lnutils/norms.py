@@ -31,6 +31,7 @@ from typing import Sequence
 
 import torch
 from torch import Tensor, nn
+from torch.autograd.function import once_differentiable
 
 __all__ = [
     "batch_norm",
@@ -69,6 +70,22 @@ def _check_normalized_shape(input: Tensor, normalized_shape: tuple[int, ...]) ->
         )
 
 
+def _compute_dtype(input: Tensor) -> torch.dtype:
+    """float16 and bfloat16 statistics are computed in float32, as PyTorch does: (a − μ)² in
+    float16 overflows once |a − μ| > 256."""
+    return torch.float32 if input.dtype in (torch.float16, torch.bfloat16) else input.dtype
+
+
+def _scale_and_shift(normalized: Tensor, weight: Tensor | None, bias: Tensor | None, shape=None) -> Tensor:
+    """y = g ⊙ â + b (g, b reshaped to ``shape`` when given; either may be None)."""
+    output = normalized
+    if weight is not None:
+        output = output * (weight.reshape(shape) if shape is not None else weight)
+    if bias is not None:
+        output = output + (bias.reshape(shape) if shape is not None else bias)
+    return output
+
+
 def _mean_and_var(input: Tensor, dims: Sequence[int]) -> tuple[Tensor, Tensor]:
     """μ and the biased σ² over ``dims``: σ² = mean((a − μ)²), keepdim=True."""
     mu = input.mean(dim=tuple(dims), keepdim=True)
@@ -102,33 +119,33 @@ class LayerNormFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, input: Tensor, weight: Tensor | None, bias: Tensor | None, num_dims: int, eps: float):
         dims = tuple(range(input.dim() - num_dims, input.dim()))
-        mu, var = _mean_and_var(input, dims)
+        compute = input.to(_compute_dtype(input))
+        mu, var = _mean_and_var(compute, dims)
         inv_sigma = torch.rsqrt(var + eps)
-        normalized = (input - mu) * inv_sigma
-        output = normalized
-        if weight is not None:
-            output = output * weight
-        if bias is not None:
-            output = output + bias
+        normalized = (compute - mu) * inv_sigma
+        output = _scale_and_shift(normalized, weight, bias).to(input.dtype)
         ctx.save_for_backward(normalized, inv_sigma, weight)
         ctx.dims = dims
-        ctx.has_bias = bias is not None
+        ctx.input_dtype = input.dtype
+        ctx.bias_dtype = bias.dtype if bias is not None else None
         return output
 
     @staticmethod
+    @once_differentiable  # second derivatives raise a clear error instead of being silently wrong
     def backward(ctx, grad_output: Tensor):
         normalized, inv_sigma, weight = ctx.saved_tensors
         dims = ctx.dims
+        grad_output = grad_output.to(normalized.dtype)
         grad_normalized = grad_output * weight if weight is not None else grad_output
         grad_input = grad_weight = grad_bias = None
         if ctx.needs_input_grad[0]:
             mean_grad = grad_normalized.mean(dim=dims, keepdim=True)
             mean_grad_dot = (grad_normalized * normalized).mean(dim=dims, keepdim=True)
-            grad_input = inv_sigma * (grad_normalized - mean_grad - normalized * mean_grad_dot)
+            grad_input = (inv_sigma * (grad_normalized - mean_grad - normalized * mean_grad_dot)).to(ctx.input_dtype)
         if weight is not None and ctx.needs_input_grad[1]:
-            grad_weight = _sum_to(grad_output * normalized, weight.shape)
-        if ctx.has_bias and ctx.needs_input_grad[2]:
-            grad_bias = _sum_to(grad_output, grad_output.shape[-len(dims):])
+            grad_weight = _sum_to(grad_output * normalized, weight.shape).to(weight.dtype)
+        if ctx.bias_dtype is not None and ctx.needs_input_grad[2]:
+            grad_bias = _sum_to(grad_output, grad_output.shape[-len(dims):]).to(ctx.bias_dtype)
         return grad_input, grad_weight, grad_bias, None, None
 
 
@@ -160,11 +177,7 @@ def layer_norm_naive(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     mu = input.mean(dim=dims, keepdim=True)
     var = ((input - mu) ** 2).mean(dim=dims, keepdim=True)
     output = (input - mu) / torch.sqrt(var + eps)
-    if weight is not None:
-        output = output * weight
-    if bias is not None:
-        output = output + bias
-    return output
+    return _scale_and_shift(output, weight, bias)
 
 
 # ----------------------------------------------------------------------------- batch norm
@@ -188,36 +201,35 @@ class BatchNormFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, input: Tensor, weight: Tensor | None, bias: Tensor | None, eps: float):
         dims = (0,) + tuple(range(2, input.dim()))
-        mu, var = _mean_and_var(input, dims)
+        compute = input.to(_compute_dtype(input))
+        mu, var = _mean_and_var(compute, dims)
         inv_sigma = torch.rsqrt(var + eps)
-        normalized = (input - mu) * inv_sigma
-        shape = _channel_shape(input)
-        output = normalized
-        if weight is not None:
-            output = output * weight.reshape(shape)
-        if bias is not None:
-            output = output + bias.reshape(shape)
+        normalized = (compute - mu) * inv_sigma
+        output = _scale_and_shift(normalized, weight, bias, _channel_shape(input)).to(input.dtype)
         ctx.save_for_backward(normalized, inv_sigma, weight)
         ctx.dims = dims
-        ctx.has_bias = bias is not None
+        ctx.input_dtype = input.dtype
+        ctx.bias_dtype = bias.dtype if bias is not None else None
         ctx.mark_non_differentiable(mu, var)
         return output, mu.reshape(-1), var.reshape(-1)
 
     @staticmethod
+    @once_differentiable  # second derivatives raise a clear error instead of being silently wrong
     def backward(ctx, grad_output: Tensor, _grad_mu=None, _grad_var=None):
         normalized, inv_sigma, weight = ctx.saved_tensors
         dims = ctx.dims
         shape = _channel_shape(grad_output)
+        grad_output = grad_output.to(normalized.dtype)
         grad_normalized = grad_output * weight.reshape(shape) if weight is not None else grad_output
         grad_input = grad_weight = grad_bias = None
         if ctx.needs_input_grad[0]:
             mean_grad = grad_normalized.mean(dim=dims, keepdim=True)
             mean_grad_dot = (grad_normalized * normalized).mean(dim=dims, keepdim=True)
-            grad_input = inv_sigma * (grad_normalized - mean_grad - normalized * mean_grad_dot)
+            grad_input = (inv_sigma * (grad_normalized - mean_grad - normalized * mean_grad_dot)).to(ctx.input_dtype)
         if weight is not None and ctx.needs_input_grad[1]:
-            grad_weight = (grad_output * normalized).sum(dim=dims)
-        if ctx.has_bias and ctx.needs_input_grad[2]:
-            grad_bias = grad_output.sum(dim=dims)
+            grad_weight = (grad_output * normalized).sum(dim=dims).to(weight.dtype)
+        if ctx.bias_dtype is not None and ctx.needs_input_grad[2]:
+            grad_bias = grad_output.sum(dim=dims).to(ctx.bias_dtype)
         return grad_input, grad_weight, grad_bias, None
 
 
@@ -255,7 +267,11 @@ def batch_norm(
     * ``training=False``: y = γ (a − E[a]) / sqrt(Var[a] + ε) + β with the running
       (population) statistics.
     """
+    if input.dim() >= 2 and input.shape[0] == 0:  # an empty batch: nothing to normalize, statistics untouched
+        return input.clone()
     _check_batch_norm_input(input, training)
+    if training and eps <= 0:
+        raise ValueError(f"batch_norm eps must be positive during training, got {eps}: with eps=0 a channel of equal values divides 0 by 0")
     num_channels = input.shape[1]
     for name, tensor in (("weight", weight), ("bias", bias), ("running_mean", running_mean), ("running_var", running_var)):
         if tensor is not None and tensor.numel() != num_channels:
@@ -272,12 +288,9 @@ def batch_norm(
     if running_mean is None or running_var is None:
         raise ValueError("batch_norm in eval mode (training=False) needs running_mean and running_var.")
     shape = _channel_shape(input)
-    output = (input - running_mean.reshape(shape)) * torch.rsqrt(running_var.reshape(shape) + eps)
-    if weight is not None:
-        output = output * weight.reshape(shape)
-    if bias is not None:
-        output = output + bias.reshape(shape)
-    return output
+    compute = input.to(_compute_dtype(input))
+    output = (compute - running_mean.reshape(shape)) * torch.rsqrt(running_var.reshape(shape) + eps)
+    return _scale_and_shift(output, weight, bias, shape).to(input.dtype)
 
 
 def batch_norm_naive(input, weight=None, bias=None, eps=1e-5):
@@ -286,12 +299,7 @@ def batch_norm_naive(input, weight=None, bias=None, eps=1e-5):
     mu = input.mean(dim=dims, keepdim=True)
     var = ((input - mu) ** 2).mean(dim=dims, keepdim=True)
     output = (input - mu) / torch.sqrt(var + eps)
-    shape = _channel_shape(input)
-    if weight is not None:
-        output = output * weight.reshape(shape)
-    if bias is not None:
-        output = output + bias.reshape(shape)
-    return output
+    return _scale_and_shift(output, weight, bias, _channel_shape(input))
 
 
 # ----------------------------------------------------------------------------- group / instance / RMS
@@ -317,14 +325,14 @@ def group_norm(
             f"Expected number of channels in input to be divisible by num_groups, but got input of "
             f"shape {list(input.shape)} and num_groups={num_groups}"
         )
+    if input.numel() == 0:  # an empty batch
+        return input.clone()
+    for name, tensor in (("weight", weight), ("bias", bias)):
+        if tensor is not None and tensor.numel() != channels:
+            raise RuntimeError(f"{name} should contain {channels} elements (one per channel), not {tensor.numel()}")
     grouped = input.reshape(batch, num_groups, -1)
     normalized = LayerNormFunction.apply(grouped, None, None, 1, eps).reshape(input.shape)
-    shape = _channel_shape(input)
-    if weight is not None:
-        normalized = normalized * weight.reshape(shape)
-    if bias is not None:
-        normalized = normalized + bias.reshape(shape)
-    return normalized
+    return _scale_and_shift(normalized, weight, bias, _channel_shape(input)).to(input.dtype)
 
 
 def instance_norm(
@@ -376,14 +384,14 @@ def rms_norm(
     """
     shape = _shape_tuple(normalized_shape)
     _check_normalized_shape(input, shape)
+    if weight is not None and tuple(weight.shape) != shape:
+        raise RuntimeError(f"Expected weight to be of same shape as normalized_shape {list(shape)}, but got weight of shape {list(weight.shape)}")
     if eps is None:
         eps = torch.finfo(input.dtype).eps
     dims = tuple(range(input.dim() - len(shape), input.dim()))
-    rms = torch.sqrt((input * input).mean(dim=dims, keepdim=True) + eps)
-    output = input / rms
-    if weight is not None:
-        output = output * weight
-    return output
+    compute = input.to(_compute_dtype(input))
+    rms = torch.sqrt((compute * compute).mean(dim=dims, keepdim=True) + eps)
+    return _scale_and_shift(compute / rms, weight, None).to(input.dtype)
 
 
 # ----------------------------------------------------------------------------- modules
@@ -394,7 +402,7 @@ class _BatchNorm(nn.Module):
 
     _expected_dims: tuple[int, ...] = ()
 
-    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True, device=None, dtype=None):
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True, device=None, dtype=None, *, bias=True):
         super().__init__()
         factory = {"device": device, "dtype": dtype}
         self.num_features = num_features
@@ -404,7 +412,10 @@ class _BatchNorm(nn.Module):
         self.track_running_stats = track_running_stats
         if affine:
             self.weight = nn.Parameter(torch.ones(num_features, **factory))  # g starts at 1
-            self.bias = nn.Parameter(torch.zeros(num_features, **factory))  # b starts at 0
+            if bias:
+                self.bias = nn.Parameter(torch.zeros(num_features, **factory))  # b starts at 0
+            else:
+                self.register_parameter("bias", None)
         else:
             self.register_parameter("weight", None)
             self.register_parameter("bias", None)
@@ -496,7 +507,7 @@ class LayerNorm(nn.Module):
 class GroupNorm(nn.Module):
     """Group norm module; drop-in for :class:`torch.nn.GroupNorm` (Wu & He 2018)."""
 
-    def __init__(self, num_groups, num_channels, eps=1e-5, affine=True, device=None, dtype=None):
+    def __init__(self, num_groups, num_channels, eps=1e-5, affine=True, device=None, dtype=None, *, bias=True):
         super().__init__()
         if num_channels % num_groups != 0:
             raise ValueError(f"num_channels ({num_channels}) must be divisible by num_groups ({num_groups})")
@@ -507,7 +518,10 @@ class GroupNorm(nn.Module):
         self.affine = affine
         if affine:
             self.weight = nn.Parameter(torch.ones(num_channels, **factory))
-            self.bias = nn.Parameter(torch.zeros(num_channels, **factory))
+            if bias:
+                self.bias = nn.Parameter(torch.zeros(num_channels, **factory))
+            else:
+                self.register_parameter("bias", None)
         else:
             self.register_parameter("weight", None)
             self.register_parameter("bias", None)
@@ -522,13 +536,15 @@ class GroupNorm(nn.Module):
 class InstanceNorm2d(_BatchNorm):
     """Instance norm over (N, C, H, W); drop-in for :class:`torch.nn.InstanceNorm2d` (affine and tracking off by default)."""
 
-    _expected_dims = (4,)
+    _expected_dims = (3, 4)  # (C, H, W) is one unbatched image, as in torch
 
-    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=False, track_running_stats=False, device=None, dtype=None):
-        super().__init__(num_features, eps, momentum, affine, track_running_stats, device, dtype)
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=False, track_running_stats=False, device=None, dtype=None, *, bias=True):
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, device, dtype, bias=bias)
 
     def forward(self, input: Tensor) -> Tensor:
         self._check_input_dim(input)
+        if input.dim() == 3:
+            return self.forward(input.unsqueeze(0)).squeeze(0)
         use_input_stats = self.training or not self.track_running_stats
         return instance_norm(
             input, self.running_mean, self.running_var, self.weight, self.bias,

@@ -147,9 +147,10 @@ def train_adding(cell_names=("LSTM", "LN-LSTM", "BN-LSTM"), length: int = 30, st
     device = torch.device(device)
     results = {}
     for name in cell_names:
-        with torch.random.fork_rng(devices=[]):
+        with torch.random.fork_rng(devices=[]), torch.device("cpu"):  # the same initial weights on every device
             torch.manual_seed(seed)
-            model = SequenceModel(name, 2, hidden_size, 1, max_steps=length).to(device)
+            model = SequenceModel(name, 2, hidden_size, 1, max_steps=length)
+        model.to(device)
         optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate)
         generator = torch.Generator().manual_seed(seed)
         losses = torch.zeros(steps, device=device)
