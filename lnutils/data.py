@@ -418,7 +418,7 @@ def load_dataset(
                 f"{spec['title']} {key} read from {path} is not the canonical file "
                 f"(uncompressed MD5 {record.md5}, canonical {canonical_md5}); using it anyway."
             )
-            notes.append(message)
+            notes.append(message.replace(str(path), f"{Path(path).name} ({source})"))  # no machine paths in results
             warnings.warn(message, stacklevel=3)
         records.append(record)
 

@@ -267,7 +267,7 @@ def batch_norm(
     * ``training=False``: y = γ (a − E[a]) / sqrt(Var[a] + ε) + β with the running
       (population) statistics.
     """
-    if input.dim() >= 2 and input.shape[0] == 0:  # an empty batch: nothing to normalize, statistics untouched
+    if input.numel() == 0:  # an empty batch: nothing to normalize, statistics untouched (as torch)
         return input.clone()
     _check_batch_norm_input(input, training)
     if training and eps <= 0:
@@ -330,7 +330,7 @@ def group_norm(
     for name, tensor in (("weight", weight), ("bias", bias)):
         if tensor is not None and tensor.numel() != channels:
             raise RuntimeError(f"{name} should contain {channels} elements (one per channel), not {tensor.numel()}")
-    grouped = input.reshape(batch, num_groups, -1)
+    grouped = input.reshape(batch, num_groups, -1).to(_compute_dtype(input))  # g, b applied before rounding back
     normalized = LayerNormFunction.apply(grouped, None, None, 1, eps).reshape(input.shape)
     return _scale_and_shift(normalized, weight, bias, _channel_shape(input)).to(input.dtype)
 
