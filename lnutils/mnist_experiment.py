@@ -93,40 +93,60 @@ def load_results(kind: str, batch_size: int, results_dir: Path | None = None) ->
 # ----------------------------------------------------------------------------- learning rate selection
 
 
-def select_learning_rates_run(batch_size: int, epochs: int, seed: int = 0, grid=LEARNING_RATE_GRID, train_subset=None, device="cpu", progress=True, results_dir=None, checkpoint_dir=None, overwrite=False) -> dict:
-    """Train each method at each grid learning rate (one seed) and keep the lowest final validation error."""
+FULL_LENGTH_EPOCHS = 65
+SETTLE_EPOCHS = 5  # the full-length rule averages validation error over the last 5 epochs
+
+
+def select_learning_rates_run(batch_size: int, epochs: int, seed: int = 0, grid=LEARNING_RATE_GRID, train_subset=None, device="cpu", progress=True, results_dir=None, checkpoint_dir=None, overwrite=False, full_length: bool = False, time_budget_seconds=None) -> dict:
+    """Train each method at each grid learning rate (one seed) and choose by validation error.
+
+    Short selection (``full_length=False``, written to ``mnist_lr_b<B>.json``): the lowest
+    validation error at the last of a few epochs.  Full-length selection (``full_length=True``,
+    ``mnist_lr_full_b<B>.json``): every method × rate trained as long as the paper run, and
+    the lowest validation error averaged over the last 5 epochs (no early stopping).  The
+    full-length file is written after every epoch (``complete`` says whether it finished)
+    and resumes from its checkpoint.
+    """
     if epochs < 1:
         raise ValueError(f"epochs must be at least 1, got {epochs}")
     if train_subset is not None and train_subset < batch_size:
         raise ValueError(f"train_subset={train_subset} holds less than one batch of {batch_size}; pass at least {batch_size} (or none: all 55,000)")
-    path = results_path("lr", batch_size, results_dir)
+    kind = "lr_full" if full_length else "lr"
+    path = results_path(kind, batch_size, results_dir)
     run_config = {"batch_size": batch_size, "epochs": epochs, "seed": seed, "grid": list(grid), "train_subset": train_subset}
+    if full_length:
+        run_config["rule"] = f"mean validation error of the last {SETTLE_EPOCHS} epochs"
     runs.check_replaceable(path, run_config, overwrite)
     dataset = load_mnist()
     split = make_split(dataset, train_subset=train_subset)
-    labels = [f"{method}@{rate:g}" for method in METHODS for rate in grid]
-    stacks = {label: MLPStack(label.split("@")[0], [seed], bn_unbiased=batch_size < 16) for label in labels}
-    rates = {label: float(label.split("@")[1]) for label in labels}
-    start = time.perf_counter()
-    checkpoint = Path(checkpoint_dir or runs.checkpoint_dir()) / f"mnist_select_b{batch_size}_e{epochs}_s{seed}_n{train_subset}.pt"
-    history = train_lockstep(stacks, rates, split, batch_size, epochs, checkpoint=checkpoint, progress=progress, device=device, fingerprint_extra={"data": dataset.provenance.checksum})
-    chosen = {}
-    for method in METHODS:
-        finals = {rate: history.val_error[f"{method}@{rate:g}"][-1][0] for rate in grid}
-        chosen[method] = min(finals, key=finals.get)
-    payload = {
-        "kind": "learning-rate selection",
-        "config": run_config,
-        "rule": f"lowest validation error (5,000 held-out training images) after {epochs} epoch(s), seed {seed}",
-        "batch_size": batch_size,
-        "epochs": epochs,
-        "grid": list(grid),
-        "train_subset": train_subset,
-        "chosen": chosen,
-        "curves": history.to_dict(),
-        "provenance": provenance(dataset, torch.device(device), time.perf_counter() - start),
-    }
-    save_results(path, payload, overwrite=True)  # a complete selection of this configuration
+    stacks = {runs.grid_label(m, rate): MLPStack(m, [seed], bn_unbiased=batch_size < 16) for m in METHODS for rate in grid}
+    rates = {runs.grid_label(m, rate): rate for m in METHODS for rate in grid}
+    commit = environment.git_commit()
+    checkpoint = Path(checkpoint_dir or runs.checkpoint_dir()) / f"mnist_{kind}_b{batch_size}_e{epochs}_s{seed}_n{train_subset}.pt"
+
+    def payload_for(history: History) -> dict:
+        done = len(history.epoch_seconds)
+        if full_length:
+            settled = {label: float(np.mean(np.asarray(values)[-SETTLE_EPOCHS:, 0])) for label, values in history.val_error.items()}
+            chosen = {m: min(grid, key=lambda rate: settled[runs.grid_label(m, rate)]) for m in METHODS}
+            rule = f"lowest validation error (5,000 held-out training images) averaged over the last {SETTLE_EPOCHS} of {epochs} epochs, seed {seed}; no early stopping"
+        else:
+            chosen = runs.choose_learning_rates(history.val_error, METHODS, grid)
+            rule = f"lowest validation error (5,000 held-out training images) after {epochs} epoch(s), seed {seed}"
+        return {
+            "kind": "learning-rate selection", "config": run_config, "rule": rule,
+            "batch_size": batch_size, "epochs": epochs, "epochs_done": done, "complete": done == epochs,
+            "grid": list(grid), "train_subset": train_subset, "chosen": chosen, "curves": history.to_dict(),
+            "provenance": provenance(dataset, device, sum(history.epoch_seconds), commit=commit),
+        }
+
+    def save_partial(history: History) -> None:
+        if full_length:
+            save_results(path, payload_for(history), overwrite=overwrite)
+
+    history = train_lockstep(stacks, rates, split, batch_size, epochs, checkpoint=checkpoint, progress=progress, device=device, fingerprint_extra={"data": dataset.provenance.checksum}, on_epoch_end=save_partial, time_budget_seconds=time_budget_seconds)
+    payload = payload_for(history)
+    save_results(path, payload, overwrite=overwrite or not full_length)
     return payload
 
 
@@ -380,13 +400,14 @@ def main(argv=None) -> int:
     parser.add_argument("command", choices=["select", "run"])
     parser.add_argument("--batch-size", type=positive_int, default=128, choices=[128, 4], metavar="{128,4}")
     parser.add_argument("--train-subset", type=positive_int, default=None, help="select only: use the first n training images")
+    parser.add_argument("--full-length", action="store_true", help=f"select only: train every rate {FULL_LENGTH_EPOCHS} epochs, choose by the last {SETTLE_EPOCHS} epochs' validation error")
     add_common_arguments(parser)
     args = parser.parse_args(argv)
     device = resolve_common(parser, args)
     environment.describe()
     if args.command == "select":
-        epochs = args.epochs or (3 if args.batch_size >= 32 else 1)
-        payload = select_learning_rates_run(args.batch_size, epochs, train_subset=args.train_subset, device=device, overwrite=args.overwrite)
+        epochs = args.epochs or (FULL_LENGTH_EPOCHS if args.full_length else 3 if args.batch_size >= 32 else 1)
+        payload = select_learning_rates_run(args.batch_size, epochs, train_subset=args.train_subset, device=device, overwrite=args.overwrite, full_length=args.full_length, time_budget_seconds=args.time_budget)
         print("chosen learning rates:", payload["chosen"])
     else:
         payload = run_paper(args.batch_size, device=device, epochs=args.epochs, seeds=args.seeds, time_budget_seconds=args.time_budget, overwrite=args.overwrite, profile=args.profile)

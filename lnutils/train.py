@@ -359,7 +359,8 @@ def train_lockstep(
             history.append(method, train_nll, val_error, test_error)
         history.epoch_seconds.append(time.perf_counter() - epoch_start)
         if hasattr(bar, "set_postfix_str"):
-            bar.set_postfix_str(" ".join(f"{m}: nll {np.mean(history.train_nll[m][-1]):.2e} test {100 * np.mean(history.test_error[m][-1]):.2f}%" for m in stacks))
+            best = min(stacks, key=lambda m: np.mean(history.test_error[m][-1]))
+            bar.set_postfix_str(f"best: {best}, test {100 * np.mean(history.test_error[best][-1]):.2f}%")
         if checkpoint is not None:
             save_checkpoint(checkpoint, stacks, optimizer, history, epoch + 1, expected)
         if on_epoch_end is not None:
