@@ -7,7 +7,7 @@
     check.rms_norm(my_rms_norm)          # my_rms_norm(input, normalized_shape, weight=None, eps=None)
     check.layer_norm_chw(my_fn)          # chapter 3: my_fn(input, weight=None, bias=None, eps=1e-5), LN over (C, H, W)
     check.mlp(make_my_model)             # chapter 2: the paper's 784-1000-1000-10 layer-norm network in torch.nn
-    check.layer_norm_rnn_cell(MyCell)    # chapter 4: h_t = tanh(LN(W_hh h_{t-1} + W_ih x_t)), Ba et al. 2016 Eq. 5
+    check.layer_norm_rnn_cell(MyCell)    # chapter 4: h_t = tanh(LN(W_hh h_{t-1} + W_ih x_t)), Ba et al. 2016 Eq. 4
 
 Each runs the cases the book's test suite runs against ``torch.nn.functional``
 (or, for the networks and the cell, against the book's reference built from ``torch.nn``),
@@ -366,7 +366,7 @@ def mlp(make_model, method: str = "layer norm") -> CheckReport:
 @_printing_if_verbose
 def layer_norm_rnn_cell(cell_class) -> CheckReport:
     """Check a layer-normalized vanilla RNN cell (chapter 4): ``h_t = tanh(LN(W_hh h_{t-1} + W_ih x_t))``,
-    Ba et al. 2016, Eq. 5, with μ and σ over the H hidden units and the gain g and bias b of the LN.
+    Ba et al. 2016, Eq. 4, with μ and σ over the H hidden units and the gain g and bias b of the LN.
 
     ``cell_class(input_size, hidden_size)`` must build a module with parameters ``weight_ih`` (H, input_size),
     ``weight_hh`` (H, H) and a ``norm`` with ``weight`` and ``bias`` of shape (H,) and ε = 1e-5, whose
@@ -374,7 +374,7 @@ def layer_norm_rnn_cell(cell_class) -> CheckReport:
     and compares every hidden state and the gradients of all four parameters and of the inputs.
     """
     report = CheckReport("layer_norm_rnn_cell")
-    print("checking your layer-normalized RNN cell against tanh(F.layer_norm(h W_hhᵀ + x W_ihᵀ)) (Ba et al. 2016, Eq. 5)")
+    print("checking your layer-normalized RNN cell against tanh(F.layer_norm(h W_hhᵀ + x W_ihᵀ)) (Ba et al. 2016, Eq. 4)")
     for input_size, hidden_size, batch_size, steps in [(2, 3, 1, 1), (3, 4, 2, 3), (5, 8, 4, 6)]:
         description = f"input {input_size}, hidden {hidden_size}, batch {batch_size}, {steps} step(s)"
         try:
@@ -406,7 +406,7 @@ def layer_norm_rnn_cell(cell_class) -> CheckReport:
                 hidden = _as_tensor(_call("your forward", cell, inputs[step], hidden), reference_hidden)
                 weight_ih, weight_hh, gain, bias = reference_parameters
                 summed = reference_hidden @ weight_hh.T + inputs[step] @ weight_ih.T  # a_t = W_hh h_{t-1} + W_ih x_t
-                reference_hidden = torch.tanh(F.layer_norm(summed, (hidden_size,), gain, bias, 1e-5))  # Eq. 5
+                reference_hidden = torch.tanh(F.layer_norm(summed, (hidden_size,), gain, bias, 1e-5))  # Eq. 4
                 message = message or _differs(f"hidden state at step {step + 1}", hidden, reference_hidden, 1e-8)
         except StudentCodeError as error:
             message = str(error)

@@ -104,7 +104,7 @@ def _sum_to(tensor: Tensor, shape: torch.Size) -> Tensor:
 
 
 class LayerNormFunction(torch.autograd.Function):
-    """Layer norm with the hand-derived backward (Ba et al. 2016, Eqs. 3-5).
+    """Layer norm with the hand-derived backward (Ba et al. 2016, Eq. 3 for μ, σ; Eq. 5 for g, b).
 
     Forward, over the H units of each sample:
         μ = (1/H) Σ_i a_i,   σ = sqrt((1/H) Σ_i (a_i − μ)² + ε),
@@ -156,7 +156,7 @@ def layer_norm(
     bias: Tensor | None = None,
     eps: float = 1e-5,
 ) -> Tensor:
-    """Layer normalization over the last ``len(normalized_shape)`` dims (Ba et al. 2016, Eqs. 3-5).
+    """Layer normalization over the last ``len(normalized_shape)`` dims (Ba et al. 2016, Eq. 3 for μ, σ; Eq. 5 for g, b).
 
     Same signature and semantics as :func:`torch.nn.functional.layer_norm`. ε is added
     inside the square root, as PyTorch and the authors' code do (the paper has none).
@@ -479,7 +479,7 @@ class BatchNorm2d(_BatchNorm):
 
 
 class LayerNorm(nn.Module):
-    """Layer norm module; drop-in for :class:`torch.nn.LayerNorm` (Ba et al. 2016, Eqs. 3-5)."""
+    """Layer norm module; drop-in for :class:`torch.nn.LayerNorm` (Ba et al. 2016, Eq. 3 for μ, σ; Eq. 5 for g, b)."""
 
     def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, bias=True, device=None, dtype=None):
         super().__init__()

@@ -47,7 +47,7 @@ def batch_norm_backward(grad_y, cache):
 
 
 def layer_norm_forward(a, g, b, eps=1e-5):
-    """Layer norm of an (N, H) array over its H units (Ba et al. 2016, Eqs. 3-5)."""
+    """Layer norm of an (N, H) array over its H units (Ba et al. 2016, Eqs. 3 and 5)."""
     _check(a, g, b)
     return _normalize_forward(a, g, b, axis=1, eps=eps)
 

@@ -27,7 +27,11 @@ METHOD_COLORS = {
 
 
 def color(method: str) -> str:
-    return METHOD_COLORS.get(method, OKABE_ITO["yellow"])
+    """The method's colour; "RMS norm" and "rms norm", "layer norm (C,H,W)" and "layer norm" share one."""
+    key = method.lower().split(" (")[0]
+    if key not in METHOD_COLORS:
+        raise KeyError(f"no colour for {method!r}; the book's methods are {sorted(METHOD_COLORS)}")
+    return METHOD_COLORS[key]
 
 
 def use_book_style() -> None:

@@ -144,7 +144,7 @@ def test_rnn_cell_check_passes_for_eq_5():
 
 
 def test_rnn_cell_check_catches_separate_normalizations(capsys):
-    class TwoNorms(LNRNNCell):  # normalizes the two terms separately, like the LN-LSTM: not Eq. 5
+    class TwoNorms(LNRNNCell):  # normalizes the two terms separately, like the LN-LSTM: not Eq. 4
         def forward(self, x, h):
             return torch.tanh(self.norm(h @ self.weight_hh.T) + self.norm(x @ self.weight_ih.T))
 
