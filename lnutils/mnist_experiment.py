@@ -219,6 +219,12 @@ def curves_array(curves: dict, metric: str, method: str) -> np.ndarray:
     return np.asarray(curves[metric][method], dtype=float)
 
 
+def _nll_cell(values: np.ndarray) -> str:
+    """Training NLLs of several seeds span orders of magnitude: their geometric mean and range."""
+    geometric = float(np.exp(np.log(np.maximum(values, 1e-300)).mean()))
+    return f"{geometric:.1e} [{values.min():.0e}, {values.max():.0e}]" if len(values) > 1 else f"{geometric:.1e}"
+
+
 def results_rows(curves: dict, batch_size: int) -> list[dict]:
     """Final and best test error (mean ± sample standard deviation over seeds, in %) per method."""
     rows = []
@@ -232,7 +238,7 @@ def results_rows(curves: dict, batch_size: int) -> list[dict]:
             "epochs": test.shape[0],
             "final test error %": f"{final.mean():.2f} ± {final.std(ddof=1):.2f}" if len(final) > 1 else f"{final.mean():.2f}",
             "best test error %": f"{best.mean():.2f} ± {best.std(ddof=1):.2f}" if len(best) > 1 else f"{best.mean():.2f}",
-            "final train NLL": f"{curves_array(curves, 'train_nll', method)[-1].mean():.2e}",
+            "final train NLL (geometric mean [min, max])": _nll_cell(curves_array(curves, "train_nll", method)[-1]),
             "paper (Fig. 6, read off)": PAPER_FIGURE_6.get(batch_size, {}).get(method, "–"),
         })
     return rows
@@ -315,31 +321,97 @@ def is_lower(lower: np.ndarray, higher: np.ndarray) -> bool | None:
     return difference > 0
 
 
-def claims(curves_by_batch: dict[int, dict]) -> list[dict]:
+def at_epoch(curves: dict, metric: str, method: str, epoch: int, log: bool = False) -> np.ndarray:
+    """One value per seed at ``epoch`` (1-based), of log10 for the NLL."""
+    values = curves_array(curves, metric, method)[epoch - 1]
+    return np.log10(np.maximum(values, 1e-300)) if log else values
+
+
+def claims(curves_by_batch: dict[int, dict], notes: dict[int, str] | None = None) -> list[dict]:
     """The paper's qualitative claims for Figure 6, checked on our curves.
 
-    Each compares per-seed means of the last LAST_EPOCHS epochs; ``holds`` is True, False, or
-    None when the difference is within the seeds' noise (see :func:`is_lower`)."""
+    Each compares per-seed means of the last LAST_EPOCHS epochs (training NLL: of log10, so
+    one seed's 1e-3 does not outweigh another's 1e-6); ``holds`` is True, False, or None
+    when the difference is within the seeds' noise (see :func:`is_lower`).  ``notes`` marks
+    the claims of a batch size, e.g. {4: "partial run: 8 of 65 epochs"}."""
     def error_evidence(errors):
         return ", ".join(f"{m} {100 * e.mean():.2f}" + (f" ± {100 * e.std(ddof=1):.2f}%" if len(e) > 1 else "%") for m, e in errors.items())
+
+    def nll_evidence(nll):
+        return "train NLL " + ", ".join(f"{m} {10 ** v.mean():.1e}" for m, v in nll.items())
 
     found = []
     c128 = curves_by_batch.get(128)
     if c128:
         nll = {m: settled(c128, "train_nll", m, log=True) for m in ("layer norm", "batch norm", "baseline")}
-        found.append({"claim": "batch 128: LN reaches a lower training NLL than BN", "holds": is_lower(nll["layer norm"], nll["batch norm"]),
-                      "seeds": len(nll["layer norm"]), "evidence": "train NLL " + ", ".join(f"{m} {10 ** v.mean():.1e}" for m, v in nll.items())})
+        found.append({"batch": 128, "claim": "batch 128: LN reaches a lower training NLL than BN", "holds": is_lower(nll["layer norm"], nll["batch norm"]),
+                      "seeds": len(nll["layer norm"]), "evidence": nll_evidence(nll)})
+        quarter = max(1, len(curves_array(c128, "train_nll", "layer norm")) // 4)
+        early = {m: at_epoch(c128, "train_nll", m, quarter, log=True) for m in ("layer norm", "batch norm")}
+        found.append({"batch": 128, "claim": f"batch 128: LN converges faster: lower training NLL than BN at epoch {quarter}", "holds": is_lower(early["layer norm"], early["batch norm"]),
+                      "seeds": len(early["layer norm"]), "evidence": nll_evidence(early) + f" at epoch {quarter}"})
         errors = {m: settled(c128, "test_error", m) for m in ("layer norm", "batch norm", "baseline")}
         for short, method in (("LN", "layer norm"), ("BN", "batch norm")):
-            found.append({"claim": f"batch 128: {short} beats the baseline on test error", "seeds": len(errors[method]),
+            found.append({"batch": 128, "claim": f"batch 128: {short} beats the baseline on test error", "seeds": len(errors[method]),
                           "holds": is_lower(errors[method], errors["baseline"]), "evidence": error_evidence({m: errors[m] for m in (method, "baseline")})})
+        found.append({"batch": 128, "claim": "batch 128: LN beats BN on test error", "seeds": len(errors["layer norm"]),
+                      "holds": is_lower(errors["layer norm"], errors["batch norm"]), "evidence": error_evidence({m: errors[m] for m in ("layer norm", "batch norm")})})
     c4 = curves_by_batch.get(4)
     if c4:
         errors = {m: settled(c4, "test_error", m) for m in ("layer norm", "batch norm", "baseline")}
-        found.append({"claim": "batch 4: LN beats BN on test error", "holds": is_lower(errors["layer norm"], errors["batch norm"]),
+        found.append({"batch": 4, "claim": "batch 4: LN beats BN on test error", "holds": is_lower(errors["layer norm"], errors["batch norm"]),
                       "seeds": len(errors["layer norm"]), "evidence": error_evidence(errors)})
-        found.append({"claim": "batch 4: BN is worse than no normalization", "holds": is_lower(errors["baseline"], errors["batch norm"]),
+        found.append({"batch": 4, "claim": "batch 4: BN is worse than no normalization", "holds": is_lower(errors["baseline"], errors["batch norm"]),
                       "seeds": len(errors["layer norm"]), "evidence": error_evidence({m: errors[m] for m in ("batch norm", "baseline")})})
+    if c128 and c4:
+        small, large = settled(c4, "test_error", "layer norm"), settled(c128, "test_error", "layer norm")
+        worse_at_4 = is_lower(large, small)  # the claim holds unless batch 4 is worse beyond seed noise
+        found.append({"batch": 4, "claim": "LN is robust to batch size: no worse at batch 4 than at 128 (beyond seed noise)", "holds": worse_at_4 is not True,
+                      "seeds": min(len(small), len(large)), "evidence": f"LN test error: batch 4 {100 * small.mean():.2f}%, batch 128 {100 * large.mean():.2f}%"})
+    for claim in found:
+        claim["note"] = (notes or {}).get(claim.pop("batch"), "")
+    return found
+
+
+def overfitting(curves: dict) -> list[dict]:
+    """Per method: the epoch of lowest mean validation error, and how much the training NLL
+    (geometric mean over seeds) and the test error moved after it."""
+    rows = []
+    for method in curves["val_error"]:
+        validation = curves_array(curves, "val_error", method).mean(axis=1)
+        best = int(np.argmin(validation))
+        nll = np.exp(np.log(np.maximum(curves_array(curves, "train_nll", method), 1e-300)).mean(axis=1))
+        test = 100 * curves_array(curves, "test_error", method).mean(axis=1)
+        rows.append({"method": method, "best validation epoch": best + 1, "epochs": len(validation),
+                     "train NLL at best": float(nll[best]), "final train NLL": float(nll[-1]),
+                     "test error at best %": float(test[best]), "final test error %": float(test[-1])})
+    return rows
+
+
+def live_matches_saved(live: dict[int, dict], configs: dict[int, "RunConfig"], saved: dict[int, dict]) -> dict[int, dict]:
+    """How closely the live run reproduces the saved run over the epochs and seeds both have,
+    for each batch size whose live configuration differs from the saved one only in epochs
+    and seeds: largest |difference| of test error (points) and of log10 training NLL."""
+    found = {}
+    for batch_size, curves in live.items():
+        if batch_size not in saved:
+            continue
+        recorded = saved[batch_size]["config"]
+        config = configs[batch_size]
+        same = config.train_subset == recorded.get("train_subset") and config.learning_rates == recorded.get("learning_rates") and set(config.seeds) <= set(recorded["seeds"])
+        if not same:
+            continue
+        columns = [recorded["seeds"].index(seed) for seed in config.seeds]
+        worst_error = worst_nll = 0.0
+        for method in curves["test_error"]:
+            a = curves_array(curves, "test_error", method)
+            epochs = min(len(a), saved[batch_size]["epochs_done"])
+            b = curves_array(saved[batch_size]["curves"], "test_error", method)[:epochs, columns]
+            worst_error = max(worst_error, float(np.abs(a[:epochs] - b).max()) * 100)
+            a = np.log10(curves_array(curves, "train_nll", method)[:epochs])
+            b = np.log10(curves_array(saved[batch_size]["curves"], "train_nll", method)[:epochs, columns])
+            worst_nll = max(worst_nll, float(np.abs(a - b).max()))
+        found[batch_size] = {"epochs": epochs, "seeds": list(config.seeds), "test error points": worst_error, "log10 NLL": worst_nll}
     return found
 
 
@@ -348,15 +420,24 @@ def verdict(claim: dict) -> str:
     return word + (" (1 seed)" if claim["seeds"] == 1 else "")
 
 
-def claims_markdown(curves_by_batch: dict[int, dict], label: str) -> str:
-    lines = [f"| claim of the paper ({label}) | holds here? | evidence (mean of the last {LAST_EPOCHS} epochs, or the last quarter of a shorter run, and over seeds; ± the spread over seeds) |", "|---|---|---|"]
-    for c in claims(curves_by_batch):
-        lines.append(f"| {c['claim']} | {verdict(c)} | {c['evidence']} |")
+def claims_markdown(curves_by_batch: dict[int, dict], label: str, notes: dict[int, str] | None = None) -> str:
+    lines = [f"| claim of the paper ({label}) | holds here? | evidence (mean of the last {LAST_EPOCHS} epochs, or the last quarter of a shorter run, and over seeds; ± the spread over seeds; NLL as a geometric mean) |", "|---|---|---|"]
+    for c in claims(curves_by_batch, notes):
+        note = f" ({c['note']})" if c["note"] else ""
+        lines.append(f"| {c['claim']}{note} | {verdict(c)} | {c['evidence']} |")
     return "\n".join(lines)
 
 
-def results_markdown(curves_by_batch: dict[int, dict], label: str) -> str:
+def partial_notes(saved: dict[int, dict]) -> dict[int, str]:
+    """{batch size: "partial run: 8 of 65 epochs"} for each saved run that did not finish."""
+    return {bs: f"partial run: {r['epochs_done']} of {r['config']['epochs']} epochs" for bs, r in saved.items() if not r.get("complete")}
+
+
+def results_markdown(curves_by_batch: dict[int, dict], label: str, notes: dict[int, str] | None = None) -> str:
     rows = [row for bs in sorted(curves_by_batch, reverse=True) for row in results_rows(curves_by_batch[bs], bs)]
+    for row in rows:
+        if (notes or {}).get(row["batch size"]):
+            row["epochs"] = f"{row['epochs']} ({notes[row['batch size']]})"
     headers = list(rows[0])
     lines = [f"**{label}**", "", "| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     lines += ["| " + " | ".join(str(r[h]) for h in headers) + " |" for r in rows]

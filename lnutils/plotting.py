@@ -23,6 +23,12 @@ METHOD_COLORS = {
     "instance norm": OKABE_ITO["purple"],
     "group norm": OKABE_ITO["orange"],
     "rms norm": OKABE_ITO["sky blue"],
+    # the recurrent cells of chapter 4
+    "lstm": OKABE_ITO["black"],
+    "ln-lstm": OKABE_ITO["vermillion"],
+    "bn-lstm": OKABE_ITO["blue"],
+    "gru": OKABE_ITO["green"],
+    "ln-gru": OKABE_ITO["orange"],
 }
 
 
@@ -94,14 +100,35 @@ def _band(ax, values, method: str, style: str = "-", label: str | None = None, a
         ax.fill_between(epochs, values.min(axis=1), values.max(axis=1), color=color(method), alpha=alpha, linewidth=0)
 
 
-def plot_figure6(main: dict, overlay: dict | None = None, main_label: str = "", overlay_label: str = ""):
-    """The MNIST figure: rows are batch sizes, columns train NLL (log), test error, validation error.
+def integer_epochs(ax) -> None:
+    """Whole-number epoch ticks, and an axis around a run of one epoch."""
+    left, right = ax.get_xlim()
+    ax.set_xlim(min(left, 0.5), max(right, 1.5))
+    ax.xaxis.set_major_locator(mpl.ticker.MaxNLocator(integer=True, min_n_ticks=1))
 
-    ``main`` and ``overlay`` map batch size -> curves (as written by lnutils.train.History).
-    Lines are means over seeds, bands span the seeds' min to max; the overlay is dashed.
+
+def legend_below(fig, axes, columns: int = 3) -> None:
+    """One legend for the figure, under the panels (never over the data)."""
+    handles, labels = [], []
+    for ax in np.ravel(axes):
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            if label not in labels:
+                handles.append(handle)
+                labels.append(label)
+    fig.legend(handles, labels, loc="lower center", ncol=columns, fontsize=8, bbox_to_anchor=(0.5, 0.0))
+    fig.tight_layout(rect=(0, 0.06 + 0.035 * ((len(labels) - 1) // columns), 1, 1))
+
+
+def plot_figure6(main: dict, overlay: dict | None = None, main_label: str = "", overlay_label: str = ""):
+    """The MNIST figure: rows are batch sizes, columns train NLL (log scale) and test error.
+
+    ``main`` maps batch size -> curves (as written by lnutils.train.History).  Lines are
+    means over seeds, bands span the seeds' min to max.  Sized for the book's column
+    (about 7 inches).  The live quick run has its own figure: :func:`plot_live_check`.
+    ``overlay`` (dashed) is kept for a reader's own comparisons.
     """
     batch_sizes = sorted(set(main) | set(overlay or {}), reverse=True)
-    fig, axes = plt.subplots(len(batch_sizes), 3, figsize=(12, 3.3 * len(batch_sizes)), squeeze=False)
+    fig, axes = plt.subplots(len(batch_sizes), 2, figsize=(7.2, 2.9 * len(batch_sizes) + 0.5), squeeze=False)
     for row, batch_size in enumerate(batch_sizes):
         last_errors = [2.0]  # every curve's last point (mean over seeds, %) must be inside the error axes
         for source, style, suffix in ((main, "-", main_label), (overlay or {}, "--", overlay_label)):
@@ -112,19 +139,51 @@ def plot_figure6(main: dict, overlay: dict | None = None, main_label: str = "", 
                 label = f"{method} {suffix}".strip()
                 _band(axes[row, 0], curves["train_nll"][method], method, style, label)
                 _band(axes[row, 1], curves["test_error"][method], method, style, scale=100)
-                _band(axes[row, 2], curves["val_error"][method], method, style, scale=100)
-                last_errors += [100 * float(np.mean(curves[metric][method][-1])) for metric in ("test_error", "val_error")]
+                last_errors.append(100 * float(np.mean(curves["test_error"][method][-1])))
         axes[row, 0].set_yscale("log")
-        axes[row, 0].set_ylabel(f"batch size {batch_size}\ntrain NLL (nats, whole split)")
+        axes[row, 0].set_ylabel("train NLL (nats)")
         axes[row, 1].set_ylabel("test error (%)")
-        axes[row, 2].set_ylabel("validation error (%)")
         for ax in axes[row]:
+            ax.set_title(f"batch size {batch_size}", fontsize=10)
             ax.set_xlabel("epoch")
-            left, right = ax.get_xlim()
-            ax.set_xlim(min(left, 0.5), max(right, 1.5))  # a run of one epoch still gets an axis around it
-            ax.xaxis.set_major_locator(mpl.ticker.MaxNLocator(integer=True, min_n_ticks=1))
-        for ax in axes[row, 1:]:  # zoom in on the end of training, where the methods differ
-            ax.set_ylim(0.8, min(ax.get_ylim()[1], 1.25 * max(last_errors)))
-        axes[row, 0].legend(fontsize=8)
-    fig.tight_layout()
+            integer_epochs(ax)
+        # zoom in on the end of training, where the methods differ
+        axes[row, 1].set_ylim(0.8, min(axes[row, 1].get_ylim()[1], 1.25 * max(last_errors)))
+    legend_below(fig, axes)
+    return fig
+
+
+def plot_live_check(live: dict, saved: dict):
+    """The live quick run (markers) on the saved paper run's first epochs (lines): test error
+    per batch size, over the epochs the live run has."""
+    batch_sizes = sorted(live, reverse=True)
+    fig, axes = plt.subplots(1, len(batch_sizes), figsize=(3.6 * len(batch_sizes), 3.0), squeeze=False)
+    for ax, batch_size in zip(axes[0], batch_sizes):
+        epochs = len(next(iter(live[batch_size]["test_error"].values())))
+        for method, values in live[batch_size]["test_error"].items():
+            live_mean = 100 * np.asarray(values, dtype=float).mean(axis=1)
+            ax.plot(np.arange(1, epochs + 1), live_mean, "o", color=color(method), label=f"{method}, this build", markersize=5)
+            if batch_size in saved:
+                saved_values = 100 * np.asarray(saved[batch_size]["test_error"][method], dtype=float)[:epochs]
+                ax.plot(np.arange(1, len(saved_values) + 1), saved_values.mean(axis=1), "-", color=color(method), label=f"{method}, saved run")
+        ax.set(title=f"batch size {batch_size}", xlabel="epoch", ylabel="test error (%)")
+        integer_epochs(ax)
+    legend_below(fig, axes, columns=2)
+    return fig
+
+
+def plot_curves(curves: dict, metrics=("train_nll", "test_error"), styles: dict | None = None, seed: int | None = None):
+    """Per-epoch curves of several methods, one panel per metric (log scale for NLL), mean over
+    seeds (or one seed), with integer epoch ticks and the legend below."""
+    labels = {"train_nll": "train NLL (nats)", "test_error": "test error (%)", "val_error": "validation error (%)"}
+    fig, axes = plt.subplots(1, len(metrics), figsize=(3.6 * len(metrics), 3.1), squeeze=False)
+    for ax, metric in zip(axes[0], metrics):
+        for name, values in curves[metric].items():
+            values = np.asarray(values, dtype=float) * (1 if metric == "train_nll" else 100)
+            line = values[:, seed] if seed is not None else values.mean(axis=1)
+            style = (styles or {}).get(name, "-")
+            ax.plot(np.arange(1, len(line) + 1), line, style, color=color(name), marker="o", markersize=3, label=name)
+        ax.set(xlabel="epoch", ylabel=labels[metric], yscale="log" if metric == "train_nll" else "linear")
+        integer_epochs(ax)
+    legend_below(fig, axes, columns=4)
     return fig

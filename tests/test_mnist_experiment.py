@@ -23,9 +23,17 @@ def curves(final_errors: dict, final_nll: dict, epochs=3, seeds=2) -> dict:
 
 
 def test_claims_are_computed_from_the_curves():
-    agrees = {128: curves({"baseline": 0.015, "batch norm": 0.013, "layer norm": 0.013}, {"baseline": 1e-4, "batch norm": 1e-3, "layer norm": 1e-7}),
-              4: curves({"baseline": 0.015, "batch norm": 0.022, "layer norm": 0.014}, {"baseline": 1e-4, "batch norm": 1e-2, "layer norm": 1e-5})}
-    assert all(c["holds"] for c in experiment.claims(agrees))
+    agrees = {128: curves({"baseline": 0.015, "batch norm": 0.013, "layer norm": 0.012}, {"baseline": 1e-4, "batch norm": 1e-3, "layer norm": 1e-7}),
+              4: curves({"baseline": 0.015, "batch norm": 0.022, "layer norm": 0.012}, {"baseline": 1e-4, "batch norm": 1e-2, "layer norm": 1e-5})}
+    assert all(c["holds"] for c in experiment.claims(agrees)) and len(experiment.claims(agrees)) == 8
+    # each verdict follows its inputs: LN worse than BN at 128, and LN worse at batch 4 than at 128
+    flipped = {128: curves({"baseline": 0.015, "batch norm": 0.013, "layer norm": 0.014}, {"baseline": 1e-4, "batch norm": 1e-3, "layer norm": 1e-7}),
+               4: curves({"baseline": 0.015, "batch norm": 0.022, "layer norm": 0.016}, {"baseline": 1e-4, "batch norm": 1e-2, "layer norm": 1e-5})}
+    verdicts = {c["claim"]: c["holds"] for c in experiment.claims(flipped)}
+    assert verdicts["batch 128: LN beats BN on test error"] is False
+    assert verdicts["LN is robust to batch size: no worse at batch 4 than at 128 (beyond seed noise)"] is False
+    marked = experiment.claims_markdown(agrees, "test", notes={4: "partial run: 8 of 65 epochs"})
+    assert "| batch 4: LN beats BN on test error (partial run: 8 of 65 epochs) |" in marked
     disagrees = {4: curves({"baseline": 0.020, "batch norm": 0.015, "layer norm": 0.016}, {m: 1e-3 for m in METHODS})}
     assert [c["holds"] for c in experiment.claims(disagrees)] == [False, False]
     assert "**no**" in experiment.claims_markdown(disagrees, "test")
