@@ -187,3 +187,47 @@ def plot_curves(curves: dict, metrics=("train_nll", "test_error"), styles: dict 
         integer_epochs(ax)
     legend_below(fig, axes, columns=4)
     return fig
+
+
+def plot_validation_by_setting(records: dict):
+    """Validation error per epoch (mean over seeds), one panel per setting of chapter 4."""
+    fig, axes = plt.subplots(1, len(records), figsize=(3.6 * len(records), 3.1), squeeze=False)
+    for ax, (setting, record) in zip(axes[0], records.items()):
+        for cell, values in record["curves"]["val_error"].items():
+            values = 100 * np.asarray(values, dtype=float)
+            ax.plot(np.arange(1, len(values) + 1), values.mean(axis=1), "o-", color=color(cell), label=cell, markersize=4)
+        ax.set(title=f"sequential MNIST, {setting}", xlabel="epoch", ylabel="validation error (%)")
+        integer_epochs(ax)
+        low, high = ax.get_ylim()
+        if high - low < 2:  # a run of one or two epochs: give the points room
+            middle = (high + low) / 2
+            ax.set_ylim(max(0, middle - 2), middle + 2)
+    legend_below(fig, axes, columns=5)
+    return fig
+
+
+def plot_adding_losses(results: dict, length: int, window: int = 50):
+    """Training MSE on the adding problem (moving mean over ``window`` steps) per cell."""
+    fig, ax = plt.subplots(figsize=(6.0, 3.3))
+    for cell, result in results.items():
+        losses = np.convolve(result["train_loss"], np.ones(window) / window, mode="valid")
+        ax.plot(np.arange(window, window + len(losses)), losses, color=color(cell), label=cell)
+    ax.axhline(1 / 6, color="grey", linestyle=":", label="predict the mean")
+    ax.set(xlabel="training step", ylabel=f"train MSE ({window}-step mean)", yscale="log", title=f"adding problem, length {length}")
+    legend_below(fig, ax, columns=4)
+    return fig
+
+
+def plot_rnn_probes(statistics: dict, gradients: dict):
+    """Per time step: spread of the recurrent summed input, norm of h_t, and ‖∂L/∂h_t‖, per cell."""
+    fig, axes = plt.subplots(1, 3, figsize=(10.5, 3.3))
+    for cell, stats in statistics.items():
+        steps = np.arange(1, len(gradients[cell]) + 1)
+        axes[0].plot(steps, stats["recurrent input std"], color=color(cell), label=cell)
+        axes[1].plot(steps, stats["hidden norm"], color=color(cell))
+        axes[2].semilogy(steps, gradients[cell], color=color(cell))
+    axes[0].set(xlabel="time step t", ylabel="std of recurrent summed input")
+    axes[1].set(xlabel="time step t", ylabel="mean ‖h_t‖")
+    axes[2].set(xlabel="time step t", ylabel="mean ‖∂L/∂h_t‖")
+    legend_below(fig, axes, columns=5)
+    return fig

@@ -198,3 +198,28 @@ def gradient_spike_sentence(gradients: dict[str, np.ndarray]) -> str:
     return ("‖∂L/∂h_1‖ relative to the median over all steps: " + ", ".join(parts) + ". A ratio far above 1 is a spike at the "
             "first step. One candidate cause, not tested here: h_1 is small, so the next step's batch norm divides "
             "W_h h_1 by a small batch spread, and its backward multiplies by the same large 1/σ.")
+
+
+def shared_scale_sentence(records: list[dict]) -> str:
+    """Where RMS norm over (C,H,W), which also shares one scale across an image's channels,
+    places against LN(C,H,W): a check on the 'quiet channels squashed by one σ' story."""
+    sentences = []
+    for record in records:
+        names = list(record["curves"]["test_error"])
+        if "rms norm" not in names or "layer norm (C,H,W)" not in names:
+            continue
+        order = sorted(names, key=lambda name: _final(record, name).mean())
+        rms, ln = order.index("rms norm") + 1, order.index("layer norm (C,H,W)") + 1
+        text = f"{record['dataset']}, batch {record['batch_size']}: RMS norm over (C,H,W) places {rms}, LN(C,H,W) places {ln} of {len(names)}"
+        if rms <= 2:
+            text += ("; a layer that also divides all channels of an image by one scale is among the best here, "
+                     "so a shared scale alone does not explain where LN(C,H,W) places")
+        sentences.append(text + ".")
+    return " ".join(sentences)
+
+
+def published_markdown(published: dict, unit: str) -> str:
+    """A table of published numbers, one row per source."""
+    rows = [[source, ", ".join(f"{name} {value}" for name, value in numbers.items())] for source, numbers in published.items()]
+    return markdown_table(["source", f"numbers ({unit})"], rows)
+

@@ -115,3 +115,21 @@ def test_slides_rewrite_every_myst_construct_the_chapters_use():
             if cell["cell_type"] == "markdown":
                 text = slide_markdown("".join(cell["source"]), references)
                 assert not re.search(r"\{(cite:[pt]|eq|doc|exercise|solution)\}|\$\$ \(", text), f"{path.name}: MyST left in the slides: {text[:200]}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_code_lines_fit_the_page(path):
+    """Code cells are read on a page about 88 characters wide: no sideways scrolling."""
+    for index, cell in enumerate(code_cells(path)):
+        for line in "".join(cell["source"]).splitlines():
+            assert len(line) <= 88, f"{path.name}, code cell {index}: {len(line)} characters: {line[:60]}..."
+
+
+def test_student_stub_keeps_a_hint_that_goes_on_over_several_lines():
+    import sys
+
+    sys.path.insert(0, str(ROOT / "book" / "tools"))
+    from make_student import stub_for
+
+    stub = stub_for("# Hint: first part;\n# second part.\ndef f(x):\n    return x\n")
+    assert "Exercise: first part; second part." in stub

@@ -21,7 +21,16 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def stub_for(source: str) -> str:
     lines = source.splitlines()
-    hint = next((line.split(":", 1)[1].strip() for line in lines if line.startswith("# Hint:")), "see the exercise above")
+    hint = "see the exercise above"
+    for index, line in enumerate(lines):
+        if line.startswith("# Hint:"):  # the hint may go on over the next comment lines
+            parts = [line.split(":", 1)[1].strip()]
+            for following in lines[index + 1 :]:
+                if not following.startswith("# "):
+                    break
+                parts.append(following[2:].strip())
+            hint = " ".join(parts)
+            break
     out = [line for line in lines if line.startswith("#")]
     out.append("# Your solution: replace the NotImplementedError below.")
     raise_line = f"raise NotImplementedError({('Exercise: ' + hint)!r})"
