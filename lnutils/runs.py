@@ -114,6 +114,9 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     try:
         with os.fdopen(handle, "wb") as file:
             file.write(data)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)  # mkstemp makes 0600; a result file is for everyone to read
         os.replace(temporary, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
