@@ -1,7 +1,13 @@
 """Benchmarks, printed as tables with ratios against a baseline run in the same process.
 
-    python -m lnutils.bench train     # lockstep trainer vs a plain PyTorch loop, batch 128 and 4
-    python -m lnutils.bench norms     # derived backward vs autograd vs PyTorch's fused kernels
+    python -m lnutils.bench train [--device cuda]   # lockstep trainer vs a plain PyTorch loop
+    python -m lnutils.bench norms [--device cuda]   # derived backward vs autograd vs fused kernels
+
+On CUDA the train benchmark adds the CUDA-graph lockstep and the fraction of the
+memory-bandwidth floor it reaches: a step must at least move each parameter's bytes
+through Adam (read parameter, gradient and two moments, write three: 28 bytes) and
+through the forward and backward passes (read the weight twice, write its gradient:
+12 bytes), and the device's copy bandwidth is measured here, not assumed.
 
 Speed is measured here, never in a test: the numbers depend on the machine and on
 whatever else it is doing.  Each measurement is the best of a few repeats.
@@ -17,9 +23,11 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
 from lnutils import environment, norms
-from lnutils.measure import forward_backward_seconds, saved_tensor_bytes
+from lnutils.measure import forward_backward_seconds, saved_tensor_bytes, synchronize
 from lnutils.mlp import METHODS, MLPStack
-from lnutils.train import batch_indices, make_optimizer
+from lnutils.train import CUDAGraphStep, batch_indices, eager_step, make_optimizer
+
+BYTES_PER_PARAMETER_STEP = 28 + 12  # Adam's reads and writes + forward/backward weight traffic
 
 SIZES = (784, 1000, 1000, 10)
 FLOPS_PER_SAMPLE = 6 * sum(a * b for a, b in zip(SIZES[:-1], SIZES[1:]))  # forward 2·params, backward 4·params
@@ -46,85 +54,132 @@ def benchmark_data():
         return torch.rand(55000, SIZES[0], generator=generator), torch.randint(0, 10, (55000,), generator=generator), "random images (no MNIST found)"
 
 
-def plain_pytorch_samples_per_second(batch_size: int, steps: int, seeds: list[int], x, y, warmup: int = 0) -> float:
-    """The loop a user would write: nn.Sequential per network, default Adam, a DataLoader; networks one after another.
+def plain_pytorch_samples_per_second(batch_size: int, steps: int, seeds: list[int], x, y, warmup: int = 0, device="cpu") -> float:
+    """The loop a user would write: nn.Sequential per network, default Adam, a DataLoader, each
+    batch moved to the device; networks one after another.
 
     Each network first trains ``warmup`` untimed steps, then ``steps`` timed ones.
     """
-    torch.set_flush_denormal(False)
+    device = torch.device(device)
+    if device.type == "cpu":
+        torch.set_flush_denormal(False)
     samples, seconds = 0, 0.0
     for method in METHODS:
         for seed in seeds:
-            model = MLPStack(method, [seed]).to_sequential(0)
+            model = MLPStack(method, [seed]).to_sequential(0).to(device)
             optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
             loader = DataLoader(TensorDataset(x, y), batch_size=batch_size, shuffle=True, drop_last=True)
             done = 0
             while done < warmup + steps:
                 for inputs, labels in loader:
                     if done == warmup:
+                        synchronize(device)
                         start = time.perf_counter()
+                    inputs, labels = inputs.to(device, non_blocking=True), labels.to(device, non_blocking=True)
                     optimizer.zero_grad()
                     F.cross_entropy(model(inputs), labels).backward()
                     optimizer.step()
                     done += 1
                     if done == warmup + steps:
                         break
+            synchronize(device)
             seconds += time.perf_counter() - start
             samples += steps * batch_size
     return samples / seconds
 
 
-def lockstep_samples_per_second(batch_size: int, steps: int, seeds: list[int], x, y, warmup: int = 0) -> float:
-    """lnutils.train's inner loop: stacks of networks, index batches, fused Adam, denormals flushed."""
-    torch.set_flush_denormal(True)
-    stacks = {method: MLPStack(method, seeds, bn_unbiased=batch_size < 16) for method in METHODS}
-    optimizer = make_optimizer(stacks, {method: 1e-3 for method in METHODS})
-    orders = {m: torch.stack([batch_indices(seed, 0, len(x), batch_size) for seed in seeds], dim=1) for m in stacks}
-    for step in range(warmup + steps):
-        if step == warmup:
+def lockstep_samples_per_second(batch_size: int, steps: int, seeds: list[int], x, y, warmup: int = 0, device="cpu", graph: bool = False) -> float:
+    """lnutils.train's inner loop: stacks of networks, index batches on the device, fused Adam,
+    denormals flushed on the CPU; with ``graph``, the step replayed as a CUDA graph."""
+    device = torch.device(device)
+    if device.type == "cpu":
+        torch.set_flush_denormal(True)
+    x, y = x.to(device), y.to(device)
+    stacks = {method: MLPStack(method, seeds, bn_unbiased=batch_size < 16).to(device) for method in METHODS}
+    optimizer = make_optimizer(stacks, {method: 1e-3 for method in METHODS}, capturable=graph)
+    step = CUDAGraphStep(stacks, optimizer, x, y, batch_size) if graph else None
+    orders = {m: torch.stack([batch_indices(seed, 0, len(x), batch_size) for seed in seeds], dim=1).to(device) for m in stacks}
+    for index in range(warmup + steps):
+        if index == warmup:
+            synchronize(device)
             start = time.perf_counter()
-        optimizer.zero_grad(set_to_none=True)
-        for method, stack in stacks.items():
-            index = orders[method][step % len(orders[method])]
-            loss = F.cross_entropy(stack(x[index]).flatten(0, 1), y[index].flatten(), reduction="sum") / batch_size
-            loss.backward()
-        optimizer.step()
+        indices = {method: order[index % len(order)] for method, order in orders.items()}
+        if step is not None:
+            step(indices)
+        else:
+            eager_step(stacks, optimizer, x, y, indices, batch_size)
+    synchronize(device)
     seconds = time.perf_counter() - start
     return steps * batch_size * len(seeds) * len(METHODS) / seconds
 
 
-def matmul_peak_gflops(n: int = 2048, repeats: int = 5) -> float:
-    a, b = torch.randn(n, n), torch.randn(n, n)
+def copy_bandwidth_bytes_per_second(device, megabytes: int = 512, repeats: int = 5) -> float:
+    """Measured device memory bandwidth: bytes read plus written by a large tensor copy."""
+    device = torch.device(device)
+    source = torch.empty(megabytes * 2**20 // 4, device=device)
+    target = torch.empty_like(source)
+    best = float("inf")
+    for _ in range(repeats + 1):
+        synchronize(device)
+        start = time.perf_counter()
+        target.copy_(source)
+        synchronize(device)
+        best = min(best, time.perf_counter() - start)
+    return 2 * source.numel() * 4 / best
+
+
+def matmul_peak_gflops(n: int = 2048, repeats: int = 5, device="cpu") -> float:
+    a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
     a @ b
-    best = min(_timed(lambda: a @ b) for _ in range(repeats))
+    best = min(_timed(lambda: a @ b, device) for _ in range(repeats))
     return 2 * n**3 / best / 1e9
 
 
-def _timed(function) -> float:
+def _timed(function, device="cpu") -> float:
+    synchronize(device)
     start = time.perf_counter()
     function()
+    synchronize(device)
     return time.perf_counter() - start
 
 
-def bench_train(batch_sizes=(128, 4), seeds=(0, 1, 2), steps=None, warmup=None) -> list[dict]:
-    """Samples/s of both loops after a warm-up (batch 128: 200 steps, batch 4: 1500, about a tenth of an epoch)."""
+def bench_train(batch_sizes=(128, 4), seeds=(0, 1, 2), steps=None, warmup=None, device="cpu") -> list[dict]:
+    """Samples/s of the loops after a warm-up (batch 128: 200 steps, batch 4: 1500, about a
+    tenth of an epoch), as ratios against the plain PyTorch loop on the same device."""
+    device = torch.device(device)
     x, y, source = benchmark_data()
-    print(f"data: {source}")
+    print(f"data: {source}; device: {environment.device_name(device)}")
+    parameters = sum(p.numel() for p in MLPStack("layer norm", list(seeds)).parameters()) * len(METHODS)
+    bandwidth = copy_bandwidth_bytes_per_second(device) if device.type == "cuda" else None
     rows = []
     for batch_size in batch_sizes:
         n_steps = steps or (40 if batch_size >= 64 else 400)
         n_warmup = warmup if warmup is not None else (200 if batch_size >= 64 else 1500)
-        plain = plain_pytorch_samples_per_second(batch_size, n_steps, list(seeds), x, y, n_warmup)
-        lockstep = lockstep_samples_per_second(batch_size, n_steps, list(seeds), x, y, n_warmup)
-        rows.append({"batch size": batch_size, "warm-up steps": n_warmup, "networks": len(seeds) * len(METHODS), "plain PyTorch samples/s": plain, "lockstep samples/s": lockstep, "ratio": lockstep / plain, "lockstep GFLOP/s": lockstep * FLOPS_PER_SAMPLE / 1e9})
+        plain = plain_pytorch_samples_per_second(batch_size, n_steps, list(seeds), x, y, n_warmup, device)
+        variants = {"eager lockstep": lockstep_samples_per_second(batch_size, n_steps, list(seeds), x, y, n_warmup, device)}
+        if device.type == "cuda":
+            variants["graph lockstep"] = lockstep_samples_per_second(batch_size, n_steps, list(seeds), x, y, n_warmup, device, graph=True)
+        for name, rate in variants.items():
+            row = {"batch size": batch_size, "loop": name, "networks": len(seeds) * len(METHODS), "plain PyTorch samples/s": plain,
+                   "samples/s": rate, "× plain": rate / plain, "GFLOP/s": rate * FLOPS_PER_SAMPLE / 1e9}
+            if bandwidth is not None:
+                steps_per_second = rate / (batch_size * len(seeds) * len(METHODS))
+                floor_seconds = parameters * BYTES_PER_PARAMETER_STEP / bandwidth
+                row["ms/step"] = 1e3 / steps_per_second
+                row["% of bandwidth floor"] = 100 * floor_seconds * steps_per_second
+            rows.append(row)
+    if bandwidth is not None:
+        print(f"measured copy bandwidth {bandwidth / 1e12:.2f} TB/s; floor per step {parameters * BYTES_PER_PARAMETER_STEP / bandwidth * 1e3:.3f} ms "
+              f"({parameters / 1e6:.1f} M parameters × {BYTES_PER_PARAMETER_STEP} bytes)")
     return rows
 
 
-def bench_norms(shapes=((128, 1000), (4, 1000)), repeats=50) -> list[dict]:
+def bench_norms(shapes=((128, 1000), (4, 1000)), repeats=50, device="cpu") -> list[dict]:
     rows = []
     for shape in shapes:
-        x = torch.randn(*shape, requires_grad=True)
-        g, b = torch.ones(shape[-1], requires_grad=True), torch.zeros(shape[-1], requires_grad=True)
+        x = torch.randn(*shape, device=device, requires_grad=True)
+        g = torch.ones(shape[-1], device=device, requires_grad=True)
+        b = torch.zeros(shape[-1], device=device, requires_grad=True)
         variants = {
             ("layer norm", "torch fused"): lambda x, g, b: F.layer_norm(x, shape[-1:], g, b),
             ("layer norm", "autograd of naive"): lambda x, g, b: norms.layer_norm_naive(x, shape[-1:], g, b),
@@ -151,22 +206,26 @@ def print_table(rows: list[dict]) -> None:
 
 
 def main(argv=None) -> int:
+    from lnutils.cli import check_device
+
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("what", choices=["train", "norms"])
     parser.add_argument("--batch-sizes", type=int, nargs="*", default=[128, 4])
     parser.add_argument("--steps", type=int, default=None, help="timed steps per network")
     parser.add_argument("--warmup", type=int, default=None, help="untimed steps before timing")
+    parser.add_argument("--device", type=check_device, default=None, help="cpu, cuda, cuda:N or mps (default: the GPU when there is one)")
     args = parser.parse_args(argv)
+    device = args.device or environment.pick_device()
     environment.describe()
     if args.what == "train":
-        rows = bench_train(args.batch_sizes, steps=args.steps, warmup=args.warmup)
+        rows = bench_train(args.batch_sizes, steps=args.steps, warmup=args.warmup, device=device)
         print_table(rows)
-        peak = matmul_peak_gflops()
+        peak = matmul_peak_gflops(device=device)
         for row in rows:
             if row["batch size"] == 128:
-                print(f"batch 128: {row['lockstep GFLOP/s']:.1f} GFLOP/s achieved vs {peak:.1f} GFLOP/s measured float32 matmul peak (2048², {100 * row['lockstep GFLOP/s'] / peak:.0f}%)")
+                print(f"batch 128, {row['loop']}: {row['GFLOP/s']:.1f} GFLOP/s achieved vs {peak:.1f} GFLOP/s measured float32 matmul peak (2048², {100 * row['GFLOP/s'] / peak:.0f}%)")
     else:
-        print_table(bench_norms())
+        print_table(bench_norms(device=device))
     return 0
 
 

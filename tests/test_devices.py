@@ -116,3 +116,15 @@ def test_cuda_graph_step_equals_the_eager_step():
 def test_cuda_graphs_are_refused_off_cuda():
     with pytest.raises(ValueError, match="CUDA graphs need a CUDA device"):
         train_lockstep({"baseline": MLPStack("baseline", [0], sizes=(784, 8, 8, 10))}, {"baseline": 1e-3}, tiny_split(), 8, 1, progress=False, graph=True)
+
+
+def test_bench_loops_run_on_the_device(device):
+    from lnutils import bench
+
+    generator = torch.Generator().manual_seed(0)
+    x, y = torch.rand(64, 784, generator=generator), torch.randint(0, 10, (64,), generator=generator)
+    assert bench.lockstep_samples_per_second(4, 3, [0], x, y, warmup=1, device=device) > 0
+    assert bench.plain_pytorch_samples_per_second(4, 2, [0], x, y, warmup=1, device=device) > 0
+    if device == "cuda":
+        assert bench.lockstep_samples_per_second(4, 5, [0], x, y, warmup=4, device=device, graph=True) > 0
+    assert bench.bench_norms(shapes=((4, 16),), repeats=2, device=device)

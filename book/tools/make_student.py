@@ -2,11 +2,15 @@
 
     python book/tools/make_student.py            # writes _build/student/*.ipynb
 
+Markdown cells are turned into plain Markdown that Jupyter and Colab render (citations
+as text, labelled equations tagged, exercises as quotes) and the written solutions are
+left out, with the same rewriting as the slides (book/tools/build_slides.py).
+
 A solution cell starts with a ``# Hint: ...`` comment.  Its stub keeps the comments,
 the imports, each top-level function's signature and each class with its methods'
 signatures, and every body raises NotImplementedError with the hint, so the notebook
 still runs top to bottom (the self-check after the stub reports the failure instead
-of crashing).  Every other cell is copied unchanged.
+of crashing).  Every other code cell is copied unchanged.
 """
 from __future__ import annotations
 
@@ -57,9 +61,15 @@ def stub_for(source: str) -> str:
 
 
 def student_notebook(path: Path) -> tuple[nbformat.NotebookNode, int]:
+    sys.path.insert(0, str(Path(__file__).parent))
+    from build_slides import bibliography, slide_markdown
+
+    references = bibliography()
     notebook = nbformat.read(path, as_version=4)
     stubs = 0
     for cell in notebook.cells:
+        if cell.cell_type == "markdown":
+            cell.source = slide_markdown(cell.source, references)
         if cell.cell_type == "code" and "solution" in cell.metadata.get("tags", []):
             cell.source = stub_for(cell.source)
             cell.metadata["tags"] = [t for t in cell.metadata["tags"] if t not in ("solution", "hide-input")] + ["student-stub"]

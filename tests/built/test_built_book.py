@@ -41,3 +41,25 @@ def test_figure_cells_have_exactly_one_output(chapter):
         if cell["cell_type"] == "code" and "figure" in cell.get("metadata", {}).get("mystnb", {}):
             shown = [o for o in cell.get("outputs", []) if o["output_type"] in ("display_data", "execute_result")]
             assert len(shown) == 1 and "image/png" in shown[0]["data"], f"{chapter}: figure cell {cell['source'][:60]!r} has {len(shown)} outputs"
+
+
+def test_no_raw_markdown_tables_in_any_page():
+    """Tables that cells display are rendered as tables: a paragraph starting with '|' is a
+    pipe table that was left as text (myst-nb's CommonMark default has no tables)."""
+    pages = sorted((ROOT / "_build" / "html").rglob("*.html"))
+    assert pages
+    for page in pages:
+        html = page.read_text(errors="replace")
+        raw = re.findall(r"<p>\s*\|[^<]{0,80}", html)
+        assert not raw, f"{page.relative_to(ROOT)}: raw pipe table {raw[0]!r}"
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_no_progress_bars_or_warnings_in_the_chapters(chapter):
+    """Executed pages show results: no tqdm bars, no stderr warnings in cell outputs."""
+    executed = json.loads((ROOT / "_build" / "src" / "notebooks" / f"{chapter}.ipynb").read_text())
+    for cell in executed["cells"]:
+        for output in cell.get("outputs", []):
+            text = "".join(output.get("text", ""))
+            assert "it/s]" not in text and "s/it]" not in text, f"{chapter}: a progress bar in {cell['source'][:60]!r}"
+            assert not (output.get("name") == "stderr" and "Warning" in text), f"{chapter}: a warning in {cell['source'][:60]!r}: {text[:200]}"
