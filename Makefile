@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PROFILE ?= quick
 
-.PHONY: install book test unit execute html slides student clean
+.PHONY: install book test unit lint execute html slides student clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,7 +28,12 @@ html: install
 book: execute html
 	@echo "Book: $(CURDIR)/_build/html/index.html"
 
-unit: install
+# Style: ruff (pinned in requirements.txt), rules in pyproject.toml; lines <= 120 characters.
+lint: install
+	$(BIN)/ruff check lnutils tests book/tools
+	$(BIN)/ruff format --check lnutils tests book/tools
+
+unit: lint
 	$(BIN)/python -m pytest tests
 
 # Reveal.js slide decks of the executed chapters (run `make book` first): _build/slides/

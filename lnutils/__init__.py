@@ -13,4 +13,5 @@ Modules, one idea each:
 
 Only numpy, torch and matplotlib are required; tqdm is used when present.
 """
+
 __version__ = "0.1.0"

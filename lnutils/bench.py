@@ -12,6 +12,7 @@ through the forward and backward passes (read the weight twice, write its gradie
 Speed is measured here, never in a test: the numbers depend on the machine and on
 whatever else it is doing.  Each measurement is the best of a few repeats.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -51,10 +52,16 @@ def benchmark_data():
         return split.train_x, split.train_y, "MNIST training split"
     except Exception:  # noqa: BLE001 - any failure: fall back to synthetic data, and say so
         generator = torch.Generator().manual_seed(0)
-        return torch.rand(55000, SIZES[0], generator=generator), torch.randint(0, 10, (55000,), generator=generator), "random images (no MNIST found)"
+        return (
+            torch.rand(55000, SIZES[0], generator=generator),
+            torch.randint(0, 10, (55000,), generator=generator),
+            "random images (no MNIST found)",
+        )
 
 
-def plain_pytorch_samples_per_second(batch_size: int, steps: int, seeds: list[int], x, y, warmup: int = 0, device="cpu") -> float:
+def plain_pytorch_samples_per_second(
+    batch_size: int, steps: int, seeds: list[int], x, y, warmup: int = 0, device="cpu"
+) -> float:
     """The loop a user would write: nn.Sequential per network, default Adam, a DataLoader, each
     batch moved to the device; networks one after another.
 
@@ -88,7 +95,9 @@ def plain_pytorch_samples_per_second(batch_size: int, steps: int, seeds: list[in
     return samples / seconds
 
 
-def lockstep_samples_per_second(batch_size: int, steps: int, seeds: list[int], x, y, warmup: int = 0, device="cpu", graph: bool = False) -> float:
+def lockstep_samples_per_second(
+    batch_size: int, steps: int, seeds: list[int], x, y, warmup: int = 0, device="cpu", graph: bool = False
+) -> float:
     """lnutils.train's inner loop: stacks of networks, index batches on the device, fused Adam,
     denormals flushed on the CPU; with ``graph``, the step replayed as a CUDA graph."""
     device = torch.device(device)
@@ -98,7 +107,9 @@ def lockstep_samples_per_second(batch_size: int, steps: int, seeds: list[int], x
     stacks = {method: MLPStack(method, seeds, bn_unbiased=batch_size < 16).to(device) for method in METHODS}
     optimizer = make_optimizer(stacks, {method: 1e-3 for method in METHODS}, capturable=graph)
     step = CUDAGraphStep(stacks, optimizer, x, y, batch_size) if graph else None
-    orders = {m: torch.stack([batch_indices(seed, 0, len(x), batch_size) for seed in seeds], dim=1).to(device) for m in stacks}
+    orders = {
+        m: torch.stack([batch_indices(seed, 0, len(x), batch_size) for seed in seeds], dim=1).to(device) for m in stacks
+    }
     for index in range(warmup + steps):
         if index == warmup:
             synchronize(device)
@@ -156,12 +167,23 @@ def bench_train(batch_sizes=(128, 4), seeds=(0, 1, 2), steps=None, warmup=None, 
         n_steps = steps or (40 if batch_size >= 64 else 400)
         n_warmup = warmup if warmup is not None else (200 if batch_size >= 64 else 1500)
         plain = plain_pytorch_samples_per_second(batch_size, n_steps, list(seeds), x, y, n_warmup, device)
-        variants = {"eager lockstep": lockstep_samples_per_second(batch_size, n_steps, list(seeds), x, y, n_warmup, device)}
+        variants = {
+            "eager lockstep": lockstep_samples_per_second(batch_size, n_steps, list(seeds), x, y, n_warmup, device)
+        }
         if device.type == "cuda":
-            variants["graph lockstep"] = lockstep_samples_per_second(batch_size, n_steps, list(seeds), x, y, n_warmup, device, graph=True)
+            variants["graph lockstep"] = lockstep_samples_per_second(
+                batch_size, n_steps, list(seeds), x, y, n_warmup, device, graph=True
+            )
         for name, rate in variants.items():
-            row = {"batch size": batch_size, "loop": name, "networks": len(seeds) * len(METHODS), "plain PyTorch samples/s": plain,
-                   "samples/s": rate, "× plain": rate / plain, "GFLOP/s": rate * FLOPS_PER_SAMPLE / 1e9}
+            row = {
+                "batch size": batch_size,
+                "loop": name,
+                "networks": len(seeds) * len(METHODS),
+                "plain PyTorch samples/s": plain,
+                "samples/s": rate,
+                "× plain": rate / plain,
+                "GFLOP/s": rate * FLOPS_PER_SAMPLE / 1e9,
+            }
             if bandwidth is not None:
                 steps_per_second = rate / (batch_size * len(seeds) * len(METHODS))
                 floor_seconds = parameters * BYTES_PER_PARAMETER_STEP / bandwidth
@@ -169,8 +191,11 @@ def bench_train(batch_sizes=(128, 4), seeds=(0, 1, 2), steps=None, warmup=None, 
                 row["% of bandwidth floor"] = 100 * floor_seconds * steps_per_second
             rows.append(row)
     if bandwidth is not None:
-        print(f"measured copy bandwidth {bandwidth / 1e12:.2f} TB/s; floor per step {parameters * BYTES_PER_PARAMETER_STEP / bandwidth * 1e3:.3f} ms "
-              f"({parameters / 1e6:.1f} M parameters × {BYTES_PER_PARAMETER_STEP} bytes)")
+        print(
+            f"measured copy bandwidth {bandwidth / 1e12:.2f} TB/s; floor per step "
+            f"{parameters * BYTES_PER_PARAMETER_STEP / bandwidth * 1e3:.3f} ms "
+            f"({parameters / 1e6:.1f} M parameters × {BYTES_PER_PARAMETER_STEP} bytes)"
+        )
     return rows
 
 
@@ -192,7 +217,16 @@ def bench_norms(shapes=((128, 1000), (4, 1000)), repeats=50, device="cpu") -> li
         for (layer, variant), function in variants.items():
             seconds = forward_backward_seconds(function, x, g, b, repeats=repeats)
             baseline.setdefault(layer, seconds)
-            rows.append({"layer": layer, "shape": str(shape), "variant": variant, "µs fwd+bwd": seconds * 1e6, "× torch fused": seconds / baseline[layer], "saved KiB": saved_tensor_bytes(function, x, g, b) / 1024})
+            rows.append(
+                {
+                    "layer": layer,
+                    "shape": str(shape),
+                    "variant": variant,
+                    "µs fwd+bwd": seconds * 1e6,
+                    "× torch fused": seconds / baseline[layer],
+                    "saved KiB": saved_tensor_bytes(function, x, g, b) / 1024,
+                }
+            )
     return rows
 
 
@@ -213,7 +247,12 @@ def main(argv=None) -> int:
     parser.add_argument("--batch-sizes", type=int, nargs="*", default=[128, 4])
     parser.add_argument("--steps", type=int, default=None, help="timed steps per network")
     parser.add_argument("--warmup", type=int, default=None, help="untimed steps before timing")
-    parser.add_argument("--device", type=check_device, default=None, help="cpu, cuda, cuda:N or mps (default: the GPU when there is one)")
+    parser.add_argument(
+        "--device",
+        type=check_device,
+        default=None,
+        help="cpu, cuda, cuda:N or mps (default: the GPU when there is one)",
+    )
     args = parser.parse_args(argv)
     device = args.device or environment.pick_device()
     environment.describe()
@@ -223,7 +262,10 @@ def main(argv=None) -> int:
         peak = matmul_peak_gflops(device=device)
         for row in rows:
             if row["batch size"] == 128:
-                print(f"batch 128, {row['loop']}: {row['GFLOP/s']:.1f} GFLOP/s achieved vs {peak:.1f} GFLOP/s measured float32 matmul peak (2048², {100 * row['GFLOP/s'] / peak:.0f}%)")
+                print(
+                    f"batch 128, {row['loop']}: {row['GFLOP/s']:.1f} GFLOP/s achieved vs {peak:.1f} GFLOP/s "
+                    f"measured float32 matmul peak (2048², {100 * row['GFLOP/s'] / peak:.0f}%)"
+                )
     else:
         print_table(bench_norms(device=device))
     return 0

@@ -16,6 +16,7 @@ gradients of the input and the parameters.  It prints one line per case and, for
 first failure, the smallest input that shows it.  Works offline; returns a
 :class:`CheckReport` whose ``passed`` is True when every case passed.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -73,18 +74,24 @@ def _gradients(output: torch.Tensor, leaves: list, upstream: torch.Tensor):
 def _as_tensor(value, expected: torch.Tensor) -> torch.Tensor:
     """Your return value, if it is a tensor; else a StudentCodeError that says what it was."""
     if isinstance(value, np.ndarray):
-        raise StudentCodeError("returned a NumPy array; return a torch.Tensor (stay with torch operations, so autograd can follow)")
+        raise StudentCodeError(
+            "returned a NumPy array; return a torch.Tensor (stay with torch operations, so autograd can follow)"
+        )
     if isinstance(value, (list, tuple)):
         raise StudentCodeError(f"returned a {type(value).__name__}; return one tensor of shape {tuple(expected.shape)}")
     if not isinstance(value, torch.Tensor):
-        raise StudentCodeError(f"returned {type(value).__name__}, expected a tensor of shape {tuple(expected.shape)} (a missing `return`?)")
+        raise StudentCodeError(
+            f"returned {type(value).__name__}, expected a tensor of shape {tuple(expected.shape)} (a missing `return`?)"
+        )
     return value
 
 
 def _dtype_hint(got: torch.Tensor, expected: torch.Tensor) -> str:
     if got.dtype != expected.dtype:
-        return (f" Your result is {got.dtype}, the inputs are {expected.dtype}: a tensor made without dtype= "
-                "(torch.zeros(n), torch.tensor(0.)) or a .float() lowers the precision.")
+        return (
+            f" Your result is {got.dtype}, the inputs are {expected.dtype}: a tensor made without dtype= "
+            "(torch.zeros(n), torch.tensor(0.)) or a .float() lowers the precision."
+        )
     return ""
 
 
@@ -185,7 +192,13 @@ def _compare(yours, reference, tensors: list) -> tuple[bool, str]:
         return False, f"returned shape {tuple(got.shape)}, expected {tuple(expected.shape)}"
     if not torch.allclose(got.detach().to(expected.dtype), expected, atol=ATOL, rtol=RTOL):
         worst = (got.detach().to(expected.dtype) - expected).abs().max().item()
-        return False, f"output differs (largest |difference| {worst:.2e}).{_dtype_hint(got, expected)}\n      input:    {tensors[0].detach().flatten()[:8].tolist()}\n      expected: {expected.detach().flatten()[:8].tolist()}\n      got:      {got.detach().flatten()[:8].tolist()}"
+        return (
+            False,
+            f"output differs (largest |difference| {worst:.2e}).{_dtype_hint(got, expected)}"
+            f"\n      input:    {tensors[0].detach().flatten()[:8].tolist()}"
+            f"\n      expected: {expected.detach().flatten()[:8].tolist()}"
+            f"\n      got:      {got.detach().flatten()[:8].tolist()}",
+        )
     if got.requires_grad:
         upstream = torch.randn(expected.shape, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
         leaves_mine = [t for t in mine if t is not None]
@@ -200,7 +213,12 @@ def _compare(yours, reference, tensors: list) -> tuple[bool, str]:
                 return False, f"gradient of {label} differs (no gradient)"
             if (message := _differs(f"gradient of {label}", g_mine, g_theirs)) is not None:
                 return False, message
-    return True, "output and gradients match" if got.requires_grad else "output matches (not differentiable: gradients not checked)"
+    return (
+        True,
+        "output and gradients match"
+        if got.requires_grad
+        else "output matches (not differentiable: gradients not checked)",
+    )
 
 
 def _run(name: str, cases: list[Case], make) -> CheckReport:
@@ -220,15 +238,30 @@ def _run(name: str, cases: list[Case], make) -> CheckReport:
 def layer_norm(function) -> CheckReport:
     """Check ``function(input, normalized_shape, weight=None, bias=None, eps=1e-5)`` against F.layer_norm."""
     cases = [
-        Case(f"input {shape}, normalized_shape {ns}{'' if affine else ', no affine'}", shape, {"normalized_shape": ns}, affine)
-        for shape, ns in [((1, 3), (3,)), ((2, 4), (4,)), ((4, 3, 6), (6,)), ((4, 3, 6), (3, 6)), ((2, 3, 4, 5), (3, 4, 5))]
+        Case(
+            f"input {shape}, normalized_shape {ns}{'' if affine else ', no affine'}",
+            shape,
+            {"normalized_shape": ns},
+            affine,
+        )
+        for shape, ns in [
+            ((1, 3), (3,)),
+            ((2, 4), (4,)),
+            ((4, 3, 6), (6,)),
+            ((4, 3, 6), (3, 6)),
+            ((2, 3, 4, 5), (3, 4, 5)),
+        ]
         for affine in (False, True)
     ]
 
     def make(case):
         ns = case.extra["normalized_shape"]
         x, w, b = _inputs(case, ns)
-        return (lambda x, w, b: function(x, ns, w, b, 1e-5)), (lambda x, w, b: F.layer_norm(x, ns, w, b, 1e-5)), [x, w, b]
+        return (
+            (lambda x, w, b: function(x, ns, w, b, 1e-5)),
+            (lambda x, w, b: F.layer_norm(x, ns, w, b, 1e-5)),
+            [x, w, b],
+        )
 
     return _run("layer_norm", cases, make)
 
@@ -237,7 +270,11 @@ def layer_norm(function) -> CheckReport:
 def batch_norm(function) -> CheckReport:
     """Check ``function(input, running_mean, running_var, weight, bias, training=True, momentum=0.1, eps=1e-5)``:
     the output, the gradients, and the running statistics it updates in place."""
-    cases = [Case(f"input {shape}, training{'' if affine else ', no affine'}", shape, {}, affine) for shape in [(2, 3), (5, 4), (4, 3, 5), (3, 2, 4, 4)] for affine in (False, True)]
+    cases = [
+        Case(f"input {shape}, training{'' if affine else ', no affine'}", shape, {}, affine)
+        for shape in [(2, 3), (5, 4), (4, 3, 5), (3, 2, 4, 4)]
+        for affine in (False, True)
+    ]
 
     def make(case):
         channels = case.shape[1]
@@ -248,7 +285,10 @@ def batch_norm(function) -> CheckReport:
         def running_stats_message():
             for label, mine, theirs in zip(("running_mean", "running_var"), yours_stats, torch_stats):
                 if not torch.allclose(mine, theirs, atol=ATOL, rtol=RTOL):
-                    return f"{label} after one step is {mine.tolist()}, expected {theirs.tolist()} (momentum 0.1; running_var uses the unbiased variance)"
+                    return (
+                        f"{label} after one step is {mine.tolist()}, expected {theirs.tolist()} (momentum 0.1; "
+                        "running_var uses the unbiased variance)"
+                    )
             return None
 
         yours = lambda x, w, b: function(x, *yours_stats, w, b, True, 0.1, 1e-5)  # noqa: E731
@@ -261,12 +301,20 @@ def batch_norm(function) -> CheckReport:
 @_printing_if_verbose
 def group_norm(function) -> CheckReport:
     """Check ``function(input, num_groups, weight=None, bias=None, eps=1e-5)`` against F.group_norm."""
-    cases = [Case(f"input {shape}, {groups} groups{'' if affine else ', no affine'}", shape, {"groups": groups}, affine) for shape, groups in [((2, 4, 3), 2), ((2, 6, 4, 4), 1), ((2, 6, 4, 4), 3), ((2, 6, 4, 4), 6)] for affine in (False, True)]
+    cases = [
+        Case(f"input {shape}, {groups} groups{'' if affine else ', no affine'}", shape, {"groups": groups}, affine)
+        for shape, groups in [((2, 4, 3), 2), ((2, 6, 4, 4), 1), ((2, 6, 4, 4), 3), ((2, 6, 4, 4), 6)]
+        for affine in (False, True)
+    ]
 
     def make(case):
         groups = case.extra["groups"]
         x, w, b = _inputs(case, (case.shape[1],))
-        return (lambda x, w, b: function(x, groups, w, b, 1e-5)), (lambda x, w, b: F.group_norm(x, groups, w, b, 1e-5)), [x, w, b]
+        return (
+            (lambda x, w, b: function(x, groups, w, b, 1e-5)),
+            (lambda x, w, b: F.group_norm(x, groups, w, b, 1e-5)),
+            [x, w, b],
+        )
 
     return _run("group_norm", cases, make)
 
@@ -274,7 +322,16 @@ def group_norm(function) -> CheckReport:
 @_printing_if_verbose
 def rms_norm(function) -> CheckReport:
     """Check ``function(input, normalized_shape, weight=None, eps=None)`` against F.rms_norm (eps=1e-6 here)."""
-    cases = [Case(f"input {shape}, normalized_shape {ns}{'' if affine else ', no weight'}", shape, {"normalized_shape": ns}, affine) for shape, ns in [((2, 4), (4,)), ((4, 3, 6), (6,)), ((2, 3, 4, 5), (4, 5))] for affine in (False, True)]
+    cases = [
+        Case(
+            f"input {shape}, normalized_shape {ns}{'' if affine else ', no weight'}",
+            shape,
+            {"normalized_shape": ns},
+            affine,
+        )
+        for shape, ns in [((2, 4), (4,)), ((4, 3, 6), (6,)), ((2, 3, 4, 5), (4, 5))]
+        for affine in (False, True)
+    ]
 
     def make(case):
         ns = case.extra["normalized_shape"]
@@ -288,7 +345,11 @@ def rms_norm(function) -> CheckReport:
 def layer_norm_chw(function) -> CheckReport:
     """Check ``function(input, weight=None, bias=None, eps=1e-5)``: layer norm of an (N, C, H, W) tensor over
     (C, H, W), with one gain and bias per channel (shape (C,)), against ``F.group_norm(input, 1, ...)``."""
-    cases = [Case(f"input {shape}{'' if affine else ', no affine'}", shape, {}, affine) for shape in [(1, 2, 3, 3), (2, 3, 4, 4), (4, 6, 5, 7)] for affine in (False, True)]
+    cases = [
+        Case(f"input {shape}{'' if affine else ', no affine'}", shape, {}, affine)
+        for shape in [(1, 2, 3, 3), (2, 3, 4, 4), (4, 6, 5, 7)]
+        for affine in (False, True)
+    ]
 
     def make(case):
         x, w, b = _inputs(case, (case.shape[1],))
@@ -317,15 +378,22 @@ def mlp(make_model, method: str = "layer norm") -> CheckReport:
         _report_case(report, "build the model", str(error))
         return _finish(report)
     if not isinstance(model, torch.nn.Module):
-        _report_case(report, "build the model", f"got {type(model).__name__}, expected a torch.nn.Module (a missing `return`?)")
+        _report_case(
+            report, "build the model", f"got {type(model).__name__}, expected a torch.nn.Module (a missing `return`?)"
+        )
         return _finish(report)
     reference = MLPStack(method, [0]).to_sequential(0).double()
     model = model.double().cpu()  # the check runs in float64 on the CPU, whatever device you trained on
     yours, theirs = list(model.parameters()), list(reference.parameters())
     shapes_yours, shapes_theirs = [tuple(p.shape) for p in yours], [tuple(p.shape) for p in theirs]
     if shapes_yours != shapes_theirs:
-        _report_case(report, "parameter shapes, in order", f"yours are {shapes_yours}, the paper's {method} network has {shapes_theirs} "
-                     "(Linear weights are (out, in); a Linear followed by a normalization has no bias; no normalization before the softmax layer for layer norm)")
+        _report_case(
+            report,
+            "parameter shapes, in order",
+            f"yours are {shapes_yours}, the paper's {method} network has {shapes_theirs} "
+            "(Linear weights are (out, in); a Linear followed by a normalization has no bias; no normalization "
+            "before the softmax layer for layer norm)",
+        )
         return _finish(report)
     _report_case(report, "parameter shapes, in order", None)
     with torch.no_grad():
@@ -348,7 +416,11 @@ def mlp(make_model, method: str = "layer norm") -> CheckReport:
             if message is None and mode == "train":
                 description += " and gradients"
                 if not got.requires_grad:
-                    _report_case(report, description, "your logits carry no gradient (a .detach(), .item(), numpy or torch.no_grad() in forward?)")
+                    _report_case(
+                        report,
+                        description,
+                        "your logits carry no gradient (a .detach(), .item(), numpy or torch.no_grad() in forward?)",
+                    )
                     continue
                 upstream = torch.randn(expected.shape, generator=generator, dtype=torch.float64)
                 try:
@@ -358,7 +430,9 @@ def mlp(make_model, method: str = "layer norm") -> CheckReport:
                     continue
                 grads_theirs = torch.autograd.grad(expected, theirs, upstream)
                 for index, (g_mine, g_theirs) in enumerate(zip(grads_yours, grads_theirs)):
-                    message = message or _differs(f"gradient of parameter {index} {shapes_theirs[index]}", g_mine, g_theirs)
+                    message = message or _differs(
+                        f"gradient of parameter {index} {shapes_theirs[index]}", g_mine, g_theirs
+                    )
             _report_case(report, description, message)
     return _finish(report)
 
@@ -374,7 +448,9 @@ def layer_norm_rnn_cell(cell_class) -> CheckReport:
     and compares every hidden state and the gradients of all four parameters and of the inputs.
     """
     report = CheckReport("layer_norm_rnn_cell")
-    print("checking your layer-normalized RNN cell against tanh(F.layer_norm(h W_hhᵀ + x W_ihᵀ)) (Ba et al. 2016, Eq. 4)")
+    print(
+        "checking your layer-normalized RNN cell against tanh(F.layer_norm(h W_hhᵀ + x W_ihᵀ)) (Ba et al. 2016, Eq. 4)"
+    )
     for input_size, hidden_size, batch_size, steps in [(2, 3, 1, 1), (3, 4, 2, 3), (5, 8, 4, 6)]:
         description = f"input {input_size}, hidden {hidden_size}, batch {batch_size}, {steps} step(s)"
         try:
@@ -391,14 +467,21 @@ def layer_norm_rnn_cell(cell_class) -> CheckReport:
             continue
         expected_shapes = [(hidden_size, input_size), (hidden_size, hidden_size), (hidden_size,), (hidden_size,)]
         if [tuple(p.shape) for p in parameters] != expected_shapes:
-            _report_case(report, description, f"weight_ih, weight_hh, norm.weight, norm.bias have shapes {[tuple(p.shape) for p in parameters]}, expected {expected_shapes}")
+            _report_case(
+                report,
+                description,
+                f"weight_ih, weight_hh, norm.weight, norm.bias have shapes {[tuple(p.shape) for p in parameters]}, "
+                f"expected {expected_shapes}",
+            )
             continue
         generator = torch.Generator().manual_seed(input_size)
         with torch.no_grad():  # random values, so that a swapped or unused parameter shows
             for parameter in parameters:
                 parameter.copy_(torch.randn(parameter.shape, generator=generator, dtype=torch.float64))
         reference_parameters = [p.detach().clone().requires_grad_() for p in parameters]
-        inputs = torch.randn(steps, batch_size, input_size, generator=generator, dtype=torch.float64, requires_grad=True)
+        inputs = torch.randn(
+            steps, batch_size, input_size, generator=generator, dtype=torch.float64, requires_grad=True
+        )
         hidden = reference_hidden = torch.zeros(batch_size, hidden_size, dtype=torch.float64)
         message = None
         try:
@@ -411,7 +494,9 @@ def layer_norm_rnn_cell(cell_class) -> CheckReport:
         except StudentCodeError as error:
             message = str(error)
         if message is None and not hidden.requires_grad:
-            message = "your hidden state carries no gradient (a .detach(), .item(), numpy or torch.no_grad() in forward?)"
+            message = (
+                "your hidden state carries no gradient (a .detach(), .item(), numpy or torch.no_grad() in forward?)"
+            )
         if message is None:
             upstream = torch.randn(hidden.shape, generator=generator, dtype=torch.float64)
             try:
@@ -420,7 +505,9 @@ def layer_norm_rnn_cell(cell_class) -> CheckReport:
                 _report_case(report, description + " (hidden states and gradients)", str(error))
                 continue
             grads_theirs = torch.autograd.grad(reference_hidden, [*reference_parameters, inputs], upstream)
-            for label, g_mine, g_theirs in zip(("weight_ih", "weight_hh", "norm.weight", "norm.bias", "inputs"), grads_yours, grads_theirs):
+            for label, g_mine, g_theirs in zip(
+                ("weight_ih", "weight_hh", "norm.weight", "norm.bias", "inputs"), grads_yours, grads_theirs
+            ):
                 message = message or _differs(f"gradient of {label} through {steps} step(s)", g_mine, g_theirs)
         _report_case(report, description + " (hidden states and gradients)", message)
     return _finish(report)

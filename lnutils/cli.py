@@ -12,6 +12,7 @@ an argparse error, exit status 2)::
     --checkpoint-dir DIR      write checkpoints here (default: see lnutils.runs.checkpoint_dir)
     --overwrite               replace a saved result of another configuration
 """
+
 from __future__ import annotations
 
 import argparse
@@ -63,7 +64,9 @@ def check_device(text: str) -> torch.device:
     if device.type == "cuda" and not torch.cuda.is_available():
         raise argparse.ArgumentTypeError("no CUDA GPU is available here; use --device cpu")
     if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
-        raise argparse.ArgumentTypeError(f"there is no {device}: this machine has {torch.cuda.device_count()} CUDA device(s)")
+        raise argparse.ArgumentTypeError(
+            f"there is no {device}: this machine has {torch.cuda.device_count()} CUDA device(s)"
+        )
     if device.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
         raise argparse.ArgumentTypeError("Apple MPS is not available here; use --device cpu")
     if device.type not in ("cpu", "cuda", "mps"):
@@ -73,11 +76,23 @@ def check_device(text: str) -> torch.device:
 
 def add_common_arguments(parser: argparse.ArgumentParser, profile: bool = True) -> None:
     if profile:
-        parser.add_argument("--profile", choices=PROFILES, default=None, help="quick (minutes) or paper (the full experiment); required for run")
-    parser.add_argument("--device", type=check_device, default=None, help="cpu, cuda, cuda:N or mps (default: the GPU when there is one)")
+        parser.add_argument(
+            "--profile",
+            choices=PROFILES,
+            default=None,
+            help="quick (minutes) or paper (the full experiment); required for run",
+        )
+    parser.add_argument(
+        "--device",
+        type=check_device,
+        default=None,
+        help="cpu, cuda, cuda:N or mps (default: the GPU when there is one)",
+    )
     parser.add_argument("--epochs", type=positive_int, default=None, help="override the profile's epochs")
     parser.add_argument("--seeds", type=seed, nargs="+", default=None, help="override the profile's seeds (distinct)")
-    parser.add_argument("--time-budget", type=positive_float, default=None, help="stop after the epoch that passes this many seconds")
+    parser.add_argument(
+        "--time-budget", type=positive_float, default=None, help="stop after the epoch that passes this many seconds"
+    )
     parser.add_argument("--results-dir", default=None, help="write result files here")
     parser.add_argument("--checkpoint-dir", default=None, help="write checkpoints here")
     parser.add_argument("--overwrite", action="store_true", help="replace a saved result of another configuration")

@@ -13,6 +13,7 @@ There are two common readings, and this chapter compares both:
 * ``"layer norm (C)"``: μ, σ over the channels at each position separately. This is what
   ConvNeXt and most vision transformers call LayerNorm: a channels-last ``LayerNorm(C)``.
 """
+
 from __future__ import annotations
 
 import torch
@@ -86,7 +87,9 @@ class SmallCNN(nn.Module):
         for index, out_channels in enumerate(channels):
             stride = 1 if index == 0 else 2
             # no conv bias when a normalization follows: its mean subtraction would remove it
-            blocks.append(nn.Conv2d(in_channels, out_channels, 3, stride=stride, padding=1, bias=normalization == "none"))
+            blocks.append(
+                nn.Conv2d(in_channels, out_channels, 3, stride=stride, padding=1, bias=normalization == "none")
+            )
             blocks.append(make_norm(normalization, out_channels))
             blocks.append(nn.ReLU())
             in_channels = out_channels

@@ -17,6 +17,7 @@ Files may be gzipped (``*.gz``) or not.  A file that parses but whose checksum d
 from the canonical one is used, with a warning that is also kept in the provenance.
 A *downloaded* file that does not match is deleted and reported as an error.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -223,8 +224,7 @@ def _read_bytes(path: Path) -> bytes:
             return gzip.decompress(raw)
         except (EOFError, gzip.BadGzipFile, zlib.error, OSError) as error:
             raise DataError(
-                f"{path}: the gzip stream is truncated or corrupt ({error}). "
-                "Delete the file and download it again."
+                f"{path}: the gzip stream is truncated or corrupt ({error}). Delete the file and download it again."
             ) from error
     return raw
 
@@ -381,7 +381,9 @@ def load_dataset(
     records: list[FileRecord] = []
     notes: list[str] = []
     for key, (filename, canonical_md5) in spec["files"].items():
-        found = next(((step, p) for step, p in ((step, _find(d, filename)) for step, d in steps) if p is not None), None)
+        found = next(
+            ((step, p) for step, p in ((step, _find(d, filename)) for step, d in steps) if p is not None), None
+        )
         source, path = found if found is not None else ("", None)
         downloaded = False
         if path is None and download:

@@ -1,4 +1,5 @@
 """What every notebook prints first: versions and the device it will run on."""
+
 from __future__ import annotations
 
 import platform
@@ -52,7 +53,9 @@ def git_commit() -> str | None:
     commit = out.stdout.strip()
     if out.returncode != 0 or not commit:
         return None
-    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root, capture_output=True, text=True, timeout=5)
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=no"], cwd=root, capture_output=True, text=True, timeout=5
+    )
     return commit + ("-dirty" if dirty.stdout.strip() else "")
 
 

@@ -6,6 +6,7 @@ or the data and check numerically whether the layer's output h = f(normalize(a))
 changes.  Everything runs in float64 with ε = 0, the paper's definition: with ε > 0
 no transform is exactly invariant, because ε does not scale with the data.
 """
+
 from __future__ import annotations
 
 import torch
@@ -30,7 +31,9 @@ PAPER_TABLE_1 = {
 }
 
 
-def normalized_layer(method: str, weight: torch.Tensor, inputs: torch.Tensor, gain: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+def normalized_layer(
+    method: str, weight: torch.Tensor, inputs: torch.Tensor, gain: torch.Tensor, bias: torch.Tensor
+) -> torch.Tensor:
     """h = g ⊙ normalize(W x) + b for a batch of inputs x (rows), with ε = 0.
 
     * batch norm: μ, σ of each unit over the batch (Ioffe & Szegedy 2015);
@@ -75,7 +78,9 @@ def transform(name: str, weight: torch.Tensor, inputs: torch.Tensor, generator: 
     raise ValueError(f"unknown transform {name!r}; choose one of {TRANSFORMS}")
 
 
-def invariance_table(seed: int = 0, cases: int = 16, features: int = 8, hidden: int = 6, rtol: float = 1e-9) -> dict[str, tuple[bool, ...]]:
+def invariance_table(
+    seed: int = 0, cases: int = 16, features: int = 8, hidden: int = 6, rtol: float = 1e-9
+) -> dict[str, tuple[bool, ...]]:
     """For each method, whether each transform leaves the output unchanged (max relative change < rtol)."""
     generator = torch.Generator().manual_seed(seed)
     weight = torch.randn(hidden, features, generator=generator, dtype=torch.float64)

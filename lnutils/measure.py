@@ -3,6 +3,7 @@
 These are illustrations inside a notebook; the detailed comparison is
 ``python -m lnutils.bench norms``.
 """
+
 from __future__ import annotations
 
 import time

@@ -15,6 +15,7 @@ The three kinds follow Ba et al. 2016, Section 6.6:
 Gains start at 1 and biases at 0, as the paper states.  Weights use PyTorch's default
 ``nn.Linear`` initialisation, U(−1/√fan_in, 1/√fan_in) (the paper does not say).
 """
+
 from __future__ import annotations
 
 import math
@@ -39,7 +40,15 @@ class MLPStack(nn.Module):
         momentum, eps: BN running-average momentum and ε (PyTorch's defaults).
     """
 
-    def __init__(self, method: str, seeds: list[int], sizes=(784, 1000, 1000, 10), bn_unbiased: bool = False, momentum: float = 0.1, eps: float = 1e-5):
+    def __init__(
+        self,
+        method: str,
+        seeds: list[int],
+        sizes=(784, 1000, 1000, 10),
+        bn_unbiased: bool = False,
+        momentum: float = 0.1,
+        eps: float = 1e-5,
+    ):
         super().__init__()
         if method not in METHODS:
             raise ValueError(f"unknown method {method!r}; choose one of {METHODS}")
@@ -124,7 +133,11 @@ class MLPStack(nn.Module):
                     linear.bias.copy_(getattr(self, f"bias_{layer}")[k, 0])
             layers.append(linear)
             if self.normalizes(layer):
-                norm = nn.LayerNorm(fan_out, eps=self.eps) if self.method == "layer norm" else nn.BatchNorm1d(fan_out, eps=self.eps, momentum=self.momentum)
+                norm = (
+                    nn.LayerNorm(fan_out, eps=self.eps)
+                    if self.method == "layer norm"
+                    else nn.BatchNorm1d(fan_out, eps=self.eps, momentum=self.momentum)
+                )
                 with torch.no_grad():
                     norm.weight.copy_(getattr(self, f"gain_{layer}")[k, 0])
                     norm.bias.copy_(getattr(self, f"bias_{layer}")[k, 0])

@@ -8,11 +8,11 @@ Command line (resumable: a checkpoint every epoch, see ``--checkpoint-dir``)::
 Both write result files (JSON) that record the configuration, seeds, data provenance,
 versions, commit, device and wall time; the chapter plots them when they exist.
 """
+
 from __future__ import annotations
 
 import argparse
 import sys
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -22,7 +22,7 @@ import torch
 from lnutils import environment, runs
 from lnutils.data import load_mnist
 from lnutils.mlp import METHODS, MLPStack
-from lnutils.runs import provenance, save_results, write_json
+from lnutils.runs import provenance, save_results
 from lnutils.train import History, make_split, train_lockstep
 
 RESULTS_DIR = runs.PACKAGE_RESULTS  # the book's saved runs (read-only when installed)
@@ -56,7 +56,9 @@ class RunConfig:
             raise ValueError("batch norm needs batch_size >= 2 in training mode")
 
 
-def profile_config(profile: str, batch_size: int, learning_rates: dict[str, float] | None = None, **overrides) -> RunConfig:
+def profile_config(
+    profile: str, batch_size: int, learning_rates: dict[str, float] | None = None, **overrides
+) -> RunConfig:
     """The run for a profile: 'quick' (under 3 minutes on 2 cores) or 'paper' (65 epochs, 3 seeds).
 
     Learning rates default to the ones selected on the validation split (see
@@ -72,7 +74,9 @@ def profile_config(profile: str, batch_size: int, learning_rates: dict[str, floa
         ("paper", 4): dict(epochs=65, seeds=[0, 1, 2]),
     }
     if (profile, batch_size) not in settings:
-        raise ValueError(f"no {profile!r} profile for batch size {batch_size}; profiles: quick, paper; batch sizes: 128, 4")
+        raise ValueError(
+            f"no {profile!r} profile for batch size {batch_size}; profiles: quick, paper; batch sizes: 128, 4"
+        )
     chosen = dict(settings[(profile, batch_size)])
     chosen.update({k: v for k, v in overrides.items() if v is not None})
     rates = learning_rates or selected_learning_rates(batch_size)
@@ -99,7 +103,20 @@ FULL_LENGTH_EPOCHS = 65
 SETTLE_EPOCHS = 5  # the full-length rule averages validation error over the last 5 epochs
 
 
-def select_learning_rates_run(batch_size: int, epochs: int, seed: int = 0, grid=LEARNING_RATE_GRID, train_subset=None, device="cpu", progress=True, results_dir=None, checkpoint_dir=None, overwrite=False, full_length: bool = False, time_budget_seconds=None) -> dict:
+def select_learning_rates_run(
+    batch_size: int,
+    epochs: int,
+    seed: int = 0,
+    grid=LEARNING_RATE_GRID,
+    train_subset=None,
+    device="cpu",
+    progress=True,
+    results_dir=None,
+    checkpoint_dir=None,
+    overwrite=False,
+    full_length: bool = False,
+    time_budget_seconds=None,
+) -> dict:
     """Train each method at each grid learning rate (one seed) and choose by validation error.
 
     Short selection (``full_length=False``, written to ``mnist_lr_b<B>.json``): the lowest
@@ -112,33 +129,61 @@ def select_learning_rates_run(batch_size: int, epochs: int, seed: int = 0, grid=
     if epochs < 1:
         raise ValueError(f"epochs must be at least 1, got {epochs}")
     if train_subset is not None and train_subset < batch_size:
-        raise ValueError(f"train_subset={train_subset} holds less than one batch of {batch_size}; pass at least {batch_size} (or none: all 55,000)")
+        raise ValueError(
+            f"train_subset={train_subset} holds less than one batch of {batch_size}; pass at least {batch_size} "
+            "(or none: all 55,000)"
+        )
     kind = "lr_full" if full_length else "lr"
     path = results_path(kind, batch_size, results_dir)
-    run_config = {"batch_size": batch_size, "epochs": epochs, "seed": seed, "grid": list(grid), "train_subset": train_subset}
+    run_config = {
+        "batch_size": batch_size,
+        "epochs": epochs,
+        "seed": seed,
+        "grid": list(grid),
+        "train_subset": train_subset,
+    }
     if full_length:
         run_config["rule"] = f"mean validation error of the last {SETTLE_EPOCHS} epochs"
     runs.check_replaceable(path, run_config, overwrite)
     dataset = load_mnist()
     split = make_split(dataset, train_subset=train_subset)
-    stacks = {runs.grid_label(m, rate): MLPStack(m, [seed], bn_unbiased=batch_size < 16) for m in METHODS for rate in grid}
+    stacks = {
+        runs.grid_label(m, rate): MLPStack(m, [seed], bn_unbiased=batch_size < 16) for m in METHODS for rate in grid
+    }
     rates = {runs.grid_label(m, rate): rate for m in METHODS for rate in grid}
     commit = environment.git_commit()
-    checkpoint = Path(checkpoint_dir or runs.checkpoint_dir()) / f"mnist_{kind}_b{batch_size}_e{epochs}_s{seed}_n{train_subset}.pt"
+    checkpoint = (
+        Path(checkpoint_dir or runs.checkpoint_dir())
+        / f"mnist_{kind}_b{batch_size}_e{epochs}_s{seed}_n{train_subset}.pt"
+    )
 
     def payload_for(history: History) -> dict:
         done = len(history.epoch_seconds)
         if full_length:
-            settled = {label: float(np.mean(np.asarray(values)[-SETTLE_EPOCHS:, 0])) for label, values in history.val_error.items()}
+            settled = {
+                label: float(np.mean(np.asarray(values)[-SETTLE_EPOCHS:, 0]))
+                for label, values in history.val_error.items()
+            }
             chosen = {m: min(grid, key=lambda rate: settled[runs.grid_label(m, rate)]) for m in METHODS}
-            rule = f"lowest validation error (5,000 held-out training images) averaged over the last {SETTLE_EPOCHS} of {epochs} epochs, seed {seed}; no early stopping"
+            rule = (
+                "lowest validation error (5,000 held-out training images) averaged over the last "
+                f"{SETTLE_EPOCHS} of {epochs} epochs, seed {seed}; no early stopping"
+            )
         else:
             chosen = runs.choose_learning_rates(history.val_error, METHODS, grid)
             rule = f"lowest validation error (5,000 held-out training images) after {epochs} epoch(s), seed {seed}"
         return {
-            "kind": "learning-rate selection", "config": run_config, "rule": rule,
-            "batch_size": batch_size, "epochs": epochs, "epochs_done": done, "complete": done == epochs,
-            "grid": list(grid), "train_subset": train_subset, "chosen": chosen, "curves": history.to_dict(),
+            "kind": "learning-rate selection",
+            "config": run_config,
+            "rule": rule,
+            "batch_size": batch_size,
+            "epochs": epochs,
+            "epochs_done": done,
+            "complete": done == epochs,
+            "grid": list(grid),
+            "train_subset": train_subset,
+            "chosen": chosen,
+            "curves": history.to_dict(),
             "provenance": provenance(dataset, device, sum(history.epoch_seconds), commit=commit),
         }
 
@@ -146,7 +191,19 @@ def select_learning_rates_run(batch_size: int, epochs: int, seed: int = 0, grid=
         if full_length:
             save_results(path, payload_for(history), overwrite=overwrite)
 
-    history = train_lockstep(stacks, rates, split, batch_size, epochs, checkpoint=checkpoint, progress=progress, device=device, fingerprint_extra={"data": dataset.provenance.checksum}, on_epoch_end=save_partial, time_budget_seconds=time_budget_seconds)
+    history = train_lockstep(
+        stacks,
+        rates,
+        split,
+        batch_size,
+        epochs,
+        checkpoint=checkpoint,
+        progress=progress,
+        device=device,
+        fingerprint_extra={"data": dataset.provenance.checksum},
+        on_epoch_end=save_partial,
+        time_budget_seconds=time_budget_seconds,
+    )
     payload = payload_for(history)
     save_results(path, payload, overwrite=overwrite or not full_length)
     return payload
@@ -166,7 +223,16 @@ def selected_learning_rates(batch_size: int, results_dir: Path | None = None) ->
 # ----------------------------------------------------------------------------- runs
 
 
-def run(config: RunConfig, dataset=None, device="cpu", progress=True, checkpoint: Path | None = None, results_file: Path | None = None, time_budget_seconds=None, overwrite=False) -> tuple[History, dict]:
+def run(
+    config: RunConfig,
+    dataset=None,
+    device="cpu",
+    progress=True,
+    checkpoint: Path | None = None,
+    results_file: Path | None = None,
+    time_budget_seconds=None,
+    overwrite=False,
+) -> tuple[History, dict]:
     """Train config.methods × config.seeds in lockstep; optionally resumable and saved.
 
     A results file is never replaced by a shorter run of the same configuration, nor by
@@ -198,18 +264,52 @@ def run(config: RunConfig, dataset=None, device="cpu", progress=True, checkpoint
         if results_file is not None:
             save_results(results_file, results_payload(history), overwrite=overwrite)
 
-    history = train_lockstep(stacks, rates, split, config.batch_size, config.epochs, checkpoint=checkpoint, progress=progress, device=device, time_budget_seconds=time_budget_seconds, on_epoch_end=save_partial, fingerprint_extra={"data": dataset.provenance.checksum, "bn_unbiased": config.bn_unbiased})
+    history = train_lockstep(
+        stacks,
+        rates,
+        split,
+        config.batch_size,
+        config.epochs,
+        checkpoint=checkpoint,
+        progress=progress,
+        device=device,
+        time_budget_seconds=time_budget_seconds,
+        on_epoch_end=save_partial,
+        fingerprint_extra={"data": dataset.provenance.checksum, "bn_unbiased": config.bn_unbiased},
+    )
     payload = results_payload(history)
     save_partial(history)
     return history, payload
 
 
-def run_paper(batch_size: int, device="cpu", progress=True, epochs=None, seeds=None, results_dir=None, checkpoint_dir=None, time_budget_seconds=None, overwrite=False, profile="paper") -> dict:
+def run_paper(
+    batch_size: int,
+    device="cpu",
+    progress=True,
+    epochs=None,
+    seeds=None,
+    results_dir=None,
+    checkpoint_dir=None,
+    time_budget_seconds=None,
+    overwrite=False,
+    profile="paper",
+) -> dict:
     """A profile's run (the paper-scale one by default), saved and resumable: run it again
     after an interruption and it continues from its checkpoint."""
     config = profile_config(profile, batch_size, epochs=epochs, seeds=seeds)
-    checkpoint = Path(checkpoint_dir or runs.checkpoint_dir()) / f"mnist_{profile}_b{batch_size}_{'-'.join(map(str, config.seeds))}.pt"
-    _, payload = run(config, device=device, progress=progress, checkpoint=checkpoint, results_file=results_path(profile, batch_size, results_dir), time_budget_seconds=time_budget_seconds, overwrite=overwrite)
+    checkpoint = (
+        Path(checkpoint_dir or runs.checkpoint_dir())
+        / f"mnist_{profile}_b{batch_size}_{'-'.join(map(str, config.seeds))}.pt"
+    )
+    _, payload = run(
+        config,
+        device=device,
+        progress=progress,
+        checkpoint=checkpoint,
+        results_file=results_path(profile, batch_size, results_dir),
+        time_budget_seconds=time_budget_seconds,
+        overwrite=overwrite,
+    )
     return payload
 
 
@@ -233,16 +333,22 @@ def results_rows(curves: dict, batch_size: int) -> list[dict]:
     for method in curves["test_error"]:
         test = 100 * curves_array(curves, "test_error", method)
         final, best = test[-1], test.min(axis=0)
-        rows.append({
-            "method": method,
-            "batch size": batch_size,
-            "seeds": test.shape[1],
-            "epochs": test.shape[0],
-            "final test error %": f"{final.mean():.2f} ± {final.std(ddof=1):.2f}" if len(final) > 1 else f"{final.mean():.2f}",
-            "best test error %": f"{best.mean():.2f} ± {best.std(ddof=1):.2f}" if len(best) > 1 else f"{best.mean():.2f}",
-            "final train NLL (geometric mean [min, max])": _nll_cell(curves_array(curves, "train_nll", method)[-1]),
-            "paper (Fig. 6, read off)": PAPER_FIGURE_6.get(batch_size, {}).get(method, "–"),
-        })
+        rows.append(
+            {
+                "method": method,
+                "batch size": batch_size,
+                "seeds": test.shape[1],
+                "epochs": test.shape[0],
+                "final test error %": f"{final.mean():.2f} ± {final.std(ddof=1):.2f}"
+                if len(final) > 1
+                else f"{final.mean():.2f}",
+                "best test error %": f"{best.mean():.2f} ± {best.std(ddof=1):.2f}"
+                if len(best) > 1
+                else f"{best.mean():.2f}",
+                "final train NLL (geometric mean [min, max])": _nll_cell(curves_array(curves, "train_nll", method)[-1]),
+                "paper (Fig. 6, read off)": PAPER_FIGURE_6.get(batch_size, {}).get(method, "–"),
+            }
+        )
     return rows
 
 
@@ -263,23 +369,84 @@ def fidelity_ledger(configs: dict[int, RunConfig]) -> str:
 
     rows = [
         ("network", "784-1000-1000-10, fully connected", "the same", "stated"),
-        ("where LN goes", "hidden layers, not the softmax layer", "the same: LN before the ReLU of both hidden layers", "stated"),
-        ("where BN goes", "all layers", "all three layers, the output layer included, before the nonlinearity", "stated"),
-        ("summed-input bias", "not stated", "none before a normalization (it would be removed by μ or mix into LN's statistics); b after it", "the paper's equations: a = Wx, then g, b"),
+        (
+            "where LN goes",
+            "hidden layers, not the softmax layer",
+            "the same: LN before the ReLU of both hidden layers",
+            "stated",
+        ),
+        (
+            "where BN goes",
+            "all layers",
+            "all three layers, the output layer included, before the nonlinearity",
+            "stated",
+        ),
+        (
+            "summed-input bias",
+            "not stated",
+            "none before a normalization (it would be removed by μ or mix into LN's statistics); b after it",
+            "the paper's equations: a = Wx, then g, b",
+        ),
         ("gains and biases", "start at 1 and 0", "the same", "stated"),
         ("nonlinearity", "not stated", "ReLU", "the common choice in 2016 for this network"),
-        ("weight initialisation", "not stated", "PyTorch's nn.Linear default, U(−1/√fan_in, 1/√fan_in)", "what a reader's own code would get"),
-        ("training data", "55,000 images", "the training set minus its first 5,000 images (the validation split)", "TensorFlow's MNIST reader of the time split the same way"),
+        (
+            "weight initialisation",
+            "not stated",
+            "PyTorch's nn.Linear default, U(−1/√fan_in, 1/√fan_in)",
+            "what a reader's own code would get",
+        ),
+        (
+            "training data",
+            "55,000 images",
+            "the training set minus its first 5,000 images (the validation split)",
+            "TensorFlow's MNIST reader of the time split the same way",
+        ),
         ("input scaling", "not stated", "pixels / 255, no mean subtraction", "simplest; permutation-invariant"),
-        ("optimizer", "Adam", "Adam (β = 0.9, 0.999, ε = 1e-8), PyTorch's fused kernel", "PyTorch defaults; β and ε are not stated"),
+        (
+            "optimizer",
+            "Adam",
+            "Adam (β = 0.9, 0.999, ε = 1e-8), PyTorch's fused kernel",
+            "PyTorch defaults; β and ε are not stated",
+        ),
         ("learning rate (batch 128)", "not stated", rates.get(128, "–"), rule(128) if 128 in configs else "–"),
         ("learning rate (batch 4)", "not stated", rates.get(4, "–"), rule(4) if 4 in configs else "–"),
-        ("BN variance at batch 4", "unbiased estimator", "unbiased σ²·m/(m−1) when normalizing at batch < 16; running averages always unbiased", "stated"),
-        ("BN at test time", "not stated", "running averages, momentum 0.1 (PyTorch's default)", "the standard inference rule"),
-        ("epochs", "≈65 (figure's x-axis)", ", ".join(f"batch {bs}: {c.epochs}" for bs, c in configs.items()), "the profile's budget"),
-        ("seeds", "not stated (bands suggest several)", ", ".join(f"batch {bs}: {len(c.seeds)}" for bs, c in configs.items()), "the profile's budget"),
-        ("train NLL", "per epoch", "mean NLL over the whole training split (55,000 images unless a subset is asked for), eval mode, after each epoch", "comparable across batch sizes"),
-        ("data order", "not stated", "a fresh shuffle per epoch and per network; the last partial batch is dropped", "—"),
+        (
+            "BN variance at batch 4",
+            "unbiased estimator",
+            "unbiased σ²·m/(m−1) when normalizing at batch < 16; running averages always unbiased",
+            "stated",
+        ),
+        (
+            "BN at test time",
+            "not stated",
+            "running averages, momentum 0.1 (PyTorch's default)",
+            "the standard inference rule",
+        ),
+        (
+            "epochs",
+            "≈65 (figure's x-axis)",
+            ", ".join(f"batch {bs}: {c.epochs}" for bs, c in configs.items()),
+            "the profile's budget",
+        ),
+        (
+            "seeds",
+            "not stated (bands suggest several)",
+            ", ".join(f"batch {bs}: {len(c.seeds)}" for bs, c in configs.items()),
+            "the profile's budget",
+        ),
+        (
+            "train NLL",
+            "per epoch",
+            "mean NLL over the whole training split (55,000 images unless a subset is asked for), eval mode, after "
+            "each epoch",
+            "comparable across batch sizes",
+        ),
+        (
+            "data order",
+            "not stated",
+            "a fresh shuffle per epoch and per network; the last partial batch is dropped",
+            "—",
+        ),
     ]
     lines = ["| detail | paper says | we do | why |", "|---|---|---|---|"]
     lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
@@ -291,12 +458,19 @@ def selection_table(batch_size: int) -> str:
     sel = load_results("lr", batch_size)
     if sel is None:
         return f"No learning-rate selection recorded for batch size {batch_size}."
-    lines = ["| method | " + " | ".join(f"lr {r:g}" for r in sel["grid"]) + " | chosen |", "|---|" + "---|" * (len(sel["grid"]) + 1)]
+    lines = [
+        "| method | " + " | ".join(f"lr {r:g}" for r in sel["grid"]) + " | chosen |",
+        "|---|" + "---|" * (len(sel["grid"]) + 1),
+    ]
     for method, chosen in sel["chosen"].items():
         cells = [f"{100 * sel['curves']['val_error'][f'{method}@{r:g}'][-1][0]:.2f}%" for r in sel["grid"]]
         lines.append(f"| {method} | " + " | ".join(cells) + f" | {chosen:g} |")
     p = sel["provenance"]
-    return "\n".join(lines) + f"\n\nValidation error after {sel['epochs']} epoch(s); run on {p['device']}, {p['wall_seconds']:.0f} s, commit `{p['commit']}`."
+    return (
+        "\n".join(lines)
+        + f"\n\nValidation error after {sel['epochs']} epoch(s); run on {p['device']}, {p['wall_seconds']:.0f} s, "
+        f"commit `{p['commit']}`."
+    )
 
 
 LAST_EPOCHS = 5  # a claim compares the mean of the last 5 epochs: one epoch's test error moves by ~0.1 points
@@ -306,7 +480,7 @@ def settled(curves: dict, metric: str, method: str, log: bool = False) -> np.nda
     """One value per seed: the metric averaged over the last LAST_EPOCHS epochs, or over the last
     quarter of a shorter run (at least one epoch), of log10 for the NLL."""
     values = curves_array(curves, metric, method)
-    values = values[-max(1, min(LAST_EPOCHS, len(values) // 4)):]
+    values = values[-max(1, min(LAST_EPOCHS, len(values) // 4)) :]
     return (np.log10(np.maximum(values, 1e-300)) if log else values).mean(axis=0)
 
 
@@ -336,8 +510,12 @@ def claims(curves_by_batch: dict[int, dict], notes: dict[int, str] | None = None
     one seed's 1e-3 does not outweigh another's 1e-6); ``holds`` is True, False, or None
     when the difference is within the seeds' noise (see :func:`is_lower`).  ``notes`` marks
     the claims of a batch size, e.g. {4: "partial run: 8 of 65 epochs"}."""
+
     def error_evidence(errors):
-        return ", ".join(f"{m} {100 * e.mean():.2f}" + (f" ± {100 * e.std(ddof=1):.2f}%" if len(e) > 1 else "%") for m, e in errors.items())
+        return ", ".join(
+            f"{m} {100 * e.mean():.2f}" + (f" ± {100 * e.std(ddof=1):.2f}%" if len(e) > 1 else "%")
+            for m, e in errors.items()
+        )
 
     def nll_evidence(nll):
         return "train NLL " + ", ".join(f"{m} {10 ** v.mean():.1e}" for m, v in nll.items())
@@ -346,30 +524,79 @@ def claims(curves_by_batch: dict[int, dict], notes: dict[int, str] | None = None
     c128 = curves_by_batch.get(128)
     if c128:
         nll = {m: settled(c128, "train_nll", m, log=True) for m in ("layer norm", "batch norm", "baseline")}
-        found.append({"batch": 128, "claim": "batch 128: LN reaches a lower training NLL than BN", "holds": is_lower(nll["layer norm"], nll["batch norm"]),
-                      "seeds": len(nll["layer norm"]), "evidence": nll_evidence(nll)})
+        found.append(
+            {
+                "batch": 128,
+                "claim": "batch 128: LN reaches a lower training NLL than BN",
+                "holds": is_lower(nll["layer norm"], nll["batch norm"]),
+                "seeds": len(nll["layer norm"]),
+                "evidence": nll_evidence(nll),
+            }
+        )
         quarter = max(1, len(curves_array(c128, "train_nll", "layer norm")) // 4)
         early = {m: at_epoch(c128, "train_nll", m, quarter, log=True) for m in ("layer norm", "batch norm")}
-        found.append({"batch": 128, "claim": f"batch 128: LN converges faster: lower training NLL than BN at epoch {quarter}", "holds": is_lower(early["layer norm"], early["batch norm"]),
-                      "seeds": len(early["layer norm"]), "evidence": nll_evidence(early) + f" at epoch {quarter}"})
+        found.append(
+            {
+                "batch": 128,
+                "claim": f"batch 128: LN converges faster: lower training NLL than BN at epoch {quarter}",
+                "holds": is_lower(early["layer norm"], early["batch norm"]),
+                "seeds": len(early["layer norm"]),
+                "evidence": nll_evidence(early) + f" at epoch {quarter}",
+            }
+        )
         errors = {m: settled(c128, "test_error", m) for m in ("layer norm", "batch norm", "baseline")}
         for short, method in (("LN", "layer norm"), ("BN", "batch norm")):
-            found.append({"batch": 128, "claim": f"batch 128: {short} beats the baseline on test error", "seeds": len(errors[method]),
-                          "holds": is_lower(errors[method], errors["baseline"]), "evidence": error_evidence({m: errors[m] for m in (method, "baseline")})})
-        found.append({"batch": 128, "claim": "batch 128: LN beats BN on test error", "seeds": len(errors["layer norm"]),
-                      "holds": is_lower(errors["layer norm"], errors["batch norm"]), "evidence": error_evidence({m: errors[m] for m in ("layer norm", "batch norm")})})
+            found.append(
+                {
+                    "batch": 128,
+                    "claim": f"batch 128: {short} beats the baseline on test error",
+                    "seeds": len(errors[method]),
+                    "holds": is_lower(errors[method], errors["baseline"]),
+                    "evidence": error_evidence({m: errors[m] for m in (method, "baseline")}),
+                }
+            )
+        found.append(
+            {
+                "batch": 128,
+                "claim": "batch 128: LN beats BN on test error",
+                "seeds": len(errors["layer norm"]),
+                "holds": is_lower(errors["layer norm"], errors["batch norm"]),
+                "evidence": error_evidence({m: errors[m] for m in ("layer norm", "batch norm")}),
+            }
+        )
     c4 = curves_by_batch.get(4)
     if c4:
         errors = {m: settled(c4, "test_error", m) for m in ("layer norm", "batch norm", "baseline")}
-        found.append({"batch": 4, "claim": "batch 4: LN beats BN on test error", "holds": is_lower(errors["layer norm"], errors["batch norm"]),
-                      "seeds": len(errors["layer norm"]), "evidence": error_evidence(errors)})
-        found.append({"batch": 4, "claim": "batch 4: BN is worse than no normalization", "holds": is_lower(errors["baseline"], errors["batch norm"]),
-                      "seeds": len(errors["layer norm"]), "evidence": error_evidence({m: errors[m] for m in ("batch norm", "baseline")})})
+        found.append(
+            {
+                "batch": 4,
+                "claim": "batch 4: LN beats BN on test error",
+                "holds": is_lower(errors["layer norm"], errors["batch norm"]),
+                "seeds": len(errors["layer norm"]),
+                "evidence": error_evidence(errors),
+            }
+        )
+        found.append(
+            {
+                "batch": 4,
+                "claim": "batch 4: BN is worse than no normalization",
+                "holds": is_lower(errors["baseline"], errors["batch norm"]),
+                "seeds": len(errors["layer norm"]),
+                "evidence": error_evidence({m: errors[m] for m in ("batch norm", "baseline")}),
+            }
+        )
     if c128 and c4:
         small, large = settled(c4, "test_error", "layer norm"), settled(c128, "test_error", "layer norm")
         worse_at_4 = is_lower(large, small)  # the claim holds unless batch 4 is worse beyond seed noise
-        found.append({"batch": 4, "claim": "LN is robust to batch size: no worse at batch 4 than at 128 (beyond seed noise)", "holds": worse_at_4 is not True,
-                      "seeds": min(len(small), len(large)), "evidence": f"LN test error: batch 4 {100 * small.mean():.2f}%, batch 128 {100 * large.mean():.2f}%"})
+        found.append(
+            {
+                "batch": 4,
+                "claim": "LN is robust to batch size: no worse at batch 4 than at 128 (beyond seed noise)",
+                "holds": worse_at_4 is not True,
+                "seeds": min(len(small), len(large)),
+                "evidence": f"LN test error: batch 4 {100 * small.mean():.2f}%, batch 128 {100 * large.mean():.2f}%",
+            }
+        )
     for claim in found:
         claim["note"] = (notes or {}).get(claim.pop("batch"), "")
     return found
@@ -384,13 +611,23 @@ def overfitting(curves: dict) -> list[dict]:
         best = int(np.argmin(validation))
         nll = np.exp(np.log(np.maximum(curves_array(curves, "train_nll", method), 1e-300)).mean(axis=1))
         test = 100 * curves_array(curves, "test_error", method).mean(axis=1)
-        rows.append({"method": method, "best validation epoch": best + 1, "epochs": len(validation),
-                     "train NLL at best": float(nll[best]), "final train NLL": float(nll[-1]),
-                     "test error at best %": float(test[best]), "final test error %": float(test[-1])})
+        rows.append(
+            {
+                "method": method,
+                "best validation epoch": best + 1,
+                "epochs": len(validation),
+                "train NLL at best": float(nll[best]),
+                "final train NLL": float(nll[-1]),
+                "test error at best %": float(test[best]),
+                "final test error %": float(test[-1]),
+            }
+        )
     return rows
 
 
-def live_matches_saved(live: dict[int, dict], configs: dict[int, "RunConfig"], saved: dict[int, dict]) -> dict[int, dict]:
+def live_matches_saved(
+    live: dict[int, dict], configs: dict[int, "RunConfig"], saved: dict[int, dict]
+) -> dict[int, dict]:
     """How closely the live run reproduces the saved run over the epochs and seeds both have,
     for each batch size whose live configuration differs from the saved one only in epochs
     and seeds: largest |difference| of test error (points) and of log10 training NLL."""
@@ -400,7 +637,11 @@ def live_matches_saved(live: dict[int, dict], configs: dict[int, "RunConfig"], s
             continue
         recorded = saved[batch_size]["config"]
         config = configs[batch_size]
-        same = config.train_subset == recorded.get("train_subset") and config.learning_rates == recorded.get("learning_rates") and set(config.seeds) <= set(recorded["seeds"])
+        same = (
+            config.train_subset == recorded.get("train_subset")
+            and config.learning_rates == recorded.get("learning_rates")
+            and set(config.seeds) <= set(recorded["seeds"])
+        )
         if not same:
             continue
         columns = [recorded["seeds"].index(seed) for seed in config.seeds]
@@ -413,7 +654,12 @@ def live_matches_saved(live: dict[int, dict], configs: dict[int, "RunConfig"], s
             a = np.log10(curves_array(curves, "train_nll", method)[:epochs])
             b = np.log10(curves_array(saved[batch_size]["curves"], "train_nll", method)[:epochs, columns])
             worst_nll = max(worst_nll, float(np.abs(a - b).max()))
-        found[batch_size] = {"epochs": epochs, "seeds": list(config.seeds), "test error points": worst_error, "log10 NLL": worst_nll}
+        found[batch_size] = {
+            "epochs": epochs,
+            "seeds": list(config.seeds),
+            "test error points": worst_error,
+            "log10 NLL": worst_nll,
+        }
     return found
 
 
@@ -423,7 +669,11 @@ def verdict(claim: dict) -> str:
 
 
 def claims_markdown(curves_by_batch: dict[int, dict], label: str, notes: dict[int, str] | None = None) -> str:
-    lines = [f"| claim of the paper ({label}) | holds here? | evidence (mean of the last {LAST_EPOCHS} epochs, or the last quarter of a shorter run, and over seeds; ± the spread over seeds; NLL as a geometric mean) |", "|---|---|---|"]
+    lines = [
+        f"| claim of the paper ({label}) | holds here? | evidence (mean of the last {LAST_EPOCHS} epochs, or the "
+        "last quarter of a shorter run, and over seeds; ± the spread over seeds; NLL as a geometric mean) |",
+        "|---|---|---|",
+    ]
     for c in claims(curves_by_batch, notes):
         note = f" ({c['note']})" if c["note"] else ""
         lines.append(f"| {c['claim']}{note} | {verdict(c)} | {c['evidence']} |")
@@ -432,7 +682,11 @@ def claims_markdown(curves_by_batch: dict[int, dict], label: str, notes: dict[in
 
 def partial_notes(saved: dict[int, dict]) -> dict[int, str]:
     """{batch size: "partial run: 8 of 65 epochs"} for each saved run that did not finish."""
-    return {bs: f"partial run: {r['epochs_done']} of {r['config']['epochs']} epochs" for bs, r in saved.items() if not r.get("complete")}
+    return {
+        bs: f"partial run: {r['epochs_done']} of {r['config']['epochs']} epochs"
+        for bs, r in saved.items()
+        if not r.get("complete")
+    }
 
 
 def results_markdown(curves_by_batch: dict[int, dict], label: str, notes: dict[int, str] | None = None) -> str:
@@ -446,7 +700,9 @@ def results_markdown(curves_by_batch: dict[int, dict], label: str, notes: dict[i
     return "\n".join(lines)
 
 
-def chapter_runs(profile: str, configs: dict[int, RunConfig], dataset, device="cpu", progress=True) -> tuple[dict, dict]:
+def chapter_runs(
+    profile: str, configs: dict[int, RunConfig], dataset, device="cpu", progress=True
+) -> tuple[dict, dict]:
     """What the chapter runs: returns (live curves by batch size, saved paper results by batch size).
 
     'quick' trains the quick configs live.  'paper' runs (or resumes) the paper-scale
@@ -458,7 +714,10 @@ def chapter_runs(profile: str, configs: dict[int, RunConfig], dataset, device="c
             run_paper(batch_size, device=device, progress=progress)
     else:
         for batch_size, config in configs.items():
-            print(f"batch size {batch_size}: {len(config.methods)} methods × {len(config.seeds)} seed(s), {config.epochs} epochs")
+            print(
+                f"batch size {batch_size}: {len(config.methods)} methods × {len(config.seeds)} seed(s), "
+                f"{config.epochs} epochs"
+            )
             live[batch_size] = run(config, dataset, device=device, progress=progress)[1]["curves"]
     saved = {bs: result for bs in (128, 4) if (result := load_results("paper", bs)) is not None}
     return live, saved
@@ -468,11 +727,17 @@ def saved_results_markdown(saved: dict[int, dict]) -> str:
     """Where the saved paper-profile results came from."""
     if not saved:
         return "No saved paper-profile results are in this build; the figure shows the live run only."
-    lines = ["| batch size | epochs done | seeds | device | wall time | commit | data checksum | written |", "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| batch size | epochs done | seeds | device | wall time | commit | data checksum | written |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for bs, r in sorted(saved.items(), reverse=True):
         p = r["provenance"]
         done = f"{r['epochs_done']} of {r['config']['epochs']}" + ("" if r.get("complete") else " (partial)")
-        lines.append(f"| {bs} | {done} | {r['config']['seeds']} | {p['device']} | {p['wall_seconds'] / 60:.0f} min | `{p['commit']}` | `{p['data']['checksum'][:12]}` | {p['written']} |")
+        lines.append(
+            f"| {bs} | {done} | {r['config']['seeds']} | {p['device']} | {p['wall_seconds'] / 60:.0f} min | "
+            f"`{p['commit']}` | `{p['data']['checksum'][:12]}` | {p['written']} |"
+        )
     return "\n".join(lines)
 
 
@@ -482,18 +747,41 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("command", choices=["select", "run"])
     parser.add_argument("--batch-size", type=positive_int, default=128, choices=[128, 4], metavar="{128,4}")
-    parser.add_argument("--train-subset", type=positive_int, default=None, help="select only: use the first n training images")
-    parser.add_argument("--full-length", action="store_true", help=f"select only: train every rate {FULL_LENGTH_EPOCHS} epochs, choose by the last {SETTLE_EPOCHS} epochs' validation error")
+    parser.add_argument(
+        "--train-subset", type=positive_int, default=None, help="select only: use the first n training images"
+    )
+    parser.add_argument(
+        "--full-length",
+        action="store_true",
+        help=f"select only: train every rate {FULL_LENGTH_EPOCHS} epochs, choose by the last {SETTLE_EPOCHS} "
+        "epochs' validation error",
+    )
     add_common_arguments(parser)
     args = parser.parse_args(argv)
     device = resolve_common(parser, args)
     environment.describe()
     if args.command == "select":
         epochs = args.epochs or (FULL_LENGTH_EPOCHS if args.full_length else 3 if args.batch_size >= 32 else 1)
-        payload = select_learning_rates_run(args.batch_size, epochs, train_subset=args.train_subset, device=device, overwrite=args.overwrite, full_length=args.full_length, time_budget_seconds=args.time_budget)
+        payload = select_learning_rates_run(
+            args.batch_size,
+            epochs,
+            train_subset=args.train_subset,
+            device=device,
+            overwrite=args.overwrite,
+            full_length=args.full_length,
+            time_budget_seconds=args.time_budget,
+        )
         print("chosen learning rates:", payload["chosen"])
     else:
-        payload = run_paper(args.batch_size, device=device, epochs=args.epochs, seeds=args.seeds, time_budget_seconds=args.time_budget, overwrite=args.overwrite, profile=args.profile)
+        payload = run_paper(
+            args.batch_size,
+            device=device,
+            epochs=args.epochs,
+            seeds=args.seeds,
+            time_budget_seconds=args.time_budget,
+            overwrite=args.overwrite,
+            profile=args.profile,
+        )
         print(f"epochs done: {payload['epochs_done']}; results in {results_path(args.profile, args.batch_size)}")
     return 0
 

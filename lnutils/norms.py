@@ -24,6 +24,7 @@ not autograd.  The functional signatures mirror ``torch.nn.functional``; the mod
 mirror ``torch.nn`` (same constructor arguments, parameter and buffer names), so
 ``load_state_dict`` works in both directions.
 """
+
 from __future__ import annotations
 
 import numbers
@@ -96,7 +97,9 @@ def _mean_and_var(input: Tensor, dims: Sequence[int]) -> tuple[Tensor, Tensor]:
 def _sum_to(tensor: Tensor, shape: torch.Size) -> Tensor:
     """Sum ``tensor`` over the dims broadcasting added, back to ``shape`` (for dg, db)."""
     leading = tensor.dim() - len(shape)
-    dims = list(range(leading)) + [leading + i for i, s in enumerate(shape) if s == 1 and tensor.shape[leading + i] != 1]
+    dims = list(range(leading)) + [
+        leading + i for i, s in enumerate(shape) if s == 1 and tensor.shape[leading + i] != 1
+    ]
     return tensor.sum(dim=dims, keepdim=True).reshape(shape) if dims else tensor.reshape(shape)
 
 
@@ -145,7 +148,7 @@ class LayerNormFunction(torch.autograd.Function):
         if weight is not None and ctx.needs_input_grad[1]:
             grad_weight = _sum_to(grad_output * normalized, weight.shape).to(weight.dtype)
         if ctx.bias_dtype is not None and ctx.needs_input_grad[2]:
-            grad_bias = _sum_to(grad_output, grad_output.shape[-len(dims):]).to(ctx.bias_dtype)
+            grad_bias = _sum_to(grad_output, grad_output.shape[-len(dims) :]).to(ctx.bias_dtype)
         return grad_input, grad_weight, grad_bias, None, None
 
 
@@ -156,7 +159,7 @@ def layer_norm(
     bias: Tensor | None = None,
     eps: float = 1e-5,
 ) -> Tensor:
-    """Layer normalization over the last ``len(normalized_shape)`` dims (Ba et al. 2016, Eq. 3 for μ, σ; Eq. 5 for g, b).
+    """Layer normalization over the last ``len(normalized_shape)`` dims (Ba et al. 2016: μ, σ Eq. 3; g, b Eq. 5).
 
     Same signature and semantics as :func:`torch.nn.functional.layer_norm`. ε is added
     inside the square root, as PyTorch and the authors' code do (the paper has none).
@@ -165,7 +168,10 @@ def layer_norm(
     _check_normalized_shape(input, shape)
     for name, tensor in (("weight", weight), ("bias", bias)):
         if tensor is not None and tuple(tensor.shape) != shape:
-            raise RuntimeError(f"Expected {name} to be of same shape as normalized_shape {list(shape)}, but got {name} of shape {list(tensor.shape)}")
+            raise RuntimeError(
+                f"Expected {name} to be of same shape as normalized_shape {list(shape)}, but got {name} of shape "
+                f"{list(tensor.shape)}"
+            )
     return LayerNormFunction.apply(input, weight, bias, len(shape), eps)
 
 
@@ -271,9 +277,17 @@ def batch_norm(
         return input.clone()
     _check_batch_norm_input(input, training)
     if training and eps <= 0:
-        raise ValueError(f"batch_norm eps must be positive during training, got {eps}: with eps=0 a channel of equal values divides 0 by 0")
+        raise ValueError(
+            f"batch_norm eps must be positive during training, got {eps}: with eps=0 a channel of equal values "
+            "divides 0 by 0"
+        )
     num_channels = input.shape[1]
-    for name, tensor in (("weight", weight), ("bias", bias), ("running_mean", running_mean), ("running_var", running_var)):
+    for name, tensor in (
+        ("weight", weight),
+        ("bias", bias),
+        ("running_mean", running_mean),
+        ("running_var", running_var),
+    ):
         if tensor is not None and tensor.numel() != num_channels:
             raise RuntimeError(f"{name} should contain {num_channels} elements (one per channel), not {tensor.numel()}")
     if training:
@@ -357,9 +371,7 @@ def instance_norm(
         return batch_norm(input, running_mean, running_var, weight, bias, False, momentum, eps)
     spatial = input[0, 0].numel()
     if spatial <= 1:
-        raise ValueError(
-            f"Expected more than 1 spatial element when training, got input size {list(input.shape)}"
-        )
+        raise ValueError(f"Expected more than 1 spatial element when training, got input size {list(input.shape)}")
     output = group_norm(input, input.shape[1], weight, bias, eps)
     if running_mean is not None and running_var is not None:
         with torch.no_grad():
@@ -385,7 +397,10 @@ def rms_norm(
     shape = _shape_tuple(normalized_shape)
     _check_normalized_shape(input, shape)
     if weight is not None and tuple(weight.shape) != shape:
-        raise RuntimeError(f"Expected weight to be of same shape as normalized_shape {list(shape)}, but got weight of shape {list(weight.shape)}")
+        raise RuntimeError(
+            f"Expected weight to be of same shape as normalized_shape {list(shape)}, but got weight of shape "
+            f"{list(weight.shape)}"
+        )
     if eps is None:
         eps = torch.finfo(input.dtype).eps
     dims = tuple(range(input.dim() - len(shape), input.dim()))
@@ -402,7 +417,18 @@ class _BatchNorm(nn.Module):
 
     _expected_dims: tuple[int, ...] = ()
 
-    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True, device=None, dtype=None, *, bias=True):
+    def __init__(
+        self,
+        num_features,
+        eps=1e-5,
+        momentum=0.1,
+        affine=True,
+        track_running_stats=True,
+        device=None,
+        dtype=None,
+        *,
+        bias=True,
+    ):
         super().__init__()
         factory = {"device": device, "dtype": dtype}
         self.num_features = num_features
@@ -534,11 +560,23 @@ class GroupNorm(nn.Module):
 
 
 class InstanceNorm2d(_BatchNorm):
-    """Instance norm over (N, C, H, W); drop-in for :class:`torch.nn.InstanceNorm2d` (affine and tracking off by default)."""
+    """Instance norm over (N, C, H, W) or (C, H, W); drop-in for :class:`torch.nn.InstanceNorm2d` (affine and
+    tracking off by default)."""
 
     _expected_dims = (3, 4)  # (C, H, W) is one unbatched image, as in torch
 
-    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=False, track_running_stats=False, device=None, dtype=None, *, bias=True):
+    def __init__(
+        self,
+        num_features,
+        eps=1e-5,
+        momentum=0.1,
+        affine=False,
+        track_running_stats=False,
+        device=None,
+        dtype=None,
+        *,
+        bias=True,
+    ):
         super().__init__(num_features, eps, momentum, affine, track_running_stats, device, dtype, bias=bias)
 
     def forward(self, input: Tensor) -> Tensor:
@@ -547,8 +585,14 @@ class InstanceNorm2d(_BatchNorm):
             return self.forward(input.unsqueeze(0)).squeeze(0)
         use_input_stats = self.training or not self.track_running_stats
         return instance_norm(
-            input, self.running_mean, self.running_var, self.weight, self.bias,
-            use_input_stats, self.momentum if self.momentum is not None else 0.1, self.eps,
+            input,
+            self.running_mean,
+            self.running_var,
+            self.weight,
+            self.bias,
+            use_input_stats,
+            self.momentum if self.momentum is not None else 0.1,
+            self.eps,
         )
 
 

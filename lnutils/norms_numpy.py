@@ -5,6 +5,7 @@ shape (N, H): N samples, H hidden units.  Batch norm takes its statistics down a
 column (over the N samples of one unit); layer norm along a row (over the H units of
 one sample).  Otherwise the two are the same computation, which is the point.
 """
+
 from __future__ import annotations
 
 import numpy as np

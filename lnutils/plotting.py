@@ -2,6 +2,7 @@
 
 Colours are the Okabe-Ito palette (safe for the common forms of colour blindness).
 """
+
 from __future__ import annotations
 
 import matplotlib as mpl
@@ -9,8 +10,14 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 OKABE_ITO = {
-    "black": "#000000", "orange": "#E69F00", "sky blue": "#56B4E9", "green": "#009E73",
-    "yellow": "#F0E442", "blue": "#0072B2", "vermillion": "#D55E00", "purple": "#CC79A7",
+    "black": "#000000",
+    "orange": "#E69F00",
+    "sky blue": "#56B4E9",
+    "green": "#009E73",
+    "yellow": "#F0E442",
+    "blue": "#0072B2",
+    "vermillion": "#D55E00",
+    "purple": "#CC79A7",
 }
 
 # One colour per method, used by every chapter.
@@ -42,21 +49,23 @@ def color(method: str) -> str:
 
 def use_book_style() -> None:
     """Apply the book's matplotlib style (call once at the top of a notebook)."""
-    mpl.rcParams.update({
-        "figure.figsize": (7.0, 4.0),
-        "figure.dpi": 100,
-        "savefig.dpi": 150,
-        "axes.grid": True,
-        "grid.alpha": 0.3,
-        "axes.spines.top": False,
-        "axes.spines.right": False,
-        "axes.titlesize": 11,
-        "axes.labelsize": 10,
-        "legend.fontsize": 9,
-        "legend.frameon": False,
-        "font.size": 10,
-        "axes.prop_cycle": mpl.cycler(color=list(OKABE_ITO.values())[1:] + ["#000000"]),
-    })
+    mpl.rcParams.update(
+        {
+            "figure.figsize": (7.0, 4.0),
+            "figure.dpi": 100,
+            "savefig.dpi": 150,
+            "axes.grid": True,
+            "grid.alpha": 0.3,
+            "axes.spines.top": False,
+            "axes.spines.right": False,
+            "axes.titlesize": 11,
+            "axes.labelsize": 10,
+            "legend.fontsize": 9,
+            "legend.frameon": False,
+            "font.size": 10,
+            "axes.prop_cycle": mpl.cycler(color=list(OKABE_ITO.values())[1:] + ["#000000"]),
+        }
+    )
 
 
 def draw_normalization_sets(batch: int = 6, channels: int = 6, groups: int = 2, sample: int = 2, channel: int = 3):
@@ -69,7 +78,8 @@ def draw_normalization_sets(batch: int = 6, channels: int = 6, groups: int = 2, 
         "batch norm\nS = (N, H, W) of channel c": lambda n, c: c == channel,
         "layer norm\nS = (C, H, W) of sample n": lambda n, c: n == sample,
         "instance norm\nS = (H, W) of (n, c)": lambda n, c: n == sample and c == channel,
-        f"group norm (G={groups})\nS = (C/G, H, W) of n's group": lambda n, c: n == sample and c // (channels // groups) == channel // (channels // groups),
+        f"group norm (G={groups})\nS = (C/G, H, W) of n's group": lambda n, c: n == sample
+        and c // (channels // groups) == channel // (channels // groups),
         "RMS norm\nS as layer norm, no μ": lambda n, c: n == sample,
     }
     fig, axes = plt.subplots(1, len(sets), figsize=(2.3 * len(sets), 2.8))
@@ -95,7 +105,9 @@ def _band(ax, values, method: str, style: str = "-", label: str | None = None, a
     values = np.asarray(values, dtype=float) * scale
     epochs = np.arange(1, len(values) + 1)
     marker = "o" if len(values) <= 10 else None
-    ax.plot(epochs, values.mean(axis=1), style, color=color(method), label=label, linewidth=1.5, marker=marker, markersize=3)
+    ax.plot(
+        epochs, values.mean(axis=1), style, color=color(method), label=label, linewidth=1.5, marker=marker, markersize=3
+    )
     if values.shape[1] > 1:
         ax.fill_between(epochs, values.min(axis=1), values.max(axis=1), color=color(method), alpha=alpha, linewidth=0)
 
@@ -162,10 +174,23 @@ def plot_live_check(live: dict, saved: dict):
         epochs = len(next(iter(live[batch_size]["test_error"].values())))
         for method, values in live[batch_size]["test_error"].items():
             live_mean = 100 * np.asarray(values, dtype=float).mean(axis=1)
-            ax.plot(np.arange(1, epochs + 1), live_mean, "o", color=color(method), label=f"{method}, this build", markersize=5)
+            ax.plot(
+                np.arange(1, epochs + 1),
+                live_mean,
+                "o",
+                color=color(method),
+                label=f"{method}, this build",
+                markersize=5,
+            )
             if batch_size in saved:
                 saved_values = 100 * np.asarray(saved[batch_size]["test_error"][method], dtype=float)[:epochs]
-                ax.plot(np.arange(1, len(saved_values) + 1), saved_values.mean(axis=1), "-", color=color(method), label=f"{method}, saved run")
+                ax.plot(
+                    np.arange(1, len(saved_values) + 1),
+                    saved_values.mean(axis=1),
+                    "-",
+                    color=color(method),
+                    label=f"{method}, saved run",
+                )
         ax.set(title=f"batch size {batch_size}", xlabel="epoch", ylabel="test error (%)")
         integer_epochs(ax)
     legend_below(fig, axes, columns=2)
@@ -195,7 +220,9 @@ def plot_validation_by_setting(records: dict):
     for ax, (setting, record) in zip(axes[0], records.items()):
         for cell, values in record["curves"]["val_error"].items():
             values = 100 * np.asarray(values, dtype=float)
-            ax.plot(np.arange(1, len(values) + 1), values.mean(axis=1), "o-", color=color(cell), label=cell, markersize=4)
+            ax.plot(
+                np.arange(1, len(values) + 1), values.mean(axis=1), "o-", color=color(cell), label=cell, markersize=4
+            )
         ax.set(title=f"sequential MNIST, {setting}", xlabel="epoch", ylabel="validation error (%)")
         integer_epochs(ax)
         low, high = ax.get_ylim()
@@ -213,7 +240,12 @@ def plot_adding_losses(results: dict, length: int, window: int = 50):
         losses = np.convolve(result["train_loss"], np.ones(window) / window, mode="valid")
         ax.plot(np.arange(window, window + len(losses)), losses, color=color(cell), label=cell)
     ax.axhline(1 / 6, color="grey", linestyle=":", label="predict the mean")
-    ax.set(xlabel="training step", ylabel=f"train MSE ({window}-step mean)", yscale="log", title=f"adding problem, length {length}")
+    ax.set(
+        xlabel="training step",
+        ylabel=f"train MSE ({window}-step mean)",
+        yscale="log",
+        title=f"adding problem, length {length}",
+    )
     legend_below(fig, ax, columns=4)
     return fig
 

@@ -5,6 +5,7 @@ seed-noise rule (:func:`lnutils.mnist_experiment.is_lower`): a difference smalle
 two standard errors over seeds is "within seed noise", and with one seed the sentence
 says so.  Nothing here trains; the experiment modules return the numbers.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -36,7 +37,10 @@ def mnist_setup(configs: dict) -> str:
     for batch_size, config in configs.items():
         rates = ", ".join(f"{m} {r:g}" for m, r in config.learning_rates.items())
         images = f"{config.train_subset or 55000:,}"
-        lines.append(f"batch {batch_size}: {config.epochs} epoch(s), seeds {config.seeds}, {images} training images; learning rates {rates}")
+        lines.append(
+            f"batch {batch_size}: {config.epochs} epoch(s), seeds {config.seeds}, {images} training images; "
+            f"learning rates {rates}"
+        )
     return "\n".join(lines)
 
 
@@ -55,10 +59,16 @@ def selection_markdown(selection: dict | None, names=None, what: str = "method")
         rows.append([name, *cells, f"{selection['chosen'][name]:g}"])
     table = markdown_table([what, *(f"lr {rate:g}" for rate in grid), "chosen"], rows)
     done = selection.get("epochs_done", selection.get("epochs"))
-    status = "" if selection.get("complete", True) else f" **Partial: {done} of {selection['epochs']} epochs so far; the choice may still change.**"
+    status = (
+        ""
+        if selection.get("complete", True)
+        else f" **Partial: {done} of {selection['epochs']} epochs so far; the choice may still change.**"
+    )
     provenance = selection["provenance"]
-    return (f"{table}\n\nRule: {selection['rule']}.{status} Run on {provenance['device']}, "
-            f"{provenance['wall_seconds'] / 60:.0f} min, commit `{provenance['commit']}`.")
+    return (
+        f"{table}\n\nRule: {selection['rule']}.{status} Run on {provenance['device']}, "
+        f"{provenance['wall_seconds'] / 60:.0f} min, commit `{provenance['commit']}`."
+    )
 
 
 # ----------------------------------------------------------------------------- MNIST
@@ -69,9 +79,23 @@ def overfitting_markdown(rows: list[dict]) -> str:
     table = []
     for row in rows:
         orders = np.log10(row["train NLL at best"] / max(row["final train NLL"], 1e-300))
-        table.append([row["method"], f"{row['best validation epoch']} of {row['epochs']}", f"{row['train NLL at best']:.1e} → {row['final train NLL']:.1e} ({orders:.1f} orders)",
-                      f"{row['test error at best %']:.2f}% → {row['final test error %']:.2f}%"])
-    return markdown_table(["method", "best validation epoch", "train NLL: at best → final (geometric mean over seeds)", "test error: at best → final"], table)
+        table.append(
+            [
+                row["method"],
+                f"{row['best validation epoch']} of {row['epochs']}",
+                f"{row['train NLL at best']:.1e} → {row['final train NLL']:.1e} ({orders:.1f} orders)",
+                f"{row['test error at best %']:.2f}% → {row['final test error %']:.2f}%",
+            ]
+        )
+    return markdown_table(
+        [
+            "method",
+            "best validation epoch",
+            "train NLL: at best → final (geometric mean over seeds)",
+            "test error: at best → final",
+        ],
+        table,
+    )
 
 
 def overfitting_sentence(rows: list[dict]) -> str:
@@ -81,25 +105,46 @@ def overfitting_sentence(rows: list[dict]) -> str:
         orders = np.log10(row["train NLL at best"] / max(row["final train NLL"], 1e-300))
         change = row["final test error %"] - row["test error at best %"]
         if row["epochs"] - row["best validation epoch"] >= max(2, row["epochs"] // 5) and orders >= 1:
-            sentences.append(f"{row['method']}'s validation error is lowest at epoch {row['best validation epoch']} of {row['epochs']}; "
-                             f"after it the training NLL falls by {orders:.1f} orders of magnitude while the test error moves by {change:+.2f} points: "
-                             "it keeps fitting the training set without generalizing better (overfitting in the NLL).")
-    return " ".join(sentences) or "No method keeps driving its training NLL down long after its best validation epoch in this run."
+            sentences.append(
+                f"{row['method']}'s validation error is lowest at epoch {row['best validation epoch']} of "
+                f"{row['epochs']}; "
+                f"after it the training NLL falls by {orders:.1f} orders of magnitude while the test error moves "
+                f"by {change:+.2f} points: "
+                "it keeps fitting the training set without generalizing better (overfitting in the NLL)."
+            )
+    return (
+        " ".join(sentences)
+        or "No method keeps driving its training NLL down long after its best validation epoch in this run."
+    )
 
 
 def live_check_sentence(matches: dict[int, dict]) -> str:
     """What the live quick run checked against the saved paper run."""
     if not matches:
-        return ("The live run's configuration differs from the saved run's (other images or rates), so it is not "
-                "compared epoch by epoch; it checks that the code runs and learns.")
+        return (
+            "The live run's configuration differs from the saved run's (other images or rates), so it is not "
+            "compared epoch by epoch; it checks that the code runs and learns."
+        )
     parts = []
     for batch_size, match in sorted(matches.items(), reverse=True):
-        parts.append(f"at batch {batch_size}, over {match['epochs']} epoch(s) and seeds {match['seeds']}, the largest difference "
-                     f"from the saved run is {match['test error points']:.2f} points of test error and {match['log10 NLL']:.2f} in log10 training NLL")
-    return "The live quick run retrains the first epochs of the saved run with the same seeds and rates: " + "; ".join(parts) + ". " + (
-        "Differences this small are floating-point noise (thread counts and library versions change the order of additions), "
-        "so the code still produces the saved curves." if all(m["test error points"] < 0.5 for m in matches.values()) else
-        "A difference this large means the code or its environment no longer reproduces the saved run.")
+        parts.append(
+            f"at batch {batch_size}, over {match['epochs']} epoch(s) and seeds {match['seeds']}, the largest "
+            "difference "
+            f"from the saved run is {match['test error points']:.2f} points of test error and "
+            f"{match['log10 NLL']:.2f} in log10 training NLL"
+        )
+    return (
+        "The live quick run retrains the first epochs of the saved run with the same seeds and rates: "
+        + "; ".join(parts)
+        + ". "
+        + (
+            "Differences this small are floating-point noise (thread counts and library versions change the order "
+            "of additions), "
+            "so the code still produces the saved curves."
+            if all(m["test error points"] < 0.5 for m in matches.values())
+            else "A difference this large means the code or its environment no longer reproduces the saved run."
+        )
+    )
 
 
 # ----------------------------------------------------------------------------- conv
@@ -120,17 +165,27 @@ def conv_ranking_sentences(records: list[dict], label: str) -> str:
         seeds = len(finals[order[0]])
         rank = {name: order.index(name) + 1 for name in names}
         where = f"{record['dataset']}, batch {record['batch_size']}"
-        places = ", ".join(f"{name} {rank[name]}" for name in ("batch norm", "layer norm (C,H,W)", "layer norm (C)", "rms norm") if name in rank)
+        places = ", ".join(
+            f"{name} {rank[name]}"
+            for name in ("batch norm", "layer norm (C,H,W)", "layer norm (C)", "rms norm")
+            if name in rank
+        )
         ln = "layer norm (C,H,W)"
         best = order[0]
         if best == ln:
             gap = "LN(C,H,W) is itself the best"
         else:
             verdict = is_lower(finals[best], finals[ln])
-            gap = {True: f"{best} beats LN(C,H,W) beyond seed noise", False: f"LN(C,H,W) beats {best}", None: f"{best} and LN(C,H,W) are within seed noise"}[verdict]
+            gap = {
+                True: f"{best} beats LN(C,H,W) beyond seed noise",
+                False: f"LN(C,H,W) beats {best}",
+                None: f"{best} and LN(C,H,W) are within seed noise",
+            }[verdict]
         one_seed = " (one seed: no noise estimate, so read only large gaps)" if seeds == 1 else ""
-        sentences.append(f"{label}, {where}: the lowest test error is {best}'s ({_percent(finals[best])}); "
-                         f"places out of {len(names)}: {places}; {gap}{one_seed}.")
+        sentences.append(
+            f"{label}, {where}: the lowest test error is {best}'s ({_percent(finals[best])}); "
+            f"places out of {len(names)}: {places}; {gap}{one_seed}."
+        )
     return "\n\n".join(sentences)
 
 
@@ -142,11 +197,18 @@ def conv_batch_sentence(records: list[dict], label: str) -> str:
         large = by_key.get((dataset, 128))
         if batch_size == 128 or large is None:
             continue
-        change = {name: 100 * (_final(small, name).mean() - _final(large, name).mean()) for name in ("batch norm", "layer norm (C,H,W)")}
+        change = {
+            name: 100 * (_final(small, name).mean() - _final(large, name).mean())
+            for name in ("batch norm", "layer norm (C,H,W)")
+        }
         bigger = "batch norm" if change["batch norm"] > change["layer norm (C,H,W)"] else "LN(C,H,W)"
-        sentences.append(f"{label}, {dataset}: from batch 128 to batch {batch_size}, batch norm's test error changes by "
-                         f"{change['batch norm']:+.2f} points and LN(C,H,W)'s by {change['layer norm (C,H,W)']:+.2f}; {bigger} changes more. "
-                         "(The two batch sizes also differ in epochs and images in the quick profile, so only the paper profile isolates the batch size.)")
+        sentences.append(
+            f"{label}, {dataset}: from batch 128 to batch {batch_size}, batch norm's test error changes by "
+            f"{change['batch norm']:+.2f} points and LN(C,H,W)'s by {change['layer norm (C,H,W)']:+.2f}; {bigger} "
+            "changes more. "
+            "(The two batch sizes also differ in epochs and images in the quick profile, so only the paper profile "
+            "isolates the batch size.)"
+        )
     return "\n\n".join(sentences)
 
 
@@ -163,8 +225,11 @@ def adding_sentences(results: dict, lengths) -> str:
         worse = [cell for cell, value in mse.items() if value >= chance]
         best = min(mse, key=mse.get)
         text = f"At length {length}: lowest MSE {best} ({mse[best]:.3f}); "
-        text += (f"worse than predicting the mean (0.167): {', '.join(f'{c} ({mse[c]:.3f})' for c in worse)}" if worse
-                 else "every cell beats predicting the mean (0.167)")
+        text += (
+            f"worse than predicting the mean (0.167): {', '.join(f'{c} ({mse[c]:.3f})' for c in worse)}"
+            if worse
+            else "every cell beats predicting the mean (0.167)"
+        )
         if better and worse:
             text += f"; better: {', '.join(better)}"
         sentences.append(text + ".")
@@ -185,7 +250,9 @@ def sequential_sentences(records: dict) -> str:
                 word = {True: "lower than", False: "higher than", None: "within seed noise of"}[verdict]
                 parts.append(f"{cell} {_percent(finals[cell])} is {word} the LSTM's {_percent(finals['LSTM'])}")
         seeds = len(finals["LSTM"])
-        sentences.append(f"{setting}: " + "; ".join(parts) + (" (one seed)" if seeds == 1 else f" ({seeds} seeds)") + ".")
+        sentences.append(
+            f"{setting}: " + "; ".join(parts) + (" (one seed)" if seeds == 1 else f" ({seeds} seeds)") + "."
+        )
     return " ".join(sentences)
 
 
@@ -195,9 +262,13 @@ def gradient_spike_sentence(gradients: dict[str, np.ndarray]) -> str:
     for cell, values in gradients.items():
         ratio = float(values[0] / np.median(values))
         parts.append(f"{cell} {ratio:.2g}×")
-    return ("‖∂L/∂h_1‖ relative to the median over all steps: " + ", ".join(parts) + ". A ratio far above 1 is a spike at the "
-            "first step. One candidate cause, not tested here: h_1 is small, so the next step's batch norm divides "
-            "W_h h_1 by a small batch spread, and its backward multiplies by the same large 1/σ.")
+    return (
+        "‖∂L/∂h_1‖ relative to the median over all steps: "
+        + ", ".join(parts)
+        + ". A ratio far above 1 is a spike at the "
+        "first step. One candidate cause, not tested here: h_1 is small, so the next step's batch norm divides "
+        "W_h h_1 by a small batch spread, and its backward multiplies by the same large 1/σ."
+    )
 
 
 def shared_scale_sentence(records: list[dict]) -> str:
@@ -210,16 +281,23 @@ def shared_scale_sentence(records: list[dict]) -> str:
             continue
         order = sorted(names, key=lambda name: _final(record, name).mean())
         rms, ln = order.index("rms norm") + 1, order.index("layer norm (C,H,W)") + 1
-        text = f"{record['dataset']}, batch {record['batch_size']}: RMS norm over (C,H,W) places {rms}, LN(C,H,W) places {ln} of {len(names)}"
+        text = (
+            f"{record['dataset']}, batch {record['batch_size']}: RMS norm over (C,H,W) places {rms}, LN(C,H,W) "
+            f"places {ln} of {len(names)}"
+        )
         if rms <= 2:
-            text += ("; a layer that also divides all channels of an image by one scale is among the best here, "
-                     "so a shared scale alone does not explain where LN(C,H,W) places")
+            text += (
+                "; a layer that also divides all channels of an image by one scale is among the best here, "
+                "so a shared scale alone does not explain where LN(C,H,W) places"
+            )
         sentences.append(text + ".")
     return " ".join(sentences)
 
 
 def published_markdown(published: dict, unit: str) -> str:
     """A table of published numbers, one row per source."""
-    rows = [[source, ", ".join(f"{name} {value}" for name, value in numbers.items())] for source, numbers in published.items()]
+    rows = [
+        [source, ", ".join(f"{name} {value}" for name, value in numbers.items())]
+        for source, numbers in published.items()
+    ]
     return markdown_table(["source", f"numbers ({unit})"], rows)
-

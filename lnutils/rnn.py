@@ -27,6 +27,7 @@ GRU (PyTorch's form, gates r, z, n):
 Layer-normalized GRU (Ba et al. 2016, Eqs. 26-28 in spirit): LN(W_ih x) and LN(W_hh h),
 each over its 3H units, replace the two summed inputs.
 """
+
 from __future__ import annotations
 
 import math
@@ -46,7 +47,15 @@ class SequenceBatchNorm(nn.Module):
     running averages.  Eval: use step min(t, T_max − 1)'s running averages.
     """
 
-    def __init__(self, num_features: int, max_steps: int, affine_shift: bool = True, initial_gain: float = 1.0, momentum: float = 0.1, eps: float = 1e-5):
+    def __init__(
+        self,
+        num_features: int,
+        max_steps: int,
+        affine_shift: bool = True,
+        initial_gain: float = 1.0,
+        momentum: float = 0.1,
+        eps: float = 1e-5,
+    ):
         super().__init__()
         self.num_features, self.max_steps, self.momentum, self.eps = num_features, max_steps, momentum, eps
         self.weight = nn.Parameter(torch.full((num_features,), float(initial_gain)))
@@ -58,7 +67,16 @@ class SequenceBatchNorm(nn.Module):
         index = min(step, self.max_steps - 1)
         if self.training and step >= self.max_steps:
             raise ValueError(f"training sequence longer than max_steps={self.max_steps}; raise max_steps")
-        return norms.batch_norm(input, self.running_mean[index], self.running_var[index], self.weight, self.bias, self.training, self.momentum, self.eps)
+        return norms.batch_norm(
+            input,
+            self.running_mean[index],
+            self.running_var[index],
+            self.weight,
+            self.bias,
+            self.training,
+            self.momentum,
+            self.eps,
+        )
 
 
 def _init_recurrent_weights(cell: nn.Module, gates: int, input_size: int, hidden_size: int) -> None:
@@ -75,7 +93,14 @@ def _init_recurrent_weights(cell: nn.Module, gates: int, input_size: int, hidden
 class LSTMCell(nn.Module):
     """An LSTM cell; ``normalization`` None, "layer norm" (Ba et al. 2016) or "batch norm" (Cooijmans et al. 2016)."""
 
-    def __init__(self, input_size: int, hidden_size: int, normalization: str | None = None, max_steps: int = 100, eps: float = 1e-5):
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        normalization: str | None = None,
+        max_steps: int = 100,
+        eps: float = 1e-5,
+    ):
         super().__init__()
         if normalization not in NORMALIZATIONS:
             raise ValueError(f"unknown normalization {normalization!r}; choose one of {NORMALIZATIONS}")
@@ -94,7 +119,9 @@ class LSTMCell(nn.Module):
     def _norm(self, module: nn.Module, value: Tensor, step: int) -> Tensor:
         return module(value, step) if self.normalization == "batch norm" else module(value)
 
-    def forward(self, input: Tensor, state: tuple[Tensor, Tensor] | None = None, step: int = 0) -> tuple[Tensor, Tensor]:
+    def forward(
+        self, input: Tensor, state: tuple[Tensor, Tensor] | None = None, step: int = 0
+    ) -> tuple[Tensor, Tensor]:
         if input.dim() != 2 or input.shape[1] != self.input_size:
             raise ValueError(f"expected input of shape (batch, {self.input_size}), got {list(input.shape)}")
         if state is None:
@@ -106,7 +133,12 @@ class LSTMCell(nn.Module):
         if self.normalization is None:
             gates = summed_ih + self.bias_ih + summed_hh + self.bias_hh
         else:
-            gates = self._norm(self.norm_hh, summed_hh, step) + self._norm(self.norm_ih, summed_ih, step) + self.bias_ih + self.bias_hh
+            gates = (
+                self._norm(self.norm_hh, summed_hh, step)
+                + self._norm(self.norm_ih, summed_ih, step)
+                + self.bias_ih
+                + self.bias_hh
+            )
         in_gate, forget_gate, candidate, out_gate = gates.chunk(4, dim=1)
         cell = torch.sigmoid(forget_gate) * cell + torch.sigmoid(in_gate) * torch.tanh(candidate)
         shown_cell = cell if self.normalization is None else self._norm(self.norm_cell, cell, step)
@@ -117,7 +149,14 @@ class LSTMCell(nn.Module):
 class GRUCell(nn.Module):
     """A GRU cell in PyTorch's form; ``normalization`` None or "layer norm"."""
 
-    def __init__(self, input_size: int, hidden_size: int, normalization: str | None = None, max_steps: int = 100, eps: float = 1e-5):
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        normalization: str | None = None,
+        max_steps: int = 100,
+        eps: float = 1e-5,
+    ):
         super().__init__()
         if normalization not in (None, "layer norm"):
             raise ValueError(f"GRUCell supports normalization None or 'layer norm', not {normalization!r}")

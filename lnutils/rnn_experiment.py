@@ -10,6 +10,7 @@ Command line (the options of :mod:`lnutils.cli`)::
 
     python -m lnutils.rnn_experiment run --profile paper   # every part, resumable
 """
+
 from __future__ import annotations
 
 import argparse
@@ -45,7 +46,9 @@ class RNNStack(SeededStack):
     """
 
     def __init__(self, cell_name: str, seeds: list[int], hidden_size: int = 64, rows: int = 28):
-        super().__init__(cell_name, seeds, lambda: SequenceModel(cell_name, 784 // rows, hidden_size, 10, max_steps=rows))
+        super().__init__(
+            cell_name, seeds, lambda: SequenceModel(cell_name, 784 // rows, hidden_size, 10, max_steps=rows)
+        )
         self.cell_name, self.rows = cell_name, rows
 
     @staticmethod
@@ -69,7 +72,9 @@ class SequentialMNISTConfig:
     validation: int = 5000
 
 
-def profile_configs(profile: str, epochs: int | None = None, train_subset: int | None = None) -> dict[str, SequentialMNISTConfig]:
+def profile_configs(
+    profile: str, epochs: int | None = None, train_subset: int | None = None
+) -> dict[str, SequentialMNISTConfig]:
     """quick: 8,000 training images, hidden 64, 2 epochs at batch 64 (all five cells) and
     1 epoch on 2,000 images at batch 4 (the three LSTMs).  paper: 55,000 images, hidden
     128, 20 epochs, 3 seeds.  The learning rate, 1e-3, is Adam's default and the one
@@ -93,18 +98,39 @@ def profile_configs(profile: str, epochs: int | None = None, train_subset: int |
     return configs
 
 
-def run_sequential_mnist(config: SequentialMNISTConfig, dataset=None, device="cpu", progress=True, checkpoint=None, time_budget_seconds=None) -> tuple[History, dict[str, RNNStack], dict]:
+def run_sequential_mnist(
+    config: SequentialMNISTConfig, dataset=None, device="cpu", progress=True, checkpoint=None, time_budget_seconds=None
+) -> tuple[History, dict[str, RNNStack], dict]:
     dataset = dataset if dataset is not None else load_mnist()
     split = make_split(dataset, config.validation, config.train_subset)
     stacks = {name: RNNStack(name, config.seeds, config.hidden_size) for name in config.cells}
-    history = train_lockstep(stacks, {name: config.learning_rate for name in config.cells}, split, config.batch_size, config.epochs, progress=progress, device=device, checkpoint=checkpoint, time_budget_seconds=time_budget_seconds, fingerprint_extra={"data": dataset.provenance.checksum})
-    record = {"config": asdict(config), "curves": history.to_dict(), "provenance": provenance(dataset, device, sum(history.epoch_seconds))}
+    history = train_lockstep(
+        stacks,
+        {name: config.learning_rate for name in config.cells},
+        split,
+        config.batch_size,
+        config.epochs,
+        progress=progress,
+        device=device,
+        checkpoint=checkpoint,
+        time_budget_seconds=time_budget_seconds,
+        fingerprint_extra={"data": dataset.provenance.checksum},
+    )
+    record = {
+        "config": asdict(config),
+        "curves": history.to_dict(),
+        "provenance": provenance(dataset, device, sum(history.epoch_seconds)),
+    }
     return history, stacks, record
 
 
 def results_markdown(records: dict[str, dict], target_error: float = 0.10) -> str:
     """Final test error and the first epoch whose validation error is below ``target_error``."""
-    lines = [f"| setting | cell | final test error % | final train NLL | first epoch with validation error < {100 * target_error:g}% |", "|---|---|---|---|---|"]
+    lines = [
+        "| setting | cell | final test error % | final train NLL | first epoch with validation error < "
+        f"{100 * target_error:g}% |",
+        "|---|---|---|---|---|",
+    ]
     for setting, record in records.items():
         for cell, values in record["curves"]["test_error"].items():
             final = 100 * np.asarray(values)[-1]
@@ -112,7 +138,11 @@ def results_markdown(records: dict[str, dict], target_error: float = 0.10) -> st
             reached = np.nonzero(val < target_error)[0]
             first = str(reached[0] + 1) if len(reached) else f"not within {len(val)}"
             nll = np.asarray(record["curves"]["train_nll"][cell])[-1].mean()
-            lines.append(f"| {setting} | {cell} | {final.mean():.2f}" + (f" ± {final.std(ddof=1):.2f}" if len(final) > 1 else "") + f" | {nll:.3f} | {first} |")
+            lines.append(
+                f"| {setting} | {cell} | {final.mean():.2f}"
+                + (f" ± {final.std(ddof=1):.2f}" if len(final) > 1 else "")
+                + f" | {nll:.3f} | {first} |"
+            )
     return "\n".join(lines)
 
 
@@ -138,7 +168,18 @@ def adding_problem(batch_size: int, length: int, generator: torch.Generator, dev
     return torch.stack([values, markers], dim=-1).to(device), targets.to(device)
 
 
-def train_adding(cell_names=("LSTM", "LN-LSTM", "BN-LSTM"), length: int = 30, steps: int = 1500, batch_size: int = 64, hidden_size: int = 64, learning_rate: float = 1e-3, seed: int = 0, test_lengths=(30, 60, 120), progress=True, device="cpu") -> dict:
+def train_adding(
+    cell_names=("LSTM", "LN-LSTM", "BN-LSTM"),
+    length: int = 30,
+    steps: int = 1500,
+    batch_size: int = 64,
+    hidden_size: int = 64,
+    learning_rate: float = 1e-3,
+    seed: int = 0,
+    test_lengths=(30, 60, 120),
+    progress=True,
+    device="cpu",
+) -> dict:
     """Train each cell on the adding problem at ``length``; test MSE at each of ``test_lengths``.
 
     The BN-LSTM has T_max = ``length``: beyond it, it reuses the statistics of the last trained step.
@@ -174,9 +215,18 @@ def train_adding(cell_names=("LSTM", "LN-LSTM", "BN-LSTM"), length: int = 30, st
 
 def adding_markdown(results: dict) -> str:
     lengths = list(next(iter(results.values()))["test_mse"])
-    lines = ["| cell | final train MSE (mean of last 100 steps) | " + " | ".join(f"test MSE, length {n}" for n in lengths) + " |", "|---|---|" + "---|" * len(lengths)]
+    lines = [
+        "| cell | final train MSE (mean of last 100 steps) | "
+        + " | ".join(f"test MSE, length {n}" for n in lengths)
+        + " |",
+        "|---|---|" + "---|" * len(lengths),
+    ]
     for name, result in results.items():
-        lines.append(f"| {name} | {np.mean(result['train_loss'][-100:]):.4f} | " + " | ".join(f"{result['test_mse'][n]:.4f}" for n in lengths) + " |")
+        lines.append(
+            f"| {name} | {np.mean(result['train_loss'][-100:]):.4f} | "
+            + " | ".join(f"{result['test_mse'][n]:.4f}" for n in lengths)
+            + " |"
+        )
     return "\n".join(lines) + "\n\nFor reference, always predicting the mean (1.0) gives MSE 0.167."
 
 
@@ -193,7 +243,11 @@ def summed_input_statistics(model: SequenceModel, sequences: Tensor) -> dict[str
     state = None
     with torch.no_grad():
         for step, inputs in enumerate(sequences):
-            hidden = (state[0] if isinstance(state, tuple) else state) if state is not None else inputs.new_zeros(inputs.shape[0], cell.hidden_size)
+            hidden = (
+                (state[0] if isinstance(state, tuple) else state)
+                if state is not None
+                else inputs.new_zeros(inputs.shape[0], cell.hidden_size)
+            )
             summed = hidden @ cell.weight_hh.T
             if getattr(cell, "normalization", None) == "layer norm":
                 summed = cell.norm_hh(summed)
@@ -224,7 +278,10 @@ def gradient_norms_through_time(model: SequenceModel, sequences: Tensor, labels:
 
 def adding_settings(profile: str, steps: int | None = None) -> dict:
     """quick: length 30, 1,000 steps of batch 64; paper: length 50, 10,000 steps (``steps`` overrides)."""
-    settings = {"quick": dict(length=30, steps=1000, test_lengths=(30, 60, 120)), "paper": dict(length=50, steps=10000, test_lengths=(50, 100, 200))}
+    settings = {
+        "quick": dict(length=30, steps=1000, test_lengths=(30, 60, 120)),
+        "paper": dict(length=50, steps=10000, test_lengths=(50, 100, 200)),
+    }
     if profile not in settings:
         raise ValueError(f"unknown profile {profile!r}; choose 'quick' or 'paper'")
     return dict(settings[profile], steps=steps or settings[profile]["steps"])
@@ -245,25 +302,49 @@ def saved_markdown(saved: dict | None) -> str:
     out = ["Saved paper-profile run:", ""]
     for setting, record in saved["sequential_mnist"].items():
         p = record["provenance"]
-        out.append(f"- {setting}: seeds {record['config']['seeds']}, {record['config']['epochs']} epochs, {p['device']}, {p['wall_seconds'] / 60:.0f} min, commit `{p['commit']}`, data checksum `{p['data']['checksum'][:12]}`")
+        out.append(
+            f"- {setting}: seeds {record['config']['seeds']}, {record['config']['epochs']} epochs, {p['device']}, "
+            f"{p['wall_seconds'] / 60:.0f} min, commit `{p['commit']}`, data checksum `{p['data']['checksum'][:12]}`"
+        )
     out += ["", results_markdown(saved["sequential_mnist"])]
     if saved.get("adding"):
         out += ["", adding_markdown(saved["adding"])]
     return "\n".join(out)
 
 
-def run_profile(profile: str, device="cpu", progress=True, epochs=None, seeds=None, results_dir=None, checkpoint_dir=None, overwrite=False, time_budget_seconds=None, adding_steps=None) -> dict:
+def run_profile(
+    profile: str,
+    device="cpu",
+    progress=True,
+    epochs=None,
+    seeds=None,
+    results_dir=None,
+    checkpoint_dir=None,
+    overwrite=False,
+    time_budget_seconds=None,
+    adding_steps=None,
+) -> dict:
     """Every part of a profile (sequential MNIST per setting, then the adding problem),
     each resumable; the result file is written after each part and keeps finished parts."""
     configs = profile_configs(profile, epochs=epochs)
     for config in configs.values():
         config.seeds = list(seeds) if seeds else config.seeds
     adding = adding_settings(profile, steps=adding_steps)
-    profile_config = {"profile": profile, "sequential_mnist": {k: asdict(c) for k, c in configs.items()}, "adding": {k: list(v) if isinstance(v, tuple) else v for k, v in adding.items()}}
+    profile_config = {
+        "profile": profile,
+        "sequential_mnist": {k: asdict(c) for k, c in configs.items()},
+        "adding": {k: list(v) if isinstance(v, tuple) else v for k, v in adding.items()},
+    }
     path = results_file(profile, results_dir)
     runs.check_replaceable(path, profile_config, overwrite)
     previous = None if overwrite else runs.read_json(path)
-    payload = previous or {"kind": "rnn comparison", "config": profile_config, "records": [], "sequential_mnist": {}, "adding": None}
+    payload = previous or {
+        "kind": "rnn comparison",
+        "config": profile_config,
+        "records": [],
+        "sequential_mnist": {},
+        "adding": None,
+    }
     commit = environment.git_commit()
     started = time.perf_counter()
     dataset = load_mnist()
@@ -271,10 +352,16 @@ def run_profile(profile: str, device="cpu", progress=True, epochs=None, seeds=No
         if setting in payload["sequential_mnist"]:
             continue
         checkpoint = Path(checkpoint_dir or runs.checkpoint_dir()) / f"rnn_{profile}_{setting.replace(' ', '')}.pt"
-        budget_left = None if time_budget_seconds is None else max(1e-9, time_budget_seconds - (time.perf_counter() - started))
-        history, _, record = run_sequential_mnist(config, dataset, device, progress, checkpoint=checkpoint, time_budget_seconds=budget_left)
+        budget_left = (
+            None if time_budget_seconds is None else max(1e-9, time_budget_seconds - (time.perf_counter() - started))
+        )
+        history, _, record = run_sequential_mnist(
+            config, dataset, device, progress, checkpoint=checkpoint, time_budget_seconds=budget_left
+        )
         if len(history.epoch_seconds) < config.epochs:
-            print(f"time budget spent after {len(history.epoch_seconds)} of {config.epochs} epochs; run again to resume")
+            print(
+                f"time budget spent after {len(history.epoch_seconds)} of {config.epochs} epochs; run again to resume"
+            )
             return payload
         record["provenance"]["commit"] = commit
         payload["sequential_mnist"][setting] = record
@@ -298,7 +385,14 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     device = resolve_common(parser, args)
     environment.describe()
-    payload = run_profile(args.profile, device, epochs=args.epochs, seeds=args.seeds, overwrite=args.overwrite, time_budget_seconds=args.time_budget)
+    payload = run_profile(
+        args.profile,
+        device,
+        epochs=args.epochs,
+        seeds=args.seeds,
+        overwrite=args.overwrite,
+        time_budget_seconds=args.time_budget,
+    )
     print(f"parts done: {payload['records']}; results in {results_file(args.profile)}")
     return 0
 

@@ -16,6 +16,7 @@ Shared by the three experiments (MNIST, conv, RNN):
 * :func:`save_results`: never replaces a result file with one that holds less (fewer
   epochs, fewer records) or one of another configuration, unless ``overwrite=True``.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -73,7 +74,7 @@ def read_json(path: Path) -> dict | None:
 def read_results(name: str, directory: Path | None = None) -> dict | None:
     """Result file ``name`` (e.g. ``mnist_paper_b128.json``): from ``directory`` (default
     :func:`results_dir`), else the copy shipped with lnutils, else None."""
-    for folder in ([Path(directory)] if directory is not None else [results_dir(), PACKAGE_RESULTS]):
+    for folder in [Path(directory)] if directory is not None else [results_dir(), PACKAGE_RESULTS]:
         found = read_json(folder / name)
         if found is not None:
             return found
@@ -196,4 +197,3 @@ def choose_learning_rates(val_error: dict[str, list], names, grid) -> dict[str, 
         finals = {rate: val_error[grid_label(name, rate)][-1][0] for rate in grid}
         chosen[name] = min(finals, key=finals.get)
     return chosen
-

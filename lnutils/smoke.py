@@ -9,6 +9,7 @@ against the eager one) runs on the device and gives finite numbers.  It takes se
 on a GPU and well under a minute on two CPU cores.  ``--synthetic`` uses random images
 instead of MNIST and Fashion-MNIST (no data needed).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,7 +32,14 @@ def _split(dataset_name: str, synthetic: bool, size: int = 512) -> Split:
         generator = torch.Generator().manual_seed(0)
         images = torch.rand(size + 256, 784, generator=generator)
         labels = torch.randint(0, 10, (size + 256,), generator=generator)
-        return Split(images[:size], labels[:size], images[size : size + 128], labels[size : size + 128], images[size + 128 :], labels[size + 128 :])
+        return Split(
+            images[:size],
+            labels[:size],
+            images[size : size + 128],
+            labels[size : size + 128],
+            images[size + 128 :],
+            labels[size + 128 :],
+        )
     from lnutils.data import load_dataset
 
     with warnings.catch_warnings():
@@ -55,10 +63,16 @@ def norms_against_torch(device: torch.device) -> str:
     gain = (torch.rand(6, generator=generator) + 0.5).to(device).requires_grad_()
     pairs = {
         "layer norm": (lambda t: norms.layer_norm(t, t.shape[1:]), lambda t: F.layer_norm(t, t.shape[1:])),
-        "batch norm": (lambda t: norms.batch_norm(t, None, None, gain, None, True), lambda t: F.batch_norm(t, None, None, gain, None, True)),
+        "batch norm": (
+            lambda t: norms.batch_norm(t, None, None, gain, None, True),
+            lambda t: F.batch_norm(t, None, None, gain, None, True),
+        ),
         "group norm": (lambda t: norms.group_norm(t, 2, gain), lambda t: F.group_norm(t, 2, gain)),
         "instance norm": (lambda t: norms.instance_norm(t), lambda t: F.instance_norm(t)),
-        "rms norm": (lambda t: norms.rms_norm(t, t.shape[1:], eps=1e-6), lambda t: F.rms_norm(t, t.shape[1:], eps=1e-6)),
+        "rms norm": (
+            lambda t: norms.rms_norm(t, t.shape[1:], eps=1e-6),
+            lambda t: F.rms_norm(t, t.shape[1:], eps=1e-6),
+        ),
     }
     worst = 0.0
     for name, (ours, theirs) in pairs.items():
@@ -78,7 +92,9 @@ def mnist_lockstep(device: torch.device, synthetic: bool) -> str:
     split = _split("mnist", synthetic)
     for batch_size in (128, 4):
         stacks = {method: MLPStack(method, [0, 1], bn_unbiased=batch_size < 16) for method in METHODS}
-        history = train_lockstep(stacks, {m: 1e-3 for m in METHODS}, split, batch_size, 1, progress=False, device=device)
+        history = train_lockstep(
+            stacks, {m: 1e-3 for m in METHODS}, split, batch_size, 1, progress=False, device=device
+        )
         _finite(history)
     return f"3 methods × 2 seeds, batch 128 and 4, {len(split.train_x)} images: finite curves"
 
@@ -96,7 +112,10 @@ def graph_matches_eager(device: torch.device, steps: int = 12) -> str:
         stacks = {method: MLPStack(method, [0, 1], bn_unbiased=True).to(device) for method in METHODS}
         optimizer = make_optimizer(stacks, {m: 1e-3 for m in METHODS}, capturable=graphed)
         step = CUDAGraphStep(stacks, optimizer, train_x, train_y, 4) if graphed else None
-        orders = {m: torch.stack([batch_indices(seed, 0, len(train_x), 4) for seed in (0, 1)], dim=1).to(device) for m in stacks}
+        orders = {
+            m: torch.stack([batch_indices(seed, 0, len(train_x), 4) for seed in (0, 1)], dim=1).to(device)
+            for m in stacks
+        }
         for index in range(steps):
             indices = {m: order[index] for m, order in orders.items()}
             if step is not None:
@@ -107,7 +126,9 @@ def graph_matches_eager(device: torch.device, steps: int = 12) -> str:
     worst = 0.0
     for method in METHODS:
         for name, eager in results[0][method].items():
-            torch.testing.assert_close(results[1][method][name], eager, atol=1e-5, rtol=1e-4, msg=lambda m: f"{method} {name}: {m}")
+            torch.testing.assert_close(
+                results[1][method][name], eager, atol=1e-5, rtol=1e-4, msg=lambda m: f"{method} {name}: {m}"
+            )
             worst = max(worst, (results[1][method][name].double() - eager.double()).abs().max().item())
     return f"{steps} steps: graph and eager weights agree (largest difference {worst:.1e})"
 
@@ -121,7 +142,9 @@ def conv_and_probes(device: torch.device, synthetic: bool) -> str:
 
     split = _split("fashion-mnist", synthetic, size=256)
     stacks = {name: conv_experiment.CNNStack(name, [0]) for name in NORMALIZATIONS}
-    history = train_lockstep(stacks, {name: 1e-3 for name in NORMALIZATIONS}, split, 32, 1, progress=False, device=device)
+    history = train_lockstep(
+        stacks, {name: 1e-3 for name in NORMALIZATIONS}, split, 32, 1, progress=False, device=device
+    )
     _finite(history)
     images = split.test_x[:64].reshape(-1, 1, 28, 28)  # on the CPU, as a notebook has them
     conv_experiment.border_statistics(stacks["layer norm (C,H,W)"].networks[0], images)
@@ -144,7 +167,9 @@ def rnn_and_probes(device: torch.device, synthetic: bool) -> str:
         model = stack.networks[0]
         rnn_experiment.summed_input_statistics(model, sequences)
         rnn_experiment.gradient_norms_through_time(model, sequences, split.test_y[:32])
-    adding = rnn_experiment.train_adding(length=10, steps=20, batch_size=8, hidden_size=8, test_lengths=(10, 20), progress=False, device=device)
+    adding = rnn_experiment.train_adding(
+        length=10, steps=20, batch_size=8, hidden_size=8, test_lengths=(10, 20), progress=False, device=device
+    )
     if not all(np.isfinite(list(r["test_mse"].values())).all() for r in adding.values()):
         raise AssertionError(f"non-finite adding-problem MSE: {adding}")
     return f"{len(cells)} cells, batch 16: finite curves; probes and adding problem ran"
@@ -176,7 +201,12 @@ def main(argv=None) -> int:
     from lnutils.cli import check_device
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--device", type=check_device, default=None, help="cpu, cuda, cuda:N or mps (default: the GPU when there is one)")
+    parser.add_argument(
+        "--device",
+        type=check_device,
+        default=None,
+        help="cpu, cuda, cuda:N or mps (default: the GPU when there is one)",
+    )
     parser.add_argument("--synthetic", action="store_true", help="random images instead of MNIST / Fashion-MNIST")
     args = parser.parse_args(argv)
     device = args.device or environment.pick_device()
@@ -184,7 +214,10 @@ def main(argv=None) -> int:
     start = time.perf_counter()
     rows = run_all(device, args.synthetic)
     failed = [name for name, passed, _, _ in rows if not passed]
-    print(f"{len(rows) - len(failed)} passed, {len(failed)} failed ({time.perf_counter() - start:.0f} s on {environment.device_name(torch.device(device))})")
+    print(
+        f"{len(rows) - len(failed)} passed, {len(failed)} failed ({time.perf_counter() - start:.0f} s on "
+        f"{environment.device_name(torch.device(device))})"
+    )
     return 1 if failed else 0
 
 

@@ -14,6 +14,7 @@ Training K networks in a stack gives the same numbers as training each alone
 (``tests/test_train.py`` checks it), because every network has its own data order,
 its own initialisation and its own loss term.
 """
+
 from __future__ import annotations
 
 import io
@@ -62,7 +63,9 @@ def make_split(dataset, validation: int = 5000, train_subset: int | None = None)
     train_x, train_y = images[validation:], labels[validation:]
     if train_subset is not None:
         train_x, train_y = train_x[:train_subset], train_y[:train_subset]
-    return Split(train_x, train_y, images[:validation], labels[:validation], test_x, torch.from_numpy(dataset.test_labels))
+    return Split(
+        train_x, train_y, images[:validation], labels[:validation], test_x, torch.from_numpy(dataset.test_labels)
+    )
 
 
 def batch_indices(seed: int, epoch: int, num_examples: int, batch_size: int) -> torch.Tensor:
@@ -84,7 +87,9 @@ def evaluation_chunk(device: torch.device) -> int:
 
 
 @torch.no_grad()
-def evaluate(stack, inputs: torch.Tensor, labels: torch.Tensor, chunk: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+def evaluate(
+    stack, inputs: torch.Tensor, labels: torch.Tensor, chunk: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Per-network mean NLL and error rate on (inputs, labels), in eval mode.
 
     Works on whatever device ``inputs`` live on; the sums stay there (no host
@@ -121,7 +126,12 @@ class History:
             store.setdefault(method, []).append([float(v) for v in values])
 
     def to_dict(self) -> dict:
-        return {"train_nll": self.train_nll, "val_error": self.val_error, "test_error": self.test_error, "epoch_seconds": self.epoch_seconds}
+        return {
+            "train_nll": self.train_nll,
+            "val_error": self.val_error,
+            "test_error": self.test_error,
+            "epoch_seconds": self.epoch_seconds,
+        }
 
     @classmethod
     def from_dict(cls, data: dict) -> "History":
@@ -166,7 +176,9 @@ class SeededStack(nn.Module):
 
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:
         if inputs.dim() != 3 or inputs.shape[0] != len(self.networks):
-            raise ValueError(f"expected inputs of shape (K={len(self.networks)}, batch, features), got {list(inputs.shape)}")
+            raise ValueError(
+                f"expected inputs of shape (K={len(self.networks)}, batch, features), got {list(inputs.shape)}"
+            )
         return torch.stack([network(self.prepare(batch)) for network, batch in zip(self.networks, inputs)])
 
 
@@ -174,7 +186,9 @@ class CheckpointMismatch(RuntimeError):
     """A checkpoint was written by a run with another configuration."""
 
 
-def make_optimizer(stacks: dict[str, Stack], learning_rates: dict[str, float], capturable: bool = False) -> torch.optim.Optimizer:
+def make_optimizer(
+    stacks: dict[str, Stack], learning_rates: dict[str, float], capturable: bool = False
+) -> torch.optim.Optimizer:
     """One Adam over every stack, with each method's learning rate; fused when the build supports it.
 
     ``capturable=True`` keeps Adam's step counts on the device, so the step can be
@@ -188,7 +202,9 @@ def make_optimizer(stacks: dict[str, Stack], learning_rates: dict[str, float], c
         return torch.optim.Adam(groups, foreach=True, **options)
 
 
-def fingerprint(stacks: dict[str, Stack], learning_rates: dict[str, float], split: Split, batch_size: int, extra: dict | None = None) -> dict:
+def fingerprint(
+    stacks: dict[str, Stack], learning_rates: dict[str, float], split: Split, batch_size: int, extra: dict | None = None
+) -> dict:
     """What defines a run, stored in its checkpoint and checked on resume (``epochs`` aside:
     a longer run may extend a shorter one)."""
     return {
@@ -210,7 +226,11 @@ def load_checkpoint(path: str | os.PathLike, expected: dict, device: torch.devic
     state = torch.load(path, map_location=device, weights_only=True)
     saved = state.get("fingerprint")
     if saved != expected:
-        differences = {key: (saved.get(key) if saved else None, expected.get(key)) for key in sorted(set(expected) | set(saved or {})) if (saved or {}).get(key) != expected.get(key)}
+        differences = {
+            key: (saved.get(key) if saved else None, expected.get(key))
+            for key in sorted(set(expected) | set(saved or {}))
+            if (saved or {}).get(key) != expected.get(key)
+        }
         raise CheckpointMismatch(
             f"the checkpoint {path} was written by a run with another configuration; "
             + "; ".join(f"{key}: checkpoint {old!r}, this run {new!r}" for key, (old, new) in differences.items())
@@ -219,7 +239,13 @@ def load_checkpoint(path: str | os.PathLike, expected: dict, device: torch.devic
     return state
 
 
-def _loss(stacks: dict[str, Stack], train_x: torch.Tensor, train_y: torch.Tensor, indices: dict[str, torch.Tensor], batch_size: int) -> torch.Tensor:
+def _loss(
+    stacks: dict[str, Stack],
+    train_x: torch.Tensor,
+    train_y: torch.Tensor,
+    indices: dict[str, torch.Tensor],
+    batch_size: int,
+) -> torch.Tensor:
     """Sum over networks of each network's mean NLL on its batch: network k's gradient is its own."""
     total = 0
     for method, stack in stacks.items():
@@ -323,7 +349,9 @@ def train_lockstep(
         torch.set_flush_denormal(True)
     for stack in stacks.values():
         stack.to(device)
-    data = {name: getattr(split, name).to(device) for name in ("train_x", "train_y", "val_x", "val_y", "test_x", "test_y")}
+    data = {
+        name: getattr(split, name).to(device) for name in ("train_x", "train_y", "val_x", "val_y", "test_x", "test_y")
+    }
     if len(data["train_x"]) < batch_size:
         raise ValueError(f"batch_size {batch_size} is larger than the {len(data['train_x'])} training examples")
     graphed = use_cuda_graph(device, graph)
@@ -342,7 +370,12 @@ def train_lockstep(
     started = time.perf_counter()
     for epoch in bar:
         epoch_start = time.perf_counter()
-        orders = {method: torch.stack([batch_indices(seed, epoch, len(data["train_x"]), batch_size) for seed in stack.seeds], dim=1).to(device) for method, stack in stacks.items()}
+        orders = {
+            method: torch.stack(
+                [batch_indices(seed, epoch, len(data["train_x"]), batch_size) for seed in stack.seeds], dim=1
+            ).to(device)
+            for method, stack in stacks.items()
+        }
         steps = next(iter(orders.values())).shape[0]
         for stack in stacks.values():
             stack.train()
@@ -391,7 +424,13 @@ def save_checkpoint(path, stacks, optimizer, history, epochs_done, run_fingerpri
     """Everything needed to resume, with the run's fingerprint; written atomically."""
     buffer = io.BytesIO()
     torch.save(
-        {"fingerprint": run_fingerprint, "stacks": {m: s.state_dict() for m, s in stacks.items()}, "optimizer": optimizer.state_dict(), "history": history.to_dict(), "epochs_done": epochs_done},
+        {
+            "fingerprint": run_fingerprint,
+            "stacks": {m: s.state_dict() for m, s in stacks.items()},
+            "optimizer": optimizer.state_dict(),
+            "history": history.to_dict(),
+            "epochs_done": epochs_done,
+        },
         buffer,
     )
     atomic_write_bytes(Path(path), buffer.getvalue())

@@ -1,4 +1,5 @@
 """The notebook convention (README, 'Contributing') holds for every chapter notebook."""
+
 from __future__ import annotations
 
 import json
@@ -30,14 +31,18 @@ def test_there_are_notebooks():
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_committed_without_outputs(path):
     for cell in code_cells(path):
-        assert not cell.get("outputs") and cell.get("execution_count") is None, f"{path.name}: clear outputs before committing"
+        assert not cell.get("outputs") and cell.get("execution_count") is None, (
+            f"{path.name}: clear outputs before committing"
+        )
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_first_cell_is_the_colab_setup(path):
     first = "".join(code_cells(path)[0]["source"])
     assert f'REPOSITORY = "{repository_url()}"' in first, "first cell must use the repository URL of _config.yml"
-    assert f'BOOK_VERSION = "{lnutils.__version__}"' in first, "first cell's BOOK_VERSION must equal lnutils.__version__"
+    assert f'BOOK_VERSION = "{lnutils.__version__}"' in first, (
+        "first cell's BOOK_VERSION must equal lnutils.__version__"
+    )
     assert "--no-deps" in first and "describe(BOOK_VERSION)" in first
     assert not re.search(r"pip install[^\n]*\b(torch|numpy)\b", first), "never reinstall torch or numpy"
 
@@ -64,7 +69,9 @@ def test_colab_badge_points_at_this_notebook(path):
     assert len(badges) == 1, "one Open-in-Colab badge"
     url = repository_url().replace("https://github.com/", "https://colab.research.google.com/github/")
     assert f"{url}/blob/main/notebooks/{path.name}" in "".join(badges[0]["source"])
-    assert "remove-cell" in badges[0]["metadata"].get("tags", []), "the book has its own launch button; the badge is for Colab"
+    assert "remove-cell" in badges[0]["metadata"].get("tags", []), (
+        "the book has its own launch button; the badge is for Colab"
+    )
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
@@ -74,12 +81,16 @@ def test_three_kinds_of_exercise_and_a_checked_solution_cell(path):
         assert f"{{exercise}} {kind}" in text, f"{path.name}: no '{kind}' exercise"
     cells = code_cells(path)
     solutions = [i for i, cell in enumerate(cells) if "solution" in cell.get("metadata", {}).get("tags", [])]
-    assert solutions, f"{path.name}: the implement exercise needs a code cell tagged 'solution' (it becomes the student stub)"
+    assert solutions, (
+        f"{path.name}: the implement exercise needs a code cell tagged 'solution' (it becomes the student stub)"
+    )
     for i in solutions:
         source = "".join(cells[i]["source"])
         assert source.startswith("# Hint:"), "a solution cell starts with '# Hint: ...' (the stub's message)"
         assert "hide-input" in cells[i]["metadata"]["tags"], "solutions are folded in the book"
-        assert "check." in "".join(cells[i + 1]["source"]), "the cell after a solution runs its lnutils.check self-check"
+        assert "check." in "".join(cells[i + 1]["source"]), (
+            "the cell after a solution runs its lnutils.check self-check"
+        )
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
@@ -94,7 +105,9 @@ def test_slide_structure(path):
         if cell["cell_type"] == "markdown" and text.startswith("## "):
             assert kind == "slide", f"{text.splitlines()[0]!r} should start a slide"
         elif cell["cell_type"] == "markdown" and previous["cell_type"] == "code":
-            assert kind in ("slide", "subslide"), f"the paragraph {text[:40]!r} after a code cell should start a sub-slide"
+            assert kind in ("slide", "subslide"), (
+                f"the paragraph {text[:40]!r} after a code cell should start a sub-slide"
+            )
     code = [kind for cell, kind in zip(cells, kinds) if cell["cell_type"] == "code"]
     assert code[:2] == ["skip", "skip"], "the set-up and parameters cells are skipped in the slides"
 
@@ -108,13 +121,21 @@ def test_slides_rewrite_every_myst_construct_the_chapters_use():
     from build_slides import bibliography, slide_markdown
 
     references = bibliography()
-    assert references["ba2016layer"] == ("Ba et al.", "2016") and references["ioffe2015batch"] == ("Ioffe & Szegedy", "2015")
-    assert slide_markdown("as {cite:t}`ba2016layer` show {cite:p}`wu2018group`", references) == "as Ba et al. (2016) show (Wu & He 2018)"
+    assert references["ba2016layer"] == ("Ba et al.", "2016") and references["ioffe2015batch"] == (
+        "Ioffe & Szegedy",
+        "2015",
+    )
+    assert (
+        slide_markdown("as {cite:t}`ba2016layer` show {cite:p}`wu2018group`", references)
+        == "as Ba et al. (2016) show (Wu & He 2018)"
+    )
     for path in NOTEBOOKS:
         for cell in json.loads(path.read_text())["cells"]:
             if cell["cell_type"] == "markdown":
                 text = slide_markdown("".join(cell["source"]), references)
-                assert not re.search(r"\{(cite:[pt]|eq|doc|exercise|solution)\}|\$\$ \(", text), f"{path.name}: MyST left in the slides: {text[:200]}"
+                assert not re.search(r"\{(cite:[pt]|eq|doc|exercise|solution)\}|\$\$ \(", text), (
+                    f"{path.name}: MyST left in the slides: {text[:200]}"
+                )
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)

@@ -1,4 +1,5 @@
 """The students' self-checks (lnutils.check) pass for correct code and catch the classic bugs."""
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -7,7 +8,16 @@ from torch import nn
 from lnutils import check, norms
 from lnutils.mlp import MLPStack
 
-@pytest.mark.parametrize("name,ours", [("layer_norm", norms.layer_norm), ("batch_norm", norms.batch_norm), ("group_norm", norms.group_norm), ("rms_norm", norms.rms_norm)])
+
+@pytest.mark.parametrize(
+    "name,ours",
+    [
+        ("layer_norm", norms.layer_norm),
+        ("batch_norm", norms.batch_norm),
+        ("group_norm", norms.group_norm),
+        ("rms_norm", norms.rms_norm),
+    ],
+)
 def test_self_checks_pass_for_lnutils(name, ours, capsys):
     report = getattr(check, name)(ours)
     assert report.passed and "all" in capsys.readouterr().out
@@ -53,6 +63,7 @@ def test_a_failing_check_is_falsy_and_counts_its_cases():
 
 # --------------------------------------------------------------- chapter 3: layer norm over (C, H, W)
 
+
 def layer_norm_chw(x, weight=None, bias=None, eps=1e-5):
     y = F.layer_norm(x, x.shape[1:], eps=eps)
     if weight is not None:
@@ -64,7 +75,9 @@ def layer_norm_chw(x, weight=None, bias=None, eps=1e-5):
 
 def test_layer_norm_chw_check_passes_for_group_norm_with_one_group():
     assert check.layer_norm_chw(layer_norm_chw, verbose=False).passed
-    assert check.layer_norm_chw(lambda x, w=None, b=None, eps=1e-5: norms.group_norm(x, 1, w, b, eps), verbose=False).passed
+    assert check.layer_norm_chw(
+        lambda x, w=None, b=None, eps=1e-5: norms.group_norm(x, 1, w, b, eps), verbose=False
+    ).passed
 
 
 def test_layer_norm_chw_check_catches_normalizing_over_channels_only(capsys):
@@ -78,10 +91,15 @@ def test_layer_norm_chw_check_catches_normalizing_over_channels_only(capsys):
 
 # --------------------------------------------------------------- chapter 2: the paper's network in torch.nn
 
+
 def paper_layer_norm_mlp():
     return nn.Sequential(
-        nn.Linear(784, 1000, bias=False), nn.LayerNorm(1000), nn.ReLU(),
-        nn.Linear(1000, 1000, bias=False), nn.LayerNorm(1000), nn.ReLU(),
+        nn.Linear(784, 1000, bias=False),
+        nn.LayerNorm(1000),
+        nn.ReLU(),
+        nn.Linear(1000, 1000, bias=False),
+        nn.LayerNorm(1000),
+        nn.ReLU(),
         nn.Linear(1000, 10),
     )
 
@@ -108,8 +126,12 @@ def test_mlp_check_explains_a_layer_norm_before_the_softmax(capsys):
 def test_mlp_check_catches_the_wrong_order_of_norm_and_nonlinearity(capsys):
     def relu_first():
         return nn.Sequential(
-            nn.Linear(784, 1000, bias=False), nn.ReLU(), nn.LayerNorm(1000),
-            nn.Linear(1000, 1000, bias=False), nn.ReLU(), nn.LayerNorm(1000),
+            nn.Linear(784, 1000, bias=False),
+            nn.ReLU(),
+            nn.LayerNorm(1000),
+            nn.Linear(1000, 1000, bias=False),
+            nn.ReLU(),
+            nn.LayerNorm(1000),
             nn.Linear(1000, 10),
         )
 
@@ -126,6 +148,7 @@ def test_mlp_check_reports_an_unfinished_stub(capsys):
 
 
 # --------------------------------------------------------------- chapter 4: a layer-normalized RNN cell
+
 
 class LNRNNCell(nn.Module):
     def __init__(self, input_size, hidden_size):
@@ -156,7 +179,9 @@ def test_rnn_cell_check_catches_separate_normalizations(capsys):
 def test_rnn_cell_check_catches_swapped_weights_and_unused_gain(capsys):
     class Transposed(LNRNNCell):
         def forward(self, x, h):
-            return torch.tanh(F.layer_norm(h @ self.weight_hh + x @ self.weight_ih.T, (h.shape[-1],), None, self.norm.bias))
+            return torch.tanh(
+                F.layer_norm(h @ self.weight_hh + x @ self.weight_ih.T, (h.shape[-1],), None, self.norm.bias)
+            )
 
     assert not check.layer_norm_rnn_cell(Transposed).passed
     assert "FAIL" in capsys.readouterr().out

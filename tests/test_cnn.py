@@ -1,4 +1,5 @@
 """lnutils.cnn: the conv chapter's network and its normalization variants (groundwork for issue 5)."""
+
 from __future__ import annotations
 
 import pytest
@@ -15,7 +16,11 @@ def test_shapes_and_backward(normalization):
     assert logits.shape == (4, 10)
     logits.sum().backward()
     assert all(p.grad is not None for p in model.parameters())
-    assert [t.shape[1:] for t in model.pre_activations(torch.rand(2, 1, 28, 28))] == [(16, 28, 28), (32, 14, 14), (64, 7, 7)]
+    assert [t.shape[1:] for t in model.pre_activations(torch.rand(2, 1, 28, 28))] == [
+        (16, 28, 28),
+        (32, 14, 14),
+        (64, 7, 7),
+    ]
 
 
 def test_layer_norm_chw_is_groupnorm_with_one_group():
@@ -63,7 +68,10 @@ def test_cnn_stack_runs_each_network_on_its_own_batch():
     assert logits.shape == (2, 3, 10)
     torch.testing.assert_close(logits[1], stack.networks[1](batches[1].reshape(-1, 1, 28, 28)))
     # network k's initialisation depends on its seed only
-    torch.testing.assert_close(stack.networks[1].classifier.weight, conv_experiment.CNNStack("layer norm (C,H,W)", [1]).networks[0].classifier.weight)
+    torch.testing.assert_close(
+        stack.networks[1].classifier.weight,
+        conv_experiment.CNNStack("layer norm (C,H,W)", [1]).networks[0].classifier.weight,
+    )
 
 
 def test_border_probe_on_a_known_pattern():
@@ -85,10 +93,18 @@ def test_border_verdict_and_saved_results_rendering(tmp_path):
     models = {name: conv_experiment.CNNStack(name, [0]) for name in ("batch norm", "layer norm (C,H,W)")}
     text = conv_experiment.border_verdict(models, torch.rand(6, 1, 28, 28))
     assert text.count("Block") == 3 and "border hypothesis" in text
-    assert "No saved paper-profile results" in conv_experiment.saved_markdown(conv_experiment.saved_results("paper", tmp_path))
-    record = {"dataset": "mnist", "batch_size": 4, "config": {"seeds": [0, 1], "epochs": 2},
-              "curves": {"test_error": {"none": [[0.5, 0.4], [0.3, 0.2]]}},
-              "provenance": {"device": "cpu", "wall_seconds": 120, "commit": "abc", "data": {"checksum": "f" * 64}}}
+    assert "No saved paper-profile results" in conv_experiment.saved_markdown(
+        conv_experiment.saved_results("paper", tmp_path)
+    )
+    record = {
+        "dataset": "mnist",
+        "batch_size": 4,
+        "config": {"seeds": [0, 1], "epochs": 2},
+        "curves": {"test_error": {"none": [[0.5, 0.4], [0.3, 0.2]]}},
+        "provenance": {"device": "cpu", "wall_seconds": 120, "commit": "abc", "data": {"checksum": "f" * 64}},
+    }
     (tmp_path / "conv_paper.json").write_text(__import__("json").dumps({"records": [record]}))
     shown = conv_experiment.saved_markdown(conv_experiment.saved_results("paper", tmp_path))
-    assert "| mnist | 4 | [0, 1] | 2 | cpu | 2 min | `abc` |" in shown and "25.00 ± 7.07" in shown  # sample standard deviation of 20 and 30
+    assert (
+        "| mnist | 4 | [0, 1] | 2 | cpu | 2 min | `abc` |" in shown and "25.00 ± 7.07" in shown
+    )  # sample standard deviation of 20 and 30

@@ -1,4 +1,5 @@
 """lnutils.data: IDX parsing, every error it promises, and downloads from a loopback server."""
+
 from __future__ import annotations
 
 import gzip
@@ -261,7 +262,9 @@ def test_no_network_lists_attempts(isolated, monkeypatch):
 # ----------------------------------------------------------------------------- the real copies
 
 
-@pytest.mark.skipif(not Path(os.environ.get("LNUTILS_DATA", "/nonexistent"), "mnist").is_dir(), reason="offline MNIST not available")
+@pytest.mark.skipif(
+    not Path(os.environ.get("LNUTILS_DATA", "/nonexistent"), "mnist").is_dir(), reason="offline MNIST not available"
+)
 def test_offline_mnist_copy_is_reported_honestly():
     with pytest.warns(UserWarning, match="train_images"):
         loaded = data.load_mnist(download=False)

@@ -2,6 +2,7 @@
 there), plus a guard that needs no GPU: with the default device set to ``meta``, any
 tensor the training, evaluation or probe code makes without naming a device lands on
 ``meta`` and the run fails, which is the bug that crashed the chapters on CUDA."""
+
 from __future__ import annotations
 
 import contextlib
@@ -10,12 +11,11 @@ import json
 import numpy as np
 import pytest
 import torch
+from test_mnist_experiment import RATES, tiny_dataset
 
 from lnutils import conv_experiment, mnist_experiment, rnn_experiment, smoke
 from lnutils.mlp import METHODS, MLPStack
 from lnutils.train import Split, evaluate, train_lockstep
-
-from test_mnist_experiment import RATES, tiny_dataset
 
 
 def tiny_split(n=96) -> Split:
@@ -63,7 +63,16 @@ def test_no_stray_tensors_in_training_evaluation_and_probes():
         sequences = rnn_experiment.RNNStack.as_sequences(images)
         rnn_experiment.summed_input_statistics(stacks["rnn"].networks[0], sequences)
         rnn_experiment.gradient_norms_through_time(stacks["rnn"].networks[0], sequences, split.test_y[:8])
-        result = rnn_experiment.train_adding(("LN-LSTM", "BN-LSTM"), length=6, steps=3, batch_size=4, hidden_size=4, test_lengths=(6, 12), progress=False, device="cpu")
+        result = rnn_experiment.train_adding(
+            ("LN-LSTM", "BN-LSTM"),
+            length=6,
+            steps=3,
+            batch_size=4,
+            hidden_size=4,
+            test_lengths=(6, 12),
+            progress=False,
+            device="cpu",
+        )
         assert set(result["BN-LSTM"]["test_mse"]) == {6, 12}
 
 
@@ -89,7 +98,9 @@ def test_probes_take_cpu_images_for_a_model_on_the_device(device):
 
 
 def test_adding_problem_is_the_same_on_every_device(device):
-    kwargs = dict(cell_names=("LSTM",), length=6, steps=5, batch_size=4, hidden_size=4, test_lengths=(6,), progress=False)
+    kwargs = dict(
+        cell_names=("LSTM",), length=6, steps=5, batch_size=4, hidden_size=4, test_lengths=(6,), progress=False
+    )
     on_cpu = rnn_experiment.train_adding(**kwargs, device="cpu")
     here = rnn_experiment.train_adding(**kwargs, device=device)
     np.testing.assert_allclose(here["LSTM"]["train_loss"], on_cpu["LSTM"]["train_loss"], rtol=1e-4)
@@ -115,7 +126,15 @@ def test_cuda_graph_step_equals_the_eager_step():
 
 def test_cuda_graphs_are_refused_off_cuda():
     with pytest.raises(ValueError, match="CUDA graphs need a CUDA device"):
-        train_lockstep({"baseline": MLPStack("baseline", [0], sizes=(784, 8, 8, 10))}, {"baseline": 1e-3}, tiny_split(), 8, 1, progress=False, graph=True)
+        train_lockstep(
+            {"baseline": MLPStack("baseline", [0], sizes=(784, 8, 8, 10))},
+            {"baseline": 1e-3},
+            tiny_split(),
+            8,
+            1,
+            progress=False,
+            graph=True,
+        )
 
 
 def test_bench_loops_run_on_the_device(device):

@@ -2,6 +2,7 @@
 checkpoints that run code or resume into another configuration, results that get lost
 or mixed, writers that collide, files in site-packages, and layers that differ from
 torch.nn on inputs torch's own suite uses."""
+
 from __future__ import annotations
 
 import json
@@ -9,16 +10,14 @@ import os
 import pickle
 import threading
 
-import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from test_mnist_experiment import RATES, tiny_dataset
 
 from lnutils import cli, conv_experiment, environment, mnist_experiment, norms, runs
 from lnutils.mlp import METHODS, MLPStack
 from lnutils.train import CheckpointMismatch, Split, train_lockstep
-
-from test_mnist_experiment import RATES, tiny_dataset
 
 SIZES = (12, 16, 16, 10)
 
@@ -57,7 +56,15 @@ def test_resuming_with_other_learning_rates_is_an_error_naming_both(tmp_path):
         train_lockstep(stacks(), other, tiny_split(), 8, 2, checkpoint=checkpoint, progress=False)
     for changed in (dict(seeds=(0, 1)), dict(batch_size=4)):
         with pytest.raises(CheckpointMismatch):
-            train_lockstep(stacks(changed.get("seeds", (0,))), RATES, tiny_split(), changed.get("batch_size", 8), 2, checkpoint=checkpoint, progress=False)
+            train_lockstep(
+                stacks(changed.get("seeds", (0,))),
+                RATES,
+                tiny_split(),
+                changed.get("batch_size", 8),
+                2,
+                checkpoint=checkpoint,
+                progress=False,
+            )
 
 
 def test_a_longer_run_extends_its_checkpoint(tmp_path):
@@ -69,9 +76,20 @@ def test_a_longer_run_extends_its_checkpoint(tmp_path):
 
 def test_checkpoint_fingerprint_includes_the_data(tmp_path):
     checkpoint = tmp_path / "run.pt"
-    train_lockstep(stacks(), RATES, tiny_split(), 8, 1, checkpoint=checkpoint, progress=False, fingerprint_extra={"data": "aaa"})
+    train_lockstep(
+        stacks(), RATES, tiny_split(), 8, 1, checkpoint=checkpoint, progress=False, fingerprint_extra={"data": "aaa"}
+    )
     with pytest.raises(CheckpointMismatch, match="data"):
-        train_lockstep(stacks(), RATES, tiny_split(), 8, 2, checkpoint=checkpoint, progress=False, fingerprint_extra={"data": "bbb"})
+        train_lockstep(
+            stacks(),
+            RATES,
+            tiny_split(),
+            8,
+            2,
+            checkpoint=checkpoint,
+            progress=False,
+            fingerprint_extra={"data": "bbb"},
+        )
 
 
 # ----------------------------------------------------------------------------- results
@@ -196,24 +214,29 @@ def test_an_unreadable_cache_folder_is_skipped(tmp_path, monkeypatch):
 
     blocked = tmp_path / "blocked"
     blocked.mkdir()
-    monkeypatch.setattr(data.Path, "is_file", lambda self: (_ for _ in ()).throw(PermissionError(13, "Permission denied")))
+    monkeypatch.setattr(
+        data.Path, "is_file", lambda self: (_ for _ in ()).throw(PermissionError(13, "Permission denied"))
+    )
     assert data._find(blocked, "train-images-idx3-ubyte") is None
 
 
 # ----------------------------------------------------------------------------- command line
 
 
-@pytest.mark.parametrize("arguments", [
-    ["run", "--profile", "paper", "--epochs", "0"],
-    ["run", "--profile", "paper", "--seeds", "0", "0", "0"],
-    ["run", "--profile", "paper", "--seeds"],
-    ["run", "--profile", "paper", "--batch-size", "-4"],
-    ["run", "--profile", "paper", "--device", "foo"],
-    ["run", "--profile", "huge"],
-    ["run"],  # no --profile: never a silent multi-hour default
-    ["select", "--train-subset", "0"],
-    ["run", "--profile", "paper", "--time-budget", "-1"],
-])
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        ["run", "--profile", "paper", "--epochs", "0"],
+        ["run", "--profile", "paper", "--seeds", "0", "0", "0"],
+        ["run", "--profile", "paper", "--seeds"],
+        ["run", "--profile", "paper", "--batch-size", "-4"],
+        ["run", "--profile", "paper", "--device", "foo"],
+        ["run", "--profile", "huge"],
+        ["run"],  # no --profile: never a silent multi-hour default
+        ["select", "--train-subset", "0"],
+        ["run", "--profile", "paper", "--time-budget", "-1"],
+    ],
+)
 def test_bad_arguments_are_argparse_errors_before_any_work(arguments, capsys):
     for main in (mnist_experiment.main, conv_experiment.main):
         if main is conv_experiment.main and ("--batch-size" in arguments or "--train-subset" in arguments):
@@ -252,9 +275,15 @@ def test_cuda_device_is_refused_when_absent():
 
 def test_second_derivatives_raise_instead_of_being_wrong():
     x = torch.randn(4, 6, dtype=torch.float64, requires_grad=True)
-    for function in (lambda t: norms.layer_norm(t, (6,)), lambda t: norms.batch_norm(t, None, None, training=True), lambda t: norms.group_norm(t.reshape(4, 6, 1), 2)):
+    for function in (
+        lambda t: norms.layer_norm(t, (6,)),
+        lambda t: norms.batch_norm(t, None, None, training=True),
+        lambda t: norms.group_norm(t.reshape(4, 6, 1), 2),
+    ):
         (gradient,) = torch.autograd.grad(function(x).square().sum(), x, create_graph=True)
-        with pytest.raises(RuntimeError, match="once_differentiable|marked with @once_differentiable|double backward|twice"):
+        with pytest.raises(
+            RuntimeError, match="once_differentiable|marked with @once_differentiable|double backward|twice"
+        ):
             gradient.sum().backward()
 
 
@@ -263,7 +292,9 @@ def test_half_precision_with_large_deviations_matches_torch(dtype):
     x = (torch.randn(4, 64, generator=torch.Generator().manual_seed(0)) * 1000).to(dtype)
     torch.testing.assert_close(norms.layer_norm(x, (64,)), F.layer_norm(x, (64,)), atol=2e-2, rtol=2e-2)
     torch.testing.assert_close(norms.rms_norm(x, (64,)), F.rms_norm(x, (64,)), atol=2e-2, rtol=2e-2)
-    torch.testing.assert_close(norms.batch_norm(x, None, None, training=True), F.batch_norm(x, None, None, training=True), atol=2e-2, rtol=2e-2)
+    torch.testing.assert_close(
+        norms.batch_norm(x, None, None, training=True), F.batch_norm(x, None, None, training=True), atol=2e-2, rtol=2e-2
+    )
     images = x.reshape(4, 8, 8)
     torch.testing.assert_close(norms.group_norm(images, 2), F.group_norm(images, 2), atol=2e-2, rtol=2e-2)
 
@@ -283,9 +314,11 @@ def test_empty_batches_like_torch():
 
 
 def test_module_bias_argument_and_unbatched_instance_norm():
-    for ours, theirs in ((norms.BatchNorm1d(3, bias=False), torch.nn.BatchNorm1d(3, bias=False)),
-                         (norms.GroupNorm(2, 4, bias=False), torch.nn.GroupNorm(2, 4, bias=False)),
-                         (norms.LayerNorm(5, bias=False), torch.nn.LayerNorm(5, bias=False))):
+    for ours, theirs in (
+        (norms.BatchNorm1d(3, bias=False), torch.nn.BatchNorm1d(3, bias=False)),
+        (norms.GroupNorm(2, 4, bias=False), torch.nn.GroupNorm(2, 4, bias=False)),
+        (norms.LayerNorm(5, bias=False), torch.nn.LayerNorm(5, bias=False)),
+    ):
         assert ours.bias is None and theirs.bias is None
         assert sorted(ours.state_dict()) == sorted(theirs.state_dict())
     image = torch.randn(3, 5, 5)

@@ -1,5 +1,6 @@
 """The invariance table of Ba et al. 2016 (Table 1), computed: every cell agrees with the paper,
 and a changed layer changes the table (the check can fail)."""
+
 from __future__ import annotations
 
 from lnutils import invariance

@@ -1,4 +1,5 @@
 """The MNIST chapter's bookkeeping: profiles, result files, claims computed from curves."""
+
 from __future__ import annotations
 
 import json
@@ -7,7 +8,7 @@ import numpy as np
 import pytest
 
 from lnutils import mnist_experiment as experiment
-from lnutils.data import Dataset, Provenance, FileRecord
+from lnutils.data import Dataset, FileRecord, Provenance
 from lnutils.mlp import METHODS
 
 RATES = {m: 1e-3 for m in METHODS}
@@ -23,12 +24,28 @@ def curves(final_errors: dict, final_nll: dict, epochs=3, seeds=2) -> dict:
 
 
 def test_claims_are_computed_from_the_curves():
-    agrees = {128: curves({"baseline": 0.015, "batch norm": 0.013, "layer norm": 0.012}, {"baseline": 1e-4, "batch norm": 1e-3, "layer norm": 1e-7}),
-              4: curves({"baseline": 0.015, "batch norm": 0.022, "layer norm": 0.012}, {"baseline": 1e-4, "batch norm": 1e-2, "layer norm": 1e-5})}
+    agrees = {
+        128: curves(
+            {"baseline": 0.015, "batch norm": 0.013, "layer norm": 0.012},
+            {"baseline": 1e-4, "batch norm": 1e-3, "layer norm": 1e-7},
+        ),
+        4: curves(
+            {"baseline": 0.015, "batch norm": 0.022, "layer norm": 0.012},
+            {"baseline": 1e-4, "batch norm": 1e-2, "layer norm": 1e-5},
+        ),
+    }
     assert all(c["holds"] for c in experiment.claims(agrees)) and len(experiment.claims(agrees)) == 8
     # each verdict follows its inputs: LN worse than BN at 128, and LN worse at batch 4 than at 128
-    flipped = {128: curves({"baseline": 0.015, "batch norm": 0.013, "layer norm": 0.014}, {"baseline": 1e-4, "batch norm": 1e-3, "layer norm": 1e-7}),
-               4: curves({"baseline": 0.015, "batch norm": 0.022, "layer norm": 0.016}, {"baseline": 1e-4, "batch norm": 1e-2, "layer norm": 1e-5})}
+    flipped = {
+        128: curves(
+            {"baseline": 0.015, "batch norm": 0.013, "layer norm": 0.014},
+            {"baseline": 1e-4, "batch norm": 1e-3, "layer norm": 1e-7},
+        ),
+        4: curves(
+            {"baseline": 0.015, "batch norm": 0.022, "layer norm": 0.016},
+            {"baseline": 1e-4, "batch norm": 1e-2, "layer norm": 1e-5},
+        ),
+    }
     verdicts = {c["claim"]: c["holds"] for c in experiment.claims(flipped)}
     assert verdicts["batch 128: LN beats BN on test error"] is False
     assert verdicts["LN is robust to batch size: no worse at batch 4 than at 128 (beyond seed noise)"] is False
@@ -40,8 +57,15 @@ def test_claims_are_computed_from_the_curves():
 
 
 def test_a_difference_within_the_seeds_noise_is_not_called_either_way():
-    c = curves({"baseline": 0.016, "batch norm": 0.012, "layer norm": 0.0159}, {"baseline": 1e-3, "batch norm": 1e-3, "layer norm": 1e-8}, epochs=6, seeds=3)
-    c["test_error"]["baseline"] = (np.array(c["test_error"]["baseline"]) + [[-0.002, 0.0, 0.002]]).tolist()  # seeds spread ±0.2 points
+    c = curves(
+        {"baseline": 0.016, "batch norm": 0.012, "layer norm": 0.0159},
+        {"baseline": 1e-3, "batch norm": 1e-3, "layer norm": 1e-8},
+        epochs=6,
+        seeds=3,
+    )
+    c["test_error"]["baseline"] = (
+        np.array(c["test_error"]["baseline"]) + [[-0.002, 0.0, 0.002]]
+    ).tolist()  # seeds spread ±0.2 points
     found = {f["claim"]: f for f in experiment.claims({128: c})}
     assert found["batch 128: LN beats the baseline on test error"]["holds"] is None
     assert found["batch 128: BN beats the baseline on test error"]["holds"] is True
@@ -52,7 +76,9 @@ def test_a_difference_within_the_seeds_noise_is_not_called_either_way():
 
 
 def test_claims_use_the_last_epochs_and_say_when_one_seed_decides():
-    c = curves({"baseline": 0.015, "batch norm": 0.030, "layer norm": 0.014}, {m: 1e-3 for m in METHODS}, epochs=8, seeds=1)
+    c = curves(
+        {"baseline": 0.015, "batch norm": 0.030, "layer norm": 0.014}, {m: 1e-3 for m in METHODS}, epochs=8, seeds=1
+    )
     c["test_error"]["batch norm"][5] = [0.001]  # before the last quarter of 8 epochs: ignored
     assert experiment.settled(c, "test_error", "batch norm")[0] == pytest.approx(0.030)
     c["test_error"]["batch norm"][6] = [0.010]  # inside it: averaged with the last epoch
@@ -86,7 +112,13 @@ def test_missing_selection_file_says_how_to_make_it(tmp_path):
 def tiny_dataset(n_train=5100, n_test=50) -> Dataset:
     rng = np.random.default_rng(0)
     record = FileRecord("train_images", "/tmp/x", "0" * 64, "0" * 32, "0" * 32)
-    return Dataset(rng.integers(0, 256, (n_train, 28, 28), dtype=np.uint8), rng.integers(0, 10, n_train), rng.integers(0, 256, (n_test, 28, 28), dtype=np.uint8), rng.integers(0, 10, n_test), Provenance("mnist", [record]))
+    return Dataset(
+        rng.integers(0, 256, (n_train, 28, 28), dtype=np.uint8),
+        rng.integers(0, 10, n_train),
+        rng.integers(0, 256, (n_test, 28, 28), dtype=np.uint8),
+        rng.integers(0, 10, n_test),
+        Provenance("mnist", [record]),
+    )
 
 
 def test_run_writes_provenance_and_never_shortens_a_longer_saved_run(tmp_path):

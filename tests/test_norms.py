@@ -6,9 +6,8 @@ Gradient checks use torch.autograd.gradcheck in float64 with its default toleran
 Groups of one or two values are avoided in float32: there the output is constant
 (0 or ±1), the true gradient is exactly 0, and both sides return rounding noise.
 """
-from __future__ import annotations
 
-import itertools
+from __future__ import annotations
 
 import numpy as np
 import pytest
@@ -44,7 +43,14 @@ def compare_forward_backward(ours, reference, inputs, dtype):
 
 # ----------------------------------------------------------------------------- layer norm
 
-LN_CASES = [((5,), (5,)), ((1, 7), (7,)), ((4, 3, 6), (6,)), ((4, 3, 6), (3, 6)), ((2, 3, 4, 5), (3, 4, 5)), ((2, 3, 4, 5), (5,))]
+LN_CASES = [
+    ((5,), (5,)),
+    ((1, 7), (7,)),
+    ((4, 3, 6), (6,)),
+    ((4, 3, 6), (3, 6)),
+    ((2, 3, 4, 5), (3, 4, 5)),
+    ((2, 3, 4, 5), (5,)),
+]
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -140,9 +146,13 @@ def test_batch_norm_training_matches_torch(dtype, shape, affine, non_contiguous)
 def test_batch_norm_gradcheck_train_and_eval(shape):
     x = random(*shape).requires_grad_()
     weight, bias = random(shape[1], seed=1).requires_grad_(), random(shape[1], seed=2).requires_grad_()
-    assert torch.autograd.gradcheck(lambda x, w, b: norms.batch_norm(x, None, None, w, b, training=True), (x, weight, bias))
+    assert torch.autograd.gradcheck(
+        lambda x, w, b: norms.batch_norm(x, None, None, w, b, training=True), (x, weight, bias)
+    )
     mean, var = random(shape[1], seed=3), random(shape[1], seed=4).abs() + 0.1
-    assert torch.autograd.gradcheck(lambda x, w, b: norms.batch_norm(x, mean, var, w, b, training=False), (x, weight, bias))
+    assert torch.autograd.gradcheck(
+        lambda x, w, b: norms.batch_norm(x, mean, var, w, b, training=False), (x, weight, bias)
+    )
 
 
 def test_batch_norm_derived_backward_equals_autograd_of_naive_forward():
@@ -156,12 +166,22 @@ def test_batch_norm_derived_backward_equals_autograd_of_naive_forward():
     )
 
 
-@pytest.mark.parametrize("cls_pair,shape", [((norms.BatchNorm1d, nn.BatchNorm1d), (6, 4)), ((norms.BatchNorm1d, nn.BatchNorm1d), (6, 4, 3)), ((norms.BatchNorm2d, nn.BatchNorm2d), (5, 4, 3, 3))])
+@pytest.mark.parametrize(
+    "cls_pair,shape",
+    [
+        ((norms.BatchNorm1d, nn.BatchNorm1d), (6, 4)),
+        ((norms.BatchNorm1d, nn.BatchNorm1d), (6, 4, 3)),
+        ((norms.BatchNorm2d, nn.BatchNorm2d), (5, 4, 3, 3)),
+    ],
+)
 @pytest.mark.parametrize("momentum", [0.1, 0.5, None])
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_batch_norm_modules_running_stats_train_then_eval(cls_pair, shape, momentum, dtype):
     ours_cls, torch_cls = cls_pair
-    ours, theirs = ours_cls(shape[1], momentum=momentum, dtype=dtype), torch_cls(shape[1], momentum=momentum, dtype=dtype)
+    ours, theirs = (
+        ours_cls(shape[1], momentum=momentum, dtype=dtype),
+        torch_cls(shape[1], momentum=momentum, dtype=dtype),
+    )
     assert set(ours.state_dict()) == set(theirs.state_dict())
     ours.load_state_dict(theirs.state_dict())
     for step in range(4):
@@ -179,7 +199,10 @@ def test_batch_norm_modules_running_stats_train_then_eval(cls_pair, shape, momen
 
 
 def test_batch_norm_without_running_stats_uses_batch_stats_in_eval():
-    ours, theirs = norms.BatchNorm1d(3, track_running_stats=False).eval(), nn.BatchNorm1d(3, track_running_stats=False).eval()
+    ours, theirs = (
+        norms.BatchNorm1d(3, track_running_stats=False).eval(),
+        nn.BatchNorm1d(3, track_running_stats=False).eval(),
+    )
     x = random(5, 3, dtype=torch.float32)
     torch.testing.assert_close(ours(x), theirs(x), **TOL[torch.float32])
     assert ours.running_mean is None and "running_mean" not in ours.state_dict()
@@ -199,13 +222,20 @@ def test_batch_norm_errors_like_torch():
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("shape,groups", [((2, 6, 4, 4), 1), ((2, 6, 4, 4), 2), ((2, 6, 4, 4), 6), ((1, 4, 5), 2), ((3, 12), 4), ((3, 6), 2)])
+@pytest.mark.parametrize(
+    "shape,groups", [((2, 6, 4, 4), 1), ((2, 6, 4, 4), 2), ((2, 6, 4, 4), 6), ((1, 4, 5), 2), ((3, 12), 4), ((3, 6), 2)]
+)
 @pytest.mark.parametrize("affine", [True, False])
 def test_group_norm_matches_torch(dtype, shape, groups, affine):
     x = random(*shape, dtype=dtype).requires_grad_()
     weight = random(shape[1], dtype=dtype, seed=1).requires_grad_() if affine else None
     bias = random(shape[1], dtype=dtype, seed=2).requires_grad_() if affine else None
-    compare_forward_backward(lambda x, w, b: norms.group_norm(x, groups, w, b), lambda x, w, b: F.group_norm(x, groups, w, b), [x, weight, bias], dtype)
+    compare_forward_backward(
+        lambda x, w, b: norms.group_norm(x, groups, w, b),
+        lambda x, w, b: F.group_norm(x, groups, w, b),
+        [x, weight, bias],
+        dtype,
+    )
 
 
 def test_group_norm_gradcheck_and_module():
@@ -247,8 +277,16 @@ def test_instance_norm_module_matches_torch(dtype, affine, track):
 def test_rms_norm_matches_torch(dtype, shape, normalized_shape, eps):
     x = random(*shape, dtype=dtype).requires_grad_()
     weight = random(*normalized_shape, dtype=dtype, seed=1).requires_grad_()
-    compare_forward_backward(lambda x, w: norms.rms_norm(x, normalized_shape, w, eps), lambda x, w: F.rms_norm(x, normalized_shape, w, eps), [x, weight], dtype)
-    assert torch.autograd.gradcheck(lambda x, w: norms.rms_norm(x, normalized_shape, w, eps), (x.detach().double().requires_grad_(), weight.detach().double().requires_grad_()))
+    compare_forward_backward(
+        lambda x, w: norms.rms_norm(x, normalized_shape, w, eps),
+        lambda x, w: F.rms_norm(x, normalized_shape, w, eps),
+        [x, weight],
+        dtype,
+    )
+    assert torch.autograd.gradcheck(
+        lambda x, w: norms.rms_norm(x, normalized_shape, w, eps),
+        (x.detach().double().requires_grad_(), weight.detach().double().requires_grad_()),
+    )
 
 
 def test_rms_norm_module_state_dict():

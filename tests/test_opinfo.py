@@ -3,6 +3,7 @@ PyTorch's suite runs for F.layer_norm, batch_norm, group_norm, instance_norm and
 rms_norm (``torch.testing._internal.common_methods_invocations``).  For every sample:
 the same output, the same gradients (float64) and the same running statistics; for
 every error input: an error from ours too."""
+
 from __future__ import annotations
 
 import copy
@@ -65,8 +66,14 @@ def test_sample_inputs_match_torch(op):
 
 
 def _call(function, sample, dtype=None):
-    convert = (lambda t: t.detach().to(dtype) if isinstance(t, torch.Tensor) and t.is_floating_point() else _clone(t)) if dtype else _clone
-    return function(convert(sample.input), *map(convert, sample.args), **{k: convert(v) for k, v in sample.kwargs.items()})
+    convert = (
+        (lambda t: t.detach().to(dtype) if isinstance(t, torch.Tensor) and t.is_floating_point() else _clone(t))
+        if dtype
+        else _clone
+    )
+    return function(
+        convert(sample.input), *map(convert, sample.args), **{k: convert(v) for k, v in sample.kwargs.items()}
+    )
 
 
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float32])
@@ -83,10 +90,14 @@ def test_sample_inputs_in_lower_precision_are_as_accurate_as_torch(op, dtype):
         torch_error = (expected.double() - exact).abs().max().item() if exact.numel() else 0.0
         ours_error = (got.double() - exact).abs()
         allowed = torch_error + resolution * (1 + exact.abs())
-        assert bool((ours_error <= allowed).all()), f"{op.name} sample {index} in {dtype}: error {ours_error.max().item():.3g}, torch's {torch_error:.3g}"
+        assert bool((ours_error <= allowed).all()), (
+            f"{op.name} sample {index} in {dtype}: error {ours_error.max().item():.3g}, torch's {torch_error:.3g}"
+        )
 
 
-@pytest.mark.parametrize("op", [op for op in OPS if op.error_inputs_func is not None], ids=lambda op: op.name.split(".")[-1])
+@pytest.mark.parametrize(
+    "op", [op for op in OPS if op.error_inputs_func is not None], ids=lambda op: op.name.split(".")[-1]
+)
 def test_error_inputs_raise(op):
     for error in op.error_inputs("cpu"):
         sample = error.sample_input

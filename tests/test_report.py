@@ -1,4 +1,5 @@
 """Every generated sentence follows its numbers: change the inputs and the words change."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -7,8 +8,11 @@ from lnutils import mnist_experiment, report
 
 
 def conv_record(finals: dict[str, list[float]], dataset="fashion-mnist", batch_size=128) -> dict:
-    return {"dataset": dataset, "batch_size": batch_size,
-            "curves": {"test_error": {name: [values] for name, values in finals.items()}}}
+    return {
+        "dataset": dataset,
+        "batch_size": batch_size,
+        "curves": {"test_error": {name: [values] for name, values in finals.items()}},
+    }
 
 
 NAMES = ["none", "batch norm", "layer norm (C,H,W)", "layer norm (C)", "rms norm"]
@@ -19,10 +23,26 @@ def test_markdown_table():
 
 
 def test_conv_ranking_follows_the_numbers():
-    bn_best = conv_record({"none": [0.20], "batch norm": [0.10], "layer norm (C,H,W)": [0.15], "layer norm (C)": [0.12], "rms norm": [0.16]})
+    bn_best = conv_record(
+        {
+            "none": [0.20],
+            "batch norm": [0.10],
+            "layer norm (C,H,W)": [0.15],
+            "layer norm (C)": [0.12],
+            "rms norm": [0.16],
+        }
+    )
     text = report.conv_ranking_sentences([bn_best], "Run")
     assert "lowest test error is batch norm's" in text and "one seed" in text
-    ln_best = conv_record({"none": [0.20], "batch norm": [0.16], "layer norm (C,H,W)": [0.10], "layer norm (C)": [0.12], "rms norm": [0.15]})
+    ln_best = conv_record(
+        {
+            "none": [0.20],
+            "batch norm": [0.16],
+            "layer norm (C,H,W)": [0.10],
+            "layer norm (C)": [0.12],
+            "rms norm": [0.15],
+        }
+    )
     assert "LN(C,H,W) is itself the best" in report.conv_ranking_sentences([ln_best], "Run")
     noisy = conv_record({n: [0.10 + 0.001 * i, 0.12 - 0.001 * i, 0.11] for i, n in enumerate(NAMES)})
     assert "within seed noise" in report.conv_ranking_sentences([noisy], "Run")
@@ -30,9 +50,13 @@ def test_conv_ranking_follows_the_numbers():
 
 def test_conv_batch_and_shared_scale_sentences_follow_the_numbers():
     large = conv_record({"batch norm": [0.10], "layer norm (C,H,W)": [0.12], "rms norm": [0.09], "none": [0.2]})
-    small = conv_record({"batch norm": [0.20], "layer norm (C,H,W)": [0.13], "rms norm": [0.1], "none": [0.2]}, batch_size=4)
+    small = conv_record(
+        {"batch norm": [0.20], "layer norm (C,H,W)": [0.13], "rms norm": [0.1], "none": [0.2]}, batch_size=4
+    )
     assert "batch norm changes more" in report.conv_batch_sentence([large, small], "Run")
-    small_ln = conv_record({"batch norm": [0.11], "layer norm (C,H,W)": [0.30], "rms norm": [0.1], "none": [0.2]}, batch_size=4)
+    small_ln = conv_record(
+        {"batch norm": [0.11], "layer norm (C,H,W)": [0.30], "rms norm": [0.1], "none": [0.2]}, batch_size=4
+    )
     assert "LN(C,H,W) changes more" in report.conv_batch_sentence([large, small_ln], "Run")
     assert "a shared scale alone does not explain" in report.shared_scale_sentence([large])
     rms_last = conv_record({"batch norm": [0.10], "layer norm (C,H,W)": [0.12], "rms norm": [0.3], "none": [0.2]})
@@ -50,9 +74,13 @@ def test_sequential_sentences_use_the_seed_noise_rule():
     def record(lstm, ln, bn):
         return {"curves": {"test_error": {"LSTM": [lstm], "LN-LSTM": [ln], "BN-LSTM": [bn]}}}
 
-    text = report.sequential_sentences({"batch 64": record([0.05, 0.06, 0.055], [0.02, 0.021, 0.019], [0.08, 0.081, 0.079])})
+    text = report.sequential_sentences(
+        {"batch 64": record([0.05, 0.06, 0.055], [0.02, 0.021, 0.019], [0.08, 0.081, 0.079])}
+    )
     assert "LN-LSTM 2.00 ± 0.10% is lower than" in text and "BN-LSTM 8.00 ± 0.10% is higher than" in text
-    text = report.sequential_sentences({"batch 64": record([0.05, 0.06, 0.04], [0.051, 0.041, 0.061], [0.05, 0.05, 0.05])})
+    text = report.sequential_sentences(
+        {"batch 64": record([0.05, 0.06, 0.04], [0.051, 0.041, 0.061], [0.05, 0.05, 0.05])}
+    )
     assert "within seed noise" in text
 
 
@@ -60,11 +88,18 @@ def test_overfitting_sentence_follows_the_curves():
     epochs = 20
     nll = np.geomspace(1e-1, 1e-8, epochs)[:, None].repeat(2, axis=1)
     val = np.r_[np.linspace(0.05, 0.015, 5), np.full(epochs - 5, 0.016)][:, None].repeat(2, axis=1)
-    curves = {"train_nll": {"layer norm": nll.tolist()}, "val_error": {"layer norm": val.tolist()}, "test_error": {"layer norm": val.tolist()}}
+    curves = {
+        "train_nll": {"layer norm": nll.tolist()},
+        "val_error": {"layer norm": val.tolist()},
+        "test_error": {"layer norm": val.tolist()},
+    }
     rows = mnist_experiment.overfitting(curves)
     assert rows[0]["best validation epoch"] == 5
     assert "keeps fitting the training set" in report.overfitting_sentence(rows)
-    still_improving = {**curves, "val_error": {"layer norm": np.linspace(0.05, 0.01, epochs)[:, None].repeat(2, axis=1).tolist()}}
+    still_improving = {
+        **curves,
+        "val_error": {"layer norm": np.linspace(0.05, 0.01, epochs)[:, None].repeat(2, axis=1).tolist()},
+    }
     assert "No method" in report.overfitting_sentence(mnist_experiment.overfitting(still_improving))
 
 
@@ -72,23 +107,42 @@ def test_live_check_compares_like_with_like():
     seeds_curves = {m: [[0.02, 0.03], [0.015, 0.02]] for m in ("baseline", "batch norm", "layer norm")}
     saved_curves = {m: [[0.02, 0.03, 0.9], [0.015, 0.02, 0.9], [0.01, 0.01, 0.9]] for m in seeds_curves}
     live = {128: {"train_nll": seeds_curves, "test_error": seeds_curves, "val_error": seeds_curves}}
-    config = mnist_experiment.RunConfig(batch_size=128, epochs=2, seeds=[0, 1], learning_rates={m: 1e-3 for m in seeds_curves})
-    saved = {128: {"config": {"train_subset": None, "learning_rates": config.learning_rates, "seeds": [0, 1, 2]}, "epochs_done": 3,
-                   "curves": {"train_nll": saved_curves, "test_error": saved_curves}}}
+    config = mnist_experiment.RunConfig(
+        batch_size=128, epochs=2, seeds=[0, 1], learning_rates={m: 1e-3 for m in seeds_curves}
+    )
+    saved = {
+        128: {
+            "config": {"train_subset": None, "learning_rates": config.learning_rates, "seeds": [0, 1, 2]},
+            "epochs_done": 3,
+            "curves": {"train_nll": saved_curves, "test_error": saved_curves},
+        }
+    }
     match = mnist_experiment.live_matches_saved(live, {128: config}, saved)[128]
     assert match["test error points"] == 0 and match["epochs"] == 2
     assert "floating-point noise" in report.live_check_sentence({128: match})
-    saved[128]["curves"]["test_error"] = {m: [[0.05, 0.03, 0.9], [0.015, 0.02, 0.9], [0.0, 0.0, 0.9]] for m in seeds_curves}
+    saved[128]["curves"]["test_error"] = {
+        m: [[0.05, 0.03, 0.9], [0.015, 0.02, 0.9], [0.0, 0.0, 0.9]] for m in seeds_curves
+    }
     worse = mnist_experiment.live_matches_saved(live, {128: config}, saved)
     assert "no longer reproduces" in report.live_check_sentence(worse)
-    other_rates = {128: {**saved[128], "config": {**saved[128]["config"], "learning_rates": {m: 1e-4 for m in seeds_curves}}}}
+    other_rates = {
+        128: {**saved[128], "config": {**saved[128]["config"], "learning_rates": {m: 1e-4 for m in seeds_curves}}}
+    }
     assert mnist_experiment.live_matches_saved(live, {128: config}, other_rates) == {}
 
 
 def test_selection_markdown_marks_a_partial_run():
     curves = {"val_error": {f"{m}@{r:g}": [[0.02]] for m in ("baseline",) for r in (1e-3, 3e-3)}}
-    selection = {"grid": [1e-3, 3e-3], "chosen": {"baseline": 1e-3}, "curves": curves, "rule": "mean validation error of the last 5 epochs",
-                 "epochs": 65, "epochs_done": 1, "complete": False, "provenance": {"device": "cpu", "wall_seconds": 60, "commit": "abc"}}
+    selection = {
+        "grid": [1e-3, 3e-3],
+        "chosen": {"baseline": 1e-3},
+        "curves": curves,
+        "rule": "mean validation error of the last 5 epochs",
+        "epochs": 65,
+        "epochs_done": 1,
+        "complete": False,
+        "provenance": {"device": "cpu", "wall_seconds": 60, "commit": "abc"},
+    }
     assert "Partial: 1 of 65 epochs" in report.selection_markdown(selection)
     selection["complete"] = True
     assert "Partial" not in report.selection_markdown(selection)

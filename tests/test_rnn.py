@@ -1,4 +1,5 @@
 """lnutils.rnn: cells against torch.nn, layer norm pieces, gradcheck, BN-LSTM's per-step statistics."""
+
 from __future__ import annotations
 
 import pytest
@@ -11,7 +12,11 @@ from lnutils.rnn import CELLS, GRUCell, LSTMCell, SequenceBatchNorm, SequenceMod
 def test_plain_lstm_cell_matches_torch_given_the_same_weights():
     ours, theirs = LSTMCell(5, 7).double(), nn.LSTMCell(5, 7).double()
     ours.load_state_dict(theirs.state_dict())
-    x, h, c = torch.randn(3, 5, dtype=torch.float64), torch.randn(3, 7, dtype=torch.float64), torch.randn(3, 7, dtype=torch.float64)
+    x, h, c = (
+        torch.randn(3, 5, dtype=torch.float64),
+        torch.randn(3, 7, dtype=torch.float64),
+        torch.randn(3, 7, dtype=torch.float64),
+    )
     for a, b in zip(ours(x, (h, c)), theirs(x, (h, c))):
         torch.testing.assert_close(a, b, atol=1e-12, rtol=1e-12)
 
@@ -39,7 +44,9 @@ def test_ln_lstm_is_the_papers_equations():
             module.weight.uniform_(0.5, 1.5), module.bias.normal_()
     x, h, c = (torch.randn(2, n, dtype=torch.float64) for n in (3, 4, 4))
     ln = lambda v, m: nn.functional.layer_norm(v, v.shape[-1:], m.weight, m.bias)  # noqa: E731
-    gates = ln(h @ cell.weight_hh.T, cell.norm_hh) + ln(x @ cell.weight_ih.T, cell.norm_ih) + cell.bias_ih + cell.bias_hh
+    gates = (
+        ln(h @ cell.weight_hh.T, cell.norm_hh) + ln(x @ cell.weight_ih.T, cell.norm_ih) + cell.bias_ih + cell.bias_hh
+    )
     i, f, g, o = gates.chunk(4, 1)
     c_next = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
     h_next = torch.sigmoid(o) * torch.tanh(ln(c_next, cell.norm_cell))
@@ -98,7 +105,9 @@ def test_adding_problem_and_saved_results(tmp_path):
     assert inputs.shape == (10, 5, 2) and (inputs[..., 1].sum(0) == 2).all()
     marked = (inputs[..., 0] * inputs[..., 1]).sum(0)
     torch.testing.assert_close(marked, targets)
-    assert "No saved paper-profile results" in rnn_experiment.saved_markdown(rnn_experiment.saved_results("paper", tmp_path))
+    assert "No saved paper-profile results" in rnn_experiment.saved_markdown(
+        rnn_experiment.saved_results("paper", tmp_path)
+    )
     with pytest.raises(ValueError, match="unknown profile 'fast'"):
         rnn_experiment.profile_configs("fast")
 

@@ -1,5 +1,6 @@
 """The lockstep trainer: K networks in a stack train exactly as K networks alone,
 and one network in a stack trains exactly as the same network written with torch.nn."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -35,13 +36,19 @@ def test_stack_of_three_equals_three_trained_alone(batch_size):
         history_alone = train_lockstep(alone, rates, split, batch_size, epochs=2, progress=False)
         for method in METHODS:
             for name, tensor in alone[method].state_dict().items():
-                torch.testing.assert_close(together[method].state_dict()[name][k : k + 1], tensor, atol=1e-5, rtol=1e-4, msg=f"{method} {name}")
-            np.testing.assert_allclose(np.asarray(history.train_nll[method])[:, k], np.asarray(history_alone.train_nll[method])[:, 0], rtol=1e-4)
+                torch.testing.assert_close(
+                    together[method].state_dict()[name][k : k + 1], tensor, atol=1e-5, rtol=1e-4, msg=f"{method} {name}"
+                )
+            np.testing.assert_allclose(
+                np.asarray(history.train_nll[method])[:, k],
+                np.asarray(history_alone.train_nll[method])[:, 0],
+                rtol=1e-4,
+            )
 
 
 @pytest.mark.parametrize("method", METHODS)
 def test_one_network_trains_like_torch_nn_sequential_with_adam(method):
-    """Same init, same batches: MLPStack + our loop == nn.Sequential(Linear, BatchNorm1d/LayerNorm, ReLU) + torch Adam."""
+    """Same init, same batches: MLPStack + our loop == nn.Sequential(Linear, BatchNorm1d/LayerNorm, ReLU) + Adam."""
     split, lr, batch_size = tiny_split(), 3e-3, 8
     stack = MLPStack(method, [5], sizes=SIZES)
     reference = stack.to_sequential(0)
@@ -78,7 +85,9 @@ def test_resume_from_checkpoint_equals_uninterrupted(tmp_path):
     split, rates = tiny_split(), {m: 3e-3 for m in METHODS}
     straight = train_lockstep(stacks_for([0, 1]), rates, split, 8, epochs=3, progress=False)
     first = train_lockstep(stacks_for([0, 1]), rates, split, 8, epochs=2, checkpoint=tmp_path / "c.pt", progress=False)
-    resumed = train_lockstep(stacks_for([0, 1]), rates, split, 8, epochs=3, checkpoint=tmp_path / "c.pt", progress=False)
+    resumed = train_lockstep(
+        stacks_for([0, 1]), rates, split, 8, epochs=3, checkpoint=tmp_path / "c.pt", progress=False
+    )
     assert len(first.train_nll["layer norm"]) == 2 and len(resumed.train_nll["layer norm"]) == 3
     for method in METHODS:
         np.testing.assert_allclose(resumed.test_error[method], straight.test_error[method])

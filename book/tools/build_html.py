@@ -5,6 +5,7 @@ book/, and notebooks/ holding the *executed* copies that execute.py wrote), then
 runs jupyter-book on it, writing _build/html/.  ``--strict`` turns Sphinx warnings
 into errors (what ``make test`` uses).
 """
+
 from __future__ import annotations
 
 import shutil
@@ -15,7 +16,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(Path(__file__).parent))
 from npm_assets import install  # noqa: E402  (book/tools/npm_assets.py)
-
 
 MATHJAX_VERSION = "3.2.2"
 
@@ -37,17 +37,31 @@ def fill_glance(page: Path, executed_dir: Path) -> None:
     sections = []
     for path in sorted(executed_dir.glob("*.ipynb")):
         notebook = nbformat.read(path, as_version=4)
-        title = next((line[2:].strip() for c in notebook.cells if c.cell_type == "markdown" for line in c.source.splitlines() if line.startswith("# ")), path.stem)
+        title = next(
+            (
+                line[2:].strip()
+                for c in notebook.cells
+                if c.cell_type == "markdown"
+                for line in c.source.splitlines()
+                if line.startswith("# ")
+            ),
+            path.stem,
+        )
         tables = [
             "".join(output["data"]["text/markdown"])
             for cell in notebook.cells
             if cell.cell_type == "code" and "headline" in cell.metadata.get("tags", [])
             for output in cell.get("outputs", [])
-            if output.get("output_type") in ("display_data", "execute_result") and "text/markdown" in output.get("data", {})
+            if output.get("output_type") in ("display_data", "execute_result")
+            and "text/markdown" in output.get("data", {})
         ]
         if tables:
             sections.append(f"## {title}\n\nFrom {{doc}}`../notebooks/{path.stem}`.\n\n" + "\n\n".join(tables))
-    page.write_text(page.read_text().replace("<!-- GLANCE -->", "\n\n".join(sections) or "No chapter has been executed in this build."))
+    page.write_text(
+        page.read_text().replace(
+            "<!-- GLANCE -->", "\n\n".join(sections) or "No chapter has been executed in this build."
+        )
+    )
 
 
 def fill_build_info(page: Path) -> None:
@@ -80,7 +94,12 @@ def fill_build_info(page: Path) -> None:
             lines += [f"{name}: not found on the build machine.", ""]
     timings_path = ROOT / "_build" / "timings.json"
     if timings_path.exists():
-        lines += ["## How long each notebook took", "", "| notebook | profile | seconds | finished |", "|---|---|---|---|"]
+        lines += [
+            "## How long each notebook took",
+            "",
+            "| notebook | profile | seconds | finished |",
+            "|---|---|---|---|",
+        ]
         for notebook, info in json.loads(timings_path.read_text()).items():
             lines.append(f"| {notebook} | {info['profile']} | {info['seconds']:.0f} | {info['finished']} |")
     page.write_text(page.read_text().replace("<!-- BUILD-INFO -->", "\n".join(lines)))
@@ -104,10 +123,15 @@ def main(argv: list[str]) -> int:
         config = (source / "_config.yml").read_text().replace("    mathjax_path: ../mathjax/tex-mml-chtml.js\n", "")
         (source / "_config.yml").write_text(config)
     command = [
-        str(Path(sys.executable).parent / "jupyter-book"), "build", str(source),
-        "--path-output", str(ROOT),
-        "--toc", str(source / "book" / "_toc.yml"),
-        "--config", str(source / "_config.yml"),
+        str(Path(sys.executable).parent / "jupyter-book"),
+        "build",
+        str(source),
+        "--path-output",
+        str(ROOT),
+        "--toc",
+        str(source / "book" / "_toc.yml"),
+        "--config",
+        str(source / "_config.yml"),
     ]
     if strict:
         command += ["-W", "--keep-going"]

@@ -1,7 +1,8 @@
 """Render every executed chapter as a reveal.js slide deck: _build/slides/<chapter>.slides.html.
 
 Cells carry ``slideshow.slide_type`` metadata: a heading starts a slide, and a sub-slide
-starts with each exercise and each paragraph that follows a code cell, the set-up and parameters cells are skipped, and the Colab badge and the
+starts with each exercise and each paragraph that follows a code cell, the set-up and parameters cells
+are skipped, and the Colab badge and the
 solution code cells are left out.  Present a deck by opening it in a
 browser (arrow keys move, `s` opens the speaker notes).
 
@@ -9,6 +10,7 @@ The decks work offline: reveal.js, MathJax 2, require.js, jQuery and Font Awesom
 nbconvert's reveal template loads) are copied into _build/slides/lib/ with `npm pack`,
 and the decks point there instead of at the CDNs.  Without npm they use the CDNs.
 """
+
 from __future__ import annotations
 
 import re
@@ -23,12 +25,41 @@ from npm_assets import install  # noqa: E402  (book/tools/npm_assets.py)
 
 # (npm package, version, subfolder of the package, paths left out, nbconvert option, URL relative to the deck)
 LIBRARIES = [
-    ("reveal.js", "4.0.2", "", ("examples", "test", "js", "css", "gulpfile"), "SlidesExporter.reveal_url_prefix", "lib/reveal.js"),
-    ("mathjax", "2.7.7", "", ("unpacked", "test", "localization", "fonts/HTML-CSS/STIX-Web", "fonts/HTML-CSS/Asana-Math", "fonts/HTML-CSS/Gyre", "fonts/HTML-CSS/Latin-Modern", "fonts/HTML-CSS/Neo-Euler"),
-     "SlidesExporter.mathjax_url", "lib/mathjax/MathJax.js?config=TeX-AMS_CHTML-full,Safe"),
+    (
+        "reveal.js",
+        "4.0.2",
+        "",
+        ("examples", "test", "js", "css", "gulpfile"),
+        "SlidesExporter.reveal_url_prefix",
+        "lib/reveal.js",
+    ),
+    (
+        "mathjax",
+        "2.7.7",
+        "",
+        (
+            "unpacked",
+            "test",
+            "localization",
+            "fonts/HTML-CSS/STIX-Web",
+            "fonts/HTML-CSS/Asana-Math",
+            "fonts/HTML-CSS/Gyre",
+            "fonts/HTML-CSS/Latin-Modern",
+            "fonts/HTML-CSS/Neo-Euler",
+        ),
+        "SlidesExporter.mathjax_url",
+        "lib/mathjax/MathJax.js?config=TeX-AMS_CHTML-full,Safe",
+    ),
     ("requirejs", "2.3.6", "", ("bin",), "SlidesExporter.require_js_url", "lib/requirejs/require.js"),
     ("jquery", "3.5.1", "dist", (), "SlidesExporter.jquery_url", "lib/jquery/jquery.min.js"),
-    ("font-awesome", "4.7.0", "", ("less", "scss"), "SlidesExporter.font_awesome_url", "lib/font-awesome/css/font-awesome.css"),
+    (
+        "font-awesome",
+        "4.7.0",
+        "",
+        ("less", "scss"),
+        "SlidesExporter.font_awesome_url",
+        "lib/font-awesome/css/font-awesome.css",
+    ),
 ]
 
 
@@ -55,7 +86,13 @@ def bibliography(path: Path = ROOT / "book" / "references.bib") -> dict[str, tup
     entries = {}
     for key, entry in parse_file(str(path)).entries.items():
         surnames = [" ".join(person.last_names) for person in entry.persons["author"]]
-        cited = surnames[0] if len(surnames) == 1 else " & ".join(surnames) if len(surnames) == 2 else f"{surnames[0]} et al."
+        cited = (
+            surnames[0]
+            if len(surnames) == 1
+            else " & ".join(surnames)
+            if len(surnames) == 2
+            else f"{surnames[0]} et al."
+        )
         entries[key] = (cited, entry.fields["year"])
     return entries
 
@@ -64,6 +101,7 @@ def slide_markdown(text: str, references: dict[str, tuple[str, str]]) -> str:
     """MyST that only Jupyter Book understands, rewritten as plain Markdown for nbconvert:
     citations as 'Ba et al. (2016)', labelled equations tagged with their label, exercises as
     quoted blocks, and the solutions left out (students find them in the book)."""
+
     def cite(match, textual):
         keys = [key.strip() for key in match.group(1).split(",")]
         if textual:
@@ -74,12 +112,16 @@ def slide_markdown(text: str, references: dict[str, tuple[str, str]]) -> str:
     text = re.sub(r"\{cite:p\}`([^`]*)`", lambda m: cite(m, False), text)
     text = re.sub(r"\{eq\}`([^`]*)`", r"(\1)", text)
     text = re.sub(r"\{doc\}`([^`<]*?)\s*(<[^`]*>)?`", lambda m: m.group(1) or "the chapter", text)
-    text = re.sub(r"\$\$\n(.*?)\n\$\$ \(([\w-]+)\)", lambda m: f"$$\n{m.group(1)} \\tag{{{m.group(2)}}}\n$$", text, flags=re.S)
+    text = re.sub(
+        r"\$\$\n(.*?)\n\$\$ \(([\w-]+)\)", lambda m: f"$$\n{m.group(1)} \\tag{{{m.group(2)}}}\n$$", text, flags=re.S
+    )
     text = re.sub(r"\n?````\{solution\}.*?\n````\n?", "\n", text, flags=re.S)
 
     def exercise(match):
         body = "\n".join(line for line in match.group(2).splitlines() if not re.match(r":\w+:", line)).strip()
-        return f"> **Exercise. {match.group(1).strip()}**\n>\n" + "\n".join(f"> {line}".rstrip() for line in body.splitlines())
+        return f"> **Exercise. {match.group(1).strip()}**\n>\n" + "\n".join(
+            f"> {line}".rstrip() for line in body.splitlines()
+        )
 
     return re.sub(r"```\{exercise\}([^\n]*)\n(.*?)\n```", exercise, text, flags=re.S)
 
@@ -121,8 +163,25 @@ def main() -> int:
     # nbconvert's default theme ("simple") loads Google Fonts; white's fonts ship with reveal.js.
     # A slide taller than the screen scrolls instead of being cut off.
     style = ["--SlidesExporter.reveal_theme=white", "--SlidesExporter.reveal_scroll=True"]
-    remove = ["--TagRemovePreprocessor.enabled=True", "--TagRemovePreprocessor.remove_cell_tags=remove-cell", "--TagRemovePreprocessor.remove_cell_tags=solution"]
-    command = [sys.executable, "-m", "jupyter", "nbconvert", "--to", "slides", "--output-dir", str(out_dir), *style, *remove, *options, *map(str, slide_sources(executed, ROOT / "_build" / "slides_src"))]
+    remove = [
+        "--TagRemovePreprocessor.enabled=True",
+        "--TagRemovePreprocessor.remove_cell_tags=remove-cell",
+        "--TagRemovePreprocessor.remove_cell_tags=solution",
+    ]
+    command = [
+        sys.executable,
+        "-m",
+        "jupyter",
+        "nbconvert",
+        "--to",
+        "slides",
+        "--output-dir",
+        str(out_dir),
+        *style,
+        *remove,
+        *options,
+        *map(str, slide_sources(executed, ROOT / "_build" / "slides_src")),
+    ]
     result = subprocess.run(command, capture_output=True, text=True)
     if result.returncode != 0:
         print(result.stderr, file=sys.stderr)
@@ -131,7 +190,10 @@ def main() -> int:
         deck = out_dir / (path.stem + ".slides.html")
         deck.write_text(with_favicon(without_mermaid(deck.read_text())))
         print(f"slides: {deck}")
-    print(f"libraries: {'local, in ' + str(out_dir / 'lib') if len(options) == len(LIBRARIES) else 'some from their CDNs (see above)'}")
+    where = (
+        "local, in " + str(out_dir / "lib") if len(options) == len(LIBRARIES) else "some from their CDNs (see above)"
+    )
+    print(f"libraries: {where}")
     return 0
 
 

@@ -7,6 +7,7 @@ Prints one line per notebook with its wall time and writes _build/timings.json, 
 the book's reproducibility page reads.  A notebook that fails stops the build with the
 cell that failed (papermill's report) and a non-zero exit code.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -65,9 +66,15 @@ def main(argv=None) -> int:
         )
         seconds = time.perf_counter() - start
         hide_injected_parameters(out_dir / notebook.name)
-        timings[notebook.stem] = {"seconds": round(seconds, 1), "profile": args.profile, "finished": time.strftime("%Y-%m-%d %H:%M:%S")}
+        timings[notebook.stem] = {
+            "seconds": round(seconds, 1),
+            "profile": args.profile,
+            "finished": time.strftime("%Y-%m-%d %H:%M:%S"),
+        }
         timings_path.write_text(json.dumps(timings, indent=2))
-    summary = ", ".join(f"{name} {info['seconds']:.0f}s" for name, info in timings.items() if any(name == nb.stem for nb in notebooks))
+    summary = ", ".join(
+        f"{name} {info['seconds']:.0f}s" for name, info in timings.items() if any(name == nb.stem for nb in notebooks)
+    )
     print(f"notebook times ({args.profile}): {summary}")
     return 0
 

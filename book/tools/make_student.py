@@ -12,6 +12,7 @@ signatures, and every body raises NotImplementedError with the hint, so the note
 still runs top to bottom (the self-check after the stub reports the failure instead
 of crashing).  Every other code cell is copied unchanged.
 """
+
 from __future__ import annotations
 
 import ast
@@ -72,7 +73,9 @@ def student_notebook(path: Path) -> tuple[nbformat.NotebookNode, int]:
             cell.source = slide_markdown(cell.source, references)
         if cell.cell_type == "code" and "solution" in cell.metadata.get("tags", []):
             cell.source = stub_for(cell.source)
-            cell.metadata["tags"] = [t for t in cell.metadata["tags"] if t not in ("solution", "hide-input")] + ["student-stub"]
+            cell.metadata["tags"] = [t for t in cell.metadata["tags"] if t not in ("solution", "hide-input")] + [
+                "student-stub"
+            ]
             stubs += 1
     return notebook, stubs
 

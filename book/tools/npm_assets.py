@@ -5,6 +5,7 @@ reader with a file:// copy), so the JavaScript they need is copied next to them 
 being loaded from a CDN.  The tarballs are cached in _build/cache/.  Without npm the callers
 fall back to the CDN and say so.
 """
+
 from __future__ import annotations
 
 import shutil
@@ -23,12 +24,19 @@ def npm_tarball(package: str, version: str) -> Path | None:
     if tarball.exists():
         return tarball
     if shutil.which("npm") is None:
-        print(f"npm not found: {package} will load from its CDN (install Node.js/npm for offline pages)", file=sys.stderr)
+        print(
+            f"npm not found: {package} will load from its CDN (install Node.js/npm for offline pages)", file=sys.stderr
+        )
         return None
     CACHE.mkdir(parents=True, exist_ok=True)
-    result = subprocess.run(["npm", "pack", f"{package}@{version}", "--pack-destination", str(CACHE)], capture_output=True, text=True)
+    result = subprocess.run(
+        ["npm", "pack", f"{package}@{version}", "--pack-destination", str(CACHE)], capture_output=True, text=True
+    )
     if result.returncode != 0 or not tarball.exists():
-        print(f"`npm pack {package}@{version}` failed; it will load from its CDN.\n{result.stderr[-1000:]}", file=sys.stderr)
+        print(
+            f"`npm pack {package}@{version}` failed; it will load from its CDN.\n{result.stderr[-1000:]}",
+            file=sys.stderr,
+        )
         return None
     return tarball
 
@@ -52,7 +60,7 @@ def install(package: str, version: str, target: Path, subfolder: str = "", skip:
         for member in archive.getmembers():
             if not member.name.startswith(prefix):
                 continue
-            member.name = member.name[len(prefix):]
+            member.name = member.name[len(prefix) :]
             if member.name and not member.name.startswith(skip):
                 members.append(member)
         archive.extractall(target, members=members, filter="data")

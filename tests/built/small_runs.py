@@ -3,6 +3,7 @@
 Used by the tests that execute notebooks a second time: the Colab-like run and the student
 notebooks.  The book itself is built from the full quick profile.
 """
+
 SMALL_RUN_PARAMETERS = {
     "01_bn_ln_equations": {},
     "02_mnist_figure6": {"epochs_batch_128": 1, "epochs_batch_4": 1, "train_subset": 600},

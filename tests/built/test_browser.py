@@ -5,6 +5,7 @@ typeset (no raw $$ or \\( left), every internal link resolves, and a chapter's l
 button points at Colab for that chapter's notebook.  A screenshot of each page goes to
 _build/screenshots/ for a person to look at.  Served from 127.0.0.1; nothing else is reached.
 """
+
 from __future__ import annotations
 
 import re
@@ -19,9 +20,17 @@ ROOT = Path(__file__).resolve().parents[2]
 HTML = ROOT / "_build" / "html"
 SCREENSHOTS = ROOT / "_build" / "screenshots"
 CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
-PAGES = ["book/intro.html"] + [f"notebooks/{p.stem}.html" for p in sorted((ROOT / "notebooks").glob("*.ipynb"))] + ["book/glance.html", "book/seminar.html", "book/reproducibility.html", "book/bibliography.html"]
+PAGES = (
+    ["book/intro.html"]
+    + [f"notebooks/{p.stem}.html" for p in sorted((ROOT / "notebooks").glob("*.ipynb"))]
+    + ["book/glance.html", "book/seminar.html", "book/reproducibility.html", "book/bibliography.html"]
+)
 
-pytestmark = pytest.mark.skipif(not (CHROMIUM and DRIVER), reason="needs Debian's chromium and chromium-driver (`apt-get install chromium chromium-driver`; .ci/run installs them)")
+pytestmark = pytest.mark.skipif(
+    not (CHROMIUM and DRIVER),
+    reason="needs Debian's chromium and chromium-driver (`apt-get install chromium chromium-driver`; .ci/run "
+    "installs them)",
+)
 
 
 @pytest.fixture(scope="module")
@@ -37,8 +46,18 @@ def browser():
 
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage", "--window-size=1280,2000"):
+    for flag in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+        "--window-size=1280,2000",
+    ):
         options.add_argument(flag)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(DRIVER), options=options)
@@ -52,13 +71,15 @@ def wait_until(driver, condition: str, seconds: float):
     return driver.execute_async_script(
         "const done = arguments[arguments.length - 1]; const started = Date.now();"
         f"(function poll() {{ const value = {condition}; if (value) return done(value);"
-        f" if (Date.now() - started > {seconds * 1000}) return done(null); setTimeout(poll, 100); }})();")
+        f" if (Date.now() - started > {seconds * 1000}) return done(null); setTimeout(poll, 100); }})();"
+    )
 
 
 def wait_for_mathjax(driver) -> None:
     driver.execute_async_script(
         "const done = arguments[arguments.length - 1];"
-        "if (window.MathJax && MathJax.startup && MathJax.startup.promise) { MathJax.startup.promise.then(() => done(true), () => done(false)); }"
+        "if (window.MathJax && MathJax.startup && MathJax.startup.promise) "
+        "{ MathJax.startup.promise.then(() => done(true), () => done(false)); }"
         "else { done(null); }"
     )
 
@@ -74,10 +95,15 @@ def test_page_in_browser(browser, base_url, page):
     severe = [entry["message"] for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
     assert not severe, f"console errors on {page}: {severe[:3]}"
 
-    broken = browser.execute_script("return Array.from(document.images).filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src)")
+    broken = browser.execute_script(
+        "return Array.from(document.images).filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src)"
+    )
     assert not broken, f"images that did not load on {page}: {broken[:3]}"
 
-    no_alt = browser.execute_script("return Array.from(document.querySelectorAll('main img')).filter(i => !(i.getAttribute('alt') || '').trim() || i.getAttribute('alt').startsWith('../_images')).map(i => i.src)")
+    no_alt = browser.execute_script(
+        "return Array.from(document.querySelectorAll('main img')).filter(i => !(i.getAttribute('alt') || "
+        "'').trim() || i.getAttribute('alt').startsWith('../_images')).map(i => i.src)"
+    )
     assert not no_alt, f"figures without alt text on {page}: {no_alt[:3]}"
     if page.startswith("notebooks/"):
         figures = browser.execute_script("return document.querySelectorAll('main figure').length")
@@ -87,7 +113,9 @@ def test_page_in_browser(browser, base_url, page):
     text = browser.execute_script("return (document.querySelector('main') || document.body).innerText")
     assert "$$" not in text and "\\(" not in text and "\\[" not in text, f"raw math left on {page}"
     if browser.execute_script("return document.querySelectorAll('.math').length") > 0:
-        assert browser.execute_script("return document.querySelectorAll('mjx-container').length") > 0, f"math on {page} was not typeset"
+        assert browser.execute_script("return document.querySelectorAll('mjx-container').length") > 0, (
+            f"math on {page} was not typeset"
+        )
 
     hrefs = browser.execute_script("return Array.from(document.querySelectorAll('a[href]')).map(a => a.href)")
     for href in hrefs:
@@ -110,7 +138,9 @@ def test_offline_from_disk(browser):
         browser.get((HTML / page).as_uri())
         wait_for_mathjax(browser)
         assert browser.execute_script("return document.querySelectorAll('mjx-container').length") > 0 or "intro" in page
-        broken = browser.execute_script("return Array.from(document.images).filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src)")
+        broken = browser.execute_script(
+            "return Array.from(document.images).filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src)"
+        )
         assert not broken, f"images that did not load from disk on {page}: {broken[:3]}"
         text = browser.execute_script("return document.querySelector('main').innerText")
         assert "$$" not in text and "\\(" not in text
@@ -138,13 +168,16 @@ def test_slide_deck_presents_offline(browser, slides_url, deck):
     typeset = browser.execute_async_script(
         "const done = arguments[arguments.length - 1];"
         "if (!window.MathJax || !MathJax.Hub) return done(null);"
-        "MathJax.Hub.Queue(() => done(document.querySelectorAll('script[type^=\"math/tex\"]').length));")
+        "MathJax.Hub.Queue(() => done(document.querySelectorAll('script[type^=\"math/tex\"]').length));"
+    )
     assert typeset is not None, f"MathJax did not load in {deck}"
     if deck.startswith("01_"):
         assert typeset > 20, f"the equations chapter's math was not typeset ({typeset} formulas)"
     prose = browser.execute_script(
         "const copy = document.querySelector('.reveal .slides').cloneNode(true);"
-        "copy.querySelectorAll('pre, code, script, .MathJax_Preview').forEach(e => e.remove()); return copy.textContent;")
+        "copy.querySelectorAll('pre, code, script, .MathJax_Preview').forEach(e => e.remove()); return "
+        "copy.textContent;"
+    )
     assert not re.search(r"\$\$|\$[^$\s][^$\n]*\$|\\\(", prose), f"raw TeX left in the prose of {deck}"
     slides = browser.execute_script("return document.querySelectorAll('.reveal .slides section').length")
     assert slides >= 5, f"{deck}: only {slides} slides"
@@ -158,7 +191,14 @@ def test_slide_deck_presents_offline(browser, slides_url, deck):
 
     severe = [entry["message"] for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
     assert not severe, f"console errors in {deck}: {severe[:3]}"
-    elsewhere = browser.execute_script("return performance.getEntriesByType('resource').map(r => r.name).filter(n => !n.startsWith(arguments[0]) && !n.startsWith('data:'))", slides_url)
+    elsewhere = browser.execute_script(
+        "return performance.getEntriesByType('resource').map(r => r.name).filter(n => !n.startsWith(arguments[0]) "
+        "&& !n.startsWith('data:'))",
+        slides_url,
+    )
     assert not elsewhere, f"{deck} fetched from outside the build: {elsewhere[:3]}"
-    broken = browser.execute_script("return Array.from(document.images).filter(i => i.complete && i.naturalWidth === 0).map(i => i.src.slice(0, 80))")
+    broken = browser.execute_script(
+        "return Array.from(document.images).filter(i => i.complete && i.naturalWidth === 0).map(i => "
+        "i.src.slice(0, 80))"
+    )
     assert not broken, f"images that did not load in {deck}: {broken[:3]}"

@@ -1,4 +1,5 @@
 """Checks on what `make book` and `make slides` produced (run by `make test` after the build)."""
+
 from __future__ import annotations
 
 import json
@@ -14,7 +15,13 @@ CHAPTERS = sorted(p.stem for p in (ROOT / "notebooks").glob("*.ipynb"))
 @pytest.mark.parametrize("chapter", CHAPTERS)
 def test_executed_without_errors_and_rendered(chapter):
     executed = json.loads((ROOT / "_build" / "src" / "notebooks" / f"{chapter}.ipynb").read_text())
-    errors = [o for c in executed["cells"] if c["cell_type"] == "code" for o in c.get("outputs", []) if o["output_type"] == "error"]
+    errors = [
+        o
+        for c in executed["cells"]
+        if c["cell_type"] == "code"
+        for o in c.get("outputs", [])
+        if o["output_type"] == "error"
+    ]
     assert not errors, f"{chapter}: {errors[0]['ename']}: {errors[0]['evalue']}"
     html = (ROOT / "_build" / "html" / "notebooks" / f"{chapter}.html").read_text()
     assert "<img" in html, f"{chapter}: no figure rendered"
@@ -40,7 +47,9 @@ def test_figure_cells_have_exactly_one_output(chapter):
     for cell in executed["cells"]:
         if cell["cell_type"] == "code" and "figure" in cell.get("metadata", {}).get("mystnb", {}):
             shown = [o for o in cell.get("outputs", []) if o["output_type"] in ("display_data", "execute_result")]
-            assert len(shown) == 1 and "image/png" in shown[0]["data"], f"{chapter}: figure cell {cell['source'][:60]!r} has {len(shown)} outputs"
+            assert len(shown) == 1 and "image/png" in shown[0]["data"], (
+                f"{chapter}: figure cell {cell['source'][:60]!r} has {len(shown)} outputs"
+            )
 
 
 def test_no_raw_markdown_tables_in_any_page():
@@ -62,4 +71,6 @@ def test_no_progress_bars_or_warnings_in_the_chapters(chapter):
         for output in cell.get("outputs", []):
             text = "".join(output.get("text", ""))
             assert "it/s]" not in text and "s/it]" not in text, f"{chapter}: a progress bar in {cell['source'][:60]!r}"
-            assert not (output.get("name") == "stderr" and "Warning" in text), f"{chapter}: a warning in {cell['source'][:60]!r}: {text[:200]}"
+            assert not (output.get("name") == "stderr" and "Warning" in text), (
+                f"{chapter}: a warning in {cell['source'][:60]!r}: {text[:200]}"
+            )

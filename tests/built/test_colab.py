@@ -8,6 +8,7 @@ download would have put it (``~/.cache/lnutils/<name>/``, with a private HOME). 
 notebook runs in an empty working folder with papermill, in the quick profile shrunk by
 its own parameters, so this stays a few minutes.  Nothing reaches the internet.
 """
+
 from __future__ import annotations
 
 import json
@@ -32,7 +33,9 @@ def pinned(name: str) -> str:
 
 def run(command, **kwargs):
     result = subprocess.run(command, capture_output=True, text=True, **kwargs)
-    assert result.returncode == 0, f"{' '.join(map(str, command))} failed:\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}"
+    assert result.returncode == 0, (
+        f"{' '.join(map(str, command))} failed:\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}"
+    )
     return result
 
 
@@ -42,9 +45,25 @@ def colab(tmp_path_factory):
     venv = root / "venv"
     python = venv / "bin" / "python"
     run([sys.executable, "-m", "venv", str(venv)])
-    run([str(python), "-m", "pip", "install", "--quiet", *(pinned(n) for n in ("torch", "numpy", "matplotlib", "ipykernel", "tqdm"))])
-    torch_before = run([str(python), "-c", "import torch, numpy; print(torch.__version__, numpy.__version__)"], cwd=root).stdout.strip()
-    assert run([str(python), "-c", "import importlib.util; print(importlib.util.find_spec('lnutils'))"], cwd=root).stdout.strip() == "None"
+    run(
+        [
+            str(python),
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            *(pinned(n) for n in ("torch", "numpy", "matplotlib", "ipykernel", "tqdm")),
+        ]
+    )
+    torch_before = run(
+        [str(python), "-c", "import torch, numpy; print(torch.__version__, numpy.__version__)"], cwd=root
+    ).stdout.strip()
+    assert (
+        run(
+            [str(python), "-c", "import importlib.util; print(importlib.util.find_spec('lnutils'))"], cwd=root
+        ).stdout.strip()
+        == "None"
+    )
     run([str(python), "-m", "ipykernel", "install", "--prefix", str(root / "jupyter"), "--name", "colab-like"])
 
     dist = root / "dist"
@@ -52,7 +71,20 @@ def colab(tmp_path_factory):
     shutil.copytree(ROOT / "lnutils", source / "lnutils", ignore=shutil.ignore_patterns("__pycache__"))
     for name in ("pyproject.toml", "README.md"):
         shutil.copy(ROOT / name, source / name)
-    run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation", "-w", str(dist), str(source)])
+    run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "-w",
+            str(dist),
+            str(source),
+        ]
+    )
     wheel = next(dist.glob("lnutils-*.whl"))
 
     home = root / "home"
@@ -65,8 +97,12 @@ def colab(tmp_path_factory):
             shutil.copy(record.path, cache / Path(record.path).name)
 
     env = {k: v for k, v in os.environ.items() if k not in ("LNUTILS_DATA", "VIRTUAL_ENV", "PYTHONPATH")}
-    env.update(HOME=str(home), XDG_CACHE_HOME=str(home / ".cache"), JUPYTER_PATH=str(root / "jupyter" / "share" / "jupyter"),
-               MPLBACKEND="agg")
+    env.update(
+        HOME=str(home),
+        XDG_CACHE_HOME=str(home / ".cache"),
+        JUPYTER_PATH=str(root / "jupyter" / "share" / "jupyter"),
+        MPLBACKEND="agg",
+    )
     with serve(dist) as url:
         env["LNUTILS_PIP_SOURCE"] = url + wheel.name
         yield {"root": root, "python": python, "env": env, "torch_before": torch_before}
@@ -78,11 +114,38 @@ def test_notebook_runs_like_in_colab(colab, chapter, tmp_path):
     content.mkdir()
     out = tmp_path / f"{chapter}.ipynb"
     parameters = [arg for key, value in SHRINK[chapter].items() for arg in ("-p", key, str(value))]
-    run([str(Path(sys.executable).parent / "papermill"), str(ROOT / "notebooks" / f"{chapter}.ipynb"), str(out),
-         "-k", "colab-like", "--cwd", str(content), "-p", "profile", "quick", *parameters], env=colab["env"], timeout=900)
+    run(
+        [
+            str(Path(sys.executable).parent / "papermill"),
+            str(ROOT / "notebooks" / f"{chapter}.ipynb"),
+            str(out),
+            "-k",
+            "colab-like",
+            "--cwd",
+            str(content),
+            "-p",
+            "profile",
+            "quick",
+            *parameters,
+        ],
+        env=colab["env"],
+        timeout=900,
+    )
     executed = json.loads(out.read_text())
-    first_output = "".join("".join(o.get("text", "")) for o in executed["cells"][next(i for i, c in enumerate(executed["cells"]) if c["cell_type"] == "code")].get("outputs", []))
+    first_output = "".join(
+        "".join(o.get("text", ""))
+        for o in executed["cells"][next(i for i, c in enumerate(executed["cells"]) if c["cell_type"] == "code")].get(
+            "outputs", []
+        )
+    )
     assert "lnutils 0.1.0" in first_output and "WARNING" not in first_output, first_output
-    installed = run([str(colab["python"]), "-c", "import lnutils, torch, numpy; print(lnutils.__file__); print(torch.__version__, numpy.__version__)"], cwd=tmp_path).stdout.splitlines()
+    installed = run(
+        [
+            str(colab["python"]),
+            "-c",
+            "import lnutils, torch, numpy; print(lnutils.__file__); print(torch.__version__, numpy.__version__)",
+        ],
+        cwd=tmp_path,
+    ).stdout.splitlines()
     assert "site-packages" in installed[0], "lnutils came from the served wheel, not the checkout"
     assert installed[1] == colab["torch_before"], "the set-up cell must not reinstall torch or numpy"

@@ -1,4 +1,5 @@
 """Student notebooks are generated from the chapters and still run (the stubs' errors allowed)."""
+
 from __future__ import annotations
 
 import subprocess
@@ -33,7 +34,9 @@ def test_solutions_removed_and_markdown_plain(student_dir, chapter):
         elif before.cell_type == "code":
             assert before.source == after.source
         else:
-            assert not re.search(r"\{(cite:[pt]|eq|doc|exercise|solution)\}|\$\$ \(|:class: dropdown", after.source), after.source[:200]
+            assert not re.search(r"\{(cite:[pt]|eq|doc|exercise|solution)\}|\$\$ \(|:class: dropdown", after.source), (
+                after.source[:200]
+            )
 
 
 @pytest.mark.parametrize("chapter", sorted(SMALL_RUN_PARAMETERS))
@@ -41,7 +44,9 @@ def test_every_chapter_has_an_implement_exercise_with_a_stub(student_dir, chapte
     student = nbformat.read(student_dir / f"{chapter}.ipynb", as_version=4)
     stubs = [i for i, c in enumerate(student.cells) if "student-stub" in c.metadata.get("tags", [])]
     assert stubs, f"{chapter}: no solution cell became a stub"
-    assert all("from lnutils import check" in student.cells[i + 1].source for i in stubs), "each stub is followed by its self-check"
+    assert all("from lnutils import check" in student.cells[i + 1].source for i in stubs), (
+        "each stub is followed by its self-check"
+    )
 
 
 @pytest.mark.parametrize("chapter", sorted(SMALL_RUN_PARAMETERS))
@@ -50,7 +55,15 @@ def test_student_notebook_with_stubs_executes(student_dir, chapter, tmp_path):
     import papermill
 
     parameters = dict(profile="quick", **SMALL_RUN_PARAMETERS[chapter])
-    executed = papermill.execute_notebook(str(student_dir / f"{chapter}.ipynb"), str(tmp_path / f"{chapter}.ipynb"), parameters=parameters,
-                                          cwd=str(ROOT / "notebooks"), kernel_name="python3", progress_bar=False)
+    executed = papermill.execute_notebook(
+        str(student_dir / f"{chapter}.ipynb"),
+        str(tmp_path / f"{chapter}.ipynb"),
+        parameters=parameters,
+        cwd=str(ROOT / "notebooks"),
+        kernel_name="python3",
+        progress_bar=False,
+    )
     outputs = "".join(o.get("text", "") for c in executed.cells if c.cell_type == "code" for o in c.get("outputs", []))
-    assert "FAIL" in outputs and "NotImplementedError" in outputs and "Exercise:" in outputs, "the self-check reports the unfinished stub"
+    assert "FAIL" in outputs and "NotImplementedError" in outputs and "Exercise:" in outputs, (
+        "the self-check reports the unfinished stub"
+    )
