@@ -145,3 +145,13 @@ class MLPStack(nn.Module):
             if layer < self.num_layers - 1:
                 layers.append(nn.ReLU())
         return nn.Sequential(*layers)
+
+    def gains_and_biases(self, k: int = 0) -> dict[str, tuple]:
+        """Network k's learned g and b of each normalized layer, as CPU numpy arrays."""
+        found = {}
+        for layer in range(self.num_layers):
+            if self.normalizes(layer):
+                gain = getattr(self, f"gain_{layer}")[k, 0].detach().cpu().numpy()
+                bias = getattr(self, f"bias_{layer}")[k, 0].detach().cpu().numpy()
+                found[f"layer {layer + 1}"] = (gain, bias)
+        return found

@@ -232,11 +232,13 @@ def run(
     results_file: Path | None = None,
     time_budget_seconds=None,
     overwrite=False,
+    trained: dict | None = None,
 ) -> tuple[History, dict]:
     """Train config.methods × config.seeds in lockstep; optionally resumable and saved.
 
     A results file is never replaced by a shorter run of the same configuration, nor by
     a run of another configuration unless ``overwrite`` (checked before training starts).
+    ``trained``, a dict, receives the trained stacks by method (to inspect g and b).
     """
     if results_file is not None:
         runs.check_replaceable(Path(results_file), asdict(config), overwrite)
@@ -246,6 +248,8 @@ def run(
     stacks = {method: MLPStack(method, config.seeds, bn_unbiased=config.bn_unbiased) for method in config.methods}
     rates = {method: config.learning_rates[method] for method in config.methods}
     start_commit = environment.git_commit()
+    if trained is not None:
+        trained.update(stacks)
 
     def results_payload(history: History) -> dict:
         return {
@@ -701,12 +705,13 @@ def results_markdown(curves_by_batch: dict[int, dict], label: str, notes: dict[i
 
 
 def chapter_runs(
-    profile: str, configs: dict[int, RunConfig], dataset, device="cpu", progress=True
+    profile: str, configs: dict[int, RunConfig], dataset, device="cpu", progress=True, trained: dict | None = None
 ) -> tuple[dict, dict]:
     """What the chapter runs: returns (live curves by batch size, saved paper results by batch size).
 
     'quick' trains the quick configs live.  'paper' runs (or resumes) the paper-scale
-    runs, which write their result files, and shows nothing live.
+    runs, which write their result files, and shows nothing live.  ``trained``, a dict,
+    receives {batch size: {method: trained stack}} of the live runs.
     """
     live = {}
     if profile == "paper":
@@ -718,7 +723,8 @@ def chapter_runs(
                 f"batch size {batch_size}: {len(config.methods)} methods × {len(config.seeds)} seed(s), "
                 f"{config.epochs} epochs"
             )
-            live[batch_size] = run(config, dataset, device=device, progress=progress)[1]["curves"]
+            stacks = trained.setdefault(batch_size, {}) if trained is not None else None
+            live[batch_size] = run(config, dataset, device=device, progress=progress, trained=stacks)[1]["curves"]
     saved = {bs: result for bs in (128, 4) if (result := load_results("paper", bs)) is not None}
     return live, saved
 

@@ -263,3 +263,17 @@ def plot_rnn_probes(statistics: dict, gradients: dict):
     axes[2].set(xlabel="time step t", ylabel="mean ‖∂L/∂h_t‖")
     legend_below(fig, axes, columns=5)
     return fig
+
+
+def plot_gains_and_biases(layers: dict[str, tuple], method: str = "layer norm"):
+    """Histograms of the learned gain g and bias b of each normalized layer (they start at 1 and 0)."""
+    fig, axes = plt.subplots(len(layers), 2, figsize=(7.2, 2.4 * len(layers)), squeeze=False)
+    for row, (layer, (gain, bias)) in enumerate(layers.items()):
+        axes[row, 0].hist(gain, bins=40, color=color(method))
+        axes[row, 0].axvline(1.0, color="grey", linestyle=":")
+        axes[row, 1].hist(bias, bins=40, color=color(method))
+        axes[row, 1].axvline(0.0, color="grey", linestyle=":")
+        axes[row, 0].set(ylabel=f"{layer}\nunits", xlabel="gain g (started at 1)")
+        axes[row, 1].set(xlabel="bias b (started at 0)")
+    fig.tight_layout()
+    return fig

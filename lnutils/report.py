@@ -301,3 +301,15 @@ def published_markdown(published: dict, unit: str) -> str:
         for source, numbers in published.items()
     ]
     return markdown_table(["source", f"numbers ({unit})"], rows)
+
+
+def gains_sentence(layers: dict[str, tuple], method: str, epochs: int) -> str:
+    """How far training moved g from 1 and b from 0, per layer."""
+    parts = []
+    for layer, (gain, bias) in layers.items():
+        parts.append(
+            f"{layer}: g has median {np.median(gain):.2f} (5-95%: {np.percentile(gain, 5):.2f} to "
+            f"{np.percentile(gain, 95):.2f}), {100 * np.mean(gain < 1):.0f}% of units below 1; b has median "
+            f"{np.median(bias):+.3f} (5-95%: {np.percentile(bias, 5):+.2f} to {np.percentile(bias, 95):+.2f})"
+        )
+    return f"{method}, after {epochs} epoch(s): " + "; ".join(parts) + "."
