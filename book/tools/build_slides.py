@@ -162,7 +162,8 @@ def main() -> int:
     # a teacher presents the exercises, and the students find the solutions in the book.
     # nbconvert's default theme ("simple") loads Google Fonts; white's fonts ship with reveal.js.
     # A slide taller than the screen scrolls instead of being cut off.
-    style = ["--SlidesExporter.reveal_theme=white", "--SlidesExporter.reveal_scroll=True"]
+    # No "In [n]:" prompts: slides are for presenting, not a record of a session.
+    style = ["--SlidesExporter.reveal_theme=white", "--SlidesExporter.reveal_scroll=True", "--no-prompt"]
     remove = [
         "--TagRemovePreprocessor.enabled=True",
         "--TagRemovePreprocessor.remove_cell_tags=remove-cell",
