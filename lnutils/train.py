@@ -21,6 +21,7 @@ import io
 import os
 import sys
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Protocol
@@ -279,8 +280,12 @@ class CUDAGraphStep:
         self.stacks, self.optimizer, self.batch_size = stacks, optimizer, batch_size
         self.train_x, self.train_y = train_x, train_y
         self.graph, self.static_indices, self.steps_seen = None, None, 0
+        self.failed: str | None = None  # why capture failed; then every step runs eagerly
 
     def __call__(self, indices: dict[str, torch.Tensor]) -> None:
+        if self.failed is not None:
+            eager_step(self.stacks, self.optimizer, self.train_x, self.train_y, indices, self.batch_size)
+            return
         if self.graph is not None:
             for method, index in indices.items():
                 self.static_indices[method].copy_(index, non_blocking=True)
@@ -293,7 +298,12 @@ class CUDAGraphStep:
         torch.cuda.current_stream().wait_stream(side)
         self.steps_seen += 1
         if self.steps_seen == self.warmup:
-            self._capture(indices)
+            try:
+                self._capture(indices)
+            except RuntimeError as error:  # an op that cannot be captured: train on, eagerly
+                self.failed = str(error)
+                self.optimizer.zero_grad(set_to_none=True)
+                warnings.warn(f"CUDA graph capture failed ({error}); training continues without graphs", stacklevel=3)
 
     def _capture(self, example: dict[str, torch.Tensor]) -> None:
         self.static_indices = {method: index.clone() for method, index in example.items()}
