@@ -23,7 +23,6 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
-import shutil
 import tempfile
 import urllib.error
 import urllib.request
@@ -51,9 +50,9 @@ FILE_KEYS = ("train_images", "train_labels", "test_images", "test_labels")
 # Uncompressed MD5 of the canonical files.
 #  MNIST: the values every mirror agrees on (LeCun, Cortes & Burges).
 #  Fashion-MNIST: upstream (zalandoresearch/fashion-mnist) publishes the MD5 of the
-#  *gzipped* files only (listed in GZ_MD5 below); the uncompressed MD5s here were
-#  computed from Debian's package dataset-fashion-mnist (upstream git 55506a9), whose
-#  gzip wrappers differ from upstream's but whose content is upstream's.
+#  *gzipped* files only; the uncompressed MD5s here were computed from Debian's package
+#  dataset-fashion-mnist (upstream git 55506a9), whose gzip wrappers differ from
+#  upstream's but whose content is upstream's.
 SPECS: dict[str, dict] = {
     "mnist": {
         "title": "MNIST",
@@ -63,12 +62,10 @@ SPECS: dict[str, dict] = {
             "test_images": ("t10k-images-idx3-ubyte", "2646ac647ad5339dbf082846283269ea"),
             "test_labels": ("t10k-labels-idx1-ubyte", "27ae3e4e09519cfbb04c329615203637"),
         },
-        "gz_md5": {},
         "mirrors": [
             "https://ossci-datasets.s3.amazonaws.com/mnist/",
             "http://yann.lecun.com/exdb/mnist/",
         ],
-        "counts": {"train": 60000, "test": 10000},
     },
     "fashion-mnist": {
         "title": "Fashion-MNIST",
@@ -78,16 +75,9 @@ SPECS: dict[str, dict] = {
             "test_images": ("t10k-images-idx3-ubyte", "8181f5470baa50b63fa0f6fddb340f0a"),
             "test_labels": ("t10k-labels-idx1-ubyte", "15d484375f8d13e6eb1aabb0c3f46965"),
         },
-        "gz_md5": {
-            "train_images": "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
-            "train_labels": "25c81989df183df01b3e8a0aad5dffbe",
-            "test_images": "bef4ecab320f06d8554ea6380940ec79",
-            "test_labels": "bb300cfdad3c16e7a12a480ee83cd310",
-        },
         "mirrors": [
             "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
         ],
-        "counts": {"train": 60000, "test": 10000},
     },
 }
 
@@ -204,10 +194,6 @@ class Dataset:
     test_images: np.ndarray
     test_labels: np.ndarray
     provenance: Provenance
-
-    def __iter__(self):
-        """Allows ``train_x, train_y, test_x, test_y, provenance = load_mnist()``."""
-        return iter((self.train_images, self.train_labels, self.test_images, self.test_labels, self.provenance))
 
 
 # ----------------------------------------------------------------------------- parsing
@@ -472,13 +458,3 @@ def load_mnist(root=None, download=True, **kwargs) -> Dataset:
 def load_fashion_mnist(root=None, download=True, **kwargs) -> Dataset:
     """Fashion-MNIST (Xiao, Rasul & Vollgraf 2017): same shapes as MNIST, ten clothing classes."""
     return load_dataset("fashion-mnist", root, download, **kwargs)
-
-
-def copy_into_cache(source_dir: str | os.PathLike, name: str) -> Path:
-    """Copy a folder of IDX files to where a download would have put them (used by tests)."""
-    destination = _cache_dir(name)
-    destination.mkdir(parents=True, exist_ok=True)
-    for path in Path(source_dir).iterdir():
-        if path.name.endswith(("-ubyte", "-ubyte.gz")):
-            shutil.copy(path, destination / path.name)
-    return destination

@@ -114,14 +114,6 @@ class MLPStack(nn.Module):
                 hidden = torch.relu(hidden)
         return hidden
 
-    def single(self, k: int) -> "MLPStack":
-        """Network k alone, as a stack of one (a copy)."""
-        one = MLPStack(self.method, [self.seeds[k]], self.sizes, self.bn_unbiased, self.momentum, self.eps)
-        with torch.no_grad():
-            for name, tensor in list(self.named_parameters()) + list(self.named_buffers()):
-                getattr(one, name).copy_(tensor[k : k + 1])
-        return one
-
     def to_sequential(self, k: int) -> nn.Sequential:
         """Network k as a plain ``nn.Sequential`` of torch.nn layers (for tests and the benchmark)."""
         layers: list[nn.Module] = []
