@@ -140,7 +140,7 @@ class Provenance:
         return [
             {
                 "file": r.key,
-                "read from": r.path,
+                "read from": f"{r.source}: {Path(r.path).name}" if r.source else Path(r.path).name,
                 "sha256 (uncompressed)": r.sha256[:16] + "…",
                 "canonical": "yes" if r.matches else "NO (differs)",
             }

@@ -649,12 +649,15 @@ def live_matches_saved(
         if not same:
             continue
         columns = [recorded["seeds"].index(seed) for seed in config.seeds]
-        worst_error = worst_nll = 0.0
+        worst_error = worst_nll = seed_range = 0.0
         for method in curves["test_error"]:
             a = curves_array(curves, "test_error", method)
             epochs = min(len(a), saved[batch_size]["epochs_done"])
-            b = curves_array(saved[batch_size]["curves"], "test_error", method)[:epochs, columns]
+            saved_errors = curves_array(saved[batch_size]["curves"], "test_error", method)[:epochs]
+            b = saved_errors[:, columns]
             worst_error = max(worst_error, float(np.abs(a[:epochs] - b).max()) * 100)
+            # how far apart the saved run's own seeds are at the same epochs
+            seed_range = max(seed_range, float((saved_errors.max(axis=1) - saved_errors.min(axis=1)).max()) * 100)
             a = np.log10(curves_array(curves, "train_nll", method)[:epochs])
             b = np.log10(curves_array(saved[batch_size]["curves"], "train_nll", method)[:epochs, columns])
             worst_nll = max(worst_nll, float(np.abs(a - b).max()))
@@ -662,6 +665,7 @@ def live_matches_saved(
             "epochs": epochs,
             "seeds": list(config.seeds),
             "test error points": worst_error,
+            "seed range points": seed_range,
             "log10 NLL": worst_nll,
         }
     return found
