@@ -293,8 +293,14 @@ def _download(url: str, destination: Path, canonical_md5: str, progress: bool, t
     Any failure (network, truncated transfer, wrong checksum) deletes the temporary
     file and raises :class:`DataError`; ``destination`` is only ever a verified file.
     """
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp_name = tempfile.mkstemp(prefix=destination.name + ".", suffix=".part", dir=destination.parent)
+    try:
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        handle, temp_name = tempfile.mkstemp(prefix=destination.name + ".", suffix=".part", dir=destination.parent)
+    except OSError as error:
+        raise DataError(
+            f"cannot write to the download cache {destination.parent} ({error.strerror or error}). Set "
+            "XDG_CACHE_HOME to a writable folder, or LNUTILS_DATA to a folder that already holds the files."
+        ) from None
     temp_path = Path(temp_name)
     try:
         with os.fdopen(handle, "wb") as out:
@@ -330,7 +336,10 @@ def _download(url: str, destination: Path, canonical_md5: str, progress: bool, t
                         bar.close()
                 if total is not None and received != total:
                     raise DataError(f"{url}: transfer interrupted: got {received} of {total} bytes.")
-        content = _read_bytes(temp_path)
+        try:
+            content = _read_bytes(temp_path)
+        except DataError as error:  # name the URL, not the temporary file that is deleted below
+            raise DataError(f"{url}: {str(error).split(': ', 1)[-1]} The download was deleted.") from None
         md5 = hashlib.md5(content).hexdigest()
         if md5 != canonical_md5:
             raise DataError(
@@ -344,6 +353,23 @@ def _download(url: str, destination: Path, canonical_md5: str, progress: bool, t
 
 
 # ----------------------------------------------------------------------------- loading
+
+
+def _download_from_mirrors(spec, filename, mirrors, cache, canonical_md5, progress, timeout, dirs) -> Path:
+    """The verified file in the cache, from the first mirror that serves it; else a DataError listing each try."""
+    destination = cache / (filename + ".gz")
+    failures = []
+    for mirror in mirrors:
+        try:
+            _download(mirror + filename + ".gz", destination, canonical_md5, progress, timeout)
+            return destination
+        except DataError as error:
+            failures.append(str(error))
+    raise DataError(
+        _missing_message(spec, filename, dirs, True)
+        + "\nDownload attempts:\n  "
+        + "\n  ".join(failures or ["no mirrors configured"])
+    )
 
 
 def load_dataset(
@@ -372,22 +398,23 @@ def load_dataset(
         )
         source, path = found if found is not None else ("", None)
         downloaded = False
+        if path is not None and source == "user cache" and download:
+            # the cache is lnutils' own: a corrupt or truncated file there is fetched again
+            try:
+                cached = _read_bytes(path)
+                parse_idx(cached, str(path), expected_ndim=3 if key.endswith("images") else 1)
+                corrupt = hashlib.md5(cached).hexdigest() != canonical_md5
+            except DataError as error:
+                corrupt = str(error)
+            if corrupt:
+                warnings.warn(f"{path} in the download cache is corrupt ({corrupt}); fetching it again.", stacklevel=3)
+                path.unlink()
+                path = None
         if path is None and download:
-            destination = _cache_dir(name) / (filename + ".gz")
-            failures = []
-            for mirror in mirrors:
-                try:
-                    _download(mirror + filename + ".gz", destination, canonical_md5, progress, timeout)
-                    path, downloaded, source = destination, True, "downloaded"
-                    break
-                except DataError as error:
-                    failures.append(str(error))
-            if path is None:
-                raise DataError(
-                    _missing_message(spec, filename, dirs, download)
-                    + "\nDownload attempts:\n  "
-                    + "\n  ".join(failures or ["no mirrors configured"])
-                )
+            path = _download_from_mirrors(
+                spec, filename, mirrors, _cache_dir(name), canonical_md5, progress, timeout, dirs
+            )
+            downloaded, source = True, "downloaded"
         elif path is None:
             raise DataError(_missing_message(spec, filename, dirs, download))
         content = _read_bytes(path)

@@ -201,3 +201,69 @@ def test_rnn_cell_check_reports_wrong_parameter_shapes_and_stubs(capsys):
     assert not check.layer_norm_rnn_cell(WrongShapes).passed
     out = capsys.readouterr().out
     assert "NotImplementedError: Exercise: write it" in out and "have shapes" in out
+
+
+# ----------------------------------------------------------------------------- student code that misbehaves
+
+
+class _RaisesInBackward(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, input):
+        return input.clone()
+
+    @staticmethod
+    def backward(ctx, grad):
+        raise RuntimeError("my backward is not written yet")
+
+
+def test_a_backward_that_raises_is_a_failure_not_a_crash():
+    def layer_norm_with_broken_backward(input, normalized_shape, weight=None, bias=None, eps=1e-5):
+        return _RaisesInBackward.apply(F.layer_norm(input, normalized_shape, weight, bias, eps))
+
+    report = check.layer_norm(layer_norm_with_broken_backward, verbose=False)
+    assert not report.passed
+    assert any("backward pass raised RuntimeError" in message for _, _, message in report.results)
+
+
+@pytest.mark.parametrize(
+    "returned, hint",
+    [
+        (lambda x: x.detach().numpy(), "NumPy array"),
+        (lambda x: [x], "returned a list"),
+        (lambda x: None, "a missing `return`"),
+        (lambda x: x.float(), "is torch.float32"),
+    ],
+)
+def test_wrong_kinds_of_return_value_get_a_hint(returned, hint):
+    def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
+        return returned(F.layer_norm(input, normalized_shape, weight, bias, eps))
+
+    report = check.layer_norm(layer_norm, verbose=False)
+    assert not report.passed and any(hint in message for _, _, message in report.results), report.results[0]
+
+
+def test_a_model_builder_that_returns_nothing_and_a_detached_model():
+    report = check.mlp(lambda: None, verbose=False)
+    assert not report.passed and "expected a torch.nn.Module" in report.results[0][2]
+
+    class Detached(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.inner = MLPStack("layer norm", [0]).to_sequential(0)
+
+        def forward(self, x):
+            return self.inner(x).detach()
+
+    report = check.mlp(Detached, verbose=False)
+    assert not report.passed and any("carry no gradient" in message for _, _, message in report.results)
+
+
+def test_a_looping_student_function_times_out(monkeypatch):
+    monkeypatch.setattr(check, "SECONDS_PER_CALL", 0.2)
+
+    def loops_forever(input, normalized_shape, weight=None, bias=None, eps=1e-5):
+        while True:
+            pass
+
+    report = check.layer_norm(loops_forever, verbose=False)
+    assert not report.passed and "still running after 0.2 s" in report.results[0][2]

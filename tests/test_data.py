@@ -271,3 +271,36 @@ def test_offline_mnist_copy_is_reported_honestly():
     assert loaded.train_images.shape == (60000, 28, 28) and loaded.test_images.shape == (10000, 28, 28)
     matches = {r.key: r.matches for r in loaded.provenance.records}
     assert matches == {"train_images": False, "train_labels": True, "test_images": True, "test_labels": True}
+
+
+# ----------------------------------------------------------------------------- the cache, hardened
+
+
+def test_a_corrupt_file_in_the_cache_is_fetched_again(isolated, monkeypatch, server):
+    handler, url = server
+    arrays = serve_tiny(handler, monkeypatch)
+    load_dataset("mnist", mirrors=[url], progress=False)
+    cached = isolated / "cache" / "lnutils" / "mnist" / (FILENAMES["train_images"] + ".gz")
+    cached.write_bytes(cached.read_bytes()[:20])  # truncated, as by a full disk
+    with pytest.warns(UserWarning, match="corrupt"):
+        loaded = load_dataset("mnist", mirrors=[url], progress=False)
+    np.testing.assert_array_equal(loaded.train_images, arrays["train_images"])
+    assert next(r for r in loaded.provenance.records if r.key == "train_images").downloaded
+
+
+def test_a_read_only_cache_is_a_clear_error(isolated, monkeypatch, server):
+    handler, url = server
+    serve_tiny(handler, monkeypatch)
+    monkeypatch.setattr(data, "_cache_dir", lambda name: Path("/proc/lnutils-cannot-write") / name)
+    with pytest.raises(DataError, match="cannot write to the download cache .* XDG_CACHE_HOME"):
+        load_dataset("mnist", mirrors=[url], progress=False)
+
+
+def test_a_bad_download_names_the_url_not_the_deleted_temporary_file(isolated, monkeypatch, server):
+    handler, url = server
+    serve_tiny(handler, monkeypatch)
+    handler.files = {name: b"\x1f\x8b\x08\x00 not really gzip" for name in handler.files}
+    with pytest.raises(DataError) as error:
+        load_dataset("mnist", mirrors=[url], progress=False)
+    assert ".part" not in str(error.value) and url in str(error.value)
+    assert cache_files(isolated) == []
