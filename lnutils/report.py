@@ -180,6 +180,9 @@ def conv_ranking_sentences(records: list[dict], label: str) -> str:
         best = order[0]
         if best == ln:
             gap = "LN(C,H,W) is itself the best"
+        elif seeds == 1:
+            points = 100 * (finals[ln].mean() - finals[best].mean())
+            gap = f"{best} is {points:.2f} points below LN(C,H,W)"
         else:
             verdict = is_lower(finals[best], finals[ln])
             gap = {
