@@ -38,7 +38,8 @@ def test_module_inputs_match_torch(info, training):
     inputs = info.module_inputs_func(info, device="cpu", dtype=torch.float64, requires_grad=True, training=training)
     assert inputs
     for case in inputs:
-        label = f"{name}{case.constructor_input.args} {case.constructor_input.kwargs} ({case.desc}, {'train' if training else 'eval'})"
+        mode = "train" if training else "eval"
+        label = f"{name}{case.constructor_input.args} {case.constructor_input.kwargs} ({case.desc}, {mode})"
         theirs = info.module_cls(*case.constructor_input.args, **case.constructor_input.kwargs).double()
         ours = OURS[name](*case.constructor_input.args, **case.constructor_input.kwargs).double()
         assert sorted(ours.state_dict()) == sorted(theirs.state_dict()), label
