@@ -304,3 +304,14 @@ def test_a_bad_download_names_the_url_not_the_deleted_temporary_file(isolated, m
         load_dataset("mnist", mirrors=[url], progress=False)
     assert ".part" not in str(error.value) and url in str(error.value)
     assert cache_files(isolated) == []
+
+
+def test_a_readable_non_canonical_file_in_the_cache_is_kept(isolated, monkeypatch):
+    """A copy someone put in the cache on purpose (like the book's rebuilt MNIST) is used and
+    reported as non-canonical, not deleted and fetched again."""
+    arrays = make_tiny_mnist()
+    write_files(isolated / "cache" / "lnutils" / "mnist", arrays)
+    with pytest.warns(UserWarning, match="not the canonical file"):
+        loaded = load_dataset("mnist", mirrors=["http://127.0.0.1:9/"], progress=False, timeout=2)
+    np.testing.assert_array_equal(loaded.train_images, arrays["train_images"])
+    assert not any(r.downloaded for r in loaded.provenance.records)
