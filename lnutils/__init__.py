@@ -7,9 +7,15 @@ Modules, one idea each:
 * :mod:`lnutils.data` — MNIST / Fashion-MNIST loaders with a provenance record.
 * :mod:`lnutils.environment` — versions and device, printed by every notebook's first cell.
 * :mod:`lnutils.invariance` — the invariance table of Ba et al. 2016 (Table 1), computed.
-* :mod:`lnutils.mlp` — the 784-1000-1000-10 MLPs, K of them trained in lockstep.
-* :mod:`lnutils.train` — the training loop, checkpoints and result files.
-* :mod:`lnutils.plotting` — the book's one matplotlib style and colours.
+* :mod:`lnutils.mlp`, :mod:`lnutils.cnn`, :mod:`lnutils.rnn` — the models of chapters 2, 3 and 4.
+* :mod:`lnutils.train` — the lockstep trainer (eager, or a CUDA graph on a GPU) and its checkpoints.
+* :mod:`lnutils.runs` — where results and checkpoints go, provenance, safe saving, rate selection.
+* :mod:`lnutils.mnist_experiment`, :mod:`lnutils.conv_experiment`, :mod:`lnutils.rnn_experiment`
+  — the three experiments, with one command-line contract (:mod:`lnutils.cli`).
+* :mod:`lnutils.report` — tables and verdict sentences computed from the numbers.
+* :mod:`lnutils.plotting` — the book's one matplotlib style, colours and figures.
+* :mod:`lnutils.check` — the students' self-checks; :mod:`lnutils.smoke` — every chapter on one
+  device in seconds; :mod:`lnutils.bench` — speed against a plain PyTorch loop.
 
 Only numpy, torch and matplotlib are required; tqdm is used when present.
 """
