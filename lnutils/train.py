@@ -373,6 +373,8 @@ def train_lockstep(
         for method, stack in stacks.items():
             stack.load_state_dict(state["stacks"][method])
         optimizer.load_state_dict(state["optimizer"])
+        for group in optimizer.param_groups:  # a checkpoint from another device keeps this run's choice
+            group["capturable"] = graphed
         history, start_epoch = History.from_dict(state["history"]), state["epochs_done"]
     step = CUDAGraphStep(stacks, optimizer, data["train_x"], data["train_y"], batch_size) if graphed else None
 
