@@ -47,7 +47,7 @@ student: install
 test: unit
 	$(MAKE) book PROFILE=quick SPHINX_FLAGS=--strict
 	$(MAKE) slides
-	LNUTILS_TEST_BUILT=1 $(BIN)/python -m pytest -q tests/built
+	LNUTILS_TEST_BUILT=1 $(BIN)/python -m pytest tests/built
 
 clean:
 	rm -rf _build
