@@ -385,18 +385,11 @@ def run_profile(
             checkpoint = (
                 Path(checkpoint_dir or runs.checkpoint_dir()) / f"conv_{profile}_{dataset_name}_b{part.batch_size}.pt"
             )
-            budget_left = (
-                None
-                if time_budget_seconds is None
-                else max(1e-9, time_budget_seconds - (time.perf_counter() - started))
-            )
+            budget_left = runs.seconds_left(time_budget_seconds, started)
             history, _, dataset = run_config(
                 part, dataset_name, device, progress, checkpoint=checkpoint, time_budget_seconds=budget_left
             )
-            if len(history.epoch_seconds) < part.epochs:  # out of time: the checkpoint resumes this part
-                print(
-                    f"time budget spent after {len(history.epoch_seconds)} of {part.epochs} epochs; run again to resume"
-                )
+            if runs.ran_out_of_time(history, part.epochs):
                 return {"config": profile_config, "records": records}
             records.append(
                 {

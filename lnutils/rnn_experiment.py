@@ -352,16 +352,11 @@ def run_profile(
         if setting in payload["sequential_mnist"]:
             continue
         checkpoint = Path(checkpoint_dir or runs.checkpoint_dir()) / f"rnn_{profile}_{setting.replace(' ', '')}.pt"
-        budget_left = (
-            None if time_budget_seconds is None else max(1e-9, time_budget_seconds - (time.perf_counter() - started))
-        )
+        budget_left = runs.seconds_left(time_budget_seconds, started)
         history, _, record = run_sequential_mnist(
             config, dataset, device, progress, checkpoint=checkpoint, time_budget_seconds=budget_left
         )
-        if len(history.epoch_seconds) < config.epochs:
-            print(
-                f"time budget spent after {len(history.epoch_seconds)} of {config.epochs} epochs; run again to resume"
-            )
+        if runs.ran_out_of_time(history, config.epochs):
             return payload
         record["provenance"]["commit"] = commit
         payload["sequential_mnist"][setting] = record

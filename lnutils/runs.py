@@ -197,3 +197,16 @@ def choose_learning_rates(val_error: dict[str, list], names, grid) -> dict[str, 
         finals = {rate: val_error[grid_label(name, rate)][-1][0] for rate in grid}
         chosen[name] = min(finals, key=finals.get)
     return chosen
+
+
+def seconds_left(budget: float | None, started: float) -> float | None:
+    """What is left of a time budget (None: no budget) for the next part of a multi-part run."""
+    return None if budget is None else max(1e-9, budget - (time.perf_counter() - started))
+
+
+def ran_out_of_time(history, epochs: int) -> bool:
+    """True (and says so) when a part stopped before its last epoch; its checkpoint resumes it."""
+    if len(history.epoch_seconds) >= epochs:
+        return False
+    print(f"time budget spent after {len(history.epoch_seconds)} of {epochs} epochs; run again to resume")
+    return True
