@@ -10,9 +10,11 @@ Modules, one idea each:
 * :mod:`lnutils.mlp`, :mod:`lnutils.cnn`, :mod:`lnutils.rnn` — the models of chapters 2, 3 and 4.
 * :mod:`lnutils.train` — the lockstep trainer (eager, or a CUDA graph on a GPU) and its checkpoints.
 * :mod:`lnutils.runs` — where results and checkpoints go, provenance, safe saving, rate selection.
-* :mod:`lnutils.mnist_experiment`, :mod:`lnutils.conv_experiment`, :mod:`lnutils.rnn_experiment`
-  — the three experiments, with one command-line contract (:mod:`lnutils.cli`).
-* :mod:`lnutils.report` — tables and verdict sentences computed from the numbers.
+* :mod:`lnutils.compare` — the seed-noise rule every comparison between methods uses.
+* :mod:`lnutils.experiments` — the three experiments (``mnist``, ``conv``, ``rnn``): configurations,
+  resumable runs and their numbers, and one command line (``python -m lnutils.experiments``,
+  options in :mod:`lnutils.cli`).
+* :mod:`lnutils.report` — every table and verdict sentence, computed from the numbers.
 * :mod:`lnutils.plotting` — the book's one matplotlib style, colours and figures.
 * :mod:`lnutils.check` — the students' self-checks; :mod:`lnutils.smoke` — every chapter on one
   device in seconds; :mod:`lnutils.bench` — speed against a plain PyTorch loop.

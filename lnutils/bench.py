@@ -18,15 +18,18 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+import warnings
 
 import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
 from lnutils import environment, norms
+from lnutils.cli import check_device
+from lnutils.data import load_mnist
 from lnutils.measure import forward_backward_seconds, saved_tensor_bytes, synchronize
 from lnutils.mlp import METHODS, MLPStack
-from lnutils.train import CUDAGraphStep, batch_indices, eager_step, make_optimizer
+from lnutils.train import CUDAGraphStep, batch_indices, eager_step, make_optimizer, make_split
 
 BYTES_PER_PARAMETER_STEP = 28 + 12  # Adam's reads and writes + forward/backward weight traffic
 
@@ -41,11 +44,6 @@ def benchmark_data():
     into denormal floats after some hundreds of steps, which slows unflushed training.
     """
     try:
-        import warnings
-
-        from lnutils.data import load_mnist
-        from lnutils.train import make_split
-
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             split = make_split(load_mnist(download=False))
@@ -240,8 +238,6 @@ def print_table(rows: list[dict]) -> None:
 
 
 def main(argv=None) -> int:
-    from lnutils.cli import check_device
-
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("what", choices=["train", "norms"])
     parser.add_argument("--batch-sizes", type=int, nargs="*", default=[128, 4])

@@ -30,6 +30,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from lnutils.mlp import MLPStack
+
 ATOL = RTOL = 1e-8  # float64; a correct implementation differs from PyTorch by ~1e-15
 SECONDS_PER_CALL = 60  # a student function still running after this is reported as a failure
 
@@ -368,8 +370,6 @@ def mlp(make_model, method: str = "layer norm") -> CheckReport:
     Linear weights (out, in), no Linear bias where a normalization follows, gain and bias of each
     normalization.  It then compares, in float64, the logits (train and eval mode) and the gradients.
     """
-    from lnutils.mlp import MLPStack
-
     report = CheckReport(f"mlp ({method})")
     print(f"checking your {method} network against the book's reference built from torch.nn")
     try:

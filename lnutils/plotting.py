@@ -277,3 +277,23 @@ def plot_gains_and_biases(layers: dict[str, tuple], method: str = "layer norm"):
         axes[row, 1].set(xlabel="bias b (started at 0)")
     fig.tight_layout()
     return fig
+
+
+def activity_maps_figure(maps: dict[str, list[np.ndarray]]):
+    """Rows: normalizations; columns: blocks; each map the fraction of active units per position
+    (from :func:`lnutils.experiments.conv.activity_maps_by_name`)."""
+    names = list(maps)
+    blocks = max(len(m) for m in maps.values())
+    fig, axes = plt.subplots(len(names), blocks, figsize=(8, 2.4 * len(names)), squeeze=False)
+    for row, name in enumerate(names):
+        for block, active in enumerate(maps[name]):
+            ax = axes[row, block]
+            shown = ax.imshow(active, vmin=0, vmax=1, cmap="viridis")
+            ax.set_xticks([]), ax.set_yticks([])
+            ax.grid(False)
+            if block == 0:
+                ax.set_ylabel(name, fontsize=9)
+            if row == 0:
+                ax.set_title(f"block {block + 1}")
+        fig.colorbar(shown, ax=axes[row].tolist(), label="fraction active", shrink=0.8)
+    return fig

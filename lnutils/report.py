@@ -1,9 +1,10 @@
 """Words from numbers: the Markdown tables and verdict sentences the chapters display.
 
 Every sentence here that compares numbers is computed from them, with the book's
-seed-noise rule (:func:`lnutils.mnist_experiment.is_lower`): a difference smaller than
-two standard errors over seeds is "within seed noise", and with one seed the sentence
-says so.  Nothing here trains; the experiment modules return the numbers.
+seed-noise rule (:func:`lnutils.compare.is_lower`): a difference smaller than two
+standard errors over seeds is "within seed noise", and with one seed the sentence says
+so.  Nothing here trains; the modules of :mod:`lnutils.experiments` return the numbers,
+and every table goes through :func:`markdown_table`.
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ from __future__ import annotations
 import numpy as np
 
 from lnutils import runs
-from lnutils.mnist_experiment import is_lower
+from lnutils.compare import LAST_EPOCHS, curves_array, geometric_mean, is_lower
+from lnutils.experiments import mnist
 
 
 def markdown_table(headers: list[str], rows: list[list]) -> str:
@@ -22,10 +24,31 @@ def markdown_table(headers: list[str], rows: list[list]) -> str:
 
 
 def _percent(values) -> str:
-    values = 100 * np.asarray(values, dtype=float)
+    """Mean ± sample standard deviation over seeds, in %; the mean alone for one seed."""
+    return _mean_spread(100 * np.asarray(values, dtype=float)) + "%"
+
+
+def _mean_spread(values) -> str:
+    values = np.asarray(values, dtype=float)
     if len(values) > 1:
-        return f"{values.mean():.2f} ± {values.std(ddof=1):.2f}%"
-    return f"{values.mean():.2f}%"
+        return f"{values.mean():.2f} ± {values.std(ddof=1):.2f}"
+    return f"{values.mean():.2f}"
+
+
+def _nll_cell(values: np.ndarray) -> str:
+    """Training NLLs of several seeds span orders of magnitude: their geometric mean and range."""
+    values = np.asarray(values, dtype=float)
+    geometric = float(geometric_mean(values))
+    return f"{geometric:.1e} [{values.min():.0e}, {values.max():.0e}]" if len(values) > 1 else f"{geometric:.1e}"
+
+
+def partial_notes(saved: dict[int, dict]) -> dict[int, str]:
+    """{batch size: "partial run: 8 of 65 epochs"} for each saved run that did not finish."""
+    return {
+        batch_size: f"partial run: {result['epochs_done']} of {result['config']['epochs']} epochs"
+        for batch_size, result in saved.items()
+        if not result.get("complete")
+    }
 
 
 # ----------------------------------------------------------------------------- set-up and selection
@@ -72,6 +95,133 @@ def selection_markdown(selection: dict | None, names=None, what: str = "method")
 
 
 # ----------------------------------------------------------------------------- MNIST
+
+
+def mnist_results_rows(curves: dict, batch_size: int) -> list[dict]:
+    """Final and best test error (mean ± sample standard deviation over seeds, in %) per method."""
+    rows = []
+    for method in curves["test_error"]:
+        test = 100 * curves_array(curves, "test_error", method)
+        rows.append(
+            {
+                "method": method,
+                "batch size": batch_size,
+                "seeds": test.shape[1],
+                "epochs": test.shape[0],
+                "final test error %": _mean_spread(test[-1]),
+                "best test error %": _mean_spread(test.min(axis=0)),
+                "final train NLL (geometric mean [min, max])": _nll_cell(curves_array(curves, "train_nll", method)[-1]),
+                "paper (Fig. 6, read off)": mnist.PAPER_FIGURE_6.get(batch_size, {}).get(method, "–"),
+            }
+        )
+    return rows
+
+
+def mnist_results_markdown(curves_by_batch: dict[int, dict], label: str, notes: dict[int, str] | None = None) -> str:
+    """The results table of chapter 2, one row per (batch size, method), partial runs marked."""
+    rows = [row for bs in sorted(curves_by_batch, reverse=True) for row in mnist_results_rows(curves_by_batch[bs], bs)]
+    for row in rows:
+        if (notes or {}).get(row["batch size"]):
+            row["epochs"] = f"{row['epochs']} ({notes[row['batch size']]})"
+    headers = list(rows[0])
+    return f"**{label}**\n\n" + markdown_table(headers, [[row[h] for h in headers] for row in rows])
+
+
+def verdict(claim: dict) -> str:
+    """yes, **no** or within seed noise, marked when one seed decided."""
+    word = {True: "yes", False: "**no**", None: "within seed noise"}[claim["holds"]]
+    return word + (" (1 seed)" if claim["seeds"] == 1 else "")
+
+
+def claim_evidence(claim: dict) -> str:
+    """The numbers a claim compared: test error in % (± spread over seeds), or the training NLL
+    as a geometric mean over seeds."""
+    if claim["metric"] == "test error":
+        return ", ".join(f"{name} {_percent(values)}" for name, values in claim["values"].items())
+    text = "train NLL " + ", ".join(f"{name} {10 ** values.mean():.1e}" for name, values in claim["values"].items())
+    return text + (f" at epoch {claim['epoch']}" if claim.get("epoch") else "")
+
+
+def claims_markdown(curves_by_batch: dict[int, dict], label: str, notes: dict[int, str] | None = None) -> str:
+    """The paper's claims for Figure 6 with this run's verdicts (:func:`lnutils.experiments.mnist.claims`)."""
+    rows = [
+        [claim["claim"] + (f" ({claim['note']})" if claim["note"] else ""), verdict(claim), claim_evidence(claim)]
+        for claim in mnist.claims(curves_by_batch, notes)
+    ]
+    return markdown_table(
+        [
+            f"claim of the paper ({label})",
+            "holds here?",
+            f"evidence (mean of the last {LAST_EPOCHS} epochs, or the last quarter of a shorter run, and over seeds; "
+            "± the spread over seeds; NLL as a geometric mean)",
+        ],
+        rows,
+    )
+
+
+def mnist_saved_markdown(saved: dict[int, dict]) -> str:
+    """Where the saved paper-profile results came from."""
+    if not saved:
+        return "No saved paper-profile results are in this build; the figure shows the live run only."
+    rows = []
+    for batch_size, result in sorted(saved.items(), reverse=True):
+        p = result["provenance"]
+        done = f"{result['epochs_done']} of {result['config']['epochs']}" + (
+            "" if result.get("complete") else " (partial)"
+        )
+        rows.append(
+            [
+                batch_size,
+                done,
+                result["config"]["seeds"],
+                p["device"],
+                f"{p['wall_seconds'] / 60:.0f} min",
+                f"`{p['commit']}`",
+                f"`{p['data']['checksum'][:12]}`",
+                p["written"],
+            ]
+        )
+    return markdown_table(
+        ["batch size", "epochs done", "seeds", "device", "wall time", "commit", "data checksum", "written"], rows
+    )
+
+
+def saved_rates_sentence(configs: dict, saved: dict[int, dict]) -> str:
+    """Which selection's rates this build uses, and whether each saved run was trained at them."""
+    sentences = []
+    for batch_size, config in configs.items():
+        selection = mnist.selection_in_use(batch_size)
+        which = "full-length" if selection["config"].get("rule") else "first, short"
+        rates = ", ".join(f"{m} {r:g}" for m, r in config.learning_rates.items())
+        chosen = {m: float(r) for m, r in selection["chosen"].items()}
+        source = f"the {which} selection's" if chosen == dict(config.learning_rates) else "its own"
+        text = f"Batch {batch_size}: this build uses {source} learning rates ({rates})"
+        if batch_size in saved:
+            used = saved[batch_size]["config"]["learning_rates"]
+            if {m: float(r) for m, r in used.items()} == {m: float(r) for m, r in config.learning_rates.items()}:
+                text += "; the saved paper run was trained at the same rates"
+            else:
+                text += (
+                    "; the saved paper run was trained at other rates ("
+                    + ", ".join(f"{m} {r:g}" for m, r in used.items())
+                    + "), so its curves are not yet those of the selection in use"
+                )
+        sentences.append(text + ".")
+    return " ".join(sentences)
+
+
+def full_length_status() -> str:
+    """Where the full-length selections stand, per batch size, for the ledger."""
+    parts = []
+    for batch_size in (128, 4):
+        found = mnist.load_results("lr_full", batch_size)
+        if found is None:
+            parts.append(f"batch {batch_size} not run")
+            continue
+        chosen = ", ".join(f"{m} {r:g}" for m, r in found["chosen"].items())
+        done = "complete" if found.get("complete") else f"partial, {found['epochs_done']} of {found['epochs']} epochs"
+        parts.append(f"batch {batch_size} {done}, choosing {chosen}")
+    return "; ".join(parts) + "."
 
 
 def overfitting_markdown(rows: list[dict]) -> str:
@@ -153,11 +303,219 @@ def live_check_sentence(matches: dict[int, dict]) -> str:
     )
 
 
+def fidelity_ledger(configs: dict[int, mnist.RunConfig]) -> str:
+    """Markdown: each detail of the setup, what the paper says, what we do, and why."""
+    rates = {bs: ", ".join(f"{m} {c.learning_rates[m]:g}" for m in c.methods) for bs, c in configs.items()}
+
+    def rule(bs):
+        try:
+            sel = mnist.selection_in_use(bs)
+        except FileNotFoundError:
+            return "no selection file"
+        subset = f", first {sel['train_subset']:,} training images" if sel.get("train_subset") else ""
+        which = "full-length rule" if sel["config"].get("rule") else "first attempt"
+        return f"{which}: grid {sel['grid']}, {sel['epochs']} epoch(s), seed 0{subset}; {sel['rule']}"
+
+    rows = [
+        ("network", "784-1000-1000-10, fully connected", "the same", "stated"),
+        (
+            "where LN goes",
+            "hidden layers, not the softmax layer",
+            "the same: LN before the ReLU of both hidden layers",
+            "stated",
+        ),
+        (
+            "where BN goes",
+            "all layers",
+            "all three layers, the output layer included, before the nonlinearity",
+            "stated",
+        ),
+        (
+            "summed-input bias",
+            "not stated",
+            "none before a normalization (it would be removed by μ or mix into LN's statistics); b after it",
+            "the paper's equations: a = Wx, then g, b",
+        ),
+        ("gains and biases", "start at 1 and 0", "the same", "stated"),
+        ("nonlinearity", "not stated", "ReLU", "the common choice in 2016 for this network"),
+        (
+            "weight initialisation",
+            "not stated",
+            "PyTorch's nn.Linear default, U(−1/√fan_in, 1/√fan_in)",
+            "what a reader's own code would get",
+        ),
+        (
+            "training data",
+            "55,000 images",
+            "the training set minus its first 5,000 images (the validation split)",
+            "TensorFlow's MNIST reader of the time split the same way",
+        ),
+        ("input scaling", "not stated", "pixels / 255, no mean subtraction", "simplest; permutation-invariant"),
+        (
+            "optimizer",
+            "Adam",
+            "Adam (β = 0.9, 0.999, ε = 1e-8), PyTorch's fused kernel",
+            "PyTorch defaults; β and ε are not stated",
+        ),
+        ("learning rate (batch 128)", "not stated", rates.get(128, "–"), rule(128) if 128 in configs else "–"),
+        ("learning rate (batch 4)", "not stated", rates.get(4, "–"), rule(4) if 4 in configs else "–"),
+        (
+            "learning-rate rule",
+            "not stated",
+            "first attempt: a few epochs per rate, lowest final validation error; "
+            "fair rule: every method × rate for 65 epochs, lowest mean validation error of the last 5 "
+            "(no early stopping), then 3 seeds at the chosen rates. The fair rule's choice is used once it is "
+            f"complete. Fair rule so far: {full_length_status()}",
+            "a short horizon favours fast early progress; the fair rule gives every method the same full-length search",
+        ),
+        (
+            "BN variance at batch 4",
+            "unbiased estimator",
+            "unbiased σ²·m/(m−1) when normalizing at batch < 16; running averages always unbiased",
+            "stated",
+        ),
+        (
+            "BN at test time",
+            "not stated",
+            "running averages, momentum 0.1 (PyTorch's default)",
+            "the standard inference rule",
+        ),
+        (
+            "epochs",
+            "≈65 (figure's x-axis)",
+            ", ".join(f"batch {bs}: {c.epochs}" for bs, c in configs.items()),
+            "the profile's budget",
+        ),
+        (
+            "seeds",
+            "not stated (bands suggest several)",
+            ", ".join(f"batch {bs}: {len(c.seeds)}" for bs, c in configs.items()),
+            "the profile's budget",
+        ),
+        (
+            "train NLL",
+            "per epoch",
+            "mean NLL over the whole training split (55,000 images unless a subset is asked for), eval mode, after "
+            "each epoch",
+            "comparable across batch sizes",
+        ),
+        (
+            "data order",
+            "not stated",
+            "a fresh shuffle per epoch and per network; the last partial batch is dropped",
+            "—",
+        ),
+    ]
+    return markdown_table(["detail", "paper says", "we do", "why"], rows)
+
+
 # ----------------------------------------------------------------------------- conv
 
 
 def _final(record: dict, name: str) -> np.ndarray:
     return np.asarray(record["curves"]["test_error"][name], dtype=float)[-1]
+
+
+def conv_results_markdown(records: list[dict]) -> str:
+    """Final test error (%) per dataset, batch size and normalization, mean ± std over seeds."""
+    names = list(records[0]["curves"]["test_error"])
+    rows = [[name, *(_mean_spread(100 * _final(record, name)) for record in records)] for name in names]
+    headers = ["normalization", *(f"{r['dataset']}, batch {r['batch_size']}" for r in records)]
+    return markdown_table(headers, rows)
+
+
+def conv_saved_markdown(saved: dict | None) -> str:
+    """Where the saved paper-profile conv run came from, and its results."""
+    if not saved or not saved.get("records"):
+        return "No saved paper-profile results are in this build; the tables show the live quick run only."
+    rows = []
+    for record in saved["records"]:
+        p = record["provenance"]
+        rows.append(
+            [
+                record["dataset"],
+                record["batch_size"],
+                record["config"]["seeds"],
+                record["config"]["epochs"],
+                p["device"],
+                f"{p['wall_seconds'] / 60:.0f} min",
+                f"`{p['commit']}`",
+                f"`{p['data']['checksum'][:12]}`",
+            ]
+        )
+    table = markdown_table(
+        ["dataset", "batch size", "seeds", "epochs", "device", "wall time", "commit", "data checksum"], rows
+    )
+    return "Saved paper-profile run:\n\n" + table + "\n\n" + conv_results_markdown(saved["records"])
+
+
+def border_markdown(probe: dict[str, list[dict]]) -> str:
+    """The border probe (:func:`lnutils.experiments.conv.border_probe`) as a table."""
+    rows = [
+        [
+            name,
+            row["block"],
+            row["size"],
+            f"{100 * row['active at border']:.0f}%",
+            f"{100 * row['active in centre']:.0f}%",
+            f"{row['position spread']:.2f}",
+            f"{row['channel scale ratio']:.1f}",
+        ]
+        for name, blocks in probe.items()
+        for row in blocks
+    ]
+    headers = [
+        "normalization",
+        "block",
+        "size",
+        "active at border",
+        "active in centre",
+        "position spread",
+        "channel scale ratio",
+    ]
+    return markdown_table(headers, rows)
+
+
+def border_sentences(probe: dict[str, list[dict]]) -> str:
+    """Plain sentences from the probe: does LN(C,H,W) show the border effect the paper guessed, or a channel effect?"""
+    if "layer norm (C,H,W)" not in probe or "batch norm" not in probe:
+        return "The probe needs the batch-norm and LN(C,H,W) networks."
+    ln, bn = probe["layer norm (C,H,W)"], probe["batch norm"]
+    sentences = []
+    for block in range(len(ln)):
+        ln_gap = ln[block]["active in centre"] - ln[block]["active at border"]
+        bn_gap = bn[block]["active in centre"] - bn[block]["active at border"]
+        sentences.append(
+            f"Block {block + 1}: under LN(C,H,W) border units are active "
+            f"{100 * ln[block]['active at border']:.0f}% of the time against "
+            f"{100 * ln[block]['active in centre']:.0f}% in the centre (gap {100 * ln_gap:+.0f} points); under "
+            f"batch norm the gap is {100 * bn_gap:+.0f} points."
+        )
+
+    def gap(row):
+        return row["active in centre"] - row["active at border"]
+
+    larger_gap = sum(gap(ln_row) > gap(bn_row) for ln_row, bn_row in zip(ln, bn))
+    channel = ln[0]["channel scale ratio"], bn[0]["channel scale ratio"]
+    verdict = (
+        f"In {larger_gap} of {len(ln)} blocks LN(C,H,W) has the larger centre-minus-border gap, "
+        + (
+            "which is what the border hypothesis predicts."
+            if larger_gap > len(ln) / 2
+            else "so this probe does not support the border hypothesis in this network."
+        )
+        + " The conv outputs entering LN(C,H,W) in block 1 differ in scale between channels by a factor "
+        f"{channel[0]:.1f}"
+        f" (those entering batch norm: {channel[1]:.1f}). LN(C,H,W) divides all channels of an image by one σ, so "
+        + (
+            "channels that much quieter than the rest come out small: a second mechanism, independent of the "
+            "border, that can matter here."
+            if channel[0] > 2
+            else "with scales this similar, that second mechanism (quiet channels squashed by a shared σ) matters "
+            "little here."
+        )
+    )
+    return "\n\n".join(sentences + [verdict])
 
 
 def conv_ranking_sentences(records: list[dict], label: str) -> str:
@@ -222,6 +580,58 @@ def conv_batch_sentence(records: list[dict], label: str) -> str:
 
 
 # ----------------------------------------------------------------------------- RNN
+
+
+def sequential_markdown(records: dict[str, dict], target_error: float = 0.10) -> str:
+    """Final test error and the first epoch whose validation error is below ``target_error``."""
+    rows = []
+    for setting, record in records.items():
+        for cell, values in record["curves"]["test_error"].items():
+            validation = np.asarray(record["curves"]["val_error"][cell]).mean(axis=1)
+            reached = np.nonzero(validation < target_error)[0]
+            first = str(reached[0] + 1) if len(reached) else f"not within {len(validation)}"
+            nll = np.asarray(record["curves"]["train_nll"][cell])[-1].mean()
+            rows.append([setting, cell, _mean_spread(100 * np.asarray(values)[-1]), f"{nll:.3f}", first])
+    headers = [
+        "setting",
+        "cell",
+        "final test error %",
+        "final train NLL",
+        f"first epoch with validation error < {100 * target_error:g}%",
+    ]
+    return markdown_table(headers, rows)
+
+
+def adding_markdown(results: dict) -> str:
+    """The adding problem: final training MSE and test MSE at each test length."""
+    lengths = list(next(iter(results.values()))["test_mse"])
+    rows = [
+        [
+            name,
+            f"{np.mean(result['train_loss'][-100:]):.4f}",
+            *(f"{result['test_mse'][n]:.4f}" for n in lengths),
+        ]
+        for name, result in results.items()
+    ]
+    headers = ["cell", "final train MSE (mean of last 100 steps)", *(f"test MSE, length {n}" for n in lengths)]
+    return markdown_table(headers, rows) + "\n\nFor reference, always predicting the mean (1.0) gives MSE 0.167."
+
+
+def rnn_saved_markdown(saved: dict | None) -> str:
+    """Where the saved paper-profile RNN run came from, and its results."""
+    if not saved or not saved.get("sequential_mnist"):
+        return "No saved paper-profile results are in this build; the tables show the live quick run only."
+    out = ["Saved paper-profile run:", ""]
+    for setting, record in saved["sequential_mnist"].items():
+        p = record["provenance"]
+        out.append(
+            f"- {setting}: seeds {record['config']['seeds']}, {record['config']['epochs']} epochs, {p['device']}, "
+            f"{p['wall_seconds'] / 60:.0f} min, commit `{p['commit']}`, data checksum `{p['data']['checksum'][:12]}`"
+        )
+    out += ["", sequential_markdown(saved["sequential_mnist"])]
+    if saved.get("adding"):
+        out += ["", adding_markdown(saved["adding"])]
+    return "\n".join(out)
 
 
 def adding_sentences(results: dict, lengths) -> str:

@@ -150,17 +150,42 @@ def check_replaceable(path: Path, config: dict, overwrite: bool = False) -> None
         )
 
 
+def replaced_path(path: Path) -> Path:
+    """Where a replaced result is kept: ``<name>.replaced-<n>.json``, n the first free number."""
+    path = Path(path)
+    number = 1
+    while (candidate := path.with_name(f"{path.stem}.replaced-{number}{path.suffix}")).exists():
+        number += 1
+    return candidate
+
+
+def replaced_results(name: str, directory: Path | None = None) -> list[dict]:
+    """The results an ``overwrite`` replaced (kept as ``<name>.replaced-<n>.json``), oldest first."""
+    folder = Path(directory) if directory is not None else results_dir()
+    if not (folder / name).exists() and directory is None:
+        folder = PACKAGE_RESULTS
+    stem, suffix = Path(name).stem, Path(name).suffix
+    found = sorted(folder.glob(f"{stem}.replaced-*{suffix}"), key=lambda p: int(p.stem.rsplit("-", 1)[1]))
+    return [read_json(path) for path in found]
+
+
 def save_results(path: str | os.PathLike, payload: dict, overwrite: bool = False) -> bool:
     """Write ``payload`` unless the file already holds more of the same configuration (then keep
-    it and return False) or another configuration (then raise, unless ``overwrite``)."""
+    it and return False) or another configuration (then raise, unless ``overwrite``).
+
+    With ``overwrite``, a result of another configuration, or a longer one, is not lost: it
+    is renamed to ``<name>.replaced-<n>.json`` (:func:`replaced_results` reads them back)."""
     path = Path(path)
     with file_lock(path):
-        if not overwrite:
-            previous = read_json(path)
-            if previous is not None:
-                check_replaceable(path, payload.get("config"))
-                if size_of(previous) > size_of(payload):
-                    return False
+        previous = read_json(path)
+        if previous is not None and not overwrite:
+            check_replaceable(path, payload.get("config"))
+            if size_of(previous) > size_of(payload):
+                return False
+        elif previous is not None and (
+            previous.get("config") != payload.get("config") or size_of(previous) > size_of(payload)
+        ):
+            os.replace(path, replaced_path(path))
         atomic_write_bytes(path, json.dumps(payload, indent=1).encode())
     return True
 
@@ -187,6 +212,13 @@ def provenance(dataset, device: torch.device | str, seconds: float, commit: str 
 def grid_label(name: str, rate: float) -> str:
     """The stack name of ``name`` trained at learning rate ``rate`` in a selection run."""
     return f"{name}@{rate:g}"
+
+
+def grid_stacks(names, grid, make_stack) -> tuple[dict, dict]:
+    """One stack per (name, learning rate), labelled by :func:`grid_label`, and its rate."""
+    stacks = {grid_label(name, rate): make_stack(name) for name in names for rate in grid}
+    rates = {grid_label(name, rate): rate for name in names for rate in grid}
+    return stacks, rates
 
 
 def choose_learning_rates(val_error: dict[str, list], names, grid) -> dict[str, float]:

@@ -18,13 +18,26 @@ import time
 import traceback
 import warnings
 
+import matplotlib.pyplot as plt
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from lnutils import conv_experiment, environment, norms, rnn_experiment
+from lnutils import environment, norms, plotting, report
+from lnutils.cli import check_device
+from lnutils.cnn import NORMALIZATIONS
+from lnutils.data import load_dataset
+from lnutils.experiments import conv, rnn
 from lnutils.mlp import METHODS, MLPStack
-from lnutils.train import Split, eager_step, make_optimizer, make_split, train_lockstep
+from lnutils.train import (
+    CUDAGraphStep,
+    Split,
+    batch_indices,
+    eager_step,
+    make_optimizer,
+    make_split,
+    train_lockstep,
+)
 
 
 def _split(dataset_name: str, synthetic: bool, size: int = 512) -> Split:
@@ -40,7 +53,6 @@ def _split(dataset_name: str, synthetic: bool, size: int = 512) -> Split:
             images[size + 128 :],
             labels[size + 128 :],
         )
-    from lnutils.data import load_dataset
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the non-canonical MNIST copy is reported by the chapters
@@ -103,7 +115,6 @@ def graph_matches_eager(device: torch.device, steps: int = 12) -> str:
     """The CUDA-graph step gives the eager step's numbers (CUDA only)."""
     if device.type != "cuda":
         return "skipped (CUDA graphs need a CUDA device)"
-    from lnutils.train import CUDAGraphStep, batch_indices
 
     split = _split("mnist", synthetic=True)
     train_x, train_y = split.train_x.to(device), split.train_y.to(device)
@@ -135,21 +146,16 @@ def graph_matches_eager(device: torch.device, steps: int = 12) -> str:
 
 def conv_and_probes(device: torch.device, synthetic: bool) -> str:
     """Chapter 3: every normalization, one epoch at batch 32; border probe and activity maps."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from lnutils.cnn import NORMALIZATIONS
-
     split = _split("fashion-mnist", synthetic, size=256)
-    stacks = {name: conv_experiment.CNNStack(name, [0]) for name in NORMALIZATIONS}
+    stacks = {name: conv.CNNStack(name, [0]) for name in NORMALIZATIONS}
     history = train_lockstep(
         stacks, {name: 1e-3 for name in NORMALIZATIONS}, split, 32, 1, progress=False, device=device
     )
     _finite(history)
     images = split.test_x[:64].reshape(-1, 1, 28, 28)  # on the CPU, as a notebook has them
-    conv_experiment.border_statistics(stacks["layer norm (C,H,W)"].networks[0], images)
-    conv_experiment.plot_activity_maps(stacks, images)
-    verdict = conv_experiment.border_verdict(stacks, images)
+    probe = conv.border_probe(stacks, images)
+    plt.close(plotting.activity_maps_figure(conv.activity_maps_by_name(stacks, images)))
+    verdict = report.border_sentences(probe) + report.border_markdown(probe)
     if not verdict:
         raise AssertionError("empty border verdict")
     return f"{len(NORMALIZATIONS)} normalizations, batch 32: finite curves; probe and maps ran"
@@ -158,16 +164,16 @@ def conv_and_probes(device: torch.device, synthetic: bool) -> str:
 def rnn_and_probes(device: torch.device, synthetic: bool) -> str:
     """Chapter 4: every cell, one epoch at batch 16; the probes; the adding problem."""
     split = _split("mnist", synthetic, size=256)
-    cells = list(rnn_experiment.CELLS)
-    stacks = {cell: rnn_experiment.RNNStack(cell, [0], hidden_size=16) for cell in cells}
+    cells = list(rnn.CELLS)
+    stacks = {cell: rnn.RNNStack(cell, [0], hidden_size=16) for cell in cells}
     history = train_lockstep(stacks, {cell: 1e-3 for cell in cells}, split, 16, 1, progress=False, device=device)
     _finite(history)
-    sequences = rnn_experiment.RNNStack.as_sequences(split.test_x[:32])
+    sequences = rnn.RNNStack.as_sequences(split.test_x[:32])
     for stack in stacks.values():
         model = stack.networks[0]
-        rnn_experiment.summed_input_statistics(model, sequences)
-        rnn_experiment.gradient_norms_through_time(model, sequences, split.test_y[:32])
-    adding = rnn_experiment.train_adding(
+        rnn.summed_input_statistics(model, sequences)
+        rnn.gradient_norms_through_time(model, sequences, split.test_y[:32])
+    adding = rnn.train_adding(
         length=10, steps=20, batch_size=8, hidden_size=8, test_lengths=(10, 20), progress=False, device=device
     )
     if not all(np.isfinite(list(r["test_mse"].values())).all() for r in adding.values()):
@@ -198,8 +204,6 @@ def run_all(device: torch.device | str, synthetic: bool = False) -> list[tuple[s
 
 
 def main(argv=None) -> int:
-    from lnutils.cli import check_device
-
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
         "--device",

@@ -50,6 +50,7 @@ class Split:
     val_y: torch.Tensor
     test_x: torch.Tensor
     test_y: torch.Tensor
+    data_checksum: str | None = None  # the dataset's checksum, recorded in checkpoints
 
 
 def make_split(dataset, validation: int = 5000, train_subset: int | None = None) -> Split:
@@ -64,8 +65,15 @@ def make_split(dataset, validation: int = 5000, train_subset: int | None = None)
     train_x, train_y = images[validation:], labels[validation:]
     if train_subset is not None:
         train_x, train_y = train_x[:train_subset], train_y[:train_subset]
+    provenance = getattr(dataset, "provenance", None)
     return Split(
-        train_x, train_y, images[:validation], labels[:validation], test_x, torch.from_numpy(dataset.test_labels)
+        train_x,
+        train_y,
+        images[:validation],
+        labels[:validation],
+        test_x,
+        torch.from_numpy(dataset.test_labels),
+        data_checksum=getattr(provenance, "checksum", None),
     )
 
 
@@ -215,6 +223,7 @@ def fingerprint(
         "batch_size": int(batch_size),
         "examples": {"train": len(split.train_x), "validation": len(split.val_x), "test": len(split.test_x)},
         "lnutils": lnutils.__version__,
+        **({"data": split.data_checksum} if split.data_checksum else {}),
         **(extra or {}),
     }
 
@@ -344,11 +353,11 @@ def train_lockstep(
 
     With ``checkpoint``, the full state is saved after every epoch and an existing
     checkpoint is resumed from, after checking that it was written by the same
-    configuration (:func:`fingerprint`; ``fingerprint_extra`` adds, e.g., the data
-    checksum).  ``time_budget_seconds`` stops after the epoch that crosses the budget
-    (the history then has fewer epochs; a checkpoint resumes it).  ``on_epoch_end(history)``
-    is called after every epoch (e.g. to write partial results).  ``graph``: record the
-    step as a CUDA graph (default: on CUDA devices; see :class:`CUDAGraphStep`).
+    configuration (:func:`fingerprint`, which includes the data checksum; ``fingerprint_extra``
+    adds options such as BN's variance estimator).  ``time_budget_seconds`` stops after the
+    epoch that crosses the budget (the history then has fewer epochs; a checkpoint resumes
+    it).  ``on_epoch_end(history)`` is called after every epoch (e.g. to write partial
+    results).  ``graph``: record the step as a CUDA graph (default: on CUDA devices; see :class:`CUDAGraphStep`).
     """
     if epochs < 1:
         raise ValueError(f"epochs must be at least 1, got {epochs}")

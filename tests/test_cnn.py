@@ -56,13 +56,14 @@ def test_unknown_normalization_and_bad_input():
         SmallCNN()(torch.rand(4, 784))
 
 
-# ----------------------------------------------------------------------------- conv_experiment
+# ----------------------------------------------------------------------------- lnutils.experiments.conv
 
-from lnutils import conv_experiment  # noqa: E402
+from lnutils import report  # noqa: E402
+from lnutils.experiments import conv  # noqa: E402
 
 
 def test_cnn_stack_runs_each_network_on_its_own_batch():
-    stack = conv_experiment.CNNStack("layer norm (C,H,W)", [0, 1])
+    stack = conv.CNNStack("layer norm (C,H,W)", [0, 1])
     batches = torch.rand(2, 3, 784)
     logits = stack(batches)
     assert logits.shape == (2, 3, 10)
@@ -70,32 +71,33 @@ def test_cnn_stack_runs_each_network_on_its_own_batch():
     # network k's initialisation depends on its seed only
     torch.testing.assert_close(
         stack.networks[1].classifier.weight,
-        conv_experiment.CNNStack("layer norm (C,H,W)", [1]).networks[0].classifier.weight,
+        conv.CNNStack("layer norm (C,H,W)", [1]).networks[0].classifier.weight,
     )
 
 
 def test_border_probe_on_a_known_pattern():
-    assert conv_experiment.border_mask(4, 4, 1).sum() == 12
-    rows = conv_experiment.border_statistics(SmallCNN("none"), torch.rand(5, 1, 28, 28))
+    assert conv.border_mask(4, 4, 1).sum() == 12
+    rows = conv.border_statistics(SmallCNN("none"), torch.rand(5, 1, 28, 28))
     assert [r["size"] for r in rows] == ["28×28", "14×14", "7×7"]
     assert all(0 <= r["active at border"] <= 1 and r["channel scale ratio"] >= 1 for r in rows)
 
 
 def test_conv_profiles():
     rates = {name: 1e-3 for name in NORMALIZATIONS}
-    quick = conv_experiment.profile_configs("quick", rates)
+    quick = conv.profile_configs("quick", rates)
     assert [c.batch_size for c in quick] == [128, 4]
     with pytest.raises(ValueError, match="unknown profile 'fast'"):
-        conv_experiment.profile_configs("fast", rates)
+        conv.profile_configs("fast", rates)
 
 
 def test_border_verdict_and_saved_results_rendering(tmp_path):
-    models = {name: conv_experiment.CNNStack(name, [0]) for name in ("batch norm", "layer norm (C,H,W)")}
-    text = conv_experiment.border_verdict(models, torch.rand(6, 1, 28, 28))
+    models = {name: conv.CNNStack(name, [0]) for name in ("batch norm", "layer norm (C,H,W)")}
+    probe = conv.border_probe(models, torch.rand(6, 1, 28, 28))
+    assert list(probe) == ["batch norm", "layer norm (C,H,W)"]  # only the stacks present, in the book's order
+    text = report.border_sentences(probe)
     assert text.count("Block") == 3 and "border hypothesis" in text
-    assert "No saved paper-profile results" in conv_experiment.saved_markdown(
-        conv_experiment.saved_results("paper", tmp_path)
-    )
+    assert report.border_markdown(probe).count("\n") == 2 + 2 * 3 - 1
+    assert "No saved paper-profile results" in report.conv_saved_markdown(conv.saved_results("paper", tmp_path))
     record = {
         "dataset": "mnist",
         "batch_size": 4,
@@ -104,7 +106,7 @@ def test_border_verdict_and_saved_results_rendering(tmp_path):
         "provenance": {"device": "cpu", "wall_seconds": 120, "commit": "abc", "data": {"checksum": "f" * 64}},
     }
     (tmp_path / "conv_paper.json").write_text(__import__("json").dumps({"records": [record]}))
-    shown = conv_experiment.saved_markdown(conv_experiment.saved_results("paper", tmp_path))
+    shown = report.conv_saved_markdown(conv.saved_results("paper", tmp_path))
     assert (
         "| mnist | 4 | [0, 1] | 2 | cpu | 2 min | `abc` |" in shown and "25.00 ± 7.07" in shown
     )  # sample standard deviation of 20 and 30

@@ -13,7 +13,8 @@ import pytest
 import torch
 from test_mnist_experiment import RATES, tiny_dataset
 
-from lnutils import conv_experiment, mnist_experiment, rnn_experiment, smoke
+from lnutils import smoke
+from lnutils.experiments import conv, mnist, rnn
 from lnutils.mlp import METHODS, MLPStack
 from lnutils.train import Split, evaluate, train_lockstep
 
@@ -49,8 +50,8 @@ def test_no_stray_tensors_in_training_evaluation_and_probes():
     split = tiny_split()
     stacks = {
         "mlp": MLPStack("batch norm", [0, 1], sizes=(784, 16, 16, 10)),
-        "cnn": conv_experiment.CNNStack("layer norm (C,H,W)", [0]),
-        "rnn": rnn_experiment.RNNStack("BN-LSTM", [0], hidden_size=8),
+        "cnn": conv.CNNStack("layer norm (C,H,W)", [0]),
+        "rnn": rnn.RNNStack("BN-LSTM", [0], hidden_size=8),
     }
     images = split.test_x[:8]
     with stray_tensors_on_meta():
@@ -58,12 +59,12 @@ def test_no_stray_tensors_in_training_evaluation_and_probes():
         assert np.isfinite(history.train_nll["cnn"]).all()
         nll, error = evaluate(stacks["mlp"], split.val_x, split.val_y)
         assert isinstance(nll, np.ndarray) and nll.shape == (2,)
-        conv_experiment.border_statistics(stacks["cnn"].networks[0], images.reshape(-1, 1, 28, 28))
-        conv_experiment.activity_maps(stacks["cnn"].networks[0], images.reshape(-1, 1, 28, 28))
-        sequences = rnn_experiment.RNNStack.as_sequences(images)
-        rnn_experiment.summed_input_statistics(stacks["rnn"].networks[0], sequences)
-        rnn_experiment.gradient_norms_through_time(stacks["rnn"].networks[0], sequences, split.test_y[:8])
-        result = rnn_experiment.train_adding(
+        conv.border_statistics(stacks["cnn"].networks[0], images.reshape(-1, 1, 28, 28))
+        conv.activity_maps(stacks["cnn"].networks[0], images.reshape(-1, 1, 28, 28))
+        sequences = rnn.RNNStack.as_sequences(images)
+        rnn.summed_input_statistics(stacks["rnn"].networks[0], sequences)
+        rnn.gradient_norms_through_time(stacks["rnn"].networks[0], sequences, split.test_y[:8])
+        result = rnn.train_adding(
             ("LN-LSTM", "BN-LSTM"),
             length=6,
             steps=3,
@@ -89,27 +90,27 @@ def test_training_keeps_models_and_results_on_the_device(device):
 
 def test_probes_take_cpu_images_for_a_model_on_the_device(device):
     images = torch.rand(6, 1, 28, 28)
-    network = conv_experiment.CNNStack("batch norm", [0]).to(device).networks[0]
-    rows = conv_experiment.border_statistics(network, images)
+    network = conv.CNNStack("batch norm", [0]).to(device).networks[0]
+    rows = conv.border_statistics(network, images)
     assert len(rows) == 3 and all(np.isfinite(row["position spread"]) for row in rows)
-    model = rnn_experiment.RNNStack("LN-LSTM", [0], hidden_size=8).to(device).networks[0]
-    sequences = rnn_experiment.RNNStack.as_sequences(images.reshape(6, -1))
-    assert rnn_experiment.gradient_norms_through_time(model, sequences, torch.arange(6)).shape == (28,)
+    model = rnn.RNNStack("LN-LSTM", [0], hidden_size=8).to(device).networks[0]
+    sequences = rnn.RNNStack.as_sequences(images.reshape(6, -1))
+    assert rnn.gradient_norms_through_time(model, sequences, torch.arange(6)).shape == (28,)
 
 
 def test_adding_problem_is_the_same_on_every_device(device):
     kwargs = dict(
         cell_names=("LSTM",), length=6, steps=5, batch_size=4, hidden_size=4, test_lengths=(6,), progress=False
     )
-    on_cpu = rnn_experiment.train_adding(**kwargs, device="cpu")
-    here = rnn_experiment.train_adding(**kwargs, device=device)
+    on_cpu = rnn.train_adding(**kwargs, device="cpu")
+    here = rnn.train_adding(**kwargs, device=device)
     np.testing.assert_allclose(here["LSTM"]["train_loss"], on_cpu["LSTM"]["train_loss"], rtol=1e-4)
 
 
 def test_a_result_records_the_device_it_ran_on(device, tmp_path):
-    config = mnist_experiment.RunConfig(batch_size=50, epochs=1, seeds=[0], learning_rates=RATES)
+    config = mnist.RunConfig(batch_size=50, epochs=1, seeds=[0], learning_rates=RATES)
     results = tmp_path / "r.json"
-    mnist_experiment.run(config, tiny_dataset(), progress=False, results_file=results, device=device)
+    mnist.run(config, tiny_dataset(), progress=False, results_file=results, device=device)
     assert json.loads(results.read_text())["provenance"]["device"].startswith(device)
 
 

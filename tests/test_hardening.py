@@ -15,7 +15,9 @@ import torch
 import torch.nn.functional as F
 from test_mnist_experiment import RATES, tiny_dataset
 
-from lnutils import cli, conv_experiment, environment, mnist_experiment, norms, runs
+from lnutils import cli, environment, norms, runs
+from lnutils.experiments import __main__ as experiments_cli
+from lnutils.experiments import conv, mnist
 from lnutils.mlp import METHODS, MLPStack
 from lnutils.train import CheckpointMismatch, Split, train_lockstep
 
@@ -97,22 +99,35 @@ def test_checkpoint_fingerprint_includes_the_data(tmp_path):
 
 def test_a_run_of_another_configuration_does_not_replace_a_saved_one(tmp_path):
     results = tmp_path / "r.json"
-    config = mnist_experiment.RunConfig(batch_size=50, epochs=2, seeds=[0], learning_rates=RATES)
-    mnist_experiment.run(config, tiny_dataset(), progress=False, results_file=results)
-    other = mnist_experiment.RunConfig(batch_size=50, epochs=1, seeds=[0, 1], learning_rates=RATES)
+    config = mnist.RunConfig(batch_size=50, epochs=2, seeds=[0], learning_rates=RATES)
+    mnist.run(config, tiny_dataset(), progress=False, results_file=results)
+    other = mnist.RunConfig(batch_size=50, epochs=1, seeds=[0, 1], learning_rates=RATES)
     with pytest.raises(runs.ResultsConflict, match="another configuration"):
-        mnist_experiment.run(other, tiny_dataset(), progress=False, results_file=results)
+        mnist.run(other, tiny_dataset(), progress=False, results_file=results)
     assert json.loads(results.read_text())["config"]["seeds"] == [0]
-    mnist_experiment.run(other, tiny_dataset(), progress=False, results_file=results, overwrite=True)
+    mnist.run(other, tiny_dataset(), progress=False, results_file=results, overwrite=True)
     assert json.loads(results.read_text())["config"]["seeds"] == [0, 1]
+    # --overwrite loses nothing: the replaced run is kept beside the new one, once
+    kept = runs.replaced_results("r.json", tmp_path)
+    assert [r["config"]["seeds"] for r in kept] == [[0]] and kept[0]["epochs_done"] == 2
+    assert sorted(p.name for p in tmp_path.glob("r*.json")) == ["r.json", "r.replaced-1.json"]
+
+
+def test_overwrite_keeps_a_longer_result_of_the_same_configuration(tmp_path):
+    path = tmp_path / "x.json"
+    runs.save_results(path, {"config": {"a": 1}, "epochs_done": 5})
+    runs.save_results(path, {"config": {"a": 1}, "epochs_done": 2}, overwrite=True)
+    runs.save_results(path, {"config": {"a": 1}, "epochs_done": 3}, overwrite=True)
+    assert json.loads(path.read_text())["epochs_done"] == 3
+    assert [r["epochs_done"] for r in runs.replaced_results("x.json", tmp_path)] == [5]
 
 
 def test_a_corrupt_result_file_is_a_clear_error_before_any_training(tmp_path):
     results = tmp_path / "r.json"
     results.write_text('{"config": {"batch')
-    config = mnist_experiment.RunConfig(batch_size=50, epochs=1, seeds=[0], learning_rates=RATES)
+    config = mnist.RunConfig(batch_size=50, epochs=1, seeds=[0], learning_rates=RATES)
     with pytest.raises(runs.ResultsConflict, match="not valid JSON"):
-        mnist_experiment.run(config, dataset=None, progress=False, results_file=results)  # raises before loading data
+        mnist.run(config, dataset=None, progress=False, results_file=results)  # raises before loading data
 
 
 def test_save_results_keeps_the_larger_result(tmp_path):
@@ -132,14 +147,14 @@ def test_conv_run_resumes_part_by_part_and_keeps_finished_parts(tmp_path, monkey
         history = type("H", (), {"epoch_seconds": [1.0] * config.epochs, "to_dict": lambda self: {"test_error": {}}})()
         return history, {}, tiny_dataset()
 
-    monkeypatch.setattr(conv_experiment, "run_config", fake_run_config)
-    monkeypatch.setattr(conv_experiment, "selected_learning_rates", lambda *a: {})
+    monkeypatch.setattr(conv, "run_config", fake_run_config)
+    monkeypatch.setattr(conv, "selected_learning_rates", lambda *a: {})
     with pytest.raises(KeyboardInterrupt):
-        conv_experiment.run_profile("quick", results_dir=tmp_path, checkpoint_dir=tmp_path, progress=False)
+        conv.run_profile("quick", results_dir=tmp_path, checkpoint_dir=tmp_path, progress=False)
     saved = json.loads((tmp_path / "conv_quick.json").read_text())
     assert [(r["dataset"], r["batch_size"]) for r in saved["records"]] == [("fashion-mnist", 128)]
     trained.clear()
-    conv_experiment.run_profile("quick", results_dir=tmp_path, checkpoint_dir=tmp_path, progress=False)
+    conv.run_profile("quick", results_dir=tmp_path, checkpoint_dir=tmp_path, progress=False)
     assert trained == [("fashion-mnist", 4)]  # the finished part is not trained again
     assert len(json.loads((tmp_path / "conv_quick.json").read_text())["records"]) == 2
 
@@ -168,7 +183,7 @@ def test_two_writers_never_leave_partial_json(tmp_path):
 
 def test_selection_with_fewer_images_than_a_batch_is_refused(tmp_path):
     with pytest.raises(ValueError, match="less than one batch"):
-        mnist_experiment.select_learning_rates_run(128, 1, train_subset=0, results_dir=tmp_path)
+        mnist.select_learning_rates_run(128, 1, train_subset=0, results_dir=tmp_path)
 
 
 # ----------------------------------------------------------------------------- folders and provenance
@@ -188,7 +203,7 @@ def test_installed_lnutils_writes_to_the_user_folder_and_reports_no_commit(monke
 
 def test_saved_runs_are_read_from_the_package_when_the_results_folder_has_none(monkeypatch, tmp_path):
     monkeypatch.setenv("LNUTILS_RESULTS", str(tmp_path))
-    assert mnist_experiment.load_results("paper", 128)["config"]["batch_size"] == 128
+    assert mnist.load_results("paper", 128)["config"]["batch_size"] == 128
 
 
 def test_provenance_records_file_names_not_paths(tmp_path):
@@ -238,27 +253,36 @@ def test_an_unreadable_cache_folder_is_skipped(tmp_path, monkeypatch):
     ],
 )
 def test_bad_arguments_are_argparse_errors_before_any_work(arguments, capsys):
-    for main in (mnist_experiment.main, conv_experiment.main):
-        if main is conv_experiment.main and ("--batch-size" in arguments or "--train-subset" in arguments):
+    for experiment in ("mnist", "conv"):
+        if experiment == "conv" and ("--batch-size" in arguments or "--train-subset" in arguments):
             continue
         with pytest.raises(SystemExit) as exit_info:
-            main(arguments)
+            experiments_cli.main([experiment, *arguments])
         assert exit_info.value.code == 2
     assert "error:" in capsys.readouterr().err
 
 
-def test_rnn_command_line_has_the_same_contract():
-    from lnutils import rnn_experiment
-
-    for arguments in (["run"], ["run", "--profile", "x"], ["run", "--profile", "quick", "--epochs", "0"]):
-        with pytest.raises(SystemExit) as exit_info:
-            rnn_experiment.main(arguments)
-        assert exit_info.value.code == 2
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        ["rnn", "run"],
+        ["rnn", "run", "--profile", "x"],
+        ["rnn", "run", "--profile", "quick", "--epochs", "0"],
+        ["rnn", "select", "--profile", "quick"],  # the RNN chapter selects no learning rate
+        ["transformer", "run", "--profile", "quick"],
+        [],
+    ],
+)
+def test_every_experiment_has_the_same_contract(arguments, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        experiments_cli.main(arguments)
+    assert exit_info.value.code == 2
+    assert "error:" in capsys.readouterr().err
 
 
 def test_help_names_only_options_that_exist(capsys):
     with pytest.raises(SystemExit):
-        mnist_experiment.main(["--help"])
+        experiments_cli.main(["mnist", "--help"])
     text = capsys.readouterr().out
     assert "--checkpoints " not in text and "--checkpoint-dir" in text
 

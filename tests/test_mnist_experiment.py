@@ -7,8 +7,9 @@ import json
 import numpy as np
 import pytest
 
-from lnutils import mnist_experiment as experiment
+from lnutils import report
 from lnutils.data import Dataset, FileRecord, Provenance
+from lnutils.experiments import mnist as experiment
 from lnutils.mlp import METHODS
 
 RATES = {m: 1e-3 for m in METHODS}
@@ -49,11 +50,11 @@ def test_claims_are_computed_from_the_curves():
     verdicts = {c["claim"]: c["holds"] for c in experiment.claims(flipped)}
     assert verdicts["batch 128: LN beats BN on test error"] is False
     assert verdicts["LN is robust to batch size: no worse at batch 4 than at 128 (beyond seed noise)"] is False
-    marked = experiment.claims_markdown(agrees, "test", notes={4: "partial run: 8 of 65 epochs"})
+    marked = report.claims_markdown(agrees, "test", notes={4: "partial run: 8 of 65 epochs"})
     assert "| batch 4: LN beats BN on test error (partial run: 8 of 65 epochs) |" in marked
     disagrees = {4: curves({"baseline": 0.020, "batch norm": 0.015, "layer norm": 0.016}, {m: 1e-3 for m in METHODS})}
     assert [c["holds"] for c in experiment.claims(disagrees)] == [False, False]
-    assert "**no**" in experiment.claims_markdown(disagrees, "test")
+    assert "**no**" in report.claims_markdown(disagrees, "test")
 
 
 def test_a_difference_within_the_seeds_noise_is_not_called_either_way():
@@ -70,7 +71,7 @@ def test_a_difference_within_the_seeds_noise_is_not_called_either_way():
     assert found["batch 128: LN beats the baseline on test error"]["holds"] is None
     assert found["batch 128: BN beats the baseline on test error"]["holds"] is True
     assert found["batch 128: LN reaches a lower training NLL than BN"]["holds"] is True
-    assert "within seed noise" in experiment.claims_markdown({128: c}, "test")
+    assert "within seed noise" in report.claims_markdown({128: c}, "test")
     assert experiment.is_lower(np.array([1.0, 1.1, 0.9]), np.array([2.0, 2.1, 1.9])) is True
     assert experiment.is_lower(np.array([2.0, 2.1, 1.9]), np.array([1.0, 1.1, 0.9])) is False
 
@@ -86,14 +87,14 @@ def test_claims_use_the_last_epochs_and_say_when_one_seed_decides():
     long_run = curves({m: 0.02 for m in METHODS}, {m: 1e-3 for m in METHODS}, epochs=65, seeds=1)
     long_run["test_error"]["baseline"][59] = [0.5]  # the 6th epoch from the end: outside the last 5
     assert experiment.settled(long_run, "test_error", "baseline")[0] == pytest.approx(0.02)
-    table = experiment.claims_markdown({4: c}, "test")
+    table = report.claims_markdown({4: c}, "test")
     assert "| batch 4: BN is worse than no normalization | yes (1 seed) |" in table
 
 
 def test_results_rows_mean_and_spread():
     c = curves({"baseline": 0.015, "batch norm": 0.013, "layer norm": 0.012}, {m: 1e-3 for m in METHODS})
     c["test_error"]["layer norm"][-1] = [0.010, 0.014]
-    row = next(r for r in experiment.results_rows(c, 128) if r["method"] == "layer norm")
+    row = next(r for r in report.mnist_results_rows(c, 128) if r["method"] == "layer norm")
     assert row["final test error %"] == "1.20 ± 0.28" and row["seeds"] == 2 and row["epochs"] == 3
 
 
@@ -105,7 +106,7 @@ def test_profiles_and_overrides():
 
 
 def test_missing_selection_file_says_how_to_make_it(tmp_path):
-    with pytest.raises(FileNotFoundError, match="mnist_experiment select --batch-size 4"):
+    with pytest.raises(FileNotFoundError, match="experiments mnist select --batch-size 4"):
         experiment.selected_learning_rates(4, results_dir=tmp_path)
 
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 
-from lnutils import mnist_experiment, report
+from lnutils import report
+from lnutils.experiments import mnist
 
 
 def conv_record(finals: dict[str, list[float]], dataset="fashion-mnist", batch_size=128) -> dict:
@@ -93,23 +96,21 @@ def test_overfitting_sentence_follows_the_curves():
         "val_error": {"layer norm": val.tolist()},
         "test_error": {"layer norm": val.tolist()},
     }
-    rows = mnist_experiment.overfitting(curves)
+    rows = mnist.overfitting(curves)
     assert rows[0]["best validation epoch"] == 5
     assert "keeps fitting the training set" in report.overfitting_sentence(rows)
     still_improving = {
         **curves,
         "val_error": {"layer norm": np.linspace(0.05, 0.01, epochs)[:, None].repeat(2, axis=1).tolist()},
     }
-    assert "No method" in report.overfitting_sentence(mnist_experiment.overfitting(still_improving))
+    assert "No method" in report.overfitting_sentence(mnist.overfitting(still_improving))
 
 
 def test_live_check_compares_like_with_like():
     seeds_curves = {m: [[0.02, 0.03], [0.015, 0.02]] for m in ("baseline", "batch norm", "layer norm")}
     saved_curves = {m: [[0.02, 0.03, 0.025], [0.015, 0.02, 0.018], [0.01, 0.01, 0.012]] for m in seeds_curves}
     live = {128: {"train_nll": seeds_curves, "test_error": seeds_curves, "val_error": seeds_curves}}
-    config = mnist_experiment.RunConfig(
-        batch_size=128, epochs=2, seeds=[0, 1], learning_rates={m: 1e-3 for m in seeds_curves}
-    )
+    config = mnist.RunConfig(batch_size=128, epochs=2, seeds=[0, 1], learning_rates={m: 1e-3 for m in seeds_curves})
     saved = {
         128: {
             "config": {"train_subset": None, "learning_rates": config.learning_rates, "seeds": [0, 1, 2]},
@@ -117,18 +118,18 @@ def test_live_check_compares_like_with_like():
             "curves": {"train_nll": saved_curves, "test_error": saved_curves},
         }
     }
-    match = mnist_experiment.live_matches_saved(live, {128: config}, saved)[128]
+    match = mnist.live_matches_saved(live, {128: config}, saved)[128]
     assert match["test error points"] == 0 and match["epochs"] == 2
     assert "within the spread between seeds" in report.live_check_sentence({128: match})
     saved[128]["curves"]["test_error"] = {
         m: [[0.05, 0.03, 0.025], [0.015, 0.02, 0.018], [0.0, 0.0, 0.012]] for m in seeds_curves
     }
-    worse = mnist_experiment.live_matches_saved(live, {128: config}, saved)
+    worse = mnist.live_matches_saved(live, {128: config}, saved)
     assert "no longer reproduces" in report.live_check_sentence(worse)
     other_rates = {
         128: {**saved[128], "config": {**saved[128]["config"], "learning_rates": {m: 1e-4 for m in seeds_curves}}}
     }
-    assert mnist_experiment.live_matches_saved(live, {128: config}, other_rates) == {}
+    assert mnist.live_matches_saved(live, {128: config}, other_rates) == {}
 
 
 def test_selection_markdown_marks_a_partial_run():
@@ -146,3 +147,24 @@ def test_selection_markdown_marks_a_partial_run():
     assert "Partial: 1 of 65 epochs" in report.selection_markdown(selection)
     selection["complete"] = True
     assert "Partial" not in report.selection_markdown(selection)
+
+
+def test_the_selection_in_use_and_the_saved_rates_sentence_follow_the_files(tmp_path, monkeypatch):
+    monkeypatch.setenv("LNUTILS_RESULTS", str(tmp_path))
+    short = {"config": {"batch_size": 128}, "chosen": {"baseline": 1e-3}, "rule": "short"}
+    full = {"config": {"batch_size": 128, "rule": "last 5"}, "chosen": {"baseline": 3e-4}, "complete": False}
+    (tmp_path / "mnist_lr_b128.json").write_text(json.dumps(short))
+    (tmp_path / "mnist_lr_full_b128.json").write_text(json.dumps(full))
+    assert mnist.selected_learning_rates(128) == {"baseline": 1e-3}  # a partial full-length run is not used
+    full["complete"] = True
+    (tmp_path / "mnist_lr_full_b128.json").write_text(json.dumps(full))
+    assert mnist.selected_learning_rates(128) == {"baseline": 3e-4}
+
+    class Config:
+        learning_rates = {"baseline": 3e-4}
+
+    saved = {128: {"config": {"learning_rates": {"baseline": 1e-3}}}}
+    text = report.saved_rates_sentence({128: Config()}, saved)
+    assert "full-length selection's learning rates (baseline 0.0003)" in text and "other rates (baseline 0.001)" in text
+    saved[128]["config"]["learning_rates"] = {"baseline": 3e-4}
+    assert "trained at the same rates" in report.saved_rates_sentence({128: Config()}, saved)

@@ -6,6 +6,9 @@ import pytest
 import torch
 from torch import nn
 
+from lnutils import report
+from lnutils.experiments import rnn
+from lnutils.experiments.rnn import RNNStack
 from lnutils.rnn import CELLS, GRUCell, LSTMCell, SequenceBatchNorm, SequenceModel
 
 
@@ -99,22 +102,16 @@ def test_errors():
 
 
 def test_adding_problem_and_saved_results(tmp_path):
-    from lnutils import rnn_experiment
-
-    inputs, targets = rnn_experiment.adding_problem(5, 10, torch.Generator().manual_seed(0))
+    inputs, targets = rnn.adding_problem(5, 10, torch.Generator().manual_seed(0))
     assert inputs.shape == (10, 5, 2) and (inputs[..., 1].sum(0) == 2).all()
     marked = (inputs[..., 0] * inputs[..., 1]).sum(0)
     torch.testing.assert_close(marked, targets)
-    assert "No saved paper-profile results" in rnn_experiment.saved_markdown(
-        rnn_experiment.saved_results("paper", tmp_path)
-    )
+    assert "No saved paper-profile results" in report.rnn_saved_markdown(rnn.saved_results("paper", tmp_path))
     with pytest.raises(ValueError, match="unknown profile 'fast'"):
-        rnn_experiment.profile_configs("fast")
+        rnn.profile_configs("fast")
 
 
 def test_rnn_stack_reads_rows_as_steps():
-    from lnutils.rnn_experiment import RNNStack
-
     images = torch.arange(2 * 784, dtype=torch.float32).reshape(2, 784)
     sequences = RNNStack.as_sequences(images)
     assert sequences.shape == (28, 2, 28)

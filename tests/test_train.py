@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from lnutils import mnist_experiment
+from lnutils.experiments import mnist
 from lnutils.mlp import METHODS, MLPStack
 from lnutils.train import Split, batch_indices, evaluate, make_optimizer, train_lockstep
 
@@ -116,4 +116,4 @@ def test_wrong_input_shape_and_unknown_method_and_profile():
     with pytest.raises(ValueError, match="unknown method 'group norm'"):
         MLPStack("group norm", [0])
     with pytest.raises(ValueError, match="no 'fast' profile"):
-        mnist_experiment.profile_config("fast", 128, learning_rates={})
+        mnist.profile_config("fast", 128, learning_rates={})

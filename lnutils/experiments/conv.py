@@ -1,9 +1,9 @@
-"""Layer norm in convolutional networks: the comparison and the border-hypothesis probe.
+"""Layer norm in convolutional networks: the comparison and the border-hypothesis probe, as numbers.
 
-Command line (the options of :mod:`lnutils.cli`)::
+Command line (:mod:`lnutils.experiments`)::
 
-    python -m lnutils.conv_experiment select              # learning-rate grid, Fashion-MNIST, batch 128
-    python -m lnutils.conv_experiment run --profile paper # the full grid, part by part, resumable
+    python -m lnutils.experiments conv select              # learning-rate grid, Fashion-MNIST, batch 128
+    python -m lnutils.experiments conv run --profile paper # the full grid, part by part, resumable
 
 Training reuses :func:`lnutils.train.train_lockstep`: every normalization variant is
 one "stack" of networks (one per seed), and all of them step together.
@@ -11,8 +11,6 @@ one "stack" of networks (one per seed), and all of them step together.
 
 from __future__ import annotations
 
-import argparse
-import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -26,8 +24,6 @@ from lnutils.cnn import NORMALIZATIONS, SmallCNN
 from lnutils.data import load_dataset
 from lnutils.runs import provenance, save_results
 from lnutils.train import History, SeededStack, make_split, train_lockstep
-
-RESULTS_DIR = runs.PACKAGE_RESULTS  # the book's saved runs (read-only when installed)
 
 LEARNING_RATE_GRID = (3e-4, 1e-3, 3e-3)
 DATASETS = ("mnist", "fashion-mnist")
@@ -113,7 +109,7 @@ def load_selection(results_dir: Path | None = None) -> dict:
     selection = runs.read_results("conv_lr_b128.json", results_dir)
     if selection is None:
         raise FileNotFoundError(
-            "no learning-rate selection conv_lr_b128.json; run `python -m lnutils.conv_experiment select`."
+            "no learning-rate selection conv_lr_b128.json; run `python -m lnutils.experiments conv select`."
         )
     return selection
 
@@ -145,7 +141,6 @@ def run_config(
         progress=progress,
         device=device,
         on_epoch_end=on_epoch_end,
-        fingerprint_extra={"data": dataset.provenance.checksum},
         time_budget_seconds=time_budget_seconds,
     )
     return history, stacks, dataset
@@ -174,28 +169,6 @@ def run_grid(configs: list[ConvConfig], device="cpu", progress=True) -> tuple[li
             if config.batch_size == max(c.batch_size for c in configs):
                 models[dataset_name] = stacks
     return records, models
-
-
-def results_markdown(records: list[dict]) -> str:
-    """Final test error (%) per dataset, batch size and normalization, mean ± std over seeds."""
-    columns = [(r["dataset"], r["batch_size"]) for r in records]
-    header = "| normalization | " + " | ".join(f"{d}, batch {b}" for d, b in columns) + " |"
-    lines = [header, "|---|" + "---|" * len(columns)]
-    names = records[0]["curves"]["test_error"].keys()
-    for name in names:
-        cells = []
-        for r in records:
-            final = 100 * np.asarray(r["curves"]["test_error"][name])[-1]
-            cells.append(f"{final.mean():.2f}" + (f" ± {final.std(ddof=1):.2f}" if len(final) > 1 else ""))
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
-
-
-def published_markdown() -> str:
-    lines = ["| source | numbers (top-1 error %) |", "|---|---|"]
-    for source, numbers in PUBLISHED.items():
-        lines.append(f"| {source} | " + ", ".join(f"{k} {v}" for k, v in numbers.items()) + " |")
-    return "\n".join(lines)
 
 
 # ----------------------------------------------------------------------------- the border probe
@@ -251,51 +224,20 @@ def border_statistics(network: SmallCNN, images: Tensor) -> list[dict]:
     return rows
 
 
-def border_markdown(
-    models: dict[str, CNNStack],
-    images: Tensor,
-    names=("none", "batch norm", "layer norm (C,H,W)", "layer norm (C)", "group norm (G=8)"),
-) -> str:
-    lines = [
-        "| normalization | block | size | active at border | active in centre | position spread | channel scale "
-        "ratio |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for name in names:
-        if name not in models:
-            continue
-        for row in border_statistics(models[name].networks[0], images):
-            lines.append(
-                f"| {name} | {row['block']} | {row['size']} | {100 * row['active at border']:.0f}% | "
-                f"{100 * row['active in centre']:.0f}% | {row['position spread']:.2f} | "
-                f"{row['channel scale ratio']:.1f} |"
-            )
-    return "\n".join(lines)
+PROBED = ("none", "batch norm", "layer norm (C,H,W)", "layer norm (C)", "group norm (G=8)")
 
 
-def plot_activity_maps(
-    models: dict[str, CNNStack], images: Tensor, names=("none", "batch norm", "layer norm (C,H,W)", "layer norm (C)")
-):
-    """Rows: normalizations; columns: blocks; each map the fraction of active units per position."""
-    import matplotlib.pyplot as plt
-
-    names = [n for n in names if n in models]
-    fig, axes = plt.subplots(len(names), 3, figsize=(8, 2.4 * len(names)), squeeze=False)
-    for row, name in enumerate(names):
-        for block, active in enumerate(activity_maps(models[name].networks[0], images)):
-            ax = axes[row, block]
-            shown = ax.imshow(active, vmin=0, vmax=1, cmap="viridis")
-            ax.set_xticks([]), ax.set_yticks([])
-            ax.grid(False)
-            if block == 0:
-                ax.set_ylabel(name, fontsize=9)
-            if row == 0:
-                ax.set_title(f"block {block + 1}")
-        fig.colorbar(shown, ax=axes[row].tolist(), label="fraction active", shrink=0.8)
-    return fig
+def border_probe(models: dict[str, CNNStack], images: Tensor, names=PROBED) -> dict[str, list[dict]]:
+    """:func:`border_statistics` of the first network of each named stack present."""
+    return {name: border_statistics(models[name].networks[0], images) for name in names if name in models}
 
 
-# ----------------------------------------------------------------------------- command line
+def activity_maps_by_name(models: dict[str, CNNStack], images: Tensor, names=PROBED[:4]) -> dict[str, list]:
+    """:func:`activity_maps` of the first network of each named stack present."""
+    return {name: activity_maps(models[name].networks[0], images) for name in names if name in models}
+
+
+# ----------------------------------------------------------------------------- selection and the resumable run
 
 
 def select(
@@ -314,10 +256,7 @@ def select(
     runs.check_replaceable(path, run_config, overwrite)
     dataset = load_dataset("fashion-mnist")
     split = make_split(dataset, train_subset=train_subset)
-    labels = [runs.grid_label(name, rate) for name in NORMALIZATIONS for rate in grid]
-    stacks = {runs.grid_label(name, rate): CNNStack(name, [0]) for name in NORMALIZATIONS for rate in grid}
-    rates = {runs.grid_label(name, rate): rate for name in NORMALIZATIONS for rate in grid}
-    assert list(stacks) == labels
+    stacks, rates = runs.grid_stacks(NORMALIZATIONS, grid, lambda name: CNNStack(name, [0]))
     start = time.perf_counter()
     history = train_lockstep(stacks, rates, split, 128, epochs, device=device, progress=progress)
     chosen = runs.choose_learning_rates(history.val_error, NORMALIZATIONS, grid)
@@ -342,7 +281,7 @@ def results_file(profile: str, results_dir: Path | None = None) -> Path:
 
 
 def saved_results(profile: str = "paper", results_dir: Path | None = None) -> dict | None:
-    """The result file written by ``python -m lnutils.conv_experiment run --profile paper``, if any."""
+    """The result file written by ``python -m lnutils.experiments conv run --profile paper``, if any."""
     return runs.read_results(f"conv_{profile}.json", results_dir)
 
 
@@ -404,93 +343,3 @@ def run_profile(
                 path, {"kind": "conv comparison", "config": profile_config, "records": records}, overwrite=overwrite
             )
     return {"config": profile_config, "records": records}
-
-
-def saved_markdown(saved: dict | None) -> str:
-    if not saved or not saved.get("records"):
-        return "No saved paper-profile results are in this build; the tables show the live quick run only."
-    lines = [
-        "| dataset | batch size | seeds | epochs | device | wall time | commit | data checksum |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
-    for r in saved["records"]:
-        p = r["provenance"]
-        lines.append(
-            f"| {r['dataset']} | {r['batch_size']} | {r['config']['seeds']} | {r['config']['epochs']} | "
-            f"{p['device']} | {p['wall_seconds'] / 60:.0f} min | `{p['commit']}` | `{p['data']['checksum'][:12]}` |"
-        )
-    return "Saved paper-profile run:\n\n" + "\n".join(lines) + "\n\n" + results_markdown(saved["records"])
-
-
-def border_verdict(models: dict[str, CNNStack], images: Tensor) -> str:
-    """Plain sentences from the probe: does LN(C,H,W) show the border effect the paper guessed, or a channel effect?"""
-    stats = {
-        name: border_statistics(models[name].networks[0], images)
-        for name in ("batch norm", "layer norm (C,H,W)", "layer norm (C)")
-        if name in models
-    }
-    if "layer norm (C,H,W)" not in stats or "batch norm" not in stats:
-        return "The probe needs the batch-norm and LN(C,H,W) networks."
-    ln, bn = stats["layer norm (C,H,W)"], stats["batch norm"]
-    sentences = []
-    for block in range(len(ln)):
-        ln_gap = ln[block]["active in centre"] - ln[block]["active at border"]
-        bn_gap = bn[block]["active in centre"] - bn[block]["active at border"]
-        sentences.append(
-            f"Block {block + 1}: under LN(C,H,W) border units are active "
-            f"{100 * ln[block]['active at border']:.0f}% of the time against "
-            f"{100 * ln[block]['active in centre']:.0f}% in the centre (gap {100 * ln_gap:+.0f} points); under "
-            f"batch norm the gap is {100 * bn_gap:+.0f} points."
-        )
-    larger_gap = sum(
-        (l["active in centre"] - l["active at border"]) > (b["active in centre"] - b["active at border"])
-        for l, b in zip(ln, bn)
-    )
-    channel = ln[0]["channel scale ratio"], bn[0]["channel scale ratio"]
-    verdict = (
-        f"In {larger_gap} of {len(ln)} blocks LN(C,H,W) has the larger centre-minus-border gap, "
-        + (
-            "which is what the border hypothesis predicts."
-            if larger_gap > len(ln) / 2
-            else "so this probe does not support the border hypothesis in this network."
-        )
-        + " The conv outputs entering LN(C,H,W) in block 1 differ in scale between channels by a factor "
-        f"{channel[0]:.1f}"
-        f" (those entering batch norm: {channel[1]:.1f}). LN(C,H,W) divides all channels of an image by one σ, so "
-        + (
-            "channels that much quieter than the rest come out small: a second mechanism, independent of the "
-            "border, that can matter here."
-            if channel[0] > 2
-            else "with scales this similar, that second mechanism (quiet channels squashed by a shared σ) matters "
-            "little here."
-        )
-    )
-    return "\n\n".join(sentences + [verdict])
-
-
-def main(argv=None) -> int:
-    from lnutils.cli import add_common_arguments, resolve_common
-
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["select", "run"])
-    add_common_arguments(parser)
-    args = parser.parse_args(argv)
-    device = resolve_common(parser, args)
-    environment.describe()
-    if args.command == "select":
-        print("chosen:", select(device, epochs=args.epochs or 2, overwrite=args.overwrite)["chosen"])
-    else:
-        result = run_profile(
-            args.profile,
-            device,
-            epochs=args.epochs,
-            seeds=args.seeds,
-            overwrite=args.overwrite,
-            time_budget_seconds=args.time_budget,
-        )
-        print(f"{len(result['records'])} part(s) done; results in {results_file(args.profile)}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

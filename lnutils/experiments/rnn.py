@@ -6,15 +6,13 @@ class is read from the last hidden state.  Training reuses
 problem (Hochreiter & Schmidhuber 1997) is generated on the fly, so sequences can be
 made longer at test time than in training.
 
-Command line (the options of :mod:`lnutils.cli`)::
+Command line (:mod:`lnutils.experiments`)::
 
-    python -m lnutils.rnn_experiment run --profile paper   # every part, resumable
+    python -m lnutils.experiments rnn run --profile paper   # every part, resumable
 """
 
 from __future__ import annotations
 
-import argparse
-import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -29,8 +27,6 @@ from lnutils.data import load_mnist
 from lnutils.rnn import CELLS, SequenceModel
 from lnutils.runs import provenance, save_results
 from lnutils.train import History, SeededStack, make_split, progress_bar, train_lockstep
-
-RESULTS_DIR = runs.PACKAGE_RESULTS  # the book's saved runs (read-only when installed)
 
 # Cooijmans et al. 2016, Table 1 (test accuracy %), the numbers this chapter cites.
 PUBLISHED = {
@@ -114,7 +110,6 @@ def run_sequential_mnist(
         device=device,
         checkpoint=checkpoint,
         time_budget_seconds=time_budget_seconds,
-        fingerprint_extra={"data": dataset.provenance.checksum},
     )
     record = {
         "config": asdict(config),
@@ -122,28 +117,6 @@ def run_sequential_mnist(
         "provenance": provenance(dataset, device, sum(history.epoch_seconds)),
     }
     return history, stacks, record
-
-
-def results_markdown(records: dict[str, dict], target_error: float = 0.10) -> str:
-    """Final test error and the first epoch whose validation error is below ``target_error``."""
-    lines = [
-        "| setting | cell | final test error % | final train NLL | first epoch with validation error < "
-        f"{100 * target_error:g}% |",
-        "|---|---|---|---|---|",
-    ]
-    for setting, record in records.items():
-        for cell, values in record["curves"]["test_error"].items():
-            final = 100 * np.asarray(values)[-1]
-            val = np.asarray(record["curves"]["val_error"][cell]).mean(axis=1)
-            reached = np.nonzero(val < target_error)[0]
-            first = str(reached[0] + 1) if len(reached) else f"not within {len(val)}"
-            nll = np.asarray(record["curves"]["train_nll"][cell])[-1].mean()
-            lines.append(
-                f"| {setting} | {cell} | {final.mean():.2f}"
-                + (f" ± {final.std(ddof=1):.2f}" if len(final) > 1 else "")
-                + f" | {nll:.3f} | {first} |"
-            )
-    return "\n".join(lines)
 
 
 # ----------------------------------------------------------------------------- the adding problem
@@ -213,23 +186,6 @@ def train_adding(
     return results
 
 
-def adding_markdown(results: dict) -> str:
-    lengths = list(next(iter(results.values()))["test_mse"])
-    lines = [
-        "| cell | final train MSE (mean of last 100 steps) | "
-        + " | ".join(f"test MSE, length {n}" for n in lengths)
-        + " |",
-        "|---|---|" + "---|" * len(lengths),
-    ]
-    for name, result in results.items():
-        lines.append(
-            f"| {name} | {np.mean(result['train_loss'][-100:]):.4f} | "
-            + " | ".join(f"{result['test_mse'][n]:.4f}" for n in lengths)
-            + " |"
-        )
-    return "\n".join(lines) + "\n\nFor reference, always predicting the mean (1.0) gives MSE 0.167."
-
-
 # ----------------------------------------------------------------------------- probes
 
 
@@ -292,24 +248,8 @@ def results_file(profile: str, results_dir: Path | None = None) -> Path:
 
 
 def saved_results(profile: str = "paper", results_dir=None) -> dict | None:
-    """The result file written by ``python -m lnutils.rnn_experiment run --profile paper``, if any."""
+    """The result file written by ``python -m lnutils.experiments rnn run --profile paper``, if any."""
     return runs.read_results(f"rnn_{profile}.json", results_dir)
-
-
-def saved_markdown(saved: dict | None) -> str:
-    if not saved or not saved.get("sequential_mnist"):
-        return "No saved paper-profile results are in this build; the tables show the live quick run only."
-    out = ["Saved paper-profile run:", ""]
-    for setting, record in saved["sequential_mnist"].items():
-        p = record["provenance"]
-        out.append(
-            f"- {setting}: seeds {record['config']['seeds']}, {record['config']['epochs']} epochs, {p['device']}, "
-            f"{p['wall_seconds'] / 60:.0f} min, commit `{p['commit']}`, data checksum `{p['data']['checksum'][:12]}`"
-        )
-    out += ["", results_markdown(saved["sequential_mnist"])]
-    if saved.get("adding"):
-        out += ["", adding_markdown(saved["adding"])]
-    return "\n".join(out)
 
 
 def run_profile(
@@ -369,28 +309,3 @@ def run_profile(
         payload["records"].append("adding")
         save_results(path, payload, overwrite=overwrite)
     return payload
-
-
-def main(argv=None) -> int:
-    from lnutils.cli import add_common_arguments, resolve_common
-
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["run"])
-    add_common_arguments(parser)
-    args = parser.parse_args(argv)
-    device = resolve_common(parser, args)
-    environment.describe()
-    payload = run_profile(
-        args.profile,
-        device,
-        epochs=args.epochs,
-        seeds=args.seeds,
-        overwrite=args.overwrite,
-        time_budget_seconds=args.time_budget,
-    )
-    print(f"parts done: {payload['records']}; results in {results_file(args.profile)}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,0 +1,58 @@
+"""Comparing methods over seeds: the book's seed-noise rule.
+
+A comparison between two methods is made on one number per seed (for example the test
+error averaged over the last epochs).  The first is "lower" when the difference of the
+means is larger than twice its standard error over seeds; a smaller difference is
+"within seed noise".  With one seed there is no noise estimate and the sign decides, so
+every sentence built on one seed says so.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+LAST_EPOCHS = 5  # a claim compares the mean of the last 5 epochs: one epoch's test error moves by ~0.1 points
+
+
+def curves_array(curves: dict, metric: str, method: str) -> np.ndarray:
+    """(epochs, seeds) array of one metric for one method."""
+    return np.asarray(curves[metric][method], dtype=float)
+
+
+def log10(values) -> np.ndarray:
+    """log10 of values that may underflow to 0 (a training NLL of 1e-320)."""
+    return np.log10(np.maximum(np.asarray(values, dtype=float), 1e-300))
+
+
+def geometric_mean(values, axis=None):
+    """The mean of log values, back on the linear scale: training NLLs of several seeds span
+    orders of magnitude, and an arithmetic mean is the largest of them."""
+    return 10 ** log10(values).mean(axis=axis)
+
+
+def settled(curves: dict, metric: str, method: str, log: bool = False) -> np.ndarray:
+    """One value per seed: the metric averaged over the last LAST_EPOCHS epochs, or over the last
+    quarter of a shorter run (at least one epoch), of log10 for the NLL."""
+    values = curves_array(curves, metric, method)
+    values = values[-max(1, min(LAST_EPOCHS, len(values) // 4)) :]
+    return (log10(values) if log else values).mean(axis=0)
+
+
+def at_epoch(curves: dict, metric: str, method: str, epoch: int, log: bool = False) -> np.ndarray:
+    """One value per seed at ``epoch`` (1-based), of log10 for the NLL."""
+    values = curves_array(curves, metric, method)[epoch - 1]
+    return log10(values) if log else values
+
+
+def is_lower(lower: np.ndarray, higher: np.ndarray) -> bool | None:
+    """Is the first method's mean below the second's?  True or False when the difference of the means
+    is larger than twice its standard error over seeds; None ("within seed noise") when it is not.
+    With one seed on either side there is no noise estimate, and the sign decides."""
+    lower, higher = np.asarray(lower, dtype=float), np.asarray(higher, dtype=float)
+    difference = float(higher.mean() - lower.mean())
+    if len(lower) < 2 or len(higher) < 2:
+        return difference > 0
+    standard_error = float(np.sqrt(lower.var(ddof=1) / len(lower) + higher.var(ddof=1) / len(higher)))
+    if abs(difference) <= 2 * standard_error:
+        return None
+    return difference > 0

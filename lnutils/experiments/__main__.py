@@ -1,0 +1,117 @@
+"""One command line for the three experiments (options: :mod:`lnutils.cli`)::
+
+    python -m lnutils.experiments mnist select --batch-size 128 [--full-length]
+    python -m lnutils.experiments mnist run --profile paper --batch-size 128
+    python -m lnutils.experiments conv select
+    python -m lnutils.experiments conv run --profile paper
+    python -m lnutils.experiments rnn run --profile paper
+
+Every run writes a result file (JSON) that records its configuration, seeds, data
+provenance, versions, commit, device and wall time, and resumes from its checkpoint
+when run again.  A result is never replaced by a shorter run, nor by another
+configuration unless ``--overwrite`` (the replaced file is kept beside it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from lnutils import environment
+from lnutils.cli import add_common_arguments, positive_int, resolve_common
+from lnutils.experiments import conv, mnist, rnn
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(
+        prog="python -m lnutils.experiments", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    experiments = top.add_subparsers(dest="experiment", required=True, metavar="{mnist,conv,rnn}")
+    commands = {"mnist": ["select", "run"], "conv": ["select", "run"], "rnn": ["run"]}
+    helps = {
+        "mnist": "Figure 6 of Ba et al. 2016 (chapter 2)",
+        "conv": "layer norm in convolutional networks (chapter 3)",
+        "rnn": "layer norm in recurrent networks (chapter 4)",
+    }
+    for name, choices in commands.items():
+        sub = experiments.add_parser(name, help=helps[name], description=helps[name])
+        sub.add_argument("command", choices=choices)
+        if name == "mnist":
+            sub.add_argument("--batch-size", type=positive_int, default=128, choices=[128, 4], metavar="{128,4}")
+            sub.add_argument(
+                "--train-subset", type=positive_int, default=None, help="select only: use the first n training images"
+            )
+            sub.add_argument(
+                "--full-length",
+                action="store_true",
+                help=f"select only: train every rate {mnist.FULL_LENGTH_EPOCHS} epochs, choose by the last "
+                f"{mnist.SETTLE_EPOCHS} epochs' validation error",
+            )
+        add_common_arguments(sub)
+        sub.set_defaults(parser=sub)
+    return top
+
+
+def run_mnist(args, device) -> None:
+    if args.command == "select":
+        epochs = args.epochs or (mnist.FULL_LENGTH_EPOCHS if args.full_length else 3 if args.batch_size >= 32 else 1)
+        payload = mnist.select_learning_rates_run(
+            args.batch_size,
+            epochs,
+            train_subset=args.train_subset,
+            device=device,
+            overwrite=args.overwrite,
+            full_length=args.full_length,
+            time_budget_seconds=args.time_budget,
+        )
+        print("chosen learning rates:", payload["chosen"])
+    else:
+        payload = mnist.run_paper(
+            args.batch_size,
+            device=device,
+            epochs=args.epochs,
+            seeds=args.seeds,
+            time_budget_seconds=args.time_budget,
+            overwrite=args.overwrite,
+            profile=args.profile,
+        )
+        print(f"epochs done: {payload['epochs_done']}; results in {mnist.results_path(args.profile, args.batch_size)}")
+
+
+def run_conv(args, device) -> None:
+    if args.command == "select":
+        print("chosen:", conv.select(device, epochs=args.epochs or 2, overwrite=args.overwrite)["chosen"])
+    else:
+        result = conv.run_profile(
+            args.profile,
+            device,
+            epochs=args.epochs,
+            seeds=args.seeds,
+            overwrite=args.overwrite,
+            time_budget_seconds=args.time_budget,
+        )
+        print(f"{len(result['records'])} part(s) done; results in {conv.results_file(args.profile)}")
+
+
+def run_rnn(args, device) -> None:
+    payload = rnn.run_profile(
+        args.profile,
+        device,
+        epochs=args.epochs,
+        seeds=args.seeds,
+        overwrite=args.overwrite,
+        time_budget_seconds=args.time_budget,
+    )
+    print(f"parts done: {payload['records']}; results in {rnn.results_file(args.profile)}")
+
+
+def main(argv=None) -> int:
+    args = parser().parse_args(argv)
+    device = resolve_common(args.parser, args)
+    environment.describe()
+    {"mnist": run_mnist, "conv": run_conv, "rnn": run_rnn}[args.experiment](args, device)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,516 @@
+"""Ba, Kiros & Hinton 2016, Section 6.6 / Figure 6: the MNIST experiment, as numbers.
+
+Configurations and profiles, the learning-rate selection, the resumable runs, and the
+paper's claims checked on the curves.  Nothing here formats: the chapter's tables and
+sentences are in :mod:`lnutils.report`.  Command line (:mod:`lnutils.experiments`)::
+
+    python -m lnutils.experiments mnist select --batch-size 128 [--full-length]
+    python -m lnutils.experiments mnist run --profile paper --batch-size 128
+
+Both write result files (JSON) that record the configuration, seeds, data provenance,
+versions, commit, device and wall time, and resume from a checkpoint every epoch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from lnutils import environment, runs
+from lnutils.compare import at_epoch, curves_array, geometric_mean, is_lower, log10, settled
+from lnutils.data import load_mnist
+from lnutils.mlp import METHODS, MLPStack
+from lnutils.runs import provenance, save_results
+from lnutils.train import History, make_split, train_lockstep
+
+LEARNING_RATE_GRID = (1e-4, 3e-4, 1e-3, 3e-3)
+
+# Read off the paper's Figure 6 by eye (approximate), final test error in %.
+PAPER_FIGURE_6 = {
+    128: {"baseline": "≈1.5", "batch norm": "≈1.2-1.4 (noisy)", "layer norm": "≈1.3"},
+    4: {"baseline": "≈1.5-1.6", "batch norm": "≈2-2.5 (very noisy)", "layer norm": "≈1.4"},
+}
+
+
+@dataclass
+class RunConfig:
+    """Everything that defines one comparison (methods × seeds at one batch size)."""
+
+    batch_size: int
+    epochs: int
+    seeds: list[int]
+    learning_rates: dict[str, float]
+    methods: list[str] = field(default_factory=lambda: list(METHODS))
+    bn_unbiased: bool = False
+    validation: int = 5000
+    train_subset: int | None = None
+
+    def __post_init__(self):
+        unknown = [m for m in self.methods if m not in METHODS]
+        if unknown:
+            raise ValueError(f"unknown method(s) {unknown}; choose from {METHODS}")
+        if self.batch_size < 2 and "batch norm" in self.methods:
+            raise ValueError("batch norm needs batch_size >= 2 in training mode")
+
+
+def profile_config(
+    profile: str, batch_size: int, learning_rates: dict[str, float] | None = None, **overrides
+) -> RunConfig:
+    """The run for a profile: 'quick' (under 3 minutes on 2 cores) or 'paper' (65 epochs, 3 seeds).
+
+    Learning rates default to the ones selected on the validation split (see
+    :func:`selected_learning_rates`).  The paper uses the unbiased variance for BN at
+    batch size 4; we follow it for every batch size below 16.
+    """
+    settings = {
+        # quick: the first epochs of the paper run at batch 128 (same seeds and rates, so the
+        # live curves can be compared with the saved ones), and a short small-batch check
+        ("quick", 128): dict(epochs=2, seeds=[0, 1]),
+        ("quick", 4): dict(epochs=1, seeds=[0], train_subset=10000),
+        ("paper", 128): dict(epochs=65, seeds=[0, 1, 2]),
+        ("paper", 4): dict(epochs=65, seeds=[0, 1, 2]),
+    }
+    if (profile, batch_size) not in settings:
+        raise ValueError(
+            f"no {profile!r} profile for batch size {batch_size}; profiles: quick, paper; batch sizes: 128, 4"
+        )
+    chosen = dict(settings[(profile, batch_size)])
+    chosen.update({k: v for k, v in overrides.items() if v is not None})
+    rates = learning_rates or selected_learning_rates(batch_size)
+    return RunConfig(batch_size=batch_size, learning_rates=rates, bn_unbiased=batch_size < 16, **chosen)
+
+
+# ----------------------------------------------------------------------------- provenance
+
+
+def results_path(kind: str, batch_size: int, results_dir: Path | None = None) -> Path:
+    """Where a result is written: ``results_dir``, else :func:`lnutils.runs.results_dir`."""
+    return Path(results_dir if results_dir is not None else runs.results_dir()) / f"mnist_{kind}_b{batch_size}.json"
+
+
+def load_results(kind: str, batch_size: int, results_dir: Path | None = None) -> dict | None:
+    """A saved result: from ``results_dir`` if given, else the results folder, else the book's copy."""
+    return runs.read_results(f"mnist_{kind}_b{batch_size}.json", results_dir)
+
+
+# ----------------------------------------------------------------------------- learning rate selection
+
+
+FULL_LENGTH_EPOCHS = 65
+SETTLE_EPOCHS = 5  # the full-length rule averages validation error over the last 5 epochs
+
+
+def select_learning_rates_run(
+    batch_size: int,
+    epochs: int,
+    seed: int = 0,
+    grid=LEARNING_RATE_GRID,
+    train_subset=None,
+    device="cpu",
+    progress=True,
+    results_dir=None,
+    checkpoint_dir=None,
+    overwrite=False,
+    full_length: bool = False,
+    time_budget_seconds=None,
+) -> dict:
+    """Train each method at each grid learning rate (one seed) and choose by validation error.
+
+    Short selection (``full_length=False``, written to ``mnist_lr_b<B>.json``): the lowest
+    validation error at the last of a few epochs.  Full-length selection (``full_length=True``,
+    ``mnist_lr_full_b<B>.json``): every method × rate trained as long as the paper run, and
+    the lowest validation error averaged over the last 5 epochs (no early stopping).  The
+    full-length file is written after every epoch (``complete`` says whether it finished)
+    and resumes from its checkpoint.
+    """
+    if epochs < 1:
+        raise ValueError(f"epochs must be at least 1, got {epochs}")
+    if train_subset is not None and train_subset < batch_size:
+        raise ValueError(
+            f"train_subset={train_subset} holds less than one batch of {batch_size}; pass at least {batch_size} "
+            "(or none: all 55,000)"
+        )
+    kind = "lr_full" if full_length else "lr"
+    path = results_path(kind, batch_size, results_dir)
+    run_config = {
+        "batch_size": batch_size,
+        "epochs": epochs,
+        "seed": seed,
+        "grid": list(grid),
+        "train_subset": train_subset,
+    }
+    if full_length:
+        run_config["rule"] = f"mean validation error of the last {SETTLE_EPOCHS} epochs"
+    runs.check_replaceable(path, run_config, overwrite)
+    dataset = load_mnist()
+    split = make_split(dataset, train_subset=train_subset)
+    stacks, rates = runs.grid_stacks(METHODS, grid, lambda m: MLPStack(m, [seed], bn_unbiased=batch_size < 16))
+    commit = environment.git_commit()
+    checkpoint = (
+        Path(checkpoint_dir or runs.checkpoint_dir())
+        / f"mnist_{kind}_b{batch_size}_e{epochs}_s{seed}_n{train_subset}.pt"
+    )
+
+    def payload_for(history: History) -> dict:
+        done = len(history.epoch_seconds)
+        if full_length:
+            settled = {
+                label: float(np.mean(np.asarray(values)[-SETTLE_EPOCHS:, 0]))
+                for label, values in history.val_error.items()
+            }
+            chosen = {m: min(grid, key=lambda rate: settled[runs.grid_label(m, rate)]) for m in METHODS}
+            rule = (
+                "lowest validation error (5,000 held-out training images) averaged over the last "
+                f"{SETTLE_EPOCHS} of {epochs} epochs, seed {seed}; no early stopping"
+            )
+        else:
+            chosen = runs.choose_learning_rates(history.val_error, METHODS, grid)
+            rule = f"lowest validation error (5,000 held-out training images) after {epochs} epoch(s), seed {seed}"
+        return {
+            "kind": "learning-rate selection",
+            "config": run_config,
+            "rule": rule,
+            "batch_size": batch_size,
+            "epochs": epochs,
+            "epochs_done": done,
+            "complete": done == epochs,
+            "grid": list(grid),
+            "train_subset": train_subset,
+            "chosen": chosen,
+            "curves": history.to_dict(),
+            "provenance": provenance(dataset, device, sum(history.epoch_seconds), commit=commit),
+        }
+
+    def save_partial(history: History) -> None:
+        if full_length:
+            save_results(path, payload_for(history), overwrite=overwrite)
+
+    history = train_lockstep(
+        stacks,
+        rates,
+        split,
+        batch_size,
+        epochs,
+        checkpoint=checkpoint,
+        progress=progress,
+        device=device,
+        on_epoch_end=save_partial,
+        time_budget_seconds=time_budget_seconds,
+    )
+    payload = payload_for(history)
+    save_results(path, payload, overwrite=overwrite or not full_length)
+    return payload
+
+
+def selection_in_use(batch_size: int, results_dir: Path | None = None) -> dict:
+    """The learning-rate selection the runs use: the full-length one once it is complete
+    (the fair rule), else the first, short one."""
+    full = load_results("lr_full", batch_size, results_dir)
+    if full is not None and full.get("complete"):
+        return full
+    short = load_results("lr", batch_size, results_dir)
+    if short is None:
+        raise FileNotFoundError(
+            f"no learning-rate selection for batch size {batch_size} in {results_path('lr', batch_size, results_dir)}; "
+            f"run `python -m lnutils.experiments mnist select --batch-size {batch_size}` or pass learning_rates=..."
+        )
+    return short
+
+
+def selected_learning_rates(batch_size: int, results_dir: Path | None = None) -> dict[str, float]:
+    """The learning rates chosen by the selection in use for this batch size (:func:`selection_in_use`)."""
+    return {method: float(rate) for method, rate in selection_in_use(batch_size, results_dir)["chosen"].items()}
+
+
+# ----------------------------------------------------------------------------- runs
+
+
+def run(
+    config: RunConfig,
+    dataset=None,
+    device="cpu",
+    progress=True,
+    checkpoint: Path | None = None,
+    results_file: Path | None = None,
+    time_budget_seconds=None,
+    overwrite=False,
+    trained: dict | None = None,
+) -> tuple[History, dict]:
+    """Train config.methods × config.seeds in lockstep; optionally resumable and saved.
+
+    A results file is never replaced by a shorter run of the same configuration, nor by
+    a run of another configuration unless ``overwrite`` (checked before training starts).
+    ``trained``, a dict, receives the trained stacks by method (to inspect g and b).
+    """
+    if results_file is not None:
+        runs.check_replaceable(Path(results_file), asdict(config), overwrite)
+    dataset = dataset if dataset is not None else load_mnist()
+    split = make_split(dataset, config.validation, config.train_subset)
+    torch.manual_seed(config.seeds[0])
+    stacks = {method: MLPStack(method, config.seeds, bn_unbiased=config.bn_unbiased) for method in config.methods}
+    rates = {method: config.learning_rates[method] for method in config.methods}
+    start_commit = environment.git_commit()
+    if trained is not None:
+        trained.update(stacks)
+
+    def results_payload(history: History) -> dict:
+        return {
+            "kind": "figure 6 run",
+            "config": asdict(config),
+            "epochs_done": len(next(iter(history.train_nll.values()))),
+            "complete": len(next(iter(history.train_nll.values()))) == config.epochs,
+            "curves": history.to_dict(),
+            # wall time of all epochs, including those of earlier, resumed sessions
+            "provenance": provenance(dataset, torch.device(device), sum(history.epoch_seconds), commit=start_commit),
+        }
+
+    def save_partial(history: History) -> None:
+        """Results on disk after every epoch; never replaces a longer run of the same config
+        (a new session without the checkpoint restarts from epoch 0)."""
+        if results_file is not None:
+            save_results(results_file, results_payload(history), overwrite=overwrite)
+
+    history = train_lockstep(
+        stacks,
+        rates,
+        split,
+        config.batch_size,
+        config.epochs,
+        checkpoint=checkpoint,
+        progress=progress,
+        device=device,
+        time_budget_seconds=time_budget_seconds,
+        on_epoch_end=save_partial,
+        fingerprint_extra={"bn_unbiased": config.bn_unbiased},
+    )
+    payload = results_payload(history)
+    save_partial(history)
+    return history, payload
+
+
+def run_paper(
+    batch_size: int,
+    device="cpu",
+    progress=True,
+    epochs=None,
+    seeds=None,
+    results_dir=None,
+    checkpoint_dir=None,
+    time_budget_seconds=None,
+    overwrite=False,
+    profile="paper",
+) -> dict:
+    """A profile's run (the paper-scale one by default), saved and resumable: run it again
+    after an interruption and it continues from its checkpoint."""
+    config = profile_config(profile, batch_size, epochs=epochs, seeds=seeds)
+    checkpoint = (
+        Path(checkpoint_dir or runs.checkpoint_dir())
+        / f"mnist_{profile}_b{batch_size}_{'-'.join(map(str, config.seeds))}.pt"
+    )
+    _, payload = run(
+        config,
+        device=device,
+        progress=progress,
+        checkpoint=checkpoint,
+        results_file=results_path(profile, batch_size, results_dir),
+        time_budget_seconds=time_budget_seconds,
+        overwrite=overwrite,
+    )
+    return payload
+
+
+# ----------------------------------------------------------------------------- claims and checks
+
+
+def claims(curves_by_batch: dict[int, dict], notes: dict[int, str] | None = None) -> list[dict]:
+    """The paper's qualitative claims for Figure 6, checked on our curves.
+
+    Each compares per-seed means of the last LAST_EPOCHS epochs (training NLL: of log10, so
+    one seed's 1e-3 does not outweigh another's 1e-6); ``holds`` is True, False, or None
+    when the difference is within the seeds' noise (:func:`lnutils.compare.is_lower`).
+    ``values`` holds the per-seed numbers compared ({method: array}; ``metric`` says which,
+    ``epoch`` is set when one epoch is compared), for :func:`lnutils.report.claims_markdown`.
+    ``notes`` marks the claims of a batch size, e.g. {4: "partial run: 8 of 65 epochs"}."""
+    found = []
+
+    def claim(batch, text, holds, metric, values, epoch=None):
+        found.append(
+            {
+                "batch": batch,
+                "claim": text,
+                "holds": holds,
+                "seeds": min(len(v) for v in values.values()),
+                "metric": metric,
+                "values": values,
+                "epoch": epoch,
+            }
+        )
+
+    c128 = curves_by_batch.get(128)
+    if c128:
+        nll = {m: settled(c128, "train_nll", m, log=True) for m in ("layer norm", "batch norm", "baseline")}
+        claim(
+            128,
+            "batch 128: LN reaches a lower training NLL than BN",
+            is_lower(nll["layer norm"], nll["batch norm"]),
+            "log10 train NLL",
+            nll,
+        )
+        quarter = max(1, len(curves_array(c128, "train_nll", "layer norm")) // 4)
+        early = {m: at_epoch(c128, "train_nll", m, quarter, log=True) for m in ("layer norm", "batch norm")}
+        claim(
+            128,
+            f"batch 128: LN converges faster: lower training NLL than BN at epoch {quarter}",
+            is_lower(early["layer norm"], early["batch norm"]),
+            "log10 train NLL",
+            early,
+            epoch=quarter,
+        )
+        errors = {m: settled(c128, "test_error", m) for m in ("layer norm", "batch norm", "baseline")}
+        for short, method in (("LN", "layer norm"), ("BN", "batch norm")):
+            claim(
+                128,
+                f"batch 128: {short} beats the baseline on test error",
+                is_lower(errors[method], errors["baseline"]),
+                "test error",
+                {m: errors[m] for m in (method, "baseline")},
+            )
+        claim(
+            128,
+            "batch 128: LN beats BN on test error",
+            is_lower(errors["layer norm"], errors["batch norm"]),
+            "test error",
+            {m: errors[m] for m in ("layer norm", "batch norm")},
+        )
+    c4 = curves_by_batch.get(4)
+    if c4:
+        errors = {m: settled(c4, "test_error", m) for m in ("layer norm", "batch norm", "baseline")}
+        claim(
+            4,
+            "batch 4: LN beats BN on test error",
+            is_lower(errors["layer norm"], errors["batch norm"]),
+            "test error",
+            errors,
+        )
+        claim(
+            4,
+            "batch 4: BN is worse than no normalization",
+            is_lower(errors["baseline"], errors["batch norm"]),
+            "test error",
+            {m: errors[m] for m in ("batch norm", "baseline")},
+        )
+    if c128 and c4:
+        small, large = settled(c4, "test_error", "layer norm"), settled(c128, "test_error", "layer norm")
+        worse_at_4 = is_lower(large, small)  # the claim holds unless batch 4 is worse beyond seed noise
+        claim(
+            4,
+            "LN is robust to batch size: no worse at batch 4 than at 128 (beyond seed noise)",
+            worse_at_4 is not True,
+            "test error",
+            {"LN at batch 4": small, "LN at batch 128": large},
+        )
+    for found_claim in found:
+        found_claim["note"] = (notes or {}).get(found_claim.pop("batch"), "")
+    return found
+
+
+def overfitting(curves: dict) -> list[dict]:
+    """Per method: the epoch of lowest mean validation error, and how much the training NLL
+    (geometric mean over seeds) and the test error moved after it."""
+    rows = []
+    for method in curves["val_error"]:
+        validation = curves_array(curves, "val_error", method).mean(axis=1)
+        best = int(np.argmin(validation))
+        nll = geometric_mean(curves_array(curves, "train_nll", method), axis=1)
+        test = 100 * curves_array(curves, "test_error", method).mean(axis=1)
+        rows.append(
+            {
+                "method": method,
+                "best validation epoch": best + 1,
+                "epochs": len(validation),
+                "train NLL at best": float(nll[best]),
+                "final train NLL": float(nll[-1]),
+                "test error at best %": float(test[best]),
+                "final test error %": float(test[-1]),
+            }
+        )
+    return rows
+
+
+def live_matches_saved(
+    live: dict[int, dict], configs: dict[int, "RunConfig"], saved: dict[int, dict]
+) -> dict[int, dict]:
+    """How closely the live run reproduces the saved run over the epochs and seeds both have,
+    for each batch size whose live configuration differs from the saved one only in epochs
+    and seeds: largest |difference| of test error (points) and of log10 training NLL."""
+    found = {}
+    for batch_size, curves in live.items():
+        if batch_size not in saved:
+            continue
+        recorded = saved[batch_size]["config"]
+        config = configs[batch_size]
+        same = (
+            config.train_subset == recorded.get("train_subset")
+            and config.learning_rates == recorded.get("learning_rates")
+            and set(config.seeds) <= set(recorded["seeds"])
+        )
+        if not same:
+            continue
+        columns = [recorded["seeds"].index(seed) for seed in config.seeds]
+        worst_error = worst_nll = seed_range = 0.0
+        for method in curves["test_error"]:
+            a = curves_array(curves, "test_error", method)
+            epochs = min(len(a), saved[batch_size]["epochs_done"])
+            saved_errors = curves_array(saved[batch_size]["curves"], "test_error", method)[:epochs]
+            b = saved_errors[:, columns]
+            worst_error = max(worst_error, float(np.abs(a[:epochs] - b).max()) * 100)
+            # how far apart the saved run's own seeds are at the same epochs
+            seed_range = max(seed_range, float((saved_errors.max(axis=1) - saved_errors.min(axis=1)).max()) * 100)
+            a = log10(curves_array(curves, "train_nll", method)[:epochs])
+            b = log10(curves_array(saved[batch_size]["curves"], "train_nll", method)[:epochs, columns])
+            worst_nll = max(worst_nll, float(np.abs(a - b).max()))
+        found[batch_size] = {
+            "epochs": epochs,
+            "seeds": list(config.seeds),
+            "test error points": worst_error,
+            "seed range points": seed_range,
+            "log10 NLL": worst_nll,
+        }
+    return found
+
+
+def partial_notes(saved: dict[int, dict]) -> dict[int, str]:
+    """{batch size: "partial run: 8 of 65 epochs"} for each saved run that did not finish."""
+    return {
+        bs: f"partial run: {r['epochs_done']} of {r['config']['epochs']} epochs"
+        for bs, r in saved.items()
+        if not r.get("complete")
+    }
+
+
+def chapter_runs(
+    profile: str, configs: dict[int, RunConfig], dataset, device="cpu", progress=True, trained: dict | None = None
+) -> tuple[dict, dict]:
+    """What the chapter runs: returns (live curves by batch size, saved paper results by batch size).
+
+    'quick' trains the quick configs live.  'paper' runs (or resumes) the paper-scale
+    runs, which write their result files, and shows nothing live.  ``trained``, a dict,
+    receives {batch size: {method: trained stack}} of the live runs.
+    """
+    live = {}
+    if profile == "paper":
+        for batch_size in configs:
+            run_paper(batch_size, device=device, progress=progress)
+    else:
+        for batch_size, config in configs.items():
+            print(
+                f"batch size {batch_size}: {len(config.methods)} methods × {len(config.seeds)} seed(s), "
+                f"{config.epochs} epochs"
+            )
+            stacks = trained.setdefault(batch_size, {}) if trained is not None else None
+            live[batch_size] = run(config, dataset, device=device, progress=progress, trained=stacks)[1]["curves"]
+    saved = {bs: result for bs in (128, 4) if (result := load_results("paper", bs)) is not None}
+    return live, saved

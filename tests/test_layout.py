@@ -1,0 +1,81 @@
+"""The package's shape: imports point one way, and nothing is imported inside a function.
+
+Tiers, lowest first: the layers and tools that depend on nothing of lnutils; the models;
+training and result files; the experiments (numbers only); the words and figures made
+from them; the command lines and checks built on everything.  A module may import only
+from lower tiers, and the three experiments never import each other.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parent.parent / "lnutils"
+
+TIERS = {
+    0: {"norms", "norms_numpy", "data", "environment", "measure", "compare"},
+    1: {"mlp", "cnn", "rnn", "invariance", "cli"},
+    2: {"runs"},
+    3: {"train"},
+    4: {"experiments.mnist", "experiments.conv", "experiments.rnn"},
+    5: {"report", "plotting", "experiments.__main__"},
+    6: {"smoke", "bench", "check"},
+}
+TIER = {name: tier for tier, names in TIERS.items() for name in names}
+OPTIONAL_IMPORTS = {"fcntl", "tqdm"}  # imported inside a try, where they may be missing
+
+
+def module_names() -> list[str]:
+    names = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        name = ".".join(path.relative_to(PACKAGE).with_suffix("").parts)
+        if not name.endswith("__init__"):
+            names.append(name)
+    return names
+
+
+def lnutils_imports(tree: ast.Module) -> set[str]:
+    """The lnutils modules a module imports (``from lnutils import runs`` -> runs)."""
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("lnutils"):
+            base = node.module.removeprefix("lnutils").lstrip(".")
+            for alias in node.names:
+                candidate = f"{base}.{alias.name}".lstrip(".")
+                found.add(candidate if candidate in TIER else base)
+        elif isinstance(node, ast.Import):
+            found |= {a.name.removeprefix("lnutils.") for a in node.names if a.name.startswith("lnutils.")}
+    return found - {""}
+
+
+def test_every_module_has_a_tier():
+    assert sorted(set(module_names()) - set(TIER)) == []
+
+
+@pytest.mark.parametrize("name", module_names())
+def test_imports_point_down(name):
+    tree = ast.parse((PACKAGE / (name.replace(".", "/") + ".py")).read_text())
+    upward = {imported for imported in lnutils_imports(tree) if TIER.get(imported, 0) >= TIER[name]}
+    assert not upward, f"lnutils.{name} (tier {TIER[name]}) imports {sorted(upward)} from its own tier or above"
+
+
+@pytest.mark.parametrize("name", module_names())
+def test_no_imports_inside_functions(name):
+    tree = ast.parse((PACKAGE / (name.replace(".", "/") + ".py")).read_text())
+    inside = []
+    for function in ast.walk(tree):
+        if isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            for node in ast.walk(function):
+                if isinstance(node, ast.Import):
+                    inside += [a.name for a in node.names]
+                elif isinstance(node, ast.ImportFrom):
+                    inside.append(node.module or "")
+    assert [m for m in inside if m.split(".")[0] not in OPTIONAL_IMPORTS] == []
+
+
+def test_the_tier_rule_catches_a_sideways_import():
+    tree = ast.parse("from lnutils.experiments import mnist\nfrom lnutils import report\n")
+    assert lnutils_imports(tree) == {"experiments.mnist", "report"}
