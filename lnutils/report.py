@@ -426,10 +426,11 @@ def conv_results_markdown(records: list[dict]) -> str:
 
 def conv_saved_markdown(saved: dict | None) -> str:
     """Where the saved paper-profile conv run came from, and its results."""
-    if not saved or not saved.get("records"):
+    if not saved or not saved.get("parts"):
         return "No saved paper-profile results are in this build; the tables show the live quick run only."
+    records = list(saved["parts"].values())
     rows = []
-    for record in saved["records"]:
+    for record in records:
         p = record["provenance"]
         rows.append(
             [
@@ -446,7 +447,8 @@ def conv_saved_markdown(saved: dict | None) -> str:
     table = markdown_table(
         ["dataset", "batch size", "seeds", "epochs", "device", "wall time", "commit", "data checksum"], rows
     )
-    return "Saved paper-profile run:\n\n" + table + "\n\n" + conv_results_markdown(saved["records"])
+    status = "" if saved.get("complete") else f" (**partial**: {len(records)} of {len(saved['config']['parts'])} parts)"
+    return f"Saved paper-profile run{status}:\n\n" + table + "\n\n" + conv_results_markdown(records)
 
 
 def border_markdown(probe: dict[str, list[dict]]) -> str:
@@ -619,18 +621,22 @@ def adding_markdown(results: dict) -> str:
 
 def rnn_saved_markdown(saved: dict | None) -> str:
     """Where the saved paper-profile RNN run came from, and its results."""
-    if not saved or not saved.get("sequential_mnist"):
+    parts = dict(saved["parts"]) if saved else {}
+    adding = parts.pop("adding", None)
+    if not parts and not adding:
         return "No saved paper-profile results are in this build; the tables show the live quick run only."
-    out = ["Saved paper-profile run:", ""]
-    for setting, record in saved["sequential_mnist"].items():
+    status = "" if saved.get("complete") else " (**partial**: the parts not listed have not finished)"
+    out = [f"Saved paper-profile run{status}:", ""]
+    for setting, record in parts.items():
         p = record["provenance"]
         out.append(
             f"- {setting}: seeds {record['config']['seeds']}, {record['config']['epochs']} epochs, {p['device']}, "
             f"{p['wall_seconds'] / 60:.0f} min, commit `{p['commit']}`, data checksum `{p['data']['checksum'][:12]}`"
         )
-    out += ["", sequential_markdown(saved["sequential_mnist"])]
-    if saved.get("adding"):
-        out += ["", adding_markdown(saved["adding"])]
+    if parts:
+        out += ["", sequential_markdown(parts)]
+    if adding:
+        out += ["", adding_markdown(adding["results"])]
     return "\n".join(out)
 
 

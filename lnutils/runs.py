@@ -242,3 +242,31 @@ def ran_out_of_time(history, epochs: int) -> bool:
         return False
     print(f"time budget spent after {len(history.epoch_seconds)} of {epochs} epochs; run again to resume")
     return True
+
+
+def run_parts(
+    path: Path, config: dict, parts: dict, overwrite: bool = False, time_budget_seconds=None, kind: str = ""
+) -> dict:
+    """Run a profile made of parts, one after another, resumable part by part.
+
+    ``parts`` maps each part's name to ``train(seconds_left) -> record``, or ``None`` when it
+    ran out of time (its own checkpoint resumes it).  The result file, ``{"kind", "config",
+    "parts": {name: record}, "complete"}``, is written after every part; parts already in
+    it are not run again, and it is never replaced by fewer parts or another configuration
+    unless ``overwrite`` (and then the replaced file is kept, see :func:`save_results`).
+    """
+    check_replaceable(path, config, overwrite)
+    previous = None if overwrite else read_json(path)
+    done = dict(previous.get("parts", {})) if previous else {}
+    payload = {"kind": kind, "config": config, "parts": done, "complete": all(name in done for name in parts)}
+    started = time.perf_counter()
+    for name, train in parts.items():
+        if name in done:
+            continue
+        record = train(seconds_left(time_budget_seconds, started))
+        if record is None:
+            break
+        done[name] = record
+        payload["complete"] = all(name in done for name in parts)
+        save_results(path, payload, overwrite=overwrite)
+    return payload

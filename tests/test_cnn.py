@@ -105,8 +105,11 @@ def test_border_verdict_and_saved_results_rendering(tmp_path):
         "curves": {"test_error": {"none": [[0.5, 0.4], [0.3, 0.2]]}},
         "provenance": {"device": "cpu", "wall_seconds": 120, "commit": "abc", "data": {"checksum": "f" * 64}},
     }
-    (tmp_path / "conv_paper.json").write_text(__import__("json").dumps({"records": [record]}))
+    saved = {"config": {"parts": [{}, {}]}, "parts": {"mnist, batch 4": record}, "complete": False}
+    (tmp_path / "conv_paper.json").write_text(__import__("json").dumps(saved))
     shown = report.conv_saved_markdown(conv.saved_results("paper", tmp_path))
     assert (
-        "| mnist | 4 | [0, 1] | 2 | cpu | 2 min | `abc` |" in shown and "25.00 ± 7.07" in shown
+        "| mnist | 4 | [0, 1] | 2 | cpu | 2 min | `abc` |" in shown
+        and "25.00 ± 7.07" in shown
+        and "1 of 2 parts" in shown
     )  # sample standard deviation of 20 and 30

@@ -152,11 +152,14 @@ def test_conv_run_resumes_part_by_part_and_keeps_finished_parts(tmp_path, monkey
     with pytest.raises(KeyboardInterrupt):
         conv.run_profile("quick", results_dir=tmp_path, checkpoint_dir=tmp_path, progress=False)
     saved = json.loads((tmp_path / "conv_quick.json").read_text())
-    assert [(r["dataset"], r["batch_size"]) for r in saved["records"]] == [("fashion-mnist", 128)]
+    assert [(r["dataset"], r["batch_size"]) for r in saved["parts"].values()] == [("fashion-mnist", 128)]
+    assert not saved["complete"]
     trained.clear()
     conv.run_profile("quick", results_dir=tmp_path, checkpoint_dir=tmp_path, progress=False)
     assert trained == [("fashion-mnist", 4)]  # the finished part is not trained again
-    assert len(json.loads((tmp_path / "conv_quick.json").read_text())["records"]) == 2
+    saved = json.loads((tmp_path / "conv_quick.json").read_text())
+    assert list(saved["parts"]) == ["fashion-mnist, batch 128", "fashion-mnist, batch 4"] and saved["complete"]
+    assert [r["batch_size"] for r in conv.saved_records("quick", tmp_path)] == [128, 4]
 
 
 def test_two_writers_never_leave_partial_json(tmp_path):

@@ -117,3 +117,42 @@ def test_rnn_stack_reads_rows_as_steps():
     assert sequences.shape == (28, 2, 28)
     torch.testing.assert_close(sequences[3, 1], images[1, 3 * 28 : 4 * 28])
     assert RNNStack("LN-GRU", [0, 1], hidden_size=8)(torch.rand(2, 3, 784)).shape == (2, 3, 10)
+
+
+def test_rnn_run_resumes_part_by_part_and_the_saved_run_renders(tmp_path, monkeypatch):
+    trained = []
+
+    def fake_sequential(config, dataset, device, progress, checkpoint=None, time_budget_seconds=None):
+        trained.append(config.batch_size)
+        curves = {
+            "train_nll": {"LSTM": [[0.5]]},
+            "val_error": {"LSTM": [[0.2]]},
+            "test_error": {"LSTM": [[0.25]]},
+        }
+        history = type("H", (), {"epoch_seconds": [1.0] * config.epochs})()
+        record = {
+            "config": {"seeds": [0], "epochs": config.epochs},
+            "curves": curves,
+            "provenance": {"device": "cpu", "wall_seconds": 60, "commit": "", "data": {"checksum": "f" * 64}},
+        }
+        return history, {}, record
+
+    def fake_adding(**settings):
+        if len(trained) == 2 and not hasattr(fake_adding, "failed"):
+            fake_adding.failed = True
+            raise KeyboardInterrupt  # dies in the last part
+        return {"LSTM": {"train_loss": [0.1] * 100, "test_mse": {30: 0.01}}}
+
+    monkeypatch.setattr(rnn, "run_sequential_mnist", fake_sequential)
+    monkeypatch.setattr(rnn, "train_adding", fake_adding)
+    monkeypatch.setattr(rnn, "load_mnist", lambda: None)
+    with pytest.raises(KeyboardInterrupt):
+        rnn.run_profile("quick", results_dir=tmp_path, checkpoint_dir=tmp_path, progress=False)
+    partial = report.rnn_saved_markdown(rnn.saved_results("quick", tmp_path))
+    assert "**partial**" in partial and "| batch 64 | LSTM | 25.00 |" in partial
+    trained.clear()
+    payload = rnn.run_profile("quick", results_dir=tmp_path, checkpoint_dir=tmp_path, progress=False)
+    assert trained == [] and payload["complete"]  # finished parts are not trained again
+    records, adding = rnn.saved_parts("quick", tmp_path)
+    assert list(records) == ["batch 64", "batch 4"] and adding["LSTM"]["test_mse"] == {"30": 0.01}
+    assert "test MSE, length 30" in report.rnn_saved_markdown(rnn.saved_results("quick", tmp_path))

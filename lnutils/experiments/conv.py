@@ -296,50 +296,51 @@ def run_profile(
     overwrite=False,
     time_budget_seconds=None,
 ) -> dict:
-    """Every (batch size, dataset) part of a profile, each resumable from its checkpoint.
-
-    The result file holds one record per finished part and is written after each part;
-    parts already in it are not trained again, and it is never replaced by one that
-    holds fewer parts or another configuration (unless ``overwrite``).
-    """
+    """Every (dataset, batch size) part of a profile, each resumable from its checkpoint
+    (:func:`lnutils.runs.run_parts`: the result file keeps finished parts)."""
     configs = profile_configs(profile, epochs=epochs)
     for config in configs:
         config.seeds = list(seeds) if seeds else config.seeds
-    path = results_file(profile, results_dir)
-    profile_config = {"profile": profile, "parts": [asdict(c) for c in configs]}
-    runs.check_replaceable(path, profile_config, overwrite)
-    previous = None if overwrite else runs.read_json(path)
-    records = list(previous["records"]) if previous else []
     commit = environment.git_commit()
-    started = time.perf_counter()
-    for config in configs:
-        for dataset_name in config.datasets:
-            if any(r["dataset"] == dataset_name and r["batch_size"] == config.batch_size for r in records):
-                continue
-            part = ConvConfig(**{**asdict(config), "datasets": [dataset_name]})
+
+    def part(config: ConvConfig, dataset_name: str):
+        single = ConvConfig(**{**asdict(config), "datasets": [dataset_name]})
+        checkpoint = (
+            Path(checkpoint_dir or runs.checkpoint_dir()) / f"conv_{profile}_{dataset_name}_b{single.batch_size}.pt"
+        )
+
+        def train(seconds_left):
             print(
-                f"{dataset_name}, batch {part.batch_size}: {len(part.normalizations)} normalizations × "
-                f"{len(part.seeds)} seed(s), {part.epochs} epoch(s)"
+                f"{dataset_name}, batch {single.batch_size}: {len(single.normalizations)} normalizations × "
+                f"{len(single.seeds)} seed(s), {single.epochs} epoch(s)"
             )
-            checkpoint = (
-                Path(checkpoint_dir or runs.checkpoint_dir()) / f"conv_{profile}_{dataset_name}_b{part.batch_size}.pt"
-            )
-            budget_left = runs.seconds_left(time_budget_seconds, started)
             history, _, dataset = run_config(
-                part, dataset_name, device, progress, checkpoint=checkpoint, time_budget_seconds=budget_left
+                single, dataset_name, device, progress, checkpoint=checkpoint, time_budget_seconds=seconds_left
             )
-            if runs.ran_out_of_time(history, part.epochs):
-                return {"config": profile_config, "records": records}
-            records.append(
-                {
-                    "dataset": dataset_name,
-                    "batch_size": part.batch_size,
-                    "config": asdict(part),
-                    "curves": history.to_dict(),
-                    "provenance": provenance(dataset, device, sum(history.epoch_seconds), commit=commit),
-                }
-            )
-            save_results(
-                path, {"kind": "conv comparison", "config": profile_config, "records": records}, overwrite=overwrite
-            )
-    return {"config": profile_config, "records": records}
+            if runs.ran_out_of_time(history, single.epochs):
+                return None
+            return {
+                "dataset": dataset_name,
+                "batch_size": single.batch_size,
+                "config": asdict(single),
+                "curves": history.to_dict(),
+                "provenance": provenance(dataset, device, sum(history.epoch_seconds), commit=commit),
+            }
+
+        return train
+
+    parts = {f"{name}, batch {c.batch_size}": part(c, name) for c in configs for name in c.datasets}
+    return runs.run_parts(
+        results_file(profile, results_dir),
+        {"profile": profile, "parts": [asdict(c) for c in configs]},
+        parts,
+        overwrite=overwrite,
+        time_budget_seconds=time_budget_seconds,
+        kind="conv comparison",
+    )
+
+
+def saved_records(profile: str = "paper", results_dir: Path | None = None) -> list[dict]:
+    """The finished parts of a saved run, in the profile's order ([] when there is none)."""
+    saved = saved_results(profile, results_dir)
+    return list(saved["parts"].values()) if saved else []

@@ -25,7 +25,7 @@ from torch import Tensor
 from lnutils import environment, runs
 from lnutils.data import load_mnist
 from lnutils.rnn import CELLS, SequenceModel
-from lnutils.runs import provenance, save_results
+from lnutils.runs import provenance
 from lnutils.train import History, SeededStack, make_split, progress_bar, train_lockstep
 
 # Cooijmans et al. 2016, Table 1 (test accuracy %), the numbers this chapter cites.
@@ -264,48 +264,61 @@ def run_profile(
     time_budget_seconds=None,
     adding_steps=None,
 ) -> dict:
-    """Every part of a profile (sequential MNIST per setting, then the adding problem),
-    each resumable; the result file is written after each part and keeps finished parts."""
+    """Every part of a profile (sequential MNIST per setting, then the adding problem), each
+    resumable (:func:`lnutils.runs.run_parts`: the result file keeps finished parts)."""
     configs = profile_configs(profile, epochs=epochs)
     for config in configs.values():
         config.seeds = list(seeds) if seeds else config.seeds
     adding = adding_settings(profile, steps=adding_steps)
+    commit = environment.git_commit()
+    dataset = None
+
+    def sequential_part(setting: str, config: SequentialMNISTConfig):
+        checkpoint = Path(checkpoint_dir or runs.checkpoint_dir()) / f"rnn_{profile}_{setting.replace(' ', '')}.pt"
+
+        def train(seconds_left):
+            nonlocal dataset
+            dataset = dataset if dataset is not None else load_mnist()
+            print(f"sequential MNIST, {setting}: {len(config.cells)} cells × {len(config.seeds)} seed(s)")
+            history, _, record = run_sequential_mnist(
+                config, dataset, device, progress, checkpoint=checkpoint, time_budget_seconds=seconds_left
+            )
+            if runs.ran_out_of_time(history, config.epochs):
+                return None
+            record["provenance"]["commit"] = commit
+            return record
+
+        return train
+
+    def adding_part(seconds_left):
+        start = time.perf_counter()
+        results = train_adding(**adding, progress=progress, device=device)
+        return {
+            "settings": {k: list(v) if isinstance(v, tuple) else v for k, v in adding.items()},
+            "results": results,
+            "provenance": provenance(None, device, time.perf_counter() - start, commit=commit),
+        }
+
+    parts = {setting: sequential_part(setting, config) for setting, config in configs.items()}
+    parts["adding"] = adding_part
     profile_config = {
         "profile": profile,
         "sequential_mnist": {k: asdict(c) for k, c in configs.items()},
         "adding": {k: list(v) if isinstance(v, tuple) else v for k, v in adding.items()},
     }
-    path = results_file(profile, results_dir)
-    runs.check_replaceable(path, profile_config, overwrite)
-    previous = None if overwrite else runs.read_json(path)
-    payload = previous or {
-        "kind": "rnn comparison",
-        "config": profile_config,
-        "records": [],
-        "sequential_mnist": {},
-        "adding": None,
-    }
-    commit = environment.git_commit()
-    started = time.perf_counter()
-    dataset = load_mnist()
-    for setting, config in configs.items():
-        if setting in payload["sequential_mnist"]:
-            continue
-        checkpoint = Path(checkpoint_dir or runs.checkpoint_dir()) / f"rnn_{profile}_{setting.replace(' ', '')}.pt"
-        budget_left = runs.seconds_left(time_budget_seconds, started)
-        history, _, record = run_sequential_mnist(
-            config, dataset, device, progress, checkpoint=checkpoint, time_budget_seconds=budget_left
-        )
-        if runs.ran_out_of_time(history, config.epochs):
-            return payload
-        record["provenance"]["commit"] = commit
-        payload["sequential_mnist"][setting] = record
-        payload["records"].append(setting)
-        save_results(path, payload, overwrite=overwrite)
-    if payload.get("adding") is None:
-        start = time.perf_counter()
-        payload["adding"] = train_adding(**adding, progress=progress, device=device)
-        payload["adding_provenance"] = provenance(None, device, time.perf_counter() - start, commit=commit)
-        payload["records"].append("adding")
-        save_results(path, payload, overwrite=overwrite)
-    return payload
+    return runs.run_parts(
+        results_file(profile, results_dir),
+        profile_config,
+        parts,
+        overwrite=overwrite,
+        time_budget_seconds=time_budget_seconds,
+        kind="rnn comparison",
+    )
+
+
+def saved_parts(profile: str = "paper", results_dir=None) -> tuple[dict, dict | None]:
+    """A saved run's sequential-MNIST records by setting, and its adding-problem results (or None)."""
+    saved = saved_results(profile, results_dir)
+    parts = dict(saved["parts"]) if saved else {}
+    adding = parts.pop("adding", None)
+    return parts, adding["results"] if adding else None
