@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PROFILE ?= quick
 
-.PHONY: install book test unit lint execute html slides student clean
+.PHONY: install book test unit lint execute html slides student colab clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,11 @@ slides: install
 # Student notebooks: solution cells replaced by stubs: _build/student/
 student: install
 	$(BIN)/python book/tools/make_student.py
+
+# The chapters in plain Markdown for Colab and Jupyter: notebooks/colab/ (committed; a test
+# fails when a chapter changed and its copy did not)
+colab: install
+	$(BIN)/python book/tools/make_colab.py
 
 test: unit
 	$(MAKE) book PROFILE=quick SPHINX_FLAGS=--strict

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -63,12 +64,12 @@ def test_in_table_of_contents_and_has_exercises(path):
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
-def test_colab_badge_points_at_this_notebook(path):
+def test_colab_badge_points_at_the_colab_copy_of_this_notebook(path):
     cells = json.loads(path.read_text())["cells"]
     badges = [c for c in cells if c["cell_type"] == "markdown" and "colab-badge.svg" in "".join(c["source"])]
     assert len(badges) == 1, "one Open-in-Colab badge"
     url = repository_url().replace("https://github.com/", "https://colab.research.google.com/github/")
-    assert f"{url}/blob/main/notebooks/{path.name}" in "".join(badges[0]["source"])
+    assert f"{url}/blob/main/notebooks/colab/{path.name}" in "".join(badges[0]["source"])
     assert "remove-cell" in badges[0]["metadata"].get("tags", []), (
         "the book has its own launch button; the badge is for Colab"
     )
@@ -154,3 +155,41 @@ def test_student_stub_keeps_a_hint_that_goes_on_over_several_lines():
 
     stub = stub_for("# Hint: first part;\n# second part.\ndef f(x):\n    return x\n")
     assert "Exercise: first part; second part." in stub
+
+
+def test_the_colab_copies_are_up_to_date_and_plain_markdown():
+    """notebooks/colab/ holds what book/tools/make_colab.py makes of each chapter, and none of
+    the MyST that Jupyter and Colab would show as raw text."""
+    sys.path.insert(0, str(ROOT / "book" / "tools"))
+    import make_colab
+
+    assert make_colab.main(["--check"]) == 0, "run `python book/tools/make_colab.py` and commit notebooks/colab/"
+    for path in NOTEBOOKS:
+        copy = json.loads((ROOT / "notebooks" / "colab" / path.name).read_text())
+        source = json.loads(path.read_text())
+        assert [c["source"] for c in copy["cells"] if c["cell_type"] == "code"] == [
+            c["source"] for c in source["cells"] if c["cell_type"] == "code"
+        ], "the copy runs the chapter's code"
+        markdown = "".join("".join(c["source"]) for c in copy["cells"] if c["cell_type"] == "markdown")
+        for myst in ("{cite", "{eq}", "{doc}", "```{", "$$ (", ":class: dropdown", ":label:"):
+            assert myst not in markdown, f"{path.name}'s Colab copy still has {myst!r}"
+        assert markdown.count("<summary>Solution</summary>") == 3, "each written solution folded, not dropped"
+
+
+def test_the_colab_launch_button_opens_the_copy():
+    sys.path.insert(0, str(ROOT / "book" / "_ext"))
+    import colab_copies
+
+    context = {
+        "header_buttons": [
+            {
+                "buttons": [
+                    {"text": "Colab", "url": "https://colab.research.google.com/github/o/r/blob/main/notebooks/a.ipynb"}
+                ]
+            }
+        ]
+    }
+    colab_copies.point_colab_at_the_copies(None, "notebooks/a", None, context, None)
+    url = context["header_buttons"][0]["buttons"][0]["url"]
+    assert url.endswith("/blob/main/notebooks/colab/a.ipynb")
+    assert "colab_copies: book/_ext" in (ROOT / "_config.yml").read_text()

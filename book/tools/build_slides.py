@@ -97,10 +97,14 @@ def bibliography(path: Path = ROOT / "book" / "references.bib") -> dict[str, tup
     return entries
 
 
-def slide_markdown(text: str, references: dict[str, tuple[str, str]]) -> str:
-    """MyST that only Jupyter Book understands, rewritten as plain Markdown for nbconvert:
-    citations as 'Ba et al. (2016)', labelled equations tagged with their label, exercises as
-    quoted blocks, and the solutions left out (students find them in the book)."""
+def slide_markdown(text: str, references: dict[str, tuple[str, str]], solutions: str = "drop") -> str:
+    """MyST that only Jupyter Book understands, rewritten as plain Markdown for nbconvert,
+    Jupyter and Colab: citations as 'Ba et al. (2016)', labelled equations tagged with their
+    label, exercises as quoted blocks.  ``solutions="drop"`` leaves the written solutions out
+    (slides and student notebooks: students find them in the book); ``"details"`` folds each
+    into a ``<details>`` block that Jupyter and Colab open on a click (the Colab copies)."""
+    if solutions not in ("drop", "details"):
+        raise ValueError(f"solutions must be 'drop' or 'details', got {solutions!r}")
 
     def cite(match, textual):
         keys = [key.strip() for key in match.group(1).split(",")]
@@ -115,7 +119,15 @@ def slide_markdown(text: str, references: dict[str, tuple[str, str]]) -> str:
     text = re.sub(
         r"\$\$\n(.*?)\n\$\$ \(([\w-]+)\)", lambda m: f"$$\n{m.group(1)} \\tag{{{m.group(2)}}}\n$$", text, flags=re.S
     )
-    text = re.sub(r"\n?````\{solution\}.*?\n````\n?", "\n", text, flags=re.S)
+    if solutions == "drop":
+        text = re.sub(r"\n?````\{solution\}.*?\n````\n?", "\n", text, flags=re.S)
+    else:
+
+        def folded(match):
+            body = "\n".join(line for line in match.group(1).splitlines() if not re.match(r":\w+:", line)).strip()
+            return f"<details>\n<summary>Solution</summary>\n\n{body}\n\n</details>"
+
+        text = re.sub(r"````\{solution\}[^\n]*\n(.*?)\n````", folded, text, flags=re.S)
 
     def exercise(match):
         body = "\n".join(line for line in match.group(2).splitlines() if not re.match(r":\w+:", line)).strip()

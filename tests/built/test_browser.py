@@ -129,7 +129,9 @@ def test_page_in_browser(browser, base_url, page):
     if page.startswith("notebooks/"):
         name = Path(page).stem
         colab = [h for h in hrefs if "colab.research.google.com" in h]
-        assert any(h.endswith(f"/notebooks/{name}.ipynb") for h in colab), f"no Colab launch button for {name}: {colab}"
+        assert any(h.endswith(f"/notebooks/colab/{name}.ipynb") for h in colab), (
+            f"no Colab launch button opening the plain copy of {name}: {colab}"
+        )
 
 
 def test_offline_from_disk(browser):
