@@ -29,7 +29,7 @@ from lnutils.cli import check_device
 from lnutils.data import load_mnist
 from lnutils.measure import forward_backward_seconds, saved_tensor_bytes, synchronize
 from lnutils.mlp import METHODS, MLPStack
-from lnutils.train import CUDAGraphStep, batch_indices, eager_step, make_optimizer, make_split
+from lnutils.train import epoch_orders, make_optimizer, make_split, make_step
 
 BYTES_PER_PARAMETER_STEP = 28 + 12  # Adam's reads and writes + forward/backward weight traffic
 
@@ -104,19 +104,13 @@ def lockstep_samples_per_second(
     x, y = x.to(device), y.to(device)
     stacks = {method: MLPStack(method, seeds, bn_unbiased=batch_size < 16).to(device) for method in METHODS}
     optimizer = make_optimizer(stacks, {method: 1e-3 for method in METHODS}, capturable=graph)
-    step = CUDAGraphStep(stacks, optimizer, x, y, batch_size) if graph else None
-    orders = {
-        m: torch.stack([batch_indices(seed, 0, len(x), batch_size) for seed in seeds], dim=1).to(device) for m in stacks
-    }
+    step = make_step(stacks, optimizer, x, y, batch_size, graph)
+    orders = epoch_orders(stacks, 0, len(x), batch_size, device)
     for index in range(warmup + steps):
         if index == warmup:
             synchronize(device)
             start = time.perf_counter()
-        indices = {method: order[index % len(order)] for method, order in orders.items()}
-        if step is not None:
-            step(indices)
-        else:
-            eager_step(stacks, optimizer, x, y, indices, batch_size)
+        step({method: order[index % len(order)] for method, order in orders.items()})
     synchronize(device)
     seconds = time.perf_counter() - start
     return steps * batch_size * len(seeds) * len(METHODS) / seconds

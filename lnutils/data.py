@@ -388,35 +388,11 @@ def load_dataset(
     spec = SPECS[name]
     mirrors = list(spec["mirrors"] if mirrors is None else mirrors)
     steps = search_steps(name, root)
-    dirs = [folder for _, folder in steps]
     arrays: dict[str, np.ndarray] = {}
     records: list[FileRecord] = []
     notes: list[str] = []
     for key, (filename, canonical_md5) in spec["files"].items():
-        found = next(
-            ((step, p) for step, p in ((step, _find(d, filename)) for step, d in steps) if p is not None), None
-        )
-        source, path = found if found is not None else ("", None)
-        downloaded = False
-        if path is not None and source == "user cache" and download:
-            # the cache is lnutils' own: a file there that cannot be read (truncated, corrupt) is fetched again
-            try:
-                cached = _read_bytes(path)
-                parse_idx(cached, str(path), expected_ndim=3 if key.endswith("images") else 1)
-                corrupt = False  # readable: a non-canonical copy is reported below, like any other
-            except DataError as error:
-                corrupt = str(error)
-            if corrupt:
-                warnings.warn(f"{path} in the download cache is corrupt ({corrupt}); fetching it again.", stacklevel=3)
-                path.unlink()
-                path = None
-        if path is None and download:
-            path = _download_from_mirrors(
-                spec, filename, mirrors, _cache_dir(name), canonical_md5, progress, timeout, dirs
-            )
-            downloaded, source = True, "downloaded"
-        elif path is None:
-            raise DataError(_missing_message(spec, filename, dirs, download))
+        path, source = _locate(name, spec, filename, canonical_md5, steps, download, mirrors, progress, timeout, key)
         content = _read_bytes(path)
         arrays[key] = parse_idx(content, str(path), expected_ndim=3 if key.endswith("images") else 1)
         record = FileRecord(
@@ -425,7 +401,7 @@ def load_dataset(
             sha256=hashlib.sha256(content).hexdigest(),
             md5=hashlib.md5(content).hexdigest(),
             canonical_md5=canonical_md5,
-            downloaded=downloaded,
+            downloaded=source == "downloaded",
             source=source,
         )
         if not record.matches:
@@ -436,7 +412,42 @@ def load_dataset(
             notes.append(message.replace(str(path), f"{Path(path).name} ({source})"))  # no machine paths in results
             warnings.warn(message, stacklevel=3)
         records.append(record)
+    _check_consistent(spec, arrays, records)
+    provenance = Provenance(dataset=name, records=records, warnings=notes)
+    if verbose:
+        print(provenance.summary)
+    return Dataset(
+        train_images=arrays["train_images"],
+        train_labels=arrays["train_labels"].astype(np.int64),
+        test_images=arrays["test_images"],
+        test_labels=arrays["test_labels"].astype(np.int64),
+        provenance=provenance,
+    )
 
+
+def _locate(name, spec, filename, canonical_md5, steps, download, mirrors, progress, timeout, key) -> tuple[Path, str]:
+    """The file to read and the search step that found it ("downloaded" when it was fetched)."""
+    dirs = [folder for _, folder in steps]
+    found = next(((step, p) for step, p in ((step, _find(d, filename)) for step, d in steps) if p is not None), None)
+    source, path = found if found is not None else ("", None)
+    if path is not None and source == "user cache" and download:
+        # the cache is lnutils' own: a file there that cannot be read (truncated, corrupt) is fetched again
+        try:
+            parse_idx(_read_bytes(path), str(path), expected_ndim=3 if key.endswith("images") else 1)
+        except DataError as error:
+            warnings.warn(f"{path} in the download cache is corrupt ({error}); fetching it again.", stacklevel=4)
+            path.unlink()
+            path = None
+    if path is None and download:
+        path = _download_from_mirrors(spec, filename, mirrors, _cache_dir(name), canonical_md5, progress, timeout, dirs)
+        source = "downloaded"
+    elif path is None:
+        raise DataError(_missing_message(spec, filename, dirs, download))
+    return path, source
+
+
+def _check_consistent(spec: dict, arrays: dict[str, np.ndarray], records: list[FileRecord]) -> None:
+    """Images and labels belong together: as many of each, 28×28 images, labels 0..9."""
     for split in ("train", "test"):
         n_images, n_labels = len(arrays[f"{split}_images"]), len(arrays[f"{split}_labels"])
         if n_images != n_labels:
@@ -448,21 +459,9 @@ def load_dataset(
             raise DataError(
                 f"{spec['title']} {split} images have shape {arrays[split + '_images'].shape[1:]}, expected (28, 28)."
             )
-    for split in ("train", "test"):
         labels = arrays[f"{split}_labels"]
         if labels.size and labels.max() > 9:
             raise DataError(f"{spec['title']} {split} labels contain {labels.max()}; expected 0..9.")
-
-    provenance = Provenance(dataset=name, records=records, warnings=notes)
-    if verbose:
-        print(provenance.summary)
-    return Dataset(
-        train_images=arrays["train_images"],
-        train_labels=arrays["train_labels"].astype(np.int64),
-        test_images=arrays["test_images"],
-        test_labels=arrays["test_labels"].astype(np.int64),
-        provenance=provenance,
-    )
 
 
 def _missing_message(spec: dict, filename: str, dirs: list[Path], download: bool) -> str:

@@ -335,6 +335,37 @@ def use_cuda_graph(device: torch.device, requested: bool | None) -> bool:
     return os.environ.get("LNUTILS_CUDA_GRAPH", "1") != "0"
 
 
+def make_step(stacks, optimizer, train_x, train_y, batch_size: int, graphed: bool):
+    """``step(indices)``: one training step of every stack, replayed as a CUDA graph when
+    ``graphed`` (:class:`CUDAGraphStep`), else eager (:func:`eager_step`)."""
+    if graphed:
+        return CUDAGraphStep(stacks, optimizer, train_x, train_y, batch_size)
+    return lambda indices: eager_step(stacks, optimizer, train_x, train_y, indices, batch_size)
+
+
+def epoch_orders(stacks, epoch: int, num_examples: int, batch_size: int, device) -> dict[str, torch.Tensor]:
+    """Per method, the epoch's mini-batches of all its networks: shape (steps, K, batch_size)."""
+    return {
+        method: torch.stack([batch_indices(seed, epoch, num_examples, batch_size) for seed in stack.seeds], dim=1).to(
+            device
+        )
+        for method, stack in stacks.items()
+    }
+
+
+def resume(checkpoint, expected: dict, stacks, optimizer, device, graphed: bool) -> tuple[History, int]:
+    """Load a checkpoint into the stacks and the optimizer; returns its history and epochs done."""
+    if checkpoint is None or not Path(checkpoint).exists():
+        return History(), 0
+    state = load_checkpoint(checkpoint, expected, device)
+    for method, stack in stacks.items():
+        stack.load_state_dict(state["stacks"][method])
+    optimizer.load_state_dict(state["optimizer"])
+    for group in optimizer.param_groups:  # a checkpoint from another device keeps this run's choice
+        group["capturable"] = graphed
+    return History.from_dict(state["history"]), state["epochs_done"]
+
+
 def train_lockstep(
     stacks: dict[str, Stack],
     learning_rates: dict[str, float],
@@ -376,36 +407,18 @@ def train_lockstep(
     graphed = use_cuda_graph(device, graph)
     optimizer = make_optimizer(stacks, learning_rates, capturable=graphed)
     expected = fingerprint(stacks, learning_rates, split, batch_size, fingerprint_extra)
-    history, start_epoch = History(), 0
-    if checkpoint is not None and Path(checkpoint).exists():
-        state = load_checkpoint(checkpoint, expected, device)
-        for method, stack in stacks.items():
-            stack.load_state_dict(state["stacks"][method])
-        optimizer.load_state_dict(state["optimizer"])
-        for group in optimizer.param_groups:  # a checkpoint from another device keeps this run's choice
-            group["capturable"] = graphed
-        history, start_epoch = History.from_dict(state["history"]), state["epochs_done"]
-    step = CUDAGraphStep(stacks, optimizer, data["train_x"], data["train_y"], batch_size) if graphed else None
+    history, start_epoch = resume(checkpoint, expected, stacks, optimizer, device, graphed)
+    step = make_step(stacks, optimizer, data["train_x"], data["train_y"], batch_size, graphed)
 
     bar = progress_bar(range(start_epoch, epochs), progress, total=epochs, initial=start_epoch, desc="epochs")
     started = time.perf_counter()
     for epoch in bar:
         epoch_start = time.perf_counter()
-        orders = {
-            method: torch.stack(
-                [batch_indices(seed, epoch, len(data["train_x"]), batch_size) for seed in stack.seeds], dim=1
-            ).to(device)
-            for method, stack in stacks.items()
-        }
-        steps = next(iter(orders.values())).shape[0]
+        orders = epoch_orders(stacks, epoch, len(data["train_x"]), batch_size, device)
         for stack in stacks.values():
             stack.train()
-        for index in range(steps):
-            indices = {method: order[index] for method, order in orders.items()}
-            if step is not None:
-                step(indices)
-            else:
-                eager_step(stacks, optimizer, data["train_x"], data["train_y"], indices, batch_size)
+        for index in range(next(iter(orders.values())).shape[0]):
+            step({method: order[index] for method, order in orders.items()})
         for method, stack in stacks.items():
             train_nll, _ = evaluate(stack, data["train_x"], data["train_y"])
             _, val_error = evaluate(stack, data["val_x"], data["val_y"])
