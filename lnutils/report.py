@@ -210,6 +210,30 @@ def saved_rates_sentence(configs: dict, saved: dict[int, dict]) -> str:
     return " ".join(sentences)
 
 
+def replaced_runs_markdown(batch_sizes=(128, 4)) -> str:
+    """The paper-profile runs that a run of another configuration replaced (kept as
+    ``mnist_paper_b<B>.replaced-<n>.json``): their rates and final test errors; "" if none."""
+    rows = []
+    for batch_size in batch_sizes:
+        for old in runs.replaced_results(f"mnist_paper_b{batch_size}.json"):
+            curves = old["curves"]
+            rows.append(
+                [
+                    batch_size,
+                    f"{old['epochs_done']} of {old['config']['epochs']}",
+                    old["config"]["seeds"],
+                    ", ".join(f"{m} {r:g}" for m, r in old["config"]["learning_rates"].items()),
+                    ", ".join(
+                        f"{m} {_percent(curves_array(curves, 'test_error', m)[-1])}" for m in curves["test_error"]
+                    ),
+                ]
+            )
+    if not rows:
+        return ""
+    table = markdown_table(["batch size", "epochs", "seeds", "learning rates", "final test error"], rows)
+    return "Earlier paper-profile runs, replaced by the ones above and kept with their results:\n\n" + table
+
+
 def full_length_status() -> str:
     """Where the full-length selections stand, per batch size, for the ledger."""
     parts = []
