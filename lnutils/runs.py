@@ -173,21 +173,28 @@ def save_results(path: str | os.PathLike, payload: dict, overwrite: bool = False
     """Write ``payload`` unless the file already holds more of the same configuration (then keep
     it and return False) or another configuration (then raise, unless ``overwrite``).
 
-    With ``overwrite``, a result of another configuration, or a longer one, is not lost: it
-    is renamed to ``<name>.replaced-<n>.json`` (:func:`replaced_results` reads them back)."""
+    ``overwrite`` lets a run of another configuration take the file's name, and even then
+    nothing is lost: the replaced result is renamed ``<name>.replaced-<n>.json``
+    (:func:`replaced_results` reads them back)."""
     path = Path(path)
     with file_lock(path):
         previous = read_json(path)
-        if previous is not None and not overwrite:
-            check_replaceable(path, payload.get("config"))
-            if size_of(previous) > size_of(payload):
-                return False
-        elif previous is not None and (
-            previous.get("config") != payload.get("config") or size_of(previous) > size_of(payload)
-        ):
+        if previous is not None and previous.get("config") not in (None, payload.get("config")):
+            if not overwrite:
+                check_replaceable(path, payload.get("config"))
             os.replace(path, replaced_path(path))
+        elif previous is not None and size_of(previous) > size_of(payload):
+            return False
         atomic_write_bytes(path, json.dumps(payload, indent=1).encode())
     return True
+
+
+def finished(path: Path, config: dict) -> dict | None:
+    """The saved result at ``path`` if it is a complete run of ``config`` (nothing left to do)."""
+    saved = read_json(path)
+    if saved is not None and saved.get("config") == config and saved.get("complete"):
+        return saved
+    return None
 
 
 def provenance(dataset, device: torch.device | str, seconds: float, commit: str | None = None) -> dict:

@@ -9,6 +9,7 @@ import json
 import os
 import pickle
 import threading
+from dataclasses import asdict
 
 import pytest
 import torch
@@ -113,13 +114,17 @@ def test_a_run_of_another_configuration_does_not_replace_a_saved_one(tmp_path):
     assert sorted(p.name for p in tmp_path.glob("r*.json")) == ["r.json", "r.replaced-1.json"]
 
 
-def test_overwrite_keeps_a_longer_result_of_the_same_configuration(tmp_path):
+def test_overwrite_replaces_only_another_configuration_and_keeps_it(tmp_path):
     path = tmp_path / "x.json"
     runs.save_results(path, {"config": {"a": 1}, "epochs_done": 5})
-    runs.save_results(path, {"config": {"a": 1}, "epochs_done": 2}, overwrite=True)
-    runs.save_results(path, {"config": {"a": 1}, "epochs_done": 3}, overwrite=True)
-    assert json.loads(path.read_text())["epochs_done"] == 3
+    assert not runs.save_results(path, {"config": {"a": 1}, "epochs_done": 2}, overwrite=True)
+    assert json.loads(path.read_text())["epochs_done"] == 5  # a shorter run of the same configuration never wins
+    assert runs.save_results(path, {"config": {"a": 2}, "epochs_done": 1}, overwrite=True)
+    assert json.loads(path.read_text())["config"] == {"a": 2}
     assert [r["epochs_done"] for r in runs.replaced_results("x.json", tmp_path)] == [5]
+    assert runs.finished(path, {"a": 2}) is None
+    runs.save_results(path, {"config": {"a": 2}, "epochs_done": 2, "complete": True})
+    assert runs.finished(path, {"a": 2})["epochs_done"] == 2 and runs.finished(path, {"a": 3}) is None
 
 
 def test_a_corrupt_result_file_is_a_clear_error_before_any_training(tmp_path):
@@ -368,3 +373,11 @@ def test_layer_norm_at_huge_float32_values_gives_no_nan():
     answer; the book says so rather than claim a match.)"""
     x = torch.randn(2, 8, generator=torch.Generator().manual_seed(0)) * 3e19
     assert not torch.isnan(norms.layer_norm(x, (8,))).any()
+
+
+def test_a_complete_run_of_the_same_configuration_is_not_trained_again(tmp_path, monkeypatch):
+    config = mnist.profile_config("paper", 128, epochs=1, seeds=[0])
+    saved = {"config": asdict(config), "complete": True, "epochs_done": 1, "curves": {}}
+    (tmp_path / "mnist_paper_b128.json").write_text(json.dumps(saved))
+    monkeypatch.setattr(mnist, "run", lambda *a, **k: pytest.fail("trained a finished run again"))
+    assert mnist.run_paper(128, epochs=1, seeds=[0], results_dir=tmp_path, overwrite=True) == saved

@@ -144,6 +144,9 @@ def select_learning_rates_run(
     }
     if full_length:
         run_config["rule"] = f"mean validation error of the last {SETTLE_EPOCHS} epochs"
+    if full_length and (done := runs.finished(path, run_config)) is not None:
+        print(f"{path.name} is already a complete run of this configuration")
+        return done
     runs.check_replaceable(path, run_config, overwrite)
     dataset = load_mnist()
     split = make_split(dataset, train_subset=train_subset)
@@ -310,12 +313,16 @@ def run_paper(
         Path(checkpoint_dir or runs.checkpoint_dir())
         / f"mnist_{profile}_b{batch_size}_{'-'.join(map(str, config.seeds))}.pt"
     )
+    results_file = results_path(profile, batch_size, results_dir)
+    if (done := runs.finished(results_file, asdict(config))) is not None:
+        print(f"{results_file.name} is already a complete run of this configuration")
+        return done
     _, payload = run(
         config,
         device=device,
         progress=progress,
         checkpoint=checkpoint,
-        results_file=results_path(profile, batch_size, results_dir),
+        results_file=results_file,
         time_budget_seconds=time_budget_seconds,
         overwrite=overwrite,
     )
