@@ -338,7 +338,7 @@ def fidelity_ledger(configs: dict[int, mnist.RunConfig]) -> str:
             return "no selection file"
         subset = f", first {sel['train_subset']:,} training images" if sel.get("train_subset") else ""
         which = "full-length rule" if sel["config"].get("rule") else "first attempt"
-        return f"{which}: grid {sel['grid']}, {sel['epochs']} epoch(s), seed 0{subset}; {sel['rule']}"
+        return f"{which}: grid {sel['grid']}{subset}; {sel['rule']}"
 
     rows = [
         ("network", "784-1000-1000-10, fully connected", "the same", "stated"),
