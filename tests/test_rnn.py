@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 from torch import nn
@@ -156,3 +158,33 @@ def test_rnn_run_resumes_part_by_part_and_the_saved_run_renders(tmp_path, monkey
     records, adding = rnn.saved_parts("quick", tmp_path)
     assert list(records) == ["batch 64", "batch 4"] and adding["LSTM"]["test_mse"] == {"30": 0.01}
     assert "test MSE, length 30" in report.rnn_saved_markdown(rnn.saved_results("quick", tmp_path))
+
+
+def test_pixel_by_pixel_reads_one_pixel_per_step(tmp_path):
+    stack = RNNStack("BN-LSTM", [0], hidden_size=8, rows=784)
+    assert stack(torch.rand(1, 3, 784)).shape == (1, 3, 10)
+    assert RNNStack.as_sequences(torch.rand(3, 784), rows=784).shape == (784, 3, 1)
+    with pytest.raises(ValueError, match="steps must divide 784"):
+        rnn.SequentialMNISTConfig(64, 1, [0], steps=30)
+    paper = rnn.profile_configs("paper")
+    assert paper["pixel by pixel, batch 64"].steps == 784 and paper["batch 64"].steps == 28
+
+
+def test_the_paper_profile_runs_pixel_by_pixel_last(tmp_path, monkeypatch):
+    order = []
+
+    def fake_sequential(config, dataset, device, progress, checkpoint=None, time_budget_seconds=None):
+        order.append((config.steps, config.batch_size, Path(checkpoint).name))
+        history = type("H", (), {"epoch_seconds": [1.0] * config.epochs})()
+        return history, {}, {"config": {}, "curves": {}, "provenance": {}}
+
+    monkeypatch.setattr(rnn, "run_sequential_mnist", fake_sequential)
+    monkeypatch.setattr(rnn, "train_adding", lambda **settings: order.append("adding") or {})
+    monkeypatch.setattr(rnn, "load_mnist", lambda: None)
+    rnn.run_profile("paper", results_dir=tmp_path, checkpoint_dir=tmp_path, progress=False)
+    assert order == [
+        (28, 64, "rnn_paper_batch-64.pt"),
+        (28, 4, "rnn_paper_batch-4.pt"),
+        "adding",
+        (784, 64, "rnn_paper_pixel-by-pixel-batch-64.pt"),
+    ]
