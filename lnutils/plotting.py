@@ -131,13 +131,20 @@ def legend_below(fig, axes, columns: int = 3) -> None:
     fig.tight_layout(rect=(0, 0.06 + 0.035 * ((len(labels) - 1) // columns), 1, 1))
 
 
-def plot_figure6(main: dict, overlay: dict | None = None, main_label: str = "", overlay_label: str = ""):
+def plot_figure6(
+    main: dict,
+    overlay: dict | None = None,
+    main_label: str = "",
+    overlay_label: str = "",
+    notes: dict[int, str] | None = None,
+):
     """The MNIST figure: rows are batch sizes, columns train NLL (log scale) and test error.
 
     ``main`` maps batch size -> curves (as written by lnutils.train.History).  Lines are
     means over seeds, bands span the seeds' min to max.  Sized for the book's column
     (about 7 inches).  The live quick run has its own figure: :func:`plot_live_check`.
-    ``overlay`` (dashed) is kept for a reader's own comparisons.
+    ``overlay`` (dashed) is kept for a reader's own comparisons.  ``notes`` marks a batch
+    size's panels, e.g. {4: "partial run: 8 of 65 epochs"} (:func:`lnutils.report.partial_notes`).
     """
     batch_sizes = sorted(set(main) | set(overlay or {}), reverse=True)
     fig, axes = plt.subplots(len(batch_sizes), 2, figsize=(7.2, 2.9 * len(batch_sizes) + 0.5), squeeze=False)
@@ -156,7 +163,8 @@ def plot_figure6(main: dict, overlay: dict | None = None, main_label: str = "", 
         axes[row, 0].set_ylabel("train NLL (nats)")
         axes[row, 1].set_ylabel("test error (%)")
         for ax in axes[row]:
-            ax.set_title(f"batch size {batch_size}", fontsize=10)
+            note = (notes or {}).get(batch_size)
+            ax.set_title(f"batch size {batch_size}" + (f"\n({note})" if note else ""), fontsize=10)
             ax.set_xlabel("epoch")
             integer_epochs(ax)
         # zoom in on the end of training, where the methods differ
