@@ -248,8 +248,9 @@ def full_length_status() -> str:
     return "; ".join(parts) + "."
 
 
-def overfitting_markdown(rows: list[dict]) -> str:
-    """The epoch of lowest validation error per method, and what training did after it."""
+def overfitting_markdown(rows: list[dict], note: str = "") -> str:
+    """The epoch of lowest validation error per method, and what training did after it;
+    ``note`` (e.g. "partial run: 40 of 65 epochs") is said under the table."""
     table = []
     for row in rows:
         orders = np.log10(row["train NLL at best"] / max(row["final train NLL"], 1e-300))
@@ -261,14 +262,14 @@ def overfitting_markdown(rows: list[dict]) -> str:
                 f"{row['test error at best %']:.2f}% → {row['final test error %']:.2f}%",
             ]
         )
-    return markdown_table(
-        [
-            "method",
-            "best validation epoch",
-            "train NLL: at best → final (geometric mean over seeds)",
-            "test error: at best → final",
-        ],
-        table,
+    headers = [
+        "method",
+        "best validation epoch",
+        "train NLL: at best → final (geometric mean over seeds)",
+        "test error: at best → final",
+    ]
+    return markdown_table(headers, table) + (
+        f"\n\n**{note[0].upper() + note[1:]}**: later epochs may change it." if note else ""
     )
 
 

@@ -182,3 +182,19 @@ def test_replaced_runs_are_listed_with_their_rates(tmp_path, monkeypatch):
     (tmp_path / "mnist_paper_b128.replaced-1.json").write_text(json.dumps(old))
     text = report.replaced_runs_markdown()
     assert "| 128 | 65 of 65 | [0, 1] | layer norm 0.0001 | layer norm 1.60 ± 0.14% |" in text
+
+
+def test_the_overfitting_table_says_when_its_run_is_partial():
+    rows = [
+        {
+            "method": "layer norm",
+            "best validation epoch": 26,
+            "epochs": 40,
+            "train NLL at best": 1e-4,
+            "final train NLL": 1e-8,
+            "test error at best %": 1.5,
+            "final test error %": 1.52,
+        }
+    ]
+    assert "Partial" not in report.overfitting_markdown(rows)
+    assert "**Partial run: 40 of 65 epochs**" in report.overfitting_markdown(rows, "partial run: 40 of 65 epochs")
