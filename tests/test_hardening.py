@@ -381,3 +381,18 @@ def test_a_complete_run_of_the_same_configuration_is_not_trained_again(tmp_path,
     (tmp_path / "mnist_paper_b128.json").write_text(json.dumps(saved))
     monkeypatch.setattr(mnist, "run", lambda *a, **k: pytest.fail("trained a finished run again"))
     assert mnist.run_paper(128, epochs=1, seeds=[0], results_dir=tmp_path, overwrite=True) == saved
+
+
+@pytest.mark.parametrize("experiment", ["conv", "rnn"])
+def test_the_command_line_reports_the_parts_a_profile_run_finished(experiment, monkeypatch, capsys):
+    module = {"conv": conv, "rnn": experiments_cli.rnn}[experiment]
+    seen = {}
+
+    def fake_run_profile(profile, device, **options):
+        seen.update(options, profile=profile)
+        return {"parts": {"part one": {}}, "complete": False}
+
+    monkeypatch.setattr(module, "run_profile", fake_run_profile)
+    assert experiments_cli.main([experiment, "run", "--profile", "quick", "--device", "cpu", "--epochs", "2"]) == 0
+    assert "parts done: ['part one']" in capsys.readouterr().out
+    assert seen == {"profile": "quick", "epochs": 2, "seeds": None, "overwrite": False, "time_budget_seconds": None}

@@ -78,31 +78,22 @@ def run_mnist(args, device) -> None:
         print(f"epochs done: {payload['epochs_done']}; results in {mnist.results_path(args.profile, args.batch_size)}")
 
 
+def profile_options(args) -> dict:
+    """The options every multi-part profile run takes from the command line."""
+    return dict(epochs=args.epochs, seeds=args.seeds, overwrite=args.overwrite, time_budget_seconds=args.time_budget)
+
+
 def run_conv(args, device) -> None:
     if args.command == "select":
         print("chosen:", conv.select(device, epochs=args.epochs or 2, overwrite=args.overwrite)["chosen"])
     else:
-        result = conv.run_profile(
-            args.profile,
-            device,
-            epochs=args.epochs,
-            seeds=args.seeds,
-            overwrite=args.overwrite,
-            time_budget_seconds=args.time_budget,
-        )
-        print(f"{len(result['records'])} part(s) done; results in {conv.results_file(args.profile)}")
+        result = conv.run_profile(args.profile, device, **profile_options(args))
+        print(f"parts done: {list(result['parts'])}; results in {conv.results_file(args.profile)}")
 
 
 def run_rnn(args, device) -> None:
-    payload = rnn.run_profile(
-        args.profile,
-        device,
-        epochs=args.epochs,
-        seeds=args.seeds,
-        overwrite=args.overwrite,
-        time_budget_seconds=args.time_budget,
-    )
-    print(f"parts done: {payload['records']}; results in {rnn.results_file(args.profile)}")
+    payload = rnn.run_profile(args.profile, device, **profile_options(args))
+    print(f"parts done: {list(payload['parts'])}; results in {rnn.results_file(args.profile)}")
 
 
 def main(argv=None) -> int:
