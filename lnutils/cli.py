@@ -72,7 +72,7 @@ def check_device(text: str) -> torch.device:
     return device
 
 
-def add_common_arguments(parser: argparse.ArgumentParser, profile: bool = True) -> None:
+def add_common_arguments(parser: argparse.ArgumentParser, profile: bool = True, epochs: bool = True) -> None:
     if profile:
         parser.add_argument(
             "--profile",
@@ -86,7 +86,8 @@ def add_common_arguments(parser: argparse.ArgumentParser, profile: bool = True) 
         default=None,
         help="cpu, cuda, cuda:N or mps (default: the GPU when there is one)",
     )
-    parser.add_argument("--epochs", type=positive_int, default=None, help="override the profile's epochs")
+    if epochs:
+        parser.add_argument("--epochs", type=positive_int, default=None, help="override the profile's epochs")
     parser.add_argument("--seeds", type=seed, nargs="+", default=None, help="override the profile's seeds (distinct)")
     parser.add_argument(
         "--time-budget", type=positive_float, default=None, help="stop after the epoch that passes this many seconds"

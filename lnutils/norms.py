@@ -50,6 +50,8 @@ __all__ = [
     "GroupNorm",
     "InstanceNorm2d",
     "RMSNorm",
+    "dynamic_tanh",
+    "DynamicTanh",
 ]
 
 
@@ -409,6 +411,23 @@ def rms_norm(
     return _scale_and_shift(compute / rms, weight, None).to(input.dtype)
 
 
+def dynamic_tanh(input: Tensor, alpha: Tensor, weight: Tensor | None = None, bias: Tensor | None = None) -> Tensor:
+    """Dynamic Tanh (Zhu, Chen, He, LeCun & Liu 2025, Eq. 1): DyT(x) = γ ⊙ tanh(α x) + β.
+
+    No statistics at all: α is one learned scalar that sets how much of the input falls in
+    tanh's linear part; γ (``weight``) and β (``bias``) act on the last dimension, as LN's g and b.
+    """
+    if alpha.numel() != 1:
+        raise ValueError(f"alpha must hold one number (a learned scalar); got shape {tuple(alpha.shape)}")
+    for name, parameter in (("weight", weight), ("bias", bias)):
+        if parameter is not None and (parameter.dim() != 1 or parameter.shape[0] != input.shape[-1]):
+            raise ValueError(
+                f"{name} of shape {tuple(parameter.shape)} does not fit an input whose last dimension is "
+                f"{input.shape[-1]}; it must have shape ({input.shape[-1]},)"
+            )
+    return _scale_and_shift(torch.tanh(alpha.reshape(()) * input), weight, bias)
+
+
 # ----------------------------------------------------------------------------- modules
 
 
@@ -614,3 +633,39 @@ class RMSNorm(nn.Module):
 
     def extra_repr(self) -> str:
         return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
+
+
+class DynamicTanh(nn.Module):
+    """Dynamic Tanh, DyT (Zhu et al. 2025): γ ⊙ tanh(α x) + β over the last dimension, α a learned
+    scalar started at ``alpha0`` (0.5, the paper's default for non-LLM models).  A replacement for
+    LayerNorm that computes no statistic; there is no torch.nn counterpart."""
+
+    def __init__(self, normalized_shape, alpha0: float = 0.5, elementwise_affine=True, device=None, dtype=None):
+        super().__init__()
+        shape = _shape_tuple(normalized_shape)
+        if len(shape) != 1:
+            raise ValueError(f"DynamicTanh acts on the last dimension only; got normalized_shape {shape}")
+        self.normalized_shape = shape
+        self.alpha0 = float(alpha0)
+        self.elementwise_affine = elementwise_affine
+        self.alpha = nn.Parameter(torch.full((1,), self.alpha0, device=device, dtype=dtype))
+        if elementwise_affine:
+            self.weight = nn.Parameter(torch.ones(shape, device=device, dtype=dtype))
+            self.bias = nn.Parameter(torch.zeros(shape, device=device, dtype=dtype))
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+
+    def reset_parameters(self) -> None:
+        with torch.no_grad():
+            self.alpha.fill_(self.alpha0)
+            if self.weight is not None:
+                self.weight.fill_(1.0)
+                self.bias.zero_()
+
+    def forward(self, input: Tensor) -> Tensor:
+        _check_normalized_shape(input, self.normalized_shape)
+        return dynamic_tanh(input, self.alpha, self.weight, self.bias)
+
+    def extra_repr(self) -> str:
+        return f"{self.normalized_shape}, alpha0={self.alpha0}, elementwise_affine={self.elementwise_affine}"

@@ -252,7 +252,13 @@ def ran_out_of_time(history, epochs: int) -> bool:
 
 
 def run_parts(
-    path: Path, config: dict, parts: dict, overwrite: bool = False, time_budget_seconds=None, kind: str = ""
+    path: Path,
+    config: dict,
+    parts: dict,
+    overwrite: bool = False,
+    time_budget_seconds=None,
+    kind: str = "",
+    annotate=None,
 ) -> dict:
     """Run a profile made of parts, one after another, resumable part by part.
 
@@ -261,6 +267,7 @@ def run_parts(
     "parts": {name: record}, "complete"}``, is written after every part; parts already in
     it are not run again, and it is never replaced by fewer parts or another configuration
     unless ``overwrite`` (and then the replaced file is kept, see :func:`save_results`).
+    ``annotate(payload)``, when given, adds what each write should record (its provenance).
     """
     check_replaceable(path, config, overwrite)
     previous = None if overwrite else read_json(path)
@@ -275,5 +282,7 @@ def run_parts(
             break
         done[name] = record
         payload["complete"] = all(name in done for name in parts)
+        if annotate is not None:
+            annotate(payload)
         save_results(path, payload, overwrite=overwrite)
     return payload

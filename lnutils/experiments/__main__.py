@@ -5,6 +5,7 @@
     python -m lnutils.experiments conv select
     python -m lnutils.experiments conv run --profile paper
     python -m lnutils.experiments rnn run --profile paper
+    python -m lnutils.experiments transformer run --profile cpu    # or paper (a GPU)
 
 Every run writes a result file (JSON) that records its configuration, seeds, data
 provenance, versions, commit, device and wall time, and resumes from its checkpoint
@@ -19,19 +20,20 @@ import sys
 
 from lnutils import environment
 from lnutils.cli import add_common_arguments, positive_int, resolve_common
-from lnutils.experiments import conv, mnist, rnn
+from lnutils.experiments import conv, mnist, rnn, transformer
 
 
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(
         prog="python -m lnutils.experiments", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    experiments = top.add_subparsers(dest="experiment", required=True, metavar="{mnist,conv,rnn}")
-    commands = {"mnist": ["select", "run"], "conv": ["select", "run"], "rnn": ["run"]}
+    experiments = top.add_subparsers(dest="experiment", required=True, metavar="{mnist,conv,rnn,transformer}")
+    commands = {"mnist": ["select", "run"], "conv": ["select", "run"], "rnn": ["run"], "transformer": ["run"]}
     helps = {
         "mnist": "Figure 6 of Ba et al. 2016 (chapter 2)",
         "conv": "layer norm in convolutional networks (chapter 3)",
         "rnn": "layer norm in recurrent networks (chapter 4)",
+        "transformer": "layer norm in Transformers (chapter 5)",
     }
     for name, choices in commands.items():
         sub = experiments.add_parser(name, help=helps[name], description=helps[name])
@@ -47,7 +49,15 @@ def parser() -> argparse.ArgumentParser:
                 help=f"select only: train every rate {mnist.FULL_LENGTH_EPOCHS} epochs, choose by the last "
                 f"{mnist.SETTLE_EPOCHS} epochs' validation error",
             )
-        add_common_arguments(sub)
+        if name == "transformer":
+            sub.add_argument(
+                "--profile",
+                choices=transformer.PROFILES,
+                default=None,
+                help="quick (a minute), cpu (the saved CPU evidence, about 1.5 h on one core) or paper (a GPU)",
+            )
+            sub.add_argument("--steps", type=positive_int, default=None, help="override the profile's training steps")
+        add_common_arguments(sub, profile=name != "transformer", epochs=name != "transformer")
         sub.set_defaults(parser=sub)
     return top
 
@@ -96,11 +106,25 @@ def run_rnn(args, device) -> None:
     print(f"parts done: {list(payload['parts'])}; results in {rnn.results_file(args.profile)}")
 
 
+def run_transformer(args, device) -> None:
+    payload = transformer.run_profile(
+        args.profile,
+        device,
+        steps=args.steps,
+        seeds=args.seeds,
+        overwrite=args.overwrite,
+        time_budget_seconds=args.time_budget,
+    )
+    done, total = len(payload["parts"]), len(payload["config"]["settings"]) * len(payload["config"]["seeds"])
+    print(f"parts done: {done} of {total}; results in {transformer.results_file(args.profile)}")
+
+
 def main(argv=None) -> int:
     args = parser().parse_args(argv)
     device = resolve_common(args.parser, args)
     environment.describe()
-    {"mnist": run_mnist, "conv": run_conv, "rnn": run_rnn}[args.experiment](args, device)
+    runners = {"mnist": run_mnist, "conv": run_conv, "rnn": run_rnn, "transformer": run_transformer}
+    runners[args.experiment](args, device)
     return 0
 
 

@@ -1,0 +1,721 @@
+"""Layer norm in Transformers (chapter 5), as numbers: the probe at initialization and the training runs.
+
+Command line (:mod:`lnutils.experiments`)::
+
+    python -m lnutils.experiments transformer run --profile cpu     # the saved CPU evidence, resumable
+    python -m lnutils.experiments transformer run --profile paper   # the GPU profile
+
+Experiments:
+
+1. :func:`initialization_probe` — Xiong et al. 2020 at initialization: the gradient norm of each
+   layer's last FFN weight W₂ (their Figure 3) and the squared norm of the hidden state by layer
+   (their Lemma 2), post-LN against pre-LN, over seeds.  Seconds of CPU; live in every profile.
+2. warm-up: post-LN and pre-LN at a high learning rate, with and without warm-up.
+3. norms: LayerNorm, RMSNorm, Dynamic Tanh and no norm in the pre-LN model.
+4. regime: DyT against LN on a small slice of the training text and on all of it.
+
+Every training run is one *part* (a setting and a seed) of a profile; parts resume from their
+checkpoints and the result file keeps finished parts (:func:`lnutils.runs.run_parts`).
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import time
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+import lnutils
+from lnutils import environment, runs
+from lnutils.compare import is_lower
+from lnutils.data import Corpus, load_shakespeare
+from lnutils.norms import DynamicTanh
+from lnutils.runs import atomic_write_bytes, provenance
+from lnutils.train import CheckpointMismatch, progress_bar
+from lnutils.transformer import NORMS, PLACEMENTS, CharTransformer, ModelShape
+
+PROFILES = ("quick", "cpu", "paper")
+SATURATION_THRESHOLD = 2.0  # |α x| > 2: tanh is within 4% of ±1 there, the "saturated" part (Verma 2026)
+CONVERGED_NATS = 0.02  # the convergence check: the training loss of the last two evaluation intervals differs less
+
+# Published numbers the chapter sets beside its own (what each paper reports, in its own units).
+PUBLISHED = {
+    "Xiong et al. 2020, IWSLT14 De-En, post-LN, lr 5e-4": {
+        "BLEU with warm-up (4,000 steps)": 34.0,
+        "BLEU without warm-up": 8.45,
+    },
+    "Zhang & Sennrich 2019, RMSNorm's speed-up over LayerNorm": {"low, %": 7.0, "high, %": 64.0},
+    "Verma 2026, DyT against LN at 64M parameters": {
+        "1M training tokens: loss change, %": -27.0,
+        "118M training tokens: loss change, %": 19.0,
+    },
+}
+
+
+@dataclass(frozen=True)
+class Training:
+    """One setting: where the norm sits, which norm, how it is trained."""
+
+    placement: str
+    norm: str
+    learning_rate: float
+    warmup_steps: int
+    train_characters: int | None = None  # None: the whole training text; n: its first n characters
+
+    @property
+    def key(self) -> str:
+        text = "all" if self.train_characters is None else f"{self.train_characters}"
+        return f"{self.placement}-{self.norm}-lr{self.learning_rate:g}-warmup{self.warmup_steps}-text{text}"
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    width: int
+    layers: int
+    heads: int
+    context: int
+    batch_size: int
+    steps: int
+    eval_every: int
+    eval_batches: int
+    seeds: tuple[int, ...]
+    learning_rate: float  # the rate of the norms and regime experiments (with warm-up)
+    high_learning_rate: float  # the warm-up experiment's rate
+    warmup_steps: int
+    small_text: int  # characters of the regime experiment's small slice
+    probe_depths: tuple[int, ...] = (2, 4, 6, 8, 10, 12)
+    probe_layers: int = 6
+    probe_seeds: int = 10
+    probe_batch: int = 16
+
+    def shape(self, vocabulary: int, layers: int | None = None) -> ModelShape:
+        return ModelShape(vocabulary, self.context, self.width, layers or self.layers, self.heads)
+
+    def experiments(self) -> dict[str, dict[str, Training]]:
+        """Each experiment's settings by role; a setting shared by two experiments is trained once."""
+        lr, high, warm = self.learning_rate, self.high_learning_rate, self.warmup_steps
+        return {
+            "warmup": {
+                f"{place} {'with' if w else 'without'} warm-up": Training(place, "layer", high, w)
+                for place in PLACEMENTS
+                for w in (warm, 0)
+            },
+            "norms": {kind: Training("pre", kind, lr, warm) for kind in NORMS},
+            "regime": {
+                f"{kind} {size}": Training("pre", kind, lr, warm, None if size == "all text" else self.small_text)
+                for size in ("small text", "all text")
+                for kind in ("layer", "dyt")
+            },
+        }
+
+    def settings(self) -> dict[str, Training]:
+        return {t.key: t for roles in self.experiments().values() for t in roles.values()}
+
+
+def profile(name: str, steps: int | None = None, seeds=None) -> Profile:
+    """quick: a model of 32 features and 2 layers, 150 steps, one seed (live, under a minute).
+    cpu: 64 features, 4 layers, 4 heads, context 64, batch 32, 3,000 steps, 3 seeds (about an hour
+    and a half on one core).  paper: the GPU size at which nanoGPT reports a validation loss of
+    about 1.47 on tiny-shakespeare: 384 features, 6 layers, 6 heads, context 256, batch 64, 5,000 steps."""
+    if name == "quick":
+        chosen = Profile("quick", 32, 2, 2, 32, 16, 150, 50, 4, (0,), 2e-3, 1e-2, 15, 20_000, probe_seeds=10)
+    elif name == "cpu":
+        chosen = Profile("cpu", 64, 4, 4, 64, 32, 3000, 250, 16, (0, 1, 2), 2e-3, 1e-2, 300, 200_000)
+    elif name == "paper":
+        chosen = Profile("paper", 384, 6, 6, 256, 64, 5000, 250, 50, (0, 1, 2), 1e-3, 1e-2, 500, 1_000_000)
+    else:
+        raise ValueError(f"unknown profile {name!r}; choose one of {PROFILES}")
+    if steps is not None:
+        chosen = replace(chosen, steps=int(steps))
+    if seeds is not None:
+        chosen = replace(chosen, seeds=tuple(int(s) for s in seeds))
+    return chosen
+
+
+# ----------------------------------------------------------------------------- data
+
+
+@dataclass
+class EncodedCorpus:
+    """The corpus as character ids on the device the model trains on."""
+
+    train: torch.Tensor
+    validation: torch.Tensor
+    vocabulary: int
+    checksum: str
+
+    @classmethod
+    def from_corpus(cls, corpus: Corpus, device="cpu") -> "EncodedCorpus":
+        return cls(
+            torch.from_numpy(corpus.encode(corpus.train)).to(device),
+            torch.from_numpy(corpus.encode(corpus.validation)).to(device),
+            len(corpus.vocabulary),
+            corpus.provenance.checksum,
+        )
+
+
+def windows(text: torch.Tensor, starts: torch.Tensor, context: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Inputs text[s : s+T] and targets text[s+1 : s+T+1] for each start s."""
+    offsets = torch.arange(context, device=text.device)
+    index = starts.to(text.device)[:, None] + offsets
+    return text[index], text[index + 1]
+
+
+def batch_starts(seed: int, step: int, length: int, context: int, batch_size: int) -> torch.Tensor:
+    """Where the windows of training step ``step`` start: drawn on the CPU from (seed, step), so a
+    resumed run and a run on another device see the same batches."""
+    if length <= context + 1:
+        raise ValueError(f"the training text ({length} characters) must be longer than the context + 1 ({context + 1})")
+    generator = torch.Generator().manual_seed(seed * 1_000_003 + step)
+    return torch.randint(0, length - context - 1, (batch_size,), generator=generator)
+
+
+def validation_starts(length: int, context: int, count: int) -> torch.Tensor:
+    """Fixed, evenly spread windows of the validation plays (the same for every run)."""
+    return torch.linspace(0, length - context - 2, count).long()
+
+
+def learning_rate_at(step: int, training: Training, steps: int) -> float:
+    """Linear warm-up over ``warmup_steps``, then a cosine decay to a tenth of the rate at the last step."""
+    peak = training.learning_rate
+    if step < training.warmup_steps:
+        return peak * (step + 1) / training.warmup_steps
+    progress = (step - training.warmup_steps) / max(1, steps - training.warmup_steps)
+    return peak * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
+
+
+# ----------------------------------------------------------------------------- experiment 1: the probe
+
+
+def hidden_and_gradients(model: CharTransformer, ids: torch.Tensor, targets: torch.Tensor) -> dict:
+    """At the model's present weights, for one batch: ‖∂L/∂W₂‖_F of each layer's last FFN weight,
+    and the mean squared norm over positions of the hidden state Xiong et al.'s Lemma 2 bounds:
+    post-LN, the sum x + FFN(x) entering each layer's last norm; pre-LN, the residual stream after
+    each layer."""
+    captured = []
+
+    def keep(module, inputs, output):
+        captured.append((inputs[0] if model.placement == "post" else output).detach())
+
+    hooks = [
+        (
+            block.feed_forward_norm.register_forward_hook(keep)
+            if model.placement == "post"
+            else block.register_forward_hook(keep)
+        )
+        for block in model.blocks
+    ]
+    try:
+        model.zero_grad(set_to_none=True)
+        model.loss(ids, targets).backward()
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return {
+        "gradient_norms": [float(block.feed_forward.contract.weight.grad.norm()) for block in model.blocks],
+        "squared_norms": [float((h**2).sum(-1).mean()) for h in captured],
+    }
+
+
+def initialization_probe(settings: Profile, corpus: EncodedCorpus, device="cpu") -> dict:
+    """Experiment 1, numbers only: per placement, (seeds, layers) arrays for the probe model and
+    (seeds, depths) arrays of the last layer's gradient norm for every depth in ``probe_depths``."""
+    starts = validation_starts(len(corpus.train), settings.context, settings.probe_batch)
+    ids, targets = windows(corpus.train, starts, settings.context)
+    result = {"width": settings.width, "layers": settings.probe_layers, "depths": list(settings.probe_depths)}
+    for placement in PLACEMENTS:
+        by_layer, squared, by_depth = [], [], []
+        for seed in range(settings.probe_seeds):
+            for depth in sorted(set(settings.probe_depths) | {settings.probe_layers}):
+                torch.manual_seed(seed)
+                model = CharTransformer(settings.shape(corpus.vocabulary, depth), placement, "layer").to(ids.device)
+                measured = hidden_and_gradients(model, ids, targets)
+                if depth == settings.probe_layers:
+                    by_layer.append(measured["gradient_norms"])
+                    squared.append(measured["squared_norms"])
+                if depth in settings.probe_depths:
+                    by_depth.append(measured["gradient_norms"][-1])
+        result[placement] = {
+            "gradient_norm_by_layer": by_layer,
+            "squared_norm_by_layer": squared,
+            "last_layer_gradient_by_depth": np.reshape(by_depth, (settings.probe_seeds, -1)).tolist(),
+        }
+    return result
+
+
+def lemma_bounds(width: int, layers: int) -> dict:
+    """Xiong et al. 2020, Lemma 2, for layer l = 1..L: post-LN E‖x‖² = 3d/2;
+    pre-LN (1 + l/2) d ≤ E‖x_l‖² ≤ (1 + 3l/2) d."""
+    layer = np.arange(1, layers + 1)
+    return {
+        "post": (1.5 * width * np.ones(layers)).tolist(),
+        "pre_low": ((1 + layer / 2) * width).tolist(),
+        "pre_high": ((1 + 3 * layer / 2) * width).tolist(),
+    }
+
+
+# ----------------------------------------------------------------------------- experiments 2-4: training
+
+
+def fingerprint(settings: Profile, training: Training, seed: int, checksum: str) -> dict:
+    """What defines one part; a checkpoint of another part or configuration is refused."""
+    run = asdict(settings)
+    run.pop("probe_depths"), run.pop("probe_seeds"), run.pop("probe_batch"), run.pop("probe_layers")
+    return {
+        "profile": run,
+        "training": asdict(training),
+        "seed": seed,
+        "data": checksum,
+        "lnutils": lnutils.__version__,
+    }
+
+
+def _dyt_statistics(model: CharTransformer, ids: torch.Tensor) -> tuple[list[float], float]:
+    """α of every DyT layer and the fraction of its inputs with |α x| > 2 on one batch."""
+    layers = [m for m in model.modules() if isinstance(m, DynamicTanh)]
+    saturated, total = [], []
+
+    def count(module, inputs, output):
+        scaled = (module.alpha * inputs[0]).abs()
+        saturated.append(int((scaled > SATURATION_THRESHOLD).sum()))
+        total.append(scaled.numel())
+
+    hooks = [m.register_forward_hook(count) for m in layers]
+    try:
+        with torch.no_grad():
+            model(ids)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return [float(m.alpha) for m in layers], sum(saturated) / max(1, sum(total))
+
+
+def evaluate_loss(model: CharTransformer, corpus: EncodedCorpus, settings: Profile) -> float:
+    """Mean validation loss in nats per character over the fixed validation windows."""
+    starts = validation_starts(len(corpus.validation), settings.context, settings.eval_batches * settings.batch_size)
+    model.eval()
+    losses = []
+    with torch.no_grad():
+        for chunk in starts.split(settings.batch_size):
+            ids, targets = windows(corpus.validation, chunk, settings.context)
+            losses.append(float(model.loss(ids, targets)))
+    model.train()
+    return float(np.mean(losses))
+
+
+def _save_checkpoint(path: Path, state: dict) -> None:
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def _load_checkpoint(path: Path, expected: dict, device) -> dict | None:
+    if not path.exists():
+        return None
+    try:
+        state = torch.load(path, map_location=device, weights_only=True)
+    except Exception as error:  # noqa: BLE001 - any unreadable file is named with its cause
+        raise CheckpointMismatch(
+            f"the checkpoint {path} cannot be read ({type(error).__name__}: {error}); delete it"
+        ) from None
+    if not isinstance(state, dict) or state.get("fingerprint") != expected:
+        raise CheckpointMismatch(
+            f"the checkpoint {path} was written by another part or configuration; delete it to start afresh"
+        )
+    return state
+
+
+def train_part(
+    settings: Profile,
+    training: Training,
+    seed: int,
+    corpus: EncodedCorpus,
+    device="cpu",
+    checkpoint: Path | None = None,
+    seconds_left: float | None = None,
+    progress: bool = True,
+) -> dict | None:
+    """Train one setting with one seed; the record, or None when out of time (the checkpoint resumes it).
+
+    Every ``eval_every`` steps it records the validation loss, the mean training loss since the last
+    evaluation and, for DyT, α per layer and the saturated fraction.  A non-finite loss ends the run:
+    it is recorded as diverged at that step, and the evaluations it did not reach stay absent.
+    """
+    started = time.perf_counter()
+    text = corpus.train if training.train_characters is None else corpus.train[: training.train_characters]
+    torch.manual_seed(seed)
+    model = CharTransformer(settings.shape(corpus.vocabulary), training.placement, training.norm).to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=training.learning_rate, betas=(0.9, 0.98))
+    expected = fingerprint(settings, training, seed, corpus.checksum)
+    record = {"steps": [], "validation_loss": [], "train_loss": [], "alpha": [], "saturated": [], "diverged_at": None}
+    step, seconds_before = 0, 0.0
+    state = _load_checkpoint(checkpoint, expected, device) if checkpoint is not None else None
+    if state is not None:
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        record, step, seconds_before = state["record"], int(state["step"]), float(state["seconds"])
+    running = []
+    bar = progress_bar(range(step, settings.steps), progress, desc=f"{training.key} seed {seed}", initial=step)
+    for step in bar:
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate_at(step, training, settings.steps)
+        ids, targets = windows(
+            text, batch_starts(seed, step, len(text), settings.context, settings.batch_size), settings.context
+        )
+        loss = model.loss(ids, targets)
+        if not torch.isfinite(loss):
+            record["diverged_at"] = step + 1
+            break
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        running.append(loss.item())
+        if (step + 1) % settings.eval_every == 0 or step + 1 == settings.steps:
+            record["steps"].append(step + 1)
+            record["validation_loss"].append(evaluate_loss(model, corpus, settings))
+            record["train_loss"].append(float(np.mean(running)))
+            running = []
+            if training.norm == "dyt":
+                alphas, fraction = _dyt_statistics(
+                    model,
+                    windows(
+                        text, batch_starts(seed, -1, len(text), settings.context, settings.batch_size), settings.context
+                    )[0],
+                )
+                record["alpha"].append(alphas)
+                record["saturated"].append(fraction)
+            if not all(math.isfinite(v) for v in record["validation_loss"][-1:]):
+                record["diverged_at"] = step + 1
+                break
+            seconds = seconds_before + time.perf_counter() - started
+            if checkpoint is not None and step + 1 < settings.steps:
+                state = {
+                    "fingerprint": expected,
+                    "model": model.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "record": record,
+                    "step": step + 1,
+                    "seconds": seconds,
+                }
+                _save_checkpoint(checkpoint, state)
+            if seconds_left is not None and time.perf_counter() - started > seconds_left and step + 1 < settings.steps:
+                print(f"time budget spent at step {step + 1} of {settings.steps}; run again to resume")
+                return None
+    record["seconds"] = round(seconds_before + time.perf_counter() - started, 1)
+    record["converged"] = converged(record)
+    if checkpoint is not None and checkpoint.exists():
+        checkpoint.unlink()
+    return record
+
+
+def converged(record: dict) -> bool:
+    """The convergence check: the run reached its last step (or diverged, an outcome too) and its
+    mean training loss moved less than :data:`CONVERGED_NATS` between the last two evaluation intervals."""
+    if record.get("diverged_at") is not None:
+        return True
+    losses = record["train_loss"]
+    return len(losses) >= 2 and abs(losses[-1] - losses[-2]) < CONVERGED_NATS
+
+
+def part_name(training: Training, seed: int) -> str:
+    return f"{training.key}/seed{seed}"
+
+
+def results_file(name: str, results_dir: Path | None = None) -> Path:
+    return Path(results_dir or runs.results_dir()) / f"transformer_{name}.json"
+
+
+def saved_results(name: str = "cpu", results_dir=None) -> dict | None:
+    """The result file of ``python -m lnutils.experiments transformer run --profile <name>``, if any."""
+    return runs.read_results(f"transformer_{name}.json", results_dir)
+
+
+def profile_config(settings: Profile, checksum: str) -> dict:
+    config = asdict(settings)
+    config["settings"] = {key: asdict(t) for key, t in settings.settings().items()}
+    config["data"] = checksum
+    config["converged_nats"] = CONVERGED_NATS
+    return config
+
+
+def run_profile(
+    name: str,
+    device="cpu",
+    progress=True,
+    steps=None,
+    seeds=None,
+    results_dir=None,
+    checkpoint_dir=None,
+    overwrite=False,
+    time_budget_seconds=None,
+    corpus: Corpus | None = None,
+    save: bool = True,
+) -> dict:
+    """Every part of a profile, seed by seed (all settings of seed 0 first, so that a partial run
+    already compares every setting), each resumable; the result file is written after each part.
+    ``save=False`` (the quick profile in a notebook) trains in memory and writes nothing."""
+    settings = profile(name, steps=steps, seeds=seeds)
+    corpus = corpus or load_shakespeare()
+    encoded = EncodedCorpus.from_corpus(corpus, device)
+    config = profile_config(settings, encoded.checksum)
+    commit = environment.git_commit()
+    folder = Path(checkpoint_dir or runs.checkpoint_dir())
+    path = results_file(name, results_dir)
+
+    def part(training: Training, seed: int):
+        def train(seconds_left):
+            checkpoint = folder / f"transformer_{name}_{training.key}_seed{seed}.pt" if save else None
+            if checkpoint is not None:
+                checkpoint.parent.mkdir(parents=True, exist_ok=True)
+            return train_part(settings, training, seed, encoded, device, checkpoint, seconds_left, progress)
+
+        return train
+
+    parts = {part_name(t, seed): part(t, seed) for seed in settings.seeds for t in settings.settings().values()}
+    started = time.perf_counter()
+    if not save:
+        payload = {"kind": "transformer", "config": config, "parts": {}, "complete": False}
+        for key, train in parts.items():
+            payload["parts"][key] = train(None)
+        payload["complete"] = True
+    else:
+        payload = runs.run_parts(
+            path,
+            config,
+            parts,
+            overwrite,
+            time_budget_seconds,
+            kind="transformer",
+            annotate=lambda payload: payload.update(
+                provenance=provenance(corpus, device, part_seconds(payload), commit)
+            ),
+        )
+    if not save:
+        payload["provenance"] = provenance(corpus, device, time.perf_counter() - started, commit)
+    return payload
+
+
+def part_seconds(payload: dict) -> float:
+    """The training seconds of the parts a result holds (each part records its own, resumes included)."""
+    return float(sum(record.get("seconds", 0.0) for record in payload["parts"].values()))
+
+
+# ----------------------------------------------------------------------------- verdicts (data only)
+
+
+def final_losses(payload: dict, training: Training) -> dict:
+    """Per seed present: the last validation loss (inf when the run diverged), and whether it is complete."""
+    values, complete, converged_all = {}, True, True
+    for seed in payload["config"]["seeds"]:
+        record = payload["parts"].get(part_name(training, seed))
+        if record is None:
+            complete = False
+            continue
+        converged_all &= bool(record.get("converged"))
+        values[seed] = math.inf if record["diverged_at"] is not None else record["validation_loss"][-1]
+    return {"values": values, "complete": complete, "converged": converged_all}
+
+
+def training_from(config: dict, key: str) -> Training:
+    return Training(**config["settings"][key])
+
+
+def compare_settings(payload: dict, first: Training, second: Training) -> dict:
+    """Is ``first``'s final validation loss lower than ``second``'s?  'lower', 'higher', 'within noise'
+    or 'undecided' (partial or not converged), with the seeds compared and the evidence level."""
+    a, b = final_losses(payload, first), final_losses(payload, second)
+    common = sorted(set(a["values"]) & set(b["values"]))
+    x = np.array([a["values"][s] for s in common])
+    y = np.array([b["values"][s] for s in common])
+    evidence = "live quick run" if payload["config"]["name"] == "quick" else "complete"
+    if evidence == "complete" and not (a["complete"] and b["complete"]):
+        evidence = f"partial: {len(common)} of {len(payload['config']['seeds'])} seeds"
+    elif evidence == "complete" and not (a["converged"] and b["converged"]):
+        evidence = "not converged"
+    if not common:
+        outcome = "undecided"
+    elif np.isinf(x).all() and np.isinf(y).all():
+        outcome = "within noise"  # both diverged every time
+    elif np.isinf(x).any() or np.isinf(y).any():
+        outcome = (
+            "lower"
+            if np.isinf(y).sum() > np.isinf(x).sum()
+            else "higher"
+            if np.isinf(x).sum() > np.isinf(y).sum()
+            else "within noise"
+        )
+    else:
+        lower = is_lower(x, y)
+        outcome = "within noise" if lower is None else "lower" if lower else "higher"
+    if evidence != "complete":
+        outcome = "undecided"
+    return {
+        "first": first.key,
+        "second": second.key,
+        "seeds": common,
+        "first_values": x.tolist(),
+        "second_values": y.tolist(),
+        "outcome": outcome,
+        "evidence": evidence,
+    }
+
+
+# Each training claim: (id, experiment, first role, second role, what the claim expects of first vs second).
+TRAINING_CLAIMS = (
+    ("post_ln_needs_warmup", "warmup", "post with warm-up", "post without warm-up", "lower"),
+    ("pre_ln_trains_without_warmup", "warmup", "pre without warm-up", "pre with warm-up", "not higher"),
+    ("rms_norm_matches_layer_norm", "norms", "rms", "layer", "within noise"),
+    ("dyt_matches_layer_norm", "norms", "dyt", "layer", "within noise"),
+    ("normalization_helps", "norms", "layer", "none", "lower"),
+    ("dyt_helps_with_little_data", "regime", "dyt small text", "layer small text", "lower"),
+    ("dyt_hurts_with_much_data", "regime", "layer all text", "dyt all text", "lower"),
+)
+
+
+def holds(outcome: str, expected: str) -> str:
+    """'yes', 'no', 'within noise' or 'undecided' for a claim expecting ``expected`` of an outcome."""
+    if outcome == "undecided":
+        return "undecided"
+    if expected == "lower":
+        return {"lower": "yes", "higher": "no"}.get(outcome, "within noise")
+    if expected == "not higher":
+        return "no" if outcome == "higher" else "yes"
+    return "yes" if outcome == "within noise" else "no"  # 'within noise': the claim is that they match
+
+
+def training_verdicts(payload: dict) -> list[dict]:
+    """One verdict per claim of :data:`TRAINING_CLAIMS`, data only (the words are in lnutils.report)."""
+    settings = Profile(**{k: v for k, v in payload["config"].items() if k in Profile.__dataclass_fields__})
+    roles = settings.experiments()
+    verdicts = []
+    for claim, experiment, first, second, expected in TRAINING_CLAIMS:
+        comparison = compare_settings(payload, roles[experiment][first], roles[experiment][second])
+        verdicts.append(
+            {
+                "claim": claim,
+                "experiment": experiment,
+                "roles": (first, second),
+                "expected": expected,
+                "holds": holds(comparison["outcome"], expected),
+                "metric": "validation loss, nats per character, last evaluation",
+                "step": settings.steps,
+                **comparison,
+            }
+        )
+    return verdicts
+
+
+def probe_verdicts(probe: dict) -> list[dict]:
+    """Xiong et al.'s two gradient claims at initialization, over the probe's seeds (a complete experiment
+    in every profile: it trains nothing)."""
+    post = np.array(probe["post"]["gradient_norm_by_layer"])
+    pre = np.array(probe["pre"]["gradient_norm_by_layer"])
+    post_depth = np.array(probe["post"]["last_layer_gradient_by_depth"])
+    pre_depth = np.array(probe["pre"]["last_layer_gradient_by_depth"])
+
+    def trend(first, last):
+        lower = is_lower(first, last)
+        return "grows" if lower else "shrinks" if lower is False else "flat (within noise)"
+
+    bounds = lemma_bounds(probe["width"], probe["layers"])
+    pre_squared = np.array(probe["pre"]["squared_norm_by_layer"]).mean(0)
+    post_squared = np.array(probe["post"]["squared_norm_by_layer"]).mean(0)
+    return [
+        {
+            "claim": "post_ln_gradient_grows_with_layer",
+            "trend": trend(post[:, 0], post[:, -1]),
+            "expected": "grows",
+            "first": post[:, 0].tolist(),
+            "last": post[:, -1].tolist(),
+        },
+        {
+            "claim": "pre_ln_gradient_flat_across_layers",
+            "trend": trend(pre[:, 0], pre[:, -1]),
+            "expected": "flat (within noise)",
+            "first": pre[:, 0].tolist(),
+            "last": pre[:, -1].tolist(),
+        },
+        {
+            "claim": "pre_ln_last_gradient_shrinks_with_depth",
+            "trend": trend(pre_depth[:, 0], pre_depth[:, -1]),
+            "expected": "shrinks",
+            "first": pre_depth[:, 0].tolist(),
+            "last": pre_depth[:, -1].tolist(),
+        },
+        {
+            "claim": "post_ln_last_gradient_independent_of_depth",
+            "trend": trend(post_depth[:, 0], post_depth[:, -1]),
+            "expected": "flat (within noise)",
+            "first": post_depth[:, 0].tolist(),
+            "last": post_depth[:, -1].tolist(),
+        },
+        {
+            "claim": "pre_ln_hidden_norm_within_lemma_bounds",
+            "trend": "within"
+            if bool(np.all((pre_squared >= bounds["pre_low"]) & (pre_squared <= bounds["pre_high"])))
+            else "outside",
+            "expected": "within",
+            "first": pre_squared.tolist(),
+            "last": bounds["pre_high"],
+        },
+        {
+            "claim": "post_ln_hidden_norm_near_three_halves_d",
+            "trend": "within" if bool(np.all(np.abs(post_squared / (1.5 * probe["width"]) - 1) < 0.1)) else "outside",
+            "expected": "within",
+            "first": post_squared.tolist(),
+            "last": bounds["post"],
+        },
+    ]
+
+
+def dyt_regime(payload: dict) -> dict:
+    """α's trajectory and the saturated fraction of every DyT run of the regime experiment, by role and seed."""
+    settings = Profile(**{k: v for k, v in payload["config"].items() if k in Profile.__dataclass_fields__})
+    out = {}
+    for role, training in settings.experiments()["regime"].items():
+        if training.norm != "dyt":
+            continue
+        out[role] = {
+            seed: {
+                "steps": r["steps"],
+                "alpha_mean": [float(np.mean(a)) for a in r["alpha"]],
+                "saturated": r["saturated"],
+            }
+            for seed in payload["config"]["seeds"]
+            if (r := payload["parts"].get(part_name(training, seed))) is not None
+        }
+    return out
+
+
+def relative_change(payload: dict, first: Training, second: Training) -> float | None:
+    """(first − second) / second of the mean final validation loss over common seeds, in percent."""
+    comparison = compare_settings(payload, first, second)
+    if not comparison["seeds"]:
+        return None
+    a, b = np.mean(comparison["first_values"]), np.mean(comparison["second_values"])
+    return float(100 * (a - b) / b) if np.isfinite(a) and np.isfinite(b) else None
+
+
+__all__ = [
+    "PROFILES",
+    "PUBLISHED",
+    "Training",
+    "Profile",
+    "profile",
+    "EncodedCorpus",
+    "initialization_probe",
+    "lemma_bounds",
+    "train_part",
+    "run_profile",
+    "saved_results",
+    "results_file",
+    "training_verdicts",
+    "probe_verdicts",
+    "dyt_regime",
+    "relative_change",
+]

@@ -1,0 +1,208 @@
+"""The words of chapter 5 (layer norm in Transformers): tables and sentences made from the
+numbers of :mod:`lnutils.experiments.transformer`.  Nothing here reads a file or decides a verdict."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from lnutils.experiments import transformer as experiment
+from lnutils.transformer import NORMS, PLACEMENTS
+
+LN2 = math.log(2)
+
+CLAIMS = {
+    "post_ln_gradient_grows_with_layer": (
+        "Post-LN: the gradient of W₂ grows with the layer index (Xiong et al. 2020, Fig. 3)"
+    ),
+    "pre_ln_gradient_flat_across_layers": "Pre-LN: the gradient of W₂ is about the same in every layer (Fig. 3)",
+    "pre_ln_last_gradient_shrinks_with_depth": (
+        "Pre-LN: the last layer's gradient shrinks as the model gets deeper (Theorem 1)"
+    ),
+    "post_ln_last_gradient_independent_of_depth": (
+        "Post-LN: the last layer's gradient does not depend on depth (Theorem 1)"
+    ),
+    "pre_ln_hidden_norm_within_lemma_bounds": ("Pre-LN: (1 + l/2)d ≤ ‖x_l‖² ≤ (1 + 3l/2)d at every layer (Lemma 2)"),
+    "post_ln_hidden_norm_near_three_halves_d": "Post-LN: ‖x‖² ≈ 3d/2 at every layer, within 10 % (Lemma 2)",
+    "post_ln_needs_warmup": (
+        "Post-LN at a high learning rate ends better with warm-up than without (Xiong et al. 2020)"
+    ),
+    "pre_ln_trains_without_warmup": (
+        "Pre-LN at the same rate does as well without warm-up as with it (Xiong et al. 2020)"
+    ),
+    "rms_norm_matches_layer_norm": "RMSNorm matches LayerNorm (Zhang & Sennrich 2019)",
+    "dyt_matches_layer_norm": "Dynamic Tanh matches LayerNorm (Zhu et al. 2025)",
+    "normalization_helps": "LayerNorm ends better than no normalization",
+    "dyt_helps_with_little_data": "With little text, DyT ends better than LN (Verma 2026)",
+    "dyt_hurts_with_much_data": "With all the text, LN ends better than DyT (Verma 2026)",
+}
+
+EVIDENCE_WORDS = {
+    "live quick run": "a live quick run: it checks the code, it ranks nothing",
+    "complete": "complete saved run",
+    "not converged": "saved run that did not pass the convergence check",
+}
+
+
+def _table(headers: list[str], rows: list[list]) -> str:
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _mean_sd(values) -> str:
+    values = np.asarray(values, dtype=float)
+    if len(values) == 0:
+        return "–"
+    if not np.all(np.isfinite(values)):
+        return f"diverged ({int(np.sum(~np.isfinite(values)))} of {len(values)})"
+    if len(values) == 1:
+        return f"{values[0]:.3f}"
+    return f"{values.mean():.3f} ± {values.std(ddof=1):.3f}"
+
+
+def setting_label(training: experiment.Training) -> str:
+    text = "all text" if training.train_characters is None else f"first {training.train_characters:,} chars"
+    warm = f"warm-up {training.warmup_steps}" if training.warmup_steps else "no warm-up"
+    return f"{PLACEMENTS[training.placement]}, {NORMS[training.norm]}, lr {training.learning_rate:g}, {warm}, {text}"
+
+
+def profile_markdown(settings: experiment.Profile) -> str:
+    return (
+        f"Profile **{settings.name}**: {settings.layers} layers, d = {settings.width}, {settings.heads} heads, "
+        f"context {settings.context}, batch {settings.batch_size}, {settings.steps:,} steps "
+        f"(evaluated every {settings.eval_every}), seeds {', '.join(map(str, settings.seeds))}."
+    )
+
+
+def probe_markdown(probe: dict) -> str:
+    """The probe by layer: W₂'s gradient norm (mean ± sd over seeds) and ‖x_l‖² against Lemma 2."""
+    bounds = experiment.lemma_bounds(probe["width"], probe["layers"])
+    rows = []
+    for layer in range(probe["layers"]):
+        post = np.array(probe["post"]["gradient_norm_by_layer"])[:, layer]
+        pre = np.array(probe["pre"]["gradient_norm_by_layer"])[:, layer]
+        post_sq = np.array(probe["post"]["squared_norm_by_layer"])[:, layer].mean()
+        pre_sq = np.array(probe["pre"]["squared_norm_by_layer"])[:, layer].mean()
+        rows.append(
+            [
+                layer + 1,
+                _mean_sd(post),
+                _mean_sd(pre),
+                f"{post_sq:.0f} (3d/2 = {bounds['post'][layer]:.0f})",
+                f"{pre_sq:.0f} ({bounds['pre_low'][layer]:.0f} to {bounds['pre_high'][layer]:.0f})",
+            ]
+        )
+    headers = ["layer l", "‖∂L/∂W₂‖ post-LN", "‖∂L/∂W₂‖ pre-LN", "‖x‖² post-LN (Lemma 2)", "‖x_l‖² pre-LN (Lemma 2)"]
+    seeds = len(probe["post"]["gradient_norm_by_layer"])
+    return _table(headers, rows) + f"\n\nMean ± sd over {seeds} seeds at initialization, d = {probe['width']}."
+
+
+def probe_verdicts_markdown(verdicts: list[dict]) -> str:
+    rows = []
+    for v in verdicts:
+        found = v["trend"]
+        agrees = "yes" if found == v["expected"] else "no"
+        rows.append([CLAIMS[v["claim"]], v["expected"], found, f"**{agrees}**"])
+    return _table(["claim", "the paper", "measured here", "agrees"], rows) + (
+        "\n\n'grows' or 'shrinks': the last value's mean differs from the first's by more than twice its "
+        "standard error over seeds (the book's seed-noise rule); otherwise 'flat (within noise)'. The probe "
+        "trains nothing, so it is complete in every profile."
+    )
+
+
+def training_markdown(payload: dict) -> str:
+    """One row per setting: final validation loss (nats and bits per character), seeds done, convergence."""
+    config = payload["config"]
+    rows = []
+    for key, fields in config["settings"].items():
+        training = experiment.Training(**fields)
+        losses = experiment.final_losses(payload, training)
+        values = list(losses["values"].values())
+        finite = [v for v in values if np.isfinite(v)]
+        bits = _mean_sd(np.array(finite) / LN2) if finite and len(finite) == len(values) else "–"
+        rows.append(
+            [
+                setting_label(training),
+                _mean_sd(values),
+                bits,
+                f"{len(values)} of {len(config['seeds'])}",
+                "yes" if losses["converged"] and values else "no",
+            ]
+        )
+    headers = ["setting", "validation loss (nats/char)", "bits/char", "seeds done", "converged"]
+    note = (
+        f"Last evaluation, step {config['steps']:,}; mean ± sd over seeds. Converged: the training loss of the "
+        f"last two evaluation intervals differs by less than {config['converged_nats']} nats (a diverged run "
+        "counts as finished)."
+    )
+    if not payload.get("complete"):
+        note += " **Partial run**: the settings without all seeds are still training."
+    return _table(headers, rows) + "\n\n" + note
+
+
+def verdicts_markdown(verdicts: list[dict]) -> str:
+    rows = []
+    for v in verdicts:
+        evidence = EVIDENCE_WORDS.get(v["evidence"], v["evidence"])
+        first = _mean_sd(v["first_values"])
+        second = _mean_sd(v["second_values"])
+        holds = f"**{v['holds']}**" if v["holds"] in ("yes", "no") else v["holds"]
+        rows.append([CLAIMS[v["claim"]], f"{first} vs {second}", holds, evidence])
+    return _table(["claim", "final validation loss (nats): first vs second", "holds", "evidence"], rows) + (
+        "\n\nA yes or no needs complete, converged runs of all seeds, compared at the same step with the seed-noise "
+        "rule (a difference of more than twice its standard error); a diverged run counts as worse than any "
+        "finished one."
+    )
+
+
+def regime_markdown(payload: dict) -> str:
+    """DyT in the two regimes: the loss change against LN, α at the end, the saturated fraction."""
+    settings = experiment.Profile(
+        **{k: v for k, v in payload["config"].items() if k in experiment.Profile.__dataclass_fields__}
+    )
+    roles = settings.experiments()["regime"]
+    dyt = experiment.dyt_regime(payload)
+    rows = []
+    for size in ("small text", "all text"):
+        change = experiment.relative_change(payload, roles[f"dyt {size}"], roles[f"layer {size}"])
+        runs = dyt.get(f"dyt {size}", {})
+        alpha = [r["alpha_mean"][-1] for r in runs.values() if r["alpha_mean"]]
+        saturated = [r["saturated"][-1] for r in runs.values() if r["saturated"]]
+        chars = "all" if roles[f"dyt {size}"].train_characters is None else f"{roles[f'dyt {size}'].train_characters:,}"
+        rows.append(
+            [
+                f"{size} ({chars} characters)",
+                "–" if change is None else f"{change:+.1f} %",
+                _mean_sd(alpha),
+                "–" if not saturated else f"{100 * np.mean(saturated):.1f} %",
+            ]
+        )
+    headers = ["training text", "DyT's loss vs LN's", "α at the end (mean over layers)", "|αx| > 2 at the end"]
+    return _table(headers, rows) + (
+        "\n\nThe loss change is (DyT − LN) / LN of the mean final validation loss; negative means DyT is better. "
+        "It is a description, not a verdict: the verdict table applies the seed-noise rule."
+    )
+
+
+def saved_run_markdown(payload: dict | None, name: str) -> str:
+    """Where the saved run stands, its provenance, or the one command that would make it."""
+    command = f"python -m lnutils.experiments transformer run --profile {name}"
+    if payload is None:
+        return f"No saved `{name}` run ships with this build. The command that makes it: `{command}`."
+    config, source = payload["config"], payload.get("provenance") or {}
+    total = len(config["settings"]) * len(config["seeds"])
+    status = "complete" if payload.get("complete") else f"partial: {len(payload['parts'])} of {total} runs"
+    commit = (source.get("commit") or "unknown")[:10]
+    hours = sum(r.get("seconds", 0.0) for r in payload["parts"].values()) / 3600
+    return (
+        f"Saved `{name}` run: {status}; {hours:.2f} h of training on {source.get('device', 'unknown device')}, "
+        f"commit `{commit}`, torch {source.get('versions', {}).get('torch', '?')}, data checksum "
+        f"`{config['data'][:12]}…`. It resumes with `{command}`."
+    )
+
+
+def published_markdown() -> str:
+    rows = [[source, what, value] for source, values in experiment.PUBLISHED.items() for what, value in values.items()]
+    return _table(["source", "what", "value"], rows)
