@@ -191,7 +191,11 @@ def bench_train(batch_sizes=(128, 4), seeds=(0, 1, 2), steps=None, warmup=None, 
     return rows
 
 
-def bench_norms(shapes=((128, 1000), (4, 1000)), repeats=50, device="cpu") -> list[dict]:
+def bench_norms(shapes=((128, 1000), (4, 1000), (2048, 384)), repeats=50, device="cpu") -> list[dict]:
+    """Forward + backward time of each normalization, the book's and PyTorch's fused ones, side by side:
+    "× torch fused" against the same layer's fused kernel, "× LN fused" against layer norm's (RMSNorm's
+    speed claim, Zhang & Sennrich 2019: 7-64 % faster than LN).  (2048, 384) is one Transformer batch
+    of the paper profile's width."""
     rows = []
     for shape in shapes:
         x = torch.randn(*shape, device=device, requires_grad=True)
@@ -204,7 +208,11 @@ def bench_norms(shapes=((128, 1000), (4, 1000)), repeats=50, device="cpu") -> li
             ("batch norm", "torch fused"): lambda x, g, b: F.batch_norm(x, None, None, g, b, True),
             ("batch norm", "autograd of naive"): lambda x, g, b: norms.batch_norm_naive(x, g, b),
             ("batch norm", "derived backward"): lambda x, g, b: norms.batch_norm(x, None, None, g, b, True),
+            ("rms norm", "torch fused"): lambda x, g, b: F.rms_norm(x, shape[-1:], g, 1e-6),
+            ("rms norm", "book (autograd)"): lambda x, g, b: norms.rms_norm(x, shape[-1:], g, 1e-6),
+            ("dynamic tanh", "book (autograd)"): lambda x, g, b: norms.dynamic_tanh(x, alpha, g, b),
         }
+        alpha = torch.full((1,), 0.5, device=device, requires_grad=True)
         baseline = {}
         for (layer, variant), function in variants.items():
             seconds = forward_backward_seconds(function, x, g, b, repeats=repeats)
@@ -216,6 +224,7 @@ def bench_norms(shapes=((128, 1000), (4, 1000)), repeats=50, device="cpu") -> li
                     "variant": variant,
                     "µs fwd+bwd": seconds * 1e6,
                     "× torch fused": seconds / baseline[layer],
+                    "× LN fused": seconds / baseline["layer norm"],
                     "saved KiB": saved_tensor_bytes(function, x, g, b) / 1024,
                 }
             )

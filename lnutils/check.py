@@ -210,7 +210,7 @@ def _compare(yours, reference, tensors: list) -> tuple[bool, str]:
         except StudentCodeError as error:
             return False, str(error)
         grads_theirs = torch.autograd.grad(expected, leaves_theirs, upstream)
-        for label, g_mine, g_theirs in zip(("input", "weight", "bias"), grads_mine, grads_theirs):
+        for label, g_mine, g_theirs in zip(("input", "weight", "bias", "alpha"), grads_mine, grads_theirs):
             if g_mine is None:
                 return False, f"gradient of {label} differs (no gradient)"
             if (message := _differs(f"gradient of {label}", g_mine, g_theirs)) is not None:
@@ -223,10 +223,10 @@ def _compare(yours, reference, tensors: list) -> tuple[bool, str]:
     )
 
 
-def _run(name: str, cases: list[Case], make) -> CheckReport:
+def _run(name: str, cases: list[Case], make, against: str = "torch.nn.functional") -> CheckReport:
     report = CheckReport(name)
     cases = sorted(cases, key=lambda c: c.size)
-    print(f"checking {name} against torch.nn.functional ({len(cases)} cases, smallest first)")
+    print(f"checking {name} against {against} ({len(cases)} cases, smallest first)")
     for case in cases:
         yours, reference, tensors, *after = make(case)
         ok, message = _compare(yours, reference, tensors)
@@ -341,6 +341,28 @@ def rms_norm(function) -> CheckReport:
         return (lambda x, w: function(x, ns, w, 1e-6)), (lambda x, w: F.rms_norm(x, ns, w, 1e-6)), [x, w]
 
     return _run("rms_norm", cases, make)
+
+
+@_printing_if_verbose
+def dynamic_tanh(function) -> CheckReport:
+    """Check ``function(input, alpha, weight=None, bias=None)`` against γ ⊙ tanh(α x) + β (Zhu et al.
+    2025, Eq. 1; torch has no DyT), outputs and the gradients of x, γ, β and α."""
+    cases = [
+        Case(f"input {shape}, alpha {alpha}{'' if affine else ', no weight or bias'}", shape, {"alpha": alpha}, affine)
+        for shape, alpha in [((2, 4), 0.5), ((3, 2, 6), 1.5), ((2, 3, 8), 0.1)]
+        for affine in (False, True)
+    ]
+
+    def reference(x, w, b, alpha):
+        output = torch.tanh(alpha * x)
+        return output if w is None else output * w + b
+
+    def make(case):
+        x, w, b = _inputs(case, (case.shape[-1],))
+        alpha = torch.tensor([case.extra["alpha"]], dtype=torch.float64, requires_grad=True)
+        return (lambda x, w, b, a: function(x, a, w, b)), reference, [x, w, b, alpha]
+
+    return _run("dynamic_tanh", cases, make, against="γ ⊙ tanh(α x) + β")
 
 
 @_printing_if_verbose

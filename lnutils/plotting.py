@@ -36,6 +36,13 @@ METHOD_COLORS = {
     "bn-lstm": OKABE_ITO["blue"],
     "gru": OKABE_ITO["green"],
     "ln-gru": OKABE_ITO["orange"],
+    # chapter 5: the places and kinds of norm in a Transformer
+    "post-ln": OKABE_ITO["blue"],
+    "pre-ln": OKABE_ITO["vermillion"],
+    "layernorm": OKABE_ITO["vermillion"],
+    "rmsnorm": OKABE_ITO["sky blue"],
+    "dynamic tanh": OKABE_ITO["green"],
+    "no norm": OKABE_ITO["black"],
 }
 
 
@@ -304,4 +311,107 @@ def activity_maps_figure(maps: dict[str, list[np.ndarray]]):
             if row == 0:
                 ax.set_title(f"block {block + 1}")
         fig.colorbar(shown, ax=axes[row].tolist(), label="fraction active", shrink=0.8)
+    return fig
+
+
+# ----------------------------------------------------------------------------- chapter 5: Transformers
+
+PLACEMENT_LABELS = {"post": "post-LN", "pre": "pre-LN"}
+
+
+def plot_initialization_probe(probe: dict):
+    """Xiong et al. 2020 at initialization: W₂'s gradient norm by layer (their Fig. 3), the last
+    layer's by depth (Theorem 1), and ‖x_l‖² by layer against Lemma 2's bounds.  Lines are the
+    mean over seeds, bands the range."""
+    fig, axes = plt.subplots(1, 3, figsize=(10.5, 3.6))
+    layers = np.arange(1, probe["layers"] + 1)
+    for placement, label in PLACEMENT_LABELS.items():
+        for ax, key, x in (
+            (axes[0], "gradient_norm_by_layer", layers),
+            (axes[1], "last_layer_gradient_by_depth", np.asarray(probe["depths"])),
+            (axes[2], "squared_norm_by_layer", layers),
+        ):
+            values = np.asarray(probe[placement][key], dtype=float)
+            ax.plot(x, values.mean(0), "o-", color=color(label), label=label, markersize=3)
+            ax.fill_between(x, values.min(0), values.max(0), color=color(label), alpha=0.2, linewidth=0)
+    width = probe["width"]
+    axes[2].plot(layers, 1.5 * width * np.ones_like(layers), ":", color=color("post-LN"), label="Lemma 2: 3d/2")
+    axes[2].fill_between(
+        layers,
+        (1 + layers / 2) * width,
+        (1 + 3 * layers / 2) * width,
+        color=color("pre-LN"),
+        alpha=0.08,
+        label="Lemma 2: pre-LN bounds",
+        hatch="//",
+        edgecolor=color("pre-LN"),
+        linewidth=0,
+    )
+    axes[0].set(xlabel="layer l", ylabel="‖∂L/∂W₂‖", title=f"by layer ({probe['layers']} layers)")
+    axes[1].set(xlabel="number of layers L", ylabel="last layer's ‖∂L/∂W₂‖", title="last layer, by depth")
+    axes[2].set(xlabel="layer l", ylabel="‖x‖² (mean over positions)", title=f"hidden state, d = {width}")
+    for ax in axes:
+        ax.xaxis.set_major_locator(mpl.ticker.MaxNLocator(integer=True))
+    legend_below(fig, axes, columns=4)
+    return fig
+
+
+def plot_transformer_runs(payload: dict, roles: dict, title: str, labels: dict | None = None, log: bool = False):
+    """Validation loss over training steps, one line per role (mean over the seeds done, band: range).
+
+    ``roles`` maps a role to its setting's key in ``payload["parts"]``; ``labels`` gives each role's
+    legend text and colour key.  A diverged seed's curve stops where it diverged."""
+    fig, ax = plt.subplots(figsize=(7.0, 3.8))
+    styles = ["-", "--", "-.", ":"]
+    for index, (role, key) in enumerate(roles.items()):
+        records = [r for name, r in payload["parts"].items() if name.rsplit("/", 1)[0] == key]
+        curves = [r for r in records if r["validation_loss"]]
+        if not curves:
+            continue
+        length = min(len(r["validation_loss"]) for r in curves)
+        steps = np.asarray(curves[0]["steps"][:length])
+        values = np.array([r["validation_loss"][:length] for r in curves])
+        label, colour_key = (labels or {}).get(role, (role, role))
+        diverged = sum(r["diverged_at"] is not None for r in records)
+        text = f"{label} ({len(records)} seed{'s' if len(records) != 1 else ''}" + (
+            f", {diverged} diverged)" if diverged else ")"
+        )
+        ax.plot(steps, values.mean(0), styles[index % len(styles)], color=color(colour_key), label=text)
+        if len(values) > 1:
+            ax.fill_between(steps, values.min(0), values.max(0), color=color(colour_key), alpha=0.15, linewidth=0)
+    ax.set(xlabel="training step", ylabel="validation loss (nats/char)", title=title)
+    if log:
+        ax.set_yscale("log")
+    ax.legend(loc="upper right", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_dyt_alpha(regime: dict, threshold: float = 2.0):
+    """DyT's α (mean over layers) and the fraction of its inputs with |αx| > threshold, over training,
+    one line per seed, for the small slice and for all the text."""
+    fig, axes = plt.subplots(1, 2, figsize=(9.0, 3.4))
+    styles = {"dyt small text": "--", "dyt all text": "-"}
+    for role, seeds in regime.items():
+        for seed, record in seeds.items():
+            label = f"{role.removeprefix('dyt ')}" if str(seed) in ("0", "min") or seed == min(seeds) else None
+            axes[0].plot(
+                record["steps"][: len(record["alpha_mean"])],
+                record["alpha_mean"],
+                styles[role],
+                color=color("Dynamic Tanh"),
+                label=label,
+                alpha=0.8,
+            )
+            axes[1].plot(
+                record["steps"][: len(record["saturated"])],
+                100 * np.asarray(record["saturated"]),
+                styles[role],
+                color=color("Dynamic Tanh"),
+                label=label,
+                alpha=0.8,
+            )
+    axes[0].set(xlabel="training step", ylabel="α (mean over DyT layers)", title="α during training")
+    axes[1].set(xlabel="training step", ylabel=f"% of inputs with |αx| > {threshold:g}", title="saturation")
+    legend_below(fig, axes, columns=2)
     return fig

@@ -340,12 +340,15 @@ def train_part(
     checkpoint: Path | None = None,
     seconds_left: float | None = None,
     progress: bool = True,
+    until: int | None = None,
 ) -> dict | None:
     """Train one setting with one seed; the record, or None when out of time (the checkpoint resumes it).
 
     Every ``eval_every`` steps it records the validation loss, the mean training loss since the last
     evaluation and, for DyT, α per layer and the saturated fraction.  A non-finite loss ends the run:
     it is recorded as diverged at that step, and the evaluations it did not reach stay absent.
+    ``until`` stops after that many steps of the same schedule (the live check that the code
+    retraces a saved run), keeping no checkpoint.
     """
     started = time.perf_counter()
     text = corpus.train if training.train_characters is None else corpus.train[: training.train_characters]
@@ -361,7 +364,8 @@ def train_part(
         optimizer.load_state_dict(state["optimizer"])
         record, step, seconds_before = state["record"], int(state["step"]), float(state["seconds"])
     running = []
-    bar = progress_bar(range(step, settings.steps), progress, desc=f"{training.key} seed {seed}", initial=step)
+    last = settings.steps if until is None else min(until, settings.steps)
+    bar = progress_bar(range(step, last), progress, desc=f"{training.key} seed {seed}", initial=step)
     for step in bar:
         for group in optimizer.param_groups:
             group["lr"] = learning_rate_at(step, training, settings.steps)
@@ -506,6 +510,38 @@ def part_seconds(payload: dict) -> float:
     return float(sum(record.get("seconds", 0.0) for record in payload["parts"].values()))
 
 
+def profile_from_config(config: dict) -> Profile:
+    """The :class:`Profile` a result file's configuration describes."""
+    values = {k: v for k, v in config.items() if k in Profile.__dataclass_fields__}
+    return Profile(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
+
+
+RETRACE_TOLERANCE_NATS = 0.02  # thread counts and BLAS kernels differ between machines: not bit-identical
+
+
+def retrace(saved: dict, role: tuple[str, str], corpus: Corpus, device="cpu", evaluations: int = 1, seed: int = 0):
+    """Train the saved run's setting ``role`` (experiment, role) with ``seed`` live for its first
+    ``evaluations`` evaluation intervals, on the same schedule, and set the validation losses beside
+    the saved ones.  Numbers only: it checks that this code is the code that made the saved run."""
+    settings = profile_from_config(saved["config"])
+    training = settings.experiments()[role[0]][role[1]]
+    encoded = EncodedCorpus.from_corpus(corpus, device)
+    live = train_part(
+        settings, training, seed, encoded, device, progress=False, until=settings.eval_every * evaluations
+    )
+    record = saved["parts"].get(part_name(training, seed))
+    saved_losses = None if record is None else record["validation_loss"][: len(live["validation_loss"])]
+    return {
+        "setting": training.key,
+        "seed": seed,
+        "steps": live["steps"],
+        "live": live["validation_loss"],
+        "saved": saved_losses,
+        "tolerance": RETRACE_TOLERANCE_NATS,
+        "seconds": live["seconds"],
+    }
+
+
 # ----------------------------------------------------------------------------- verdicts (data only)
 
 
@@ -591,7 +627,7 @@ def holds(outcome: str, expected: str) -> str:
 
 def training_verdicts(payload: dict) -> list[dict]:
     """One verdict per claim of :data:`TRAINING_CLAIMS`, data only (the words are in lnutils.report)."""
-    settings = Profile(**{k: v for k, v in payload["config"].items() if k in Profile.__dataclass_fields__})
+    settings = profile_from_config(payload["config"])
     roles = settings.experiments()
     verdicts = []
     for claim, experiment, first, second, expected in TRAINING_CLAIMS:
@@ -676,7 +712,7 @@ def probe_verdicts(probe: dict) -> list[dict]:
 
 def dyt_regime(payload: dict) -> dict:
     """α's trajectory and the saturated fraction of every DyT run of the regime experiment, by role and seed."""
-    settings = Profile(**{k: v for k, v in payload["config"].items() if k in Profile.__dataclass_fields__})
+    settings = profile_from_config(payload["config"])
     out = {}
     for role, training in settings.experiments()["regime"].items():
         if training.norm != "dyt":
@@ -719,4 +755,6 @@ __all__ = [
     "probe_verdicts",
     "dyt_regime",
     "relative_change",
+    "retrace",
+    "profile_from_config",
 ]

@@ -159,9 +159,7 @@ def verdicts_markdown(verdicts: list[dict]) -> str:
 
 def regime_markdown(payload: dict) -> str:
     """DyT in the two regimes: the loss change against LN, α at the end, the saturated fraction."""
-    settings = experiment.Profile(
-        **{k: v for k, v in payload["config"].items() if k in experiment.Profile.__dataclass_fields__}
-    )
+    settings = experiment.profile_from_config(payload["config"])
     roles = settings.experiments()["regime"]
     dyt = experiment.dyt_regime(payload)
     rows = []
@@ -206,3 +204,67 @@ def saved_run_markdown(payload: dict | None, name: str) -> str:
 def published_markdown() -> str:
     rows = [[source, what, value] for source, values in experiment.PUBLISHED.items() for what, value in values.items()]
     return _table(["source", "what", "value"], rows)
+
+
+def retrace_markdown(check: dict) -> str:
+    """Whether the live code retraced the saved run, in words computed from the two losses."""
+    if check["saved"] is None:
+        return (
+            f"The saved run does not hold `{check['setting']}` seed {check['seed']} yet, so there is nothing to "
+            f"retrace; the live run reached {check['live'][-1]:.3f} nats at step {check['steps'][-1]}."
+        )
+    difference = max(abs(a - b) for a, b in zip(check["live"], check["saved"]))
+    verdict = "retraces" if difference <= check["tolerance"] else "does NOT retrace"
+    return (
+        f"Live check ({check['seconds']:.0f} s): `{check['setting']}`, seed {check['seed']}, trained again for "
+        f"{check['steps'][-1]} steps. Validation loss live {check['live'][-1]:.4f} nats, saved "
+        f"{check['saved'][-1]:.4f}: the largest difference is {difference:.4f} nats, so this build's code "
+        f"**{verdict}** the saved run (tolerance {check['tolerance']} nats: other thread counts round differently)."
+    )
+
+
+LEDGER = [
+    (
+        "Xiong et al. 2020",
+        "Post-LN's gradients at initialization grow towards the output layer; pre-LN's do not. Lemma 2 bounds "
+        "the hidden norms. Post-LN needs a learning-rate warm-up; pre-LN does not (Transformer base, IWSLT14, "
+        "BERT).",
+        "The same probe at initialization on a character model (10 seeds, d and the FFN initialized as the "
+        "lemma assumes: W ~ N(0, 1/fan-in), ReLU). Warm-up: 4-layer models at a learning rate 5× the norms "
+        "experiment's, with and without a linear warm-up of 10 % of the steps.",
+        "Their models and data take GPU days; the mechanism is depth and learning rate, which a small model has.",
+    ),
+    (
+        "Zhang & Sennrich 2019",
+        "RMSNorm (no re-centering, no bias) matches LN's quality and runs 7-64 % faster.",
+        "RMSNorm in the pre-LN model, 3 seeds; its speed in `python -m lnutils.bench norms` beside LN, the "
+        "book's and PyTorch's fused kernels.",
+        "Quality and speed are separate claims: speed depends on the kernel, not the equation.",
+    ),
+    (
+        "Zhu et al. 2025",
+        "Dynamic Tanh, γ tanh(αx) + β with α0 = 0.5, replaces LN in Transformers with no loss of quality.",
+        "DyT in the pre-LN model in place of every LN, including the final one, 3 seeds.",
+        "The paper's models are ViTs, DiTs and LLaMA; ours is a 4-layer character model.",
+    ),
+    (
+        "Verma 2026",
+        "DyT helps with little data (−27 % loss at 1M tokens) and hurts with much (+19 % at 118M); half of its "
+        "activations saturate in the small-data regime.",
+        "DyT against LN on a 200,000-character slice and on all 4.3M training characters, with α and the "
+        "fraction |αx| > 2 over training.",
+        "The CPU profile's 'much data' is about 1.4 passes over the text, far from 118M tokens: the GPU profile "
+        "comes closer (82M characters seen).",
+    ),
+    (
+        "This chapter",
+        "—",
+        "No dropout, no weight decay, no gradient clipping (clipping would hide what warm-up does); Adam "
+        "(β = 0.9, 0.98); cosine decay to a tenth of the rate; validation on two held-out plays.",
+        "One recipe for every setting, so that only the norm and its place differ.",
+    ),
+]
+
+
+def ledger_markdown() -> str:
+    return _table(["paper", "what it states", "what this chapter does", "why"], [list(row) for row in LEDGER])
