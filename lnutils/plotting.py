@@ -360,7 +360,7 @@ def plot_transformer_runs(payload: dict, roles: dict, title: str, labels: dict |
     """Validation loss over training steps, one line per role (mean over the seeds done, band: range).
 
     ``roles`` maps a role to its setting's key in ``payload["parts"]``; ``labels`` gives each role's
-    legend text and colour key.  A diverged seed's curve stops where it diverged."""
+    legend text, colour key and (optionally) line style.  A diverged seed's curve stops where it diverged."""
     fig, ax = plt.subplots(figsize=(7.0, 3.8))
     styles = ["-", "--", "-.", ":"]
     for index, (role, key) in enumerate(roles.items()):
@@ -371,18 +371,19 @@ def plot_transformer_runs(payload: dict, roles: dict, title: str, labels: dict |
         length = min(len(r["validation_loss"]) for r in curves)
         steps = np.asarray(curves[0]["steps"][:length])
         values = np.array([r["validation_loss"][:length] for r in curves])
-        label, colour_key = (labels or {}).get(role, (role, role))
+        label, colour_key, *style = (labels or {}).get(role, (role, role))
         diverged = sum(r["diverged_at"] is not None for r in records)
         text = f"{label} ({len(records)} seed{'s' if len(records) != 1 else ''}" + (
             f", {diverged} diverged)" if diverged else ")"
         )
-        ax.plot(steps, values.mean(0), styles[index % len(styles)], color=color(colour_key), label=text)
+        line = style[0] if style else styles[index % len(styles)]
+        ax.plot(steps, values.mean(0), line, color=color(colour_key), label=text)
         if len(values) > 1:
             ax.fill_between(steps, values.min(0), values.max(0), color=color(colour_key), alpha=0.15, linewidth=0)
     ax.set(xlabel="training step", ylabel="validation loss (nats/char)", title=title)
     if log:
         ax.set_yscale("log")
-    ax.legend(loc="upper right", fontsize=8)
+    ax.legend(loc="center right", fontsize=8)
     fig.tight_layout()
     return fig
 
@@ -394,7 +395,7 @@ def plot_dyt_alpha(regime: dict, threshold: float = 2.0):
     styles = {"dyt small text": "--", "dyt all text": "-"}
     for role, seeds in regime.items():
         for seed, record in seeds.items():
-            label = f"{role.removeprefix('dyt ')}" if str(seed) in ("0", "min") or seed == min(seeds) else None
+            label = role.removeprefix("dyt ") if seed == min(seeds) else None
             axes[0].plot(
                 record["steps"][: len(record["alpha_mean"])],
                 record["alpha_mean"],

@@ -41,7 +41,7 @@ from lnutils.transformer import NORMS, PLACEMENTS, CharTransformer, ModelShape
 
 PROFILES = ("quick", "cpu", "paper")
 SATURATION_THRESHOLD = 2.0  # |α x| > 2: tanh is within 4% of ±1 there, the "saturated" part (Verma 2026)
-CONVERGED_NATS = 0.02  # the convergence check: the training loss of the last two evaluation intervals differs less
+CONVERGED_NATS = 0.02  # the convergence check: the last two validation losses differ by less (nats per character)
 
 # Published numbers the chapter sets beside its own (what each paper reports, in its own units).
 PUBLISHED = {
@@ -418,13 +418,16 @@ def train_part(
     return record
 
 
-def converged(record: dict) -> bool:
-    """The convergence check: the run reached its last step (or diverged, an outcome too) and its
-    mean training loss moved less than :data:`CONVERGED_NATS` between the last two evaluation intervals."""
+def converged(record: dict, nats: float = CONVERGED_NATS) -> bool:
+    """The convergence check, on the metric the verdicts compare: the validation loss moved less than
+    ``nats`` over the last evaluation interval (a diverged run has finished too: divergence is its outcome).
+
+    The verdicts apply it to the saved curves, so a record's own ``converged`` flag (written by the
+    first parts of the CPU run, with the training loss) is not what decides."""
     if record.get("diverged_at") is not None:
         return True
-    losses = record["train_loss"]
-    return len(losses) >= 2 and abs(losses[-1] - losses[-2]) < CONVERGED_NATS
+    losses = record["validation_loss"]
+    return len(losses) >= 2 and abs(losses[-1] - losses[-2]) < nats
 
 
 def part_name(training: Training, seed: int) -> str:
@@ -553,7 +556,7 @@ def final_losses(payload: dict, training: Training) -> dict:
         if record is None:
             complete = False
             continue
-        converged_all &= bool(record.get("converged"))
+        converged_all &= converged(record, payload["config"].get("converged_nats", CONVERGED_NATS))
         values[seed] = math.inf if record["diverged_at"] is not None else record["validation_loss"][-1]
     return {"values": values, "complete": complete, "converged": converged_all}
 

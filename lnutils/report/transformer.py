@@ -133,9 +133,9 @@ def training_markdown(payload: dict) -> str:
         )
     headers = ["setting", "validation loss (nats/char)", "bits/char", "seeds done", "converged"]
     note = (
-        f"Last evaluation, step {config['steps']:,}; mean ± sd over seeds. Converged: the training loss of the "
-        f"last two evaluation intervals differs by less than {config['converged_nats']} nats (a diverged run "
-        "counts as finished)."
+        f"Last evaluation, step {config['steps']:,}; mean ± sd over seeds. Converged: the last two validation "
+        f"losses of every seed differ by less than {config['converged_nats']} nats (a diverged run counts as "
+        "finished)."
     )
     if not payload.get("complete"):
         note += " **Partial run**: the settings without all seeds are still training."
@@ -249,8 +249,8 @@ LEDGER = [
     ),
     (
         "Verma 2026",
-        "DyT helps with little data (−27 % loss at 1M tokens) and hurts with much (+19 % at 118M); half of its "
-        "activations saturate in the small-data regime.",
+        "DyT helps with little data (−27 % validation loss at 64M parameters and 1M tokens) and hurts with "
+        "much (+19 % at 118M tokens); 49 % of its activations saturate at 1M tokens, 23 % at 118M.",
         "DyT against LN on a 200,000-character slice and on all 4.3M training characters, with α and the "
         "fraction |αx| > 2 over training.",
         "The CPU profile's 'much data' is about 1.4 passes over the text, far from 118M tokens: the GPU profile "
@@ -268,3 +268,40 @@ LEDGER = [
 
 def ledger_markdown() -> str:
     return _table(["paper", "what it states", "what this chapter does", "why"], [list(row) for row in LEDGER])
+
+
+SPEED_VARIANTS = [
+    ("layer norm", "torch fused", "LayerNorm, PyTorch fused"),
+    ("rms norm", "torch fused", "RMSNorm, PyTorch fused"),
+    ("layer norm", "derived backward", "LayerNorm, the book's (derived backward)"),
+    ("rms norm", "book (autograd)", "RMSNorm, the book's (autograd)"),
+    ("dynamic tanh", "book (autograd)", "Dynamic Tanh, the book's (autograd)"),
+]
+
+
+def speed_markdown(rows: list[dict]) -> str:
+    """The benchmark's rows for the Transformer's norms, as ratios against fused LayerNorm in the same
+    run, and a sentence on RMSNorm's claim computed from them."""
+    shapes = list(dict.fromkeys(row["shape"] for row in rows))
+    by_key = {(row["layer"], row["variant"], row["shape"]): row for row in rows}
+    table = [
+        [label] + [f"{by_key[(layer, variant, shape)]['× LN fused']:.2f}×" for shape in shapes]
+        for layer, variant, label in SPEED_VARIANTS
+        if all((layer, variant, shape) in by_key for shape in shapes)
+    ]
+    sentences = []
+    for shape in shapes:
+        ratio = by_key[("rms norm", "torch fused", shape)]["× LN fused"]
+        change = 100 * (ratio - 1)
+        sentences.append(
+            f"at {shape}, PyTorch's fused RMSNorm took {ratio:.2f}× the time of its fused LayerNorm "
+            f"({abs(change):.0f} % {'more' if change > 0 else 'less'} time)"
+        )
+    headers = ["forward + backward, time × fused LayerNorm"] + [f"input {shape}" for shape in shapes]
+    return (
+        _table(headers, table)
+        + "\n\nIn this build, "
+        + "; ".join(sentences)
+        + ". Zhang & Sennrich 2019 report 7-64 % less time. One run of timings on a shared machine: "
+        "`python -m lnutils.bench norms` repeats it."
+    )
