@@ -4,9 +4,10 @@
 
 It trains nothing worth reading: it checks that every path of the book (the layers
 against torch.nn, the MNIST lockstep trainer, the conv comparison and its probes, the
-RNN cells, their probes and the adding problem, and on CUDA the graph-captured step
-against the eager one) runs on the device and gives finite numbers.  It takes seconds
-on a GPU and well under a minute on two CPU cores.  ``--synthetic`` uses random images
+RNN cells, their probes and the adding problem, the Transformer's probe and one short
+run of each of its settings, and on CUDA the graph-captured step against the eager one)
+runs on the device and gives finite numbers.  It takes seconds on a GPU and well under a
+minute on two CPU cores.  ``--synthetic`` uses random images
 instead of MNIST and Fashion-MNIST (no data needed).
 """
 
@@ -17,6 +18,7 @@ import sys
 import time
 import traceback
 import warnings
+from dataclasses import replace
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -26,8 +28,8 @@ import torch.nn.functional as F
 from lnutils import environment, norms, plotting, report
 from lnutils.cli import check_device
 from lnutils.cnn import NORMALIZATIONS
-from lnutils.data import load_dataset
-from lnutils.experiments import conv, rnn
+from lnutils.data import DataError, load_dataset, load_shakespeare
+from lnutils.experiments import conv, rnn, transformer
 from lnutils.mlp import METHODS, MLPStack
 from lnutils.train import (
     CUDAGraphStep,
@@ -181,6 +183,34 @@ def rnn_and_probes(device: torch.device, synthetic: bool) -> str:
     return f"{len(cells)} cells, batch 16: finite curves; probes and adding problem ran"
 
 
+def _synthetic_corpus(characters: int = 20_000) -> transformer.EncodedCorpus:
+    generator = torch.Generator().manual_seed(0)
+    text = torch.randint(0, 40, (characters,), generator=generator)
+    return transformer.EncodedCorpus(text, text[: characters // 4], 40, "synthetic")
+
+
+def transformer_probe_and_parts(device: torch.device, synthetic: bool) -> str:
+    """Chapter 5: the probe at initialization, and 20 steps of every setting of the quick profile."""
+    if synthetic:
+        encoded = _synthetic_corpus()
+    else:
+        try:
+            encoded = transformer.EncodedCorpus.from_corpus(load_shakespeare(), device)
+        except DataError:
+            encoded = _synthetic_corpus()  # the plays are not installed: the code path is the same
+    encoded = transformer.EncodedCorpus(encoded.train.to(device), encoded.validation.to(device), encoded.vocabulary, "")
+    settings = transformer.profile("quick", steps=20)
+    settings = replace(settings, eval_every=10, probe_depths=(1, 2), probe_layers=2, probe_seeds=2)
+    probe = transformer.initialization_probe(settings, encoded, device)
+    if not np.isfinite(probe["pre"]["gradient_norm_by_layer"]).all():
+        raise AssertionError("non-finite gradient norms in the probe")
+    for training in settings.settings().values():
+        record = transformer.train_part(settings, training, 0, encoded, device, progress=False)
+        if record["diverged_at"] is not None or not np.isfinite(record["validation_loss"]).all():
+            raise AssertionError(f"{training.key}: the loss is not finite: {record}")
+    return f"probe and {len(settings.settings())} settings, 20 steps each: finite losses"
+
+
 def run_all(device: torch.device | str, synthetic: bool = False) -> list[tuple[str, bool, str, float]]:
     """Every part; returns (part, passed, message, seconds) rows and never stops at a failure."""
     device = torch.device(device)
@@ -190,6 +220,7 @@ def run_all(device: torch.device | str, synthetic: bool = False) -> list[tuple[s
         "CUDA graph vs eager": lambda: graph_matches_eager(device),
         "chapter 3: conv + border probe": lambda: conv_and_probes(device, synthetic),
         "chapter 4: RNN + probes + adding": lambda: rnn_and_probes(device, synthetic),
+        "chapter 5: Transformer probe + settings": lambda: transformer_probe_and_parts(device, synthetic),
     }
     rows = []
     for name, part in parts.items():
