@@ -277,7 +277,8 @@ def test_bad_arguments_are_argparse_errors_before_any_work(arguments, capsys):
         ["rnn", "run", "--profile", "x"],
         ["rnn", "run", "--profile", "quick", "--epochs", "0"],
         ["rnn", "select", "--profile", "quick"],  # the RNN chapter selects no learning rate
-        ["transformer", "run", "--profile", "quick"],
+        ["transformer", "run", "--profile", "quick", "--epochs", "1"],  # it trains in steps, not epochs
+        ["vision-transformer", "run", "--profile", "quick"],  # no such experiment
         [],
     ],
 )

@@ -392,3 +392,18 @@ def test_cli_refuses_options_the_transformer_does_not_take():
             text=True,
         )
         assert result.returncode == 2, result.stderr
+
+
+def test_the_unigram_loss_is_the_cross_entropy_of_character_frequencies(corpus):
+    train = np.bincount(corpus.encode(corpus.train), minlength=len(corpus.vocabulary)) / len(corpus.train)
+    ids = corpus.encode(corpus.validation)
+    expected = -np.mean(np.log(np.maximum(train[ids], 1e-12)))  # '3' is only in the validation play
+    assert experiment.unigram_loss(corpus) == pytest.approx(expected)
+
+
+def test_the_stuck_sentence_names_runs_at_the_unigram_loss_and_nothing_else():
+    stuck = {"post without warm-up": [3.31, 3.30, 1.9]}
+    sentence = words.stuck_sentence(_payload(stuck), unigram=3.31)
+    assert "post-LN, LayerNorm" in sentence and "no warm-up" in sentence and "(2 of 3 seeds)" in sentence
+    assert "No run" in words.stuck_sentence(_payload({}), unigram=3.31)
+    assert "Diverged" in words.stuck_sentence(_payload({"post without warm-up": [math.inf] * 3}), unigram=3.31)

@@ -167,6 +167,15 @@ def windows(text: torch.Tensor, starts: torch.Tensor, context: int) -> tuple[tor
     return text[index], text[index + 1]
 
 
+def unigram_loss(corpus: Corpus) -> float:
+    """The validation loss, in nats per character, of predicting every character by its frequency in
+    the training text: what a model that has learned nothing about order reaches."""
+    train = np.bincount(corpus.encode(corpus.train), minlength=len(corpus.vocabulary)) / len(corpus.train)
+    validation = np.bincount(corpus.encode(corpus.validation), minlength=len(corpus.vocabulary))
+    seen = validation > 0
+    return float(-(validation[seen] * np.log(np.maximum(train[seen], 1e-12))).sum() / validation.sum())
+
+
 def batch_starts(seed: int, step: int, length: int, context: int, batch_size: int) -> torch.Tensor:
     """Where the windows of training step ``step`` start: drawn on the CPU from (seed, step), so a
     resumed run and a run on another device see the same batches."""
@@ -759,5 +768,6 @@ __all__ = [
     "dyt_regime",
     "relative_change",
     "retrace",
+    "unigram_loss",
     "profile_from_config",
 ]

@@ -305,3 +305,28 @@ def speed_markdown(rows: list[dict]) -> str:
         + ". Zhang & Sennrich 2019 report 7-64 % less time. One run of timings on a shared machine: "
         "`python -m lnutils.bench norms` repeats it."
     )
+
+
+def stuck_sentence(payload: dict, unigram: float, tolerance: float = 0.05) -> str:
+    """Which settings ended within ``tolerance`` nats of the unigram loss (learned character frequencies
+    and nothing of their order), computed from every seed's last validation loss."""
+    stuck, diverged = [], []
+    for key, fields in payload["config"]["settings"].items():
+        training = experiment.Training(**fields)
+        values = experiment.final_losses(payload, training)["values"]
+        near = [seed for seed, value in values.items() if np.isfinite(value) and abs(value - unigram) < tolerance]
+        if near:
+            stuck.append(f"{setting_label(training)} ({len(near)} of {len(values)} seeds)")
+        if any(not np.isfinite(value) for value in values.values()):
+            diverged.append(setting_label(training))
+    text = f"Predicting each character by its frequency in the training text gives {unigram:.3f} nats per character. "
+    text += (
+        "Runs that ended within {:.2f} nats of it learned the frequencies and nothing of their order: {}.".format(
+            tolerance, "; ".join(stuck)
+        )
+        if stuck
+        else f"No run of the saved file ended within {tolerance:.2f} nats of it."
+    )
+    if diverged:
+        text += " Diverged (a non-finite loss): " + "; ".join(diverged) + "."
+    return text
