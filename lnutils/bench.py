@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
 from lnutils import environment, norms
-from lnutils.cli import check_device
+from lnutils.cli import check_device, positive_int, whole_number
 from lnutils.data import load_mnist
 from lnutils.measure import forward_backward_seconds, saved_tensor_bytes, synchronize
 from lnutils.mlp import METHODS, MLPStack
@@ -243,9 +243,9 @@ def print_table(rows: list[dict]) -> None:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("what", choices=["train", "norms"])
-    parser.add_argument("--batch-sizes", type=int, nargs="*", default=[128, 4])
-    parser.add_argument("--steps", type=int, default=None, help="timed steps per network")
-    parser.add_argument("--warmup", type=int, default=None, help="untimed steps before timing")
+    parser.add_argument("--batch-sizes", type=positive_int, nargs="+", default=[128, 4])
+    parser.add_argument("--steps", type=positive_int, default=None, help="timed steps per network (at least 1)")
+    parser.add_argument("--warmup", type=whole_number, default=None, help="untimed steps before timing")
     parser.add_argument(
         "--device",
         type=check_device,

@@ -25,13 +25,19 @@ from lnutils import environment
 PROFILES = ("quick", "paper")
 
 
-def _whole_number(text: str, minimum: int) -> int:
+MAX_SEED = 2**31 - 1  # numpy's and every generator's seeds fit; a larger one is a typo
+MAX_COUNT = 10_000_000  # epochs, steps, images: more is a typo that would run until killed
+
+
+def _whole_number(text: str, minimum: int, maximum: int = MAX_COUNT) -> int:
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
     if value < minimum:
         raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
+    if value > maximum:
+        raise argparse.ArgumentTypeError(f"must be at most {maximum:,}, got {value}")
     return value
 
 
@@ -39,8 +45,22 @@ def positive_int(text: str) -> int:
     return _whole_number(text, 1)
 
 
-def seed(text: str) -> int:
+def whole_number(text: str) -> int:
     return _whole_number(text, 0)
+
+
+def epoch_count(text: str) -> int:
+    return _whole_number(text, 1, 10_000)
+
+
+def seed(text: str) -> int:
+    return _whole_number(text, 0, MAX_SEED)
+
+
+def folder(text: str) -> str:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty path; name a folder (it is created if missing)")
+    return text
 
 
 def positive_float(text: str) -> float:
@@ -48,6 +68,8 @@ def positive_float(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if value != value or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {text!r}")
     if not value > 0:
         raise argparse.ArgumentTypeError(f"must be more than 0, got {value}")
     return value
@@ -87,14 +109,27 @@ def add_common_arguments(parser: argparse.ArgumentParser, profile: bool = True, 
         help="cpu, cuda, cuda:N or mps (default: the GPU when there is one)",
     )
     if epochs:
-        parser.add_argument("--epochs", type=positive_int, default=None, help="override the profile's epochs")
+        parser.add_argument("--epochs", type=epoch_count, default=None, help="override the profile's epochs")
     parser.add_argument("--seeds", type=seed, nargs="+", default=None, help="override the profile's seeds (distinct)")
     parser.add_argument(
         "--time-budget", type=positive_float, default=None, help="stop after the epoch that passes this many seconds"
     )
-    parser.add_argument("--results-dir", default=None, help="write result files here")
-    parser.add_argument("--checkpoint-dir", default=None, help="write checkpoints here")
+    parser.add_argument("--results-dir", type=folder, default=None, help="write result files here")
+    parser.add_argument("--checkpoint-dir", type=folder, default=None, help="write checkpoints here")
     parser.add_argument("--overwrite", action="store_true", help="replace a saved result of another configuration")
+
+
+def check_writable(parser: argparse.ArgumentParser, what: str, path) -> None:
+    """A folder the run will write to exists (or is created) and takes a file: checked before any
+    training, so that a typo costs seconds, not the hours of a first epoch or part."""
+    try:
+        os.makedirs(path, exist_ok=True)
+        probe = os.path.join(path, f".lnutils-write-test-{os.getpid()}")
+        with open(probe, "wb"):
+            pass
+        os.remove(probe)
+    except OSError as error:
+        parser.error(f"cannot write the {what} to {path}: {error.strerror or error}; choose another folder")
 
 
 def resolve_common(parser: argparse.ArgumentParser, args: argparse.Namespace) -> torch.device:

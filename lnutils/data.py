@@ -23,9 +23,11 @@ from __future__ import annotations
 import gzip
 import hashlib
 import importlib.util
+import math
 import os
 import re
 import tempfile
+import time
 import urllib.error
 import urllib.request
 import warnings
@@ -243,7 +245,7 @@ def parse_idx(data: bytes, source: str = "<bytes>", expected_ndim: int | None = 
     if len(data) < header_size:
         raise DataError(f"{source}: truncated inside the IDX header.")
     shape = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
-    expected_size = header_size + int(np.prod(shape))
+    expected_size = header_size + math.prod(shape)  # exact: a corrupt header's sizes may overflow int64
     if len(data) != expected_size:
         raise DataError(
             f"{source}: header says shape {shape} ({expected_size} bytes in all) but the "
@@ -288,6 +290,48 @@ def _find(directory: Path, filename: str) -> Path | None:
     return None
 
 
+# ----------------------------------------------------------------------------- temporary files
+
+
+def temporary_prefix(target: Path, hidden: bool = False) -> str:
+    """The prefix of a temporary file written next to ``target``: its name and this process's id, so
+    that a later run can tell a dead writer's leftovers from a live writer's file."""
+    return f"{'.' if hidden else ''}{Path(target).name}.{os.getpid()}."
+
+
+def remove_orphaned_temporaries(
+    target: Path, suffix: str, hidden: bool = False, stale_seconds: float = 3600
+) -> list[Path]:
+    """Delete the temporary files next to ``target`` that a killed process left (a SIGKILL runs no
+    clean-up): those whose writer's process id no longer exists, and files of the unnamed older
+    format untouched for ``stale_seconds``.  Returns what it removed."""
+    target = Path(target)
+    removed = []
+    pattern = f"{'.' if hidden else ''}{target.name}.*{suffix}"
+    for candidate in target.parent.glob(pattern):
+        middle = candidate.name[len(pattern.split("*")[0]) : -len(suffix)]
+        pid_text = middle.split(".", 1)[0]
+        try:
+            if pid_text.isdigit() and "." in middle:
+                pid = int(pid_text)
+                if pid == os.getpid():
+                    continue
+                try:
+                    os.kill(pid, 0)
+                    continue  # its writer is alive
+                except ProcessLookupError:
+                    pass
+                except PermissionError:
+                    continue  # alive, another user's
+            elif time.time() - candidate.stat().st_mtime < stale_seconds:
+                continue
+            candidate.unlink()
+            removed.append(candidate)
+        except OSError:
+            continue
+    return removed
+
+
 # ----------------------------------------------------------------------------- download
 
 
@@ -299,7 +343,10 @@ def _download(url: str, destination: Path, canonical_md5: str, progress: bool, t
     """
     try:
         destination.parent.mkdir(parents=True, exist_ok=True)
-        handle, temp_name = tempfile.mkstemp(prefix=destination.name + ".", suffix=".part", dir=destination.parent)
+        remove_orphaned_temporaries(destination, ".part")
+        handle, temp_name = tempfile.mkstemp(
+            prefix=temporary_prefix(destination), suffix=".part", dir=destination.parent
+        )
     except OSError as error:
         raise DataError(
             f"cannot write to the download cache {destination.parent} ({error.strerror or error}). Set "

@@ -30,6 +30,7 @@ from pathlib import Path
 import torch
 
 from lnutils import environment
+from lnutils.data import remove_orphaned_temporaries, temporary_prefix
 
 PACKAGE_RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -62,13 +63,21 @@ def read_json(path: Path) -> dict | None:
     path = Path(path)
     if not path.exists():
         return None
+    fix = (
+        "move it aside or delete it, or restore it with `git checkout -- <file>` if it is one of the book's saved runs"
+    )
+    if path.is_dir():
+        raise ResultsConflict(f"the result file {path} is a folder, not a file; {fix}")
     try:
-        return json.loads(path.read_text())
+        payload = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ResultsConflict(f"the result file {path} is not valid JSON ({error}); {fix}") from None
+    if not isinstance(payload, dict):
         raise ResultsConflict(
-            f"the result file {path} is not valid JSON ({error}); move it aside or delete it, "
-            "or restore it with `git checkout -- <file>` if it is one of the book's saved runs"
-        ) from None
+            f"the result file {path} holds a JSON {type(payload).__name__}, not a result (an object with a "
+            f"'config'); {fix}"
+        )
+    return payload
 
 
 def read_results(name: str, directory: Path | None = None) -> dict | None:
@@ -111,7 +120,8 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write through a unique temporary file in the same folder, then rename over ``path``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    remove_orphaned_temporaries(path, ".tmp", hidden=True)  # what a killed writer left (80-100 MB a checkpoint)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=temporary_prefix(path, hidden=True), suffix=".tmp")
     try:
         with os.fdopen(handle, "wb") as file:
             file.write(data)
@@ -137,26 +147,48 @@ def size_of(payload: dict) -> tuple[int, int]:
     return parts, int(payload.get("epochs_done", 0))
 
 
-def check_replaceable(path: Path, config: dict, overwrite: bool = False) -> None:
-    """Raise :class:`ResultsConflict` if ``path`` holds a result of another configuration."""
+def data_checksum(payload: dict) -> str | None:
+    """The checksum of the data a result was trained on (None when it records none)."""
+    return ((payload.get("provenance") or {}).get("data") or {}).get("checksum")
+
+
+def difference(previous: dict, config: dict, checksum: str | None = None) -> str | None:
+    """Why ``previous`` is not a run of ``config`` on the data ``checksum`` (None: it is)."""
+    if previous.get("config") is None:
+        return "a result that records no configuration"
+    if previous["config"] != config:
+        return f"a run of another configuration:\n  saved: {previous['config']}\n  this run: {config}"
+    saved = data_checksum(previous)
+    if checksum is not None and saved is not None and saved != checksum:
+        return (
+            f"a run of the same configuration on other data (data checksum {saved[:12]}…, this run's {checksum[:12]}…)"
+        )
+    return None
+
+
+def check_replaceable(path: Path, config: dict, overwrite: bool = False, checksum: str | None = None) -> None:
+    """Raise :class:`ResultsConflict` if ``path`` holds anything but a run of ``config`` (on the data
+    ``checksum``, when given): another configuration, other data, or a file with no configuration."""
     if overwrite:
         return
     previous = read_json(path)
-    if previous is not None and previous.get("config") not in (None, config):
+    if previous is not None and (why := difference(previous, config, checksum)) is not None:
         raise ResultsConflict(
-            f"{path} holds a run of another configuration:\n  saved: {previous['config']}\n"
-            f"  this run: {config}\nPass --overwrite (overwrite=True) to replace it, or "
-            "--results-dir to write elsewhere."
+            f"{path} holds {why}\nPass --overwrite (overwrite=True) to replace it (the old file is kept as "
+            "<name>.replaced-<n>.json), or --results-dir to write elsewhere."
         )
 
 
 def replaced_path(path: Path) -> Path:
-    """Where a replaced result is kept: ``<name>.replaced-<n>.json``, n the first free number."""
+    """Where a replaced result is kept: ``<name>.replaced-<n>.json``, n one more than the largest
+    number there, so that the numbers keep the order of replacement even after a deletion."""
     path = Path(path)
-    number = 1
-    while (candidate := path.with_name(f"{path.stem}.replaced-{number}{path.suffix}")).exists():
-        number += 1
-    return candidate
+    numbers = [
+        int(found.stem.rsplit("-", 1)[1])
+        for found in path.parent.glob(f"{path.stem}.replaced-*{path.suffix}")
+        if found.stem.rsplit("-", 1)[1].isdigit()
+    ]
+    return path.with_name(f"{path.stem}.replaced-{max(numbers, default=0) + 1}{path.suffix}")
 
 
 def replaced_results(name: str, directory: Path | None = None) -> list[dict]:
@@ -165,7 +197,10 @@ def replaced_results(name: str, directory: Path | None = None) -> list[dict]:
     if not (folder / name).exists() and directory is None:
         folder = PACKAGE_RESULTS
     stem, suffix = Path(name).stem, Path(name).suffix
-    found = sorted(folder.glob(f"{stem}.replaced-*{suffix}"), key=lambda p: int(p.stem.rsplit("-", 1)[1]))
+    found = sorted(
+        (p for p in folder.glob(f"{stem}.replaced-*{suffix}") if p.stem.rsplit("-", 1)[1].isdigit()),
+        key=lambda p: int(p.stem.rsplit("-", 1)[1]),
+    )
     return [read_json(path) for path in found]
 
 
@@ -179,9 +214,9 @@ def save_results(path: str | os.PathLike, payload: dict, overwrite: bool = False
     path = Path(path)
     with file_lock(path):
         previous = read_json(path)
-        if previous is not None and previous.get("config") not in (None, payload.get("config")):
+        if previous is not None and difference(previous, payload.get("config"), data_checksum(payload)) is not None:
             if not overwrite:
-                check_replaceable(path, payload.get("config"))
+                check_replaceable(path, payload.get("config"), checksum=data_checksum(payload))
             os.replace(path, replaced_path(path))
         elif previous is not None and size_of(previous) > size_of(payload):
             return False

@@ -233,7 +233,19 @@ def load_checkpoint(path: str | os.PathLike, expected: dict, device: torch.devic
 
     Loaded with ``weights_only=True``: a checkpoint file cannot run code.
     """
-    state = torch.load(path, map_location=device, weights_only=True)
+    try:
+        state = torch.load(path, map_location=device, weights_only=True)
+    except Exception as error:  # noqa: BLE001 - empty, truncated, random or foreign bytes: name the file
+        raise CheckpointMismatch(
+            f"the checkpoint {path} cannot be read ({type(error).__name__}: {str(error)[:200]}); it is empty, "
+            "truncated or not a checkpoint. Delete it to start the run afresh."
+        ) from None
+    keys = ("fingerprint", "stacks", "optimizer", "history", "epochs_done")
+    missing = [key for key in keys if key not in state] if isinstance(state, dict) else list(keys)
+    if missing:
+        raise CheckpointMismatch(
+            f"the checkpoint {path} is incomplete (missing {missing or 'everything'}); delete it to start afresh."
+        )
     saved = state.get("fingerprint")
     if saved != expected:
         differences = {
@@ -245,6 +257,15 @@ def load_checkpoint(path: str | os.PathLike, expected: dict, device: torch.devic
             f"the checkpoint {path} was written by a run with another configuration; "
             + "; ".join(f"{key}: checkpoint {old!r}, this run {new!r}" for key, (old, new) in differences.items())
             + ". Delete the checkpoint to start afresh, or run with the checkpoint's configuration."
+        )
+    done, history = state["epochs_done"], state["history"]
+    lengths = {
+        len(curve) for store in ("train_nll", "val_error", "test_error") for curve in history.get(store, {}).values()
+    }
+    if not isinstance(done, int) or isinstance(done, bool) or done < 1 or lengths != {done}:
+        raise CheckpointMismatch(
+            f"the checkpoint {path} says {done!r} epochs done but its history holds {sorted(lengths)} epochs; "
+            "it is inconsistent. Delete it to start afresh."
         )
     return state
 
@@ -408,6 +429,11 @@ def train_lockstep(
     optimizer = make_optimizer(stacks, learning_rates, capturable=graphed)
     expected = fingerprint(stacks, learning_rates, split, batch_size, fingerprint_extra)
     history, start_epoch = resume(checkpoint, expected, stacks, optimizer, device, graphed)
+    if start_epoch > epochs:
+        raise CheckpointMismatch(
+            f"the checkpoint {checkpoint} holds {start_epoch} epochs, more than the {epochs} asked for; ask for at "
+            f"least {start_epoch} epochs (a longer run extends it) or delete the checkpoint to train {epochs} afresh."
+        )
     step = make_step(stacks, optimizer, data["train_x"], data["train_y"], batch_size, graphed)
 
     bar = progress_bar(range(start_epoch, epochs), progress, total=epochs, initial=start_epoch, desc="epochs")

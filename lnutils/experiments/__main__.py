@@ -18,8 +18,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from lnutils import environment
-from lnutils.cli import add_common_arguments, positive_int, resolve_common
+from lnutils import environment, runs
+from lnutils.cli import add_common_arguments, check_writable, positive_int, resolve_common
 from lnutils.experiments import conv, mnist, rnn, transformer
 
 
@@ -60,6 +60,33 @@ def parser() -> argparse.ArgumentParser:
         add_common_arguments(sub, profile=name != "transformer", epochs=name != "transformer")
         sub.set_defaults(parser=sub)
     return top
+
+
+# The options each command honours; any other option given is an error (exit 2), never ignored.
+FOLDERS = {"device", "results_dir", "checkpoint_dir", "overwrite"}
+HONOURED = {
+    ("mnist", "select"): FOLDERS | {"batch_size", "epochs", "train_subset", "full_length", "time_budget"},
+    ("mnist", "run"): FOLDERS | {"batch_size", "profile", "epochs", "seeds", "time_budget"},
+    ("conv", "select"): {"device", "results_dir", "overwrite", "epochs"},
+    ("conv", "run"): FOLDERS | {"profile", "epochs", "seeds", "time_budget"},
+    ("rnn", "run"): FOLDERS | {"profile", "epochs", "seeds", "time_budget"},
+    ("transformer", "run"): FOLDERS | {"profile", "steps", "seeds", "time_budget"},
+}
+
+
+def refuse_unused_options(args) -> None:
+    """An option the command does not use is an argparse error, named with what the command takes."""
+    sub = args.parser
+    given = [
+        action
+        for action in sub._actions
+        if action.dest not in ("help", "command") and getattr(args, action.dest, None) != action.default
+    ]
+    honoured = HONOURED[(args.experiment, args.command)]
+    unused = [action.option_strings[0] for action in given if action.dest not in honoured]
+    if unused:
+        takes = sorted(a.option_strings[0] for a in sub._actions if a.dest in honoured and a.option_strings)
+        sub.error(f"{args.experiment} {args.command} does not use {', '.join(unused)}; it takes {', '.join(takes)}")
 
 
 def run_mnist(args, device) -> None:
@@ -121,7 +148,11 @@ def run_transformer(args, device) -> None:
 
 def main(argv=None) -> int:
     args = parser().parse_args(argv)
+    refuse_unused_options(args)
     device = resolve_common(args.parser, args)
+    check_writable(args.parser, "result files", runs.results_dir())
+    if args.command == "run" or args.experiment == "mnist":
+        check_writable(args.parser, "checkpoints", runs.checkpoint_dir())
     environment.describe()
     runners = {"mnist": run_mnist, "conv": run_conv, "rnn": run_rnn, "transformer": run_transformer}
     runners[args.experiment](args, device)

@@ -171,7 +171,9 @@ def select_learning_rates_run(
             )
         else:
             chosen = runs.choose_learning_rates(history.val_error, METHODS, grid)
-            rule = f"lowest validation error (5,000 held-out training images) after {epochs} epoch(s), seed {seed}"
+            rule = f"lowest validation error (5,000 held-out training images) after {done} epoch(s), seed {seed}"
+            if done < epochs:
+                rule += f" (cut short: {done} of the {epochs} asked for)"
         return {
             "kind": "learning-rate selection",
             "config": run_config,
@@ -215,6 +217,12 @@ def selection_in_use(batch_size: int, results_dir: Path | None = None) -> dict:
     if full is not None and full.get("complete"):
         return full
     short = load_results("lr", batch_size, results_dir)
+    if short is not None and short.get("complete") is False:
+        raise FileNotFoundError(
+            f"the learning-rate selection for batch size {batch_size} stopped after {short.get('epochs_done')} of "
+            f"{short.get('epochs')} epochs (a time budget); run `python -m lnutils.experiments mnist select "
+            f"--batch-size {batch_size}` again to finish it, or pass learning_rates=..."
+        )
     if short is None:
         raise FileNotFoundError(
             f"no learning-rate selection for batch size {batch_size} in {results_path('lr', batch_size, results_dir)}; "

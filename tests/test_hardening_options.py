@@ -1,0 +1,203 @@
+"""Hardening, second round: options that do what they say, values checked before any work,
+checkpoints and result files that never mislead, nothing half-written left behind."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+from test_hardening import RATES, stacks, tiny_split
+from test_mnist_experiment import tiny_dataset
+
+from lnutils import bench, data, runs
+from lnutils.experiments import __main__ as experiments_cli
+from lnutils.experiments import mnist
+from lnutils.train import CheckpointMismatch, train_lockstep
+
+# ----------------------------------------------------------------------------- 1, 2: options and values
+
+
+@pytest.mark.parametrize(
+    "arguments, named",
+    [
+        (["mnist", "select", "--seeds", "7", "8"], "--seeds"),
+        (["mnist", "select", "--profile", "paper"], "--profile"),
+        (["mnist", "run", "--profile", "quick", "--train-subset", "300"], "--train-subset"),
+        (["mnist", "run", "--profile", "quick", "--full-length"], "--full-length"),
+        (["conv", "select", "--seeds", "1"], "--seeds"),
+        (["conv", "select", "--profile", "paper"], "--profile"),
+        (["conv", "select", "--time-budget", "5"], "--time-budget"),
+        (["conv", "select", "--checkpoint-dir", "x"], "--checkpoint-dir"),
+    ],
+)
+def test_an_option_a_command_does_not_use_is_an_error(arguments, named, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        experiments_cli.main(arguments)
+    assert exit_info.value.code == 2
+    error = capsys.readouterr().err
+    assert f"does not use {named}" in error and "it takes" in error
+
+
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        (["--seeds", "99999999999999999999"], "at most 2,147,483,647"),
+        (["--epochs", "99999999999999999999"], "at most 10,000"),
+        (["--results-dir", ""], "an empty path"),
+        (["--time-budget", "nan"], "finite"),
+        (["--time-budget", "inf"], "finite"),
+    ],
+)
+def test_bad_values_are_refused_before_any_data_is_read(arguments, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        experiments_cli.main(["conv", "run", "--profile", "quick", *arguments])
+    assert exit_info.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_a_results_folder_that_is_a_file_is_refused_before_training(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    for option in ("--results-dir", "--checkpoint-dir"):
+        with pytest.raises(SystemExit) as exit_info:
+            experiments_cli.main(["rnn", "run", "--profile", "quick", option, str(blocker)])
+        assert exit_info.value.code == 2 and "cannot write" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("arguments", [["--batch-sizes", "0"], ["--steps", "-1"], ["--steps", "0"], ["--warmup", "-2"]])
+def test_bench_refuses_counts_below_one(arguments, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        bench.main(["train", *arguments])
+    assert exit_info.value.code == 2 and "error:" in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------------------- 5: epochs and selections
+
+
+def test_asking_for_fewer_epochs_than_a_checkpoint_holds_is_an_error(tmp_path):
+    checkpoint = tmp_path / "run.pt"
+    train_lockstep(stacks(), RATES, tiny_split(), 8, 3, checkpoint=checkpoint, progress=False)
+    with pytest.raises(CheckpointMismatch, match="holds 3 epochs, more than the 2 asked for"):
+        train_lockstep(stacks(), RATES, tiny_split(), 8, 2, checkpoint=checkpoint, progress=False)
+
+
+@pytest.mark.parametrize("epochs_done", [-1, 0, 5, True])
+def test_a_checkpoint_whose_epochs_disagree_with_its_history_is_refused(tmp_path, epochs_done):
+    checkpoint = tmp_path / "run.pt"
+    train_lockstep(stacks(), RATES, tiny_split(), 8, 2, checkpoint=checkpoint, progress=False)
+    state = torch.load(checkpoint, weights_only=True)
+    state["epochs_done"] = epochs_done
+    torch.save(state, checkpoint)
+    with pytest.raises(CheckpointMismatch, match="inconsistent"):
+        train_lockstep(stacks(), RATES, tiny_split(), 8, 6, checkpoint=checkpoint, progress=False)
+
+
+@pytest.mark.parametrize(
+    "content, named",
+    [(b"", "cannot be read"), (os.urandom(512), "cannot be read"), (None, "incomplete")],
+)
+def test_an_empty_random_or_incomplete_checkpoint_is_named(tmp_path, content, named):
+    checkpoint = tmp_path / "run.pt"
+    if content is None:
+        torch.save({"fingerprint": {}}, checkpoint)
+    else:
+        checkpoint.write_bytes(content)
+    with pytest.raises(CheckpointMismatch, match=named) as error:
+        train_lockstep(stacks(), RATES, tiny_split(), 8, 1, checkpoint=checkpoint, progress=False)
+    assert str(checkpoint) in str(error.value)
+
+
+def test_a_selection_cut_short_says_so_and_is_not_used(tmp_path, monkeypatch):
+    monkeypatch.setattr(mnist, "load_mnist", lambda: tiny_dataset())
+    payload = mnist.select_learning_rates_run(
+        50, 3, train_subset=200, progress=False, results_dir=tmp_path, checkpoint_dir=tmp_path, time_budget_seconds=1e-9
+    )
+    assert payload["epochs_done"] == 1 and not payload["complete"]
+    assert "after 1 epoch(s)" in payload["rule"] and "cut short: 1 of the 3" in payload["rule"]
+    with pytest.raises(FileNotFoundError, match="stopped after 1 of 3 epochs"):
+        mnist.selected_learning_rates(50, tmp_path)
+
+
+# ----------------------------------------------------------------------------- 6: nothing replaced without a copy
+
+
+def test_a_result_without_a_configuration_is_not_replaced_silently(tmp_path):
+    path = tmp_path / "x.json"
+    path.write_text(json.dumps({"curves": [1, 2, 3]}))
+    with pytest.raises(runs.ResultsConflict, match="records no configuration"):
+        runs.save_results(path, {"config": {"a": 1}})
+    assert runs.save_results(path, {"config": {"a": 1}}, overwrite=True)
+    assert runs.replaced_results("x.json", tmp_path) == [{"curves": [1, 2, 3]}]
+
+
+def test_the_same_configuration_on_other_data_is_not_replaced_silently(tmp_path):
+    path = tmp_path / "x.json"
+    runs.save_results(path, {"config": {"a": 1}, "provenance": {"data": {"checksum": "aaaa"}}, "epochs_done": 1})
+    other = {"config": {"a": 1}, "provenance": {"data": {"checksum": "bbbb"}}, "epochs_done": 9}
+    with pytest.raises(runs.ResultsConflict, match="other data"):
+        runs.save_results(path, other)
+    runs.save_results(path, other, overwrite=True)
+    assert runs.replaced_results("x.json", tmp_path)[0]["provenance"]["data"]["checksum"] == "aaaa"
+
+
+def test_replaced_numbers_keep_their_order_after_a_deletion(tmp_path):
+    path = tmp_path / "x.json"
+    for value in range(3):
+        runs.save_results(path, {"config": {"a": value}}, overwrite=True)
+    (tmp_path / "x.replaced-1.json").unlink()
+    runs.save_results(path, {"config": {"a": 3}}, overwrite=True)
+    assert sorted(p.name for p in tmp_path.glob("x.replaced-*.json")) == ["x.replaced-2.json", "x.replaced-3.json"]
+    assert [r["config"]["a"] for r in runs.replaced_results("x.json", tmp_path)] == [1, 2]
+
+
+@pytest.mark.parametrize("content", ["[]", '"a string"', "42"])
+def test_a_result_file_that_is_not_an_object_is_a_clear_error(tmp_path, content):
+    path = tmp_path / "x.json"
+    path.write_text(content)
+    with pytest.raises(runs.ResultsConflict, match="not a result"):
+        runs.read_json(path)
+    (tmp_path / "d.json").mkdir()
+    with pytest.raises(runs.ResultsConflict, match="is a folder"):
+        runs.read_json(tmp_path / "d.json")
+
+
+# ----------------------------------------------------------------------------- 7: what a killed run leaves
+
+
+def _dead_pid() -> int:
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()
+    return process.pid
+
+
+def test_a_killed_writers_temporary_files_are_removed_by_the_next_write(tmp_path):
+    target = tmp_path / "run.pt"
+    orphan = tmp_path / f".run.pt.{_dead_pid()}.abc123.tmp"
+    orphan.write_bytes(b"x" * 1000)
+    alive = tmp_path / f".run.pt.{os.getppid()}.def456.tmp"  # a live writer's file stays
+    alive.write_bytes(b"y")
+    old_format = tmp_path / ".run.pt.zz9xq1.tmp"
+    old_format.write_bytes(b"z")
+    os.utime(old_format, (time.time() - 7200, time.time() - 7200))
+    runs.atomic_write_bytes(target, b"data")
+    assert target.read_bytes() == b"data"
+    assert not orphan.exists() and not old_format.exists() and alive.exists()
+
+
+def test_a_killed_downloads_part_file_is_removed(tmp_path):
+    orphan = tmp_path / f"train-images-idx3-ubyte.gz.{_dead_pid()}.q1w2e3.part"
+    orphan.write_bytes(b"partial")
+    assert data.remove_orphaned_temporaries(tmp_path / "train-images-idx3-ubyte.gz", ".part") == [orphan]
+
+
+# ----------------------------------------------------------------------------- 8: raw errors
+
+
+def test_an_idx_header_whose_sizes_overflow_is_a_clear_error():
+    header = bytes([0, 0, 8, 3]) + (0xFFFFFFFF).to_bytes(4, "big") * 3
+    with pytest.raises(data.DataError, match="truncated"):
+        data.parse_idx(header + b"\x00" * 16, "huge.idx")
