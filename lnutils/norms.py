@@ -32,7 +32,6 @@ from typing import Sequence
 
 import torch
 from torch import Tensor, nn
-from torch.autograd.function import once_differentiable
 
 __all__ = [
     "batch_norm",
@@ -96,6 +95,33 @@ def _mean_and_var(input: Tensor, dims: Sequence[int]) -> tuple[Tensor, Tensor]:
     return mu, var
 
 
+def _check_dtypes(name: str, input: Tensor, *parameters: Tensor | None) -> None:
+    """As torch: a floating-point input, and parameters of its dtype (a float16 or bfloat16 input may
+    meet float32 parameters: mixed precision).  Anything else is a clear error, not a silent cast."""
+    if not input.is_floating_point():
+        raise RuntimeError(
+            f"{name} expects a floating-point input, got {input.dtype}; convert it with .float() "
+            "(images: .float() / 255)"
+        )
+    for parameter in parameters:
+        if parameter is None or parameter.dtype == input.dtype:
+            continue
+        if input.dtype in (torch.float16, torch.bfloat16) and parameter.dtype == torch.float32:
+            continue
+        raise RuntimeError(
+            f"{name}: mixed dtype, the input is {input.dtype} but the layer's parameters or buffers are "
+            f"{parameter.dtype}; convert one to the other (module.to({input.dtype}) or input.to({parameter.dtype}))"
+        )
+
+
+def _normalize(input: Tensor, dims: Sequence[int], eps: float) -> tuple[Tensor, Tensor]:
+    """â = (a − μ)/σ and 1/σ over ``dims``, in the compute dtype (float32 for half inputs)."""
+    compute = input.to(_compute_dtype(input))
+    mu, var = _mean_and_var(compute, dims)
+    inv_sigma = torch.rsqrt(var + eps)
+    return (compute - mu) * inv_sigma, inv_sigma
+
+
 def _sum_to(tensor: Tensor, shape: torch.Size) -> Tensor:
     """Sum ``tensor`` over the dims broadcasting added, back to ``shape`` (for dg, db)."""
     leading = tensor.dim() - len(shape)
@@ -118,28 +144,28 @@ class LayerNormFunction(torch.autograd.Function):
     Backward, with ĝ = ∂L/∂â = g ⊙ ∂L/∂y and means taken over the H units:
         ∂L/∂a = (1/σ) (ĝ − mean(ĝ) − â · mean(ĝ ⊙ â)),
         ∂L/∂g = Σ_samples ∂L/∂y ⊙ â,   ∂L/∂b = Σ_samples ∂L/∂y.
-    It saves only â and 1/σ (and g), not the intermediates autograd would keep.
+    It saves only the input a and g, which the caller holds anyway, not the intermediates autograd
+    would keep, and recomputes μ, 1/σ and â from a in the backward pass.  Because that recomputation
+    is made of differentiable operations on a and g, second derivatives (a gradient penalty,
+    ``create_graph=True``) are correct too.
     """
 
     @staticmethod
     def forward(ctx, input: Tensor, weight: Tensor | None, bias: Tensor | None, num_dims: int, eps: float):
         dims = tuple(range(input.dim() - num_dims, input.dim()))
-        compute = input.to(_compute_dtype(input))
-        mu, var = _mean_and_var(compute, dims)
-        inv_sigma = torch.rsqrt(var + eps)
-        normalized = (compute - mu) * inv_sigma
+        normalized, _ = _normalize(input, dims, eps)
         output = _scale_and_shift(normalized, weight, bias).to(input.dtype)
-        ctx.save_for_backward(normalized, inv_sigma, weight)
-        ctx.dims = dims
+        ctx.save_for_backward(input, weight)
+        ctx.dims, ctx.eps = dims, eps
         ctx.input_dtype = input.dtype
         ctx.bias_dtype = bias.dtype if bias is not None else None
         return output
 
     @staticmethod
-    @once_differentiable  # second derivatives raise a clear error instead of being silently wrong
     def backward(ctx, grad_output: Tensor):
-        normalized, inv_sigma, weight = ctx.saved_tensors
+        input, weight = ctx.saved_tensors
         dims = ctx.dims
+        normalized, inv_sigma = _normalize(input, dims, ctx.eps)
         grad_output = grad_output.to(normalized.dtype)
         grad_normalized = grad_output * weight if weight is not None else grad_output
         grad_input = grad_weight = grad_bias = None
@@ -168,6 +194,7 @@ def layer_norm(
     """
     shape = _shape_tuple(normalized_shape)
     _check_normalized_shape(input, shape)
+    _check_dtypes("layer_norm", input, weight, bias)
     for name, tensor in (("weight", weight), ("bias", bias)):
         if tensor is not None and tuple(tensor.shape) != shape:
             raise RuntimeError(
@@ -211,21 +238,20 @@ class BatchNormFunction(torch.autograd.Function):
         dims = (0,) + tuple(range(2, input.dim()))
         compute = input.to(_compute_dtype(input))
         mu, var = _mean_and_var(compute, dims)
-        inv_sigma = torch.rsqrt(var + eps)
-        normalized = (compute - mu) * inv_sigma
+        normalized = (compute - mu) * torch.rsqrt(var + eps)
         output = _scale_and_shift(normalized, weight, bias, _channel_shape(input)).to(input.dtype)
-        ctx.save_for_backward(normalized, inv_sigma, weight)
-        ctx.dims = dims
+        ctx.save_for_backward(input, weight)  # μ_B, 1/σ and â are recomputed: second derivatives stay correct
+        ctx.dims, ctx.eps = dims, eps
         ctx.input_dtype = input.dtype
         ctx.bias_dtype = bias.dtype if bias is not None else None
         ctx.mark_non_differentiable(mu, var)
         return output, mu.reshape(-1), var.reshape(-1)
 
     @staticmethod
-    @once_differentiable  # second derivatives raise a clear error instead of being silently wrong
     def backward(ctx, grad_output: Tensor, _grad_mu=None, _grad_var=None):
-        normalized, inv_sigma, weight = ctx.saved_tensors
+        input, weight = ctx.saved_tensors
         dims = ctx.dims
+        normalized, inv_sigma = _normalize(input, dims, ctx.eps)
         shape = _channel_shape(grad_output)
         grad_output = grad_output.to(normalized.dtype)
         grad_normalized = grad_output * weight.reshape(shape) if weight is not None else grad_output
@@ -278,6 +304,7 @@ def batch_norm(
     if input.numel() == 0:  # an empty batch: nothing to normalize, statistics untouched (as torch)
         return input.clone()
     _check_batch_norm_input(input, training)
+    _check_dtypes("batch_norm", input, weight, bias, running_mean, running_var)
     if training and eps <= 0:
         raise ValueError(
             f"batch_norm eps must be positive during training, got {eps}: with eps=0 a channel of equal values "
@@ -335,6 +362,7 @@ def group_norm(
     """
     if input.dim() < 2:
         raise ValueError(f"group_norm expects an input of shape (N, C, *), got {list(input.shape)}")
+    _check_dtypes("group_norm", input, weight, bias)
     batch, channels = input.shape[:2]
     if channels % num_groups != 0:
         raise RuntimeError(
@@ -369,8 +397,11 @@ def instance_norm(
     """
     if input.dim() < 3:
         raise ValueError(f"instance_norm expects an input of shape (N, C, *spatial), got {list(input.shape)}")
+    _check_dtypes("instance_norm", input, weight, bias, running_mean, running_var)
     if not use_input_stats:
         return batch_norm(input, running_mean, running_var, weight, bias, False, momentum, eps)
+    if input.numel() == 0:  # an empty batch or no spatial positions: nothing to normalize, as torch
+        return input.clone()
     spatial = input[0, 0].numel()
     if spatial <= 1:
         raise ValueError(f"Expected more than 1 spatial element when training, got input size {list(input.shape)}")
@@ -398,6 +429,7 @@ def rms_norm(
     """
     shape = _shape_tuple(normalized_shape)
     _check_normalized_shape(input, shape)
+    _check_dtypes("rms_norm", input)  # as torch, a float64 input may meet a float32 weight (promoted)
     if weight is not None and tuple(weight.shape) != shape:
         raise RuntimeError(
             f"Expected weight to be of same shape as normalized_shape {list(shape)}, but got weight of shape "
@@ -429,6 +461,15 @@ def dynamic_tanh(input: Tensor, alpha: Tensor, weight: Tensor | None = None, bia
 
 
 # ----------------------------------------------------------------------------- modules
+
+
+def _reset_affine(module: nn.Module) -> None:
+    """g (``weight``) to 1 and b (``bias``) to 0, where the module has them."""
+    with torch.no_grad():
+        if getattr(module, "weight", None) is not None:
+            module.weight.fill_(1.0)
+        if getattr(module, "bias", None) is not None:
+            module.bias.zero_()
 
 
 class _BatchNorm(nn.Module):
@@ -473,11 +514,27 @@ class _BatchNorm(nn.Module):
             self.register_buffer("running_var", None)
             self.register_buffer("num_batches_tracked", None)
 
+    _version = 2  # as torch: version 2 added num_batches_tracked
+
     def reset_running_stats(self) -> None:
         if self.track_running_stats:
             self.running_mean.zero_()
             self.running_var.fill_(1)
             self.num_batches_tracked.zero_()
+
+    def reset_parameters(self) -> None:
+        """Running statistics to (0, 1, 0 batches); g to 1 and b to 0, as torch."""
+        self.reset_running_stats()
+        _reset_affine(self)
+
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing, unexpected, errors):
+        """A state dict of torch's version 1 format (before num_batches_tracked) loads with 0 batches, as
+        in torch."""
+        version = local_metadata.get("version", None)
+        key = prefix + "num_batches_tracked"
+        if (version is None or version < 2) and self.track_running_stats and key not in state_dict:
+            state_dict[key] = torch.tensor(0, dtype=torch.long)
+        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing, unexpected, errors)
 
     def _check_input_dim(self, input: Tensor) -> None:
         if input.dim() not in self._expected_dims:
@@ -542,6 +599,10 @@ class LayerNorm(nn.Module):
             self.register_parameter("weight", None)
             self.register_parameter("bias", None)
 
+    def reset_parameters(self) -> None:
+        """g to 1 and b to 0, as torch."""
+        _reset_affine(self)
+
     def forward(self, input: Tensor) -> Tensor:
         return layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
 
@@ -570,6 +631,10 @@ class GroupNorm(nn.Module):
         else:
             self.register_parameter("weight", None)
             self.register_parameter("bias", None)
+
+    def reset_parameters(self) -> None:
+        """g to 1 and b to 0, as torch."""
+        _reset_affine(self)
 
     def forward(self, input: Tensor) -> Tensor:
         return group_norm(input, self.num_groups, self.weight, self.bias, self.eps)
@@ -610,7 +675,7 @@ class InstanceNorm2d(_BatchNorm):
             self.weight,
             self.bias,
             use_input_stats,
-            self.momentum if self.momentum is not None else 0.1,
+            self.momentum if self.momentum is not None else 0.0,  # as torch: momentum=None freezes the buffers
             self.eps,
         )
 
@@ -627,6 +692,10 @@ class RMSNorm(nn.Module):
             self.weight = nn.Parameter(torch.ones(self.normalized_shape, device=device, dtype=dtype))
         else:
             self.register_parameter("weight", None)
+
+    def reset_parameters(self) -> None:
+        """g to 1 and b to 0, as torch."""
+        _reset_affine(self)
 
     def forward(self, input: Tensor) -> Tensor:
         return rms_norm(input, self.normalized_shape, self.weight, self.eps)
