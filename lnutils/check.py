@@ -22,8 +22,11 @@ from __future__ import annotations
 import contextlib
 import functools
 import io
+import os
 import signal
+import sys
 import threading
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -33,11 +36,16 @@ import torch.nn.functional as F
 from lnutils.mlp import MLPStack
 
 ATOL = RTOL = 1e-8  # float64; a correct implementation differs from PyTorch by ~1e-15
-SECONDS_PER_CALL = 60  # a student function still running after this is reported as a failure
+SECONDS_PER_CALL = 5  # a student function still running after this is reported as a failure; a correct
+# one takes milliseconds on these inputs, and after one time-out the check stops (the rest would loop too)
 
 
 class StudentCodeError(Exception):
     """Your code raised, returned the wrong kind of value, or ran too long; the message says which."""
+
+
+class StudentCodeTimeout(StudentCodeError):
+    """Your code was still running after :data:`SECONDS_PER_CALL`; the check stops there."""
 
 
 @contextlib.contextmanager
@@ -59,12 +67,53 @@ def _time_limit(seconds: float):
         signal.signal(signal.SIGALRM, previous)
 
 
+def _finishes(function, args, seconds: float) -> bool:
+    """Does ``function(*args)`` finish (return or raise) within ``seconds``?  Tried in a forked copy of
+    this process, which is killed (SIGKILL, which no ``except:`` can catch) if it is still running, so
+    that an endless loop cannot hang the check.  True where fork is unavailable (then only the alarm
+    of :func:`_time_limit` guards)."""
+    if not hasattr(os, "fork") or threading.current_thread() is not threading.main_thread():
+        return True
+    sys.stdout.flush(), sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:  # the copy: run it, say nothing, leave without running any clean-up of the parent's
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, 1), os.dup2(devnull, 2)
+            torch.set_num_threads(1)
+            function(*args)
+        except BaseException:  # noqa: BLE001 - raising is finishing
+            pass
+        finally:
+            os._exit(0)
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        done, _ = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return True
+        time.sleep(0.005)
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+    return False
+
+
 def _call(what: str, function, *args):
     """``function(*args)``, with any exception or time-out turned into a StudentCodeError."""
+    started = time.monotonic()
+    if not _finishes(function, args, SECONDS_PER_CALL):
+        raise StudentCodeTimeout(
+            f"{what} is still running after {SECONDS_PER_CALL:g} s (an endless loop?); the check stops here"
+        )
     try:
         with _time_limit(SECONDS_PER_CALL):
             return function(*args)
-    except Exception as error:  # noqa: BLE001 - any error in student code is a failed case
+    except BaseException as error:  # noqa: BLE001 - any error in student code is a failed case
+        if isinstance(error, KeyboardInterrupt) and time.monotonic() - started < SECONDS_PER_CALL:
+            raise  # the student pressed stop
+        if isinstance(error, TimeoutError) or time.monotonic() - started >= SECONDS_PER_CALL:
+            raise StudentCodeTimeout(
+                f"{what} is still running after {SECONDS_PER_CALL:g} s (an endless loop?); the check stops here"
+            ) from None
         raise StudentCodeError(f"{what} raised {type(error).__name__}: {error}") from None
 
 
@@ -85,7 +134,28 @@ def _as_tensor(value, expected: torch.Tensor) -> torch.Tensor:
         raise StudentCodeError(
             f"returned {type(value).__name__}, expected a tensor of shape {tuple(expected.shape)} (a missing `return`?)"
         )
+    if value.layout != torch.strided:
+        raise StudentCodeError(f"returned a {value.layout} tensor; return an ordinary dense one (.to_dense())")
+    if value.device != expected.device:
+        raise StudentCodeError(
+            f"returned a tensor on {value.device}, but the inputs are on {expected.device}: make new tensors on "
+            "the input's device (torch.zeros(..., device=x.device) or torch.zeros_like(x))"
+        )
+    if value.is_complex():
+        raise StudentCodeError(f"returned complex numbers ({value.dtype}); every step here stays real")
     return value
+
+
+def _unchanged(originals: list, given: list) -> str | None:
+    """None if the student's function left its inputs as they were; else which one it changed in place."""
+    for index, (original, passed) in enumerate(zip(originals, given)):
+        if original is not None and not torch.equal(original, passed.detach()):
+            label = ("input", "weight", "bias", "alpha")[index] if index < 4 else f"argument {index}"
+            return (
+                f"your function changed its {label} in place (x -= ..., x.sub_(...), x[...] = ...); "
+                "compute a new tensor instead: the caller's data must stay as it was"
+            )
+    return None
 
 
 def _dtype_hint(got: torch.Tensor, expected: torch.Tensor) -> str:
@@ -186,10 +256,15 @@ def _compare(yours, reference, tensors: list) -> tuple[bool, str]:
     mine = [t.detach().clone().requires_grad_() if t is not None else None for t in tensors]
     theirs = [t.detach().clone().requires_grad_() if t is not None else None for t in tensors]
     expected = reference(*theirs)
+    originals = [t.detach().clone() if t is not None else None for t in tensors]
     try:
         got = _as_tensor(_call("your function", yours, *mine), expected)
+    except StudentCodeTimeout:
+        raise
     except StudentCodeError as error:
         return False, str(error)
+    if (changed := _unchanged(originals, mine)) is not None:
+        return False, changed
     if got.shape != expected.shape:
         return False, f"returned shape {tuple(got.shape)}, expected {tuple(expected.shape)}"
     if not torch.allclose(got.detach().to(expected.dtype), expected, atol=ATOL, rtol=RTOL):
@@ -207,6 +282,8 @@ def _compare(yours, reference, tensors: list) -> tuple[bool, str]:
         leaves_theirs = [t for t in theirs if t is not None]
         try:
             grads_mine = _call("your backward pass", _gradients, got, leaves_mine, upstream)
+        except StudentCodeTimeout:
+            raise
         except StudentCodeError as error:
             return False, str(error)
         grads_theirs = torch.autograd.grad(expected, leaves_theirs, upstream)
@@ -227,9 +304,15 @@ def _run(name: str, cases: list[Case], make, against: str = "torch.nn.functional
     report = CheckReport(name)
     cases = sorted(cases, key=lambda c: c.size)
     print(f"checking {name} against {against} ({len(cases)} cases, smallest first)")
-    for case in cases:
+    for number, case in enumerate(cases):
         yours, reference, tensors, *after = make(case)
-        ok, message = _compare(yours, reference, tensors)
+        try:
+            ok, message = _compare(yours, reference, tensors)
+        except StudentCodeTimeout as error:
+            _record(report, case, False, str(error))
+            for skipped in cases[number + 1 :]:
+                report.results.append((skipped, False, "not run: an earlier case ran out of time"))
+            break
         if ok and after and after[0]() is not None:
             ok, message = False, after[0]()
         _record(report, case, ok, message)
@@ -429,10 +512,17 @@ def mlp(make_model, method: str = "layer norm") -> CheckReport:
             reference.train(mode == "train")
             description = f"batch of {batch_size}, {mode} mode: logits"
             expected = reference(images)
+            given = images.clone()  # yours gets its own copy: an in-place change cannot break the reference
             try:
-                got = _as_tensor(_call("your model", model, images), expected)
+                got = _as_tensor(_call("your model", model, given), expected)
+            except StudentCodeTimeout as error:
+                _report_case(report, description, str(error))
+                return _finish(report)
             except StudentCodeError as error:
                 _report_case(report, description, str(error))
+                continue
+            if (changed := _unchanged([images], [given])) is not None:
+                _report_case(report, description, changed.replace("function", "model's forward"))
                 continue
             message = _differs("logits", got.detach(), expected, 1e-8)
             if message is None and mode == "train":
@@ -447,6 +537,9 @@ def mlp(make_model, method: str = "layer norm") -> CheckReport:
                 upstream = torch.randn(expected.shape, generator=generator, dtype=torch.float64)
                 try:
                     grads_yours = _call("your backward pass", _gradients, got, yours, upstream)
+                except StudentCodeTimeout as error:
+                    _report_case(report, description, str(error))
+                    return _finish(report)
                 except StudentCodeError as error:
                     _report_case(report, description, str(error))
                     continue
@@ -457,6 +550,38 @@ def mlp(make_model, method: str = "layer norm") -> CheckReport:
                     )
             _report_case(report, description, message)
     return _finish(report)
+
+
+def _cell_parameters(cell: torch.nn.Module) -> list[torch.Tensor]:
+    """weight_ih, weight_hh, norm.weight and norm.bias of a student's cell, or a StudentCodeError that says
+    which is missing and how the check expects it (an nn.Linear, a LayerNorm without affine)."""
+    found = []
+    for owner, name in (
+        (cell, "weight_ih"),
+        (cell, "weight_hh"),
+        (getattr(cell, "norm", None), "weight"),
+        (getattr(cell, "norm", None), "bias"),
+    ):
+        label = name if owner is cell else f"norm.{name}"
+        value = getattr(owner, name, None) if owner is not None else None
+        if isinstance(value, torch.nn.Linear):
+            raise StudentCodeError(
+                f"{label} is an nn.Linear; the check needs the weight itself: self.{label} = "
+                "nn.Parameter(torch.randn(...)) (or keep the Linear under another name and point to its .weight)"
+            )
+        if not isinstance(value, torch.Tensor):
+            what = "None (LayerNorm(..., elementwise_affine=False)?)" if value is None else type(value).__name__
+            hint = (
+                "the cell has no `norm` (a LayerNorm over the H hidden units)"
+                if owner is None
+                else f"{label} is {what}"
+            )
+            raise StudentCodeError(
+                f"{hint}; the check needs weight_ih (H, input_size), weight_hh (H, H) and a norm with a gain "
+                "and a bias, norm.weight and norm.bias (H,) (Ba et al. 2016, Eq. 4 has g and b)"
+            )
+        found.append(value)
+    return found
 
 
 @_printing_if_verbose
@@ -480,10 +605,10 @@ def layer_norm_rnn_cell(cell_class) -> CheckReport:
             if not isinstance(cell, torch.nn.Module):
                 raise StudentCodeError(f"cell_class(...) gave {type(cell).__name__}, expected a torch.nn.Module")
             cell = cell.double().cpu()
-            parameters = [cell.weight_ih, cell.weight_hh, cell.norm.weight, cell.norm.bias]
-        except AttributeError as error:
-            _report_case(report, description, f"the cell lacks a parameter the check needs: {error}")
-            continue
+            parameters = _cell_parameters(cell)
+        except StudentCodeTimeout as error:
+            _report_case(report, description, str(error))
+            return _finish(report)
         except StudentCodeError as error:
             _report_case(report, description, str(error))
             continue
@@ -506,13 +631,21 @@ def layer_norm_rnn_cell(cell_class) -> CheckReport:
         )
         hidden = reference_hidden = torch.zeros(batch_size, hidden_size, dtype=torch.float64)
         message = None
+        snapshot = inputs.detach().clone()
         try:
             for step in range(steps):
                 hidden = _as_tensor(_call("your forward", cell, inputs[step], hidden), reference_hidden)
+                if not torch.equal(inputs.detach(), snapshot):
+                    raise StudentCodeError(
+                        "your forward changed its input x in place (x -= ..., x.mul_(...)); compute a new tensor"
+                    )
                 weight_ih, weight_hh, gain, bias = reference_parameters
                 summed = reference_hidden @ weight_hh.T + inputs[step] @ weight_ih.T  # a_t = W_hh h_{t-1} + W_ih x_t
                 reference_hidden = torch.tanh(F.layer_norm(summed, (hidden_size,), gain, bias, 1e-5))  # Eq. 4
                 message = message or _differs(f"hidden state at step {step + 1}", hidden, reference_hidden, 1e-8)
+        except StudentCodeTimeout as error:
+            _report_case(report, description + " (hidden states and gradients)", str(error))
+            return _finish(report)
         except StudentCodeError as error:
             message = str(error)
         if message is None and not hidden.requires_grad:
@@ -523,6 +656,9 @@ def layer_norm_rnn_cell(cell_class) -> CheckReport:
             upstream = torch.randn(hidden.shape, generator=generator, dtype=torch.float64)
             try:
                 grads_yours = _call("your backward pass", _gradients, hidden, [*parameters, inputs], upstream)
+            except StudentCodeTimeout as error:
+                _report_case(report, description + " (hidden states and gradients)", str(error))
+                return _finish(report)
             except StudentCodeError as error:
                 _report_case(report, description + " (hidden states and gradients)", str(error))
                 continue
