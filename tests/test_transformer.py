@@ -407,3 +407,9 @@ def test_the_stuck_sentence_names_runs_at_the_unigram_loss_and_nothing_else():
     assert "post-LN, LayerNorm" in sentence and "no warm-up" in sentence and "(2 of 3 seeds)" in sentence
     assert "No run" in words.stuck_sentence(_payload({}), unigram=3.31)
     assert "Diverged" in words.stuck_sentence(_payload({"post without warm-up": [math.inf] * 3}), unigram=3.31)
+
+
+def test_a_pipe_inside_a_cell_is_escaped_so_the_table_keeps_its_columns():
+    table = words._table(["training text", "|αx| > 2 at the end"], [["small", "|x|"]])
+    assert table.splitlines()[0] == "| training text | \\|αx\\| > 2 at the end |"
+    assert "\\|x\\|" in table.splitlines()[2]

@@ -45,9 +45,13 @@ EVIDENCE_WORDS = {
 }
 
 
+def _cell(value) -> str:
+    return str(value).replace("|", "\\|")  # a pipe inside a cell (|αx|) would split it
+
+
 def _table(headers: list[str], rows: list[list]) -> str:
-    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    lines = ["| " + " | ".join(_cell(h) for h in headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(_cell(cell) for cell in row) + " |" for row in rows]
     return "\n".join(lines)
 
 
