@@ -323,7 +323,7 @@ def plot_initialization_probe(probe: dict):
     """Xiong et al. 2020 at initialization: W₂'s gradient norm by layer (their Fig. 3), the last
     layer's by depth (Theorem 1), and ‖x_l‖² by layer against Lemma 2's bounds.  Lines are the
     mean over seeds, bands the range."""
-    fig, axes = plt.subplots(1, 3, figsize=(10.5, 3.6))
+    fig, axes = plt.subplots(1, 3, figsize=(9.0, 3.5))
     layers = np.arange(1, probe["layers"] + 1)
     for placement, label in PLACEMENT_LABELS.items():
         for ax, key, x in (
@@ -349,10 +349,10 @@ def plot_initialization_probe(probe: dict):
     )
     axes[0].set(xlabel="layer l", ylabel="‖∂L/∂W₂‖", title=f"by layer ({probe['layers']} layers)")
     axes[1].set(xlabel="number of layers L", ylabel="last layer's ‖∂L/∂W₂‖", title="last layer, by depth")
-    axes[2].set(xlabel="layer l", ylabel="‖x‖² (mean over positions)", title=f"hidden state, d = {width}")
+    axes[2].set(xlabel="layer l", ylabel="‖x‖²", title=f"hidden state, d = {width}")
     for ax in axes:
         ax.xaxis.set_major_locator(mpl.ticker.MaxNLocator(integer=True))
-    legend_below(fig, axes, columns=4)
+    legend_below(fig, axes, columns=2)
     return fig
 
 
