@@ -35,7 +35,7 @@ def test_claims_are_computed_from_the_curves():
             {"baseline": 1e-4, "batch norm": 1e-2, "layer norm": 1e-5},
         ),
     }
-    assert all(c["holds"] for c in experiment.claims(agrees)) and len(experiment.claims(agrees)) == 8
+    assert all(c["holds"] for c in experiment.claims(agrees)) and len(experiment.claims(agrees)) == 9
     # each verdict follows its inputs: LN worse than BN at 128, and LN worse at batch 4 than at 128
     flipped = {
         128: curves(
@@ -49,7 +49,10 @@ def test_claims_are_computed_from_the_curves():
     }
     verdicts = {c["claim"]: c["holds"] for c in experiment.claims(flipped)}
     assert verdicts["batch 128: LN beats BN on test error"] is False
-    assert verdicts["LN is robust to batch size: no worse at batch 4 than at 128 (beyond seed noise)"] is False
+    assert (
+        verdicts["LN is robust to batch size: no worse at batch 4 than at 128 (beyond seed noise), at equal epochs"]
+        is False
+    )
     marked = report.claims_markdown(agrees, "test", notes={4: "partial run: 8 of 65 epochs"})
     assert "| batch 4: LN beats BN on test error (partial run: 8 of 65 epochs) |" in marked
     disagrees = {4: curves({"baseline": 0.020, "batch norm": 0.015, "layer norm": 0.016}, {m: 1e-3 for m in METHODS})}
@@ -134,3 +137,40 @@ def test_run_writes_provenance_and_never_shortens_a_longer_saved_run(tmp_path):
     short = experiment.RunConfig(batch_size=50, epochs=2, seeds=[0], learning_rates=RATES)
     experiment.run(short, tiny_dataset(), progress=False, results_file=results, time_budget_seconds=0)
     assert json.loads(results.read_text())["epochs_done"] == 2
+
+
+def test_batch_size_robustness_compares_the_two_runs_at_the_epochs_both_reached():
+    long_run = curves({"baseline": 0.015, "batch norm": 0.013, "layer norm": 0.012}, {m: 1e-3 for m in METHODS}, 65, 3)
+    short_run = curves({"baseline": 0.02, "batch norm": 0.03, "layer norm": 0.0196}, {m: 1e-3 for m in METHODS}, 8, 3)
+    # batch 128 at epoch 8 was worse than at its end: the fair comparison is at epoch 8
+    long_run["test_error"]["layer norm"][:8] = [[0.0221, 0.0220, 0.0222]] * 8
+    short_run["test_error"]["layer norm"] = (
+        np.array(short_run["test_error"]["layer norm"]) + [0, 1e-4, -1e-4]
+    ).tolist()
+    found = {c["claim"]: c for c in experiment.claims({128: long_run, 4: short_run}, notes={4: "partial run: 8 of 65"})}
+    robust = found["LN is robust to batch size: no worse at batch 4 than at 128 (beyond seed noise), at equal epochs"]
+    assert robust["epoch"] == 8 and robust["holds"] is True  # at epoch 8, batch 4 (1.96 %) is better than 128 (2.21 %)
+    assert robust["evidence"].startswith("batch 128, 4: partial run")
+    assert report.verdict(robust).startswith("not decided") and "yes" not in report.verdict(robust).split("(")[0]
+
+
+def test_a_live_quick_run_or_a_partial_run_never_says_yes_or_no():
+    agrees = {
+        128: curves({"baseline": 0.015, "batch norm": 0.013, "layer norm": 0.012}, {m: 1e-3 for m in METHODS}),
+        4: curves({"baseline": 0.015, "batch norm": 0.022, "layer norm": 0.012}, {m: 1e-3 for m in METHODS}),
+    }
+    for table in (
+        report.claims_markdown(agrees, "live", live=True),
+        report.claims_markdown({4: agrees[4]}, "saved", notes={4: "partial run: 8 of 65 epochs"}),
+    ):
+        verdicts = [row.split(" | ")[1] for row in table.splitlines()[2:]]
+        assert verdicts and all(v.startswith("not decided") for v in verdicts)
+
+
+def test_convergence_is_also_judged_on_test_error_and_counts_the_epochs_bn_leads():
+    c = curves({"baseline": 0.015, "batch norm": 0.013, "layer norm": 0.014}, {m: 1e-3 for m in METHODS}, 40, 3)
+    c["test_error"]["batch norm"] = (np.array(c["test_error"]["batch norm"]) + [0, 1e-4, -1e-4]).tolist()
+    found = {f["claim"]: f for f in experiment.claims({128: c})}
+    early = found["batch 128: LN converges faster: lower test error than BN at epoch 10"]
+    assert early["holds"] is False and early["bn_below_ln_epochs"] == 30 and early["window"] == 30
+    assert "BN's mean test error is below LN's in 30 of the first 30 epochs" in report.claim_evidence(early)

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from lnutils import environment, runs
-from lnutils.compare import at_epoch, curves_array, geometric_mean, is_lower, log10, settled
+from lnutils.compare import LAST_EPOCHS, at_epoch, curves_array, geometric_mean, is_lower, log10, settled
 from lnutils.data import load_mnist
 from lnutils.mlp import METHODS, MLPStack
 from lnutils.runs import provenance, save_results
@@ -340,7 +340,7 @@ def run_paper(
 # ----------------------------------------------------------------------------- claims and checks
 
 
-def claims(curves_by_batch: dict[int, dict], notes: dict[int, str] | None = None) -> list[dict]:
+def claims(curves_by_batch: dict[int, dict], notes: dict[int, str] | None = None, live: bool = False) -> list[dict]:
     """The paper's qualitative claims for Figure 6, checked on our curves.
 
     Each compares per-seed means of the last LAST_EPOCHS epochs (training NLL: of log10, so
@@ -348,19 +348,31 @@ def claims(curves_by_batch: dict[int, dict], notes: dict[int, str] | None = None
     when the difference is within the seeds' noise (:func:`lnutils.compare.is_lower`).
     ``values`` holds the per-seed numbers compared ({method: array}; ``metric`` says which,
     ``epoch`` is set when one epoch is compared), for :func:`lnutils.report.claims_markdown`.
-    ``notes`` marks the claims of a batch size, e.g. {4: "partial run: 8 of 65 epochs"}."""
+    ``notes`` marks the claims of a batch size whose saved run is partial, e.g.
+    {4: "partial run: 8 of 65 epochs"}; ``live`` marks a live quick run.  ``evidence`` says which
+    ("complete", the partial note, or "live quick run"): only complete evidence decides a yes or no.
+    A claim across batch sizes compares the two runs at the epochs both reached."""
     found = []
+    notes = notes or {}
 
-    def claim(batch, text, holds, metric, values, epoch=None):
+    def claim(batches, text, holds, metric, values, epoch=None, extra=None):
+        partial = [notes[b] for b in batches if notes.get(b)]
+        evidence = (
+            "live quick run"
+            if live
+            else (f"batch {', '.join(map(str, batches))}: {'; '.join(partial)}" if partial else "complete")
+        )
         found.append(
             {
-                "batch": batch,
+                "batch": batches[-1],
                 "claim": text,
                 "holds": holds,
                 "seeds": min(len(v) for v in values.values()),
                 "metric": metric,
                 "values": values,
                 "epoch": epoch,
+                "evidence": evidence,
+                **(extra or {}),
             }
         )
 
@@ -368,7 +380,7 @@ def claims(curves_by_batch: dict[int, dict], notes: dict[int, str] | None = None
     if c128:
         nll = {m: settled(c128, "train_nll", m, log=True) for m in ("layer norm", "batch norm", "baseline")}
         claim(
-            128,
+            [128],
             "batch 128: LN reaches a lower training NLL than BN",
             is_lower(nll["layer norm"], nll["batch norm"]),
             "log10 train NLL",
@@ -377,24 +389,37 @@ def claims(curves_by_batch: dict[int, dict], notes: dict[int, str] | None = None
         quarter = max(1, len(curves_array(c128, "train_nll", "layer norm")) // 4)
         early = {m: at_epoch(c128, "train_nll", m, quarter, log=True) for m in ("layer norm", "batch norm")}
         claim(
-            128,
+            [128],
             f"batch 128: LN converges faster: lower training NLL than BN at epoch {quarter}",
             is_lower(early["layer norm"], early["batch norm"]),
             "log10 train NLL",
             early,
             epoch=quarter,
         )
+        early_error = {m: at_epoch(c128, "test_error", m, quarter) for m in ("layer norm", "batch norm")}
+        ln_mean = curves_array(c128, "test_error", "layer norm").mean(axis=1)
+        bn_mean = curves_array(c128, "test_error", "batch norm").mean(axis=1)
+        window = min(30, len(ln_mean))
+        claim(
+            [128],
+            f"batch 128: LN converges faster: lower test error than BN at epoch {quarter}",
+            is_lower(early_error["layer norm"], early_error["batch norm"]),
+            "test error",
+            early_error,
+            epoch=quarter,
+            extra={"bn_below_ln_epochs": int((bn_mean[:window] < ln_mean[:window]).sum()), "window": window},
+        )
         errors = {m: settled(c128, "test_error", m) for m in ("layer norm", "batch norm", "baseline")}
         for short, method in (("LN", "layer norm"), ("BN", "batch norm")):
             claim(
-                128,
+                [128],
                 f"batch 128: {short} beats the baseline on test error",
                 is_lower(errors[method], errors["baseline"]),
                 "test error",
                 {m: errors[m] for m in (method, "baseline")},
             )
         claim(
-            128,
+            [128],
             "batch 128: LN beats BN on test error",
             is_lower(errors["layer norm"], errors["batch norm"]),
             "test error",
@@ -404,32 +429,43 @@ def claims(curves_by_batch: dict[int, dict], notes: dict[int, str] | None = None
     if c4:
         errors = {m: settled(c4, "test_error", m) for m in ("layer norm", "batch norm", "baseline")}
         claim(
-            4,
+            [4],
             "batch 4: LN beats BN on test error",
             is_lower(errors["layer norm"], errors["batch norm"]),
             "test error",
             errors,
         )
         claim(
-            4,
+            [4],
             "batch 4: BN is worse than no normalization",
             is_lower(errors["baseline"], errors["batch norm"]),
             "test error",
             {m: errors[m] for m in ("batch norm", "baseline")},
         )
     if c128 and c4:
-        small, large = settled(c4, "test_error", "layer norm"), settled(c128, "test_error", "layer norm")
+        common = min(
+            len(curves_array(c4, "test_error", "layer norm")), len(curves_array(c128, "test_error", "layer norm"))
+        )
+        small, large = (window_mean(c, "test_error", "layer norm", common) for c in (c4, c128))
         worse_at_4 = is_lower(large, small)  # the claim holds unless batch 4 is worse beyond seed noise
         claim(
-            4,
-            "LN is robust to batch size: no worse at batch 4 than at 128 (beyond seed noise)",
+            [128, 4],
+            "LN is robust to batch size: no worse at batch 4 than at 128 (beyond seed noise), at equal epochs",
             worse_at_4 is not True,
             "test error",
             {"LN at batch 4": small, "LN at batch 128": large},
+            epoch=common,
         )
     for found_claim in found:
-        found_claim["note"] = (notes or {}).get(found_claim.pop("batch"), "")
+        found_claim["note"] = notes.get(found_claim.pop("batch"), "")
     return found
+
+
+def window_mean(curves: dict, metric: str, method: str, epoch: int) -> np.ndarray:
+    """One value per seed: the metric averaged over the LAST_EPOCHS epochs ending at ``epoch`` (1-based),
+    or over the last quarter of a run that short: two runs compared at the same epoch."""
+    values = curves_array(curves, metric, method)[:epoch]
+    return values[-max(1, min(LAST_EPOCHS, len(values) // 4)) :].mean(axis=0)
 
 
 def overfitting(curves: dict) -> list[dict]:

@@ -128,25 +128,41 @@ def mnist_results_markdown(curves_by_batch: dict[int, dict], label: str, notes: 
 
 
 def verdict(claim: dict) -> str:
-    """yes, **no** or within seed noise, marked when one seed decided."""
+    """yes, **no** or within seed noise, marked when one seed decided; on a partial saved run or a live
+    quick run, no yes or no at all: what the numbers lean to, and why it is not decided."""
+    evidence = claim.get("evidence", "complete")
+    if evidence != "complete":
+        lean = {True: "leans yes", False: "leans no", None: "within seed noise"}[claim["holds"]]
+        why = "a live quick run ranks nothing" if evidence == "live quick run" else evidence
+        return f"not decided: {why} ({lean})"
     word = {True: "yes", False: "**no**", None: "within seed noise"}[claim["holds"]]
     return word + (" (1 seed)" if claim["seeds"] == 1 else "")
 
 
 def claim_evidence(claim: dict) -> str:
     """The numbers a claim compared: test error in % (± spread over seeds), or the training NLL
-    as a geometric mean over seeds."""
+    as a geometric mean over seeds; the epoch when one epoch (or the window ending there) is compared."""
+    at = f" at epoch {claim['epoch']}" if claim.get("epoch") else ""
     if claim["metric"] == "test error":
-        return ", ".join(f"{name} {_percent(values)}" for name, values in claim["values"].items())
+        text = ", ".join(f"{name} {_percent(values)}" for name, values in claim["values"].items()) + at
+        if "bn_below_ln_epochs" in claim:
+            text += (
+                f"; BN's mean test error is below LN's in {claim['bn_below_ln_epochs']} of the first "
+                f"{claim['window']} epochs"
+            )
+        return text
     text = "train NLL " + ", ".join(f"{name} {10 ** values.mean():.1e}" for name, values in claim["values"].items())
-    return text + (f" at epoch {claim['epoch']}" if claim.get("epoch") else "")
+    return text + at
 
 
-def claims_markdown(curves_by_batch: dict[int, dict], label: str, notes: dict[int, str] | None = None) -> str:
-    """The paper's claims for Figure 6 with this run's verdicts (:func:`lnutils.experiments.mnist.claims`)."""
+def claims_markdown(
+    curves_by_batch: dict[int, dict], label: str, notes: dict[int, str] | None = None, live: bool = False
+) -> str:
+    """The paper's claims for Figure 6 with this run's verdicts (:func:`lnutils.experiments.mnist.claims`);
+    ``live``: a live quick run, which decides no claim."""
     rows = [
         [claim["claim"] + (f" ({claim['note']})" if claim["note"] else ""), verdict(claim), claim_evidence(claim)]
-        for claim in mnist.claims(curves_by_batch, notes)
+        for claim in mnist.claims(curves_by_batch, notes, live=live)
     ]
     return markdown_table(
         [
