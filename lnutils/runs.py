@@ -142,9 +142,10 @@ def write_json(path: str | os.PathLike, payload: dict) -> None:
 
 
 def size_of(payload: dict) -> tuple[int, int]:
-    """How much a result holds: (records or parts, epochs done)."""
+    """How much a result holds: (records or finished parts, epochs done, those of parts in progress included)."""
     parts = len(payload.get("records", payload.get("parts", {})) or [])
-    return parts, int(payload.get("epochs_done", 0))
+    in_progress = sum(int(r.get("epochs_done", 0)) for r in (payload.get("in_progress") or {}).values())
+    return parts, int(payload.get("epochs_done", 0)) + in_progress
 
 
 def data_checksum(payload: dict) -> str | None:
@@ -303,6 +304,9 @@ def run_parts(
     it are not run again, and it is never replaced by fewer parts or another configuration
     unless ``overwrite`` (and then the replaced file is kept, see :func:`save_results`).
     ``annotate(payload)``, when given, adds what each write should record (its provenance).
+    A part's ``train`` that takes a second argument receives ``save_progress(record)``: it stores the
+    part's record so far under ``payload["in_progress"][name]`` (marked partial, never read as a finished
+    part), so that a long part's epochs are in the result file as they come.
     """
     check_replaceable(path, config, overwrite)
     previous = None if overwrite else read_json(path)
@@ -312,10 +316,20 @@ def run_parts(
     for name, train in parts.items():
         if name in done:
             continue
-        record = train(seconds_left(time_budget_seconds, started))
+
+        def save_progress(record, name=name):
+            payload.setdefault("in_progress", {})[name] = record
+            if annotate is not None:
+                annotate(payload)
+            save_results(path, payload, overwrite=overwrite)
+
+        takes_progress = train.__code__.co_argcount >= 2 if hasattr(train, "__code__") else False
+        budget = seconds_left(time_budget_seconds, started)
+        record = train(budget, save_progress) if takes_progress else train(budget)
         if record is None:
             break
         done[name] = record
+        payload.get("in_progress", {}).pop(name, None)
         payload["complete"] = all(name in done for name in parts)
         if annotate is not None:
             annotate(payload)

@@ -144,7 +144,9 @@ def test_save_results_keeps_the_larger_result(tmp_path):
 def test_conv_run_resumes_part_by_part_and_keeps_finished_parts(tmp_path, monkeypatch):
     trained = []
 
-    def fake_run_config(config, dataset_name, device, progress, checkpoint=None, time_budget_seconds=None):
+    def fake_run_config(
+        config, dataset_name, device, progress, checkpoint=None, time_budget_seconds=None, on_epoch_end=None
+    ):
         trained.append((dataset_name, config.batch_size))
         if len(trained) == 2:
             raise KeyboardInterrupt  # the second part dies

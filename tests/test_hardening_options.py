@@ -59,7 +59,9 @@ def test_bad_values_are_refused_before_any_data_is_read(arguments, message, caps
     assert exit_info.value.code == 2 and message in capsys.readouterr().err
 
 
-def test_a_results_folder_that_is_a_file_is_refused_before_training(tmp_path, capsys):
+def test_a_results_folder_that_is_a_file_is_refused_before_training(tmp_path, capsys, monkeypatch):
+    for variable in ("LNUTILS_RESULTS", "LNUTILS_CHECKPOINTS"):  # the command line sets them: undone after
+        monkeypatch.setenv(variable, str(tmp_path))
     blocker = tmp_path / "file"
     blocker.write_text("")
     for option in ("--results-dir", "--checkpoint-dir"):
@@ -201,3 +203,35 @@ def test_an_idx_header_whose_sizes_overflow_is_a_clear_error():
     header = bytes([0, 0, 8, 3]) + (0xFFFFFFFF).to_bytes(4, "big") * 3
     with pytest.raises(data.DataError, match="truncated"):
         data.parse_idx(header + b"\x00" * 16, "huge.idx")
+
+
+# ----------------------------------------------------------------------------- the conv CPU evidence run
+
+
+def test_the_conv_cpu_run_saves_each_epoch_of_a_part_and_checks_convergence(tmp_path, monkeypatch):
+    from lnutils.experiments import conv
+
+    def tiny(epochs=None, train_subset=None):
+        rates = {name: 1e-3 for name in ("none", "layer norm (C,H,W)")}
+        make = conv.ConvConfig
+        return [
+            make(["fashion-mnist"], 128, epochs or 3, [0, 1], rates, ["none", "layer norm (C,H,W)"], 256, 128),
+            make(["mnist"], 128, epochs or 3, [0, 1], rates, ["none", "layer norm (C,H,W)"], 256, 128),
+        ]
+
+    monkeypatch.setattr(conv, "cpu_profile_configs", tiny)
+    monkeypatch.setattr(conv, "load_dataset", lambda name: tiny_dataset())
+    # the first call stops after the first epoch of the first part: its epoch is in the file, marked in progress
+    conv.run_profile("cpu", results_dir=tmp_path, checkpoint_dir=tmp_path, progress=False, time_budget_seconds=1e-9)
+    saved = json.loads((tmp_path / "conv_cpu.json").read_text())
+    assert saved["parts"] == {} and not saved["complete"]
+    progress = saved["in_progress"]["fashion-mnist, batch 128"]
+    assert progress["epochs_done"] == 1 and progress["convergence"]["none"]["converged"] is False
+    assert conv.saved_records("cpu", tmp_path) == []  # a part in progress is never read as a finished one
+    conv.run_profile("cpu", results_dir=tmp_path, checkpoint_dir=tmp_path, progress=False)
+    saved = json.loads((tmp_path / "conv_cpu.json").read_text())
+    assert saved["complete"] and not saved.get("in_progress")
+    record = saved["parts"]["fashion-mnist, batch 128"]
+    assert record["epochs_done"] == 3 and set(record["convergence"]) == {"none", "layer norm (C,H,W)"}
+    check = record["convergence"]["none"]
+    assert check["window"] == 3 and check["threshold_points"] == 0.2 and isinstance(check["converged"], bool)

@@ -3,7 +3,7 @@
     python -m lnutils.experiments mnist select --batch-size 128 [--full-length]
     python -m lnutils.experiments mnist run --profile paper --batch-size 128
     python -m lnutils.experiments conv select
-    python -m lnutils.experiments conv run --profile paper
+    python -m lnutils.experiments conv run --profile cpu      # the CPU evidence; paper: a GPU
     python -m lnutils.experiments rnn run --profile paper
     python -m lnutils.experiments transformer run --profile cpu    # or paper (a GPU)
 
@@ -49,6 +49,13 @@ def parser() -> argparse.ArgumentParser:
                 help=f"select only: train every rate {mnist.FULL_LENGTH_EPOCHS} epochs, choose by the last "
                 f"{mnist.SETTLE_EPOCHS} epochs' validation error",
             )
+        if name == "conv":
+            sub.add_argument(
+                "--profile",
+                choices=conv.PROFILES,
+                default=None,
+                help="quick (minutes), cpu (the CPU evidence, hours on one core, resumable) or paper (a GPU)",
+            )
         if name == "transformer":
             sub.add_argument(
                 "--profile",
@@ -57,7 +64,7 @@ def parser() -> argparse.ArgumentParser:
                 help="quick (a minute), cpu (the saved CPU evidence, about 1.5 h on one core) or paper (a GPU)",
             )
             sub.add_argument("--steps", type=positive_int, default=None, help="override the profile's training steps")
-        add_common_arguments(sub, profile=name != "transformer", epochs=name != "transformer")
+        add_common_arguments(sub, profile=name not in ("conv", "transformer"), epochs=name != "transformer")
         sub.set_defaults(parser=sub)
     return top
 
