@@ -55,8 +55,18 @@ def fill_glance(page: Path, executed_dir: Path) -> None:
             if output.get("output_type") in ("display_data", "execute_result")
             and "text/markdown" in output.get("data", {})
         ]
+        profile = notebook.metadata.get("papermill", {}).get("parameters", {}).get("profile", "quick")
+        evidence = (
+            f"This build ran the chapter's **{profile}** profile. A table of a live {profile} run (one seed, "
+            "minutes of training) checks the code and decides nothing; only a table marked as a saved run "
+            "(with its epochs, seeds and whether it is partial) is evidence."
+            if profile == "quick"
+            else f"This build ran the chapter's **{profile}** profile."
+        )
         if tables:
-            sections.append(f"## {title}\n\nFrom {{doc}}`../notebooks/{path.stem}`.\n\n" + "\n\n".join(tables))
+            sections.append(
+                f"## {title}\n\nFrom {{doc}}`../notebooks/{path.stem}`. {evidence}\n\n" + "\n\n".join(tables)
+            )
     page.write_text(
         page.read_text().replace(
             "<!-- GLANCE -->", "\n\n".join(sections) or "No chapter has been executed in this build."
