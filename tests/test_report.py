@@ -199,3 +199,14 @@ def test_the_overfitting_table_says_when_its_run_is_partial():
     ]
     assert "Partial" not in report.overfitting_markdown(rows)
     assert "**Partial run: 40 of 65 epochs**" in report.overfitting_markdown(rows, "partial run: 40 of 65 epochs")
+
+
+def test_the_ledger_describes_the_saved_run_the_figure_shows():
+    rates = {m: 1e-3 for m in ("baseline", "batch norm", "layer norm")}
+    configs = {bs: mnist.RunConfig(batch_size=bs, epochs=2, seeds=[0], learning_rates=rates) for bs in (128, 4)}
+    saved = {4: {"epochs_done": 8, "complete": False, "config": {"epochs": 65, "seeds": [0, 1, 2]}}}
+    table = report.fidelity_ledger(configs, saved)
+    epochs = next(line for line in table.splitlines() if line.startswith("| epochs"))
+    seeds = next(line for line in table.splitlines() if line.startswith("| seeds"))
+    assert "batch 4: 8 of 65 (saved run, partial)" in epochs and "batch 128: 2 (this build's live run)" in epochs
+    assert "batch 4: 3 (saved run)" in seeds and "batch 128: 1 (this build's live run)" in seeds

@@ -96,6 +96,11 @@ def load_results(kind: str, batch_size: int, results_dir: Path | None = None) ->
     return runs.read_results(f"mnist_{kind}_b{batch_size}.json", results_dir)
 
 
+def saved_paper_runs(results_dir: Path | None = None) -> dict[int, dict]:
+    """{batch size: saved paper-profile result} for the batch sizes that have one."""
+    return {bs: result for bs in (128, 4) if (result := load_results("paper", bs, results_dir)) is not None}
+
+
 # ----------------------------------------------------------------------------- learning rate selection
 
 
@@ -563,5 +568,5 @@ def chapter_runs(
             )
             stacks = trained.setdefault(batch_size, {}) if trained is not None else None
             live[batch_size] = run(config, dataset, device=device, progress=progress, trained=stacks)[1]["curves"]
-    saved = {bs: result for bs in (128, 4) if (result := load_results("paper", bs)) is not None}
+    saved = saved_paper_runs()
     return live, saved

@@ -344,8 +344,27 @@ def live_check_sentence(matches: dict[int, dict]) -> str:
     )
 
 
-def fidelity_ledger(configs: dict[int, mnist.RunConfig]) -> str:
-    """Markdown: each detail of the setup, what the paper says, what we do, and why."""
+def _run_sizes(configs: dict[int, mnist.RunConfig], saved: dict[int, dict] | None, what: str) -> str:
+    """The epochs or seeds of the runs the figure shows: the saved runs (done of asked, partial marked),
+    then this build's live run for the batch sizes without one."""
+    parts = []
+    for bs, config in configs.items():
+        run = (saved or {}).get(bs)
+        if run is not None and what == "epochs":
+            partial = "" if run.get("complete") else ", partial"
+            parts.append(f"batch {bs}: {run['epochs_done']} of {run['config']['epochs']} (saved run{partial})")
+        elif run is not None:
+            parts.append(f"batch {bs}: {len(run['config']['seeds'])} (saved run)")
+        else:
+            parts.append(
+                f"batch {bs}: {config.epochs if what == 'epochs' else len(config.seeds)} (this build's live run)"
+            )
+    return ", ".join(parts)
+
+
+def fidelity_ledger(configs: dict[int, mnist.RunConfig], saved: dict[int, dict] | None = None) -> str:
+    """Markdown: each detail of the setup, what the paper says, what we do, and why.  ``saved``: the saved
+    paper runs, which the figure shows (the epochs and seeds rows then describe them)."""
     rates = {bs: ", ".join(f"{m} {c.learning_rates[m]:g}" for m in c.methods) for bs, c in configs.items()}
 
     def rule(bs):
@@ -424,14 +443,14 @@ def fidelity_ledger(configs: dict[int, mnist.RunConfig]) -> str:
         (
             "epochs",
             "≈65 (figure's x-axis)",
-            ", ".join(f"batch {bs}: {c.epochs}" for bs, c in configs.items()),
-            "the profile's budget",
+            _run_sizes(configs, saved, "epochs"),
+            "the run the figure shows: the saved run where there is one",
         ),
         (
             "seeds",
             "not stated (bands suggest several)",
-            ", ".join(f"batch {bs}: {len(c.seeds)}" for bs, c in configs.items()),
-            "the profile's budget",
+            _run_sizes(configs, saved, "seeds"),
+            "the run the figure shows: the saved run where there is one",
         ),
         (
             "train NLL",
