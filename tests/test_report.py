@@ -97,13 +97,20 @@ def test_overfitting_sentence_follows_the_curves():
         "test_error": {"layer norm": val.tolist()},
     }
     rows = mnist.overfitting(curves)
-    assert rows[0]["best validation epoch"] == 5
+    assert rows[0]["best validation epoch"] == 5 and rows[0]["last quarter from epoch"] == 16
+    assert rows[0]["NLL fell by orders"] > 1 and abs(rows[0]["test error moved points"]) < 0.1
     assert "keeps fitting the training set" in report.overfitting_sentence(rows)
+    # the test error still improving in the last quarter: the NLL's fall is not called overfitting
     still_improving = {
         **curves,
-        "val_error": {"layer norm": np.linspace(0.05, 0.01, epochs)[:, None].repeat(2, axis=1).tolist()},
+        "test_error": {"layer norm": np.linspace(0.05, 0.01, epochs)[:, None].repeat(2, axis=1).tolist()},
     }
     assert "No method" in report.overfitting_sentence(mnist.overfitting(still_improving))
+    # an NLL that rose is said to have risen, never as a negative fall
+    rising = {**curves, "train_nll": {"layer norm": np.geomspace(1e-3, 1e-2, epochs)[:, None].repeat(2, 1).tolist()}}
+    rows = mnist.overfitting(rising)
+    assert rows[0]["NLL fell by orders"] < 0 and "rose" in report.overfitting_markdown(rows)
+    assert "No method" in report.overfitting_sentence(rows)
 
 
 def test_live_check_compares_like_with_like():

@@ -473,15 +473,23 @@ def window_mean(curves: dict, metric: str, method: str, epoch: int) -> np.ndarra
     return values[-max(1, min(LAST_EPOCHS, len(values) // 4)) :].mean(axis=0)
 
 
+OVERFIT_ORDERS = 1.0  # the training NLL fell by at least this many orders of magnitude over the last quarter ...
+FLAT_TEST_POINTS = 0.1  # ... while the test error moved by less than this (points): fitting without generalizing
+
+
 def overfitting(curves: dict) -> list[dict]:
-    """Per method: the epoch of lowest mean validation error, and how much the training NLL
-    (geometric mean over seeds) and the test error moved after it."""
+    """Per method: the epoch of lowest mean validation error, and what the last quarter of training did:
+    how many orders of magnitude the training NLL (geometric mean over seeds) fell, a positive number when
+    it fell, and how many points the test error moved, from the quarter's first epoch to the last.  The rule
+    (:data:`OVERFIT_ORDERS`, :data:`FLAT_TEST_POINTS`) travels with each row."""
     rows = []
     for method in curves["val_error"]:
         validation = curves_array(curves, "val_error", method).mean(axis=1)
         best = int(np.argmin(validation))
         nll = geometric_mean(curves_array(curves, "train_nll", method), axis=1)
         test = 100 * curves_array(curves, "test_error", method).mean(axis=1)
+        start = len(nll) - max(2, len(nll) // 4)  # the last quarter (at least two epochs)
+        start = max(0, start)
         rows.append(
             {
                 "method": method,
@@ -491,6 +499,11 @@ def overfitting(curves: dict) -> list[dict]:
                 "final train NLL": float(nll[-1]),
                 "test error at best %": float(test[best]),
                 "final test error %": float(test[-1]),
+                "last quarter from epoch": start + 1,
+                "NLL fell by orders": float(np.log10(max(nll[start], 1e-300) / max(nll[-1], 1e-300))),
+                "test error moved points": float(test[-1] - test[start]),
+                "rule orders": OVERFIT_ORDERS,
+                "rule flat points": FLAT_TEST_POINTS,
             }
         )
     return rows

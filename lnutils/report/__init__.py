@@ -264,24 +264,29 @@ def full_length_status() -> str:
     return "; ".join(parts) + "."
 
 
+def _orders(value: float) -> str:
+    """An NLL change in words: 'fell 1.4 orders', 'rose 0.3 orders' (log10 of the ratio, sign spelt out)."""
+    return f"{'fell' if value >= 0 else 'rose'} {abs(value):.1f} orders"
+
+
 def overfitting_markdown(rows: list[dict], note: str = "") -> str:
     """The epoch of lowest validation error per method, and what training did after it;
     ``note`` (e.g. "partial run: 40 of 65 epochs") is said under the table."""
     table = []
     for row in rows:
-        orders = np.log10(row["train NLL at best"] / max(row["final train NLL"], 1e-300))
+        after_best = np.log10(max(row["train NLL at best"], 1e-300) / max(row["final train NLL"], 1e-300))
         table.append(
             [
                 row["method"],
                 f"{row['best validation epoch']} of {row['epochs']}",
-                f"{row['train NLL at best']:.1e} → {row['final train NLL']:.1e} ({orders:.1f} orders)",
+                f"{row['train NLL at best']:.1e} → {row['final train NLL']:.1e} ({_orders(after_best)})",
                 f"{row['test error at best %']:.2f}% → {row['final test error %']:.2f}%",
             ]
         )
     headers = [
         "method",
         "best validation epoch",
-        "train NLL: at best → final (geometric mean over seeds)",
+        "train NLL: at best → final (geometric mean over seeds; orders of magnitude = log10 of the ratio)",
         "test error: at best → final",
     ]
     return markdown_table(headers, table) + (
@@ -290,23 +295,30 @@ def overfitting_markdown(rows: list[dict], note: str = "") -> str:
 
 
 def overfitting_sentence(rows: list[dict]) -> str:
-    """Which methods keep fitting the training set after their validation error stopped improving."""
+    """Which methods keep fitting the training set without generalizing better: over the last quarter of
+    training the training NLL falls by at least ``rule orders`` orders of magnitude while the test error
+    moves by less than ``rule flat points`` points (both carried by the rows)."""
+    if not rows:
+        return ""
+    first = rows[0]
+    rule = (
+        f"The rule: over the last quarter of training (epochs {first['last quarter from epoch']}-{first['epochs']}), "
+        f"the training NLL falls by at least {first['rule orders']:g} order of magnitude while the test error moves "
+        f"by less than {first['rule flat points']:g} points."
+    )
     sentences = []
     for row in rows:
-        orders = np.log10(row["train NLL at best"] / max(row["final train NLL"], 1e-300))
-        change = row["final test error %"] - row["test error at best %"]
-        if row["epochs"] - row["best validation epoch"] >= max(2, row["epochs"] // 5) and orders >= 1:
+        if (
+            row["NLL fell by orders"] >= row["rule orders"]
+            and abs(row["test error moved points"]) < row["rule flat points"]
+        ):
             sentences.append(
-                f"{row['method']}'s validation error is lowest at epoch {row['best validation epoch']} of "
-                f"{row['epochs']}; "
-                f"after it the training NLL falls by {orders:.1f} orders of magnitude while the test error moves "
-                f"by {change:+.2f} points: "
-                "it keeps fitting the training set without generalizing better (overfitting in the NLL)."
+                f"{row['method']}: over epochs {row['last quarter from epoch']}-{row['epochs']} its training NLL "
+                f"{_orders(row['NLL fell by orders'])} while the test error moves by "
+                f"{row['test error moved points']:+.2f} points, so it keeps fitting the training set without "
+                "generalizing better (overfitting in the NLL, not in the error)."
             )
-    return (
-        " ".join(sentences)
-        or "No method keeps driving its training NLL down long after its best validation epoch in this run."
-    )
+    return " ".join([rule, *sentences]) if sentences else rule + " No method does so in this run."
 
 
 def live_check_sentence(matches: dict[int, dict]) -> str:
