@@ -217,3 +217,30 @@ def test_the_ledger_describes_the_saved_run_the_figure_shows():
     seeds = next(line for line in table.splitlines() if line.startswith("| seeds"))
     assert "batch 4: 8 of 65 (saved run, partial)" in epochs and "batch 128: 2 (this build's live run)" in epochs
     assert "batch 4: 3 (saved run)" in seeds and "batch 128: 1 (this build's live run)" in seeds
+
+
+def test_a_selection_states_its_margins_in_images_and_flags_rates_at_the_grid_edge():
+    grid = [1e-4, 3e-4, 1e-3]
+    curves = {
+        "val_error": {
+            **{f"baseline@{r:g}": [[e]] for r, e in zip(grid, (0.0153, 0.0155, 0.0170))},
+            **{f"layer norm@{r:g}": [[e]] for r, e in zip(grid, (0.0150, 0.0120, 0.0160))},
+        }
+    }
+    selection = {
+        "grid": grid,
+        "curves": curves,
+        "chosen": {"baseline": 1e-4, "layer norm": 3e-4},
+        "rule": "lowest validation error",
+        "settle_epochs": 1,
+        "validation": 5000,
+        "provenance": {"device": "cpu", "wall_seconds": 60, "commit": "abc"},
+    }
+    text = report.selection_markdown(selection)
+    assert (
+        "baseline: chosen by 0.02 points over the next rate (about 1.0 of 5,000 validation images); **at the edge"
+        in text
+    )
+    assert "layer norm: chosen by 0.30 points" in text and "no estimate of seed noise" in text
+    assert report.selection_settle_epochs({"config": {"rule": "mean of the last 5"}}) == 5
+    assert report.selection_settle_epochs({"config": {}, "settle_epochs": 3}) == 3

@@ -183,6 +183,8 @@ def select_learning_rates_run(
             "kind": "learning-rate selection",
             "config": run_config,
             "rule": rule,
+            "settle_epochs": SETTLE_EPOCHS if full_length else 1,  # the rule's window, as a number
+            "validation": len(split.val_x),
             "batch_size": batch_size,
             "epochs": epochs,
             "epochs_done": done,

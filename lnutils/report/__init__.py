@@ -67,6 +67,14 @@ def mnist_setup(configs: dict) -> str:
     return "\n".join(lines)
 
 
+def selection_settle_epochs(selection: dict) -> int:
+    """How many final epochs a selection's rule averages: its recorded number; for files written before it
+    was recorded, a full-length selection (its config names a rule) averaged mnist.SETTLE_EPOCHS."""
+    if "settle_epochs" in selection:
+        return int(selection["settle_epochs"])
+    return mnist.SETTLE_EPOCHS if selection.get("config", {}).get("rule") else 1
+
+
 def selection_markdown(selection: dict | None, names=None, what: str = "method") -> str:
     """Validation error per name and learning rate at the end of a selection run (for a
     full-length run: the mean of its last 5 epochs), the chosen rate, and the rule."""
@@ -75,12 +83,31 @@ def selection_markdown(selection: dict | None, names=None, what: str = "method")
     grid = selection["grid"]
     curves = selection["curves"]["val_error"]
     names = names or list(selection["chosen"])
-    settle = 5 if "last 5" in selection.get("rule", "") else 1
-    rows = []
+    settle = selection_settle_epochs(selection)
+    rows, margins = [], []
+    validation_images = selection.get("validation", mnist.RunConfig.validation)
     for name in names:
-        cells = [f"{100 * np.mean(np.asarray(curves[runs.grid_label(name, rate)])[-settle:, 0]):.2f}%" for rate in grid]
-        rows.append([name, *cells, f"{selection['chosen'][name]:g}"])
+        scores = {rate: 100 * np.mean(np.asarray(curves[runs.grid_label(name, rate)])[-settle:, 0]) for rate in grid}
+        rows.append([name, *(f"{scores[rate]:.2f}%" for rate in grid), f"{selection['chosen'][name]:g}"])
+        ordered = sorted(scores.values())
+        margin = ordered[1] - ordered[0] if len(ordered) > 1 else float("nan")
+        edge = selection["chosen"][name] in (min(grid), max(grid))
+        margins.append(
+            f"{name}: chosen by {margin:.2f} points over the next rate (about {margin / 100 * validation_images:.1f} "
+            f"of {validation_images:,} validation images)" + ("; **at the edge of the grid**" if edge else "")
+        )
     table = markdown_table([what, *(f"lr {rate:g}" for rate in grid), "chosen"], rows)
+    seeds = len(np.asarray(next(iter(curves.values())))[0])
+    table += (
+        "\n\nMargins: "
+        + "; ".join(margins)
+        + (
+            f". With {seeds} seed there is no estimate of seed noise: a margin of a few images is a tie that "
+            "another seed could reverse, and a rate at the edge of the grid may be beaten by one beyond it."
+            if seeds == 1
+            else "."
+        )
+    )
     done = selection.get("epochs_done", selection.get("epochs"))
     status = (
         ""
