@@ -17,6 +17,8 @@ its own initialisation and its own loss term.
 
 from __future__ import annotations
 
+import functools
+import inspect
 import io
 import os
 import sys
@@ -387,6 +389,28 @@ def resume(checkpoint, expected: dict, stacks, optimizer, device, graphed: bool)
     return History.from_dict(state["history"]), state["epochs_done"]
 
 
+def _denormals_flushed_while_training(train):
+    """On a CPU, values below float32's normal range (~1e-38) are flushed to zero while ``train`` runs
+    (a training NLL of 1e-40 is zero for every purpose, and denormal arithmetic is 10-100× slower), and the
+    process's setting is put back afterwards (PyTorch's default, off): no side effect outlives the call."""
+
+    @functools.wraps(train)
+    def wrapper(*args, **kwargs):
+        bound = inspect.signature(train).bind(*args, **kwargs)
+        bound.apply_defaults()
+        on_cpu = torch.device(bound.arguments["device"]).type == "cpu"
+        if on_cpu:
+            torch.set_flush_denormal(True)
+        try:
+            return train(*args, **kwargs)
+        finally:
+            if on_cpu:
+                torch.set_flush_denormal(False)
+
+    return wrapper
+
+
+@_denormals_flushed_while_training
 def train_lockstep(
     stacks: dict[str, Stack],
     learning_rates: dict[str, float],
@@ -416,8 +440,6 @@ def train_lockstep(
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     device = torch.device(device)
-    if device.type == "cpu":
-        torch.set_flush_denormal(True)
     for stack in stacks.values():
         stack.to(device)
     data = {

@@ -235,3 +235,9 @@ def test_the_conv_cpu_run_saves_each_epoch_of_a_part_and_checks_convergence(tmp_
     assert record["epochs_done"] == 3 and set(record["convergence"]) == {"none", "layer norm (C,H,W)"}
     check = record["convergence"]["none"]
     assert check["window"] == 3 and check["threshold_points"] == 0.2 and isinstance(check["converged"], bool)
+
+
+def test_training_leaves_the_process_flush_denormal_setting_as_it_found_it():
+    torch.set_flush_denormal(False)
+    train_lockstep(stacks(), RATES, tiny_split(), 8, 1, progress=False)
+    assert torch.tensor([1e-40], dtype=torch.float32).item() != 0.0  # denormals are kept again

@@ -553,15 +553,6 @@ def live_matches_saved(
     return found
 
 
-def partial_notes(saved: dict[int, dict]) -> dict[int, str]:
-    """{batch size: "partial run: 8 of 65 epochs"} for each saved run that did not finish."""
-    return {
-        bs: f"partial run: {r['epochs_done']} of {r['config']['epochs']} epochs"
-        for bs, r in saved.items()
-        if not r.get("complete")
-    }
-
-
 def chapter_runs(
     profile: str, configs: dict[int, RunConfig], dataset, device="cpu", progress=True, trained: dict | None = None
 ) -> tuple[dict, dict]:
