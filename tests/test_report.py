@@ -244,3 +244,15 @@ def test_a_selection_states_its_margins_in_images_and_flags_rates_at_the_grid_ed
     assert "layer norm: chosen by 0.30 points" in text and "no estimate of seed noise" in text
     assert report.selection_settle_epochs({"config": {"rule": "mean of the last 5"}}) == 5
     assert report.selection_settle_epochs({"config": {}, "settle_epochs": 3}) == 3
+
+
+def test_an_adding_model_with_one_output_for_every_sequence_is_named():
+    results = {
+        "LSTM": {"test_mse": {60: 0.2577, 120: 0.2577}, "prediction_std": {60: 0.001, 120: 0.001}},
+        "LN-LSTM": {"test_mse": {60: 0.01, 120: 0.3}, "prediction_std": {60: 0.4, 120: 0.5}},
+    }
+    text = report.adding_sentences(results, (60, 120))
+    assert "nearly one output whatever the sequence: LSTM (spread of its outputs 0.001)" in text
+    assert "LN-LSTM (" not in text.split("whatever the sequence")[1]
+    results["LSTM"]["prediction_std"] = {60: 0.3, 120: 0.3}
+    assert "whatever the sequence" not in report.adding_sentences(results, (60, 120))

@@ -189,11 +189,13 @@ def train_adding(
         model.eval()
         test_generator = torch.Generator().manual_seed(10_000 + seed)
         with torch.no_grad():
-            test = {}
+            test, spread = {}, {}
             for test_length in test_lengths:
                 inputs, targets = adding_problem(1000, test_length, test_generator, device)
-                test[test_length] = F.mse_loss(model(inputs).squeeze(-1), targets).item()
-        results[name] = {"train_loss": losses.cpu().tolist(), "test_mse": test}
+                predictions = model(inputs).squeeze(-1)
+                test[test_length] = F.mse_loss(predictions, targets).item()
+                spread[test_length] = predictions.std().item()  # ~0: one output whatever the sequence
+        results[name] = {"train_loss": losses.cpu().tolist(), "test_mse": test, "prediction_std": spread}
     return results
 
 

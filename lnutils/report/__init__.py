@@ -757,7 +757,21 @@ def adding_sentences(results: dict, lengths) -> str:
         if better and worse:
             text += f"; better: {', '.join(better)}"
         sentences.append(text + ".")
+    constant = [
+        f"{cell} (spread of its outputs {max(result['prediction_std'].values()):.3f})"
+        for cell, result in results.items()
+        if "prediction_std" in result and max(result["prediction_std"].values()) < CONSTANT_OUTPUT_STD
+    ]
+    if constant:
+        sentences.append(
+            "Giving nearly one output whatever the sequence: " + ", ".join(constant) + ". Such a model has not "
+            "learned the task, and its MSE is the same at every length, because the targets' distribution "
+            "(a sum of two uniform values) does not depend on the length."
+        )
     return " ".join(sentences) + " One seed: a single training run per cell."
+
+
+CONSTANT_OUTPUT_STD = 0.05  # the targets' own spread is sqrt(1/6) ≈ 0.41: a model below this ignores its input
 
 
 def sequential_sentences(records: dict) -> str:
