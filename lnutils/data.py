@@ -174,6 +174,9 @@ class Provenance:
             "warnings": list(self.warnings),
         }
 
+    def __repr__(self) -> str:  # the table, with file names: a repr never shows a machine's paths
+        return str(self)
+
     def __str__(self) -> str:
         rows = self.rows()
         headers = list(rows[0])

@@ -30,6 +30,11 @@ def hide_injected_parameters(path: Path) -> None:
         tags = cell.metadata.get("tags", [])
         if "injected-parameters" in tags and "remove-cell" not in tags:
             cell.metadata["tags"] = tags + ["remove-cell"]
+    # papermill records where it read and wrote: the book publishes file names, never a machine's paths
+    record = notebook.metadata.get("papermill", {})
+    for key in ("input_path", "output_path"):
+        if record.get(key):
+            record[key] = Path(record[key]).name
     nbformat.write(notebook, path)
 
 

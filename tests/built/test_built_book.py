@@ -76,3 +76,19 @@ def test_no_progress_bars_or_warnings_in_the_chapters(chapter):
             assert not (output.get("name") == "stderr" and "Warning" in text), (
                 f"{chapter}: a warning in {cell['source'][:60]!r}: {text[:200]}"
             )
+
+
+def test_no_machine_path_in_any_built_file():
+    """What the build publishes names files, never where this machine keeps them (papermill's
+    input_path, a repr of a data record)."""
+    checkout = str(ROOT)
+    offenders = [
+        str(path.relative_to(ROOT))
+        for folder in (ROOT / "_build" / "html", ROOT / "_build" / "slides")
+        if folder.exists()
+        for path in folder.rglob("*")
+        if path.is_file()
+        and path.suffix in (".html", ".ipynb", ".txt", ".json", ".js", ".md")
+        and checkout in path.read_text(errors="ignore")
+    ]
+    assert not offenders, f"{len(offenders)} built files name {checkout}: {offenders[:5]}"
