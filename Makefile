@@ -36,6 +36,7 @@ book: execute html
 lint: install
 	$(BIN)/ruff check lnutils tests book/tools
 	$(BIN)/ruff format --check lnutils tests book/tools
+	$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 
 unit: lint
 	$(BIN)/python -m pytest tests
