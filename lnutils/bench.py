@@ -23,10 +23,12 @@ import warnings
 import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, TensorDataset
+from torch.utils.flop_counter import FlopCounterMode
 
 from lnutils import environment, norms
 from lnutils.cli import check_device, positive_int, whole_number
 from lnutils.data import load_mnist
+from lnutils.experiments import conv, rnn
 from lnutils.measure import forward_backward_seconds, saved_tensor_bytes, synchronize
 from lnutils.mlp import METHODS, MLPStack
 from lnutils.train import epoch_orders, make_optimizer, make_split, make_step
@@ -191,6 +193,66 @@ def bench_train(batch_sizes=(128, 4), seeds=(0, 1, 2), steps=None, warmup=None, 
     return rows
 
 
+def _stack_step(stack, optimizer, x, y) -> None:
+    """One lockstep step: every network of the stack on its own batch, one loss, one fused Adam."""
+    optimizer.zero_grad(set_to_none=True)
+    logits = stack(x)
+    F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1), reduction="sum").div(y.shape[1]).backward()
+    optimizer.step()
+
+
+def _plain_steps(networks, optimizers, inputs, y) -> None:
+    """The loop a user would write: each network with its own Adam, one after another."""
+    for network, optimizer, batch, labels in zip(networks, optimizers, inputs, y):
+        optimizer.zero_grad(set_to_none=True)
+        F.cross_entropy(network(batch), labels).backward()
+        optimizer.step()
+
+
+def bench_stacks(batch_sizes=(128, 4), seeds=(0, 1, 2), steps=None, device="cpu") -> list[dict]:
+    """Seconds per training step of the conv and recurrent stacks (K networks stepped together) against a
+    plain loop over the same K networks, side by side in one run, with the achieved GFLOP/s (counted by
+    torch's FlopCounterMode) as a fraction of the machine's measured float32 matmul peak."""
+    device = torch.device(device)
+    peak = matmul_peak_gflops(device=device)
+    kinds = {
+        "conv, layer norm (C,H,W)": lambda: conv.CNNStack("layer norm (C,H,W)", list(seeds)),
+        "conv, batch norm": lambda: conv.CNNStack("batch norm", list(seeds)),
+        "recurrent, LN-LSTM": lambda: rnn.RNNStack("LN-LSTM", list(seeds)),
+    }
+    rows = []
+    generator = torch.Generator().manual_seed(0)
+    for batch_size in batch_sizes:
+        n_steps = steps or (5 if batch_size >= 64 else 40)
+        x = torch.rand(len(seeds), batch_size, 784, generator=generator).to(device)
+        y = torch.randint(0, 10, (len(seeds), batch_size), generator=generator).to(device)
+        for kind, make in kinds.items():
+            stack = make().to(device)
+            fused = make_optimizer({"stack": stack}, {"stack": 1e-3})
+            with FlopCounterMode(display=False) as counter:
+                _stack_step(stack, fused, x, y)
+            flops = counter.get_total_flops()
+            stacked = min(_timed(lambda: _stack_step(stack, fused, x, y), device) for _ in range(n_steps))
+            networks = [network for network in make().to(device).networks]
+            inputs = [stack.prepare(batch) for batch in x]
+            optimizers = [torch.optim.Adam(network.parameters(), lr=1e-3) for network in networks]
+            _plain_steps(networks, optimizers, inputs, y)
+            plain = min(_timed(lambda: _plain_steps(networks, optimizers, inputs, y), device) for _ in range(n_steps))
+            rows.append(
+                {
+                    "stack": kind,
+                    "batch size": batch_size,
+                    "networks": len(seeds),
+                    "plain loop ms/step": plain * 1e3,
+                    "stack ms/step": stacked * 1e3,
+                    "× plain (speed)": plain / stacked,
+                    "% of matmul peak": 100 * flops / stacked / 1e9 / peak,
+                }
+            )
+    print(f"measured float32 matmul peak: {peak:.1f} GFLOP/s (2048², best of 5)")
+    return rows
+
+
 def bench_norms(shapes=((128, 1000), (4, 1000), (2048, 384)), repeats=50, device="cpu") -> list[dict]:
     """Forward + backward time of each normalization, the book's and PyTorch's fused ones, side by side:
     "× torch fused" against the same layer's fused kernel, "× LN fused" against layer norm's (RMSNorm's
@@ -242,7 +304,7 @@ def print_table(rows: list[dict]) -> None:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("what", choices=["train", "norms"])
+    parser.add_argument("what", choices=["train", "norms", "stacks"])
     parser.add_argument("--batch-sizes", type=positive_int, nargs="+", default=[128, 4])
     parser.add_argument("--steps", type=positive_int, default=None, help="timed steps per network (at least 1)")
     parser.add_argument("--warmup", type=whole_number, default=None, help="untimed steps before timing")
@@ -265,6 +327,8 @@ def main(argv=None) -> int:
                     f"batch 128, {row['loop']}: {row['GFLOP/s']:.1f} GFLOP/s achieved vs {peak:.1f} GFLOP/s "
                     f"measured float32 matmul peak (2048², {100 * row['GFLOP/s'] / peak:.0f}%)"
                 )
+    elif args.what == "stacks":
+        print_table(bench_stacks(args.batch_sizes, steps=args.steps, device=device))
     else:
         print_table(bench_norms(device=device))
     return 0
