@@ -216,9 +216,11 @@ def bench_stacks(batch_sizes=(128, 4), seeds=(0, 1, 2), steps=None, device="cpu"
     device = torch.device(device)
     peak = matmul_peak_gflops(device=device)
     kinds = {
-        "conv, layer norm (C,H,W)": lambda: conv.CNNStack("layer norm (C,H,W)", list(seeds)),
-        "conv, batch norm": lambda: conv.CNNStack("batch norm", list(seeds)),
-        "recurrent, LN-LSTM": lambda: rnn.RNNStack("LN-LSTM", list(seeds)),
+        "conv, layer norm (C,H,W), looped": lambda: conv.CNNStack("layer norm (C,H,W)", list(seeds), grouped=False),
+        "conv, layer norm (C,H,W), grouped": lambda: conv.CNNStack("layer norm (C,H,W)", list(seeds), grouped=True),
+        "conv, batch norm, looped": lambda: conv.CNNStack("batch norm", list(seeds), grouped=False),
+        "conv, batch norm, grouped": lambda: conv.CNNStack("batch norm", list(seeds), grouped=True),
+        "recurrent, LN-LSTM, looped": lambda: rnn.RNNStack("LN-LSTM", list(seeds)),
     }
     rows = []
     generator = torch.Generator().manual_seed(0)
@@ -229,14 +231,14 @@ def bench_stacks(batch_sizes=(128, 4), seeds=(0, 1, 2), steps=None, device="cpu"
         for kind, make in kinds.items():
             stack = make().to(device)
             fused = make_optimizer({"stack": stack}, {"stack": 1e-3})
-            with FlopCounterMode(display=False) as counter:
-                _stack_step(stack, fused, x, y)
-            flops = counter.get_total_flops()
+            _stack_step(stack, fused, x, y)
             stacked = min(_timed(lambda: _stack_step(stack, fused, x, y), device) for _ in range(n_steps))
             networks = [network for network in make().to(device).networks]
             inputs = [stack.prepare(batch) for batch in x]
             optimizers = [torch.optim.Adam(network.parameters(), lr=1e-3) for network in networks]
-            _plain_steps(networks, optimizers, inputs, y)
+            with FlopCounterMode(display=False) as counter:  # the work itself, counted on the plain networks
+                _plain_steps(networks, optimizers, inputs, y)
+            flops = counter.get_total_flops()
             plain = min(_timed(lambda: _plain_steps(networks, optimizers, inputs, y), device) for _ in range(n_steps))
             rows.append(
                 {

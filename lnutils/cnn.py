@@ -17,6 +17,7 @@ There are two common readings, and this chapter compares both:
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from lnutils import norms
@@ -120,3 +121,94 @@ class SmallCNN(nn.Module):
             if isinstance(module, nn.Conv2d):
                 outputs.append(hidden.clone())
         return outputs
+
+
+# ----------------------------------------------------------------------------- K networks as one computation
+
+
+def _cat(tensors: list[Tensor | None]) -> Tensor | None:
+    return None if tensors[0] is None else torch.cat(tensors)
+
+
+def _grouped_norm(x: Tensor, norms_k: list[nn.Module], training: bool) -> Tensor:
+    """The normalization of K networks applied at once to (B, K·C, H, W), network k's channels in the
+    k-th slice: every layer here keeps its statistics inside one network's channels, so one call on the
+    concatenation equals K calls.  BatchNorm's running statistics are written back to each network."""
+    first, count = norms_k[0], len(norms_k)
+    if isinstance(first, nn.Identity):
+        return x
+    if isinstance(first, norms.BatchNorm2d):
+        running_mean = torch.cat([m.running_mean for m in norms_k])
+        running_var = torch.cat([m.running_var for m in norms_k])
+        factor = first.momentum if first.momentum is not None else 0.0
+        if training:
+            for m in norms_k:
+                m.num_batches_tracked.add_(1)
+            if first.momentum is None:
+                factor = 1.0 / float(first.num_batches_tracked)
+        out = norms.batch_norm(
+            x,
+            running_mean,
+            running_var,
+            _cat([m.weight for m in norms_k]),
+            _cat([m.bias for m in norms_k]),
+            training,
+            factor,
+            first.eps,
+        )
+        if training:
+            with torch.no_grad():
+                for m, mean, var in zip(norms_k, running_mean.chunk(count), running_var.chunk(count)):
+                    m.running_mean.copy_(mean)
+                    m.running_var.copy_(var)
+        return out
+    if isinstance(first, norms.GroupNorm):  # LN(C,H,W) = GroupNorm(1, C) and GroupNorm(G): K·G groups
+        weight, bias = _cat([m.weight for m in norms_k]), _cat([m.bias for m in norms_k])
+        return norms.group_norm(x, count * first.num_groups, weight, bias, first.eps)
+    if isinstance(first, norms.InstanceNorm2d):
+        weight, bias = _cat([m.weight for m in norms_k]), _cat([m.bias for m in norms_k])
+        return norms.instance_norm(x, None, None, weight, bias, True, 0.1, first.eps)
+    batch, channels, height, width = x.shape
+    per = channels // count
+    if isinstance(first, ChannelLayerNorm):  # LN over the C channels at each position, per network
+        grouped = x.reshape(batch, count, per, height, width).permute(0, 1, 3, 4, 2)
+        normalized = norms.layer_norm(grouped, (per,), eps=first.norm.eps)
+        weight = torch.stack([m.norm.weight for m in norms_k]).reshape(1, count, 1, 1, per)
+        bias = torch.stack([m.norm.bias for m in norms_k]).reshape(1, count, 1, 1, per)
+        return (normalized * weight + bias).permute(0, 1, 4, 2, 3).reshape(batch, channels, height, width)
+    if isinstance(first, RMSNorm2d):  # RMS over (C, H, W) of each network's slice
+        grouped = x.reshape(batch, count, per * height * width)
+        normalized = norms.rms_norm(grouped, (per * height * width,), eps=first.eps).reshape(x.shape)
+        return normalized * torch.cat([m.weight for m in norms_k]).reshape(1, -1, 1, 1)
+    raise TypeError(f"no grouped form for {type(first).__name__}")
+
+
+def grouped_forward(networks: list[SmallCNN], images: Tensor) -> Tensor:
+    """K :class:`SmallCNN` s of one normalization, each on its own batch, as one computation: the K
+    inputs are K channels of one image batch, every convolution a grouped convolution (groups=K) over
+    the K networks' concatenated weights, every normalization one call (:func:`_grouped_norm`), the K
+    classifiers one batched product.  Same numbers as calling the networks one by one (up to the order
+    of float additions) and the same parameters: gradients flow back to each network's own.
+
+    ``images``: (K, B, 1, H, W); returns logits (K, B, classes)."""
+    count = len(networks)
+    batch = images.shape[1]
+    x = images.transpose(0, 1).reshape(batch, count, *images.shape[3:])
+    layers = list(zip(*(network.features for network in networks)))
+    training = networks[0].training
+    for index in range(0, len(layers), 3):
+        convs, norms_k = layers[index], layers[index + 1]
+        first = convs[0]
+        x = F.conv2d(
+            x,
+            torch.cat([c.weight for c in convs]),
+            _cat([c.bias for c in convs]),
+            stride=first.stride,
+            padding=first.padding,
+            groups=count,
+        )
+        x = torch.relu(_grouped_norm(x, list(norms_k), training))
+    pooled = x.mean(dim=(2, 3)).reshape(batch, count, -1)
+    weight = torch.stack([n.classifier.weight for n in networks])  # (K, classes, features)
+    bias = torch.stack([n.classifier.bias for n in networks])  # (K, classes)
+    return torch.einsum("bkf,kof->kbo", pooled, weight) + bias[:, None, :]

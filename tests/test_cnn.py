@@ -113,3 +113,39 @@ def test_border_verdict_and_saved_results_rendering(tmp_path):
         and "25.00 ± 7.07" in shown
         and "1 of 2 parts" in shown
     )  # sample standard deviation of 20 and 30
+
+
+@pytest.mark.parametrize("normalization", NORMALIZATIONS)
+@pytest.mark.parametrize("training", [True, False])
+def test_the_grouped_stack_computes_what_the_networks_compute_one_by_one(normalization, training):
+    """K networks as one computation (grouped convolutions over concatenated weights): the same outputs,
+    gradients of every network's own parameters, and BatchNorm running statistics, in float64."""
+    from lnutils.experiments.conv import CNNStack
+
+    looped = CNNStack(normalization, [0, 1, 2], grouped=False).double()
+    grouped = CNNStack(normalization, [0, 1, 2], grouped=True).double()
+    generator = torch.Generator().manual_seed(1)
+    warm = torch.rand(3, 6, 784, generator=generator, dtype=torch.float64)
+    looped(warm), grouped(warm)  # training mode: BN running statistics move in both
+    looped.train(training), grouped.train(training)
+    x = torch.rand(3, 6, 784, generator=generator, dtype=torch.float64)
+    expected, got = looped(x), grouped(x)
+    torch.testing.assert_close(got, expected)
+    expected.square().sum().backward()
+    got.square().sum().backward()
+    for (name, a), b in zip(looped.named_parameters(), grouped.parameters()):
+        torch.testing.assert_close(b.grad, a.grad, msg=name)
+    for (name, a), b in zip(looped.named_buffers(), grouped.buffers()):
+        torch.testing.assert_close(b, a, msg=name)
+
+
+def test_the_stack_groups_small_batches_and_loops_large_ones(monkeypatch):
+    from lnutils.experiments import conv
+
+    calls = []
+    monkeypatch.setattr(conv, "grouped_forward", lambda networks, images: calls.append(images.shape[1]) or 0)
+    stack = conv.CNNStack("layer norm (C,H,W)", [0, 1])
+    stack(torch.rand(2, 4, 784))
+    assert calls == [4]
+    stack(torch.rand(2, conv.GROUPED_UP_TO_BATCH + 1, 784))
+    assert calls == [4]  # the large batch went through the networks one by one

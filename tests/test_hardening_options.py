@@ -245,7 +245,7 @@ def test_training_leaves_the_process_flush_denormal_setting_as_it_found_it():
 
 def test_bench_stacks_sets_each_stack_beside_a_plain_loop_in_one_run():
     rows = bench.bench_stacks(batch_sizes=(4,), seeds=(0, 1), steps=1)
-    assert {row["stack"] for row in rows} == {"conv, layer norm (C,H,W)", "conv, batch norm", "recurrent, LN-LSTM"}
+    assert {row["stack"] for row in rows} >= {"conv, batch norm, looped", "conv, batch norm, grouped"}
     for row in rows:
         assert row["× plain (speed)"] == pytest.approx(row["plain loop ms/step"] / row["stack ms/step"])
         assert 0 < row["% of matmul peak"] < 100
