@@ -12,12 +12,14 @@ import torch
 
 
 def saved_tensor_bytes(function, *inputs) -> int:
-    """Bytes of the tensors autograd keeps for the backward pass of ``function(*inputs)``.
+    """Bytes of every tensor autograd keeps for the backward pass of ``function(*inputs)``.
 
     Counted with :func:`torch.autograd.graph.saved_tensors_hooks`; a tensor saved twice
-    (same storage) is counted once, and inputs the caller already holds are not counted.
+    (same storage) is counted once.  The inputs count too when they are saved: the graph keeps
+    them alive whether or not the caller still holds them, so a layer that saves its input and
+    recomputes the rest is charged for the input, as a fused kernel that saves it is.
     """
-    seen: set[int] = {t.untyped_storage().data_ptr() for t in inputs if isinstance(t, torch.Tensor)}
+    seen: set[int] = set()
     total = 0
 
     def pack(tensor):
