@@ -38,6 +38,22 @@ CLAIMS = {
     "dyt_hurts_with_much_data": "With all the text, LN ends better than DyT (Verma 2026)",
 }
 
+OUTCOME_WORDS = {
+    "lower": "{first} lower, beyond seed noise",
+    "higher": "{first} higher, beyond seed noise",
+    "within noise": "a difference within seed noise",
+    "undecided": "not compared yet",
+}
+ROLE_WORDS = {
+    "post with warm-up": "post-LN with warm-up",
+    "pre without warm-up": "pre-LN without warm-up",
+    "rms": "RMSNorm",
+    "dyt": "DyT",
+    "layer": "LayerNorm",
+    "dyt small text": "DyT",
+    "layer all text": "LN",
+}
+
 EVIDENCE_WORDS = {
     "live quick run": "a live quick run: it checks the code, it ranks nothing",
     "complete": "complete saved run",
@@ -153,8 +169,10 @@ def verdicts_markdown(verdicts: list[dict]) -> str:
         first = _mean_sd(v["first_values"])
         second = _mean_sd(v["second_values"])
         holds = f"**{v['holds']}**" if v["holds"] in ("yes", "no") else v["holds"]
-        rows.append([CLAIMS[v["claim"]], f"{first} vs {second}", holds, evidence])
-    return _table(["claim", "final validation loss (nats): first vs second", "holds", "evidence"], rows) + (
+        shown = OUTCOME_WORDS[v["outcome"]].format(first=ROLE_WORDS.get(v["roles"][0], v["roles"][0]))
+        rows.append([CLAIMS[v["claim"]], f"{first} vs {second}", shown, holds, evidence])
+    headers = ["claim", "final validation loss (nats): first vs second", "the runs show", "holds", "evidence"]
+    return _table(headers, rows) + (
         "\n\nA yes or no needs complete, converged runs of all seeds, compared at the same step with the seed-noise "
         "rule (a difference of more than twice its standard error); a diverged run counts as worse than any "
         "finished one."
