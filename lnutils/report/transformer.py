@@ -199,7 +199,12 @@ def regime_markdown(payload: dict) -> str:
                 "–" if not saturated else f"{100 * np.mean(saturated):.1f} %",
             ]
         )
-    headers = ["training text", "DyT's loss vs LN's", "α at the end (mean over layers)", "|αx| > 2 at the end"]
+    headers = [
+        "training text",
+        "DyT's loss vs LN's",
+        "α at the end (mean over layers)",
+        "inputs with |αx| > 2 at the end",
+    ]
     return _table(headers, rows) + (
         "\n\nThe loss change is (DyT − LN) / LN of the mean final validation loss; negative means DyT is better. "
         "It is a description, not a verdict: the verdict table applies the seed-noise rule."
