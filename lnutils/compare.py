@@ -30,10 +30,11 @@ def geometric_mean(values, axis=None):
     return 10 ** log10(values).mean(axis=axis)
 
 
-def settled(curves: dict, metric: str, method: str, log: bool = False) -> np.ndarray:
+def settled(curves: dict, metric: str, method: str, log: bool = False, epoch: int | None = None) -> np.ndarray:
     """One value per seed: the metric averaged over the last LAST_EPOCHS epochs, or over the last
-    quarter of a shorter run (at least one epoch), of log10 for the NLL."""
-    values = curves_array(curves, metric, method)
+    quarter of a shorter run (at least one epoch), of log10 for the NLL.  ``epoch`` (1-based) ends the
+    window there instead of at the run's end: two runs compared at the same epoch."""
+    values = curves_array(curves, metric, method)[:epoch]
     values = values[-max(1, min(LAST_EPOCHS, len(values) // 4)) :]
     return (log10(values) if log else values).mean(axis=0)
 

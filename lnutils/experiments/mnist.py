@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from lnutils import environment, runs
-from lnutils.compare import LAST_EPOCHS, at_epoch, curves_array, geometric_mean, is_lower, log10, settled
+from lnutils.compare import at_epoch, curves_array, geometric_mean, is_lower, log10, settled
 from lnutils.data import load_mnist
 from lnutils.mlp import METHODS, MLPStack
 from lnutils.runs import provenance, save_results
@@ -453,7 +453,7 @@ def claims(curves_by_batch: dict[int, dict], notes: dict[int, str] | None = None
         common = min(
             len(curves_array(c4, "test_error", "layer norm")), len(curves_array(c128, "test_error", "layer norm"))
         )
-        small, large = (window_mean(c, "test_error", "layer norm", common) for c in (c4, c128))
+        small, large = (settled(c, "test_error", "layer norm", epoch=common) for c in (c4, c128))
         worse_at_4 = is_lower(large, small)  # the claim holds unless batch 4 is worse beyond seed noise
         claim(
             [128, 4],
@@ -466,13 +466,6 @@ def claims(curves_by_batch: dict[int, dict], notes: dict[int, str] | None = None
     for found_claim in found:
         found_claim["note"] = notes.get(found_claim.pop("batch"), "")
     return found
-
-
-def window_mean(curves: dict, metric: str, method: str, epoch: int) -> np.ndarray:
-    """One value per seed: the metric averaged over the LAST_EPOCHS epochs ending at ``epoch`` (1-based),
-    or over the last quarter of a run that short: two runs compared at the same epoch."""
-    values = curves_array(curves, metric, method)[:epoch]
-    return values[-max(1, min(LAST_EPOCHS, len(values) // 4)) :].mean(axis=0)
 
 
 OVERFIT_ORDERS = 1.0  # the training NLL fell by at least this many orders of magnitude over the last quarter ...
