@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
+CONVERGED_POINTS = 0.2  # the convergence check: validation error moved less over the last 3 epochs (points)
+CONVERGENCE_WINDOW = 3
 LAST_EPOCHS = 5  # a claim compares the mean of the last 5 epochs: one epoch's test error moves by ~0.1 points
 
 
@@ -57,3 +59,19 @@ def is_lower(lower: np.ndarray, higher: np.ndarray) -> bool | None:
     if abs(difference) <= 2 * standard_error:
         return None
     return difference > 0
+
+
+def convergence(curves: dict, window: int = CONVERGENCE_WINDOW, points: float = CONVERGED_POINTS) -> dict:
+    """Per normalization: did the mean validation error over seeds move less than ``points`` percentage
+    points over the last ``window`` epochs?  Recorded with the numbers it used."""
+    result = {}
+    for name, values in curves.get("val_error", {}).items():
+        mean = 100 * np.asarray(values, dtype=float).mean(axis=1)
+        last = mean[-window:]
+        result[name] = {
+            "converged": bool(len(mean) >= window and float(last.max() - last.min()) < points),
+            "moved_points": float(last.max() - last.min()) if len(mean) else None,
+            "window": window,
+            "threshold_points": points,
+        }
+    return result

@@ -124,7 +124,7 @@ def test_rnn_stack_reads_rows_as_steps():
 def test_rnn_run_resumes_part_by_part_and_the_saved_run_renders(tmp_path, monkeypatch):
     trained = []
 
-    def fake_sequential(config, dataset, device, progress, checkpoint=None, time_budget_seconds=None):
+    def fake_sequential(config, dataset, device, progress, checkpoint=None, time_budget_seconds=None, **kw):
         trained.append(config.batch_size)
         curves = {
             "train_nll": {"LSTM": [[0.5]]},
@@ -173,7 +173,7 @@ def test_pixel_by_pixel_reads_one_pixel_per_step(tmp_path):
 def test_the_paper_profile_runs_pixel_by_pixel_last(tmp_path, monkeypatch):
     order = []
 
-    def fake_sequential(config, dataset, device, progress, checkpoint=None, time_budget_seconds=None):
+    def fake_sequential(config, dataset, device, progress, checkpoint=None, time_budget_seconds=None, **kw):
         order.append((config.steps, config.batch_size, Path(checkpoint).name))
         history = type("H", (), {"epoch_seconds": [1.0] * config.epochs})()
         return history, {}, {"config": {}, "curves": {}, "provenance": {}}
@@ -186,5 +186,38 @@ def test_the_paper_profile_runs_pixel_by_pixel_last(tmp_path, monkeypatch):
         (28, 64, "rnn_paper_batch-64.pt"),
         (28, 4, "rnn_paper_batch-4.pt"),
         "adding",
+        "adding",
+        "adding",  # one training per seed
         (784, 64, "rnn_paper_pixel-by-pixel-batch-64.pt"),
     ]
+
+
+def test_the_cpu_profile_is_row_by_row_with_three_seeds_and_averages_the_adding_seeds(tmp_path, monkeypatch):
+    configs = rnn.profile_configs("cpu")
+    assert list(configs) == ["batch 64"] and configs["batch 64"].seeds == [0, 1, 2]
+    assert configs["batch 64"].steps == 28 and rnn.adding_settings("cpu")["length"] == 50
+    seeds_trained = []
+
+    def fake_adding(seed=0, **settings):
+        seeds_trained.append(seed)
+        mse = {50: 0.01 * (seed + 1), 100: 0.2}
+        return {"LSTM": {"train_loss": [float(seed)] * 4, "test_mse": mse, "prediction_std": {50: 0.3, 100: 0.01}}}
+
+    def fake_sequential(
+        config, dataset, device, progress, checkpoint=None, time_budget_seconds=None, on_epoch_end=None
+    ):
+        history = type("H", (), {"epoch_seconds": [1.0] * config.epochs})()
+        record = {"config": {}, "curves": {}, "provenance": {"commit": None}}
+        on_epoch_end(dict(record, epochs_done=1))  # the part in progress is in the result file
+        assert "batch 64" in rnn.saved_results("cpu", tmp_path)["in_progress"]
+        return history, {}, record
+
+    monkeypatch.setattr(rnn, "run_sequential_mnist", fake_sequential)
+    monkeypatch.setattr(rnn, "train_adding", fake_adding)
+    monkeypatch.setattr(rnn, "load_mnist", lambda: None)
+    rnn.run_profile("cpu", results_dir=tmp_path, checkpoint_dir=tmp_path, progress=False)
+    assert seeds_trained == [0, 1, 2]
+    _, adding = rnn.saved_parts("cpu", tmp_path)
+    assert adding["LSTM"]["test_mse"]["50"] == pytest.approx(0.02) and adding["LSTM"]["seeds"] == 3
+    assert adding["LSTM"]["test_mse_by_seed"]["50"] == pytest.approx([0.01, 0.02, 0.03])
+    assert adding["LSTM"]["train_loss"] == [1.0] * 4

@@ -4,7 +4,7 @@
     python -m lnutils.experiments mnist run --profile paper --batch-size 128
     python -m lnutils.experiments conv select
     python -m lnutils.experiments conv run --profile cpu      # the CPU evidence; paper: a GPU
-    python -m lnutils.experiments rnn run --profile paper
+    python -m lnutils.experiments rnn run --profile cpu       # the CPU evidence; paper: a GPU
     python -m lnutils.experiments transformer run --profile cpu    # or paper (a GPU)
 
 Every run writes a result file (JSON) that records its configuration, seeds, data
@@ -56,6 +56,13 @@ def parser() -> argparse.ArgumentParser:
                 default=None,
                 help="quick (minutes), cpu (the CPU evidence, hours on one core, resumable) or paper (a GPU)",
             )
+        if name == "rnn":
+            sub.add_argument(
+                "--profile",
+                choices=rnn.PROFILES,
+                default=None,
+                help="quick (minutes), cpu (the CPU evidence, about 1.5 h on one core, resumable) or paper (a GPU)",
+            )
         if name == "transformer":
             sub.add_argument(
                 "--profile",
@@ -64,7 +71,7 @@ def parser() -> argparse.ArgumentParser:
                 help="quick (a minute), cpu (the saved CPU evidence, about 1.5 h on one core) or paper (a GPU)",
             )
             sub.add_argument("--steps", type=positive_int, default=None, help="override the profile's training steps")
-        add_common_arguments(sub, profile=name not in ("conv", "transformer"), epochs=name != "transformer")
+        add_common_arguments(sub, profile=name == "mnist", epochs=name != "transformer")
         sub.set_defaults(parser=sub)
     return top
 

@@ -21,6 +21,7 @@ from torch import Tensor
 
 from lnutils import environment, runs
 from lnutils.cnn import NORMALIZATIONS, SmallCNN, grouped_forward
+from lnutils.compare import convergence
 from lnutils.data import load_dataset
 from lnutils.runs import provenance, save_results
 from lnutils.train import History, SeededStack, make_split, train_lockstep
@@ -123,8 +124,6 @@ def profile_configs(
 
 
 SHARED_LEARNING_RATE = 1e-3  # the cpu profile: one rate for every normalization (see cpu_profile_configs)
-CONVERGED_POINTS = 0.2  # the convergence check: validation error moved less over the last 3 epochs (points)
-CONVERGENCE_WINDOW = 3
 
 
 def cpu_profile_configs(epochs: int | None = None, train_subset: int | None = None) -> list[ConvConfig]:
@@ -142,22 +141,6 @@ def cpu_profile_configs(epochs: int | None = None, train_subset: int | None = No
         ConvConfig(["fashion-mnist"], 4, epochs or 4, [0, 1, 2], rates, train_subset=train_subset),
     ]
     return configs
-
-
-def convergence(curves: dict, window: int = CONVERGENCE_WINDOW, points: float = CONVERGED_POINTS) -> dict:
-    """Per normalization: did the mean validation error over seeds move less than ``points`` percentage
-    points over the last ``window`` epochs?  Recorded with the numbers it used."""
-    result = {}
-    for name, values in curves.get("val_error", {}).items():
-        mean = 100 * np.asarray(values, dtype=float).mean(axis=1)
-        last = mean[-window:]
-        result[name] = {
-            "converged": bool(len(mean) >= window and float(last.max() - last.min()) < points),
-            "moved_points": float(last.max() - last.min()) if len(mean) else None,
-            "window": window,
-            "threshold_points": points,
-        }
-    return result
 
 
 def load_selection(results_dir: Path | None = None) -> dict:

@@ -24,12 +24,14 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from lnutils import environment, runs
+from lnutils.compare import convergence
 from lnutils.data import load_mnist
 from lnutils.rnn import CELLS, SequenceModel
 from lnutils.runs import provenance
 from lnutils.train import History, SeededStack, make_split, progress_bar, train_lockstep
 
 # Cooijmans et al. 2016, Table 1 (test accuracy %), the numbers this chapter cites.
+PROFILES = ("quick", "cpu", "paper")
 PUBLISHED = {
     "pixel-by-pixel MNIST (784 steps)": {"LSTM": 98.9, "BN-LSTM": 99.0},
     "permuted pixel-by-pixel MNIST": {"LSTM": 90.2, "BN-LSTM": 95.4},
@@ -79,7 +81,10 @@ def profile_configs(
     profile: str, epochs: int | None = None, train_subset: int | None = None
 ) -> dict[str, SequentialMNISTConfig]:
     """quick: 8,000 training images, hidden 64, 2 epochs at batch 64 (all five cells) and
-    1 epoch on 2,000 images at batch 4 (the three LSTMs).  paper: 55,000 images, hidden
+    1 epoch on 2,000 images at batch 4 (the three LSTMs).  cpu (the saved CPU evidence): 55,000
+    images, hidden 64, batch 64, all five cells, 3 seeds, 15 epochs, then checked for convergence
+    (:func:`lnutils.compare.convergence`); about 3.5 minutes an epoch on one core, so batch 4
+    (860 steps become 13,750) and pixel by pixel (28 times the steps) are left to a GPU.  paper: 55,000 images, hidden
     128, 20 epochs, 3 seeds; then pixel-by-pixel MNIST (784 steps, the three LSTMs, hidden
     100 as in Cooijmans et al. 2016, 10 epochs: a GPU run).  The learning rate, 1e-3, is
     Adam's default and the one Cooijmans et al. used; it is not selected here.  ``epochs``
@@ -89,6 +94,8 @@ def profile_configs(
             "batch 64": SequentialMNISTConfig(64, 2, [0], train_subset=8000),
             "batch 4": SequentialMNISTConfig(4, 1, [0], cells=["LSTM", "LN-LSTM", "BN-LSTM"], train_subset=2000),
         }
+    elif profile == "cpu":
+        configs = {"batch 64": SequentialMNISTConfig(64, 15, [0, 1, 2])}
     elif profile == "paper":
         configs = {
             "batch 64": SequentialMNISTConfig(64, 20, [0, 1, 2], hidden_size=128),
@@ -98,7 +105,7 @@ def profile_configs(
             ),
         }
     else:
-        raise ValueError(f"unknown profile {profile!r}; choose 'quick' or 'paper'")
+        raise ValueError(f"unknown profile {profile!r}; choose one of {PROFILES}")
     for config in configs.values():
         config.epochs = epochs or config.epochs
         config.train_subset = train_subset or config.train_subset
@@ -106,10 +113,28 @@ def profile_configs(
 
 
 def run_sequential_mnist(
-    config: SequentialMNISTConfig, dataset=None, device="cpu", progress=True, checkpoint=None, time_budget_seconds=None
+    config: SequentialMNISTConfig,
+    dataset=None,
+    device="cpu",
+    progress=True,
+    checkpoint=None,
+    time_budget_seconds=None,
+    on_epoch_end=None,
 ) -> tuple[History, dict[str, RNNStack], dict]:
+    """Train every cell of ``config`` in lockstep; ``on_epoch_end(record)`` gets the record so far."""
     dataset = dataset if dataset is not None else load_mnist()
     split = make_split(dataset, config.validation, config.train_subset)
+
+    def record_of(history: History) -> dict:
+        curves = history.to_dict()
+        return {
+            "config": asdict(config),
+            "epochs_done": len(history.epoch_seconds),
+            "curves": curves,
+            "convergence": convergence(curves),
+            "provenance": provenance(dataset, device, sum(history.epoch_seconds)),
+        }
+
     stacks = {name: RNNStack(name, config.seeds, config.hidden_size, rows=config.steps) for name in config.cells}
     history = train_lockstep(
         stacks,
@@ -121,13 +146,9 @@ def run_sequential_mnist(
         device=device,
         checkpoint=checkpoint,
         time_budget_seconds=time_budget_seconds,
+        on_epoch_end=None if on_epoch_end is None else lambda history: on_epoch_end(record_of(history)),
     )
-    record = {
-        "config": asdict(config),
-        "curves": history.to_dict(),
-        "provenance": provenance(dataset, device, sum(history.epoch_seconds)),
-    }
-    return history, stacks, record
+    return history, stacks, record_of(history)
 
 
 # ----------------------------------------------------------------------------- the adding problem
@@ -246,13 +267,15 @@ def gradient_norms_through_time(model: SequenceModel, sequences: Tensor, labels:
 
 
 def adding_settings(profile: str, steps: int | None = None) -> dict:
-    """quick: length 30, 1,000 steps of batch 64; paper: length 50, 10,000 steps (``steps`` overrides)."""
+    """quick: length 30, 1,000 steps of batch 64; cpu: length 50, 5,000 steps (about 10 minutes a
+    seed on one core); paper: length 50, 10,000 steps (``steps`` overrides)."""
     settings = {
         "quick": dict(length=30, steps=1000, test_lengths=(30, 60, 120)),
+        "cpu": dict(length=50, steps=5000, test_lengths=(50, 100, 200)),
         "paper": dict(length=50, steps=10000, test_lengths=(50, 100, 200)),
     }
     if profile not in settings:
-        raise ValueError(f"unknown profile {profile!r}; choose 'quick' or 'paper'")
+        raise ValueError(f"unknown profile {profile!r}; choose one of {PROFILES}")
     return dict(settings[profile], steps=steps or settings[profile]["steps"])
 
 
@@ -290,26 +313,45 @@ def run_profile(
         name = re.sub(r"[^a-z0-9]+", "-", setting)
         checkpoint = Path(checkpoint_dir or runs.checkpoint_dir()) / f"rnn_{profile}_{name}.pt"
 
-        def train(seconds_left):
+        def train(seconds_left, save_progress=None):
             nonlocal dataset
             dataset = dataset if dataset is not None else load_mnist()
             print(f"sequential MNIST, {setting}: {len(config.cells)} cells × {len(config.seeds)} seed(s)")
+
+            def with_commit(record: dict) -> dict:
+                record["provenance"]["commit"] = commit
+                return record
+
+            def progress_saved(record):  # every epoch: the result file shows the part in progress
+                if save_progress is not None:
+                    save_progress(with_commit(record))
+
             history, _, record = run_sequential_mnist(
-                config, dataset, device, progress, checkpoint=checkpoint, time_budget_seconds=seconds_left
+                config,
+                dataset,
+                device,
+                progress,
+                checkpoint=checkpoint,
+                time_budget_seconds=seconds_left,
+                on_epoch_end=progress_saved,
             )
             if runs.ran_out_of_time(history, config.epochs):
                 return None
-            record["provenance"]["commit"] = commit
-            return record
+            return with_commit(record)
 
         return train
 
+    adding_seeds = next(iter(configs.values())).seeds  # the adding problem uses the profile's seeds
+
     def adding_part(seconds_left):
         start = time.perf_counter()
-        results = train_adding(**adding, progress=progress, device=device)
+        by_seed = {
+            str(seed): train_adding(**adding, seed=seed, progress=progress, device=device) for seed in adding_seeds
+        }
         return {
             "settings": {k: list(v) if isinstance(v, tuple) else v for k, v in adding.items()},
-            "results": results,
+            "seeds": list(adding_seeds),
+            "results_by_seed": by_seed,
             "provenance": provenance(None, device, time.perf_counter() - start, commit=commit),
         }
 
@@ -320,7 +362,7 @@ def run_profile(
     profile_config = {
         "profile": profile,
         "sequential_mnist": {k: asdict(c) for k, c in configs.items()},
-        "adding": {k: list(v) if isinstance(v, tuple) else v for k, v in adding.items()},
+        "adding": {k: list(v) if isinstance(v, tuple) else v for k, v in adding.items()} | {"seeds": adding_seeds},
     }
     return runs.run_parts(
         results_file(profile, results_dir),
@@ -337,4 +379,26 @@ def saved_parts(profile: str = "paper", results_dir=None) -> tuple[dict, dict | 
     saved = saved_results(profile, results_dir)
     parts = dict(saved["parts"]) if saved else {}
     adding = parts.pop("adding", None)
-    return parts, adding["results"] if adding else None
+    return parts, adding_results(adding) if adding else None
+
+
+def adding_results(part: dict) -> dict:
+    """An adding-problem part's results per cell, the mean over its seeds where it has several:
+    training loss curve, test MSE and output spread per length, and the per-seed test MSEs."""
+    by_seed = part.get("results_by_seed") or {"0": part["results"]}
+    cells = next(iter(by_seed.values()))
+    merged = {}
+    for cell in cells:
+        per_seed = [results[cell] for results in by_seed.values()]
+        lengths = list(per_seed[0]["test_mse"])
+        merged[cell] = {
+            "train_loss": np.mean([r["train_loss"] for r in per_seed], axis=0).tolist(),
+            "test_mse": {n: float(np.mean([r["test_mse"][n] for r in per_seed])) for n in lengths},
+            "test_mse_by_seed": {n: [r["test_mse"][n] for r in per_seed] for n in lengths},
+            "seeds": len(per_seed),
+        }
+        if all("prediction_std" in r for r in per_seed):  # the smallest spread of any seed's outputs
+            merged[cell]["prediction_std"] = {
+                n: float(np.min([r["prediction_std"][n] for r in per_seed])) for n in lengths
+            }
+    return merged

@@ -14,6 +14,7 @@ import numpy as np
 from lnutils import runs
 from lnutils.compare import LAST_EPOCHS, curves_array, geometric_mean, is_lower
 from lnutils.experiments import mnist
+from lnutils.experiments.rnn import adding_results
 
 
 def markdown_table(headers: list[str], rows: list[list]) -> str:
@@ -735,7 +736,7 @@ def rnn_saved_markdown(saved: dict | None) -> str:
     if parts:
         out += ["", sequential_markdown(parts)]
     if adding:
-        out += ["", adding_markdown(adding["results"])]
+        out += ["", adding_markdown(adding_results(adding))]
     return "\n".join(out)
 
 
