@@ -75,3 +75,63 @@ def convergence(curves: dict, window: int = CONVERGENCE_WINDOW, points: float = 
             "threshold_points": points,
         }
     return result
+
+
+# ----------------------------------------------------------------------------- verdicts, as data
+#
+# A verdict compares two methods on one number per seed.  Its ``evidence`` says what the numbers
+# come from: "complete" (finished saved runs that passed the convergence check: a yes or no may be
+# said), "not converged", "partial" (a saved run still training, compared at the epoch it reached) or
+# "live quick run" (the book's build: it shows the code runs and never ranks methods).  Only
+# "complete" evidence turns an outcome into yes or no; every other level leaves the claim undecided.
+
+COMPLETE = "complete"
+
+
+def outcome(first, second) -> str:
+    """'lower', 'higher' or 'within noise': the first method's values against the second's (seed-noise rule)."""
+    lower = is_lower(first, second)
+    return "within noise" if lower is None else "lower" if lower else "higher"
+
+
+def holds(outcome: str, expected: str) -> str:
+    """'yes', 'no', 'within noise' or 'undecided' for a claim expecting ``expected`` of an outcome:
+    'lower' (the first is below the second), 'not higher', or 'within noise' (the two match)."""
+    if outcome == "undecided":
+        return "undecided"
+    if expected == "lower":
+        return {"lower": "yes", "higher": "no"}.get(outcome, "within noise")
+    if expected == "not higher":
+        return "no" if outcome == "higher" else "yes"
+    return "yes" if outcome == "within noise" else "no"  # 'within noise': the claim is that they match
+
+
+def make_verdict(claim: str, roles: tuple, expected: str, first, second, evidence: str, **where) -> dict:
+    """One verdict as data: the claim's id, the two roles compared, the per-seed values, the outcome
+    the numbers show, whether the claim holds (undecided unless the evidence is complete) and the
+    evidence level; ``where`` records what was compared (metric, epoch, dataset, ...)."""
+    first, second = np.asarray(first, dtype=float), np.asarray(second, dtype=float)
+    shown = outcome(first, second) if len(first) and len(second) else "undecided"
+    return {
+        "claim": claim,
+        "roles": tuple(roles),
+        "expected": expected,
+        "first_values": first.tolist(),
+        "second_values": second.tolist(),
+        "outcome": shown,
+        "holds": holds(shown, expected) if evidence == COMPLETE else "undecided",
+        "evidence": evidence,
+        **where,
+    }
+
+
+def part_evidence(record: dict, finished: bool, names, profile: str) -> str:
+    """The evidence level of one part of a result for the methods ``names``: see the section above."""
+    if profile == "quick":
+        return "live quick run"
+    if not finished:
+        return "partial"
+    converged = record.get("convergence", {})
+    if all(converged.get(name, {}).get("converged") for name in names):
+        return COMPLETE
+    return "not converged"

@@ -25,12 +25,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from lnutils import environment, norms, plotting, report
+from lnutils import environment, norms, plotting
 from lnutils.cli import check_device
 from lnutils.cnn import NORMALIZATIONS
 from lnutils.data import DataError, load_dataset, load_shakespeare
 from lnutils.experiments import conv, rnn, transformer
 from lnutils.mlp import METHODS, MLPStack
+from lnutils.report import conv as conv_words
 from lnutils.train import (
     CUDAGraphStep,
     Split,
@@ -157,7 +158,7 @@ def conv_and_probes(device: torch.device, synthetic: bool) -> str:
     images = split.test_x[:64].reshape(-1, 1, 28, 28)  # on the CPU, as a notebook has them
     probe = conv.border_probe(stacks, images)
     plt.close(plotting.activity_maps_figure(conv.activity_maps_by_name(stacks, images)))
-    verdict = report.border_sentences(probe) + report.border_markdown(probe)
+    verdict = conv_words.border_sentences(probe) + conv_words.border_markdown(probe)
     if not verdict:
         raise AssertionError("empty border verdict")
     return f"{len(NORMALIZATIONS)} normalizations, batch 32: finite curves; probe and maps ran"

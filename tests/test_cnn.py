@@ -58,8 +58,8 @@ def test_unknown_normalization_and_bad_input():
 
 # ----------------------------------------------------------------------------- lnutils.experiments.conv
 
-from lnutils import report  # noqa: E402
 from lnutils.experiments import conv  # noqa: E402
+from lnutils.report import conv as conv_words  # noqa: E402
 
 
 def test_cnn_stack_runs_each_network_on_its_own_batch():
@@ -94,10 +94,10 @@ def test_border_verdict_and_saved_results_rendering(tmp_path):
     models = {name: conv.CNNStack(name, [0]) for name in ("batch norm", "layer norm (C,H,W)")}
     probe = conv.border_probe(models, torch.rand(6, 1, 28, 28))
     assert list(probe) == ["batch norm", "layer norm (C,H,W)"]  # only the stacks present, in the book's order
-    text = report.border_sentences(probe)
+    text = conv_words.border_sentences(probe)
     assert text.count("Block") == 3 and "border hypothesis" in text
-    assert report.border_markdown(probe).count("\n") == 2 + 2 * 3 - 1
-    assert "No saved paper-profile results" in report.conv_saved_markdown(conv.saved_results("paper", tmp_path))
+    assert conv_words.border_markdown(probe).count("\n") == 2 + 2 * 3 - 1
+    assert "No saved paper-profile results" in conv_words.conv_saved_markdown(conv.saved_results("paper", tmp_path))
     record = {
         "dataset": "mnist",
         "batch_size": 4,
@@ -107,7 +107,7 @@ def test_border_verdict_and_saved_results_rendering(tmp_path):
     }
     saved = {"config": {"parts": [{}, {}]}, "parts": {"mnist, batch 4": record}, "complete": False}
     (tmp_path / "conv_paper.json").write_text(__import__("json").dumps(saved))
-    shown = report.conv_saved_markdown(conv.saved_results("paper", tmp_path))
+    shown = conv_words.conv_saved_markdown(conv.saved_results("paper", tmp_path))
     assert (
         "| mnist | 4 | [0, 1] | 2 | cpu | 2 min | `abc` |" in shown
         and "25.00 ± 7.07" in shown

@@ -21,8 +21,9 @@ TIERS = {
     2: {"runs"},
     3: {"train"},
     4: {"experiments.mnist", "experiments.conv", "experiments.rnn", "experiments.transformer"},
-    5: {"report", "report.transformer", "plotting", "experiments.__main__"},
-    6: {"smoke", "bench", "check"},
+    5: {"report", "report.cells", "plotting", "experiments.__main__"},
+    6: {"report.mnist", "report.conv", "report.rnn", "report.transformer"},
+    7: {"smoke", "bench", "check"},
 }
 TIER = {name: tier for tier, names in TIERS.items() for name in names}
 OPTIONAL_IMPORTS = {"fcntl", "tqdm"}  # imported inside a try, where they may be missing
@@ -87,3 +88,24 @@ def test_no_imports_inside_functions(name):
 def test_the_tier_rule_catches_a_sideways_import():
     tree = ast.parse("from lnutils.experiments import mnist\nfrom lnutils import report\n")
     assert lnutils_imports(tree) == {"experiments.mnist", "report"}
+
+
+READS_FILES = {"open", "read_text", "read_bytes", "read_json", "read_results", "load_results", "replaced_results"}
+READS_FILES |= {"saved_results", "saved_records", "saved_parts", "saved_paper_runs", "load", "loadtxt", "exists"}
+
+
+@pytest.mark.parametrize("name", [n for n in module_names() if n.split(".")[0] == "report"])
+def test_the_words_open_no_file(name):
+    """lnutils/report renders what it is given: no call there opens, reads or looks for a file."""
+    tree = ast.parse(module_path(name).read_text())
+    calls = {
+        node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+    }
+    assert calls & READS_FILES == set()
+
+
+def test_the_file_rule_catches_a_read():
+    tree = ast.parse("def f(path):\n    return runs.read_results(path)\n")
+    assert {n.func.attr for n in ast.walk(tree) if isinstance(n, ast.Call)} & READS_FILES == {"read_results"}

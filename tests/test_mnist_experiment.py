@@ -7,10 +7,10 @@ import json
 import numpy as np
 import pytest
 
-from lnutils import report
 from lnutils.data import Dataset, FileRecord, Provenance
 from lnutils.experiments import mnist as experiment
 from lnutils.mlp import METHODS
+from lnutils.report import mnist as mnist_words
 
 RATES = {m: 1e-3 for m in METHODS}
 
@@ -53,11 +53,11 @@ def test_claims_are_computed_from_the_curves():
         verdicts["LN is robust to batch size: no worse at batch 4 than at 128 (beyond seed noise), at equal epochs"]
         is False
     )
-    marked = report.claims_markdown(agrees, "test", notes={4: "partial run: 8 of 65 epochs"})
+    marked = mnist_words.claims_markdown(agrees, "test", notes={4: "partial run: 8 of 65 epochs"})
     assert "| batch 4: LN beats BN on test error (partial run: 8 of 65 epochs) |" in marked
     disagrees = {4: curves({"baseline": 0.020, "batch norm": 0.015, "layer norm": 0.016}, {m: 1e-3 for m in METHODS})}
     assert [c["holds"] for c in experiment.claims(disagrees)] == [False, False]
-    assert "**no**" in report.claims_markdown(disagrees, "test")
+    assert "**no**" in mnist_words.claims_markdown(disagrees, "test")
 
 
 def test_a_difference_within_the_seeds_noise_is_not_called_either_way():
@@ -74,7 +74,7 @@ def test_a_difference_within_the_seeds_noise_is_not_called_either_way():
     assert found["batch 128: LN beats the baseline on test error"]["holds"] is None
     assert found["batch 128: BN beats the baseline on test error"]["holds"] is True
     assert found["batch 128: LN reaches a lower training NLL than BN"]["holds"] is True
-    assert "within seed noise" in report.claims_markdown({128: c}, "test")
+    assert "within seed noise" in mnist_words.claims_markdown({128: c}, "test")
     assert experiment.is_lower(np.array([1.0, 1.1, 0.9]), np.array([2.0, 2.1, 1.9])) is True
     assert experiment.is_lower(np.array([2.0, 2.1, 1.9]), np.array([1.0, 1.1, 0.9])) is False
 
@@ -90,14 +90,14 @@ def test_claims_use_the_last_epochs_and_say_when_one_seed_decides():
     long_run = curves({m: 0.02 for m in METHODS}, {m: 1e-3 for m in METHODS}, epochs=65, seeds=1)
     long_run["test_error"]["baseline"][59] = [0.5]  # the 6th epoch from the end: outside the last 5
     assert experiment.settled(long_run, "test_error", "baseline")[0] == pytest.approx(0.02)
-    table = report.claims_markdown({4: c}, "test")
+    table = mnist_words.claims_markdown({4: c}, "test")
     assert "| batch 4: BN is worse than no normalization | yes (1 seed) |" in table
 
 
 def test_results_rows_mean_and_spread():
     c = curves({"baseline": 0.015, "batch norm": 0.013, "layer norm": 0.012}, {m: 1e-3 for m in METHODS})
     c["test_error"]["layer norm"][-1] = [0.010, 0.014]
-    row = next(r for r in report.mnist_results_rows(c, 128) if r["method"] == "layer norm")
+    row = next(r for r in mnist_words.mnist_results_rows(c, 128) if r["method"] == "layer norm")
     assert row["final test error %"] == "1.20 ± 0.28" and row["seeds"] == 2 and row["epochs"] == 3
 
 
@@ -151,7 +151,9 @@ def test_batch_size_robustness_compares_the_two_runs_at_the_epochs_both_reached(
     robust = found["LN is robust to batch size: no worse at batch 4 than at 128 (beyond seed noise), at equal epochs"]
     assert robust["epoch"] == 8 and robust["holds"] is True  # at epoch 8, batch 4 (1.96 %) is better than 128 (2.21 %)
     assert robust["evidence"].startswith("batch 128, 4: partial run")
-    assert report.verdict(robust).startswith("not decided") and "yes" not in report.verdict(robust).split("(")[0]
+    assert (
+        mnist_words.verdict(robust).startswith("not decided") and "yes" not in mnist_words.verdict(robust).split("(")[0]
+    )
 
 
 def test_a_live_quick_run_or_a_partial_run_never_says_yes_or_no():
@@ -160,8 +162,8 @@ def test_a_live_quick_run_or_a_partial_run_never_says_yes_or_no():
         4: curves({"baseline": 0.015, "batch norm": 0.022, "layer norm": 0.012}, {m: 1e-3 for m in METHODS}),
     }
     for table in (
-        report.claims_markdown(agrees, "live", live=True),
-        report.claims_markdown({4: agrees[4]}, "saved", notes={4: "partial run: 8 of 65 epochs"}),
+        mnist_words.claims_markdown(agrees, "live", live=True),
+        mnist_words.claims_markdown({4: agrees[4]}, "saved", notes={4: "partial run: 8 of 65 epochs"}),
     ):
         verdicts = [row.split(" | ")[1] for row in table.splitlines()[2:]]
         assert verdicts and all(v.startswith("not decided") for v in verdicts)
@@ -173,4 +175,4 @@ def test_convergence_is_also_judged_on_test_error_and_counts_the_epochs_bn_leads
     found = {f["claim"]: f for f in experiment.claims({128: c})}
     early = found["batch 128: LN converges faster: lower test error than BN at epoch 10"]
     assert early["holds"] is False and early["bn_below_ln_epochs"] == 30 and early["window"] == 30
-    assert "BN's mean test error is below LN's in 30 of the first 30 epochs" in report.claim_evidence(early)
+    assert "BN's mean test error is below LN's in 30 of the first 30 epochs" in mnist_words.claim_evidence(early)

@@ -6,8 +6,11 @@ import json
 
 import numpy as np
 
-from lnutils import report
 from lnutils.experiments import mnist
+from lnutils.report import cells
+from lnutils.report import conv as conv_words
+from lnutils.report import mnist as mnist_words
+from lnutils.report import rnn as rnn_words
 
 
 def conv_record(finals: dict[str, list[float]], dataset="fashion-mnist", batch_size=128) -> dict:
@@ -22,7 +25,7 @@ NAMES = ["none", "batch norm", "layer norm (C,H,W)", "layer norm (C)", "rms norm
 
 
 def test_markdown_table():
-    assert report.markdown_table(["a", "b"], [[1, "x"]]) == "| a | b |\n|---|---|\n| 1 | x |"
+    assert cells.markdown_table(["a", "b"], [[1, "x"]]) == "| a | b |\n|---|---|\n| 1 | x |"
 
 
 def test_conv_ranking_follows_the_numbers():
@@ -35,7 +38,7 @@ def test_conv_ranking_follows_the_numbers():
             "rms norm": [0.16],
         }
     )
-    text = report.conv_ranking_sentences([bn_best], "Run")
+    text = conv_words.conv_ranking_sentences([bn_best], "Run")
     assert "lowest test error is batch norm's" in text and "one seed" in text
     ln_best = conv_record(
         {
@@ -46,9 +49,9 @@ def test_conv_ranking_follows_the_numbers():
             "rms norm": [0.15],
         }
     )
-    assert "LN(C,H,W) is itself the best" in report.conv_ranking_sentences([ln_best], "Run")
+    assert "LN(C,H,W) is itself the best" in conv_words.conv_ranking_sentences([ln_best], "Run")
     noisy = conv_record({n: [0.10 + 0.001 * i, 0.12 - 0.001 * i, 0.11] for i, n in enumerate(NAMES)})
-    assert "within seed noise" in report.conv_ranking_sentences([noisy], "Run")
+    assert "within seed noise" in conv_words.conv_ranking_sentences([noisy], "Run")
 
 
 def test_conv_batch_and_shared_scale_sentences_follow_the_numbers():
@@ -56,19 +59,19 @@ def test_conv_batch_and_shared_scale_sentences_follow_the_numbers():
     small = conv_record(
         {"batch norm": [0.20], "layer norm (C,H,W)": [0.13], "rms norm": [0.1], "none": [0.2]}, batch_size=4
     )
-    assert "batch norm changes more" in report.conv_batch_sentence([large, small], "Run")
+    assert "batch norm changes more" in conv_words.conv_batch_sentence([large, small], "Run")
     small_ln = conv_record(
         {"batch norm": [0.11], "layer norm (C,H,W)": [0.30], "rms norm": [0.1], "none": [0.2]}, batch_size=4
     )
-    assert "LN(C,H,W) changes more" in report.conv_batch_sentence([large, small_ln], "Run")
-    assert "a shared scale alone does not explain" in report.shared_scale_sentence([large])
+    assert "LN(C,H,W) changes more" in conv_words.conv_batch_sentence([large, small_ln], "Run")
+    assert "a shared scale alone does not explain" in conv_words.shared_scale_sentence([large])
     rms_last = conv_record({"batch norm": [0.10], "layer norm (C,H,W)": [0.12], "rms norm": [0.3], "none": [0.2]})
-    assert "shared scale alone" not in report.shared_scale_sentence([rms_last])
+    assert "shared scale alone" not in conv_words.shared_scale_sentence([rms_last])
 
 
 def test_adding_sentences_follow_the_numbers():
     results = {"LSTM": {"test_mse": {30: 0.01, 60: 0.05}}, "LN-LSTM": {"test_mse": {30: 0.02, 60: 0.4}}}
-    text = report.adding_sentences(results, (30, 60))
+    text = rnn_words.adding_sentences(results, (30, 60))
     assert "At length 30: lowest MSE LSTM" in text and "every cell beats predicting the mean" in text
     assert "worse than predicting the mean (0.167): LN-LSTM (0.400)" in text
 
@@ -77,11 +80,11 @@ def test_sequential_sentences_use_the_seed_noise_rule():
     def record(lstm, ln, bn):
         return {"curves": {"test_error": {"LSTM": [lstm], "LN-LSTM": [ln], "BN-LSTM": [bn]}}}
 
-    text = report.sequential_sentences(
+    text = rnn_words.sequential_sentences(
         {"batch 64": record([0.05, 0.06, 0.055], [0.02, 0.021, 0.019], [0.08, 0.081, 0.079])}
     )
     assert "LN-LSTM 2.00 ± 0.10% is lower than" in text and "BN-LSTM 8.00 ± 0.10% is higher than" in text
-    text = report.sequential_sentences(
+    text = rnn_words.sequential_sentences(
         {"batch 64": record([0.05, 0.06, 0.04], [0.051, 0.041, 0.061], [0.05, 0.05, 0.05])}
     )
     assert "within seed noise" in text
@@ -99,18 +102,18 @@ def test_overfitting_sentence_follows_the_curves():
     rows = mnist.overfitting(curves)
     assert rows[0]["best validation epoch"] == 5 and rows[0]["last quarter from epoch"] == 16
     assert rows[0]["NLL fell by orders"] > 1 and abs(rows[0]["test error moved points"]) < 0.1
-    assert "keeps fitting the training set" in report.overfitting_sentence(rows)
+    assert "keeps fitting the training set" in mnist_words.overfitting_sentence(rows)
     # the test error still improving in the last quarter: the NLL's fall is not called overfitting
     still_improving = {
         **curves,
         "test_error": {"layer norm": np.linspace(0.05, 0.01, epochs)[:, None].repeat(2, axis=1).tolist()},
     }
-    assert "No method" in report.overfitting_sentence(mnist.overfitting(still_improving))
+    assert "No method" in mnist_words.overfitting_sentence(mnist.overfitting(still_improving))
     # an NLL that rose is said to have risen, never as a negative fall
     rising = {**curves, "train_nll": {"layer norm": np.geomspace(1e-3, 1e-2, epochs)[:, None].repeat(2, 1).tolist()}}
     rows = mnist.overfitting(rising)
-    assert rows[0]["NLL fell by orders"] < 0 and "rose" in report.overfitting_markdown(rows)
-    assert "No method" in report.overfitting_sentence(rows)
+    assert rows[0]["NLL fell by orders"] < 0 and "rose" in mnist_words.overfitting_markdown(rows)
+    assert "No method" in mnist_words.overfitting_sentence(rows)
 
 
 def test_live_check_compares_like_with_like():
@@ -127,12 +130,12 @@ def test_live_check_compares_like_with_like():
     }
     match = mnist.live_matches_saved(live, {128: config}, saved)[128]
     assert match["test error points"] == 0 and match["epochs"] == 2
-    assert "within the spread between seeds" in report.live_check_sentence({128: match})
+    assert "within the spread between seeds" in mnist_words.live_check_sentence({128: match})
     saved[128]["curves"]["test_error"] = {
         m: [[0.05, 0.03, 0.025], [0.015, 0.02, 0.018], [0.0, 0.0, 0.012]] for m in seeds_curves
     }
     worse = mnist.live_matches_saved(live, {128: config}, saved)
-    assert "no longer reproduces" in report.live_check_sentence(worse)
+    assert "no longer reproduces" in mnist_words.live_check_sentence(worse)
     other_rates = {
         128: {**saved[128], "config": {**saved[128]["config"], "learning_rates": {m: 1e-4 for m in seeds_curves}}}
     }
@@ -151,9 +154,9 @@ def test_selection_markdown_marks_a_partial_run():
         "complete": False,
         "provenance": {"device": "cpu", "wall_seconds": 60, "commit": "abc"},
     }
-    assert "Partial: 1 of 65 epochs" in report.selection_markdown(selection)
+    assert "Partial: 1 of 65 epochs" in cells.selection_markdown(selection)
     selection["complete"] = True
-    assert "Partial" not in report.selection_markdown(selection)
+    assert "Partial" not in cells.selection_markdown(selection)
 
 
 def test_the_selection_in_use_and_the_saved_rates_sentence_follow_the_files(tmp_path, monkeypatch):
@@ -171,24 +174,24 @@ def test_the_selection_in_use_and_the_saved_rates_sentence_follow_the_files(tmp_
         learning_rates = {"baseline": 3e-4}
 
     saved = {128: {"config": {"learning_rates": {"baseline": 1e-3}}}}
-    text = report.saved_rates_sentence({128: Config()}, saved)
+    text = mnist_words.saved_rates_sentence({128: Config()}, saved)
     assert "full-length selection's learning rates (baseline 0.0003)" in text and "other rates (baseline 0.001)" in text
     saved[128]["config"]["learning_rates"] = {"baseline": 3e-4}
-    assert "trained at the same rates" in report.saved_rates_sentence({128: Config()}, saved)
+    assert "trained at the same rates" in mnist_words.saved_rates_sentence({128: Config()}, saved)
 
 
 def test_replaced_runs_are_listed_with_their_rates(tmp_path, monkeypatch):
     monkeypatch.setenv("LNUTILS_RESULTS", str(tmp_path))
     (tmp_path / "mnist_paper_b128.json").write_text("{}")  # the results folder in use has this run
     (tmp_path / "mnist_paper_b4.json").write_text("{}")
-    assert report.replaced_runs_markdown() == ""
+    assert mnist_words.replaced_runs_markdown(mnist.replaced_paper_runs()) == ""
     old = {
         "config": {"epochs": 65, "seeds": [0, 1], "learning_rates": {"layer norm": 1e-4}},
         "epochs_done": 65,
         "curves": {"test_error": {"layer norm": [[0.02, 0.03], [0.015, 0.017]]}},
     }
     (tmp_path / "mnist_paper_b128.replaced-1.json").write_text(json.dumps(old))
-    text = report.replaced_runs_markdown()
+    text = mnist_words.replaced_runs_markdown(mnist.replaced_paper_runs())
     assert "| 128 | 65 of 65 | [0, 1] | layer norm 0.0001 | layer norm 1.60 ± 0.14% |" in text
 
 
@@ -204,15 +207,15 @@ def test_the_overfitting_table_says_when_its_run_is_partial():
             "final test error %": 1.52,
         }
     ]
-    assert "Partial" not in report.overfitting_markdown(rows)
-    assert "**Partial run: 40 of 65 epochs**" in report.overfitting_markdown(rows, "partial run: 40 of 65 epochs")
+    assert "Partial" not in mnist_words.overfitting_markdown(rows)
+    assert "**Partial run: 40 of 65 epochs**" in mnist_words.overfitting_markdown(rows, "partial run: 40 of 65 epochs")
 
 
 def test_the_ledger_describes_the_saved_run_the_figure_shows():
     rates = {m: 1e-3 for m in ("baseline", "batch norm", "layer norm")}
     configs = {bs: mnist.RunConfig(batch_size=bs, epochs=2, seeds=[0], learning_rates=rates) for bs in (128, 4)}
     saved = {4: {"epochs_done": 8, "complete": False, "config": {"epochs": 65, "seeds": [0, 1, 2]}}}
-    table = report.fidelity_ledger(configs, saved)
+    table = mnist_words.fidelity_ledger(configs, saved)
     epochs = next(line for line in table.splitlines() if line.startswith("| epochs"))
     seeds = next(line for line in table.splitlines() if line.startswith("| seeds"))
     assert "batch 4: 8 of 65 (saved run, partial)" in epochs and "batch 128: 2 (this build's live run)" in epochs
@@ -236,14 +239,14 @@ def test_a_selection_states_its_margins_in_images_and_flags_rates_at_the_grid_ed
         "validation": 5000,
         "provenance": {"device": "cpu", "wall_seconds": 60, "commit": "abc"},
     }
-    text = report.selection_markdown(selection)
+    text = cells.selection_markdown(selection)
     assert (
         "baseline: chosen by 0.02 points over the next rate (about 1.0 of 5,000 validation images); **at the edge"
         in text
     )
     assert "layer norm: chosen by 0.30 points" in text and "no estimate of seed noise" in text
-    assert report.selection_settle_epochs({"config": {"rule": "mean of the last 5"}}) == 5
-    assert report.selection_settle_epochs({"config": {}, "settle_epochs": 3}) == 3
+    assert cells.selection_settle_epochs({"config": {"rule": "mean of the last 5"}}) == 5
+    assert cells.selection_settle_epochs({"config": {}, "settle_epochs": 3}) == 3
 
 
 def test_an_adding_model_with_one_output_for_every_sequence_is_named():
@@ -251,8 +254,8 @@ def test_an_adding_model_with_one_output_for_every_sequence_is_named():
         "LSTM": {"test_mse": {60: 0.2577, 120: 0.2577}, "prediction_std": {60: 0.001, 120: 0.001}},
         "LN-LSTM": {"test_mse": {60: 0.01, 120: 0.3}, "prediction_std": {60: 0.4, 120: 0.5}},
     }
-    text = report.adding_sentences(results, (60, 120))
+    text = rnn_words.adding_sentences(results, (60, 120))
     assert "nearly one output whatever the sequence: LSTM (spread of its outputs 0.001)" in text
     assert "LN-LSTM (" not in text.split("whatever the sequence")[1]
     results["LSTM"]["prediction_std"] = {60: 0.3, 120: 0.3}
-    assert "whatever the sequence" not in report.adding_sentences(results, (60, 120))
+    assert "whatever the sequence" not in rnn_words.adding_sentences(results, (60, 120))

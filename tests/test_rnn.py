@@ -8,9 +8,9 @@ import pytest
 import torch
 from torch import nn
 
-from lnutils import report
 from lnutils.experiments import rnn
 from lnutils.experiments.rnn import RNNStack
+from lnutils.report import rnn as rnn_words
 from lnutils.rnn import CELLS, GRUCell, LSTMCell, SequenceBatchNorm, SequenceModel
 
 
@@ -108,7 +108,7 @@ def test_adding_problem_and_saved_results(tmp_path):
     assert inputs.shape == (10, 5, 2) and (inputs[..., 1].sum(0) == 2).all()
     marked = (inputs[..., 0] * inputs[..., 1]).sum(0)
     torch.testing.assert_close(marked, targets)
-    assert "No saved paper-profile results" in report.rnn_saved_markdown(rnn.saved_results("paper", tmp_path))
+    assert "No saved paper-profile results" in rnn_words.rnn_saved_markdown(rnn.saved_results("paper", tmp_path))
     with pytest.raises(ValueError, match="unknown profile 'fast'"):
         rnn.profile_configs("fast")
 
@@ -150,14 +150,14 @@ def test_rnn_run_resumes_part_by_part_and_the_saved_run_renders(tmp_path, monkey
     monkeypatch.setattr(rnn, "load_mnist", lambda: None)
     with pytest.raises(KeyboardInterrupt):
         rnn.run_profile("quick", results_dir=tmp_path, checkpoint_dir=tmp_path, progress=False)
-    partial = report.rnn_saved_markdown(rnn.saved_results("quick", tmp_path))
+    partial = rnn_words.rnn_saved_markdown(rnn.saved_results("quick", tmp_path))
     assert "**partial**" in partial and "| batch 64 | LSTM | 25.00 |" in partial
     trained.clear()
     payload = rnn.run_profile("quick", results_dir=tmp_path, checkpoint_dir=tmp_path, progress=False)
     assert trained == [] and payload["complete"]  # finished parts are not trained again
     records, adding = rnn.saved_parts("quick", tmp_path)
     assert list(records) == ["batch 64", "batch 4"] and adding["LSTM"]["test_mse"] == {"30": 0.01}
-    assert "test MSE, length 30" in report.rnn_saved_markdown(rnn.saved_results("quick", tmp_path))
+    assert "test MSE, length 30" in rnn_words.rnn_saved_markdown(rnn.saved_results("quick", tmp_path))
 
 
 def test_pixel_by_pixel_reads_one_pixel_per_step(tmp_path):

@@ -21,7 +21,7 @@ from torch import Tensor
 
 from lnutils import environment, runs
 from lnutils.cnn import NORMALIZATIONS, SmallCNN, grouped_forward
-from lnutils.compare import convergence
+from lnutils.compare import COMPLETE, convergence, make_verdict, part_evidence, settled
 from lnutils.data import load_dataset
 from lnutils.runs import provenance, save_results
 from lnutils.train import History, SeededStack, make_split, train_lockstep
@@ -402,3 +402,109 @@ def saved_records(profile: str = "paper", results_dir: Path | None = None) -> li
     """The finished parts of a saved run, in the profile's order ([] when there is none)."""
     saved = saved_results(profile, results_dir)
     return list(saved["parts"].values()) if saved else []
+
+
+# ----------------------------------------------------------------------------- verdicts, as data
+
+LAYER_NORM = "layer norm (C,H,W)"  # Ba et al.'s layer norm: every unit of a layer, all positions
+BATCH_NORM = "batch norm"
+GROUP_NORM = "group norm (G=8)"
+SMALL_BATCH = 4  # Wu & He 2018's regime, where batch statistics fail
+LARGE_BATCH = 128
+
+# Each claim at one (dataset, batch size): (id, first, second, what the claim expects of first vs second).
+CLAIMS = (
+    ("batch_norm_beats_layer_norm", BATCH_NORM, LAYER_NORM, "lower"),  # Ba et al. 2016, Sec. 6.7
+    ("layer_norm_beats_no_normalization", LAYER_NORM, "none", "lower"),  # Ba et al. 2016, Sec. 6.7
+    ("group_norm_beats_layer_norm", GROUP_NORM, LAYER_NORM, "lower"),  # Wu & He 2018, Table 1
+)
+# Across batch sizes: the test-error change from batch 128 to batch 4, first's against second's.
+BATCH_CLAIMS = (
+    ("batch_norm_degrades_more_than_group_norm", GROUP_NORM, BATCH_NORM, "lower"),  # Wu & He 2018, Fig. 1
+    ("batch_norm_degrades_more_than_layer_norm", LAYER_NORM, BATCH_NORM, "lower"),
+)
+METRIC = "test error %, mean over the settle window ending at the compared epoch"
+
+
+def part_key(dataset: str, batch_size: int) -> str:
+    return f"{dataset}, batch {batch_size}"
+
+
+def live_result(records: list[dict], profile: str) -> dict:
+    """The records of a live :func:`run_grid` in the shape of a saved result (for :func:`verdicts`)."""
+    return {"config": {"profile": profile}, "parts": {part_key(r["dataset"], r["batch_size"]): r for r in records}}
+
+
+def result_parts(result: dict) -> list[tuple[dict, bool]]:
+    """Every (record, finished) of a result: its finished parts, then the parts still training."""
+    finished = [(record, True) for record in result.get("parts", {}).values()]
+    return finished + [(record, False) for record in result.get("in_progress", {}).values()]
+
+
+def epochs_done(record: dict) -> int:
+    return len(next(iter(record["curves"]["test_error"].values())))
+
+
+def _settled_test_error(record: dict, name: str, epoch: int) -> np.ndarray:
+    return 100 * settled(record["curves"], "test_error", name, epoch=epoch)
+
+
+def verdicts(result: dict) -> list[dict]:
+    """Every claim of :data:`CLAIMS` at each part that has both methods, then :data:`BATCH_CLAIMS` for
+    each dataset with both batch sizes, compared at the epoch both parts reached.  Data only."""
+    profile = result.get("config", {}).get("profile", "")
+    out = []
+    by_key = {}
+    for record, finished in result_parts(result):
+        by_key[(record["dataset"], record["batch_size"])] = (record, finished)
+        epoch = epochs_done(record)
+        for claim, first, second, expected in CLAIMS:
+            if first not in record["curves"]["test_error"] or second not in record["curves"]["test_error"]:
+                continue
+            evidence = part_evidence(record, finished, (first, second), profile)
+            out.append(
+                make_verdict(
+                    claim,
+                    (first, second),
+                    expected,
+                    _settled_test_error(record, first, epoch),
+                    _settled_test_error(record, second, epoch),
+                    evidence,
+                    dataset=record["dataset"],
+                    batch_size=record["batch_size"],
+                    epoch=epoch,
+                    epochs_planned=record["config"]["epochs"],
+                    metric=METRIC,
+                )
+            )
+    for (dataset, batch_size), (small, small_finished) in sorted(by_key.items()):
+        if batch_size != SMALL_BATCH or (dataset, LARGE_BATCH) not in by_key:
+            continue
+        large, large_finished = by_key[(dataset, LARGE_BATCH)]
+        epoch = min(epochs_done(small), epochs_done(large))
+        for claim, first, second, expected in BATCH_CLAIMS:
+            names = (first, second)
+            if not all(n in r["curves"]["test_error"] for n in names for r in (small, large)):
+                continue
+            levels = {
+                part_evidence(small, small_finished, names, profile),
+                part_evidence(large, large_finished, names, profile),
+            }
+            evidence = COMPLETE if levels == {COMPLETE} else sorted(levels - {COMPLETE})[0]
+            change = {n: _settled_test_error(small, n, epoch) - _settled_test_error(large, n, epoch) for n in names}
+            out.append(
+                make_verdict(
+                    claim,
+                    names,
+                    expected,
+                    change[first],
+                    change[second],
+                    evidence,
+                    dataset=dataset,
+                    batch_size=SMALL_BATCH,
+                    epoch=epoch,
+                    metric=f"change of the test error % from batch {LARGE_BATCH} to {SMALL_BATCH}, "
+                    "each at the same epoch",
+                )
+            )
+    return out

@@ -83,6 +83,9 @@ def profile_config(
     return RunConfig(batch_size=batch_size, learning_rates=rates, bn_unbiased=batch_size < 16, **chosen)
 
 
+BATCH_SIZES = (128, 4)  # Figure 6's two panels
+
+
 # ----------------------------------------------------------------------------- provenance
 
 
@@ -98,7 +101,18 @@ def load_results(kind: str, batch_size: int, results_dir: Path | None = None) ->
 
 def saved_paper_runs(results_dir: Path | None = None) -> dict[int, dict]:
     """{batch size: saved paper-profile result} for the batch sizes that have one."""
-    return {bs: result for bs in (128, 4) if (result := load_results("paper", bs, results_dir)) is not None}
+    return {bs: result for bs in BATCH_SIZES if (result := load_results("paper", bs, results_dir)) is not None}
+
+
+def replaced_paper_runs(results_dir: Path | None = None) -> dict[int, list[dict]]:
+    """{batch size: the paper-profile runs that a run of another configuration replaced} (kept as
+    ``mnist_paper_b<B>.replaced-<n>.json``)."""
+    return {bs: runs.replaced_results(f"mnist_paper_b{bs}.json", results_dir) for bs in BATCH_SIZES}
+
+
+def full_length_selections(results_dir: Path | None = None) -> dict[int, dict | None]:
+    """{batch size: the full-length learning-rate selection's result, or None where it has not run}."""
+    return {bs: load_results("lr_full", bs, results_dir) for bs in BATCH_SIZES}
 
 
 # ----------------------------------------------------------------------------- learning rate selection

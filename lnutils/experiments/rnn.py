@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from lnutils import environment, runs
-from lnutils.compare import convergence
+from lnutils.compare import COMPLETE, convergence, make_verdict, part_evidence, settled
 from lnutils.data import load_mnist
 from lnutils.rnn import CELLS, SequenceModel
 from lnutils.runs import provenance
@@ -402,3 +402,77 @@ def adding_results(part: dict) -> dict:
                 n: float(np.min([r["prediction_std"][n] for r in per_seed])) for n in lengths
             }
     return merged
+
+
+# ----------------------------------------------------------------------------- verdicts, as data
+
+# Each claim on sequential MNIST: (id, first cell, second cell, what the claim expects of first vs second).
+SEQUENTIAL_CLAIMS = (
+    ("layer_norm_lstm_beats_lstm", "LN-LSTM", "LSTM", "lower"),  # Ba et al. 2016, Sec. 6
+    ("batch_norm_lstm_beats_lstm", "BN-LSTM", "LSTM", "lower"),  # Cooijmans et al. 2016, Table 1
+    ("layer_norm_gru_beats_gru", "LN-GRU", "GRU", "lower"),  # Ba et al. 2016, Sec. 6
+)
+# On the adding problem at the longest test length: LN has no per-step statistics to go stale.
+ADDING_CLAIMS = (("layer_norm_lstm_beats_bn_lstm_beyond_training_length", "LN-LSTM", "BN-LSTM", "lower"),)
+SEQUENTIAL_METRIC = "test error %, mean over the settle window ending at the compared epoch"
+
+
+def verdicts(result: dict) -> list[dict]:
+    """Every claim of :data:`SEQUENTIAL_CLAIMS` for each sequential-MNIST part, compared at the epoch it
+    reached, and of :data:`ADDING_CLAIMS` on the adding problem's per-seed test MSE.  Data only."""
+    profile = result.get("config", {}).get("profile", "")
+    parts = [(k, r, True) for k, r in result.get("parts", {}).items() if k != "adding"]
+    parts += [(k, r, False) for k, r in result.get("in_progress", {}).items() if k != "adding"]
+    out = []
+    for setting, record, finished in parts:
+        curves = record["curves"]
+        epoch = len(next(iter(curves["test_error"].values())))
+        for claim, first, second, expected in SEQUENTIAL_CLAIMS:
+            if first not in curves["test_error"] or second not in curves["test_error"]:
+                continue
+            out.append(
+                make_verdict(
+                    claim,
+                    (first, second),
+                    expected,
+                    100 * settled(curves, "test_error", first, epoch=epoch),
+                    100 * settled(curves, "test_error", second, epoch=epoch),
+                    part_evidence(record, finished, (first, second), profile),
+                    setting=setting,
+                    epoch=epoch,
+                    epochs_planned=record["config"].get("epochs", epoch),
+                    metric=SEQUENTIAL_METRIC,
+                )
+            )
+    adding = result.get("parts", {}).get("adding")
+    if adding:
+        merged = adding_results(adding)
+        longest = list(next(iter(merged.values()))["test_mse"])[-1]
+        for claim, first, second, expected in ADDING_CLAIMS:
+            if first not in merged or second not in merged:
+                continue
+            out.append(
+                make_verdict(
+                    claim,
+                    (first, second),
+                    expected,
+                    merged[first]["test_mse_by_seed"][longest],
+                    merged[second]["test_mse_by_seed"][longest],
+                    "live quick run" if profile == "quick" else COMPLETE,
+                    setting="adding problem",
+                    steps=adding["settings"]["steps"],
+                    length=int(longest),
+                    metric=f"test MSE at length {longest} (trained at {adding['settings']['length']}), "
+                    f"after {adding['settings']['steps']} steps",
+                )
+            )
+    return out
+
+
+def live_result(records: dict[str, dict], adding: dict | None, adding_settings: dict, profile: str) -> dict:
+    """A live run's records (and adding-problem results of one seed) in the shape of a saved result."""
+    parts = dict(records)
+    if adding is not None:
+        settings = {k: list(v) if isinstance(v, tuple) else v for k, v in adding_settings.items()}
+        parts["adding"] = {"settings": settings, "results_by_seed": {"0": adding}}
+    return {"config": {"profile": profile}, "parts": parts}

@@ -32,7 +32,7 @@ import torch
 
 import lnutils
 from lnutils import environment, runs
-from lnutils.compare import is_lower
+from lnutils.compare import holds, is_lower
 from lnutils.data import Corpus, load_shakespeare
 from lnutils.norms import DynamicTanh
 from lnutils.runs import atomic_write_bytes, provenance
@@ -624,17 +624,6 @@ TRAINING_CLAIMS = (
     ("dyt_helps_with_little_data", "regime", "dyt small text", "layer small text", "lower"),
     ("dyt_hurts_with_much_data", "regime", "layer all text", "dyt all text", "lower"),
 )
-
-
-def holds(outcome: str, expected: str) -> str:
-    """'yes', 'no', 'within noise' or 'undecided' for a claim expecting ``expected`` of an outcome."""
-    if outcome == "undecided":
-        return "undecided"
-    if expected == "lower":
-        return {"lower": "yes", "higher": "no"}.get(outcome, "within noise")
-    if expected == "not higher":
-        return "no" if outcome == "higher" else "yes"
-    return "yes" if outcome == "within noise" else "no"  # 'within noise': the claim is that they match
 
 
 def training_verdicts(payload: dict) -> list[dict]:

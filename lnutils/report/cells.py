@@ -1,0 +1,141 @@
+"""The cells every chapter's words share: tables, mean ± spread, published numbers, selections,
+and verdicts rendered from :mod:`lnutils.compare`'s data."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from lnutils import runs
+from lnutils.compare import geometric_mean
+from lnutils.experiments import mnist
+
+
+def markdown_table(headers: list[str], rows: list[list]) -> str:
+    """A pipe table; cells are written with ``str``."""
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def percent(values) -> str:
+    """Mean ± sample standard deviation over seeds, in %; the mean alone for one seed."""
+    return mean_spread(100 * np.asarray(values, dtype=float)) + "%"
+
+
+def mean_spread(values) -> str:
+    values = np.asarray(values, dtype=float)
+    if len(values) > 1:
+        return f"{values.mean():.2f} ± {values.std(ddof=1):.2f}"
+    return f"{values.mean():.2f}"
+
+
+def nll_cell(values: np.ndarray) -> str:
+    """Training NLLs of several seeds span orders of magnitude: their geometric mean and range."""
+    values = np.asarray(values, dtype=float)
+    geometric = float(geometric_mean(values))
+    return f"{geometric:.1e} [{values.min():.0e}, {values.max():.0e}]" if len(values) > 1 else f"{geometric:.1e}"
+
+
+def selection_settle_epochs(selection: dict) -> int:
+    """How many final epochs a selection's rule averages: its recorded number; for files written before it
+    was recorded, a full-length selection (its config names a rule) averaged mnist.SETTLE_EPOCHS."""
+    if "settle_epochs" in selection:
+        return int(selection["settle_epochs"])
+    return mnist.SETTLE_EPOCHS if selection.get("config", {}).get("rule") else 1
+
+
+def selection_markdown(selection: dict | None, names=None, what: str = "method") -> str:
+    """Validation error per name and learning rate at the end of a selection run (for a
+    full-length run: the mean of its last 5 epochs), the chosen rate, and the rule."""
+    if selection is None:
+        return "No learning-rate selection is recorded for this setting."
+    grid = selection["grid"]
+    curves = selection["curves"]["val_error"]
+    names = names or list(selection["chosen"])
+    settle = selection_settle_epochs(selection)
+    rows, margins = [], []
+    validation_images = selection.get("validation", mnist.RunConfig.validation)
+    for name in names:
+        scores = {rate: 100 * np.mean(np.asarray(curves[runs.grid_label(name, rate)])[-settle:, 0]) for rate in grid}
+        rows.append([name, *(f"{scores[rate]:.2f}%" for rate in grid), f"{selection['chosen'][name]:g}"])
+        ordered = sorted(scores.values())
+        margin = ordered[1] - ordered[0] if len(ordered) > 1 else float("nan")
+        edge = selection["chosen"][name] in (min(grid), max(grid))
+        margins.append(
+            f"{name}: chosen by {margin:.2f} points over the next rate (about {margin / 100 * validation_images:.1f} "
+            f"of {validation_images:,} validation images)" + ("; **at the edge of the grid**" if edge else "")
+        )
+    table = markdown_table([what, *(f"lr {rate:g}" for rate in grid), "chosen"], rows)
+    seeds = len(np.asarray(next(iter(curves.values())))[0])
+    table += (
+        "\n\nMargins: "
+        + "; ".join(margins)
+        + (
+            f". With {seeds} seed there is no estimate of seed noise: a margin of a few images is a tie that "
+            "another seed could reverse, and a rate at the edge of the grid may be beaten by one beyond it."
+            if seeds == 1
+            else "."
+        )
+    )
+    done = selection.get("epochs_done", selection.get("epochs"))
+    status = (
+        ""
+        if selection.get("complete", True)
+        else f" **Partial: {done} of {selection['epochs']} epochs so far; the choice may still change.**"
+    )
+    provenance = selection["provenance"]
+    return (
+        f"{table}\n\nRule: {selection['rule']}.{status} Run on {provenance['device']}, "
+        f"{provenance['wall_seconds'] / 60:.0f} min, commit `{provenance['commit']}`."
+    )
+
+
+def published_markdown(published: dict, unit: str) -> str:
+    """A table of published numbers, one row per source."""
+    rows = [
+        [source, ", ".join(f"{name} {value}" for name, value in numbers.items())]
+        for source, numbers in published.items()
+    ]
+    return markdown_table(["source", f"numbers ({unit})"], rows)
+
+
+# Verdicts (lnutils.compare.make_verdict) in words.
+EVIDENCE_WORDS = {
+    "complete": "complete saved run, converged",
+    "not converged": "saved run that did not pass the convergence check: undecided",
+    "partial": "saved run still training: compared at the epoch it reached, undecided",
+    "live quick run": "a live quick run: it checks the code, it ranks nothing",
+}
+OUTCOME_WORDS = {
+    "lower": "{first} lower, beyond seed noise",
+    "higher": "{first} higher, beyond seed noise",
+    "within noise": "a difference within seed noise",
+    "undecided": "not compared yet",
+}
+VERDICT_RULE = (
+    "A yes or no needs complete saved runs of every seed that passed the convergence check, compared at the "
+    "same epoch with the seed-noise rule (a difference of more than twice its standard error over seeds); a "
+    "run still training shows what its numbers say so far and leaves the claim undecided."
+)
+
+
+def verdict_table(verdicts: list[dict], claims: dict[str, str], where, unit: str) -> str:
+    """One row per verdict: the claim (``claims[id]``), where it was compared (``where(verdict)``),
+    the two roles' values (mean ± sd over seeds, in ``unit``), what the numbers show, whether the claim
+    holds (bold only for a yes or no) and the evidence level."""
+    rows = []
+    for v in verdicts:
+        first, second = v["roles"]
+        holds = f"**{v['holds']}**" if v["holds"] in ("yes", "no") else v["holds"]
+        rows.append(
+            [
+                claims[v["claim"]],
+                where(v),
+                f"{first} {mean_spread(v['first_values'])} vs {second} {mean_spread(v['second_values'])}",
+                OUTCOME_WORDS[v["outcome"]].format(first=first),
+                holds,
+                EVIDENCE_WORDS[v["evidence"]],
+            ]
+        )
+    headers = ["claim", "compared at", f"values ({unit})", "the runs show", "holds", "evidence"]
+    return markdown_table(headers, rows) + "\n\n" + VERDICT_RULE

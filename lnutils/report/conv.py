@@ -1,0 +1,230 @@
+"""Chapter 3's words: layer norm in convolutional networks, rendered from
+:mod:`lnutils.experiments.conv`'s numbers."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from lnutils.compare import is_lower
+from lnutils.report.cells import markdown_table, mean_spread, percent, verdict_table
+from lnutils.report.cells import published_markdown as published_markdown  # the chapter uses it too
+from lnutils.report.cells import selection_markdown as selection_markdown  # the chapter uses it too
+
+
+def _final(record: dict, name: str) -> np.ndarray:
+    return np.asarray(record["curves"]["test_error"][name], dtype=float)[-1]
+
+
+def conv_results_markdown(records: list[dict]) -> str:
+    """Final test error (%) per dataset, batch size and normalization, mean ± std over seeds."""
+    names = list(records[0]["curves"]["test_error"])
+    rows = [[name, *(mean_spread(100 * _final(record, name)) for record in records)] for name in names]
+    headers = ["normalization", *(f"{r['dataset']}, batch {r['batch_size']}" for r in records)]
+    return markdown_table(headers, rows)
+
+
+def conv_saved_markdown(saved: dict | None) -> str:
+    """Where the saved paper-profile conv run came from, and its results."""
+    if not saved or not saved.get("parts"):
+        return "No saved paper-profile results are in this build; the tables show the live quick run only."
+    records = list(saved["parts"].values())
+    rows = []
+    for record in records:
+        p = record["provenance"]
+        rows.append(
+            [
+                record["dataset"],
+                record["batch_size"],
+                record["config"]["seeds"],
+                record["config"]["epochs"],
+                p["device"],
+                f"{p['wall_seconds'] / 60:.0f} min",
+                f"`{p['commit']}`",
+                f"`{p['data']['checksum'][:12]}`",
+            ]
+        )
+    table = markdown_table(
+        ["dataset", "batch size", "seeds", "epochs", "device", "wall time", "commit", "data checksum"], rows
+    )
+    status = "" if saved.get("complete") else f" (**partial**: {len(records)} of {len(saved['config']['parts'])} parts)"
+    return f"Saved paper-profile run{status}:\n\n" + table + "\n\n" + conv_results_markdown(records)
+
+
+def border_markdown(probe: dict[str, list[dict]]) -> str:
+    """The border probe (:func:`lnutils.experiments.conv.border_probe`) as a table."""
+    rows = [
+        [
+            name,
+            row["block"],
+            row["size"],
+            f"{100 * row['active at border']:.0f}%",
+            f"{100 * row['active in centre']:.0f}%",
+            f"{row['position spread']:.2f}",
+            f"{row['channel scale ratio']:.1f}",
+        ]
+        for name, blocks in probe.items()
+        for row in blocks
+    ]
+    headers = [
+        "normalization",
+        "block",
+        "size",
+        "active at border",
+        "active in centre",
+        "position spread",
+        "channel scale ratio",
+    ]
+    return markdown_table(headers, rows)
+
+
+def border_sentences(probe: dict[str, list[dict]]) -> str:
+    """Plain sentences from the probe: does LN(C,H,W) show the border effect the paper guessed, or a channel effect?"""
+    if "layer norm (C,H,W)" not in probe or "batch norm" not in probe:
+        return "The probe needs the batch-norm and LN(C,H,W) networks."
+    ln, bn = probe["layer norm (C,H,W)"], probe["batch norm"]
+    sentences = []
+    for block in range(len(ln)):
+        ln_gap = ln[block]["active in centre"] - ln[block]["active at border"]
+        bn_gap = bn[block]["active in centre"] - bn[block]["active at border"]
+        sentences.append(
+            f"Block {block + 1}: under LN(C,H,W) border units are active "
+            f"{100 * ln[block]['active at border']:.0f}% of the time against "
+            f"{100 * ln[block]['active in centre']:.0f}% in the centre (gap {100 * ln_gap:+.0f} points); under "
+            f"batch norm the gap is {100 * bn_gap:+.0f} points."
+        )
+
+    def gap(row):
+        return row["active in centre"] - row["active at border"]
+
+    larger_gap = sum(gap(ln_row) > gap(bn_row) for ln_row, bn_row in zip(ln, bn))
+    channel = ln[0]["channel scale ratio"], bn[0]["channel scale ratio"]
+    verdict = (
+        f"In {larger_gap} of {len(ln)} blocks LN(C,H,W) has the larger centre-minus-border gap, "
+        + (
+            "which is what the border hypothesis predicts."
+            if larger_gap > len(ln) / 2
+            else "so this probe does not support the border hypothesis in this network."
+        )
+        + " The conv outputs entering LN(C,H,W) in block 1 differ in scale between channels by a factor "
+        f"{channel[0]:.1f}"
+        f" (those entering batch norm: {channel[1]:.1f}). LN(C,H,W) divides all channels of an image by one σ, so "
+        + (
+            "channels that much quieter than the rest come out small: a second mechanism, independent of the "
+            "border, that can matter here."
+            if channel[0] > 2
+            else "with scales this similar, that second mechanism (quiet channels squashed by a shared σ) matters "
+            "little here."
+        )
+    )
+    return "\n\n".join(sentences + [verdict])
+
+
+def conv_ranking_sentences(records: list[dict], label: str) -> str:
+    """Per (dataset, batch size): the best normalization, where BN, LN(C,H,W), LN(C) and RMS
+    norm rank, and whether the best beats LN(C,H,W) beyond seed noise."""
+    sentences = []
+    for record in records:
+        names = list(record["curves"]["test_error"])
+        finals = {name: _final(record, name) for name in names}
+        order = sorted(names, key=lambda name: finals[name].mean())
+        seeds = len(finals[order[0]])
+        rank = {name: order.index(name) + 1 for name in names}
+        where = f"{record['dataset']}, batch {record['batch_size']}"
+        places = ", ".join(
+            f"{name} {rank[name]}"
+            for name in ("batch norm", "layer norm (C,H,W)", "layer norm (C)", "rms norm")
+            if name in rank
+        )
+        ln = "layer norm (C,H,W)"
+        best = order[0]
+        if best == ln:
+            gap = "LN(C,H,W) is itself the best"
+        elif seeds == 1:
+            points = 100 * (finals[ln].mean() - finals[best].mean())
+            gap = f"{best} is {points:.2f} points below LN(C,H,W)"
+        else:
+            verdict = is_lower(finals[best], finals[ln])
+            gap = {
+                True: f"{best} beats LN(C,H,W) beyond seed noise",
+                False: f"LN(C,H,W) beats {best}",
+                None: f"{best} and LN(C,H,W) are within seed noise",
+            }[verdict]
+        one_seed = " (one seed: no noise estimate, so read only large gaps)" if seeds == 1 else ""
+        sentences.append(
+            f"{label}, {where}: the lowest test error is {best}'s ({percent(finals[best])}); "
+            f"places out of {len(names)}: {places}; {gap}{one_seed}."
+        )
+    return "\n\n".join(sentences)
+
+
+def conv_batch_sentence(records: list[dict], label: str) -> str:
+    """Does batch norm lose more than LN(C,H,W) when the batch shrinks from 128 to 4?"""
+    by_key = {(r["dataset"], r["batch_size"]): r for r in records}
+    sentences = []
+    for (dataset, batch_size), small in sorted(by_key.items()):
+        large = by_key.get((dataset, 128))
+        if batch_size == 128 or large is None:
+            continue
+        change = {
+            name: 100 * (_final(small, name).mean() - _final(large, name).mean())
+            for name in ("batch norm", "layer norm (C,H,W)")
+        }
+        bigger = "batch norm" if change["batch norm"] > change["layer norm (C,H,W)"] else "LN(C,H,W)"
+        sentences.append(
+            f"{label}, {dataset}: from batch 128 to batch {batch_size}, batch norm's test error changes by "
+            f"{change['batch norm']:+.2f} points and LN(C,H,W)'s by {change['layer norm (C,H,W)']:+.2f}; {bigger} "
+            "changes more. "
+            "(The two batch sizes also differ in epochs and images in the quick profile, so only the paper profile "
+            "isolates the batch size.)"
+        )
+    return "\n\n".join(sentences)
+
+
+def shared_scale_sentence(records: list[dict]) -> str:
+    """Where RMS norm over (C,H,W), which also shares one scale across an image's channels,
+    places against LN(C,H,W): a check on the 'quiet channels squashed by one σ' story."""
+    sentences = []
+    for record in records:
+        names = list(record["curves"]["test_error"])
+        if "rms norm" not in names or "layer norm (C,H,W)" not in names:
+            continue
+        order = sorted(names, key=lambda name: _final(record, name).mean())
+        rms, ln = order.index("rms norm") + 1, order.index("layer norm (C,H,W)") + 1
+        text = (
+            f"{record['dataset']}, batch {record['batch_size']}: RMS norm over (C,H,W) places {rms}, LN(C,H,W) "
+            f"places {ln} of {len(names)}"
+        )
+        if rms <= 2:
+            text += (
+                "; a layer that also divides all channels of an image by one scale is among the best here, "
+                "so a shared scale alone does not explain where LN(C,H,W) places"
+            )
+        sentences.append(text + ".")
+    return " ".join(sentences)
+
+
+CLAIMS = {
+    "batch_norm_beats_layer_norm": "Batch norm beats layer norm in a ConvNet (Ba et al. 2016, Sec. 6.7)",
+    "layer_norm_beats_no_normalization": "Layer norm beats no normalization in a ConvNet (Ba et al. 2016, Sec. 6.7)",
+    "group_norm_beats_layer_norm": "Group norm beats layer norm (Wu & He 2018, Table 1)",
+    "batch_norm_degrades_more_than_group_norm": (
+        "From batch 128 to 4, batch norm's error grows more than group norm's (Wu & He 2018, Fig. 1)"
+    ),
+    "batch_norm_degrades_more_than_layer_norm": "From batch 128 to 4, batch norm's error grows more than layer norm's",
+}
+
+
+def _where(verdict: dict) -> str:
+    planned = verdict.get("epochs_planned")
+    of = f" of {planned}" if planned and planned != verdict["epoch"] else ""
+    batch = (
+        f"batch {verdict['batch_size']} vs 128" if "degrades" in verdict["claim"] else f"batch {verdict['batch_size']}"
+    )
+    return f"{verdict['dataset']}, {batch}, epoch {verdict['epoch']}{of}"
+
+
+def verdicts_markdown(verdicts: list[dict]) -> str:
+    """The chapter's claims against the runs (:func:`lnutils.experiments.conv.verdicts`)."""
+    if not verdicts:
+        return "No run has both methods of any claim yet."
+    return verdict_table(verdicts, CLAIMS, _where, "test error %, or its change")

@@ -1,0 +1,431 @@
+"""Chapter 2's words: Figure 6 of Ba et al. 2016, its claims, ledger and overfitting rule,
+rendered from :mod:`lnutils.experiments.mnist`'s numbers."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from lnutils.compare import LAST_EPOCHS, curves_array
+from lnutils.experiments import mnist
+from lnutils.report.cells import markdown_table, mean_spread, nll_cell, percent
+from lnutils.report.cells import selection_markdown as selection_markdown  # the chapter uses it too
+
+
+def partial_notes(saved: dict[int, dict]) -> dict[int, str]:
+    """{batch size: "partial run: 8 of 65 epochs"} for each saved run that did not finish."""
+    return {
+        batch_size: f"partial run: {result['epochs_done']} of {result['config']['epochs']} epochs"
+        for batch_size, result in saved.items()
+        if not result.get("complete")
+    }
+
+
+def mnist_setup(configs: dict) -> str:
+    """One line per batch size: epochs, seeds, learning rates, training images."""
+    lines = []
+    for batch_size, config in configs.items():
+        rates = ", ".join(f"{m} {r:g}" for m, r in config.learning_rates.items())
+        images = f"{config.train_subset or 55000:,}"
+        lines.append(
+            f"batch {batch_size}: {config.epochs} epoch(s), seeds {config.seeds}, {images} training images; "
+            f"learning rates {rates}"
+        )
+    return "\n".join(lines)
+
+
+def mnist_results_rows(curves: dict, batch_size: int) -> list[dict]:
+    """Final and best test error (mean ± sample standard deviation over seeds, in %) per method."""
+    rows = []
+    for method in curves["test_error"]:
+        test = 100 * curves_array(curves, "test_error", method)
+        rows.append(
+            {
+                "method": method,
+                "batch size": batch_size,
+                "seeds": test.shape[1],
+                "epochs": test.shape[0],
+                "final test error %": mean_spread(test[-1]),
+                "best test error %": mean_spread(test.min(axis=0)),
+                "final train NLL (geometric mean [min, max])": nll_cell(curves_array(curves, "train_nll", method)[-1]),
+                "paper (Fig. 6, read off)": mnist.PAPER_FIGURE_6.get(batch_size, {}).get(method, "–"),
+            }
+        )
+    return rows
+
+
+def mnist_results_markdown(curves_by_batch: dict[int, dict], label: str, notes: dict[int, str] | None = None) -> str:
+    """The results table of chapter 2, one row per (batch size, method), partial runs marked."""
+    rows = [row for bs in sorted(curves_by_batch, reverse=True) for row in mnist_results_rows(curves_by_batch[bs], bs)]
+    for row in rows:
+        if (notes or {}).get(row["batch size"]):
+            row["epochs"] = f"{row['epochs']} ({notes[row['batch size']]})"
+    headers = list(rows[0])
+    return f"**{label}**\n\n" + markdown_table(headers, [[row[h] for h in headers] for row in rows])
+
+
+def verdict(claim: dict) -> str:
+    """yes, **no** or within seed noise, marked when one seed decided; on a partial saved run or a live
+    quick run, no yes or no at all: what the numbers lean to, and why it is not decided."""
+    evidence = claim.get("evidence", "complete")
+    if evidence != "complete":
+        lean = {True: "leans yes", False: "leans no", None: "within seed noise"}[claim["holds"]]
+        why = "a live quick run ranks nothing" if evidence == "live quick run" else evidence
+        return f"not decided: {why} ({lean})"
+    word = {True: "yes", False: "**no**", None: "within seed noise"}[claim["holds"]]
+    return word + (" (1 seed)" if claim["seeds"] == 1 else "")
+
+
+def claim_evidence(claim: dict) -> str:
+    """The numbers a claim compared: test error in % (± spread over seeds), or the training NLL
+    as a geometric mean over seeds; the epoch when one epoch (or the window ending there) is compared."""
+    at = f" at epoch {claim['epoch']}" if claim.get("epoch") else ""
+    if claim["metric"] == "test error":
+        text = ", ".join(f"{name} {percent(values)}" for name, values in claim["values"].items()) + at
+        if "bn_below_ln_epochs" in claim:
+            text += (
+                f"; BN's mean test error is below LN's in {claim['bn_below_ln_epochs']} of the first "
+                f"{claim['window']} epochs"
+            )
+        return text
+    text = "train NLL " + ", ".join(f"{name} {10 ** values.mean():.1e}" for name, values in claim["values"].items())
+    return text + at
+
+
+def claims_markdown(
+    curves_by_batch: dict[int, dict], label: str, notes: dict[int, str] | None = None, live: bool = False
+) -> str:
+    """The paper's claims for Figure 6 with this run's verdicts (:func:`lnutils.experiments.mnist.claims`);
+    ``live``: a live quick run, which decides no claim."""
+    rows = [
+        [claim["claim"] + (f" ({claim['note']})" if claim["note"] else ""), verdict(claim), claim_evidence(claim)]
+        for claim in mnist.claims(curves_by_batch, notes, live=live)
+    ]
+    return markdown_table(
+        [
+            f"claim of the paper ({label})",
+            "holds here?",
+            f"evidence (mean of the last {LAST_EPOCHS} epochs, or the last quarter of a shorter run, and over seeds; "
+            "± the spread over seeds; NLL as a geometric mean)",
+        ],
+        rows,
+    )
+
+
+def mnist_saved_markdown(saved: dict[int, dict]) -> str:
+    """Where the saved paper-profile results came from."""
+    if not saved:
+        return "No saved paper-profile results are in this build; the figure shows the live run only."
+    rows = []
+    for batch_size, result in sorted(saved.items(), reverse=True):
+        p = result["provenance"]
+        done = f"{result['epochs_done']} of {result['config']['epochs']}" + (
+            "" if result.get("complete") else " (partial)"
+        )
+        rows.append(
+            [
+                batch_size,
+                done,
+                result["config"]["seeds"],
+                p["device"],
+                f"{p['wall_seconds'] / 60:.0f} min",
+                f"`{p['commit']}`",
+                f"`{p['data']['checksum'][:12]}`",
+                p["written"],
+            ]
+        )
+    return markdown_table(
+        ["batch size", "epochs done", "seeds", "device", "wall time", "commit", "data checksum", "written"], rows
+    )
+
+
+def saved_rates_sentence(configs: dict, saved: dict[int, dict]) -> str:
+    """Which selection's rates this build uses, and whether each saved run was trained at them."""
+    sentences = []
+    for batch_size, config in configs.items():
+        selection = mnist.selection_in_use(batch_size)
+        which = "full-length" if selection["config"].get("rule") else "first, short"
+        rates = ", ".join(f"{m} {r:g}" for m, r in config.learning_rates.items())
+        chosen = {m: float(r) for m, r in selection["chosen"].items()}
+        source = f"the {which} selection's" if chosen == dict(config.learning_rates) else "its own"
+        text = f"Batch {batch_size}: this build uses {source} learning rates ({rates})"
+        if batch_size in saved:
+            used = saved[batch_size]["config"]["learning_rates"]
+            if {m: float(r) for m, r in used.items()} == {m: float(r) for m, r in config.learning_rates.items()}:
+                text += "; the saved paper run was trained at the same rates"
+            else:
+                text += (
+                    "; the saved paper run was trained at other rates ("
+                    + ", ".join(f"{m} {r:g}" for m, r in used.items())
+                    + "), so its curves are not yet those of the selection in use"
+                )
+        sentences.append(text + ".")
+    return " ".join(sentences)
+
+
+def replaced_runs_markdown(replaced: dict[int, list[dict]]) -> str:
+    """The paper-profile runs that a run of another configuration replaced
+    (:func:`lnutils.experiments.mnist.replaced_paper_runs`): their rates and final test errors; "" if none."""
+    rows = []
+    for batch_size, olds in replaced.items():
+        for old in olds:
+            curves = old["curves"]
+            rows.append(
+                [
+                    batch_size,
+                    f"{old['epochs_done']} of {old['config']['epochs']}",
+                    old["config"]["seeds"],
+                    ", ".join(f"{m} {r:g}" for m, r in old["config"]["learning_rates"].items()),
+                    ", ".join(
+                        f"{m} {percent(curves_array(curves, 'test_error', m)[-1])}" for m in curves["test_error"]
+                    ),
+                ]
+            )
+    if not rows:
+        return ""
+    table = markdown_table(["batch size", "epochs", "seeds", "learning rates", "final test error"], rows)
+    return "Earlier paper-profile runs, replaced by the ones above and kept with their results:\n\n" + table
+
+
+def full_length_status(selections: dict[int, dict | None]) -> str:
+    """Where the full-length selections stand, per batch size, for the ledger
+    (:func:`lnutils.experiments.mnist.full_length_selections`)."""
+    parts = []
+    for batch_size, found in selections.items():
+        if found is None:
+            parts.append(f"batch {batch_size} not run")
+            continue
+        chosen = ", ".join(f"{m} {r:g}" for m, r in found["chosen"].items())
+        done = "complete" if found.get("complete") else f"partial, {found['epochs_done']} of {found['epochs']} epochs"
+        parts.append(f"batch {batch_size} {done}, choosing {chosen}")
+    return "; ".join(parts) + "."
+
+
+def _orders(value: float) -> str:
+    """An NLL change in words: 'fell 1.4 orders', 'rose 0.3 orders' (log10 of the ratio, sign spelt out)."""
+    return f"{'fell' if value >= 0 else 'rose'} {abs(value):.1f} orders"
+
+
+def overfitting_markdown(rows: list[dict], note: str = "") -> str:
+    """The epoch of lowest validation error per method, and what training did after it;
+    ``note`` (e.g. "partial run: 40 of 65 epochs") is said under the table."""
+    table = []
+    for row in rows:
+        after_best = np.log10(max(row["train NLL at best"], 1e-300) / max(row["final train NLL"], 1e-300))
+        table.append(
+            [
+                row["method"],
+                f"{row['best validation epoch']} of {row['epochs']}",
+                f"{row['train NLL at best']:.1e} → {row['final train NLL']:.1e} ({_orders(after_best)})",
+                f"{row['test error at best %']:.2f}% → {row['final test error %']:.2f}%",
+            ]
+        )
+    headers = [
+        "method",
+        "best validation epoch",
+        "train NLL: at best → final (geometric mean over seeds; orders of magnitude = log10 of the ratio)",
+        "test error: at best → final",
+    ]
+    return markdown_table(headers, table) + (
+        f"\n\n**{note[0].upper() + note[1:]}**: later epochs may change it." if note else ""
+    )
+
+
+def overfitting_sentence(rows: list[dict]) -> str:
+    """Which methods keep fitting the training set without generalizing better: over the last quarter of
+    training the training NLL falls by at least ``rule orders`` orders of magnitude while the test error
+    moves by less than ``rule flat points`` points (both carried by the rows)."""
+    if not rows:
+        return ""
+    first = rows[0]
+    rule = (
+        f"The rule: over the last quarter of training (epochs {first['last quarter from epoch']}-{first['epochs']}), "
+        f"the training NLL falls by at least {first['rule orders']:g} order of magnitude while the test error moves "
+        f"by less than {first['rule flat points']:g} points."
+    )
+    sentences = []
+    for row in rows:
+        if (
+            row["NLL fell by orders"] >= row["rule orders"]
+            and abs(row["test error moved points"]) < row["rule flat points"]
+        ):
+            sentences.append(
+                f"{row['method']}: over epochs {row['last quarter from epoch']}-{row['epochs']} its training NLL "
+                f"{_orders(row['NLL fell by orders'])} while the test error moves by "
+                f"{row['test error moved points']:+.2f} points, so it keeps fitting the training set without "
+                "generalizing better (overfitting in the NLL, not in the error)."
+            )
+    return " ".join([rule, *sentences]) if sentences else rule + " No method does so in this run."
+
+
+def live_check_sentence(matches: dict[int, dict]) -> str:
+    """What the live quick run checked against the saved paper run.
+
+    The same seeds and rates do not give the same bits: a stack of another size or another
+    thread count adds in another order, and training amplifies the rounding.  So the live
+    run counts as reproducing the saved one when its largest difference is within the spread
+    between the saved run's own seeds at the same epochs (or 0.2 points, if that is larger).
+    """
+    if not matches:
+        return (
+            "The live run's configuration differs from the saved run's (other images or rates), so it is not "
+            "compared epoch by epoch; it checks that the code runs and learns."
+        )
+    parts, consistent = [], True
+    for batch_size, match in sorted(matches.items(), reverse=True):
+        allowed = max(match["seed range points"], 0.2)
+        consistent &= match["test error points"] <= allowed
+        parts.append(
+            f"at batch {batch_size}, over {match['epochs']} epoch(s) and seeds {match['seeds']}, the largest "
+            f"difference from the saved run is {match['test error points']:.2f} points of test error "
+            f"(the saved run's seeds span up to {match['seed range points']:.2f} points at those epochs) and "
+            f"{match['log10 NLL']:.2f} in log10 training NLL"
+        )
+    verdict = (
+        "That is within the spread between seeds, which is what rounding in another order (another stack size or "
+        "thread count) grows into during training: the code still produces the saved curves."
+        if consistent
+        else "That is more than the spread between seeds: the code or its environment no longer reproduces "
+        "the saved run, and the saved run should be checked."
+    )
+    return "The live quick run retrains the first epochs of the saved run with the same seeds and rates: " + (
+        "; ".join(parts) + ". " + verdict
+    )
+
+
+def _run_sizes(configs: dict[int, mnist.RunConfig], saved: dict[int, dict] | None, what: str) -> str:
+    """The epochs or seeds of the runs the figure shows: the saved runs (done of asked, partial marked),
+    then this build's live run for the batch sizes without one."""
+    parts = []
+    for bs, config in configs.items():
+        run = (saved or {}).get(bs)
+        if run is not None and what == "epochs":
+            partial = "" if run.get("complete") else ", partial"
+            parts.append(f"batch {bs}: {run['epochs_done']} of {run['config']['epochs']} (saved run{partial})")
+        elif run is not None:
+            parts.append(f"batch {bs}: {len(run['config']['seeds'])} (saved run)")
+        else:
+            parts.append(
+                f"batch {bs}: {config.epochs if what == 'epochs' else len(config.seeds)} (this build's live run)"
+            )
+    return ", ".join(parts)
+
+
+def fidelity_ledger(
+    configs: dict[int, mnist.RunConfig], saved: dict[int, dict] | None = None, selections: dict | None = None
+) -> str:
+    """Markdown: each detail of the setup, what the paper says, what we do, and why.  ``saved``: the saved
+    paper runs, which the figure shows (the epochs and seeds rows then describe them)."""
+    rates = {bs: ", ".join(f"{m} {c.learning_rates[m]:g}" for m in c.methods) for bs, c in configs.items()}
+
+    def rule(bs):
+        try:
+            sel = mnist.selection_in_use(bs)
+        except FileNotFoundError:
+            return "no selection file"
+        subset = f", first {sel['train_subset']:,} training images" if sel.get("train_subset") else ""
+        which = "full-length rule" if sel["config"].get("rule") else "first attempt"
+        return f"{which}: grid {sel['grid']}{subset}; {sel['rule']}"
+
+    rows = [
+        ("network", "784-1000-1000-10, fully connected", "the same", "stated"),
+        (
+            "where LN goes",
+            "hidden layers, not the softmax layer",
+            "the same: LN before the ReLU of both hidden layers",
+            "stated",
+        ),
+        (
+            "where BN goes",
+            "all layers",
+            "all three layers, the output layer included, before the nonlinearity",
+            "stated",
+        ),
+        (
+            "summed-input bias",
+            "not stated",
+            "none before a normalization (it would be removed by μ or mix into LN's statistics); b after it",
+            "the paper's equations: a = Wx, then g, b",
+        ),
+        ("gains and biases", "start at 1 and 0", "the same", "stated"),
+        ("nonlinearity", "not stated", "ReLU", "the common choice in 2016 for this network"),
+        (
+            "weight initialisation",
+            "not stated",
+            "PyTorch's nn.Linear default, U(−1/√fan_in, 1/√fan_in)",
+            "what a reader's own code would get",
+        ),
+        (
+            "training data",
+            "55,000 images",
+            "the training set minus its first 5,000 images (the validation split)",
+            "TensorFlow's MNIST reader of the time split the same way",
+        ),
+        ("input scaling", "not stated", "pixels / 255, no mean subtraction", "simplest; permutation-invariant"),
+        (
+            "optimizer",
+            "Adam",
+            "Adam (β = 0.9, 0.999, ε = 1e-8), PyTorch's fused kernel",
+            "PyTorch defaults; β and ε are not stated",
+        ),
+        ("learning rate (batch 128)", "not stated", rates.get(128, "–"), rule(128) if 128 in configs else "–"),
+        ("learning rate (batch 4)", "not stated", rates.get(4, "–"), rule(4) if 4 in configs else "–"),
+        (
+            "learning-rate rule",
+            "not stated",
+            "first attempt: a few epochs per rate, lowest final validation error; "
+            "fair rule: every method × rate for 65 epochs, lowest mean validation error of the last 5 "
+            "(no early stopping), then 3 seeds at the chosen rates. The fair rule's choice is used once it is "
+            f"complete. Fair rule so far: {full_length_status(selections or {})}",
+            "a short horizon favours fast early progress; the fair rule gives every method the same full-length search",
+        ),
+        (
+            "BN variance at batch 4",
+            "unbiased estimator",
+            "unbiased σ²·m/(m−1) when normalizing at batch < 16; running averages always unbiased",
+            "stated",
+        ),
+        (
+            "BN at test time",
+            "not stated",
+            "running averages, momentum 0.1 (PyTorch's default)",
+            "the standard inference rule",
+        ),
+        (
+            "epochs",
+            "≈65 (figure's x-axis)",
+            _run_sizes(configs, saved, "epochs"),
+            "the run the figure shows: the saved run where there is one",
+        ),
+        (
+            "seeds",
+            "not stated (bands suggest several)",
+            _run_sizes(configs, saved, "seeds"),
+            "the run the figure shows: the saved run where there is one",
+        ),
+        (
+            "train NLL",
+            "per epoch",
+            "mean NLL over the whole training split (55,000 images unless a subset is asked for), eval mode, after "
+            "each epoch",
+            "comparable across batch sizes",
+        ),
+        (
+            "data order",
+            "not stated",
+            "a fresh shuffle per epoch and per network; the last partial batch is dropped",
+            "—",
+        ),
+    ]
+    return markdown_table(["detail", "paper says", "we do", "why"], rows)
+
+
+def gains_sentence(layers: dict[str, tuple], method: str, epochs: int) -> str:
+    """How far training moved g from 1 and b from 0, per layer."""
+    parts = []
+    for layer, (gain, bias) in layers.items():
+        parts.append(
+            f"{layer}: g has median {np.median(gain):.2f} (5-95%: {np.percentile(gain, 5):.2f} to "
+            f"{np.percentile(gain, 95):.2f}), {100 * np.mean(gain < 1):.0f}% of units below 1; b has median "
+            f"{np.median(bias):+.3f} (5-95%: {np.percentile(bias, 5):+.2f} to {np.percentile(bias, 95):+.2f})"
+        )
+    return f"{method}, after {epochs} epoch(s): " + "; ".join(parts) + "."

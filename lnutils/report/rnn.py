@@ -1,0 +1,163 @@
+"""Chapter 4's words: layer norm in recurrent networks, rendered from
+:mod:`lnutils.experiments.rnn`'s numbers."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from lnutils.compare import is_lower
+from lnutils.experiments.rnn import adding_results
+from lnutils.report.cells import markdown_table, mean_spread, percent, verdict_table
+from lnutils.report.cells import published_markdown as published_markdown  # the chapter uses it too
+
+
+def sequential_markdown(records: dict[str, dict], target_error: float = 0.10) -> str:
+    """Final test error and the first epoch whose validation error is below ``target_error``."""
+    rows = []
+    for setting, record in records.items():
+        for cell, values in record["curves"]["test_error"].items():
+            validation = np.asarray(record["curves"]["val_error"][cell]).mean(axis=1)
+            reached = np.nonzero(validation < target_error)[0]
+            first = str(reached[0] + 1) if len(reached) else f"not within {len(validation)}"
+            nll = np.asarray(record["curves"]["train_nll"][cell])[-1].mean()
+            rows.append([setting, cell, mean_spread(100 * np.asarray(values)[-1]), f"{nll:.3f}", first])
+    headers = [
+        "setting",
+        "cell",
+        "final test error %",
+        "final train NLL",
+        f"first epoch with validation error < {100 * target_error:g}%",
+    ]
+    return markdown_table(headers, rows)
+
+
+def adding_markdown(results: dict) -> str:
+    """The adding problem: final training MSE and test MSE at each test length."""
+    lengths = list(next(iter(results.values()))["test_mse"])
+    rows = [
+        [
+            name,
+            f"{np.mean(result['train_loss'][-100:]):.4f}",
+            *(f"{result['test_mse'][n]:.4f}" for n in lengths),
+        ]
+        for name, result in results.items()
+    ]
+    headers = ["cell", "final train MSE (mean of last 100 steps)", *(f"test MSE, length {n}" for n in lengths)]
+    return markdown_table(headers, rows) + "\n\nFor reference, always predicting the mean (1.0) gives MSE 0.167."
+
+
+def rnn_saved_markdown(saved: dict | None) -> str:
+    """Where the saved paper-profile RNN run came from, and its results."""
+    parts = dict(saved["parts"]) if saved else {}
+    adding = parts.pop("adding", None)
+    if not parts and not adding:
+        return "No saved paper-profile results are in this build; the tables show the live quick run only."
+    status = "" if saved.get("complete") else " (**partial**: the parts not listed have not finished)"
+    out = [f"Saved paper-profile run{status}:", ""]
+    for setting, record in parts.items():
+        p = record["provenance"]
+        out.append(
+            f"- {setting}: seeds {record['config']['seeds']}, {record['config']['epochs']} epochs, {p['device']}, "
+            f"{p['wall_seconds'] / 60:.0f} min, commit `{p['commit']}`, data checksum `{p['data']['checksum'][:12]}`"
+        )
+    if parts:
+        out += ["", sequential_markdown(parts)]
+    if adding:
+        out += ["", adding_markdown(adding_results(adding))]
+    return "\n".join(out)
+
+
+def adding_sentences(results: dict, lengths) -> str:
+    """Which cells beat predicting the mean (MSE 1/6) at each test length, and which is best."""
+    chance = 1 / 6
+    sentences = []
+    for length in lengths:
+        mse = {cell: result["test_mse"][length] for cell, result in results.items()}
+        better = [cell for cell, value in mse.items() if value < chance]
+        worse = [cell for cell, value in mse.items() if value >= chance]
+        best = min(mse, key=mse.get)
+        text = f"At length {length}: lowest MSE {best} ({mse[best]:.3f}); "
+        text += (
+            f"worse than predicting the mean (0.167): {', '.join(f'{c} ({mse[c]:.3f})' for c in worse)}"
+            if worse
+            else "every cell beats predicting the mean (0.167)"
+        )
+        if better and worse:
+            text += f"; better: {', '.join(better)}"
+        sentences.append(text + ".")
+    constant = [
+        f"{cell} (spread of its outputs {max(result['prediction_std'].values()):.3f})"
+        for cell, result in results.items()
+        if "prediction_std" in result and max(result["prediction_std"].values()) < CONSTANT_OUTPUT_STD
+    ]
+    if constant:
+        sentences.append(
+            "Giving nearly one output whatever the sequence: " + ", ".join(constant) + ". Such a model has not "
+            "learned the task, and its MSE is the same at every length, because the targets' distribution "
+            "(a sum of two uniform values) does not depend on the length."
+        )
+    return " ".join(sentences) + " One seed: a single training run per cell."
+
+
+CONSTANT_OUTPUT_STD = 0.05  # the targets' own spread is sqrt(1/6) ≈ 0.41: a model below this ignores its input
+
+
+def sequential_sentences(records: dict) -> str:
+    """BN-LSTM and LN-LSTM against the plain LSTM, per setting, with the seed-noise rule."""
+    sentences = []
+    for setting, record in records.items():
+        finals = {cell: np.asarray(values, dtype=float)[-1] for cell, values in record["curves"]["test_error"].items()}
+        if "LSTM" not in finals:
+            continue
+        parts = []
+        for cell in ("LN-LSTM", "BN-LSTM"):
+            if cell in finals:
+                verdict = is_lower(finals[cell], finals["LSTM"])
+                word = {True: "lower than", False: "higher than", None: "within seed noise of"}[verdict]
+                parts.append(f"{cell} {percent(finals[cell])} is {word} the LSTM's {percent(finals['LSTM'])}")
+        seeds = len(finals["LSTM"])
+        sentences.append(
+            f"{setting}: " + "; ".join(parts) + (" (one seed)" if seeds == 1 else f" ({seeds} seeds)") + "."
+        )
+    return " ".join(sentences)
+
+
+def gradient_spike_sentence(gradients: dict[str, np.ndarray]) -> str:
+    """How the gradient at the first step compares with the median over steps, per cell."""
+    parts = []
+    for cell, values in gradients.items():
+        ratio = float(values[0] / np.median(values))
+        parts.append(f"{cell} {ratio:.2g}×")
+    return (
+        "‖∂L/∂h_1‖ relative to the median over all steps: "
+        + ", ".join(parts)
+        + ". A ratio far above 1 is a spike at the "
+        "first step. One candidate cause, not tested here: h_1 is small, so the next step's batch norm divides "
+        "W_h h_1 by a small batch spread, and its backward multiplies by the same large 1/σ."
+    )
+
+
+CLAIMS = {
+    "layer_norm_lstm_beats_lstm": "LN-LSTM beats the LSTM on sequential MNIST (Ba et al. 2016, Sec. 6)",
+    "batch_norm_lstm_beats_lstm": "BN-LSTM beats the LSTM on sequential MNIST (Cooijmans et al. 2016, Table 1)",
+    "layer_norm_gru_beats_gru": "LN-GRU beats the GRU on sequential MNIST (Ba et al. 2016, Sec. 6)",
+    "layer_norm_lstm_beats_bn_lstm_beyond_training_length": (
+        "Beyond the training length, LN-LSTM beats BN-LSTM, whose per-step statistics go stale "
+        "(Cooijmans et al. 2016, Sec. 3)"
+    ),
+}
+
+
+def _where(verdict: dict) -> str:
+    if verdict["setting"] == "adding problem":
+        return f"adding problem, length {verdict['length']}, after {verdict['steps']:,} steps"
+    planned = verdict.get("epochs_planned")
+    of = f" of {planned}" if planned and planned != verdict["epoch"] else ""
+    return f"row by row, {verdict['setting']}, epoch {verdict['epoch']}{of}"
+
+
+def verdicts_markdown(verdicts: list[dict]) -> str:
+    """The chapter's claims against the runs (:func:`lnutils.experiments.rnn.verdicts`)."""
+    if not verdicts:
+        return "No run has both cells of any claim yet."
+    return verdict_table(verdicts, CLAIMS, _where, "test error %, or test MSE")

@@ -1,0 +1,142 @@
+"""Chapters 3 and 4's verdicts follow their inputs, and only complete, converged saved runs get a yes or no."""
+
+from __future__ import annotations
+
+import pytest
+
+from lnutils.compare import make_verdict
+from lnutils.experiments import conv, rnn
+from lnutils.report import conv as conv_words
+from lnutils.report import rnn as rnn_words
+
+SEEDS = 3
+
+
+def curves_for(errors: dict[str, float], epochs: int) -> dict:
+    """Curves whose test error is ``errors[name]`` (a fraction) at every epoch, with a little seed spread."""
+    per_epoch = {name: [[e + 0.001 * s for s in range(SEEDS)] for _ in range(epochs)] for name, e in errors.items()}
+    return {"train_nll": per_epoch, "val_error": per_epoch, "test_error": per_epoch}
+
+
+def conv_record(dataset, batch_size, errors, epochs=10, converged=True):
+    return {
+        "dataset": dataset,
+        "batch_size": batch_size,
+        "config": {"epochs": 10},
+        "curves": curves_for(errors, epochs),
+        "convergence": {name: {"converged": converged} for name in errors},
+    }
+
+
+def conv_result(records, in_progress=(), profile="cpu"):
+    return {
+        "config": {"profile": profile},
+        "parts": {conv.part_key(r["dataset"], r["batch_size"]): r for r in records},
+        "in_progress": {conv.part_key(r["dataset"], r["batch_size"]): r for r in in_progress},
+    }
+
+
+ERRORS = {"none": 0.26, "batch norm": 0.17, "layer norm (C,H,W)": 0.20, "group norm (G=8)": 0.20}
+
+
+def by_claim(verdicts, **where):
+    return {v["claim"]: v for v in verdicts if all(v.get(k) == value for k, value in where.items())}
+
+
+def test_conv_verdicts_follow_their_inputs():
+    held = by_claim(conv.verdicts(conv_result([conv_record("fashion-mnist", 128, ERRORS)])))
+    assert held["batch_norm_beats_layer_norm"]["holds"] == "yes"
+    assert held["layer_norm_beats_no_normalization"]["holds"] == "yes"
+    assert held["group_norm_beats_layer_norm"]["holds"] == "within noise"
+    flipped = dict(ERRORS, **{"batch norm": 0.23, "group norm (G=8)": 0.18})
+    held = by_claim(conv.verdicts(conv_result([conv_record("fashion-mnist", 128, flipped)])))
+    assert held["batch_norm_beats_layer_norm"]["holds"] == "no"
+    assert held["group_norm_beats_layer_norm"]["holds"] == "yes"
+    assert "| **no** |" in conv_words.verdicts_markdown(list(held.values()))
+
+
+def test_the_batch_size_claim_compares_the_change_at_the_same_epoch():
+    small = dict(ERRORS, **{"batch norm": 0.30})  # batch norm loses 13 points at batch 4, the others none
+    records = [conv_record("fashion-mnist", 128, ERRORS, epochs=10), conv_record("fashion-mnist", 4, small, epochs=4)]
+    held = by_claim(conv.verdicts(conv_result(records)), batch_size=4)
+    claim = held["batch_norm_degrades_more_than_group_norm"]
+    assert claim["holds"] == "yes" and claim["epoch"] == 4
+    assert claim["second_values"] == pytest.approx([13.0] * SEEDS)
+    records[1] = conv_record("fashion-mnist", 4, ERRORS, epochs=4)
+    held = by_claim(conv.verdicts(conv_result(records)), batch_size=4)
+    assert held["batch_norm_degrades_more_than_group_norm"]["holds"] == "within noise"
+
+
+@pytest.mark.parametrize("how", ["partial", "not converged", "live quick run"])
+def test_partial_unconverged_or_live_conv_runs_never_say_yes_or_no(how):
+    record = conv_record("fashion-mnist", 128, ERRORS, converged=how != "not converged")
+    result = {
+        "partial": conv_result([], in_progress=[record]),
+        "not converged": conv_result([record]),
+        "live quick run": conv.live_result([record], "quick"),
+    }[how]
+    verdicts = conv.verdicts(result)
+    assert verdicts and {v["holds"] for v in verdicts} == {"undecided"}
+    assert {v["evidence"] for v in verdicts} == {how}
+    assert by_claim(verdicts)["batch_norm_beats_layer_norm"]["outcome"] == "lower"  # the numbers are still shown
+    table = conv_words.verdicts_markdown(verdicts)
+    assert "**yes**" not in table and "**no**" not in table
+
+
+def rnn_record(errors, converged=True, epochs=15):
+    return {
+        "config": {"epochs": 15},
+        "curves": curves_for(errors, epochs),
+        "convergence": {name: {"converged": converged} for name in errors},
+    }
+
+
+CELL_ERRORS = {"LSTM": 0.02, "LN-LSTM": 0.015, "BN-LSTM": 0.02, "GRU": 0.02, "LN-GRU": 0.03}
+
+
+def adding_part(ln_mse, bn_mse):
+    def seed(s):
+        return {
+            "LN-LSTM": {"train_loss": [0.1], "test_mse": {"200": ln_mse + 0.001 * s}},
+            "BN-LSTM": {"train_loss": [0.1], "test_mse": {"200": bn_mse + 0.001 * s}},
+        }
+
+    return {"settings": {"length": 50, "steps": 5000}, "results_by_seed": {str(s): seed(s) for s in range(SEEDS)}}
+
+
+def test_rnn_verdicts_follow_their_inputs():
+    result = {
+        "config": {"profile": "cpu"},
+        "parts": {"batch 64": rnn_record(CELL_ERRORS), "adding": adding_part(0.01, 0.3)},
+    }
+    held = by_claim(rnn.verdicts(result))
+    assert held["layer_norm_lstm_beats_lstm"]["holds"] == "yes"
+    assert held["batch_norm_lstm_beats_lstm"]["holds"] == "within noise"
+    assert held["layer_norm_gru_beats_gru"]["holds"] == "no"
+    assert held["layer_norm_lstm_beats_bn_lstm_beyond_training_length"]["holds"] == "yes"
+    result["parts"]["adding"] = adding_part(0.3, 0.01)
+    assert by_claim(rnn.verdicts(result))["layer_norm_lstm_beats_bn_lstm_beyond_training_length"]["holds"] == "no"
+    assert "adding problem, length 200, after 5,000 steps" in rnn_words.verdicts_markdown(rnn.verdicts(result))
+
+
+def test_partial_or_live_rnn_runs_never_say_yes_or_no():
+    partial = {
+        "config": {"profile": "cpu"},
+        "parts": {},
+        "in_progress": {"batch 64": rnn_record(CELL_ERRORS, epochs=3)},
+    }
+    verdicts = rnn.verdicts(partial)
+    assert {v["holds"] for v in verdicts} == {"undecided"} and {v["epoch"] for v in verdicts} == {3}
+    live = rnn.live_result(
+        {"batch 64": rnn_record(CELL_ERRORS)},
+        adding_part(0.01, 0.3)["results_by_seed"]["0"],
+        {"length": 30, "steps": 1000, "test_lengths": (30, 60, 200)},
+        "quick",
+    )
+    verdicts = rnn.verdicts(live)
+    assert verdicts and {v["holds"] for v in verdicts} == {"undecided"}
+
+
+def test_a_verdict_without_values_is_undecided():
+    verdict = make_verdict("claim", ("a", "b"), "lower", [], [0.1], "complete")
+    assert verdict["outcome"] == verdict["holds"] == "undecided"
