@@ -97,7 +97,7 @@ def test_border_verdict_and_saved_results_rendering(tmp_path):
     text = conv_words.border_sentences(probe)
     assert text.count("Block") == 3 and "border hypothesis" in text
     assert conv_words.border_markdown(probe).count("\n") == 2 + 2 * 3 - 1
-    assert "No saved paper-profile results" in conv_words.conv_saved_markdown(conv.saved_results("paper", tmp_path))
+    assert "No saved paper-profile run" in conv_words.conv_saved_markdown(conv.saved_results("paper", tmp_path))
     record = {
         "dataset": "mnist",
         "batch_size": 4,
@@ -105,13 +105,14 @@ def test_border_verdict_and_saved_results_rendering(tmp_path):
         "curves": {"test_error": {"none": [[0.5, 0.4], [0.3, 0.2]]}},
         "provenance": {"device": "cpu", "wall_seconds": 120, "commit": "abc", "data": {"checksum": "f" * 64}},
     }
-    saved = {"config": {"parts": [{}, {}]}, "parts": {"mnist, batch 4": record}, "complete": False}
+    parts = [{"datasets": ["mnist"]}, {"datasets": ["mnist"]}]
+    saved = {"config": {"parts": parts}, "parts": {"mnist, batch 4": record}, "complete": False}
     (tmp_path / "conv_paper.json").write_text(__import__("json").dumps(saved))
     shown = conv_words.conv_saved_markdown(conv.saved_results("paper", tmp_path))
     assert (
-        "| mnist | 4 | [0, 1] | 2 | cpu | 2 min | `abc` |" in shown
+        "| mnist | 4 | [0, 1] | complete | cpu | 2 min | `abc` |" in shown
         and "25.00 ± 7.07" in shown
-        and "1 of 2 parts" in shown
+        and "1 of 2 parts finished" in shown
     )  # sample standard deviation of 20 and 30
 
 

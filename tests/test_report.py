@@ -71,9 +71,9 @@ def test_conv_batch_and_shared_scale_sentences_follow_the_numbers():
 
 def test_adding_sentences_follow_the_numbers():
     results = {"LSTM": {"test_mse": {30: 0.01, 60: 0.05}}, "LN-LSTM": {"test_mse": {30: 0.02, 60: 0.4}}}
-    text = rnn_words.adding_sentences(results, (30, 60))
-    assert "At length 30: lowest MSE LSTM" in text and "every cell beats predicting the mean" in text
-    assert "worse than predicting the mean (0.167): LN-LSTM (0.400)" in text
+    text = rnn_words.adding_sentences(results)
+    assert "At length 30: every cell beats predicting the mean" in text
+    assert "worse than predicting the mean (0.167): LN-LSTM (0.400)" in text and "lowest" not in text
 
 
 def test_sequential_sentences_use_the_seed_noise_rule():
@@ -254,8 +254,8 @@ def test_an_adding_model_with_one_output_for_every_sequence_is_named():
         "LSTM": {"test_mse": {60: 0.2577, 120: 0.2577}, "prediction_std": {60: 0.001, 120: 0.001}},
         "LN-LSTM": {"test_mse": {60: 0.01, 120: 0.3}, "prediction_std": {60: 0.4, 120: 0.5}},
     }
-    text = rnn_words.adding_sentences(results, (60, 120))
+    text = rnn_words.adding_sentences(results)
     assert "nearly one output whatever the sequence: LSTM (spread of its outputs 0.001)" in text
     assert "LN-LSTM (" not in text.split("whatever the sequence")[1]
     results["LSTM"]["prediction_std"] = {60: 0.3, 120: 0.3}
-    assert "whatever the sequence" not in rnn_words.adding_sentences(results, (60, 120))
+    assert "whatever the sequence" not in rnn_words.adding_sentences(results)

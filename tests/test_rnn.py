@@ -108,7 +108,7 @@ def test_adding_problem_and_saved_results(tmp_path):
     assert inputs.shape == (10, 5, 2) and (inputs[..., 1].sum(0) == 2).all()
     marked = (inputs[..., 0] * inputs[..., 1]).sum(0)
     torch.testing.assert_close(marked, targets)
-    assert "No saved paper-profile results" in rnn_words.rnn_saved_markdown(rnn.saved_results("paper", tmp_path))
+    assert "No saved paper-profile run" in rnn_words.rnn_saved_markdown(rnn.saved_results("paper", tmp_path))
     with pytest.raises(ValueError, match="unknown profile 'fast'"):
         rnn.profile_configs("fast")
 

@@ -508,3 +508,36 @@ def verdicts(result: dict) -> list[dict]:
                 )
             )
     return out
+
+
+# ----------------------------------------------------------------------------- the chapter's run
+
+
+def chapter_run(profile: str, device="cpu", progress=True, epochs=None, train_subset=None) -> tuple[dict, dict]:
+    """The chapter's results for a profile, and the batch-128 networks per dataset for the probes.
+
+    quick: trains live in minutes and writes no file (a check of the code: it ranks nothing).
+    cpu and paper: :func:`run_profile`, which loads the saved result, resumes any unfinished part from
+    its checkpoint and saves as it goes; the networks are rebuilt from the checkpoints where this
+    machine has them (none in a fresh clone or in Colab: the probes then say so)."""
+    if profile == "quick":
+        configs = profile_configs(profile, epochs=epochs, train_subset=train_subset)
+        records, models = run_grid(configs, device, progress)
+        return live_result(records, profile), models
+    if train_subset is not None:
+        raise ValueError(f"train_subset applies to the quick profile only; the {profile} profile trains on all images")
+    result = run_profile(profile, device, progress, epochs=epochs)
+    return result, trained_models(result, profile, device)
+
+
+def trained_models(result: dict, profile: str, device="cpu") -> dict[str, CNNStack]:
+    """The finished batch-128 parts' networks, loaded from their checkpoints (missing ones are skipped)."""
+    models = {}
+    for record, finished in result_parts(result):
+        path = runs.checkpoint_dir() / f"conv_{profile}_{record['dataset']}_b{record['batch_size']}.pt"
+        if not finished or record["batch_size"] != LARGE_BATCH or not path.exists():
+            continue
+        config = ConvConfig(**record["config"])
+        _, stacks, _ = run_config(config, record["dataset"], device, progress=False, checkpoint=path)
+        models[record["dataset"]] = stacks
+    return models

@@ -310,8 +310,7 @@ def run_profile(
     dataset = None
 
     def sequential_part(setting: str, config: SequentialMNISTConfig):
-        name = re.sub(r"[^a-z0-9]+", "-", setting)
-        checkpoint = Path(checkpoint_dir or runs.checkpoint_dir()) / f"rnn_{profile}_{name}.pt"
+        checkpoint = Path(checkpoint_dir or runs.checkpoint_dir()) / checkpoint_name(profile, setting)
 
         def train(seconds_left, save_progress=None):
             nonlocal dataset
@@ -476,3 +475,47 @@ def live_result(records: dict[str, dict], adding: dict | None, adding_settings: 
         settings = {k: list(v) if isinstance(v, tuple) else v for k, v in adding_settings.items()}
         parts["adding"] = {"settings": settings, "results_by_seed": {"0": adding}}
     return {"config": {"profile": profile}, "parts": parts}
+
+
+# ----------------------------------------------------------------------------- the chapter's run
+
+
+def checkpoint_name(profile: str, setting: str) -> str:
+    return f"rnn_{profile}_{re.sub(r'[^a-z0-9]+', '-', setting)}.pt"
+
+
+def chapter_run(
+    profile: str, dataset=None, device="cpu", progress=True, epochs=None, train_subset=None, adding_steps=None
+) -> tuple[dict, dict]:
+    """The chapter's results for a profile (in the shape of a saved result) and the trained stacks per
+    sequential-MNIST setting for the probes.
+
+    quick: trains live in minutes and writes no file (a check of the code: it ranks nothing).
+    cpu and paper: :func:`run_profile`, which loads the saved result, resumes any unfinished part from
+    its checkpoint and saves as it goes; the networks are rebuilt from the checkpoints where this
+    machine has them (none in a fresh clone or in Colab: the probes then say so)."""
+    dataset = dataset if dataset is not None else load_mnist()
+    if profile == "quick":
+        records, trained = {}, {}
+        for setting, config in profile_configs(profile, epochs=epochs, train_subset=train_subset).items():
+            print(f"sequential MNIST, {setting}")
+            _, trained[setting], records[setting] = run_sequential_mnist(config, dataset, device, progress)
+        settings = adding_settings(profile, steps=adding_steps)
+        adding = train_adding(**settings, progress=progress, device=device)
+        return live_result(records, adding, settings, profile), trained
+    if train_subset is not None:
+        raise ValueError(f"train_subset applies to the quick profile only; the {profile} profile trains on all images")
+    result = run_profile(profile, device, progress, epochs=epochs, adding_steps=adding_steps)
+    trained = {}
+    for setting, record in result["parts"].items():
+        path = runs.checkpoint_dir() / checkpoint_name(profile, setting)
+        if setting == "adding" or not path.exists():
+            continue
+        config = SequentialMNISTConfig(**record["config"])
+        _, trained[setting], _ = run_sequential_mnist(config, dataset, device, progress=False, checkpoint=path)
+    return result, trained
+
+
+def sequential_records(result: dict) -> dict[str, dict]:
+    """A result's finished sequential-MNIST records by setting (the adding problem left out)."""
+    return {setting: record for setting, record in result.get("parts", {}).items() if setting != "adding"}

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from lnutils.compare import is_lower
+from lnutils.experiments.conv import epochs_done, result_parts
 from lnutils.report.cells import markdown_table, mean_spread, percent, verdict_table
 from lnutils.report.cells import published_markdown as published_markdown  # the chapter uses it too
 from lnutils.report.cells import selection_markdown as selection_markdown  # the chapter uses it too
@@ -16,38 +17,53 @@ def _final(record: dict, name: str) -> np.ndarray:
 
 
 def conv_results_markdown(records: list[dict]) -> str:
-    """Final test error (%) per dataset, batch size and normalization, mean ± std over seeds."""
+    """Test error (%) at each record's last epoch, per dataset, batch size and normalization, mean ± std
+    over seeds; a record still training says at which epoch of how many."""
     names = list(records[0]["curves"]["test_error"])
     rows = [[name, *(mean_spread(100 * _final(record, name)) for record in records)] for name in names]
-    headers = ["normalization", *(f"{r['dataset']}, batch {r['batch_size']}" for r in records)]
-    return markdown_table(headers, rows)
+    headers = []
+    for r in records:
+        done, planned = epochs_done(r), r["config"]["epochs"]
+        headers.append(
+            f"{r['dataset']}, batch {r['batch_size']}" + (f", epoch {done} of {planned}" if done < planned else "")
+        )
+    return markdown_table(["normalization", *headers], rows)
 
 
-def conv_saved_markdown(saved: dict | None) -> str:
-    """Where the saved paper-profile conv run came from, and its results."""
-    if not saved or not saved.get("parts"):
-        return "No saved paper-profile results are in this build; the tables show the live quick run only."
-    records = list(saved["parts"].values())
+def _state(record: dict, finished: bool) -> str:
+    if not finished:
+        return f"**training**: epoch {epochs_done(record)} of {record['config']['epochs']}"
+    converged = [name for name, check in record.get("convergence", {}).items() if check["converged"]]
+    total = len(record["curves"]["test_error"])
+    return "complete" + (f", {len(converged)} of {total} normalizations converged" if record.get("convergence") else "")
+
+
+def conv_saved_markdown(saved: dict | None, what: str = "paper-profile") -> str:
+    """Where a saved conv run came from, how far each part got, and its results."""
+    found = result_parts(saved) if saved else []
+    if not found:
+        return f"No saved {what} run is in this build."
     rows = []
-    for record in records:
+    for record, finished in found:
         p = record["provenance"]
         rows.append(
             [
                 record["dataset"],
                 record["batch_size"],
                 record["config"]["seeds"],
-                record["config"]["epochs"],
+                _state(record, finished),
                 p["device"],
                 f"{p['wall_seconds'] / 60:.0f} min",
-                f"`{p['commit']}`",
+                f"`{(p['commit'] or '')[:10]}`",
                 f"`{p['data']['checksum'][:12]}`",
             ]
         )
-    table = markdown_table(
-        ["dataset", "batch size", "seeds", "epochs", "device", "wall time", "commit", "data checksum"], rows
-    )
-    status = "" if saved.get("complete") else f" (**partial**: {len(records)} of {len(saved['config']['parts'])} parts)"
-    return f"Saved paper-profile run{status}:\n\n" + table + "\n\n" + conv_results_markdown(records)
+    headers = ["dataset", "batch size", "seeds", "state", "device", "training time", "commit", "data checksum"]
+    table = markdown_table(headers, rows)
+    planned = sum(len(part["datasets"]) for part in saved["config"]["parts"])
+    done = len(saved.get("parts", {}))
+    status = "" if saved.get("complete") else f" (**partial**: {done} of {planned} parts finished)"
+    return f"Saved {what} run{status}:\n\n" + table + "\n\n" + conv_results_markdown([r for r, _ in found])
 
 
 def border_markdown(probe: dict[str, list[dict]]) -> str:

@@ -46,37 +46,44 @@ def adding_markdown(results: dict) -> str:
     return markdown_table(headers, rows) + "\n\nFor reference, always predicting the mean (1.0) gives MSE 0.167."
 
 
-def rnn_saved_markdown(saved: dict | None) -> str:
-    """Where the saved paper-profile RNN run came from, and its results."""
-    parts = dict(saved["parts"]) if saved else {}
+def rnn_saved_markdown(saved: dict | None, what: str = "paper-profile") -> str:
+    """Where a saved RNN run came from, how far each part got, and its results."""
+    parts = dict(saved.get("parts", {})) if saved else {}
+    training = dict(saved.get("in_progress", {})) if saved else {}
     adding = parts.pop("adding", None)
-    if not parts and not adding:
-        return "No saved paper-profile results are in this build; the tables show the live quick run only."
-    status = "" if saved.get("complete") else " (**partial**: the parts not listed have not finished)"
-    out = [f"Saved paper-profile run{status}:", ""]
-    for setting, record in parts.items():
+    if not parts and not adding and not training:
+        return f"No saved {what} run is in this build."
+    status = "" if saved.get("complete") else " (**partial**: the parts not listed as complete have not finished)"
+    out = [f"Saved {what} run{status}:", ""]
+    for setting, record in {**parts, **training}.items():
         p = record["provenance"]
+        epochs = len(next(iter(record["curves"]["test_error"].values())))
+        state = "complete" if setting in parts else f"**training**, epoch {epochs} of {record['config']['epochs']}"
         out.append(
-            f"- {setting}: seeds {record['config']['seeds']}, {record['config']['epochs']} epochs, {p['device']}, "
-            f"{p['wall_seconds'] / 60:.0f} min, commit `{p['commit']}`, data checksum `{p['data']['checksum'][:12]}`"
+            f"- {setting}: {state}; seeds {record['config']['seeds']}, {p['device']}, "
+            f"{p['wall_seconds'] / 60:.0f} min, commit `{(p['commit'] or '')[:10]}`, "
+            f"data checksum `{p['data']['checksum'][:12]}`"
         )
-    if parts:
-        out += ["", sequential_markdown(parts)]
+    if adding:
+        seeds = adding.get("seeds", [0])
+        out.append(f"- adding problem: complete; seeds {seeds}, {adding['settings']['steps']:,} steps")
+    if parts or training:
+        out += ["", sequential_markdown({**parts, **training})]
     if adding:
         out += ["", adding_markdown(adding_results(adding))]
     return "\n".join(out)
 
 
-def adding_sentences(results: dict, lengths) -> str:
-    """Which cells beat predicting the mean (MSE 1/6) at each test length, and which is best."""
+def adding_sentences(results: dict) -> str:
+    """Which cells beat predicting the mean (MSE 1/6) at each test length (each cell against that
+    constant; the cells are compared with each other only in the verdict table, over seeds)."""
     chance = 1 / 6
     sentences = []
-    for length in lengths:
+    for length in next(iter(results.values()))["test_mse"]:
         mse = {cell: result["test_mse"][length] for cell, result in results.items()}
         better = [cell for cell, value in mse.items() if value < chance]
         worse = [cell for cell, value in mse.items() if value >= chance]
-        best = min(mse, key=mse.get)
-        text = f"At length {length}: lowest MSE {best} ({mse[best]:.3f}); "
+        text = f"At length {length}: "
         text += (
             f"worse than predicting the mean (0.167): {', '.join(f'{c} ({mse[c]:.3f})' for c in worse)}"
             if worse
@@ -96,7 +103,8 @@ def adding_sentences(results: dict, lengths) -> str:
             "learned the task, and its MSE is the same at every length, because the targets' distribution "
             "(a sum of two uniform values) does not depend on the length."
         )
-    return " ".join(sentences) + " One seed: a single training run per cell."
+    seeds = min(result.get("seeds", 1) for result in results.values())
+    return " ".join(sentences) + (" One seed." if seeds == 1 else f" Mean test MSE over {seeds} seeds.")
 
 
 CONSTANT_OUTPUT_STD = 0.05  # the targets' own spread is sqrt(1/6) ≈ 0.41: a model below this ignores its input
