@@ -83,7 +83,8 @@ def convergence(curves: dict, window: int = CONVERGENCE_WINDOW, points: float = 
 # come from: "complete" (finished saved runs that passed the convergence check: a yes or no may be
 # said), "not converged", "partial" (a saved run still training, compared at the epoch it reached) or
 # "live quick run" (the book's build: it shows the code runs and never ranks methods).  Only
-# "complete" evidence turns an outcome into yes or no; every other level leaves the claim undecided.
+# "complete" evidence turns an outcome into yes or no; every other level leaves the claim undecided,
+# and a live quick run's numbers are shown without an outcome.
 
 COMPLETE = "complete"
 
@@ -111,7 +112,8 @@ def make_verdict(claim: str, roles: tuple, expected: str, first, second, evidenc
     the numbers show, whether the claim holds (undecided unless the evidence is complete) and the
     evidence level; ``where`` records what was compared (metric, epoch, dataset, ...)."""
     first, second = np.asarray(first, dtype=float), np.asarray(second, dtype=float)
-    shown = outcome(first, second) if len(first) and len(second) else "undecided"
+    compared = len(first) and len(second) and evidence != "live quick run"  # a live run ranks nothing
+    shown = outcome(first, second) if compared else "undecided"
     return {
         "claim": claim,
         "roles": tuple(roles),
@@ -121,6 +123,7 @@ def make_verdict(claim: str, roles: tuple, expected: str, first, second, evidenc
         "outcome": shown,
         "holds": holds(shown, expected) if evidence == COMPLETE else "undecided",
         "evidence": evidence,
+        "seeds": min(len(first), len(second)),
         **where,
     }
 

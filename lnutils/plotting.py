@@ -9,6 +9,8 @@ import matplotlib as mpl
 import matplotlib.pyplot as plt
 import numpy as np
 
+from lnutils.experiments.rnn import PREDICT_MEAN_MSE
+
 OKABE_ITO = {
     "black": "#000000",
     "orange": "#E69F00",
@@ -254,7 +256,7 @@ def plot_adding_losses(results: dict, length: int, window: int = 50):
     for cell, result in results.items():
         losses = np.convolve(result["train_loss"], np.ones(window) / window, mode="valid")
         ax.plot(np.arange(window, window + len(losses)), losses, color=color(cell), label=cell)
-    ax.axhline(1 / 6, color="grey", linestyle=":", label="predict the mean")
+    ax.axhline(PREDICT_MEAN_MSE, color="grey", linestyle=":", label="predict the mean")
     ax.set(
         xlabel="training step",
         ylabel=f"train MSE ({window}-step mean)",
@@ -266,7 +268,10 @@ def plot_adding_losses(results: dict, length: int, window: int = 50):
 
 
 def plot_rnn_probes(statistics: dict, gradients: dict):
-    """Per time step: spread of the recurrent summed input, norm of h_t, and ‖∂L/∂h_t‖, per cell."""
+    """Per time step: spread of the recurrent summed input, norm of h_t, and ‖∂L/∂h_t‖, per cell.
+    None when there is nothing to plot (no trained networks on this machine)."""
+    if not statistics:
+        return None
     fig, axes = plt.subplots(1, 3, figsize=(10.5, 3.3))
     for cell, stats in statistics.items():
         steps = np.arange(1, len(gradients[cell]) + 1)
@@ -296,7 +301,10 @@ def plot_gains_and_biases(layers: dict[str, tuple], method: str = "layer norm"):
 
 def activity_maps_figure(maps: dict[str, list[np.ndarray]]):
     """Rows: normalizations; columns: blocks; each map the fraction of active units per position
-    (from :func:`lnutils.experiments.conv.activity_maps_by_name`)."""
+    (from :func:`lnutils.experiments.conv.activity_maps_by_name`).  None when there are no maps (no
+    trained networks on this machine)."""
+    if not maps:
+        return None
     names = list(maps)
     blocks = max(len(m) for m in maps.values())
     fig, axes = plt.subplots(len(names), blocks, figsize=(8, 2.4 * len(names)), squeeze=False)

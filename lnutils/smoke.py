@@ -29,7 +29,7 @@ from lnutils import environment, norms, plotting
 from lnutils.cli import check_device
 from lnutils.cnn import NORMALIZATIONS
 from lnutils.data import DataError, load_dataset, load_shakespeare
-from lnutils.experiments import conv, rnn, transformer
+from lnutils.experiments import conv, mnist, rnn, transformer
 from lnutils.mlp import METHODS, MLPStack
 from lnutils.report import conv as conv_words
 from lnutils.train import (
@@ -105,7 +105,7 @@ def norms_against_torch(device: torch.device) -> str:
 def mnist_lockstep(device: torch.device, synthetic: bool) -> str:
     """Chapter 2: three methods × two seeds in lockstep, at batch 128 and 4."""
     split = _split("mnist", synthetic)
-    for batch_size in (128, 4):
+    for batch_size in mnist.BATCH_SIZES:
         stacks = {method: MLPStack(method, [0, 1], bn_unbiased=batch_size < 16) for method in METHODS}
         history = train_lockstep(
             stacks, {m: 1e-3 for m in METHODS}, split, batch_size, 1, progress=False, device=device

@@ -5,7 +5,9 @@ method) takes its own mini-batch, computes the mean cross-entropy of each networ
 and one fused Adam step updates all of them.  What makes it fast:
 
 * the data lives in one float32 tensor; a mini-batch is an index into it (no DataLoader);
-* K networks share each matrix product (``torch.bmm`` in :class:`lnutils.mlp.MLPStack`);
+* the MLP's K networks share each matrix product (``torch.bmm`` in :class:`lnutils.mlp.MLPStack`);
+  the conv stack runs them as one grouped convolution at small batches
+  (:func:`lnutils.cnn.grouped_forward`) and the recurrent stack loops over them;
 * Adam is the fused kernel (one pass over all parameters);
 * denormal floats are flushed to zero (small-batch training produces many, and
   arithmetic on them is many times slower on x86 CPUs).

@@ -281,7 +281,6 @@ def run(
         runs.check_replaceable(Path(results_file), asdict(config), overwrite)
     dataset = dataset if dataset is not None else load_mnist()
     split = make_split(dataset, config.validation, config.train_subset)
-    torch.manual_seed(config.seeds[0])
     stacks = {method: MLPStack(method, config.seeds, bn_unbiased=config.bn_unbiased) for method in config.methods}
     rates = {method: config.learning_rates[method] for method in config.methods}
     start_commit = environment.git_commit()

@@ -242,8 +242,10 @@ def initialization_probe(settings: Profile, corpus: EncodedCorpus, device="cpu")
         by_layer, squared, by_depth = [], [], []
         for seed in range(settings.probe_seeds):
             for depth in sorted(set(settings.probe_depths) | {settings.probe_layers}):
-                torch.manual_seed(seed)
-                model = CharTransformer(settings.shape(corpus.vocabulary, depth), placement, "layer").to(ids.device)
+                with torch.random.fork_rng(devices=[]):  # the caller's random state is left as it was
+                    torch.manual_seed(seed)
+                    model = CharTransformer(settings.shape(corpus.vocabulary, depth), placement, "layer")
+                model = model.to(ids.device)
                 measured = hidden_and_gradients(model, ids, targets)
                 if depth == settings.probe_layers:
                     by_layer.append(measured["gradient_norms"])
@@ -361,8 +363,10 @@ def train_part(
     """
     started = time.perf_counter()
     text = corpus.train if training.train_characters is None else corpus.train[: training.train_characters]
-    torch.manual_seed(seed)
-    model = CharTransformer(settings.shape(corpus.vocabulary), training.placement, training.norm).to(device)
+    with torch.random.fork_rng(devices=[]):  # the caller's random state is left as it was
+        torch.manual_seed(seed)
+        model = CharTransformer(settings.shape(corpus.vocabulary), training.placement, training.norm)
+    model = model.to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=training.learning_rate, betas=(0.9, 0.98))
     expected = fingerprint(settings, training, seed, corpus.checksum)
     record = {"steps": [], "validation_loss": [], "train_loss": [], "alpha": [], "saturated": [], "diverged_at": None}

@@ -110,7 +110,8 @@ OUTCOME_WORDS = {
     "lower": "{first} lower, beyond seed noise",
     "higher": "{first} higher, beyond seed noise",
     "within noise": "a difference within seed noise",
-    "undecided": "not compared yet",
+    "undecided": "not compared",
+    "one seed": "{first} {outcome} (one seed: no noise estimate)",
 }
 VERDICT_RULE = (
     "A yes or no needs complete saved runs of every seed that passed the convergence check, compared at the "
@@ -132,7 +133,9 @@ def verdict_table(verdicts: list[dict], claims: dict[str, str], where, unit: str
                 claims[v["claim"]],
                 where(v),
                 f"{first} {mean_spread(v['first_values'])} vs {second} {mean_spread(v['second_values'])}",
-                OUTCOME_WORDS[v["outcome"]].format(first=first),
+                OUTCOME_WORDS[
+                    v["outcome"] if v.get("seeds", 2) > 1 or v["outcome"] == "undecided" else "one seed"
+                ].format(first=first, outcome=v["outcome"]),
                 holds,
                 EVIDENCE_WORDS[v["evidence"]],
             ]

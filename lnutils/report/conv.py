@@ -66,8 +66,16 @@ def conv_saved_markdown(saved: dict | None, what: str = "paper-profile") -> str:
     return f"Saved {what} run{status}:\n\n" + table + "\n\n" + conv_results_markdown([r for r, _ in found])
 
 
+NO_NETWORKS = (
+    "No trained networks on this machine: the probe needs the batch-128 Fashion-MNIST networks, which a saved run "
+    "keeps only in its checkpoints, on the machine that trained it. The quick profile trains them live."
+)
+
+
 def border_markdown(probe: dict[str, list[dict]]) -> str:
     """The border probe (:func:`lnutils.experiments.conv.border_probe`) as a table."""
+    if not probe:
+        return NO_NETWORKS
     rows = [
         [
             name,
@@ -95,6 +103,8 @@ def border_markdown(probe: dict[str, list[dict]]) -> str:
 
 def border_sentences(probe: dict[str, list[dict]]) -> str:
     """Plain sentences from the probe: does LN(C,H,W) show the border effect the paper guessed, or a channel effect?"""
+    if not probe:
+        return NO_NETWORKS
     if "layer norm (C,H,W)" not in probe or "batch norm" not in probe:
         return "The probe needs the batch-norm and LN(C,H,W) networks."
     ln, bn = probe["layer norm (C,H,W)"], probe["batch norm"]
