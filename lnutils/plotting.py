@@ -9,6 +9,7 @@ import matplotlib as mpl
 import matplotlib.pyplot as plt
 import numpy as np
 
+from lnutils.compare import geometric_mean
 from lnutils.experiments.rnn import PREDICT_MEAN_MSE
 
 OKABE_ITO = {
@@ -108,14 +109,38 @@ def draw_normalization_sets(batch: int = 6, channels: int = 6, groups: int = 2, 
     return fig
 
 
-def _band(ax, values, method: str, style: str = "-", label: str | None = None, alpha: float = 0.2, scale: float = 1.0):
-    """Mean over seeds (columns) as a line, min-max over seeds as a band.  A short curve (a few
-    epochs) also marks its points, so that a run of one epoch is still visible."""
+def seed_mean(values, log: bool = False) -> np.ndarray:
+    """The mean over seeds (columns) of an (epochs, seeds) array; on a log axis the geometric mean
+    (:func:`lnutils.compare.geometric_mean`), as the tables give it: seeds' NLLs span orders of
+    magnitude, and their arithmetic mean is the largest of them."""
+    values = np.asarray(values, dtype=float)
+    return geometric_mean(values, axis=1) if log else values.mean(axis=1)
+
+
+def _band(
+    ax,
+    values,
+    method: str,
+    style: str = "-",
+    label: str | None = None,
+    alpha: float = 0.2,
+    scale: float = 1.0,
+    log: bool = False,
+):
+    """Mean over seeds (columns) as a line (geometric on a log axis), min-max over seeds as a band.
+    A short curve (a few epochs) also marks its points, so that a run of one epoch is still visible."""
     values = np.asarray(values, dtype=float) * scale
     epochs = np.arange(1, len(values) + 1)
     marker = "o" if len(values) <= 10 else None
     ax.plot(
-        epochs, values.mean(axis=1), style, color=color(method), label=label, linewidth=1.5, marker=marker, markersize=3
+        epochs,
+        seed_mean(values, log),
+        style,
+        color=color(method),
+        label=label,
+        linewidth=1.5,
+        marker=marker,
+        markersize=3,
     )
     if values.shape[1] > 1:
         ax.fill_between(epochs, values.min(axis=1), values.max(axis=1), color=color(method), alpha=alpha, linewidth=0)
@@ -150,7 +175,8 @@ def plot_figure6(
     """The MNIST figure: rows are batch sizes, columns train NLL (log scale) and test error.
 
     ``main`` maps batch size -> curves (as written by lnutils.train.History).  Lines are
-    means over seeds, bands span the seeds' min to max.  Sized for the book's column
+    means over seeds (geometric for the NLL, on its log axis), bands span the seeds'
+    min to max.  Sized for the book's column
     (about 7 inches).  The live quick run has its own figure: :func:`plot_live_check`.
     ``overlay`` (dashed) is kept for a reader's own comparisons.  ``notes`` marks a batch
     size's panels, e.g. {4: "partial run: 8 of 65 epochs"} (:func:`lnutils.report.partial_notes`).
@@ -165,7 +191,7 @@ def plot_figure6(
                 continue
             for method in curves["train_nll"]:
                 label = f"{method} {suffix}".strip()
-                _band(axes[row, 0], curves["train_nll"][method], method, style, label)
+                _band(axes[row, 0], curves["train_nll"][method], method, style, label, log=True)
                 _band(axes[row, 1], curves["test_error"][method], method, style, scale=100)
                 last_errors.append(100 * float(np.mean(curves["test_error"][method][-1])))
         axes[row, 0].set_yscale("log")
@@ -222,7 +248,7 @@ def plot_curves(curves: dict, metrics=("train_nll", "test_error"), styles: dict 
     for ax, metric in zip(axes[0], metrics):
         for name, values in curves[metric].items():
             values = np.asarray(values, dtype=float) * (1 if metric == "train_nll" else 100)
-            line = values[:, seed] if seed is not None else values.mean(axis=1)
+            line = values[:, seed] if seed is not None else seed_mean(values, log=metric == "train_nll")
             style = (styles or {}).get(name, "-")
             ax.plot(np.arange(1, len(line) + 1), line, style, color=color(name), marker="o", markersize=3, label=name)
         ax.set(xlabel="epoch", ylabel=labels[metric], yscale="log" if metric == "train_nll" else "linear")
