@@ -8,9 +8,10 @@
     check.layer_norm_chw(my_fn)          # chapter 3: my_fn(input, weight=None, bias=None, eps=1e-5), LN over (C, H, W)
     check.mlp(make_my_model)             # chapter 2: the paper's 784-1000-1000-10 layer-norm network in torch.nn
     check.layer_norm_rnn_cell(MyCell)    # chapter 4: h_t = tanh(LN(W_hh h_{t-1} + W_ih x_t)), Ba et al. 2016 Eq. 4
+    check.dynamic_tanh(my_dyt)           # chapter 5: my_dyt(input, alpha, weight=None, bias=None) = γ ⊙ tanh(αx) + β
 
-Each runs the cases the book's test suite runs against ``torch.nn.functional``
-(or, for the networks and the cell, against the book's reference built from ``torch.nn``),
+Each runs its own list of cases (defined in this module) against ``torch.nn.functional``
+(or, for the networks, the cell and DyT, against a reference built from ``torch.nn`` or the formula),
 smallest first, in float64: the output and, if your function is differentiable, the
 gradients of the input and the parameters.  It prints one line per case and, for the
 first failure, the smallest input that shows it.  Works offline; returns a

@@ -144,7 +144,7 @@ def test_save_results_keeps_the_larger_result(tmp_path):
 def test_conv_run_resumes_part_by_part_and_keeps_finished_parts(tmp_path, monkeypatch):
     trained = []
 
-    def fake_run_config(
+    def fake_train_config(
         config, dataset_name, device, progress, checkpoint=None, time_budget_seconds=None, on_epoch_end=None
     ):
         trained.append((dataset_name, config.batch_size))
@@ -153,7 +153,7 @@ def test_conv_run_resumes_part_by_part_and_keeps_finished_parts(tmp_path, monkey
         history = type("H", (), {"epoch_seconds": [1.0] * config.epochs, "to_dict": lambda self: {"test_error": {}}})()
         return history, {}, tiny_dataset()
 
-    monkeypatch.setattr(conv, "run_config", fake_run_config)
+    monkeypatch.setattr(conv, "train_config", fake_train_config)
     monkeypatch.setattr(conv, "selected_learning_rates", lambda *a: {})
     with pytest.raises(KeyboardInterrupt):
         conv.run_profile("quick", results_dir=tmp_path, checkpoint_dir=tmp_path, progress=False)
@@ -212,7 +212,7 @@ def test_installed_lnutils_writes_to_the_user_folder_and_reports_no_commit(monke
 
 def test_saved_runs_are_read_from_the_package_when_the_results_folder_has_none(monkeypatch, tmp_path):
     monkeypatch.setenv("LNUTILS_RESULTS", str(tmp_path))
-    assert mnist.load_results("paper", 128)["config"]["batch_size"] == 128
+    assert mnist.saved_results("paper", 128)["config"]["batch_size"] == 128
 
 
 def test_provenance_records_file_names_not_paths(tmp_path):
@@ -368,7 +368,7 @@ def test_a_complete_run_of_the_same_configuration_is_not_trained_again(tmp_path,
     saved = {"config": asdict(config), "complete": True, "epochs_done": 1, "curves": {}}
     (tmp_path / "mnist_paper_b128.json").write_text(json.dumps(saved))
     monkeypatch.setattr(mnist, "run", lambda *a, **k: pytest.fail("trained a finished run again"))
-    assert mnist.run_paper(128, epochs=1, seeds=[0], results_dir=tmp_path, overwrite=True) == saved
+    assert mnist.run_profile(128, epochs=1, seeds=[0], results_dir=tmp_path, overwrite=True) == saved
 
 
 @pytest.mark.parametrize("experiment", ["conv", "rnn"])

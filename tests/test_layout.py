@@ -90,7 +90,7 @@ def test_the_tier_rule_catches_a_sideways_import():
     assert lnutils_imports(tree) == {"experiments.mnist", "report"}
 
 
-READS_FILES = {"open", "read_text", "read_bytes", "read_json", "read_results", "load_results", "replaced_results"}
+READS_FILES = {"open", "read_text", "read_bytes", "read_json", "read_results", "saved_results", "replaced_results"}
 READS_FILES |= {"saved_results", "saved_records", "saved_parts", "saved_paper_runs", "load", "loadtxt", "exists"}
 
 

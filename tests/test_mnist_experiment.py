@@ -152,7 +152,8 @@ def test_batch_size_robustness_compares_the_two_runs_at_the_epochs_both_reached(
     assert robust["epoch"] == 8 and robust["holds"] is True  # at epoch 8, batch 4 (1.96 %) is better than 128 (2.21 %)
     assert robust["evidence"].startswith("batch 128, 4: partial run")
     assert (
-        mnist_words.verdict(robust).startswith("not decided") and "yes" not in mnist_words.verdict(robust).split("(")[0]
+        mnist_words.holds_words(robust).startswith("not decided")
+        and "yes" not in mnist_words.holds_words(robust).split("(")[0]
     )
 
 

@@ -117,7 +117,7 @@ def run_mnist(args, device) -> None:
         )
         print("chosen learning rates:", payload["chosen"])
     else:
-        payload = mnist.run_paper(
+        payload = mnist.run_profile(
             args.batch_size,
             device=device,
             epochs=args.epochs,
@@ -126,7 +126,7 @@ def run_mnist(args, device) -> None:
             overwrite=args.overwrite,
             profile=args.profile,
         )
-        print(f"epochs done: {payload['epochs_done']}; results in {mnist.results_path(args.profile, args.batch_size)}")
+        print(f"epochs done: {payload['epochs_done']}; results in {mnist.results_file(args.profile, args.batch_size)}")
 
 
 def profile_options(args) -> dict:

@@ -157,7 +157,7 @@ def selected_learning_rates(results_dir: Path | None = None) -> dict[str, float]
     return {name: float(rate) for name, rate in load_selection(results_dir)["chosen"].items()}
 
 
-def run_config(
+def train_config(
     config: ConvConfig,
     dataset_name: str,
     device="cpu",
@@ -198,7 +198,7 @@ def run_grid(configs: list[ConvConfig], device="cpu", progress=True) -> tuple[li
                 f"{len(config.seeds)} seed(s), {config.epochs} epoch(s)"
             )
             start = time.perf_counter()
-            history, stacks, dataset = run_config(config, dataset_name, device, progress)
+            history, stacks, dataset = train_config(config, dataset_name, device, progress)
             records.append(
                 {
                     "dataset": dataset_name,
@@ -287,7 +287,7 @@ def select(
 ) -> dict:
     """Same rule as the MNIST chapter: lowest validation error per normalization, one seed, Fashion-MNIST, batch 128."""
     path = Path(results_dir or runs.results_dir()) / "conv_lr_b128.json"
-    run_config = {
+    selection_config = {
         "dataset": "fashion-mnist",
         "batch_size": 128,
         "epochs": epochs,
@@ -295,7 +295,7 @@ def select(
         "grid": list(grid),
         "train_subset": train_subset,
     }
-    runs.check_replaceable(path, run_config, overwrite)
+    runs.check_replaceable(path, selection_config, overwrite)
     dataset = load_dataset("fashion-mnist")
     split = make_split(dataset, train_subset=train_subset)
     stacks, rates = runs.grid_stacks(NORMALIZATIONS, grid, lambda name: CNNStack(name, [0]))
@@ -304,7 +304,7 @@ def select(
     chosen = runs.choose_learning_rates(history.val_error, NORMALIZATIONS, grid)
     payload = {
         "kind": "learning-rate selection",
-        "config": run_config,
+        "config": selection_config,
         "rule": f"lowest validation error after {epochs} epochs, seed 0, Fashion-MNIST, "
         f"first {train_subset} training images, batch 128",
         "grid": list(grid),
@@ -372,7 +372,7 @@ def run_profile(
                 if save_progress is not None:
                     save_progress(record(history, dataset))
 
-            history, _, dataset = run_config(
+            history, _, dataset = train_config(
                 single,
                 dataset_name,
                 device,
@@ -538,6 +538,6 @@ def trained_models(result: dict, profile: str, device="cpu") -> dict[str, CNNSta
         if not finished or record["batch_size"] != LARGE_BATCH or not path.exists():
             continue
         config = ConvConfig(**record["config"])
-        _, stacks, _ = run_config(config, record["dataset"], device, progress=False, checkpoint=path)
+        _, stacks, _ = train_config(config, record["dataset"], device, progress=False, checkpoint=path)
         models[record["dataset"]] = stacks
     return models

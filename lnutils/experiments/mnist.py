@@ -89,19 +89,19 @@ BATCH_SIZES = (128, 4)  # Figure 6's two panels
 # ----------------------------------------------------------------------------- provenance
 
 
-def results_path(kind: str, batch_size: int, results_dir: Path | None = None) -> Path:
+def results_file(kind: str, batch_size: int, results_dir: Path | None = None) -> Path:
     """Where a result is written: ``results_dir``, else :func:`lnutils.runs.results_dir`."""
     return Path(results_dir if results_dir is not None else runs.results_dir()) / f"mnist_{kind}_b{batch_size}.json"
 
 
-def load_results(kind: str, batch_size: int, results_dir: Path | None = None) -> dict | None:
+def saved_results(kind: str, batch_size: int, results_dir: Path | None = None) -> dict | None:
     """A saved result: from ``results_dir`` if given, else the results folder, else the book's copy."""
     return runs.read_results(f"mnist_{kind}_b{batch_size}.json", results_dir)
 
 
 def saved_paper_runs(results_dir: Path | None = None) -> dict[int, dict]:
     """{batch size: saved paper-profile result} for the batch sizes that have one."""
-    return {bs: result for bs in BATCH_SIZES if (result := load_results("paper", bs, results_dir)) is not None}
+    return {bs: result for bs in BATCH_SIZES if (result := saved_results("paper", bs, results_dir)) is not None}
 
 
 def replaced_paper_runs(results_dir: Path | None = None) -> dict[int, list[dict]]:
@@ -112,7 +112,7 @@ def replaced_paper_runs(results_dir: Path | None = None) -> dict[int, list[dict]
 
 def full_length_selections(results_dir: Path | None = None) -> dict[int, dict | None]:
     """{batch size: the full-length learning-rate selection's result, or None where it has not run}."""
-    return {bs: load_results("lr_full", bs, results_dir) for bs in BATCH_SIZES}
+    return {bs: saved_results("lr_full", bs, results_dir) for bs in BATCH_SIZES}
 
 
 # ----------------------------------------------------------------------------- learning rate selection
@@ -153,8 +153,8 @@ def select_learning_rates_run(
             "(or none: all 55,000)"
         )
     kind = "lr_full" if full_length else "lr"
-    path = results_path(kind, batch_size, results_dir)
-    run_config = {
+    path = results_file(kind, batch_size, results_dir)
+    selection_config = {
         "batch_size": batch_size,
         "epochs": epochs,
         "seed": seed,
@@ -162,11 +162,11 @@ def select_learning_rates_run(
         "train_subset": train_subset,
     }
     if full_length:
-        run_config["rule"] = f"mean validation error of the last {SETTLE_EPOCHS} epochs"
-    if full_length and (done := runs.finished(path, run_config)) is not None:
+        selection_config["rule"] = f"mean validation error of the last {SETTLE_EPOCHS} epochs"
+    if full_length and (done := runs.finished(path, selection_config)) is not None:
         print(f"{path.name} is already a complete run of this configuration")
         return done
-    runs.check_replaceable(path, run_config, overwrite)
+    runs.check_replaceable(path, selection_config, overwrite)
     dataset = load_mnist()
     split = make_split(dataset, train_subset=train_subset)
     stacks, rates = runs.grid_stacks(METHODS, grid, lambda m: MLPStack(m, [seed], bn_unbiased=batch_size < 16))
@@ -195,7 +195,7 @@ def select_learning_rates_run(
                 rule += f" (cut short: {done} of the {epochs} asked for)"
         return {
             "kind": "learning-rate selection",
-            "config": run_config,
+            "config": selection_config,
             "rule": rule,
             "settle_epochs": SETTLE_EPOCHS if full_length else 1,  # the rule's window, as a number
             "validation": len(split.val_x),
@@ -234,10 +234,10 @@ def select_learning_rates_run(
 def selection_in_use(batch_size: int, results_dir: Path | None = None) -> dict:
     """The learning-rate selection the runs use: the full-length one once it is complete
     (the fair rule), else the first, short one."""
-    full = load_results("lr_full", batch_size, results_dir)
+    full = saved_results("lr_full", batch_size, results_dir)
     if full is not None and full.get("complete"):
         return full
-    short = load_results("lr", batch_size, results_dir)
+    short = saved_results("lr", batch_size, results_dir)
     if short is not None and short.get("complete") is False:
         raise FileNotFoundError(
             f"the learning-rate selection for batch size {batch_size} stopped after {short.get('epochs_done')} of "
@@ -246,7 +246,7 @@ def selection_in_use(batch_size: int, results_dir: Path | None = None) -> dict:
         )
     if short is None:
         raise FileNotFoundError(
-            f"no learning-rate selection for batch size {batch_size} in {results_path('lr', batch_size, results_dir)}; "
+            f"no learning-rate selection for batch size {batch_size} in {results_file('lr', batch_size, results_dir)}; "
             f"run `python -m lnutils.experiments mnist select --batch-size {batch_size}` or pass learning_rates=..."
         )
     return short
@@ -322,7 +322,7 @@ def run(
     return history, payload
 
 
-def run_paper(
+def run_profile(
     batch_size: int,
     device="cpu",
     progress=True,
@@ -341,16 +341,16 @@ def run_paper(
         Path(checkpoint_dir or runs.checkpoint_dir())
         / f"mnist_{profile}_b{batch_size}_{'-'.join(map(str, config.seeds))}.pt"
     )
-    results_file = results_path(profile, batch_size, results_dir)
-    if (done := runs.finished(results_file, asdict(config))) is not None:
-        print(f"{results_file.name} is already a complete run of this configuration")
+    path = results_file(profile, batch_size, results_dir)
+    if (done := runs.finished(path, asdict(config))) is not None:
+        print(f"{path.name} is already a complete run of this configuration")
         return done
     _, payload = run(
         config,
         device=device,
         progress=progress,
         checkpoint=checkpoint,
-        results_file=results_file,
+        results_file=path,
         time_budget_seconds=time_budget_seconds,
         overwrite=overwrite,
     )
@@ -571,7 +571,7 @@ def chapter_runs(
     live = {}
     if profile == "paper":
         for batch_size in configs:
-            run_paper(batch_size, device=device, progress=progress)
+            run_profile(batch_size, device=device, progress=progress)
     else:
         for batch_size, config in configs.items():
             print(

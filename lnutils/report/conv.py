@@ -124,7 +124,7 @@ def border_sentences(probe: dict[str, list[dict]]) -> str:
 
     larger_gap = sum(gap(ln_row) > gap(bn_row) for ln_row, bn_row in zip(ln, bn))
     channel = ln[0]["channel scale ratio"], bn[0]["channel scale ratio"]
-    verdict = (
+    conclusion = (
         f"In {larger_gap} of {len(ln)} blocks LN(C,H,W) has the larger centre-minus-border gap, "
         + (
             "which is what the border hypothesis predicts."
@@ -142,7 +142,7 @@ def border_sentences(probe: dict[str, list[dict]]) -> str:
             "little here."
         )
     )
-    return "\n\n".join(sentences + [verdict])
+    return "\n\n".join(sentences + [conclusion])
 
 
 def conv_ranking_sentences(records: list[dict], label: str) -> str:
@@ -169,12 +169,12 @@ def conv_ranking_sentences(records: list[dict], label: str) -> str:
             points = 100 * (finals[ln].mean() - finals[best].mean())
             gap = f"{best} is {points:.2f} points below LN(C,H,W)"
         else:
-            verdict = is_lower(finals[best], finals[ln])
+            lower = is_lower(finals[best], finals[ln])
             gap = {
                 True: f"{best} beats LN(C,H,W) beyond seed noise",
                 False: f"LN(C,H,W) beats {best}",
                 None: f"{best} and LN(C,H,W) are within seed noise",
-            }[verdict]
+            }[lower]
         one_seed = " (one seed: no noise estimate, so read only large gaps)" if seeds == 1 else ""
         sentences.append(
             f"{label}, {where}: the lowest test error is {best}'s ({percent(finals[best])}); "

@@ -63,7 +63,7 @@ def mnist_results_markdown(curves_by_batch: dict[int, dict], label: str, notes: 
     return f"**{label}**\n\n" + markdown_table(headers, [[row[h] for h in headers] for row in rows])
 
 
-def verdict(claim: dict) -> str:
+def holds_words(claim: dict) -> str:
     """yes, **no** or within seed noise, marked when one seed decided; on a partial saved run or a live
     quick run, no yes or no at all: what the numbers lean to, and why it is not decided."""
     evidence = claim.get("evidence", "complete")
@@ -97,7 +97,7 @@ def claims_markdown(
     """The paper's claims for Figure 6 with this run's verdicts (:func:`lnutils.experiments.mnist.claims`);
     ``live``: a live quick run, which decides no claim."""
     rows = [
-        [claim["claim"] + (f" ({claim['note']})" if claim["note"] else ""), verdict(claim), claim_evidence(claim)]
+        [claim["claim"] + (f" ({claim['note']})" if claim["note"] else ""), holds_words(claim), claim_evidence(claim)]
         for claim in mnist.claims(curves_by_batch, notes, live=live)
     ]
     return markdown_table(
@@ -280,7 +280,7 @@ def live_check_sentence(matches: dict[int, dict]) -> str:
             f"(the saved run's seeds span up to {match['seed range points']:.2f} points at those epochs) and "
             f"{match['log10 NLL']:.2f} in log10 training NLL"
         )
-    verdict = (
+    conclusion = (
         "That is within the spread between seeds, which is what rounding in another order (another stack size or "
         "thread count) grows into during training: the code still produces the saved curves."
         if consistent
@@ -288,7 +288,7 @@ def live_check_sentence(matches: dict[int, dict]) -> str:
         "the saved run, and the saved run should be checked."
     )
     return "The live quick run retrains the first epochs of the saved run with the same seeds and rates: " + (
-        "; ".join(parts) + ". " + verdict
+        "; ".join(parts) + ". " + conclusion
     )
 
 

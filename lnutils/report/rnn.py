@@ -123,8 +123,8 @@ def sequential_sentences(records: dict) -> str:
         parts = []
         for cell in ("LN-LSTM", "BN-LSTM"):
             if cell in finals:
-                verdict = is_lower(finals[cell], finals["LSTM"])
-                word = {True: "lower than", False: "higher than", None: "within seed noise of"}[verdict]
+                lower = is_lower(finals[cell], finals["LSTM"])
+                word = {True: "lower than", False: "higher than", None: "within seed noise of"}[lower]
                 parts.append(f"{cell} {percent(finals[cell])} is {word} the LSTM's {percent(finals['LSTM'])}")
         seeds = len(finals["LSTM"])
         sentences.append(

@@ -241,12 +241,12 @@ def retrace_markdown(check: dict) -> str:
             f"retrace; the live run reached {check['live'][-1]:.3f} nats at step {check['steps'][-1]}."
         )
     difference = max(abs(a - b) for a, b in zip(check["live"], check["saved"]))
-    verdict = "retraces" if difference <= check["tolerance"] else "does NOT retrace"
+    retraces = "retraces" if difference <= check["tolerance"] else "does NOT retrace"
     return (
         f"Live check ({check['seconds']:.0f} s): `{check['setting']}`, seed {check['seed']}, trained again for "
         f"{check['steps'][-1]} steps. Validation loss live {check['live'][-1]:.4f} nats, saved "
         f"{check['saved'][-1]:.4f}: the largest difference is {difference:.4f} nats, so this build's code "
-        f"**{verdict}** the saved run (tolerance {check['tolerance']} nats: other thread counts round differently)."
+        f"**{retraces}** the saved run (tolerance {check['tolerance']} nats: other thread counts round differently)."
     )
 
 
