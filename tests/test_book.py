@@ -176,6 +176,20 @@ def test_the_colab_copies_are_up_to_date_and_plain_markdown():
         assert markdown.count("<summary>Solution</summary>") == 3, "each written solution folded, not dropped"
 
 
+def test_students_get_colab_copies_without_solutions_and_no_build_wording():
+    """notebooks/colab/student/ holds the student notebooks (stubs, no written solutions), whose badge
+    opens the student copy; no copy links into the book's sources or speaks of `make student`."""
+    url = repository_url().replace("https://github.com/", "https://colab.research.google.com/github/")
+    for path in NOTEBOOKS:
+        student = json.loads((ROOT / "notebooks" / "colab" / "student" / path.name).read_text())
+        text = json.dumps(student)
+        assert "<summary>Solution</summary>" not in text and "{solution}" not in text
+        assert not [c for c in student["cells"] if "solution" in c.get("metadata", {}).get("tags", [])]
+        assert "NotImplementedError" in text and f"{url}/blob/main/notebooks/colab/student/{path.name}" in text
+        for copy in (text, (ROOT / "notebooks" / "colab" / path.name).read_text()):
+            assert "](../" not in copy and "make student" not in copy
+
+
 def test_the_colab_launch_button_opens_the_copy():
     sys.path.insert(0, str(ROOT / "book" / "_ext"))
     import colab_copies

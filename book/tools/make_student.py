@@ -81,11 +81,13 @@ def student_notebook(path: Path) -> tuple[nbformat.NotebookNode, int]:
 
 
 def main(argv=None) -> int:
+    from make_colab import student_copy  # the same notebook as the student Colab copy, badge included
+
     out_dir = ROOT / "_build" / "student"
     out_dir.mkdir(parents=True, exist_ok=True)
     for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
-        notebook, stubs = student_notebook(path)
-        nbformat.write(notebook, out_dir / path.name)
+        _, stubs = student_notebook(path)
+        (out_dir / path.name).write_text(student_copy(path))
         print(f"{path.name}: {stubs} solution cell(s) replaced by stubs")
     return 0
 
