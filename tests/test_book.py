@@ -207,3 +207,37 @@ def test_the_colab_launch_button_opens_the_copy():
     url = context["header_buttons"][0]["buttons"][0]["url"]
     assert url.endswith("/blob/main/notebooks/colab/a.ipynb")
     assert "colab_copies: book/_ext" in (ROOT / "_config.yml").read_text()
+
+
+def test_decks_are_made_for_presenting():
+    """book/tools/build_slides.py: one heading per slide, the title alone on the first, no code unless
+    tagged slide-code, commit hashes cut, equations numbered in the order the chapter has them."""
+    import nbformat
+
+    sys.path.insert(0, str(ROOT / "book" / "tools"))
+    from build_slides import bibliography, for_presenting
+
+    notebook = nbformat.v4.new_notebook()
+    title = nbformat.v4.new_markdown_cell("# Title\n\nAn opening paragraph.")
+    title.metadata = {"slideshow": {"slide_type": "slide"}}
+    equations = nbformat.v4.new_markdown_cell("$$\na = b\n$$ (first)\n\n$$\nc\n$$ (second)\n\nSee {eq}`second`.")
+    two_headings = nbformat.v4.new_markdown_cell("## Conclusion\n\nText.\n\n## Summary\n\n- a point")
+    shown = nbformat.v4.new_code_cell("print(commit)")
+    shown.outputs = [nbformat.v4.new_output("stream", text="commit " + "a" * 40)]
+    silent = nbformat.v4.new_code_cell("x = 1")
+    kept = nbformat.v4.new_code_cell("the point", metadata={"tags": ["slide-code"]})
+    notebook.cells = [title, equations, two_headings, shown, silent, kept]
+    for_presenting(notebook, bibliography())
+    markdown = [c for c in notebook.cells if c.cell_type == "markdown"]
+    assert [c.source.splitlines()[0] for c in markdown] == [
+        "# Title",
+        "An opening paragraph.",
+        "$$",
+        "## Conclusion",
+        "## Summary",
+    ]
+    assert [c.metadata["slideshow"]["slide_type"] for c in markdown] == ["slide", "subslide", "-", "slide", "slide"]
+    assert "\\tag{2}" in markdown[2].source and "See (2)." in markdown[2].source
+    code = [c for c in notebook.cells if c.cell_type == "code"]
+    assert [c.metadata["tags"] for c in code] == [["remove-input"], ["remove-cell"], ["slide-code"]]
+    assert code[0].outputs[0]["text"] == "commit " + "a" * 10

@@ -3,7 +3,10 @@
 Cells carry ``slideshow.slide_type`` metadata: a heading starts a slide, and a sub-slide
 starts with each exercise and each paragraph that follows a code cell, the set-up and parameters cells
 are skipped, and the Colab badge and the
-solution code cells are left out.  Present a deck by opening it in a
+solution code cells are left out.  For presenting (:func:`for_presenting`) the title has a slide of
+its own, every heading starts a slide (the Summary is the takeaway slide), code is hidden and only
+its output shown (a cell tagged ``slide-code`` keeps its code), equations are numbered as in the
+book, and commit hashes are cut to 10 characters.  Present a deck by opening it in a
 browser (arrow keys move, `s` opens the speaker notes).
 
 The decks work offline: reveal.js, MathJax 2, require.js, jQuery and Font Awesome (what
@@ -138,8 +141,72 @@ def slide_markdown(text: str, references: dict[str, tuple[str, str]], solutions:
     return re.sub(r"```\{exercise\}([^\n]*)\n(.*?)\n```", exercise, text, flags=re.S)
 
 
+FULL_HASH = re.compile(r"\b([0-9a-f]{10})[0-9a-f]{30}\b")
+
+
+def numbered_equations(text: str, numbers: dict[str, int]) -> str:
+    """Labelled equations tagged and cited by number, (1), (2), ..., in the order they first appear in
+    the chapter, as the book numbers them, instead of by label name."""
+    for label in re.findall(r"\$\$ \(([\w-]+)\)", text):
+        numbers.setdefault(label, len(numbers) + 1)
+    text = re.sub(
+        r"\$\$\n(.*?)\n\$\$ \(([\w-]+)\)",
+        lambda m: f"$$\n{m.group(1)} \\tag{{{numbers[m.group(2)]}}}\n$$",
+        text,
+        flags=re.S,
+    )
+    return re.sub(r"\{eq\}`([\w-]+)`", lambda m: f"({numbers.get(m.group(1), m.group(1))})", text)
+
+
+def split_at_headings(cell) -> list:
+    """A Markdown cell cut before each heading after its first line, so that every heading starts a
+    slide of its own (a chapter's Conclusion, Summary and Exercises are separate slides), and a title
+    cell (``# ...``) cut after its heading: the title slide holds the title alone."""
+    import nbformat
+
+    text = cell.source
+    pieces = re.split(r"\n(?=#{1,2} )", text)
+    if pieces[0].startswith("# ") and "\n" in pieces[0].strip():
+        title, rest = pieces[0].split("\n", 1)
+        pieces = [title, rest.strip()] + pieces[1:]
+    cells = []
+    for index, piece in enumerate(p for p in pieces if p.strip()):
+        new = nbformat.v4.new_markdown_cell(piece.strip())
+        kind = cell.metadata.get("slideshow", {}).get("slide_type", "-") if index == 0 else "subslide"
+        if piece.startswith("#"):
+            kind = "slide"
+        new.metadata = {**cell.metadata, "slideshow": {"slide_type": kind}}
+        cells.append(new)
+    return cells
+
+
+def for_presenting(notebook, references: dict) -> None:
+    """What a deck shows, from an executed chapter: plain Markdown (:func:`slide_markdown`) with
+    numbered equations, one heading per slide, no code unless a cell is tagged ``slide-code`` (the
+    outputs stay: a figure with its reading, a table with its sentence), no cell that shows nothing,
+    and commit hashes cut to 10 characters."""
+    numbers: dict[str, int] = {}
+    cells = []
+    for cell in notebook.cells:
+        if cell.cell_type == "markdown":
+            cell.source = slide_markdown(numbered_equations(cell.source, numbers), references)
+            cells += split_at_headings(cell)
+            continue
+        tags = cell.metadata.setdefault("tags", [])
+        if cell.cell_type == "code" and "slide-code" not in tags:
+            tags.append("remove-input" if cell.get("outputs") else "remove-cell")
+        for output in cell.get("outputs", []):
+            if "text" in output:
+                output["text"] = FULL_HASH.sub(r"\1", output["text"])
+            for kind, value in output.get("data", {}).items():
+                if kind.startswith("text/"):
+                    output["data"][kind] = FULL_HASH.sub(r"\1", value if isinstance(value, str) else "".join(value))
+        cells.append(cell)
+    notebook.cells = cells
+
+
 def slide_sources(executed: list[Path], staging: Path) -> list[Path]:
-    """Copies of the executed notebooks with their Markdown rewritten by slide_markdown."""
+    """Copies of the executed notebooks made ready for presenting (:func:`for_presenting`)."""
     import nbformat
 
     references = bibliography()
@@ -147,9 +214,7 @@ def slide_sources(executed: list[Path], staging: Path) -> list[Path]:
     copies = []
     for path in executed:
         notebook = nbformat.read(path, as_version=4)
-        for cell in notebook.cells:
-            if cell.cell_type == "markdown":
-                cell.source = slide_markdown(cell.source, references)
+        for_presenting(notebook, references)
         nbformat.write(notebook, staging / path.name)
         copies.append(staging / path.name)
     return copies
@@ -180,6 +245,7 @@ def main() -> int:
         "--TagRemovePreprocessor.enabled=True",
         "--TagRemovePreprocessor.remove_cell_tags=remove-cell",
         "--TagRemovePreprocessor.remove_cell_tags=solution",
+        "--TagRemovePreprocessor.remove_input_tags=remove-input",
     ]
     command = [
         sys.executable,

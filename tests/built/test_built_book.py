@@ -35,6 +35,10 @@ def test_slide_deck_exists_with_several_slides(chapter):
     assert "BOOK_VERSION" not in deck, "the set-up cell is skipped in the slides"
     assert not re.search(r'class="jp-(Input|Output)Prompt', deck), "no notebook prompts on the slides"
     assert "{solution}" not in deck and "{cite:" not in deck
+    slides = re.sub(r"data:image/[a-z+]+;base64,[A-Za-z0-9+/=]+", "", deck[deck.index('<div class="reveal">') :])
+    assert "jp-CodeMirrorEditor" not in slides, "no code on the slides (a cell tagged slide-code would show it)"
+    assert not re.search(r"\b[0-9a-f]{40}\b", slides), "commit hashes are cut to 10 characters on the slides"
+    assert not re.search(r"\\tag\{[a-z]", slides), "equations are tagged by number, not by label"
 
 
 def test_timings_recorded():
