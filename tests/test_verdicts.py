@@ -141,3 +141,30 @@ def test_partial_or_live_rnn_runs_never_say_yes_or_no():
 def test_a_verdict_without_values_is_undecided():
     verdict = make_verdict("claim", ("a", "b"), "lower", [], [0.1], "complete")
     assert verdict["outcome"] == verdict["holds"] == "undecided"
+
+
+def test_the_live_check_compares_the_first_epoch_with_the_saved_one(monkeypatch):
+    record = conv_record("fashion-mnist", 128, ERRORS, epochs=3)
+    record["config"] = {
+        "datasets": ["fashion-mnist"],
+        "batch_size": 128,
+        "epochs": 10,
+        "seeds": [0, 1, 2],
+        "learning_rates": {name: 1e-3 for name in ERRORS},
+    }
+    trained = []
+
+    def fake_train(config, dataset_name, device, progress, **kwargs):
+        trained.append((config.epochs, config.seeds, config.normalizations))
+        history = type("H", (), {"test_error": {config.normalizations[0]: [[0.2011]]}})()
+        return history, {}, None
+
+    monkeypatch.setattr(conv, "train_config", fake_train)
+    check = conv.retrace(conv_result([], in_progress=[record]))
+    assert trained == [(1, [0], ["layer norm (C,H,W)"])]  # one network, one epoch
+    assert check["saved"] == pytest.approx(20.0) and check["live"] == pytest.approx(20.11) and check["retraces"]
+    assert "**retraces**" in conv_words.retrace_markdown(check)
+    saved_far_off = dict(record, curves=curves_for({"layer norm (C,H,W)": 0.25}, 1))  # 25 % saved, 20.11 % live
+    check = conv.retrace(conv_result([saved_far_off]))
+    assert not check["retraces"] and "does NOT retrace" in conv_words.retrace_markdown(check)
+    assert conv.retrace({"parts": {}}) is None and "No saved run" in conv_words.retrace_markdown(None)

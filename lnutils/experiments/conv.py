@@ -541,3 +541,41 @@ def trained_models(result: dict, profile: str, device="cpu") -> dict[str, CNNSta
         _, stacks, _ = train_config(config, record["dataset"], device, progress=False, checkpoint=path)
         models[record["dataset"]] = stacks
     return models
+
+
+# ----------------------------------------------------------------------------- the live check
+
+
+RETRACE_TOLERANCE_POINTS = 0.3  # thread counts and BLAS kernels round differently: not bit-identical
+
+
+def retrace(result: dict, normalization: str = LAYER_NORM, seed: int = 0, device="cpu", progress=False) -> dict | None:
+    """Train one network of the saved run's first batch-128 part again, for its first epoch, and
+    compare its test error with the saved one: the check that this code still produces the saved
+    numbers (a live quick run checks this; it ranks nothing).  None when no such part is saved."""
+    found = [
+        record
+        for record, _ in result_parts(result or {})
+        if record["batch_size"] == LARGE_BATCH and seed in record["config"]["seeds"]
+    ]
+    if not found:
+        return None
+    record = found[0]
+    config = ConvConfig(**{**record["config"], "epochs": 1, "seeds": [seed], "normalizations": [normalization]})
+    started = time.perf_counter()
+    history, _, _ = train_config(config, record["dataset"], device, progress)
+    live = 100 * float(history.test_error[normalization][0][0])
+    saved = 100 * float(record["curves"]["test_error"][normalization][0][record["config"]["seeds"].index(seed)])
+    return {
+        "dataset": record["dataset"],
+        "batch_size": record["batch_size"],
+        "normalization": normalization,
+        "seed": seed,
+        "epoch": 1,
+        "live": live,
+        "saved": saved,
+        "difference": abs(live - saved),
+        "tolerance": RETRACE_TOLERANCE_POINTS,
+        "retraces": abs(live - saved) <= RETRACE_TOLERANCE_POINTS,
+        "seconds": time.perf_counter() - started,
+    }

@@ -520,3 +520,36 @@ def chapter_run(
 def sequential_records(result: dict) -> dict[str, dict]:
     """A result's finished sequential-MNIST records by setting (the adding problem left out)."""
     return {setting: record for setting, record in result.get("parts", {}).items() if setting != "adding"}
+
+
+# ----------------------------------------------------------------------------- the live check
+
+
+RETRACE_TOLERANCE_POINTS = 0.3  # thread counts and BLAS kernels round differently: not bit-identical
+
+
+def retrace(result: dict, cell: str = "LN-LSTM", seed: int = 0, dataset=None, device="cpu", progress=False):
+    """Train one network of the saved run's row-by-row part again, for its first epoch, and compare its
+    test error with the saved one: the check that this code still produces the saved numbers (a live
+    quick run checks this; it ranks nothing).  None when no such part is saved."""
+    found = {**(result or {}).get("parts", {}), **(result or {}).get("in_progress", {})}
+    record = found.get("batch 64")
+    if record is None or seed not in record["config"]["seeds"] or cell not in record["config"]["cells"]:
+        return None
+    config = SequentialMNISTConfig(**{**record["config"], "epochs": 1, "seeds": [seed], "cells": [cell]})
+    started = time.perf_counter()
+    history, _, _ = run_sequential_mnist(config, dataset, device, progress)
+    live = 100 * float(history.test_error[cell][0][0])
+    saved = 100 * float(record["curves"]["test_error"][cell][0][record["config"]["seeds"].index(seed)])
+    return {
+        "setting": "batch 64",
+        "cell": cell,
+        "seed": seed,
+        "epoch": 1,
+        "live": live,
+        "saved": saved,
+        "difference": abs(live - saved),
+        "tolerance": RETRACE_TOLERANCE_POINTS,
+        "retraces": abs(live - saved) <= RETRACE_TOLERANCE_POINTS,
+        "seconds": time.perf_counter() - started,
+    }

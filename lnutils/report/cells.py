@@ -142,3 +142,17 @@ def verdict_table(verdicts: list[dict], claims: dict[str, str], where, unit: str
         )
     headers = ["claim", "compared at", f"values ({unit})", "the runs show", "holds", "evidence"]
     return markdown_table(headers, rows) + "\n\n" + VERDICT_RULE
+
+
+def retrace_sentence(check: dict | None, what: str) -> str:
+    """The live check that the code still produces a saved run (``check`` from an experiment's
+    ``retrace``), in words; ``what`` names the network retrained."""
+    if check is None:
+        return "No saved run to retrace in this build."
+    retraces = "retraces" if check["retraces"] else "does NOT retrace"
+    return (
+        f"This build trained {what}, seed {check['seed']}, again for epoch {check['epoch']} of the saved run: "
+        f"test error {check['live']:.2f} % against the saved {check['saved']:.2f} % (a difference of "
+        f"{check['difference']:.2f} points; tolerance {check['tolerance']} points, as other thread counts round "
+        f"differently). The code **{retraces}** the saved run."
+    )

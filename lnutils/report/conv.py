@@ -7,7 +7,7 @@ import numpy as np
 
 from lnutils.compare import is_lower
 from lnutils.experiments.conv import epochs_done, result_parts
-from lnutils.report.cells import markdown_table, mean_spread, percent, verdict_table
+from lnutils.report.cells import markdown_table, mean_spread, percent, retrace_sentence, verdict_table
 from lnutils.report.cells import published_markdown as published_markdown  # the chapter uses it too
 from lnutils.report.cells import selection_markdown as selection_markdown  # the chapter uses it too
 
@@ -254,3 +254,12 @@ def verdicts_markdown(verdicts: list[dict]) -> str:
     if not verdicts:
         return "No run has both methods of any claim yet."
     return verdict_table(verdicts, CLAIMS, _where, "test error %, or its change")
+
+
+def retrace_markdown(check: dict | None) -> str:
+    """The live check against the saved run (:func:`lnutils.experiments.conv.retrace`)."""
+    if check is None:
+        return retrace_sentence(None, "")
+    return retrace_sentence(
+        check, f"the {check['normalization']} network ({check['dataset']}, batch {check['batch_size']})"
+    )

@@ -7,7 +7,7 @@ import numpy as np
 
 from lnutils.compare import is_lower
 from lnutils.experiments.rnn import PREDICT_MEAN_MSE, adding_results
-from lnutils.report.cells import markdown_table, mean_spread, percent, verdict_table
+from lnutils.report.cells import markdown_table, mean_spread, percent, retrace_sentence, verdict_table
 from lnutils.report.cells import published_markdown as published_markdown  # the chapter uses it too
 
 
@@ -203,3 +203,10 @@ def cooijmans_markdown(published: dict, result: dict | None) -> str:
         "\n\nTest accuracy %, mean ± sd over seeds. Row by row is the easier task: 28 steps instead of 784, so the "
         "gradient has 28 times fewer steps to cross; the columns are neighbours, not a reproduction."
     )
+
+
+def retrace_markdown(check: dict | None) -> str:
+    """The live check against the saved run (:func:`lnutils.experiments.rnn.retrace`)."""
+    if check is None:
+        return retrace_sentence(None, "")
+    return retrace_sentence(check, f"the {check['cell']} (row by row, {check['setting']})")
