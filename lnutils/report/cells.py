@@ -101,10 +101,10 @@ def published_markdown(published: dict, unit: str) -> str:
 
 # Verdicts (lnutils.compare.make_verdict) in words.
 EVIDENCE_WORDS = {
-    "complete": "complete saved run, converged",
-    "not converged": "saved run that did not pass the convergence check: undecided",
-    "partial": "saved run still training: compared at the epoch it reached, undecided",
-    "live quick run": "a live quick run: it checks the code, it ranks nothing",
+    "complete": "complete, converged",
+    "not converged": "complete, not converged",
+    "partial": "partial: still training",
+    "live quick run": "live quick run",
 }
 OUTCOME_WORDS = {
     "lower": "{first} lower, beyond seed noise",
@@ -115,8 +115,10 @@ OUTCOME_WORDS = {
 }
 VERDICT_RULE = (
     "A yes or no needs complete saved runs of every seed that passed the convergence check, compared at the "
-    "same epoch with the seed-noise rule (a difference of more than twice its standard error over seeds); a "
-    "run still training shows what its numbers say so far and leaves the claim undecided."
+    "same epoch with the seed-noise rule (a difference of more than twice its standard error over seeds). A "
+    "part still training (partial) shows what its numbers say at the epoch it reached and leaves the claim "
+    "undecided, as does a complete part that did not converge; a live quick run checks the code and is not "
+    "compared at all."
 )
 
 

@@ -43,27 +43,19 @@ def conv_saved_markdown(saved: dict | None, what: str = "paper-profile") -> str:
     found = result_parts(saved) if saved else []
     if not found:
         return f"No saved {what} run is in this build."
-    rows = []
+    rows, sources = [], []
     for record, finished in found:
         p = record["provenance"]
-        rows.append(
-            [
-                record["dataset"],
-                record["batch_size"],
-                record["config"]["seeds"],
-                _state(record, finished),
-                p["device"],
-                f"{p['wall_seconds'] / 60:.0f} min",
-                f"`{(p['commit'] or '')[:10]}`",
-                f"`{p['data']['checksum'][:12]}`",
-            ]
-        )
-    headers = ["dataset", "batch size", "seeds", "state", "device", "training time", "commit", "data checksum"]
-    table = markdown_table(headers, rows)
+        part = f"{record['dataset']}, batch {record['batch_size']}"
+        rows.append([part, record["config"]["seeds"], _state(record, finished), f"{p['wall_seconds'] / 60:.0f} min"])
+        commit, checksum = (p["commit"] or "")[:10], p["data"]["checksum"][:12]
+        sources.append(f"- {part}: {p['device']}, commit `{commit}`, data checksum `{checksum}`")
+    table = markdown_table(["part", "seeds", "state", "training time"], rows)
     planned = sum(len(part["datasets"]) for part in saved["config"]["parts"])
     done = len(saved.get("parts", {}))
     status = "" if saved.get("complete") else f" (**partial**: {done} of {planned} parts finished)"
-    return f"Saved {what} run{status}:\n\n" + table + "\n\n" + conv_results_markdown([r for r, _ in found])
+    results = conv_results_markdown([r for r, _ in found])
+    return f"Saved {what} run{status}:\n\n" + table + "\n\n" + "\n".join(sources) + "\n\n" + results
 
 
 NO_NETWORKS = (
