@@ -115,27 +115,18 @@ def mnist_saved_markdown(saved: dict[int, dict]) -> str:
     """Where the saved paper-profile results came from."""
     if not saved:
         return "No saved paper-profile results are in this build; the figure shows the live run only."
-    rows = []
+    rows, sources = [], []
     for batch_size, result in sorted(saved.items(), reverse=True):
         p = result["provenance"]
         done = f"{result['epochs_done']} of {result['config']['epochs']}" + (
             "" if result.get("complete") else " (partial)"
         )
-        rows.append(
-            [
-                batch_size,
-                done,
-                result["config"]["seeds"],
-                p["device"],
-                f"{p['wall_seconds'] / 60:.0f} min",
-                f"`{p['commit']}`",
-                f"`{p['data']['checksum'][:12]}`",
-                p["written"],
-            ]
-        )
-    return markdown_table(
-        ["batch size", "epochs done", "seeds", "device", "wall time", "commit", "data checksum", "written"], rows
-    )
+        rows.append([batch_size, done, result["config"]["seeds"], f"{p['wall_seconds'] / 60:.0f} min"])
+        commit, checksum = (p["commit"] or "")[:10], p["data"]["checksum"][:12]
+        where = f"{p['device']}, commit `{commit}`, data checksum `{checksum}`"
+        sources.append(f"- batch {batch_size}: {where}, written {p['written']}")
+    table = markdown_table(["batch size", "epochs done", "seeds", "training time"], rows)
+    return table + "\n\n" + "\n".join(sources)
 
 
 def saved_rates_sentence(configs: dict, saved: dict[int, dict]) -> str:

@@ -1,7 +1,8 @@
 """The built book in a real browser: headless Chromium (Debian's chromium + chromium-driver).
 
 For every page: it loads without console errors, every image loads, the math is
-typeset (no raw $$ or \\( left), every internal link resolves, and a chapter's launch
+typeset (no raw $$ or \\( left), no equation, code block, output or table is wider than the
+text column at 1280 px, every internal link resolves, and a chapter's launch
 button points at Colab for that chapter's notebook.  A screenshot of each page goes to
 _build/screenshots/ for a person to look at.  Served from 127.0.0.1; nothing else is reached.
 """
@@ -116,6 +117,20 @@ def test_page_in_browser(browser, base_url, page):
         assert browser.execute_script("return document.querySelectorAll('mjx-container').length") > 0, (
             f"math on {page} was not typeset"
         )
+
+    overflowing = browser.execute_script(
+        "const wide = (e, within) => e.getBoundingClientRect().width > within.getBoundingClientRect().width + 2"
+        "  || e.scrollWidth > e.clientWidth + 2;"
+        "return [].concat("
+        "  Array.from(document.querySelectorAll('main mjx-container[display=\"true\"]'))"
+        "    .filter(e => wide(e, e.parentElement)).map(e => 'equation: ' + e.textContent.slice(0, 40)),"
+        "  Array.from(document.querySelectorAll('main pre')).filter(e => e.scrollWidth > e.clientWidth + 2)"
+        "    .map(e => 'code or output: ' + e.textContent.slice(0, 40)),"
+        "  Array.from(document.querySelectorAll('main table'))"
+        "    .filter(e => e.parentElement.scrollWidth > e.parentElement.clientWidth + 2)"
+        "    .map(e => 'table: ' + e.textContent.slice(0, 40)))"
+    )
+    assert not overflowing, f"{page} at 1280 px: {len(overflowing)} elements wider than the column: {overflowing[:3]}"
 
     hrefs = browser.execute_script("return Array.from(document.querySelectorAll('a[href]')).map(a => a.href)")
     for href in hrefs:
