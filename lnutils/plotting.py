@@ -92,17 +92,21 @@ def draw_normalization_sets(batch: int = 6, channels: int = 6, groups: int = 2, 
         and c // (channels // groups) == channel // (channels // groups),
         "RMS norm\nS as layer norm, no μ": lambda n, c: n == sample,
     }
-    fig, axes = plt.subplots(1, len(sets), figsize=(2.3 * len(sets), 2.8))
-    for ax, (title, member) in zip(axes, sets.items()):
+    columns = 3  # rows of three panels: the figure keeps the column's width, and its text stays readable
+    rows = -(-len(sets) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(7.2, 2.9 * rows), squeeze=False)
+    for ax in axes.ravel()[len(sets) :]:
+        ax.set_visible(False)
+    for ax, (title, member) in zip(axes.ravel(), sets.items()):
         grid = np.array([[member(n, c) for n in range(batch)] for c in range(channels)], dtype=float)
         method = title.split("\n")[0].split(" (")[0]
         cmap = mpl.colors.ListedColormap(["#EEEEEE", color(method)])
         ax.imshow(grid, cmap=cmap, vmin=0, vmax=1, origin="lower")
         ax.plot(sample, channel, "o", color="white", markeredgecolor="black")
-        ax.set_xticks(range(batch), [str(n) for n in range(batch)], fontsize=7)
-        ax.set_yticks(range(channels), [str(c) for c in range(channels)], fontsize=7)
-        ax.set_xlabel("sample n (batch axis N)")
-        ax.set_ylabel("channel c")
+        ax.set_xticks(range(batch), [str(n) for n in range(batch)], fontsize=8)
+        ax.set_yticks(range(channels), [str(c) for c in range(channels)], fontsize=8)
+        ax.set_xlabel("sample n (batch axis N)", fontsize=9)
+        ax.set_ylabel("channel c", fontsize=9)
         ax.set_title(title, fontsize=9)
         ax.grid(False)
     fig.tight_layout()
@@ -298,13 +302,13 @@ def plot_rnn_probes(statistics: dict, gradients: dict):
     None when there is nothing to plot (no trained networks on this machine)."""
     if not statistics:
         return None
-    fig, axes = plt.subplots(1, 3, figsize=(10.5, 3.3))
+    fig, axes = plt.subplots(1, 3, figsize=(7.4, 3.0))  # the column's width: text at its printed size
     for cell, stats in statistics.items():
         steps = np.arange(1, len(gradients[cell]) + 1)
         axes[0].plot(steps, stats["recurrent input std"], color=color(cell), label=cell)
         axes[1].plot(steps, stats["hidden norm"], color=color(cell))
         axes[2].semilogy(steps, gradients[cell], color=color(cell))
-    axes[0].set(xlabel="time step t", ylabel="std of recurrent summed input")
+    axes[0].set(xlabel="time step t", ylabel="std of recurrent input")
     axes[1].set(xlabel="time step t", ylabel="mean ‖h_t‖")
     axes[2].set(xlabel="time step t", ylabel="mean ‖∂L/∂h_t‖")
     legend_below(fig, axes, columns=5)
