@@ -355,8 +355,8 @@ def fidelity_ledger(
         (
             "optimizer",
             "Adam",
-            "Adam (β = 0.9, 0.999, ε = 1e-8), PyTorch's fused kernel",
-            "PyTorch defaults; β and ε are not stated",
+            "Adam (β = 0.9, 0.999, Adam's ε = 1e-8), PyTorch's fused kernel",
+            "PyTorch defaults; the paper states neither β nor Adam's ε",
         ),
         ("learning rate (batch 128)", "not stated", rates.get(128, "–"), rule(128) if 128 in configs else "–"),
         ("learning rate (batch 4)", "not stated", rates.get(4, "–"), rule(4) if 4 in configs else "–"),
