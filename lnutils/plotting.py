@@ -150,6 +150,15 @@ def _band(
         ax.fill_between(epochs, values.min(axis=1), values.max(axis=1), color=color(method), alpha=alpha, linewidth=0)
 
 
+def readable_log_ticks(ax) -> None:
+    """A log axis that spans less than a decade gets plain tick labels (2.2, not 2.2×10⁰)."""
+    low, high = ax.get_ylim()
+    if low > 0 and high / low < 10:
+        plain = mpl.ticker.FuncFormatter(lambda value, _: f"{value:.3g}")
+        ax.yaxis.set_major_formatter(plain)
+        ax.yaxis.set_minor_formatter(plain)
+
+
 def integer_epochs(ax) -> None:
     """Whole-number epoch ticks, and an axis around a run of one epoch."""
     left, right = ax.get_xlim()
@@ -199,6 +208,7 @@ def plot_figure6(
                 _band(axes[row, 1], curves["test_error"][method], method, style, scale=100)
                 last_errors.append(100 * float(np.mean(curves["test_error"][method][-1])))
         axes[row, 0].set_yscale("log")
+        readable_log_ticks(axes[row, 0])
         axes[row, 0].set_ylabel("train NLL (nats)")
         axes[row, 1].set_ylabel("test error (%)")
         for ax in axes[row]:
@@ -256,6 +266,8 @@ def plot_curves(curves: dict, metrics=("train_nll", "test_error"), styles: dict 
             style = (styles or {}).get(name, "-")
             ax.plot(np.arange(1, len(line) + 1), line, style, color=color(name), marker="o", markersize=3, label=name)
         ax.set(xlabel="epoch", ylabel=labels[metric], yscale="log" if metric == "train_nll" else "linear")
+        if metric == "train_nll":
+            readable_log_ticks(ax)
         integer_epochs(ax)
     legend_below(fig, axes, columns=4)
     return fig
