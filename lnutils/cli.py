@@ -137,7 +137,8 @@ def resolve_common(parser: argparse.ArgumentParser, args: argparse.Namespace) ->
     if args.seeds is not None and len(set(args.seeds)) != len(args.seeds):
         parser.error(f"--seeds must be distinct (repeated seeds make the seed spread zero), got {args.seeds}")
     if getattr(args, "command", None) == "run" and hasattr(args, "profile") and args.profile is None:
-        parser.error("run needs --profile quick or --profile paper (paper runs take hours on a CPU)")
+        choices = next(a.choices for a in parser._actions if a.dest == "profile")
+        parser.error(f"run needs --profile, one of {', '.join(choices)} (quick takes minutes; the others, hours)")
     if args.results_dir:
         os.environ["LNUTILS_RESULTS"] = str(args.results_dir)
     if args.checkpoint_dir:
