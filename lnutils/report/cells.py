@@ -105,6 +105,7 @@ EVIDENCE_WORDS = {
     "not converged": "complete, not converged",
     "partial": "partial: still training",
     "live quick run": "live quick run",
+    "no convergence check": "complete, fixed step budget, no convergence check",
 }
 OUTCOME_WORDS = {
     "lower": "{first} lower, beyond seed noise",
