@@ -128,6 +128,30 @@ def make_verdict(claim: str, roles: tuple, expected: str, first, second, evidenc
     }
 
 
+def epochs_done(record: dict) -> int:
+    """How many epochs a record's curves hold."""
+    return len(next(iter(record["curves"]["test_error"].values())))
+
+
+RETRACE_TOLERANCE_POINTS = 0.3  # thread counts and BLAS kernels round differently: not bit-identical
+
+
+def retrace_comparison(live_error: float, saved_error: float, seed: int, seconds: float) -> dict:
+    """A live retraining of a saved network's first epoch against the saved test error (fractions in,
+    percentage points out): does the code still produce the saved run?"""
+    live, saved = 100 * float(live_error), 100 * float(saved_error)
+    return {
+        "seed": seed,
+        "epoch": 1,
+        "live": live,
+        "saved": saved,
+        "difference": abs(live - saved),
+        "tolerance": RETRACE_TOLERANCE_POINTS,
+        "retraces": abs(live - saved) <= RETRACE_TOLERANCE_POINTS,
+        "seconds": seconds,
+    }
+
+
 def part_evidence(record: dict, finished: bool, names, profile: str) -> str:
     """The evidence level of one part of a result for the methods ``names``: see the section above."""
     if profile == "quick":

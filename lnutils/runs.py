@@ -287,6 +287,14 @@ def ran_out_of_time(history, epochs: int) -> bool:
     return True
 
 
+def result_parts(result: dict | None) -> list[tuple[str, dict, bool]]:
+    """Every (name, record, finished) of a result written by :func:`run_parts`: its finished parts, then
+    the parts still training (``in_progress``)."""
+    result = result or {}
+    finished = [(name, record, True) for name, record in result.get("parts", {}).items()]
+    return finished + [(name, record, False) for name, record in result.get("in_progress", {}).items()]
+
+
 def run_parts(
     path: Path,
     config: dict,

@@ -56,11 +56,9 @@ BOOK_SENTENCE = re.compile(
 def for_notebook_readers(text: str, student: bool) -> str:
     """Markdown that reads right outside the book: links into the book go to the published book,
     and the sentences about the book's build say what a Colab reader or a student has."""
-    text = re.sub(r"\]\(\.\./book/([\w-]+)\.md\)", lambda m: f"]({published_book()}/book/{m.group(1)}.html)", text)
-    text = text.replace("(this\nbuild's time is on the", "(the book's build\ntime is on its").replace(
-        "(this build's\ntime is on the", "(the book's build\ntime is on its"
-    )
-    text = text.replace("this build's time is on the", "the book build's time is on its")
+    book = published_book()
+    text = re.sub(r"\]\(\.\./book/([\w-]+)\.md\)", lambda m: f"]({book}/book/{m.group(1)}.html)", text)
+    text = re.sub(r"this(\s+)build's(\s+)time is on the", r"the book's\1build\2time is on its", text)
     solution = (
         "The code cell below is a stub for you to fill in." if student else "The solution is the code cell below."
     )

@@ -21,9 +21,17 @@ from torch import Tensor
 
 from lnutils import environment, runs
 from lnutils.cnn import NORMALIZATIONS, SmallCNN, grouped_forward
-from lnutils.compare import COMPLETE, convergence, make_verdict, part_evidence, settled
+from lnutils.compare import (
+    COMPLETE,
+    convergence,
+    epochs_done,
+    make_verdict,
+    part_evidence,
+    retrace_comparison,
+    settled,
+)
 from lnutils.data import load_dataset
-from lnutils.runs import provenance, save_results
+from lnutils.runs import provenance, result_parts, save_results
 from lnutils.train import History, SeededStack, make_split, train_lockstep
 
 LEARNING_RATE_GRID = (3e-4, 1e-3, 3e-3)
@@ -435,16 +443,6 @@ def live_result(records: list[dict], profile: str) -> dict:
     return {"config": {"profile": profile}, "parts": {part_key(r["dataset"], r["batch_size"]): r for r in records}}
 
 
-def result_parts(result: dict) -> list[tuple[dict, bool]]:
-    """Every (record, finished) of a result: its finished parts, then the parts still training."""
-    finished = [(record, True) for record in result.get("parts", {}).values()]
-    return finished + [(record, False) for record in result.get("in_progress", {}).values()]
-
-
-def epochs_done(record: dict) -> int:
-    return len(next(iter(record["curves"]["test_error"].values())))
-
-
 def _settled_test_error(record: dict, name: str, epoch: int) -> np.ndarray:
     return 100 * settled(record["curves"], "test_error", name, epoch=epoch)
 
@@ -455,7 +453,7 @@ def verdicts(result: dict) -> list[dict]:
     profile = result.get("config", {}).get("profile", "")
     out = []
     by_key = {}
-    for record, finished in result_parts(result):
+    for _, record, finished in result_parts(result):
         by_key[(record["dataset"], record["batch_size"])] = (record, finished)
         epoch = epochs_done(record)
         for claim, first, second, expected in CLAIMS:
@@ -533,7 +531,7 @@ def chapter_run(profile: str, device="cpu", progress=True, epochs=None, train_su
 def trained_models(result: dict, profile: str, device="cpu") -> dict[str, CNNStack]:
     """The finished batch-128 parts' networks, loaded from their checkpoints (missing ones are skipped)."""
     models = {}
-    for record, finished in result_parts(result):
+    for _, record, finished in result_parts(result):
         path = runs.checkpoint_dir() / f"conv_{profile}_{record['dataset']}_b{record['batch_size']}.pt"
         if not finished or record["batch_size"] != LARGE_BATCH or not path.exists():
             continue
@@ -546,16 +544,13 @@ def trained_models(result: dict, profile: str, device="cpu") -> dict[str, CNNSta
 # ----------------------------------------------------------------------------- the live check
 
 
-RETRACE_TOLERANCE_POINTS = 0.3  # thread counts and BLAS kernels round differently: not bit-identical
-
-
 def retrace(result: dict, normalization: str = LAYER_NORM, seed: int = 0, device="cpu", progress=False) -> dict | None:
     """Train one network of the saved run's first batch-128 part again, for its first epoch, and
     compare its test error with the saved one: the check that this code still produces the saved
     numbers (a live quick run checks this; it ranks nothing).  None when no such part is saved."""
     found = [
         record
-        for record, _ in result_parts(result or {})
+        for _, record, _ in result_parts(result)
         if record["batch_size"] == LARGE_BATCH and seed in record["config"]["seeds"]
     ]
     if not found:
@@ -564,18 +559,10 @@ def retrace(result: dict, normalization: str = LAYER_NORM, seed: int = 0, device
     config = ConvConfig(**{**record["config"], "epochs": 1, "seeds": [seed], "normalizations": [normalization]})
     started = time.perf_counter()
     history, _, _ = train_config(config, record["dataset"], device, progress)
-    live = 100 * float(history.test_error[normalization][0][0])
-    saved = 100 * float(record["curves"]["test_error"][normalization][0][record["config"]["seeds"].index(seed)])
+    saved = record["curves"]["test_error"][normalization][0][record["config"]["seeds"].index(seed)]
+    comparison = retrace_comparison(history.test_error[normalization][0][0], saved, seed, time.perf_counter() - started)
     return {
         "dataset": record["dataset"],
         "batch_size": record["batch_size"],
         "normalization": normalization,
-        "seed": seed,
-        "epoch": 1,
-        "live": live,
-        "saved": saved,
-        "difference": abs(live - saved),
-        "tolerance": RETRACE_TOLERANCE_POINTS,
-        "retraces": abs(live - saved) <= RETRACE_TOLERANCE_POINTS,
-        "seconds": time.perf_counter() - started,
-    }
+    } | comparison

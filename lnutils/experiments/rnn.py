@@ -24,10 +24,10 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from lnutils import environment, runs
-from lnutils.compare import convergence, make_verdict, part_evidence, settled
+from lnutils.compare import convergence, epochs_done, make_verdict, part_evidence, retrace_comparison, settled
 from lnutils.data import load_mnist
 from lnutils.rnn import CELLS, SequenceModel
-from lnutils.runs import provenance
+from lnutils.runs import provenance, result_parts
 from lnutils.train import History, SeededStack, make_split, progress_bar, train_lockstep
 
 # Cooijmans et al. 2016, Table 1 (test accuracy %), the numbers this chapter cites.
@@ -421,12 +421,12 @@ def verdicts(result: dict) -> list[dict]:
     """Every claim of :data:`SEQUENTIAL_CLAIMS` for each sequential-MNIST part, compared at the epoch it
     reached, and of :data:`ADDING_CLAIMS` on the adding problem's per-seed test MSE.  Data only."""
     profile = result.get("config", {}).get("profile", "")
-    parts = [(k, r, True) for k, r in result.get("parts", {}).items() if k != "adding"]
-    parts += [(k, r, False) for k, r in result.get("in_progress", {}).items() if k != "adding"]
     out = []
-    for setting, record, finished in parts:
+    for setting, record, finished in result_parts(result):
+        if setting == "adding":
+            continue
         curves = record["curves"]
-        epoch = len(next(iter(curves["test_error"].values())))
+        epoch = epochs_done(record)
         for claim, first, second, expected in SEQUENTIAL_CLAIMS:
             if first not in curves["test_error"] or second not in curves["test_error"]:
                 continue
@@ -526,31 +526,16 @@ def sequential_records(result: dict) -> dict[str, dict]:
 # ----------------------------------------------------------------------------- the live check
 
 
-RETRACE_TOLERANCE_POINTS = 0.3  # thread counts and BLAS kernels round differently: not bit-identical
-
-
 def retrace(result: dict, cell: str = "LN-LSTM", seed: int = 0, dataset=None, device="cpu", progress=False):
     """Train one network of the saved run's row-by-row part again, for its first epoch, and compare its
     test error with the saved one: the check that this code still produces the saved numbers (a live
     quick run checks this; it ranks nothing).  None when no such part is saved."""
-    found = {**(result or {}).get("parts", {}), **(result or {}).get("in_progress", {})}
-    record = found.get("batch 64")
+    record = next((r for setting, r, _ in result_parts(result) if setting == "batch 64"), None)
     if record is None or seed not in record["config"]["seeds"] or cell not in record["config"]["cells"]:
         return None
     config = SequentialMNISTConfig(**{**record["config"], "epochs": 1, "seeds": [seed], "cells": [cell]})
     started = time.perf_counter()
     history, _, _ = run_sequential_mnist(config, dataset, device, progress)
-    live = 100 * float(history.test_error[cell][0][0])
-    saved = 100 * float(record["curves"]["test_error"][cell][0][record["config"]["seeds"].index(seed)])
-    return {
-        "setting": "batch 64",
-        "cell": cell,
-        "seed": seed,
-        "epoch": 1,
-        "live": live,
-        "saved": saved,
-        "difference": abs(live - saved),
-        "tolerance": RETRACE_TOLERANCE_POINTS,
-        "retraces": abs(live - saved) <= RETRACE_TOLERANCE_POINTS,
-        "seconds": time.perf_counter() - started,
-    }
+    saved = record["curves"]["test_error"][cell][0][record["config"]["seeds"].index(seed)]
+    comparison = retrace_comparison(history.test_error[cell][0][0], saved, seed, time.perf_counter() - started)
+    return {"setting": "batch 64", "cell": cell} | comparison

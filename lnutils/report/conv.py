@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from lnutils.compare import is_lower
-from lnutils.experiments.conv import epochs_done, result_parts
+from lnutils.compare import epochs_done, is_lower
 from lnutils.report.cells import markdown_table, mean_spread, percent, retrace_sentence, verdict_table
 from lnutils.report.cells import published_markdown as published_markdown  # the chapter uses it too
 from lnutils.report.cells import selection_markdown as selection_markdown  # the chapter uses it too
+from lnutils.runs import result_parts
 
 
 def _final(record: dict, name: str) -> np.ndarray:
@@ -40,7 +40,7 @@ def _state(record: dict, finished: bool) -> str:
 
 def conv_saved_markdown(saved: dict | None, what: str = "paper-profile") -> str:
     """Where a saved conv run came from, how far each part got, and its results."""
-    found = result_parts(saved) if saved else []
+    found = [(record, finished) for _, record, finished in result_parts(saved)]
     if not found:
         return f"No saved {what} run is in this build."
     rows, sources = [], []

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from lnutils.compare import is_lower
+from lnutils.compare import epochs_done, is_lower
 from lnutils.experiments.rnn import PREDICT_MEAN_MSE, adding_results
 from lnutils.report.cells import markdown_table, mean_spread, percent, retrace_sentence, verdict_table
 from lnutils.report.cells import published_markdown as published_markdown  # the chapter uses it too
+from lnutils.runs import result_parts
 
 
 def sequential_markdown(records: dict[str, dict], target_error: float = 0.10) -> str:
@@ -60,8 +61,11 @@ def rnn_saved_markdown(saved: dict | None, what: str = "paper-profile") -> str:
     out = [f"Saved {what} run{status}:", ""]
     for setting, record in {**parts, **training}.items():
         p = record["provenance"]
-        epochs = len(next(iter(record["curves"]["test_error"].values())))
-        state = "complete" if setting in parts else f"**training**, epoch {epochs} of {record['config']['epochs']}"
+        state = (
+            "complete"
+            if setting in parts
+            else f"**training**, epoch {epochs_done(record)} of {record['config']['epochs']}"
+        )
         out.append(
             f"- {setting}: {state}; seeds {record['config']['seeds']}, {p['device']}, "
             f"{p['wall_seconds'] / 60:.0f} min, commit `{(p['commit'] or '')[:10]}`, "
@@ -182,8 +186,7 @@ def cooijmans_markdown(published: dict, result: dict | None) -> str:
     """Cooijmans et al. 2016's pixel-by-pixel accuracies beside this book's row-by-row ones from a saved run
     (``result``): the same cells, an easier task (28 steps of 28 pixels instead of 784 steps of one)."""
     pixel = published["pixel-by-pixel MNIST (784 steps)"]
-    found = {**(result or {}).get("parts", {}), **(result or {}).get("in_progress", {})}
-    record = found.get("batch 64")
+    record = next((r for setting, r, _ in result_parts(result) if setting == "batch 64"), None)
     rows = []
     for cell in ("LSTM", "BN-LSTM", "LN-LSTM"):
         ours = "–"
