@@ -95,11 +95,14 @@ def rnn_record(errors, converged=True, epochs=15):
 CELL_ERRORS = {"LSTM": 0.02, "LN-LSTM": 0.015, "BN-LSTM": 0.02, "GRU": 0.02, "LN-GRU": 0.03}
 
 
-def adding_part(ln_mse, bn_mse):
+def adding_part(ln_mse, bn_mse, bn_final_loss=0.01):
+    """An adding-problem part; the BN-LSTM's training MSE falls from 0.1 to ``bn_final_loss`` over its last
+    tenth of 100 steps (the LN-LSTM's stays at 0.01: converged)."""
+
     def seed(s):
         return {
-            "LN-LSTM": {"train_loss": [0.1], "test_mse": {"200": ln_mse + 0.001 * s}},
-            "BN-LSTM": {"train_loss": [0.1], "test_mse": {"200": bn_mse + 0.001 * s}},
+            "LN-LSTM": {"train_loss": [0.01] * 100, "test_mse": {"200": ln_mse + 0.001 * s}},
+            "BN-LSTM": {"train_loss": [0.1] * 90 + [bn_final_loss] * 10, "test_mse": {"200": bn_mse + 0.001 * s}},
         }
 
     return {"settings": {"length": 50, "steps": 5000}, "results_by_seed": {str(s): seed(s) for s in range(SEEDS)}}
@@ -115,9 +118,16 @@ def test_rnn_verdicts_follow_their_inputs():
     assert held["batch_norm_lstm_beats_lstm"]["holds"] == "within noise"
     assert held["layer_norm_gru_beats_gru"]["holds"] == "no"
     adding = held["layer_norm_lstm_beats_bn_lstm_beyond_training_length"]
-    assert adding["outcome"] == "lower" and adding["holds"] == "undecided"  # a fixed budget, no convergence check
-    result["parts"]["adding"] = adding_part(0.3, 0.01)
-    assert by_claim(rnn.verdicts(result))["layer_norm_lstm_beats_bn_lstm_beyond_training_length"]["outcome"] == "higher"
+    assert adding["outcome"] == "lower" and adding["holds"] == "undecided"  # the BN-LSTM was still learning
+    assert adding["evidence"] == "not converged"
+    result["parts"]["adding"] = adding_part(0.01, 0.3, bn_final_loss=0.1)  # now both settled
+    adding = by_claim(rnn.verdicts(result))["layer_norm_lstm_beats_bn_lstm_beyond_training_length"]
+    assert adding["evidence"] == "complete" and adding["holds"] == "yes"
+    result["parts"]["adding"] = adding_part(0.3, 0.01, bn_final_loss=0.1)
+    adding = by_claim(rnn.verdicts(result))["layer_norm_lstm_beats_bn_lstm_beyond_training_length"]
+    assert adding["outcome"] == "higher" and adding["holds"] == "no"
+    summary = rnn_words.summary_markdown(rnn.verdicts(result))
+    assert "does not hold" in summary and "LN-LSTM 0.30 ± 0.00 against BN-LSTM 0.01 ± 0.00" in summary
     assert "adding problem, length 200, after 5,000 steps" in rnn_words.verdicts_markdown(rnn.verdicts(result))
 
 
@@ -137,6 +147,15 @@ def test_partial_or_live_rnn_runs_never_say_yes_or_no():
     )
     verdicts = rnn.verdicts(live)
     assert verdicts and {v["holds"] for v in verdicts} == {"undecided"}
+
+
+def test_the_adding_convergence_check_follows_the_last_two_tenths_of_training():
+    part = adding_part(0.01, 0.3, bn_final_loss=0.1 - 0.9 / 6 * 0.01)  # moved 0.9 % of 1/6: converged
+    checks = rnn.adding_convergence(part["results_by_seed"])
+    assert checks["BN-LSTM"]["converged"] and checks["BN-LSTM"]["window_steps"] == 10
+    part = adding_part(0.01, 0.3, bn_final_loss=0.1 - 1.1 / 6 * 0.01)  # 1.1 %: not
+    assert not rnn.adding_convergence(part["results_by_seed"])["BN-LSTM"]["converged"]
+    assert "BN-LSTM no" in rnn_words.adding_convergence_sentence(part)
 
 
 def test_a_verdict_without_values_is_undecided():

@@ -105,7 +105,6 @@ EVIDENCE_WORDS = {
     "not converged": "complete, not converged",
     "partial": "partial: still training",
     "live quick run": "live quick run",
-    "no convergence check": "complete, fixed step budget, no convergence check",
 }
 OUTCOME_WORDS = {
     "lower": "{first} lower, beyond seed noise",
@@ -145,6 +144,31 @@ def verdict_table(verdicts: list[dict], claims: dict[str, str], where, unit: str
         )
     headers = ["claim", "compared at", f"values ({unit})", "the runs show", "holds", "evidence"]
     return markdown_table(headers, rows) + "\n\n" + VERDICT_RULE
+
+
+def verdict_summary(verdicts: list[dict], claims: dict[str, str]) -> str:
+    """A Summary's sentences on the verdicts: each decided claim with its numbers, then how many stay
+    undecided and why (their evidence levels).  Words only: every outcome comes from the verdict data."""
+    if not verdicts:
+        return "No saved run has both cells of any claim yet: every claim is undecided."
+    decided = [v for v in verdicts if v["holds"] in ("yes", "no", "within noise")]
+    sentences = []
+    for v in decided:
+        first, second = v["roles"]
+        holds = {"yes": "holds", "no": "does not hold", "within noise": "is within seed noise"}[v["holds"]]
+        sentences.append(
+            f"“{claims[v['claim']]}” {holds}: {first} {mean_spread(v['first_values'])} against {second} "
+            f"{mean_spread(v['second_values'])} ({v['metric']}; {v['seeds']} seeds, {EVIDENCE_WORDS[v['evidence']]})."
+        )
+    undecided = [v for v in verdicts if v not in decided]
+    if undecided:
+        levels = sorted({EVIDENCE_WORDS[v["evidence"]] for v in undecided})
+        count = len(undecided)
+        sentences.append(
+            f"{'All' if not decided else 'The other'} {count} claim{'s' if count > 1 else ''} "
+            f"stay undecided (evidence: {'; '.join(levels)})."
+        )
+    return " ".join(sentences)
 
 
 def retrace_sentence(check: dict | None, what: str) -> str:

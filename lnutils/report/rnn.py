@@ -6,8 +6,15 @@ from __future__ import annotations
 import numpy as np
 
 from lnutils.compare import epochs_done, is_lower
-from lnutils.experiments.rnn import PREDICT_MEAN_MSE, adding_results
-from lnutils.report.cells import markdown_table, mean_spread, percent, retrace_sentence, verdict_table
+from lnutils.experiments.rnn import PREDICT_MEAN_MSE, adding_convergence, adding_results
+from lnutils.report.cells import (
+    markdown_table,
+    mean_spread,
+    percent,
+    retrace_sentence,
+    verdict_summary,
+    verdict_table,
+)
 from lnutils.report.cells import published_markdown as published_markdown  # the chapter uses it too
 from lnutils.runs import result_parts
 
@@ -76,9 +83,49 @@ def rnn_saved_markdown(saved: dict | None, what: str = "paper-profile") -> str:
         out.append(f"- adding problem: complete; seeds {seeds}, {adding['settings']['steps']:,} steps")
     if parts or training:
         out += ["", sequential_markdown({**parts, **training})]
+    if parts or training:
+        out += ["", training_gap_sentence({**parts, **training})]
     if adding:
-        out += ["", adding_markdown(adding_results(adding))]
+        out += ["", adding_markdown(adding_results(adding)), "", adding_convergence_sentence(adding)]
     return "\n".join(out)
+
+
+def training_gap_sentence(records: dict[str, dict]) -> str:
+    """Whether a normalized cell's test-error gap to the plain cell is already there in training: its final
+    training NLL against the plain cell's (means over seeds), per setting."""
+    sentences = []
+    for setting, record in records.items():
+        nll = {cell: float(np.mean(values[-1])) for cell, values in record["curves"]["train_nll"].items()}
+        error = {cell: 100 * float(np.mean(values[-1])) for cell, values in record["curves"]["test_error"].items()}
+        pairs = [(cell, "LSTM") for cell in ("LN-LSTM", "BN-LSTM")] + [("LN-GRU", "GRU")]
+        parts = [
+            f"{cell} {error[cell]:.2f} % test error with training NLL {nll[cell]:.3f}, against {plain}'s "
+            f"{error[plain]:.2f} % with {nll[plain]:.3f} ({nll[cell] / nll[plain]:.1f}× its training NLL)"
+            for cell, plain in pairs
+            if cell in nll and plain in nll
+        ]
+        if parts:
+            sentences.append(f"{setting}, last epoch: " + "; ".join(parts) + ".")
+    return (
+        " ".join(sentences)
+        + " A cell whose training NLL is several times the plain cell's has its gap already in training, with "
+        "batch statistics; the population statistics used at test time are not what makes it."
+    )
+
+
+def adding_convergence_sentence(part: dict) -> str:
+    """The adding problem's convergence check (recorded in the part, or the same rule on its saved curves)."""
+    checks = part.get("convergence") or adding_convergence(part["results_by_seed"])
+    first = next(iter(checks.values()))
+    cells = "; ".join(
+        f"{cell} {'yes' if check['converged'] else 'no'} (moved {check['moved_mse']:.4f})"
+        for cell, check in checks.items()
+    )
+    return (
+        f"Convergence check: the training MSE averaged over the last {first['window_steps']:,} steps moved by "
+        f"less than {first['threshold_mse']:.4f} (1 % of predicting the mean) from the {first['window_steps']:,} "
+        f"steps before, for every seed: {cells}."
+    )
 
 
 def adding_sentences(results: dict) -> str:
@@ -180,6 +227,11 @@ def verdicts_markdown(verdicts: list[dict]) -> str:
     if not verdicts:
         return "No run has both cells of any claim yet."
     return verdict_table(verdicts, CLAIMS, _where, "test error %, or test MSE")
+
+
+def summary_markdown(verdicts: list[dict]) -> str:
+    """The Summary's verdict sentences for the saved run (:func:`lnutils.report.cells.verdict_summary`)."""
+    return verdict_summary(verdicts, CLAIMS)
 
 
 def cooijmans_markdown(published: dict, result: dict | None) -> str:
