@@ -241,3 +241,51 @@ def test_decks_are_made_for_presenting():
     code = [c for c in notebook.cells if c.cell_type == "code"]
     assert [c.metadata["tags"] for c in code] == [["remove-input"], ["remove-cell"], ["slide-code"]]
     assert code[0].outputs[0]["text"] == "commit " + "a" * 10
+
+
+def test_deck_slides_keep_one_idea_and_move_the_rest_to_speaker_notes():
+    """A slide keeps the heading, the first paragraph, equations with their lead-in, lists and exercises;
+    other paragraphs go to the speaker notes; a long table is cut with its header repeated; each figure
+    or table of a code cell's outputs gets a slide of its own, and long printed output is cut."""
+    import nbformat
+
+    sys.path.insert(0, str(ROOT / "book" / "tools"))
+    from build_slides import SLIDE_OUTPUT_LINES, SLIDE_TABLE_ROWS, bibliography, for_presenting, output_slides
+
+    long = " ".join(["A sentence of ten words that goes on and on."] * 6)
+    text = (
+        "## Idea\n\nFirst paragraph.\n\nA second paragraph for the notes.\n\nLead-in to the equation:\n\n"
+        f"$$\nx = 1\n$$\n\n{long}\n\n```{{exercise}} Try it\n:label: ex-a\n\nDo this.\n```"
+    )
+    notebook = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_markdown_cell(text)
+    cell.metadata = {"slideshow": {"slide_type": "slide"}}
+    table = "| a | b |\n|---|---|\n" + "\n".join(f"| {i} | x |" for i in range(SLIDE_TABLE_ROWS + 3))
+    shown = nbformat.v4.new_code_cell("show()")
+    shown.outputs = [
+        nbformat.v4.new_output("display_data", data={"text/markdown": "Lead.\n\n" + table + "\n\nAfter."}),
+        nbformat.v4.new_output("display_data", data={"image/png": "iVBORw0KGgo=", "text/plain": "<Figure>"}),
+    ]
+    notebook.cells = [cell, shown]
+    for_presenting(notebook, bibliography())
+    kinds = [(c.cell_type, c.metadata["slideshow"]["slide_type"]) for c in notebook.cells]
+    assert kinds == [
+        ("markdown", "slide"),  # heading, first paragraph, lead-in and equation
+        ("markdown", "subslide"),  # the exercise on a slide of its own
+        ("markdown", "notes"),
+        ("code", "subslide"),  # Lead. and the table's first rows (the exercise filled its slide)
+        ("code", "subslide"),  # the rest of the table, header repeated
+        ("markdown", "notes"),  # After.
+        ("code", "subslide"),  # the figure
+    ]
+    first, exercise, notes = (c.source for c in notebook.cells[:3])
+    assert first.startswith("## Idea\n\nFirst paragraph.") and "Lead-in to the equation:\n\n$$" in first
+    assert "A second paragraph" not in first and "A second paragraph for the notes." in notes
+    assert long in notes and first.count("A sentence of ten words") < 6  # shortened on the slide, whole in notes
+    assert exercise.startswith("> **Exercise. Try it**")
+    rows = [c.outputs[0]["data"]["text/markdown"] for c in notebook.cells[3:5]]
+    assert rows[0].startswith("Lead.") and all(r.count("| a | b |") == 1 for r in rows)
+    assert sum(r.count("| x |") for r in rows) == SLIDE_TABLE_ROWS + 3
+    printed = nbformat.v4.new_output("stream", name="stdout", text="\n".join(map(str, range(40))))
+    ((outputs, _),) = output_slides([printed])
+    assert outputs[0]["text"].count("\n") == SLIDE_OUTPUT_LINES + 1 and "28 more lines" in outputs[0]["text"]

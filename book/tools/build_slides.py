@@ -6,7 +6,9 @@ are skipped, and the Colab badge and the
 solution code cells are left out.  For presenting (:func:`for_presenting`) the title has a slide of
 its own, every heading starts a slide (the Summary is the takeaway slide), code is hidden and only
 its output shown (a cell tagged ``slide-code`` keeps its code), equations are numbered as in the
-book, and commit hashes are cut to 10 characters.  Present a deck by opening it in a
+book, and commit hashes are cut to 10 characters.  Each slide fits 960×700 without scrolling: it
+keeps one idea (the heading, the first paragraph, equations, lists, one figure or table, long tables
+cut), and the rest of the prose goes to the speaker notes (`s` in the browser).  Present a deck by opening it in a
 browser (arrow keys move, `s` opens the speaker notes).
 
 The decks work offline: reveal.js, MathJax 2, require.js, jQuery and Font Awesome (what
@@ -180,17 +182,223 @@ def split_at_headings(cell) -> list:
     return cells
 
 
+SLIDE_TABLE_ROWS = 8  # a longer table is cut into slides of this many rows, its header repeated on each
+
+
+def blocks_of(text: str) -> list[str]:
+    """Markdown cut at blank lines, with a heading split from the text under it."""
+    blocks = []
+    for block in re.split(r"\n\s*\n", text.strip()):
+        if block.startswith("#") and "\n" in block:
+            heading, rest = block.split("\n", 1)
+            blocks += [heading, *blocks_of(rest)]
+        elif not block.startswith("|") and "\n|" in block:  # a table right under its lead-in line
+            lead, table = block.split("\n|", 1)
+            blocks += [lead, "|" + table]
+        else:
+            blocks.append(block)
+    return [block for block in blocks if block.strip()]
+
+
+def is_prose(block: str) -> bool:
+    """A paragraph of text: not a heading, display equation, list, quote, table or HTML block."""
+    return not re.match(r"(#|\$\$|[-*] |\d+\. |>|\||<|```)", block.lstrip())
+
+
+SLIDE_PARAGRAPH_WORDS = 45  # a longer paragraph keeps its first sentences on the slide, all of it in the notes
+
+
+def shortened(paragraph: str, words: int = SLIDE_PARAGRAPH_WORDS) -> tuple[str, str | None]:
+    """A paragraph for a slide: itself when short, else its first sentences up to about two thirds of
+    ``words`` (at least one), with the whole paragraph returned for the speaker notes."""
+    if len(paragraph.split()) <= words:
+        return paragraph, None
+    sentences = re.split(r"(?<=[.!?])(?<!\bal\.)(?<!\be\.g\.)(?<!\bi\.e\.)\s+(?=[A-Z(*])", paragraph)
+    kept = [sentences[0]]
+    for sentence in sentences[1:]:
+        if len(" ".join(kept + [sentence]).split()) > 2 * words // 3:
+            break
+        kept.append(sentence)
+    return " ".join(kept), paragraph
+
+
+def slide_and_notes(text: str) -> tuple[list[str], list[str]]:
+    """A Markdown cell's pieces for one slide each, and its speaker notes.  A slide keeps what carries the
+    idea: the heading, the first paragraph, every display equation with the paragraph that leads into it,
+    lists and tables; the other paragraphs become the speaker notes, in full.  Each exercise (a quoted
+    block) starts a slide of its own."""
+    blocks = blocks_of(text)
+    slides, notes, current, has_prose = [], [], [], False
+    for index, block in enumerate(blocks):
+        following = blocks[index + 1] if index + 1 < len(blocks) else ""
+        if block.startswith("> **Exercise") and any(not b.startswith("#") for b in current):
+            slides.append(current)
+            current, has_prose = [], False
+        if is_prose(block) and has_prose and not following.startswith("$$"):
+            notes.append(block)
+            continue
+        if is_prose(block):
+            block, whole = shortened(block)
+            if whole is not None:
+                notes.append(whole)
+        if block.startswith("|"):  # a long table: the first rows here, the rest on slides of their own
+            first, *rest = output_pieces(block)[0]
+            current.append(first)
+            for piece in rest:
+                slides.append(current)
+                current = [piece]
+            continue
+        current.append(block)
+        has_prose = has_prose or is_prose(block) or block.startswith("> **Exercise")  # its text is the slide
+    slides.append(current)
+    return ["\n\n".join(piece) for piece in slides if piece], notes
+
+
+def table_rows(lines: list[str], start: int) -> int:
+    """The index after the last row of the pipe table whose header is ``lines[start]``."""
+    end = start + 2
+    while end < len(lines) and lines[end].startswith("|"):
+        end += 1
+    return end
+
+
+TABLE_ROW_CHARACTERS = 100  # a row with more text wraps: it counts as one row per this many characters
+
+
+def row_chunks(body: list[str], rows: int) -> list[list[str]]:
+    """Table rows in chunks of at most ``rows`` rows, a long row counting as several (it wraps)."""
+    chunks: list[list[str]] = [[]]
+    weight = 0
+    for row in body:
+        height = 1 + len(row) // TABLE_ROW_CHARACTERS
+        if chunks[-1] and weight + height > rows:
+            chunks.append([])
+            weight = 0
+        chunks[-1].append(row)
+        weight += height
+    return chunks
+
+
+def output_pieces(text: str, rows: int = SLIDE_TABLE_ROWS) -> tuple[list[str], list[str]]:
+    """A Markdown output for slides: each table on a slide of its own, cut into pieces of ``rows`` rows
+    with the header repeated; the (shortened) text before the first table stays with it, and the text
+    after a table goes to the speaker notes."""
+    lines = text.split("\n")
+    starts = [
+        i
+        for i in range(len(lines) - 1)
+        if lines[i].startswith("|") and re.match(r"\|(\s*:?-+:?\s*\|)+\s*$", lines[i + 1])
+    ]
+    if not starts:
+        return [text], []
+    pieces, notes = [], []
+    lead = "\n".join(lines[: starts[0]]).strip()
+    if lead:
+        lead, whole = shortened(lead)
+        notes += [whole] if whole else []
+    for number, start in enumerate(starts):
+        end = table_rows(lines, start)
+        header, body = lines[start : start + 2], lines[start + 2 : end]
+        for chunk in row_chunks(body, rows):
+            pieces.append("\n".join(header + chunk))
+        after = "\n".join(lines[end : starts[number + 1] if number + 1 < len(starts) else len(lines)]).strip()
+        if after:
+            notes.append(after)
+    if lead:
+        pieces[0] = lead + "\n\n" + pieces[0]
+    return pieces, notes
+
+
+SLIDE_OUTPUT_LINES = 12  # printed output beyond this many lines is cut on the slide (the book has it all)
+
+
+def is_large(output) -> bool:
+    """A figure, a table or printed output of several lines: one per slide."""
+    if output.get("output_type") == "stream":
+        return len("".join(output["text"]).strip().split("\n")) > SLIDE_OUTPUT_LINES // 2
+    data = output.get("data", {})
+    markdown = data.get("text/markdown", "")
+    return any(kind.startswith("image/") for kind in data) or "\n|" in "".join(markdown)
+
+
+def cut_stream(output, lines: int = SLIDE_OUTPUT_LINES):
+    """A printed output of at most ``lines`` lines, saying how many were cut."""
+    text = output["text"] if isinstance(output["text"], str) else "".join(output["text"])
+    kept = text.rstrip("\n").split("\n")
+    if len(kept) <= lines + 2:
+        return output
+    import nbformat
+
+    cut = "\n".join(kept[:lines] + [f"… {len(kept) - lines} more lines (in the book)"]) + "\n"
+    return nbformat.from_dict({**output, "text": cut})
+
+
+def output_slides(outputs: list) -> list[tuple[list, list[str]]]:
+    """A code cell's outputs as (outputs, speaker notes) per slide: at most one figure or table on a
+    slide (:func:`output_pieces` cuts Markdown with tables), printed output cut to
+    :data:`SLIDE_OUTPUT_LINES` lines; small outputs stay on the slide of what follows them."""
+    import nbformat
+
+    slides: list[tuple[list, list[str]]] = [([], [])]
+    for output in outputs:
+        pieces, notes = [output], []
+        if output.get("output_type") == "stream":
+            pieces = [cut_stream(output)]
+        elif "text/markdown" in output.get("data", {}):
+            value = output["data"]["text/markdown"]
+            texts, notes = output_pieces(value if isinstance(value, str) else "".join(value))
+            pieces = [
+                nbformat.from_dict({**output, "data": {**output["data"], "text/markdown": text}}) for text in texts
+            ]
+        for piece in pieces:
+            current, _ = slides[-1]
+            if any(is_large(shown) for shown in current):
+                slides.append(([], []))
+            slides[-1][0].append(piece)
+        slides[-1][1].extend(notes)
+    return [slide for slide in slides if slide[0] or slide[1]]
+
+
+def notes_cell(notes: list[str]):
+    import nbformat
+
+    cell = nbformat.v4.new_markdown_cell("\n\n".join(notes))
+    cell.metadata = {"slideshow": {"slide_type": "notes"}}
+    return cell
+
+
 def for_presenting(notebook, references: dict) -> None:
     """What a deck shows, from an executed chapter: plain Markdown (:func:`slide_markdown`) with
-    numbered equations, one heading per slide, no code unless a cell is tagged ``slide-code`` (the
-    outputs stay: a figure with its reading, a table with its sentence), no cell that shows nothing,
-    and commit hashes cut to 10 characters."""
+    numbered equations, one heading per slide, the prose beyond each slide's first paragraph in the
+    speaker notes (:func:`slide_and_notes`), one figure or table per slide (a long table cut into
+    several), no code unless a cell is tagged ``slide-code`` (the outputs stay: a figure with its
+    reading, a table with its sentence), no cell that shows nothing, and commit hashes cut to 10
+    characters."""
+    import copy
+
+    import nbformat
+
     numbers: dict[str, int] = {}
     cells = []
+    slide_has_output = False
     for cell in notebook.cells:
         if cell.cell_type == "markdown":
             cell.source = slide_markdown(numbered_equations(cell.source, numbers), references)
-            cells += split_at_headings(cell)
+            for piece in split_at_headings(cell):
+                texts, notes = slide_and_notes(piece.source)
+                for index, text in enumerate(texts):
+                    new = nbformat.v4.new_markdown_cell(text)
+                    kind = piece.metadata["slideshow"]["slide_type"] if index == 0 else "subslide"
+                    new.metadata = {**piece.metadata, "slideshow": {"slide_type": kind}}
+                    cells.append(new)
+                    if kind in ("slide", "subslide"):
+                        slide_has_output = False
+                    # an exercise or a table fills its slide: what follows goes on the next
+                    slide_has_output = (
+                        slide_has_output or "> **Exercise" in text or text.startswith("|") or "\n|" in text
+                    )
+                if notes:
+                    cells.append(notes_cell(notes))
             continue
         tags = cell.metadata.setdefault("tags", [])
         if cell.cell_type == "code" and "slide-code" not in tags:
@@ -201,7 +409,18 @@ def for_presenting(notebook, references: dict) -> None:
             for kind, value in output.get("data", {}).items():
                 if kind.startswith("text/"):
                     output["data"][kind] = FULL_HASH.sub(r"\1", value if isinstance(value, str) else "".join(value))
-        cells.append(cell)
+        if not cell.get("outputs"):  # nothing shown (removed), or code alone (slide-code)
+            cells.append(cell)
+            continue
+        for index, (outputs, notes) in enumerate(output_slides(cell.get("outputs", []))):
+            shown = copy.deepcopy(cell)
+            shown.outputs = outputs
+            if slide_has_output or index > 0:
+                shown.metadata["slideshow"] = {"slide_type": "subslide"}
+            cells.append(shown)
+            slide_has_output = bool(outputs)
+            if notes:
+                cells.append(notes_cell(notes))
     notebook.cells = cells
 
 
@@ -218,6 +437,24 @@ def slide_sources(executed: list[Path], staging: Path) -> list[Path]:
         nbformat.write(notebook, staging / path.name)
         copies.append(staging / path.name)
     return copies
+
+
+# Sized for a 960×700 slide: a figure leaves room for its one-line reading, a table of
+# SLIDE_TABLE_ROWS rows and printed output fit without scrolling.
+SLIDE_STYLE = """<style>
+.reveal .jp-OutputArea-output img, .reveal .jp-OutputArea-output svg {
+  max-height: 380px !important; width: auto !important;
+}
+.reveal table { font-size: 0.6em; table-layout: auto !important; }
+.reveal td .mjx-full-width { width: auto !important; }
+.reveal .jp-RenderedText pre, .reveal .jp-OutputArea-output pre { font-size: 0.55em; }
+</style>
+"""
+
+
+def with_slide_style(html: str) -> str:
+    """The deck with :data:`SLIDE_STYLE` added to its head."""
+    return html.replace("</head>", SLIDE_STYLE + "</head>", 1)
 
 
 def with_favicon(html: str) -> str:
@@ -267,7 +504,7 @@ def main() -> int:
         return result.returncode
     for path in executed:
         deck = out_dir / (path.stem + ".slides.html")
-        deck.write_text(with_favicon(without_mermaid(deck.read_text())))
+        deck.write_text(with_slide_style(with_favicon(without_mermaid(deck.read_text()))))
         print(f"slides: {deck}")
     where = (
         "local, in " + str(out_dir / "lib") if len(options) == len(LIBRARIES) else "some from their CDNs (see above)"

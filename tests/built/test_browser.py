@@ -219,3 +219,51 @@ def test_slide_deck_presents_offline(browser, slides_url, deck):
         "i.src.slice(0, 80))"
     )
     assert not broken, f"images that did not load in {deck}: {broken[:3]}"
+
+
+# Every slide of a deck, visited through its URL hash: [h, v, content height, content width, first words].
+SLIDE_SIZES = """
+const done = arguments[arguments.length - 1];
+const targets = [];
+document.querySelectorAll('.reveal .slides > section').forEach((h, i) => {
+  const n = h.querySelectorAll(':scope > section').length || 1;
+  for (let j = 0; j < n; j++) targets.push([i, j]);
+});
+const out = [];
+function visit(k) {
+  if (k >= targets.length) return done(out);
+  const [i, j] = targets[k];
+  location.hash = '#/' + i + '/' + j;
+  setTimeout(() => {
+    const s = document.querySelector('.reveal .slides section.present:not(.stack)');
+    out.push([i, j, s.scrollHeight, s.scrollWidth, (s.innerText || '').slice(0, 60).replace(/\\s+/g, ' ')]);
+    visit(k + 1);
+  }, 150);
+}
+visit(0);
+"""
+
+
+@pytest.mark.parametrize("deck", DECKS)
+def test_no_slide_overflows_at_1280_by_800(browser, slides_url, deck):
+    """A projected deck never scrolls: every slide's content fits reveal.js's 960×700 slide (which the
+    browser scales to the window), with the math typeset, at 1280×800."""
+    browser.set_window_size(1280, 800)
+    try:
+        browser.get(slides_url + deck)
+        assert wait_until(browser, "document.querySelector('.reveal.ready') !== null", 30), f"{deck} did not start"
+        browser.execute_async_script(
+            "const done = arguments[arguments.length - 1];"
+            "if (!window.MathJax || !MathJax.Hub) return done(null); MathJax.Hub.Queue(() => done(1));"
+        )
+        browser.set_script_timeout(300)
+        sizes = browser.execute_async_script(SLIDE_SIZES)
+    finally:
+        browser.set_window_size(1280, 2000)
+    assert len(sizes) >= 5
+    over = [
+        f"slide {h}/{v} ({height}×{width} px): {words}"
+        for h, v, height, width, words in sizes
+        if height > 700 or width > 960
+    ]
+    assert not over, f"slides of {deck} larger than 960×700 (they would scroll): {over}"

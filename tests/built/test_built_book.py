@@ -37,6 +37,7 @@ def test_slide_deck_exists_with_several_slides(chapter):
     assert "{solution}" not in deck and "{cite:" not in deck
     slides = re.sub(r"data:image/[a-z+]+;base64,[A-Za-z0-9+/=]+", "", deck[deck.index('<div class="reveal">') :])
     assert "jp-CodeMirrorEditor" not in slides, "no code on the slides (a cell tagged slide-code would show it)"
+    assert '<aside class="notes">' in slides, "the prose beyond each slide's first paragraph is in the speaker notes"
     assert not re.search(r"\b[0-9a-f]{40}\b", slides), "commit hashes are cut to 10 characters on the slides"
     assert not re.search(r"\\tag\{[a-z]", slides), "equations are tagged by number, not by label"
 
