@@ -221,3 +221,23 @@ def test_the_cpu_profile_is_row_by_row_with_three_seeds_and_averages_the_adding_
     assert adding["LSTM"]["test_mse"]["50"] == pytest.approx(0.02) and adding["LSTM"]["seeds"] == 3
     assert adding["LSTM"]["test_mse_by_seed"]["50"] == pytest.approx([0.01, 0.02, 0.03])
     assert adding["LSTM"]["train_loss"] == [1.0] * 4
+
+
+def test_statistics_gap_reads_a_network_with_population_and_with_batch_statistics():
+    """The same computation both ways for a cell without batch norm; for a BN-LSTM the two readings are
+    different computations, and measuring them leaves its running averages as they were."""
+    torch.manual_seed(0)
+    sequences, labels = torch.rand(28, 40, 28), torch.randint(0, 10, (40,))
+    lstm = rnn.statistics_gap(SequenceModel("LSTM", 28, 8, 10, max_steps=28), sequences, labels, batch_size=16)
+    assert lstm["test_error"]["population statistics"] == lstm["test_error"]["batch statistics"]
+    bn = SequenceModel("BN-LSTM", 28, 8, 10, max_steps=28)
+    bn.cell.norm_ih.running_mean.fill_(3.0)  # population statistics far from any batch's
+    before = bn.cell.norm_ih.running_mean.clone()
+    gap = rnn.statistics_gap(bn, sequences, labels, batch_size=16)
+    assert torch.equal(bn.cell.norm_ih.running_mean, before) and gap["images"] == 40
+    bn.eval()
+    with torch.no_grad():
+        population = 100 * float((bn(sequences).argmax(1) != labels).float().mean())
+    assert gap["test_error"]["population statistics"] == pytest.approx(population)
+    sentence = rnn_words.statistics_gap_sentence({"LSTM": lstm, "BN-LSTM": gap})
+    assert "40 test images" in sentence and "test batches of 16" in sentence

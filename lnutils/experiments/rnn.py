@@ -271,6 +271,28 @@ def gradient_norms_through_time(model: SequenceModel, sequences: Tensor, labels:
     return norms
 
 
+def statistics_gap(model: SequenceModel, sequences: Tensor, labels: Tensor, batch_size: int = 64) -> dict:
+    """Test error (%) of one trained model read two ways: in eval mode, with its population statistics (what
+    a BN-LSTM uses at test time), and in training mode, with each test batch's own statistics (``batch_size``
+    sequences, as in training).  For a cell without batch norm the two are equal.  Measured on a copy: the
+    training-mode pass would otherwise move the model's running averages."""
+    import copy
+
+    probe = copy.deepcopy(model)
+    device = next(probe.parameters()).device
+    sequences, labels = sequences.to(device), labels.to(device)
+    errors = {}
+    with torch.no_grad():
+        for mode, training in (("population statistics", False), ("batch statistics", True)):
+            probe.train(training)
+            wrong = 0
+            for start in range(0, sequences.shape[1], batch_size):
+                logits = probe(sequences[:, start : start + batch_size])
+                wrong += int((logits.argmax(1) != labels[start : start + batch_size]).sum())
+            errors[mode] = 100 * wrong / sequences.shape[1]
+    return {"test_error": errors, "images": int(sequences.shape[1]), "batch_size": batch_size}
+
+
 def adding_settings(profile: str, steps: int | None = None) -> dict:
     """quick: length 30, 1,000 steps of batch 64; cpu: length 50, 5,000 steps (about 10 minutes a
     seed on one core); paper: length 50, 10,000 steps (``steps`` overrides)."""

@@ -203,6 +203,24 @@ def gradient_spike_sentence(gradients: dict[str, np.ndarray]) -> str:
     )
 
 
+def statistics_gap_sentence(gaps: dict[str, dict]) -> str:
+    """This build's networks read with population and with batch statistics (``rnn.statistics_gap`` per
+    cell), in words; only the numbers measured here, for one seed of a live run."""
+    if not gaps:
+        return "No trained networks on this machine: the probe needs the batch-64 models."
+    first = next(iter(gaps.values()))
+    parts = [
+        f"{cell} {gap['test_error']['population statistics']:.2f} % with population statistics, "
+        f"{gap['test_error']['batch statistics']:.2f} % with batch statistics"
+        for cell, gap in gaps.items()
+    ]
+    return (
+        f"Test error of this build's seed-0 networks on {first['images']:,} test images, read in test batches "
+        f"of {first['batch_size']}: " + "; ".join(parts) + ". For a cell without batch norm the two readings are "
+        "the same computation; for the BN-LSTM their difference is what its population statistics cost."
+    )
+
+
 CLAIMS = {
     "layer_norm_lstm_beats_lstm": "LN-LSTM beats the LSTM on sequential MNIST (Ba et al. 2016, Sec. 6)",
     "batch_norm_lstm_beats_lstm": "BN-LSTM beats the LSTM on sequential MNIST (Cooijmans et al. 2016, Table 1)",
