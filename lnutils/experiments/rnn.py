@@ -13,6 +13,7 @@ Command line (:mod:`lnutils.experiments`)::
 
 from __future__ import annotations
 
+import copy
 import re
 import time
 from dataclasses import asdict, dataclass, field
@@ -276,8 +277,6 @@ def statistics_gap(model: SequenceModel, sequences: Tensor, labels: Tensor, batc
     a BN-LSTM uses at test time), and in training mode, with each test batch's own statistics (``batch_size``
     sequences, as in training).  For a cell without batch norm the two are equal.  Measured on a copy: the
     training-mode pass would otherwise move the model's running averages."""
-    import copy
-
     probe = copy.deepcopy(model)
     device = next(probe.parameters()).device
     sequences, labels = sequences.to(device), labels.to(device)
