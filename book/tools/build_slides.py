@@ -318,7 +318,7 @@ def is_large(output) -> bool:
         return len("".join(output["text"]).strip().split("\n")) > SLIDE_OUTPUT_LINES // 2
     data = output.get("data", {})
     markdown = data.get("text/markdown", "")
-    return any(kind.startswith("image/") for kind in data) or "\n|" in "".join(markdown)
+    return any(kind.startswith("image/") for kind in data) or re.search(r"(^|\n)\|", "".join(markdown)) is not None
 
 
 def cut_stream(output, lines: int = SLIDE_OUTPUT_LINES):

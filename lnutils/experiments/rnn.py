@@ -432,6 +432,12 @@ def adding_convergence(
     return result
 
 
+def adding_part_convergence(part: dict) -> dict:
+    """An adding-problem part's convergence check: as it recorded it, or (a saved run from before the
+    check was recorded) the same rule applied to its saved training curves."""
+    return part.get("convergence") or adding_convergence(part["results_by_seed"])
+
+
 def adding_results(part: dict) -> dict:
     """An adding-problem part's results per cell, the mean over its seeds where it has several:
     training loss curve, test MSE and output spread per length, and the per-seed test MSEs."""
@@ -498,8 +504,7 @@ def verdicts(result: dict) -> list[dict]:
     if adding:
         merged = adding_results(adding)
         longest = list(next(iter(merged.values()))["test_mse"])[-1]
-        # saved runs from before the check was recorded: the same rule, applied to their saved curves
-        converged = adding.get("convergence") or adding_convergence(adding["results_by_seed"])
+        converged = adding_part_convergence(adding)
         for claim, first, second, expected in ADDING_CLAIMS:
             if first not in merged or second not in merged:
                 continue

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from lnutils.compare import epochs_done, is_lower
-from lnutils.experiments.rnn import PREDICT_MEAN_MSE, adding_convergence, adding_results
+from lnutils.experiments.rnn import PREDICT_MEAN_MSE, adding_part_convergence, adding_results
 from lnutils.report.cells import (
     markdown_table,
     mean_spread,
@@ -114,8 +114,8 @@ def training_gap_sentence(records: dict[str, dict]) -> str:
 
 
 def adding_convergence_sentence(part: dict) -> str:
-    """The adding problem's convergence check (recorded in the part, or the same rule on its saved curves)."""
-    checks = part.get("convergence") or adding_convergence(part["results_by_seed"])
+    """The adding problem's convergence check (:func:`lnutils.experiments.rnn.adding_part_convergence`)."""
+    checks = adding_part_convergence(part)
     first = next(iter(checks.values()))
     cells = "; ".join(
         f"{cell} {'yes' if check['converged'] else 'no'} (moved {check['moved_mse']:.4f})"
