@@ -241,3 +241,23 @@ def test_statistics_gap_reads_a_network_with_population_and_with_batch_statistic
     assert gap["test_error"]["population statistics"] == pytest.approx(population)
     sentence = rnn_words.statistics_gap_sentence({"LSTM": lstm, "BN-LSTM": gap})
     assert "40 test images" in sentence and "test batches of 16" in sentence
+
+
+def test_recomputed_population_statistics_are_the_mean_of_the_batch_statistics():
+    """Ioffe & Szegedy 2015, Alg. 2: with the final weights, the population mean of a step is the mean over
+    training batches of the batch means; the model itself keeps its running averages and momentum."""
+    torch.manual_seed(0)
+    model = SequenceModel("BN-LSTM", 28, 8, 10, max_steps=28)
+    batches = [torch.rand(28, 16, 28) for _ in range(3)]
+    before = model.cell.norm_ih.running_mean.clone()
+    recomputed = rnn.recomputed_population_statistics(model, batches)
+    expected = torch.stack([(b[0] @ model.cell.weight_ih.T).mean(0) for b in batches]).mean(0)
+    torch.testing.assert_close(recomputed.cell.norm_ih.running_mean[0], expected)
+    assert torch.equal(model.cell.norm_ih.running_mean, before) and model.cell.norm_ih.momentum == 0.1
+    assert not recomputed.training
+    labels = torch.randint(0, 10, (16,))
+    gap = rnn.statistics_gap(model, batches[0], labels, batch_size=16, training_batches=batches)
+    assert set(gap["test_error"]) == {"population statistics", "batch statistics", "recomputed population statistics"}
+    plain = rnn.statistics_gap(SequenceModel("LSTM", 28, 8, 10), batches[0], labels, training_batches=batches)
+    assert "recomputed population statistics" not in plain["test_error"]  # nothing to recompute
+    assert "recomputed after training" in rnn_words.statistics_gap_sentence({"BN-LSTM": gap})

@@ -27,7 +27,7 @@ from torch import Tensor
 from lnutils import environment, runs
 from lnutils.compare import COMPLETE, convergence, epochs_done, make_verdict, part_evidence, retrace_comparison, settled
 from lnutils.data import load_mnist
-from lnutils.rnn import CELLS, SequenceModel
+from lnutils.rnn import CELLS, SequenceBatchNorm, SequenceModel
 from lnutils.runs import provenance, result_parts
 from lnutils.train import History, SeededStack, make_split, progress_bar, train_lockstep
 
@@ -272,23 +272,54 @@ def gradient_norms_through_time(model: SequenceModel, sequences: Tensor, labels:
     return norms
 
 
-def statistics_gap(model: SequenceModel, sequences: Tensor, labels: Tensor, batch_size: int = 64) -> dict:
-    """Test error (%) of one trained model read two ways: in eval mode, with its population statistics (what
-    a BN-LSTM uses at test time), and in training mode, with each test batch's own statistics (``batch_size``
-    sequences, as in training).  For a cell without batch norm the two are equal.  Measured on a copy: the
-    training-mode pass would otherwise move the model's running averages."""
+def recomputed_population_statistics(model: SequenceModel, training_batches) -> SequenceModel:
+    """A copy of ``model`` whose per-step population statistics are computed again with its final weights:
+    the average over ``training_batches`` (sequences, time first) of each batch's mean and unbiased
+    variance (Ioffe & Szegedy 2015, Alg. 2, step 10), instead of the running averages kept while the
+    weights were still changing.  A momentum of 1/(k+1) at the k-th batch makes the running average an
+    equal-weight mean."""
+    probe = copy.deepcopy(model)
+    norms_by_step = [module for module in probe.modules() if isinstance(module, SequenceBatchNorm)]
+    probe.train()
+    with torch.no_grad():
+        for k, batch in enumerate(training_batches):
+            for module in norms_by_step:
+                module.momentum = 1.0 / (k + 1)
+            probe(batch.to(next(probe.parameters()).device))
+    for module, original in zip(norms_by_step, (m for m in model.modules() if isinstance(m, SequenceBatchNorm))):
+        module.momentum = original.momentum
+    return probe.eval()
+
+
+def _test_error(model: SequenceModel, sequences: Tensor, labels: Tensor, batch_size: int, training: bool) -> float:
+    model.train(training)
+    wrong = 0
+    with torch.no_grad():
+        for start in range(0, sequences.shape[1], batch_size):
+            logits = model(sequences[:, start : start + batch_size])
+            wrong += int((logits.argmax(1) != labels[start : start + batch_size]).sum())
+    return 100 * wrong / sequences.shape[1]
+
+
+def statistics_gap(
+    model: SequenceModel, sequences: Tensor, labels: Tensor, batch_size: int = 64, training_batches=None
+) -> dict:
+    """Test error (%) of one trained model read in several ways: in eval mode, with its population statistics
+    (what a BN-LSTM uses at test time); in training mode, with each test batch's own statistics
+    (``batch_size`` sequences, as in training); and, for a model with batch norm and ``training_batches``
+    given, with population statistics recomputed from them (:func:`recomputed_population_statistics`).
+    For a cell without batch norm the readings are equal.  Measured on copies: the model's running
+    averages stay as they were."""
     probe = copy.deepcopy(model)
     device = next(probe.parameters()).device
     sequences, labels = sequences.to(device), labels.to(device)
-    errors = {}
-    with torch.no_grad():
-        for mode, training in (("population statistics", False), ("batch statistics", True)):
-            probe.train(training)
-            wrong = 0
-            for start in range(0, sequences.shape[1], batch_size):
-                logits = probe(sequences[:, start : start + batch_size])
-                wrong += int((logits.argmax(1) != labels[start : start + batch_size]).sum())
-            errors[mode] = 100 * wrong / sequences.shape[1]
+    errors = {
+        "population statistics": _test_error(probe, sequences, labels, batch_size, training=False),
+        "batch statistics": _test_error(probe, sequences, labels, batch_size, training=True),
+    }
+    if training_batches is not None and any(isinstance(m, SequenceBatchNorm) for m in model.modules()):
+        recomputed = recomputed_population_statistics(model, training_batches)
+        errors["recomputed population statistics"] = _test_error(recomputed, sequences, labels, batch_size, False)
     return {"test_error": errors, "images": int(sequences.shape[1]), "batch_size": batch_size}
 
 

@@ -212,6 +212,12 @@ def statistics_gap_sentence(gaps: dict[str, dict]) -> str:
     parts = [
         f"{cell} {gap['test_error']['population statistics']:.2f} % with population statistics, "
         f"{gap['test_error']['batch statistics']:.2f} % with batch statistics"
+        + (
+            f", {gap['test_error']['recomputed population statistics']:.2f} % with population statistics "
+            "recomputed after training"
+            if "recomputed population statistics" in gap["test_error"]
+            else ""
+        )
         for cell, gap in gaps.items()
     ]
     return (
