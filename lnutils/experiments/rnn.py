@@ -280,12 +280,13 @@ def recomputed_population_statistics(model: SequenceModel, training_batches) -> 
     equal-weight mean."""
     probe = copy.deepcopy(model)
     norms_by_step = [module for module in probe.modules() if isinstance(module, SequenceBatchNorm)]
+    device = next(probe.parameters()).device
     probe.train()
     with torch.no_grad():
         for k, batch in enumerate(training_batches):
             for module in norms_by_step:
                 module.momentum = 1.0 / (k + 1)
-            probe(batch.to(next(probe.parameters()).device))
+            probe(batch.to(device))
     for module, original in zip(norms_by_step, (m for m in model.modules() if isinstance(m, SequenceBatchNorm))):
         module.momentum = original.momentum
     return probe.eval()
