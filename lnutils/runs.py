@@ -314,18 +314,27 @@ def run_parts(
     ``annotate(payload)``, when given, adds what each write should record (its provenance).
     A part's ``train`` that takes a second argument receives ``save_progress(record)``: it stores the
     part's record so far under ``payload["in_progress"][name]`` (marked partial, never read as a finished
-    part), so that a long part's epochs are in the result file as they come.
+    part), so that a long part's epochs are in the result file as they come; a part's saved progress is
+    only replaced by a record of at least as many epochs.
     """
     check_replaceable(path, config, overwrite)
     previous = None if overwrite else read_json(path)
     done = dict(previous.get("parts", {})) if previous else {}
     payload = {"kind": kind, "config": config, "parts": done, "complete": all(name in done for name in parts)}
+    # parts in progress keep their saved epochs until this run has trained more of them (a lost checkpoint
+    # restarts a part from epoch 0, and the file must not lose the epochs it already shows)
+    waiting = {name: r for name, r in ((previous or {}).get("in_progress") or {}).items() if name not in done}
+    if waiting:
+        payload["in_progress"] = waiting
     started = time.perf_counter()
     for name, train in parts.items():
         if name in done:
             continue
 
         def save_progress(record, name=name):
+            saved = payload.get("in_progress", {}).get(name)
+            if saved is not None and int(saved.get("epochs_done", 0)) > int(record.get("epochs_done", 0)):
+                return  # the file already shows more of this part
             payload.setdefault("in_progress", {})[name] = record
             if annotate is not None:
                 annotate(payload)

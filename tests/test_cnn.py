@@ -105,7 +105,7 @@ def test_border_verdict_and_saved_results_rendering(tmp_path):
         "curves": {"test_error": {"none": [[0.5, 0.4], [0.3, 0.2]]}},
         "provenance": {"device": "cpu", "wall_seconds": 120, "commit": "abc", "data": {"checksum": "f" * 64}},
     }
-    parts = [{"datasets": ["mnist"]}, {"datasets": ["mnist"]}]
+    parts = [{"datasets": ["mnist"], "batch_size": 4}, {"datasets": ["mnist"], "batch_size": 128}]
     saved = {"config": {"parts": parts}, "parts": {"mnist, batch 4": record}, "complete": False}
     (tmp_path / "conv_paper.json").write_text(__import__("json").dumps(saved))
     shown = conv_words.conv_saved_markdown(conv.saved_results("paper", tmp_path))

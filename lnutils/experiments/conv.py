@@ -132,6 +132,8 @@ def profile_configs(
 
 
 SHARED_LEARNING_RATE = 1e-3  # the cpu profile: one rate for every normalization (see cpu_profile_configs)
+CPU_PARTS = (("fashion-mnist", 128, 10), ("mnist", 128, 10), ("fashion-mnist", 4, 4))  # (dataset, batch, epochs)
+CPU_SEEDS = (0, 1, 2)
 
 
 def cpu_profile_configs(epochs: int | None = None, train_subset: int | None = None) -> list[ConvConfig]:
@@ -141,14 +143,17 @@ def cpu_profile_configs(epochs: int | None = None, train_subset: int | None = No
     normalization: the earlier selection trained 2 epochs on 6,000 images, too short to choose by, and a
     full-length selection per normalization costs more CPU than the runs themselves; a shared rate
     favours no normalization by construction.  10 epochs at batch 128 and 4 at batch 4 (13,750 steps an
-    epoch there), each part then checked for convergence (:func:`convergence`)."""
+    epoch there), each part then checked for convergence (:func:`convergence`).
+
+    Each seed is a part of its own (8 networks, about 1.1 hours on one core at batch 128): a part then
+    ends within one working session, and a finished part is never trained again.  The chapter reads the
+    seeds of one (dataset, batch size) together (:func:`seeds_merged`)."""
     rates = {name: SHARED_LEARNING_RATE for name in NORMALIZATIONS}
-    configs = [
-        ConvConfig(["fashion-mnist"], 128, epochs or 10, [0, 1, 2], rates, train_subset=train_subset),
-        ConvConfig(["mnist"], 128, epochs or 10, [0, 1, 2], rates, train_subset=train_subset),
-        ConvConfig(["fashion-mnist"], 4, epochs or 4, [0, 1, 2], rates, train_subset=train_subset),
+    return [
+        ConvConfig([dataset], batch_size, epochs or planned, [seed], rates, train_subset=train_subset)
+        for dataset, batch_size, planned in CPU_PARTS
+        for seed in CPU_SEEDS
     ]
-    return configs
 
 
 def load_selection(results_dir: Path | None = None) -> dict:
@@ -331,8 +336,94 @@ def results_file(profile: str, results_dir: Path | None = None) -> Path:
 
 
 def saved_results(profile: str = "paper", results_dir: Path | None = None) -> dict | None:
-    """The result file written by ``python -m lnutils.experiments conv run --profile paper``, if any."""
-    return runs.read_results(f"conv_{profile}.json", results_dir)
+    """The result file written by ``python -m lnutils.experiments conv run --profile <profile>``, if any,
+    as the chapter reads it: one part per (dataset, batch size), its seeds together (:func:`seeds_merged`)."""
+    saved = runs.read_results(f"conv_{profile}.json", results_dir)
+    return seeds_merged(saved) if saved is not None else None
+
+
+def part_name(dataset: str, config: ConvConfig, by_seed: bool) -> str:
+    """A part's key in a result file: dataset and batch size, and its seed where the profile trains each
+    seed as a part of its own (``by_seed``: the cpu profile)."""
+    key = part_key(dataset, config.batch_size)
+    return f"{key}, seed {config.seeds[0]}" if by_seed else key
+
+
+def split_by_seed(configs: list[dict]) -> bool:
+    """Does a profile (its configs, as saved) train each seed of a (dataset, batch size) as a part of its own?"""
+    keys = [(dataset, config.get("batch_size")) for config in configs for dataset in config.get("datasets", [])]
+    return len(keys) != len(set(keys))
+
+
+def checkpoint_path(profile: str, dataset: str, config: ConvConfig, checkpoint_dir=None, by_seed=False) -> Path:
+    seed = f"_s{config.seeds[0]}" if by_seed else ""
+    name = f"conv_{profile}_{dataset}_b{config.batch_size}{seed}.pt"
+    return Path(checkpoint_dir or runs.checkpoint_dir()) / name
+
+
+def _merged_record(members: list[tuple[dict, bool]]) -> dict:
+    """One record of several seed parts of the same (dataset, batch size), their seeds side by side,
+    cut to the epochs all of them reached."""
+    records = [record for record, _ in members]
+    epoch = min(epochs_done(record) for record in records)
+    seeds = [seed for record in records for seed in record["config"]["seeds"]]
+    curves = {
+        metric: {
+            name: [[value for record in records for value in record["curves"][metric][name][e]] for e in range(epoch)]
+            for name in records[0]["curves"][metric]
+        }
+        for metric in ("train_nll", "val_error", "test_error")
+    }
+    curves["epoch_seconds"] = [sum(r["curves"]["epoch_seconds"][e] for r in records) for e in range(epoch)]
+    first = records[0]
+    wall = sum(record["provenance"]["wall_seconds"] for record in records)
+    return {
+        **first,
+        "config": {**first["config"], "seeds": seeds},
+        "epochs_done": epoch,
+        "curves": curves,
+        "convergence": convergence(curves),
+        "provenance": {**first["provenance"], "wall_seconds": round(wall, 1)},
+        "seed_parts": [
+            {"seeds": r["config"]["seeds"], "epochs_done": epochs_done(r), "finished": finished}
+            for r, finished in members
+        ],
+    }
+
+
+def seeds_merged(result: dict) -> dict:
+    """A result whose parts are single seeds (the cpu profile) read as one part per (dataset, batch
+    size) with all its seeds: the shape :func:`verdicts` and the chapter read.  Such a part is finished
+    when every seed the profile plans for it is; until then it is in progress, its seeds compared at the
+    epoch all of them reached.  A result whose parts already hold all their seeds comes back as it is."""
+    if not split_by_seed((result.get("config") or {}).get("parts", [])):
+        return result
+    planned: dict[tuple, dict] = {}
+    for config in result["config"]["parts"]:
+        for dataset in config["datasets"]:
+            merged = planned.setdefault((dataset, config["batch_size"]), {**config, "datasets": [dataset], "seeds": []})
+            merged["seeds"] = merged["seeds"] + list(config["seeds"])
+    groups: dict[tuple, list] = {}
+    for _, record, finished in result_parts(result):
+        groups.setdefault((record["dataset"], record["batch_size"]), []).append((record, finished))
+    parts, in_progress = {}, {}
+    for key, config in planned.items():
+        members = sorted(groups.get(key, []), key=lambda member: member[0]["config"]["seeds"][0])
+        if not members:
+            continue
+        record = _merged_record(members)
+        finished = all(done for _, done in members) and record["config"]["seeds"] == config["seeds"]
+        (parts if finished else in_progress)[part_key(*key)] = record
+    merged = {
+        **result,
+        "config": {**result["config"], "parts": list(planned.values())},
+        "parts": parts,
+        "complete": len(parts) == len(planned),
+    }
+    merged.pop("in_progress", None)
+    if in_progress:
+        merged["in_progress"] = in_progress
+    return merged
 
 
 def run_profile(
@@ -349,15 +440,16 @@ def run_profile(
     """Every (dataset, batch size) part of a profile, each resumable from its checkpoint
     (:func:`lnutils.runs.run_parts`: the result file keeps finished parts)."""
     configs = profile_configs(profile, epochs=epochs)
-    for config in configs:
-        config.seeds = list(seeds) if seeds else config.seeds
+    by_seed = split_by_seed([asdict(config) for config in configs])
+    if seeds:  # only these seeds of each part; a part left with none is not run
+        for config in configs:
+            config.seeds = [seed for seed in config.seeds if seed in seeds]
+        configs = [config for config in configs if config.seeds]
     commit = environment.git_commit()
 
     def part(config: ConvConfig, dataset_name: str):
         single = ConvConfig(**{**asdict(config), "datasets": [dataset_name]})
-        checkpoint = (
-            Path(checkpoint_dir or runs.checkpoint_dir()) / f"conv_{profile}_{dataset_name}_b{single.batch_size}.pt"
-        )
+        checkpoint = checkpoint_path(profile, dataset_name, single, checkpoint_dir, by_seed)
 
         def record(history, dataset) -> dict:
             return {
@@ -395,7 +487,7 @@ def run_profile(
 
         return train
 
-    parts = {f"{name}, batch {c.batch_size}": part(c, name) for c in configs for name in c.datasets}
+    parts = {part_name(name, c, by_seed): part(c, name) for c in configs for name in c.datasets}
     return runs.run_parts(
         results_file(profile, results_dir),
         {"profile": profile, "parts": [asdict(c) for c in configs]},
@@ -524,7 +616,7 @@ def chapter_run(profile: str, device="cpu", progress=True, epochs=None, train_su
         return live_result(records, profile), models
     if train_subset is not None:
         raise ValueError(f"train_subset applies to the quick profile only; the {profile} profile trains on all images")
-    result = run_profile(profile, device, progress, epochs=epochs)
+    result = seeds_merged(run_profile(profile, device, progress, epochs=epochs))
     return result, trained_models(result, profile, device)
 
 
@@ -532,12 +624,24 @@ def trained_models(result: dict, profile: str, device="cpu") -> dict[str, CNNSta
     """The finished batch-128 parts' networks, loaded from their checkpoints (missing ones are skipped)."""
     models = {}
     for _, record, finished in result_parts(result):
-        path = runs.checkpoint_dir() / f"conv_{profile}_{record['dataset']}_b{record['batch_size']}.pt"
-        if not finished or record["batch_size"] != LARGE_BATCH or not path.exists():
+        if not finished or record["batch_size"] != LARGE_BATCH:
             continue
         config = ConvConfig(**record["config"])
-        _, stacks, _ = train_config(config, record["dataset"], device, progress=False, checkpoint=path)
-        models[record["dataset"]] = stacks
+        if "seed_parts" not in record:  # one part holds every seed
+            path = checkpoint_path(profile, record["dataset"], config)
+            if path.exists():
+                models[record["dataset"]] = train_config(config, record["dataset"], device, False, checkpoint=path)[1]
+            continue
+        per_seed = [ConvConfig(**{**record["config"], "seeds": [seed]}) for seed in config.seeds]
+        paths = [checkpoint_path(profile, record["dataset"], single, by_seed=True) for single in per_seed]
+        if not all(path.exists() for path in paths):
+            continue
+        stacks = {name: CNNStack(name, config.seeds) for name in config.normalizations}
+        for k, (single, path) in enumerate(zip(per_seed, paths)):
+            loaded = train_config(single, record["dataset"], device, False, checkpoint=path)[1]
+            for name, stack in stacks.items():
+                stack.networks[k].load_state_dict(loaded[name].networks[0].state_dict())
+        models[record["dataset"]] = {name: stack.to(device) for name, stack in stacks.items()}
     return models
 
 
