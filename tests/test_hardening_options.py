@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 import torch
 from test_hardening import RATES, stacks, tiny_split
@@ -235,6 +236,74 @@ def test_the_conv_cpu_run_saves_each_epoch_of_a_part_and_checks_convergence(tmp_
     assert record["epochs_done"] == 3 and set(record["convergence"]) == {"none", "layer norm (C,H,W)"}
     check = record["convergence"]["none"]
     assert check["window"] == 3 and check["threshold_points"] == 0.2 and isinstance(check["converged"], bool)
+
+
+def test_a_profile_split_by_seed_trains_what_one_stack_of_all_seeds_trains(tmp_path, monkeypatch):
+    """The cpu profile trains each seed as a part of its own; read together (conv.seeds_merged) its parts
+    give the numbers one stack of all seeds gives, cut to the epochs every seed reached, and a part's
+    saved progress is never replaced by fewer epochs (a lost checkpoint restarts the part at epoch 0)."""
+    from dataclasses import asdict
+
+    from lnutils.experiments import conv
+
+    names = ["none", "layer norm (C,H,W)"]
+    rates = {name: 1e-3 for name in names}
+
+    def split(epochs=None, train_subset=None):
+        return [conv.ConvConfig(["fashion-mnist"], 128, epochs or 2, [seed], rates, names, 256, 128) for seed in (0, 1)]
+
+    monkeypatch.setattr(conv, "cpu_profile_configs", split)
+    monkeypatch.setattr(conv, "load_dataset", lambda name: tiny_dataset())
+    # seed 0 finishes, seed 1 stops after its first epoch
+    conv.run_profile("cpu", results_dir=tmp_path, checkpoint_dir=tmp_path, progress=False, seeds=[0])
+    saved = json.loads((tmp_path / "conv_cpu.json").read_text())
+    assert list(saved["parts"]) == ["fashion-mnist, batch 128, seed 0"]
+    assert (tmp_path / "conv_cpu_fashion-mnist_b128_s0.pt").exists()
+    # the seeds-filtered run saved a config of one part: the full profile is another configuration
+    with pytest.raises(runs.ResultsConflict):
+        conv.run_profile("cpu", results_dir=tmp_path, checkpoint_dir=tmp_path, progress=False)
+    (tmp_path / "conv_cpu.json").unlink()
+    conv.run_profile("cpu", results_dir=tmp_path, checkpoint_dir=tmp_path, progress=False, time_budget_seconds=0)
+    conv.run_profile("cpu", results_dir=tmp_path, checkpoint_dir=tmp_path, progress=False)
+    raw = json.loads((tmp_path / "conv_cpu.json").read_text())
+    assert raw["complete"] and list(raw["parts"]) == [f"fashion-mnist, batch 128, seed {s}" for s in (0, 1)]
+    merged = conv.saved_results("cpu", tmp_path)
+    record = merged["parts"]["fashion-mnist, batch 128"]
+    assert merged["complete"] and record["config"]["seeds"] == [0, 1] and record["epochs_done"] == 2
+    together = conv.ConvConfig(["fashion-mnist"], 128, 2, [0, 1], rates, names, 256, 128)
+    history, _, _ = conv.train_config(together, "fashion-mnist", progress=False)
+    for name in names:  # the training NLL: the tiny random data leaves every test error at chance
+        assert np.array_equal(record["curves"]["test_error"][name], history.test_error[name])
+        np.testing.assert_allclose(record["curves"]["train_nll"][name], history.train_nll[name], rtol=1e-5)
+    # a seed part in progress with fewer epochs: the merged part is in progress, cut to the common epoch
+    shorter = json.loads(json.dumps(raw))
+    seed_1 = shorter["parts"].pop("fashion-mnist, batch 128, seed 1")
+    for metric in ("train_nll", "val_error", "test_error"):
+        seed_1["curves"][metric] = {n: rows[:1] for n, rows in seed_1["curves"][metric].items()}
+    seed_1["curves"]["epoch_seconds"] = seed_1["curves"]["epoch_seconds"][:1]
+    seed_1["epochs_done"] = 1
+    shorter["in_progress"] = {"fashion-mnist, batch 128, seed 1": seed_1}
+    shorter["complete"] = False
+    merged = conv.seeds_merged(shorter)
+    assert merged["parts"] == {} and not merged["complete"]
+    progress = merged["in_progress"]["fashion-mnist, batch 128"]
+    assert progress["epochs_done"] == 1 and progress["config"]["seeds"] == [0, 1]
+    assert [p["finished"] for p in progress["seed_parts"]] == [True, False]
+    assert conv.verdicts(merged) and all(v["evidence"] == "partial" for v in conv.verdicts(merged))
+    # run_parts keeps a saved part in progress until the run has trained more of it
+    path = tmp_path / "kept.json"
+    config = {"profile": "test", "parts": [asdict(c) for c in split()]}
+    runs.write_json(path, {"kind": "", "config": config, "parts": {}, "complete": False,
+                           "in_progress": {"a": {"epochs_done": 5}}})
+
+    def train(seconds_left, save_progress):
+        save_progress({"epochs_done": 1})
+        assert json.loads(path.read_text())["in_progress"]["a"]["epochs_done"] == 5
+        save_progress({"epochs_done": 6})
+        return None
+
+    runs.run_parts(path, config, {"a": train})
+    assert json.loads(path.read_text())["in_progress"]["a"]["epochs_done"] == 6
 
 
 def test_training_leaves_the_process_flush_denormal_setting_as_it_found_it():
