@@ -20,6 +20,7 @@ Shared by the three experiments (MNIST, conv, RNN):
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import platform
@@ -81,7 +82,7 @@ def read_json(path: Path) -> dict | None:
 
 
 def read_results(name: str, directory: Path | None = None) -> dict | None:
-    """Result file ``name`` (e.g. ``mnist_paper_b128.json``): from ``directory`` (default
+    """Result file ``name`` (e.g. ``mnist_paper.json``): from ``directory`` (default
     :func:`results_dir`), else the copy shipped with lnutils, else None."""
     for folder in [Path(directory)] if directory is not None else [results_dir(), PACKAGE_RESULTS]:
         found = read_json(folder / name)
@@ -146,6 +147,12 @@ def size_of(payload: dict) -> tuple[int, int]:
     parts = len(payload.get("records", payload.get("parts", {})) or [])
     in_progress = sum(int(r.get("epochs_done", 0)) for r in (payload.get("in_progress") or {}).values())
     return parts, int(payload.get("epochs_done", 0)) + in_progress
+
+
+def config_tag(config: dict) -> str:
+    """A short name for a configuration (in checkpoint names: a run of another configuration never
+    meets the checkpoint of this one)."""
+    return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:10]
 
 
 def data_checksum(payload: dict) -> str | None:
@@ -295,6 +302,21 @@ def result_parts(result: dict | None) -> list[tuple[str, dict, bool]]:
     return finished + [(name, record, False) for name, record in result.get("in_progress", {}).items()]
 
 
+def unchanged_parts(previous: dict, config: dict) -> dict | None:
+    """What of ``previous`` a run of ``config`` keeps when it replaces it: the parts (finished or in
+    progress) whose configuration is the same in both, where each names its parts' configurations
+    (``config["parts"]`` a dict); nothing otherwise."""
+    before = (previous.get("config") or {}).get("parts")
+    after = config.get("parts")
+    if not isinstance(before, dict) or not isinstance(after, dict):
+        return None
+    same = {name for name, part in after.items() if before.get(name) == part}
+    return {
+        "parts": {name: r for name, r in (previous.get("parts") or {}).items() if name in same},
+        "in_progress": {name: r for name, r in (previous.get("in_progress") or {}).items() if name in same},
+    }
+
+
 def run_parts(
     path: Path,
     config: dict,
@@ -303,6 +325,7 @@ def run_parts(
     time_budget_seconds=None,
     kind: str = "",
     annotate=None,
+    only=None,
 ) -> dict:
     """Run a profile made of parts, one after another, resumable part by part.
 
@@ -316,9 +339,15 @@ def run_parts(
     part's record so far under ``payload["in_progress"][name]`` (marked partial, never read as a finished
     part), so that a long part's epochs are in the result file as they come; a part's saved progress is
     only replaced by a record of at least as many epochs.
+
+    ``only``, when given, names the parts to train now; the others keep what the file holds.  Where
+    ``config["parts"]`` maps each part's name to its configuration, ``overwrite`` keeps the parts
+    whose configuration is unchanged and trains again only those whose configuration changed.
     """
     check_replaceable(path, config, overwrite)
-    previous = None if overwrite else read_json(path)
+    previous = read_json(path)
+    if overwrite and previous is not None:
+        previous = unchanged_parts(previous, config)
     done = dict(previous.get("parts", {})) if previous else {}
     payload = {"kind": kind, "config": config, "parts": done, "complete": all(name in done for name in parts)}
     # parts in progress keep their saved epochs until this run has trained more of them (a lost checkpoint
@@ -328,7 +357,7 @@ def run_parts(
         payload["in_progress"] = waiting
     started = time.perf_counter()
     for name, train in parts.items():
-        if name in done:
+        if name in done or (only is not None and name not in only):
             continue
 
         def save_progress(record, name=name):

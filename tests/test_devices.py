@@ -11,7 +11,7 @@ import json
 import numpy as np
 import pytest
 import torch
-from test_mnist_experiment import RATES, tiny_dataset
+from test_mnist_experiment import tiny_profile
 
 from lnutils import smoke
 from lnutils.experiments import conv, mnist, rnn
@@ -107,11 +107,11 @@ def test_adding_problem_is_the_same_on_every_device(device):
     np.testing.assert_allclose(here["LSTM"]["train_loss"], on_cpu["LSTM"]["train_loss"], rtol=1e-4)
 
 
-def test_a_result_records_the_device_it_ran_on(device, tmp_path):
-    config = mnist.RunConfig(batch_size=50, epochs=1, seeds=[0], learning_rates=RATES)
-    results = tmp_path / "r.json"
-    mnist.run(config, tiny_dataset(), progress=False, results_file=results, device=device)
-    assert json.loads(results.read_text())["provenance"]["device"].startswith(device)
+def test_a_result_records_the_device_it_ran_on(device, tmp_path, monkeypatch):
+    tiny_profile(monkeypatch, epochs=1)
+    mnist.run_profile("paper", device, progress=False, results_dir=tmp_path, checkpoint_dir=tmp_path)
+    saved = json.loads((tmp_path / "mnist_paper.json").read_text())
+    assert saved["parts"]["batch 50"]["provenance"]["device"].startswith(device)
 
 
 def test_smoke_run_passes_every_part(device):

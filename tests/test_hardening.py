@@ -13,7 +13,7 @@ from dataclasses import asdict
 import pytest
 import torch
 import torch.nn.functional as F
-from test_mnist_experiment import RATES, tiny_dataset
+from test_mnist_experiment import RATES, tiny_dataset, tiny_profile
 
 from lnutils import cli, environment, norms, runs
 from lnutils.experiments import __main__ as experiments_cli
@@ -97,20 +97,25 @@ def test_checkpoint_fingerprint_includes_the_data(tmp_path):
 # ----------------------------------------------------------------------------- results
 
 
-def test_a_run_of_another_configuration_does_not_replace_a_saved_one(tmp_path):
-    results = tmp_path / "r.json"
-    config = mnist.RunConfig(batch_size=50, epochs=2, seeds=[0], learning_rates=RATES)
-    mnist.run(config, tiny_dataset(), progress=False, results_file=results)
-    other = mnist.RunConfig(batch_size=50, epochs=1, seeds=[0, 1], learning_rates=RATES)
+def test_a_run_of_another_configuration_does_not_replace_a_saved_one(tmp_path, monkeypatch):
+    where = dict(results_dir=tmp_path, checkpoint_dir=tmp_path, progress=False)
+    results = tmp_path / "mnist_paper.json"
+    tiny_profile(monkeypatch, epochs=2, seeds=[0])
+    mnist.run_profile("paper", **where)
+    tiny_profile(monkeypatch, epochs=1, seeds=[0, 1])
     with pytest.raises(runs.ResultsConflict, match="another configuration"):
-        mnist.run(other, tiny_dataset(), progress=False, results_file=results)
-    assert json.loads(results.read_text())["config"]["seeds"] == [0]
-    mnist.run(other, tiny_dataset(), progress=False, results_file=results, overwrite=True)
-    assert json.loads(results.read_text())["config"]["seeds"] == [0, 1]
+        mnist.run_profile("paper", **where)
+    assert json.loads(results.read_text())["parts"]["batch 50"]["config"]["seeds"] == [0]
+    mnist.run_profile("paper", overwrite=True, **where)
+    assert json.loads(results.read_text())["parts"]["batch 50"]["config"]["seeds"] == [0, 1]
     # --overwrite loses nothing: the replaced run is kept beside the new one, once
-    kept = runs.replaced_results("r.json", tmp_path)
-    assert [r["config"]["seeds"] for r in kept] == [[0]] and kept[0]["epochs_done"] == 2
-    assert sorted(p.name for p in tmp_path.glob("r*.json")) == ["r.json", "r.replaced-1.json"]
+    kept = runs.replaced_results("mnist_paper.json", tmp_path)
+    assert [r["parts"]["batch 50"]["config"]["seeds"] for r in kept] == [[0]]
+    assert kept[0]["parts"]["batch 50"]["epochs_done"] == 2
+    assert sorted(p.name for p in tmp_path.glob("mnist_paper*.json")) == [
+        "mnist_paper.json",
+        "mnist_paper.replaced-1.json",
+    ]
 
 
 def test_overwrite_replaces_only_another_configuration_and_keeps_it(tmp_path):
@@ -126,12 +131,12 @@ def test_overwrite_replaces_only_another_configuration_and_keeps_it(tmp_path):
     assert runs.finished(path, {"a": 2})["epochs_done"] == 2 and runs.finished(path, {"a": 3}) is None
 
 
-def test_a_corrupt_result_file_is_a_clear_error_before_any_training(tmp_path):
-    results = tmp_path / "r.json"
-    results.write_text('{"config": {"batch')
-    config = mnist.RunConfig(batch_size=50, epochs=1, seeds=[0], learning_rates=RATES)
+def test_a_corrupt_result_file_is_a_clear_error_before_any_training(tmp_path, monkeypatch):
+    (tmp_path / "mnist_paper.json").write_text('{"config": {"batch')
+    tiny_profile(monkeypatch, epochs=1)
+    monkeypatch.setattr(mnist, "load_mnist", lambda: pytest.fail("loaded data before checking the result file"))
     with pytest.raises(runs.ResultsConflict, match="not valid JSON"):
-        mnist.run(config, dataset=None, progress=False, results_file=results)  # raises before loading data
+        mnist.run_profile("paper", results_dir=tmp_path, checkpoint_dir=tmp_path, progress=False)
 
 
 def test_save_results_keeps_the_larger_result(tmp_path):
@@ -212,7 +217,7 @@ def test_installed_lnutils_writes_to_the_user_folder_and_reports_no_commit(monke
 
 def test_saved_runs_are_read_from_the_package_when_the_results_folder_has_none(monkeypatch, tmp_path):
     monkeypatch.setenv("LNUTILS_RESULTS", str(tmp_path))
-    assert mnist.saved_results("paper", 128)["config"]["batch_size"] == 128
+    assert mnist.saved_paper_runs()[128]["config"]["batch_size"] == 128
 
 
 def test_provenance_records_file_names_not_paths(tmp_path):
@@ -364,11 +369,13 @@ def test_layer_norm_at_huge_float32_values_gives_no_nan():
 
 
 def test_a_complete_run_of_the_same_configuration_is_not_trained_again(tmp_path, monkeypatch):
-    config = mnist.profile_config("paper", 128, epochs=1, seeds=[0])
-    saved = {"config": asdict(config), "complete": True, "epochs_done": 1, "curves": {}}
-    (tmp_path / "mnist_paper_b128.json").write_text(json.dumps(saved))
+    configs = mnist.profile_configs("paper", epochs=1, seeds=[0])
+    parts = {mnist.part_name(b): asdict(c) for b, c in configs.items()}
+    records = {name: {"batch_size": c["batch_size"], "config": c, "epochs_done": 1} for name, c in parts.items()}
+    saved = {"kind": "figure 6 run", "config": {"profile": "paper", "parts": parts}, "parts": records, "complete": True}
+    (tmp_path / "mnist_paper.json").write_text(json.dumps(saved))
     monkeypatch.setattr(mnist, "run", lambda *a, **k: pytest.fail("trained a finished run again"))
-    assert mnist.run_profile(128, epochs=1, seeds=[0], results_dir=tmp_path, overwrite=True) == saved
+    assert mnist.run_profile(epochs=1, seeds=[0], results_dir=tmp_path, overwrite=True) == saved
 
 
 @pytest.mark.parametrize("experiment", ["conv", "rnn"])

@@ -293,8 +293,9 @@ def test_a_profile_split_by_seed_trains_what_one_stack_of_all_seeds_trains(tmp_p
     # run_parts keeps a saved part in progress until the run has trained more of it
     path = tmp_path / "kept.json"
     config = {"profile": "test", "parts": [asdict(c) for c in split()]}
-    runs.write_json(path, {"kind": "", "config": config, "parts": {}, "complete": False,
-                           "in_progress": {"a": {"epochs_done": 5}}})
+    runs.write_json(
+        path, {"kind": "", "config": config, "parts": {}, "complete": False, "in_progress": {"a": {"epochs_done": 5}}}
+    )
 
     def train(seconds_left, save_progress):
         save_progress({"epochs_done": 1})

@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 
+from lnutils import runs
 from lnutils.data import Dataset, FileRecord, Provenance
 from lnutils.experiments import mnist as experiment
 from lnutils.mlp import METHODS
@@ -125,18 +126,68 @@ def tiny_dataset(n_train=5100, n_test=50) -> Dataset:
     )
 
 
-def test_run_writes_provenance_and_never_shortens_a_longer_saved_run(tmp_path):
-    config = experiment.RunConfig(batch_size=50, epochs=2, seeds=[0], learning_rates=RATES)
-    results = tmp_path / "r.json"
-    experiment.run(config, tiny_dataset(), progress=False, results_file=results)
-    saved = json.loads(results.read_text())
-    assert saved["epochs_done"] == 2 and saved["complete"]
-    assert {"data", "versions", "commit", "device", "wall_seconds"} <= set(saved["provenance"])
-    assert saved["config"]["seeds"] == [0] and saved["provenance"]["data"]["checksum"]
+def tiny_profile(monkeypatch, batch_sizes=(50,), epochs=2, seeds=(0,), rates=None):
+    """The paper profile made tiny: the given batch sizes, epochs and seeds on :func:`tiny_dataset`;
+    ``rates``: {batch size: learning rates} where they are not :data:`RATES`."""
+
+    def configs(profile, epochs=None, seeds=None, planned=(epochs, seeds)):
+        epochs, seeds = epochs or planned[0], list(seeds or planned[1])
+        return {
+            b: experiment.RunConfig(
+                batch_size=b, epochs=epochs, seeds=seeds, learning_rates=(rates or {}).get(b, RATES)
+            )
+            for b in batch_sizes
+        }
+
+    monkeypatch.setattr(experiment, "profile_configs", configs)
+    monkeypatch.setattr(experiment, "load_mnist", lambda: tiny_dataset())
+
+
+def test_run_writes_provenance_and_never_shortens_a_longer_saved_run(tmp_path, monkeypatch):
+    tiny_profile(monkeypatch, epochs=3)
+    where = dict(results_dir=tmp_path, checkpoint_dir=tmp_path, progress=False)
+    experiment.run_profile("paper", time_budget_seconds=1e-9, **where)  # one epoch, then out of time
+    experiment.run_profile("paper", time_budget_seconds=1e-9, **where)  # resumed: a second epoch
+    saved = json.loads((tmp_path / "mnist_paper.json").read_text())
+    progress = saved["in_progress"]["batch 50"]
+    assert progress["epochs_done"] == 2 and saved["parts"] == {} and not saved["complete"]
+    assert {"data", "versions", "commit", "device", "wall_seconds"} <= set(progress["provenance"])
+    assert progress["config"]["seeds"] == [0] and progress["provenance"]["data"]["checksum"]
+    assert experiment.saved_paper_runs(tmp_path)[50]["complete"] is False
     # a restart without its checkpoint must not overwrite the longer run with a shorter one
-    short = experiment.RunConfig(batch_size=50, epochs=2, seeds=[0], learning_rates=RATES)
-    experiment.run(short, tiny_dataset(), progress=False, results_file=results, time_budget_seconds=0)
-    assert json.loads(results.read_text())["epochs_done"] == 2
+    (checkpoint,) = tmp_path.glob("mnist_paper_b50_*.pt")
+    checkpoint.unlink()
+    experiment.run_profile("paper", time_budget_seconds=1e-9, **where)
+    assert json.loads((tmp_path / "mnist_paper.json").read_text())["in_progress"]["batch 50"]["epochs_done"] == 2
+    experiment.run_profile("paper", **where)
+    saved = json.loads((tmp_path / "mnist_paper.json").read_text())
+    assert saved["complete"] and saved["parts"]["batch 50"]["epochs_done"] == 3 and not saved.get("in_progress")
+    assert set(saved["parts"]["batch 50"]["convergence"]) == set(METHODS)
+
+
+def test_a_profile_run_trains_only_the_batch_sizes_asked_and_overwrite_keeps_unchanged_parts(tmp_path, monkeypatch):
+    tiny_profile(monkeypatch, batch_sizes=(50, 25), epochs=1)
+    where = dict(results_dir=tmp_path, checkpoint_dir=tmp_path, progress=False)
+    payload = experiment.run_profile("paper", batch_sizes=[25], **where)
+    assert list(payload["parts"]) == ["batch 25"] and not payload["complete"]
+    with pytest.raises(ValueError, match="no part at batch size"):
+        experiment.run_profile("paper", batch_sizes=[7], **where)
+    experiment.run_profile("paper", **where)
+    first = json.loads((tmp_path / "mnist_paper.json").read_text())
+    assert first["complete"]
+    # new rates for batch 25 only: the batch-50 part is kept as it is, batch 25 trains again
+    rates = {**RATES, "layer norm": 3e-4}
+    tiny_profile(monkeypatch, batch_sizes=(50, 25), epochs=1, rates={25: rates})
+    with pytest.raises(runs.ResultsConflict, match="another configuration"):
+        experiment.run_profile("paper", **where)
+    experiment.run_profile("paper", overwrite=True, **where)
+    now = json.loads((tmp_path / "mnist_paper.json").read_text())
+    assert now["parts"]["batch 50"] == first["parts"]["batch 50"]  # kept, not trained again
+    assert now["parts"]["batch 25"]["config"]["learning_rates"]["layer norm"] == 3e-4
+    kept = runs.replaced_results("mnist_paper.json", tmp_path)
+    assert [r["parts"]["batch 25"]["config"]["learning_rates"]["layer norm"] for r in kept] == [1e-3]
+    replaced = experiment.replaced_paper_runs(tmp_path)
+    assert [r["config"]["learning_rates"]["layer norm"] for r in replaced[25]] == [1e-3] and not replaced.get(50)
 
 
 def test_batch_size_robustness_compares_the_two_runs_at_the_epochs_both_reached():

@@ -182,15 +182,22 @@ def test_the_selection_in_use_and_the_saved_rates_sentence_follow_the_files(tmp_
 
 def test_replaced_runs_are_listed_with_their_rates(tmp_path, monkeypatch):
     monkeypatch.setenv("LNUTILS_RESULTS", str(tmp_path))
-    (tmp_path / "mnist_paper_b128.json").write_text("{}")  # the results folder in use has this run
-    (tmp_path / "mnist_paper_b4.json").write_text("{}")
+
+    def run_file(rate: float) -> dict:
+        config = {"batch_size": 128, "epochs": 65, "seeds": [0, 1], "learning_rates": {"layer norm": rate}}
+        record = {
+            "batch_size": 128,
+            "config": config,
+            "epochs_done": 65,
+            "curves": {"test_error": {"layer norm": [[0.02, 0.03], [0.015, 0.017]]}},
+        }
+        return {"config": {"profile": "paper", "parts": {"batch 128": config}}, "parts": {"batch 128": record}}
+
+    (tmp_path / "mnist_paper.json").write_text(json.dumps(run_file(3e-4)))  # the results folder in use has it
     assert mnist_words.replaced_runs_markdown(mnist.replaced_paper_runs()) == ""
-    old = {
-        "config": {"epochs": 65, "seeds": [0, 1], "learning_rates": {"layer norm": 1e-4}},
-        "epochs_done": 65,
-        "curves": {"test_error": {"layer norm": [[0.02, 0.03], [0.015, 0.017]]}},
-    }
-    (tmp_path / "mnist_paper_b128.replaced-1.json").write_text(json.dumps(old))
+    (tmp_path / "mnist_paper.replaced-1.json").write_text(json.dumps(run_file(3e-4)))  # the same part: not listed
+    assert mnist_words.replaced_runs_markdown(mnist.replaced_paper_runs()) == ""
+    (tmp_path / "mnist_paper.replaced-2.json").write_text(json.dumps(run_file(1e-4)))
     text = mnist_words.replaced_runs_markdown(mnist.replaced_paper_runs())
     assert "| 128 | 65 of 65 | [0, 1] | layer norm 0.0001 | layer norm 1.60 ± 0.14% |" in text
 

@@ -1,7 +1,7 @@
 """One command line for the three experiments (options: :mod:`lnutils.cli`)::
 
     python -m lnutils.experiments mnist select --batch-size 128 [--full-length]
-    python -m lnutils.experiments mnist run --profile paper --batch-size 128
+    python -m lnutils.experiments mnist run --profile paper   # both batch sizes; --batch-size: one
     python -m lnutils.experiments conv select
     python -m lnutils.experiments conv run --profile cpu      # the CPU evidence; paper: a GPU
     python -m lnutils.experiments rnn run --profile cpu       # the CPU evidence; paper: a GPU
@@ -39,7 +39,14 @@ def parser() -> argparse.ArgumentParser:
         sub = experiments.add_parser(name, help=helps[name], description=helps[name])
         sub.add_argument("command", choices=choices)
         if name == "mnist":
-            sub.add_argument("--batch-size", type=positive_int, default=128, choices=[128, 4], metavar="{128,4}")
+            sub.add_argument(
+                "--batch-size",
+                type=positive_int,
+                default=None,
+                choices=[128, 4],
+                metavar="{128,4}",
+                help="select: the batch size (default 128); run: train only this batch size's part (default: both)",
+            )
             sub.add_argument(
                 "--train-subset", type=positive_int, default=None, help="select only: use the first n training images"
             )
@@ -105,9 +112,10 @@ def refuse_unused_options(args) -> None:
 
 def run_mnist(args, device) -> None:
     if args.command == "select":
-        epochs = args.epochs or (mnist.FULL_LENGTH_EPOCHS if args.full_length else 3 if args.batch_size >= 32 else 1)
+        batch_size = args.batch_size or 128
+        epochs = args.epochs or (mnist.FULL_LENGTH_EPOCHS if args.full_length else 3 if batch_size >= 32 else 1)
         payload = mnist.select_learning_rates_run(
-            args.batch_size,
+            batch_size,
             epochs,
             train_subset=args.train_subset,
             device=device,
@@ -118,15 +126,12 @@ def run_mnist(args, device) -> None:
         print("chosen learning rates:", payload["chosen"])
     else:
         payload = mnist.run_profile(
-            args.batch_size,
-            device=device,
-            epochs=args.epochs,
-            seeds=args.seeds,
-            time_budget_seconds=args.time_budget,
-            overwrite=args.overwrite,
-            profile=args.profile,
+            args.profile,
+            device,
+            batch_sizes=[args.batch_size] if args.batch_size else None,
+            **profile_options(args),
         )
-        print(f"epochs done: {payload['epochs_done']}; results in {mnist.results_file(args.profile, args.batch_size)}")
+        print(f"parts done: {list(payload['parts'])}; results in {mnist.results_file(args.profile)}")
 
 
 def profile_options(args) -> dict:

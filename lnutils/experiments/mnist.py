@@ -5,10 +5,12 @@ paper's claims checked on the curves.  Nothing here formats: the chapter's table
 sentences are in :mod:`lnutils.report`.  Command line (:mod:`lnutils.experiments`)::
 
     python -m lnutils.experiments mnist select --batch-size 128 [--full-length]
-    python -m lnutils.experiments mnist run --profile paper --batch-size 128
+    python -m lnutils.experiments mnist run --profile paper [--batch-size 128]
 
 Both write result files (JSON) that record the configuration, seeds, data provenance,
-versions, commit, device and wall time, and resume from a checkpoint every epoch.
+versions, commit, device and wall time, and resume from a checkpoint every epoch.  A
+profile's run is made of parts, one per batch size (:func:`lnutils.runs.run_parts`, the
+shape of every experiment's runs): ``mnist_<profile>.json``.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import numpy as np
 import torch
 
 from lnutils import environment, runs
-from lnutils.compare import at_epoch, curves_array, geometric_mean, is_lower, log10, settled
+from lnutils.compare import at_epoch, convergence, curves_array, geometric_mean, is_lower, log10, settled
 from lnutils.data import load_mnist
 from lnutils.mlp import METHODS, MLPStack
 from lnutils.runs import provenance, save_results
@@ -89,30 +91,58 @@ BATCH_SIZES = (128, 4)  # Figure 6's two panels
 # ----------------------------------------------------------------------------- provenance
 
 
-def results_file(kind: str, batch_size: int, results_dir: Path | None = None) -> Path:
-    """Where a result is written: ``results_dir``, else :func:`lnutils.runs.results_dir`."""
+def results_file(profile: str, results_dir: Path | None = None) -> Path:
+    """Where a profile's run is written: ``results_dir``, else :func:`lnutils.runs.results_dir`."""
+    return Path(results_dir if results_dir is not None else runs.results_dir()) / f"mnist_{profile}.json"
+
+
+def saved_results(profile: str = "paper", results_dir: Path | None = None) -> dict | None:
+    """A profile's saved run (parts ``batch 128`` and ``batch 4``): from ``results_dir`` if given, else
+    the results folder, else the book's copy."""
+    return runs.read_results(f"mnist_{profile}.json", results_dir)
+
+
+def selection_file(kind: str, batch_size: int, results_dir: Path | None = None) -> Path:
+    """Where a learning-rate selection (``kind`` "lr" or "lr_full") is written."""
     return Path(results_dir if results_dir is not None else runs.results_dir()) / f"mnist_{kind}_b{batch_size}.json"
 
 
-def saved_results(kind: str, batch_size: int, results_dir: Path | None = None) -> dict | None:
-    """A saved result: from ``results_dir`` if given, else the results folder, else the book's copy."""
+def saved_selection(kind: str, batch_size: int, results_dir: Path | None = None) -> dict | None:
+    """A saved learning-rate selection ("lr": a few epochs; "lr_full": full length)."""
     return runs.read_results(f"mnist_{kind}_b{batch_size}.json", results_dir)
 
 
+def part_name(batch_size: int) -> str:
+    return f"batch {batch_size}"
+
+
+def as_run(record: dict, finished: bool) -> dict:
+    """One part of a profile's run as the chapter reads it: the record, and whether it is complete."""
+    return {**record, "complete": finished}
+
+
 def saved_paper_runs(results_dir: Path | None = None) -> dict[int, dict]:
-    """{batch size: saved paper-profile result} for the batch sizes that have one."""
-    return {bs: result for bs in BATCH_SIZES if (result := saved_results("paper", bs, results_dir)) is not None}
+    """{batch size: the saved paper-profile part} for the batch sizes that have one (``complete`` says
+    whether it finished)."""
+    return {r["batch_size"]: as_run(r, done) for _, r, done in runs.result_parts(saved_results("paper", results_dir))}
 
 
 def replaced_paper_runs(results_dir: Path | None = None) -> dict[int, list[dict]]:
-    """{batch size: the paper-profile runs that a run of another configuration replaced} (kept as
-    ``mnist_paper_b<B>.replaced-<n>.json``)."""
-    return {bs: runs.replaced_results(f"mnist_paper_b{bs}.json", results_dir) for bs in BATCH_SIZES}
+    """{batch size: paper-profile parts that a run of another configuration replaced}: the parts of
+    ``mnist_paper.replaced-<n>.json`` whose configuration differs from the part saved now."""
+    current = saved_paper_runs(results_dir)
+    found = {bs: [] for bs in BATCH_SIZES}
+    for replaced in runs.replaced_results("mnist_paper.json", results_dir):
+        for _, record, done in runs.result_parts(replaced):
+            now = current.get(record["batch_size"])
+            if now is None or now["config"] != record["config"]:
+                found.setdefault(record["batch_size"], []).append(as_run(record, done))
+    return found
 
 
 def full_length_selections(results_dir: Path | None = None) -> dict[int, dict | None]:
     """{batch size: the full-length learning-rate selection's result, or None where it has not run}."""
-    return {bs: saved_results("lr_full", bs, results_dir) for bs in BATCH_SIZES}
+    return {bs: saved_selection("lr_full", bs, results_dir) for bs in BATCH_SIZES}
 
 
 # ----------------------------------------------------------------------------- learning rate selection
@@ -153,7 +183,7 @@ def select_learning_rates_run(
             "(or none: all 55,000)"
         )
     kind = "lr_full" if full_length else "lr"
-    path = results_file(kind, batch_size, results_dir)
+    path = selection_file(kind, batch_size, results_dir)
     selection_config = {
         "batch_size": batch_size,
         "epochs": epochs,
@@ -234,10 +264,10 @@ def select_learning_rates_run(
 def selection_in_use(batch_size: int, results_dir: Path | None = None) -> dict:
     """The learning-rate selection the runs use: the full-length one once it is complete
     (the fair rule), else the first, short one."""
-    full = saved_results("lr_full", batch_size, results_dir)
+    full = saved_selection("lr_full", batch_size, results_dir)
     if full is not None and full.get("complete"):
         return full
-    short = saved_results("lr", batch_size, results_dir)
+    short = saved_selection("lr", batch_size, results_dir)
     if short is not None and short.get("complete") is False:
         raise FileNotFoundError(
             f"the learning-rate selection for batch size {batch_size} stopped after {short.get('epochs_done')} of "
@@ -246,7 +276,8 @@ def selection_in_use(batch_size: int, results_dir: Path | None = None) -> dict:
         )
     if short is None:
         raise FileNotFoundError(
-            f"no learning-rate selection for batch size {batch_size} in {results_file('lr', batch_size, results_dir)}; "
+            f"no learning-rate selection for batch size {batch_size} in "
+            f"{selection_file('lr', batch_size, results_dir)}; "
             f"run `python -m lnutils.experiments mnist select --batch-size {batch_size}` or pass learning_rates=..."
         )
     return short
@@ -266,43 +297,26 @@ def run(
     device="cpu",
     progress=True,
     checkpoint: Path | None = None,
-    results_file: Path | None = None,
     time_budget_seconds=None,
-    overwrite=False,
     trained: dict | None = None,
+    on_record=None,
+    commit: str | None = None,
 ) -> tuple[History, dict]:
-    """Train config.methods × config.seeds in lockstep; optionally resumable and saved.
-
-    A results file is never replaced by a shorter run of the same configuration, nor by
-    a run of another configuration unless ``overwrite`` (checked before training starts).
-    ``trained``, a dict, receives the trained stacks by method (to inspect g and b).
-    """
-    if results_file is not None:
-        runs.check_replaceable(Path(results_file), asdict(config), overwrite)
+    """Train config.methods × config.seeds in lockstep, resumable from ``checkpoint``; returns the
+    history and the run's record (:func:`part_record`).  ``on_record(record)``, when given, receives
+    the record after every epoch (a profile's run saves it: :func:`run_profile`).  ``trained``, a
+    dict, receives the trained stacks by method (to inspect g and b)."""
     dataset = dataset if dataset is not None else load_mnist()
     split = make_split(dataset, config.validation, config.train_subset)
     stacks = {method: MLPStack(method, config.seeds, bn_unbiased=config.bn_unbiased) for method in config.methods}
     rates = {method: config.learning_rates[method] for method in config.methods}
-    start_commit = environment.git_commit()
+    commit = commit if commit is not None else environment.git_commit()
     if trained is not None:
         trained.update(stacks)
 
-    def results_payload(history: History) -> dict:
-        return {
-            "kind": "figure 6 run",
-            "config": asdict(config),
-            "epochs_done": len(next(iter(history.train_nll.values()))),
-            "complete": len(next(iter(history.train_nll.values()))) == config.epochs,
-            "curves": history.to_dict(),
-            # wall time of all epochs, including those of earlier, resumed sessions
-            "provenance": provenance(dataset, torch.device(device), sum(history.epoch_seconds), commit=start_commit),
-        }
-
-    def save_partial(history: History) -> None:
-        """Results on disk after every epoch; never replaces a longer run of the same config
-        (a new session without the checkpoint restarts from epoch 0)."""
-        if results_file is not None:
-            save_results(results_file, results_payload(history), overwrite=overwrite)
+    def epoch_done(history: History) -> None:
+        if on_record is not None:
+            on_record(part_record(config, history, dataset, device, commit))
 
     history = train_lockstep(
         stacks,
@@ -314,16 +328,34 @@ def run(
         progress=progress,
         device=device,
         time_budget_seconds=time_budget_seconds,
-        on_epoch_end=save_partial,
+        on_epoch_end=epoch_done,
         fingerprint_extra={"bn_unbiased": config.bn_unbiased},
     )
-    payload = results_payload(history)
-    save_partial(history)
-    return history, payload
+    return history, part_record(config, history, dataset, device, commit)
+
+
+def part_record(config: RunConfig, history: History, dataset, device, commit: str | None) -> dict:
+    """One batch size's run as a part of a profile's result: its configuration, curves, the
+    convergence check (:func:`lnutils.compare.convergence`) and provenance (the wall time of all
+    epochs, those of earlier, resumed sessions included)."""
+    curves = history.to_dict()
+    return {
+        "batch_size": config.batch_size,
+        "config": asdict(config),
+        "epochs_done": len(history.epoch_seconds),
+        "curves": curves,
+        "convergence": convergence(curves),
+        "provenance": provenance(dataset, torch.device(device), sum(history.epoch_seconds), commit=commit),
+    }
+
+
+def profile_configs(profile: str, epochs=None, seeds=None) -> dict[int, RunConfig]:
+    """{batch size: the profile's run at that batch size} (:func:`profile_config`)."""
+    return {batch_size: profile_config(profile, batch_size, epochs=epochs, seeds=seeds) for batch_size in BATCH_SIZES}
 
 
 def run_profile(
-    batch_size: int,
+    profile: str = "paper",
     device="cpu",
     progress=True,
     epochs=None,
@@ -332,29 +364,51 @@ def run_profile(
     checkpoint_dir=None,
     time_budget_seconds=None,
     overwrite=False,
-    profile="paper",
+    batch_sizes=None,
 ) -> dict:
-    """A profile's run (the paper-scale one by default), saved and resumable: run it again
-    after an interruption and it continues from its checkpoint."""
-    config = profile_config(profile, batch_size, epochs=epochs, seeds=seeds)
-    checkpoint = (
-        Path(checkpoint_dir or runs.checkpoint_dir())
-        / f"mnist_{profile}_b{batch_size}_{'-'.join(map(str, config.seeds))}.pt"
-    )
-    path = results_file(profile, batch_size, results_dir)
-    if (done := runs.finished(path, asdict(config))) is not None:
-        print(f"{path.name} is already a complete run of this configuration")
-        return done
-    _, payload = run(
-        config,
-        device=device,
-        progress=progress,
-        checkpoint=checkpoint,
-        results_file=path,
-        time_budget_seconds=time_budget_seconds,
+    """A profile's run (the paper-scale one by default), one part per batch size, saved and
+    resumable (:func:`lnutils.runs.run_parts`): run it again after an interruption and each part
+    continues from its checkpoint; a finished part is not trained again.  ``batch_sizes`` trains
+    only those parts now (the others keep what the file holds).  With ``overwrite`` a part whose
+    configuration changed (new learning rates, say) starts again, the replaced file is kept as
+    ``mnist_<profile>.replaced-<n>.json``, and the parts whose configuration is unchanged are kept."""
+    configs = profile_configs(profile, epochs=epochs, seeds=seeds)
+    unknown = [b for b in batch_sizes or () if b not in configs]
+    if unknown:
+        raise ValueError(f"no part at batch size(s) {unknown}; the {profile} profile has {list(configs)}")
+    commit = environment.git_commit()
+
+    def part(config: RunConfig):
+        name = f"mnist_{profile}_b{config.batch_size}_{runs.config_tag(asdict(config))}.pt"  # new rates: a new name
+        checkpoint = Path(checkpoint_dir or runs.checkpoint_dir()) / name
+
+        def train(seconds_left, save_progress):
+            print(
+                f"batch size {config.batch_size}: {len(config.methods)} methods × {len(config.seeds)} seed(s), "
+                f"{config.epochs} epochs"
+            )
+            history, record = run(
+                config,
+                device=device,
+                progress=progress,
+                checkpoint=checkpoint,
+                time_budget_seconds=seconds_left,
+                on_record=save_progress,
+                commit=commit,
+            )
+            return None if runs.ran_out_of_time(history, config.epochs) else record
+
+        return train
+
+    return runs.run_parts(
+        results_file(profile, results_dir),
+        {"profile": profile, "parts": {part_name(b): asdict(c) for b, c in configs.items()}},
+        {part_name(b): part(c) for b, c in configs.items()},
         overwrite=overwrite,
+        time_budget_seconds=time_budget_seconds,
+        kind="figure 6 run",
+        only=[part_name(b) for b in batch_sizes] if batch_sizes else None,
     )
-    return payload
 
 
 # ----------------------------------------------------------------------------- claims and checks
@@ -570,8 +624,7 @@ def chapter_runs(
     """
     live = {}
     if profile == "paper":
-        for batch_size in configs:
-            run_profile(batch_size, device=device, progress=progress)
+        run_profile("paper", device=device, progress=progress, batch_sizes=list(configs))
     else:
         for batch_size, config in configs.items():
             print(

@@ -35,7 +35,8 @@ def _state(record: dict, finished: bool) -> str:
         state = f"**training**: epoch {epochs_done(record)} of {record['config']['epochs']}"
         if "seed_parts" in record:  # each seed trains as a part of its own: how far each got
             reached = ", ".join(
-                f"seed {p['seeds'][0]}: {'done' if p['finished'] else 'epoch ' + str(p['epochs_done'])}" for p in record["seed_parts"]
+                f"seed {p['seeds'][0]}: {'done' if p['finished'] else 'epoch ' + str(p['epochs_done'])}"
+                for p in record["seed_parts"]
             )
             state += f" ({reached})"
         return state
