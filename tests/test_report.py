@@ -174,10 +174,11 @@ def test_the_selection_in_use_and_the_saved_rates_sentence_follow_the_files(tmp_
         learning_rates = {"baseline": 3e-4}
 
     saved = {128: {"config": {"learning_rates": {"baseline": 1e-3}}}}
-    text = mnist_words.saved_rates_sentence({128: Config()}, saved)
+    in_use = mnist.selections_in_use([128])
+    text = mnist_words.saved_rates_sentence({128: Config()}, saved, in_use)
     assert "full-length selection's learning rates (baseline 0.0003)" in text and "other rates (baseline 0.001)" in text
     saved[128]["config"]["learning_rates"] = {"baseline": 3e-4}
-    assert "trained at the same rates" in mnist_words.saved_rates_sentence({128: Config()}, saved)
+    assert "trained at the same rates" in mnist_words.saved_rates_sentence({128: Config()}, saved, in_use)
 
 
 def test_replaced_runs_are_listed_with_their_rates(tmp_path, monkeypatch):

@@ -283,6 +283,17 @@ def selection_in_use(batch_size: int, results_dir: Path | None = None) -> dict:
     return short
 
 
+def selections_in_use(batch_sizes=BATCH_SIZES, results_dir: Path | None = None) -> dict[int, dict | None]:
+    """{batch size: the selection its runs use (:func:`selection_in_use`), or None where there is none}."""
+    found = {}
+    for batch_size in batch_sizes:
+        try:
+            found[batch_size] = selection_in_use(batch_size, results_dir)
+        except FileNotFoundError:
+            found[batch_size] = None
+    return found
+
+
 def selected_learning_rates(batch_size: int, results_dir: Path | None = None) -> dict[str, float]:
     """The learning rates chosen by the selection in use for this batch size (:func:`selection_in_use`)."""
     return {method: float(rate) for method, rate in selection_in_use(batch_size, results_dir)["chosen"].items()}

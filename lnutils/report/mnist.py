@@ -129,11 +129,12 @@ def mnist_saved_markdown(saved: dict[int, dict]) -> str:
     return table + "\n\n" + "\n".join(sources)
 
 
-def saved_rates_sentence(configs: dict, saved: dict[int, dict]) -> str:
-    """Which selection's rates this build uses, and whether each saved run was trained at them."""
+def saved_rates_sentence(configs: dict, saved: dict[int, dict], in_use: dict[int, dict | None]) -> str:
+    """Which selection's rates this build uses, and whether each saved run was trained at them
+    (``in_use``: :func:`lnutils.experiments.mnist.selections_in_use`)."""
     sentences = []
     for batch_size, config in configs.items():
-        selection = mnist.selection_in_use(batch_size)
+        selection = in_use.get(batch_size) or {"config": {}, "chosen": {}}
         which = "full-length" if selection["config"].get("rule") else "first, short"
         rates = ", ".join(f"{m} {r:g}" for m, r in config.learning_rates.items())
         chosen = {m: float(r) for m, r in selection["chosen"].items()}
@@ -302,16 +303,20 @@ def _run_sizes(configs: dict[int, mnist.RunConfig], saved: dict[int, dict] | Non
 
 
 def fidelity_ledger(
-    configs: dict[int, mnist.RunConfig], saved: dict[int, dict] | None = None, selections: dict | None = None
+    configs: dict[int, mnist.RunConfig],
+    saved: dict[int, dict] | None = None,
+    selections: dict | None = None,
+    in_use: dict[int, dict | None] | None = None,
 ) -> str:
     """Markdown: each detail of the setup, what the paper says, what we do, and why.  ``saved``: the saved
-    paper runs, which the figure shows (the epochs and seeds rows then describe them)."""
+    paper runs, which the figure shows (the epochs and seeds rows then describe them); ``selections``: the
+    full-length selections; ``in_use``: the selection each batch size uses
+    (:func:`lnutils.experiments.mnist.selections_in_use`)."""
     rates = {bs: ", ".join(f"{m} {c.learning_rates[m]:g}" for m in c.methods) for bs, c in configs.items()}
 
     def rule(bs):
-        try:
-            sel = mnist.selection_in_use(bs)
-        except FileNotFoundError:
+        sel = (in_use or {}).get(bs)
+        if sel is None:
             return "no selection file"
         subset = f", first {sel['train_subset']:,} training images" if sel.get("train_subset") else ""
         which = "full-length rule" if sel["config"].get("rule") else "first attempt"
