@@ -267,3 +267,30 @@ def test_an_adding_model_with_one_output_for_every_sequence_is_named():
     assert "LN-LSTM (" not in text.split("whatever the sequence")[1]
     results["LSTM"]["prediction_std"] = {60: 0.3, 120: 0.3}
     assert "whatever the sequence" not in rnn_words.adding_sentences(results)
+
+
+def test_the_baseline_gap_sentence_follows_the_runs():
+    """The baseline against the paper: computed from the saved run, and a replaced run at another rate
+    is compared by the seed-noise rule (its sentence flips with its numbers)."""
+    rates = {"baseline": 1e-4}
+
+    def run(finals, rate=1e-4, complete=True):
+        curves = {"test_error": {"baseline": [[0.05] * len(finals), [f / 100 for f in finals]]}}
+        config = {"learning_rates": {**rates, "baseline": rate}, "epochs": 2}
+        return {"curves": curves, "config": config, "complete": complete, "epochs_done": 2}
+
+    saved = {128: run([1.73, 1.83, 1.92])}
+    assert mnist.baseline_against_paper({}, {}) is None
+    assert mnist.baseline_against_paper({128: run([1.8, 1.8], complete=False)}, {}) is None
+    assert "not compared" in mnist_words.baseline_gap_sentence(None)
+    found = mnist.baseline_against_paper(saved, {128: [run([1.79, 1.46, 1.61], rate=1e-3)]})
+    assert abs(found["gap_points"] - 0.3267) < 1e-3
+    text = mnist_words.baseline_gap_sentence(found)
+    assert "1.83 ± 0.10%, 0.33 points above the ≈1.5 %" in text and "within seed noise" in text
+    found = mnist.baseline_against_paper(saved, {128: [run([1.50, 1.52, 1.51], rate=1e-3)]})
+    assert found["other_rates"][0]["outcome"] == "lower"
+    assert "the rate accounts for part of the gap" in mnist_words.baseline_gap_sentence(found)
+    found = mnist.baseline_against_paper(saved, {128: [run([1.30, 1.31, 1.32])]})  # the same rate: not a comparison
+    assert found["other_rates"] == []
+    found = mnist.baseline_against_paper({128: run([1.40, 1.45, 1.42])}, {})
+    assert "below the ≈1.5 %" in mnist_words.baseline_gap_sentence(found)

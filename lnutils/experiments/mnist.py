@@ -35,6 +35,7 @@ PAPER_FIGURE_6 = {
     128: {"baseline": "≈1.5", "batch norm": "≈1.2-1.4 (noisy)", "layer norm": "≈1.3"},
     4: {"baseline": "≈1.5-1.6", "batch norm": "≈2-2.5 (very noisy)", "layer norm": "≈1.4"},
 }
+PAPER_BASELINE_128 = 1.5  # the baseline's final test error (%) at batch 128, read off Figure 6 (≈)
 
 
 @dataclass
@@ -622,6 +623,35 @@ def live_matches_saved(
             "log10 NLL": worst_nll,
         }
     return found
+
+
+def baseline_against_paper(saved: dict[int, dict], replaced: dict[int, list[dict]]) -> dict | None:
+    """The saved batch-128 baseline's final test error against the paper's (≈1.5 %, read off Figure 6),
+    and every replaced complete run of it at another learning rate, compared with the saved one by the
+    seed-noise rule (:func:`lnutils.compare.is_lower`).  None without a complete saved batch-128 run."""
+    run = saved.get(128)
+    if run is None or not run.get("complete"):
+        return None
+    final = 100 * curves_array(run["curves"], "test_error", "baseline")[-1]
+    rate = float(run["config"]["learning_rates"]["baseline"])
+    others = []
+    for old in replaced.get(128, []):
+        old_rate = float(old["config"]["learning_rates"]["baseline"])
+        if not old.get("complete") or old_rate == rate or old["epochs_done"] != run["epochs_done"]:
+            continue
+        values = 100 * curves_array(old["curves"], "test_error", "baseline")[-1]
+        lower = is_lower(values, final)
+        outcome = "within seed noise" if lower is None else "lower" if lower else "higher"
+        others.append({"learning_rate": old_rate, "values": values.tolist(), "outcome": outcome})
+    return {
+        "learning_rate": rate,
+        "epoch": run["epochs_done"],
+        "values": final.tolist(),
+        "paper": PAPER_BASELINE_128,
+        "gap_points": float(final.mean() - PAPER_BASELINE_128),
+        "seed_spread_points": float(final.std(ddof=1)) if len(final) > 1 else None,
+        "other_rates": others,
+    }
 
 
 def chapter_runs(
