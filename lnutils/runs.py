@@ -212,16 +212,19 @@ def replaced_results(name: str, directory: Path | None = None) -> list[dict]:
     return [read_json(path) for path in found]
 
 
-def save_results(path: str | os.PathLike, payload: dict, overwrite: bool = False) -> bool:
+def save_results(path: str | os.PathLike, payload: dict, overwrite: bool = False, merge=None) -> bool:
     """Write ``payload`` unless the file already holds more of the same configuration (then keep
     it and return False) or another configuration (then raise, unless ``overwrite``).
 
     ``overwrite`` lets a run of another configuration take the file's name, and even then
     nothing is lost: the replaced result is renamed ``<name>.replaced-<n>.json``
-    (:func:`replaced_results` reads them back)."""
+    (:func:`replaced_results` reads them back).  ``merge(payload, previous)``, when given, is applied
+    under the file's lock before the comparison: what the file holds that this writer does not."""
     path = Path(path)
     with file_lock(path):
         previous = read_json(path)
+        if merge is not None and previous is not None and previous.get("config") == payload.get("config"):
+            payload = merge(payload, previous)
         if previous is not None and difference(previous, payload.get("config"), data_checksum(payload)) is not None:
             if not overwrite:
                 check_replaceable(path, payload.get("config"), checksum=data_checksum(payload))
@@ -343,6 +346,10 @@ def run_parts(
     ``only``, when given, names the parts to train now; the others keep what the file holds.  Where
     ``config["parts"]`` maps each part's name to its configuration, ``overwrite`` keeps the parts
     whose configuration is unchanged and trains again only those whose configuration changed.
+
+    Several processes may train different parts of one file at once (``only``: say, one seed each):
+    every write takes in, under the file's lock, what the others have written since
+    (:func:`others_progress`), and a part another process has finished is not trained again.
     """
     check_replaceable(path, config, overwrite)
     previous = read_json(path)
@@ -356,18 +363,34 @@ def run_parts(
     if waiting:
         payload["in_progress"] = waiting
     started = time.perf_counter()
+
+    def save(training: str) -> None:
+        def merge(mine: dict, previous: dict) -> dict:
+            merged = others_progress(mine, previous, training)
+            merged["complete"] = all(name in merged["parts"] for name in parts)
+            if annotate is not None:
+                annotate(merged)
+            return merged
+
+        if annotate is not None:
+            annotate(payload)
+        save_results(path, payload, overwrite=overwrite, merge=merge)
+
     for name, train in parts.items():
         if name in done or (only is not None and name not in only):
             continue
+        now = read_json(path) or {}
+        if now.get("config") == config and name in (now.get("parts") or {}):  # another process finished it
+            done[name] = now["parts"][name]
+            continue
 
         def save_progress(record, name=name):
-            saved = payload.get("in_progress", {}).get(name)
+            now = (read_json(path) or {}) if not overwrite else {}
+            saved = payload.get("in_progress", {}).get(name) or (now.get("in_progress") or {}).get(name)
             if saved is not None and int(saved.get("epochs_done", 0)) > int(record.get("epochs_done", 0)):
                 return  # the file already shows more of this part
             payload.setdefault("in_progress", {})[name] = record
-            if annotate is not None:
-                annotate(payload)
-            save_results(path, payload, overwrite=overwrite)
+            save(name)
 
         takes_progress = train.__code__.co_argcount >= 2 if hasattr(train, "__code__") else False
         budget = seconds_left(time_budget_seconds, started)
@@ -377,7 +400,21 @@ def run_parts(
         done[name] = record
         payload.get("in_progress", {}).pop(name, None)
         payload["complete"] = all(name in done for name in parts)
-        if annotate is not None:
-            annotate(payload)
-        save_results(path, payload, overwrite=overwrite)
-    return payload
+        save(name)
+    return read_json(path) or payload  # with what other processes wrote
+
+
+def others_progress(mine: dict, previous: dict, training: str) -> dict:
+    """``mine`` (a payload of :func:`run_parts`) with what ``previous`` (the file, same configuration)
+    holds from other processes: their finished parts, and their parts in progress (all but ``training``,
+    the part this writer trains, whose record is ``mine``'s)."""
+    merged = {**mine, "parts": {**(previous.get("parts") or {}), **mine["parts"]}}
+    in_progress = dict(mine.get("in_progress") or {})
+    for name, record in (previous.get("in_progress") or {}).items():
+        if name != training:
+            in_progress[name] = record
+    in_progress = {name: r for name, r in in_progress.items() if name not in merged["parts"]}
+    merged.pop("in_progress", None)
+    if in_progress:
+        merged["in_progress"] = in_progress
+    return merged

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 
 import numpy as np
@@ -259,11 +260,11 @@ def test_a_profile_split_by_seed_trains_what_one_stack_of_all_seeds_trains(tmp_p
     saved = json.loads((tmp_path / "conv_cpu.json").read_text())
     assert list(saved["parts"]) == ["fashion-mnist, batch 128, seed 0"]
     assert (tmp_path / "conv_cpu_fashion-mnist_b128_s0.pt").exists()
-    # the seeds-filtered run saved a config of one part: the full profile is another configuration
-    with pytest.raises(runs.ResultsConflict):
-        conv.run_profile("cpu", results_dir=tmp_path, checkpoint_dir=tmp_path, progress=False)
-    (tmp_path / "conv_cpu.json").unlink()
+    assert not saved["complete"] and not saved.get("in_progress")  # seed 1's part is left for another run
+    # the rest of the profile: seed 1 stops after one epoch, then finishes; seed 0 is not trained again
     conv.run_profile("cpu", results_dir=tmp_path, checkpoint_dir=tmp_path, progress=False, time_budget_seconds=0)
+    progress = json.loads((tmp_path / "conv_cpu.json").read_text())["in_progress"]
+    assert list(progress) == ["fashion-mnist, batch 128, seed 1"]
     conv.run_profile("cpu", results_dir=tmp_path, checkpoint_dir=tmp_path, progress=False)
     raw = json.loads((tmp_path / "conv_cpu.json").read_text())
     assert raw["complete"] and list(raw["parts"]) == [f"fashion-mnist, batch 128, seed {s}" for s in (0, 1)]
@@ -319,3 +320,47 @@ def test_bench_stacks_sets_each_stack_beside_a_plain_loop_in_one_run():
     for row in rows:
         assert row["× plain (speed)"] == pytest.approx(row["plain loop ms/step"] / row["stack ms/step"])
         assert 0 < row["% of matmul peak"] < 100
+
+
+def test_two_processes_train_the_seeds_of_one_profile_into_one_file(tmp_path, monkeypatch):
+    """The cpu profile split by seed, trained by two processes at once (``--seeds 0`` and ``--seeds 1``):
+    each write takes in what the other wrote, so the file ends with both seeds' parts, complete."""
+    from lnutils.experiments import conv
+
+    names = ["none", "layer norm (C,H,W)"]
+    rates = {name: 1e-3 for name in names}
+
+    def split(epochs=None, train_subset=None):
+        return [conv.ConvConfig(["fashion-mnist"], 128, epochs or 2, [seed], rates, names, 256, 128) for seed in (0, 1)]
+
+    monkeypatch.setattr(conv, "cpu_profile_configs", split)
+    monkeypatch.setattr(conv, "load_dataset", lambda name: tiny_dataset())
+    where = dict(results_dir=tmp_path, checkpoint_dir=tmp_path, progress=False)
+    errors = []
+
+    def worker(seed):
+        try:
+            conv.run_profile("cpu", seeds=[seed], **where)
+        except Exception as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=worker, args=(seed,)) for seed in (0, 1)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    saved = json.loads((tmp_path / "conv_cpu.json").read_text())
+    assert sorted(saved["parts"]) == ["fashion-mnist, batch 128, seed 0", "fashion-mnist, batch 128, seed 1"]
+    assert saved["complete"] and not saved.get("in_progress")
+    # a run of every seed now trains nothing: both parts are finished
+    monkeypatch.setattr(conv, "train_config", lambda *a, **k: pytest.fail("trained a finished part again"))
+    assert conv.run_profile("cpu", **where)["complete"]
+    # a write merges in what another writer saved since, and drops its stale copy of a finished part
+    mine = {"config": {}, "parts": {"a": 1}, "in_progress": {"b": {"epochs_done": 1}, "c": {"epochs_done": 3}}}
+    theirs = {"config": {}, "parts": {"b": 2}, "in_progress": {"c": {"epochs_done": 4}, "d": {"epochs_done": 1}}}
+    merged = runs.others_progress(mine, theirs, training="a")
+    assert merged["parts"] == {"a": 1, "b": 2} and merged["in_progress"] == {
+        "c": {"epochs_done": 4},
+        "d": {"epochs_done": 1},
+    }

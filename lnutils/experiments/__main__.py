@@ -43,7 +43,7 @@ def parser() -> argparse.ArgumentParser:
                 "--batch-size",
                 type=positive_int,
                 default=None,
-                choices=[128, 4],
+                choices=list(mnist.BATCH_SIZES),
                 metavar="{128,4}",
                 help="select: the batch size (default 128); run: train only this batch size's part (default: both)",
             )

@@ -438,10 +438,15 @@ def run_profile(
     time_budget_seconds=None,
 ) -> dict:
     """Every (dataset, batch size) part of a profile, each resumable from its checkpoint
-    (:func:`lnutils.runs.run_parts`: the result file keeps finished parts)."""
+    (:func:`lnutils.runs.run_parts`: the result file keeps finished parts).  In a profile split by seed
+    (the cpu profile) ``seeds`` trains only those seeds' parts, so that two processes, one core each,
+    can share the work (``--seeds 0 1`` and ``--seeds 2``); elsewhere it makes a run of only those seeds."""
     configs = profile_configs(profile, epochs=epochs)
     by_seed = split_by_seed([asdict(config) for config in configs])
-    if seeds:  # only these seeds of each part; a part left with none is not run
+    only = None
+    if seeds and by_seed:  # train only these seeds' parts now (another process may train the others)
+        only = [part_name(name, c, by_seed) for c in configs for name in c.datasets if c.seeds[0] in seeds]
+    elif seeds:  # a run of only these seeds of each part (another configuration); a part left with none is not run
         for config in configs:
             config.seeds = [seed for seed in config.seeds if seed in seeds]
         configs = [config for config in configs if config.seeds]
@@ -495,6 +500,7 @@ def run_profile(
         overwrite=overwrite,
         time_budget_seconds=time_budget_seconds,
         kind="conv comparison",
+        only=only,
     )
 
 

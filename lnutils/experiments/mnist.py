@@ -535,7 +535,7 @@ def claims(curves_by_batch: dict[int, dict], notes: dict[int, str] | None = None
         small, large = (settled(c, "test_error", "layer norm", epoch=common) for c in (c4, c128))
         worse_at_4 = is_lower(large, small)  # the claim holds unless batch 4 is worse beyond seed noise
         claim(
-            [128, 4],
+            list(BATCH_SIZES),
             "LN is robust to batch size: no worse at batch 4 than at 128 (beyond seed noise), at equal epochs",
             worse_at_4 is not True,
             "test error",
