@@ -276,6 +276,15 @@ def test_a_profile_split_by_seed_trains_what_one_stack_of_all_seeds_trains(tmp_p
     for name in names:  # the training NLL: the tiny random data leaves every test error at chance
         assert np.array_equal(record["curves"]["test_error"][name], history.test_error[name])
         np.testing.assert_allclose(record["curves"]["train_nll"][name], history.train_nll[name], rtol=1e-5)
+    # the trained networks, for the chapter's probes: one stack of both seeds, from the two seeds' checkpoints
+    monkeypatch.setenv("LNUTILS_CHECKPOINTS", str(tmp_path))
+    models = conv.trained_models(merged, "cpu")["fashion-mnist"]
+    _, together_stacks, _ = conv.train_config(together, "fashion-mnist", progress=False)
+    images = torch.rand(2, 5, 784)
+    for name in names:
+        assert models[name].seeds == [0, 1]
+        models[name].eval(), together_stacks[name].eval()
+        torch.testing.assert_close(models[name](images), together_stacks[name](images), rtol=1e-4, atol=1e-5)
     # a seed part in progress with fewer epochs: the merged part is in progress, cut to the common epoch
     shorter = json.loads(json.dumps(raw))
     seed_1 = shorter["parts"].pop("fashion-mnist, batch 128, seed 1")
