@@ -239,12 +239,9 @@ def test_the_conv_cpu_run_saves_each_epoch_of_a_part_and_checks_convergence(tmp_
     assert check["window"] == 3 and check["threshold_points"] == 0.2 and isinstance(check["converged"], bool)
 
 
-def test_a_profile_split_by_seed_trains_what_one_stack_of_all_seeds_trains(tmp_path, monkeypatch):
-    """The cpu profile trains each seed as a part of its own; read together (conv.seeds_merged) its parts
-    give the numbers one stack of all seeds gives, cut to the epochs every seed reached, and a part's
-    saved progress is never replaced by fewer epochs (a lost checkpoint restarts the part at epoch 0)."""
-    from dataclasses import asdict
-
+def tiny_profile_split_by_seed(monkeypatch):
+    """The conv cpu profile made tiny: two normalizations, seeds 0 and 1 each a part of its own, 2 epochs
+    on :func:`tiny_dataset`; returns (normalizations, rates, the profile's configs function)."""
     from lnutils.experiments import conv
 
     names = ["none", "layer norm (C,H,W)"]
@@ -255,6 +252,18 @@ def test_a_profile_split_by_seed_trains_what_one_stack_of_all_seeds_trains(tmp_p
 
     monkeypatch.setattr(conv, "cpu_profile_configs", split)
     monkeypatch.setattr(conv, "load_dataset", lambda name: tiny_dataset())
+    return names, rates, split
+
+
+def test_a_profile_split_by_seed_trains_what_one_stack_of_all_seeds_trains(tmp_path, monkeypatch):
+    """The cpu profile trains each seed as a part of its own; read together (conv.seeds_merged) its parts
+    give the numbers one stack of all seeds gives, cut to the epochs every seed reached, and a part's
+    saved progress is never replaced by fewer epochs (a lost checkpoint restarts the part at epoch 0)."""
+    from dataclasses import asdict
+
+    from lnutils.experiments import conv
+
+    names, rates, split = tiny_profile_split_by_seed(monkeypatch)
     # seed 0 finishes, seed 1 stops after its first epoch
     conv.run_profile("cpu", results_dir=tmp_path, checkpoint_dir=tmp_path, progress=False, seeds=[0])
     saved = json.loads((tmp_path / "conv_cpu.json").read_text())
@@ -336,14 +345,7 @@ def test_two_processes_train_the_seeds_of_one_profile_into_one_file(tmp_path, mo
     each write takes in what the other wrote, so the file ends with both seeds' parts, complete."""
     from lnutils.experiments import conv
 
-    names = ["none", "layer norm (C,H,W)"]
-    rates = {name: 1e-3 for name in names}
-
-    def split(epochs=None, train_subset=None):
-        return [conv.ConvConfig(["fashion-mnist"], 128, epochs or 2, [seed], rates, names, 256, 128) for seed in (0, 1)]
-
-    monkeypatch.setattr(conv, "cpu_profile_configs", split)
-    monkeypatch.setattr(conv, "load_dataset", lambda name: tiny_dataset())
+    tiny_profile_split_by_seed(monkeypatch)
     where = dict(results_dir=tmp_path, checkpoint_dir=tmp_path, progress=False)
     errors = []
 
