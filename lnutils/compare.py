@@ -14,6 +14,11 @@ import numpy as np
 CONVERGED_POINTS = 0.2  # the convergence check: validation error moved less over the last 3 epochs (points)
 CONVERGENCE_WINDOW = 3
 LAST_EPOCHS = 5  # a claim compares the mean of the last 5 epochs: one epoch's test error moves by ~0.1 points
+# A run whose learning rate ends in a cooldown to zero (config "decay_epochs" > 0) is compared at its last
+# epoch, the annealed network, and checked for convergence over its last 2 epochs: in the cooldown the
+# epoch-to-epoch noise of a constant rate is gone, and what is left to see is whether the error has stopped
+# falling.  This rule was written down before any run with a cooldown was seen.
+COOLDOWN_CONVERGENCE_WINDOW = 2
 
 
 def curves_array(curves: dict, metric: str, method: str) -> np.ndarray:
@@ -32,12 +37,15 @@ def geometric_mean(values, axis=None):
     return 10 ** log10(values).mean(axis=axis)
 
 
-def settled(curves: dict, metric: str, method: str, log: bool = False, epoch: int | None = None) -> np.ndarray:
+def settled(
+    curves: dict, metric: str, method: str, log: bool = False, epoch: int | None = None, window: int | None = None
+) -> np.ndarray:
     """One value per seed: the metric averaged over the last LAST_EPOCHS epochs, or over the last
     quarter of a shorter run (at least one epoch), of log10 for the NLL.  ``epoch`` (1-based) ends the
-    window there instead of at the run's end: two runs compared at the same epoch."""
+    window there instead of at the run's end: two runs compared at the same epoch.  ``window`` sets the
+    number of epochs averaged (:func:`settle_window`)."""
     values = curves_array(curves, metric, method)[:epoch]
-    values = values[-max(1, min(LAST_EPOCHS, len(values) // 4)) :]
+    values = values[-(window or max(1, min(LAST_EPOCHS, len(values) // 4))) :]
     return (log10(values) if log else values).mean(axis=0)
 
 
@@ -59,6 +67,23 @@ def is_lower(lower: np.ndarray, higher: np.ndarray) -> bool | None:
     if abs(difference) <= 2 * standard_error:
         return None
     return difference > 0
+
+
+def cooled_down(config: dict) -> bool:
+    """Does a run of ``config`` end its learning rate in a cooldown to zero?"""
+    return int(config.get("decay_epochs") or 0) > 0
+
+
+def settle_window(config: dict, epoch: int) -> int | None:
+    """How many epochs a comparison at ``epoch`` averages: the last epoch alone where it is the end of a
+    cooldown (the annealed network), else the default window of :func:`settled` (None)."""
+    return 1 if cooled_down(config) and epoch == int(config["epochs"]) else None
+
+
+def convergence_rule(config: dict) -> dict:
+    """The convergence check's parameters for a run of ``config`` (keyword arguments of :func:`convergence`)."""
+    window = COOLDOWN_CONVERGENCE_WINDOW if cooled_down(config) else CONVERGENCE_WINDOW
+    return {"window": window, "points": CONVERGED_POINTS}
 
 
 def convergence(curves: dict, window: int = CONVERGENCE_WINDOW, points: float = CONVERGED_POINTS) -> dict:

@@ -40,6 +40,33 @@ class ResultsConflict(RuntimeError):
     """A run would replace a result file that holds more, or another configuration."""
 
 
+class PartBusy(RuntimeError):
+    """Another process is training this part now (it holds the part's claim, :func:`claim`)."""
+
+
+@contextlib.contextmanager
+def claim(checkpoint: Path):
+    """Hold ``<checkpoint>.claim`` while a part trains, so that a second process working through the same
+    profile skips the part and takes the next (:func:`run_parts`); raises :class:`PartBusy` when another
+    process holds it.  The operating system lets go of the claim when its process ends, killed or not."""
+    path = Path(checkpoint)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        import fcntl
+    except ImportError:  # Windows: no claims; run one process per profile
+        yield
+        return
+    with open(path.with_name(path.name + ".claim"), "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise PartBusy(f"another process is training the part of {path.name}") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def results_dir() -> Path:
     """Where result files are written (see the module docstring)."""
     if os.environ.get("LNUTILS_RESULTS"):
@@ -347,9 +374,11 @@ def run_parts(
     ``config["parts"]`` maps each part's name to its configuration, ``overwrite`` keeps the parts
     whose configuration is unchanged and trains again only those whose configuration changed.
 
-    Several processes may train different parts of one file at once (``only``: say, one seed each):
-    every write takes in, under the file's lock, what the others have written since
-    (:func:`others_progress`), and a part another process has finished is not trained again.
+    Several processes may train different parts of one file at once: every write takes in, under the
+    file's lock, what the others have written since (:func:`others_progress`), a part another process has
+    finished is not trained again, and a part whose ``train`` raises :class:`PartBusy` (another process is
+    training it: :func:`claim`) is skipped for the next.  So two processes started alike share a profile
+    part by part; ``only`` can also split it by hand (say, one seed each).
     """
     check_replaceable(path, config, overwrite)
     previous = read_json(path)
@@ -394,7 +423,11 @@ def run_parts(
 
         takes_progress = train.__code__.co_argcount >= 2 if hasattr(train, "__code__") else False
         budget = seconds_left(time_budget_seconds, started)
-        record = train(budget, save_progress) if takes_progress else train(budget)
+        try:
+            record = train(budget, save_progress) if takes_progress else train(budget)
+        except PartBusy as busy:
+            print(f"{name}: {busy}; on to the next part")
+            continue
         if record is None:
             break
         done[name] = record

@@ -378,11 +378,43 @@ def epoch_orders(stacks, epoch: int, num_examples: int, batch_size: int, device)
     }
 
 
-def resume(checkpoint, expected: dict, stacks, optimizer, device, graphed: bool) -> tuple[History, int]:
+def rate_multiplier(step: int, steps_per_epoch: int, epochs: int, decay_epochs: int) -> float:
+    """The learning rate of optimizer step ``step`` (0-based), as a fraction of the base rate: constant,
+    then, over the last ``decay_epochs`` epochs, a straight line down to zero (the "linear cooldown" of
+    warmup-stable-decay schedules, Hägele et al. 2024).  The constant epochs of a run with a cooldown are
+    exactly those of a constant run, so a constant run's checkpoint extends into a cooldown."""
+    if decay_epochs <= 0:
+        return 1.0
+    decay_steps = decay_epochs * steps_per_epoch
+    steps_left = epochs * steps_per_epoch - step
+    return min(1.0, steps_left / decay_steps)
+
+
+def schedule_agrees(saved: dict | None, wanted: dict, epochs_done: int) -> bool:
+    """Were the ``epochs_done`` epochs of a checkpoint (trained under schedule ``saved``; None: a constant
+    rate, as every checkpoint written before schedules were recorded) trained at the rates ``wanted`` gives
+    them?  Yes when both schedules are the same, or when neither had begun its cooldown by then."""
+    saved = saved or {"epochs": epochs_done, "decay_epochs": 0}
+    if saved == wanted:
+        return True
+
+    def cooldown_starts(schedule: dict) -> float:
+        return schedule["epochs"] - schedule["decay_epochs"] if schedule["decay_epochs"] > 0 else float("inf")
+
+    return epochs_done <= min(cooldown_starts(saved), cooldown_starts(wanted))
+
+
+def resume(checkpoint, expected: dict, stacks, optimizer, device, graphed: bool, schedule: dict) -> tuple[History, int]:
     """Load a checkpoint into the stacks and the optimizer; returns its history and epochs done."""
     if checkpoint is None or not Path(checkpoint).exists():
         return History(), 0
     state = load_checkpoint(checkpoint, expected, device)
+    if not schedule_agrees(state.get("schedule"), schedule, state["epochs_done"]):
+        raise CheckpointMismatch(
+            f"the checkpoint {checkpoint} was trained under the learning-rate schedule {state.get('schedule')} "
+            f"(None: constant), and its {state['epochs_done']} epochs are not those of this run's schedule "
+            f"{schedule}. Delete the checkpoint to start afresh, or run with the checkpoint's schedule."
+        )
     for method, stack in stacks.items():
         stack.load_state_dict(state["stacks"][method])
     optimizer.load_state_dict(state["optimizer"])
@@ -426,6 +458,7 @@ def train_lockstep(
     on_epoch_end=None,
     graph: bool | None = None,
     fingerprint_extra: dict | None = None,
+    decay_epochs: int = 0,
 ) -> History:
     """Train every stack for ``epochs`` epochs; measure train NLL, validation and test error each epoch.
 
@@ -436,6 +469,8 @@ def train_lockstep(
     epoch that crosses the budget (the history then has fewer epochs; a checkpoint resumes
     it).  ``on_epoch_end(history)`` is called after every epoch (e.g. to write partial
     results).  ``graph``: record the step as a CUDA graph (default: on CUDA devices; see :class:`CUDAGraphStep`).
+    ``decay_epochs``: the last epochs bring the learning rate linearly down to zero (:func:`rate_multiplier`;
+    0: a constant rate).  A graph bakes its learning rate in, so a run with a cooldown steps eagerly.
     """
     if epochs < 1:
         raise ValueError(f"epochs must be at least 1, got {epochs}")
@@ -449,10 +484,16 @@ def train_lockstep(
     }
     if len(data["train_x"]) < batch_size:
         raise ValueError(f"batch_size {batch_size} is larger than the {len(data['train_x'])} training examples")
-    graphed = use_cuda_graph(device, graph)
+    if not 0 <= decay_epochs <= epochs:
+        raise ValueError(f"decay_epochs must be between 0 and epochs ({epochs}), got {decay_epochs}")
+    if decay_epochs and graph:
+        raise ValueError("a CUDA graph bakes its learning rate in: a cooldown (decay_epochs > 0) needs graph=False")
+    graphed = use_cuda_graph(device, graph) and not decay_epochs
     optimizer = make_optimizer(stacks, learning_rates, capturable=graphed)
+    base_rates = [group["lr"] for group in optimizer.param_groups]
     expected = fingerprint(stacks, learning_rates, split, batch_size, fingerprint_extra)
-    history, start_epoch = resume(checkpoint, expected, stacks, optimizer, device, graphed)
+    schedule = {"epochs": int(epochs), "decay_epochs": int(decay_epochs)}
+    history, start_epoch = resume(checkpoint, expected, stacks, optimizer, device, graphed, schedule)
     if start_epoch > epochs:
         raise CheckpointMismatch(
             f"the checkpoint {checkpoint} holds {start_epoch} epochs, more than the {epochs} asked for; ask for at "
@@ -467,7 +508,12 @@ def train_lockstep(
         orders = epoch_orders(stacks, epoch, len(data["train_x"]), batch_size, device)
         for stack in stacks.values():
             stack.train()
-        for index in range(next(iter(orders.values())).shape[0]):
+        steps_per_epoch = next(iter(orders.values())).shape[0]
+        for index in range(steps_per_epoch):
+            if decay_epochs:
+                multiplier = rate_multiplier(epoch * steps_per_epoch + index, steps_per_epoch, epochs, decay_epochs)
+                for group, base in zip(optimizer.param_groups, base_rates):
+                    group["lr"] = base * multiplier
             step({method: order[index] for method, order in orders.items()})
         for method, stack in stacks.items():
             train_nll, _ = evaluate(stack, data["train_x"], data["train_y"])
@@ -479,7 +525,7 @@ def train_lockstep(
             best = min(stacks, key=lambda m: np.mean(history.test_error[m][-1]))
             bar.set_postfix_str(f"best: {best}, test {100 * np.mean(history.test_error[best][-1]):.2f}%")
         if checkpoint is not None:
-            save_checkpoint(checkpoint, stacks, optimizer, history, epoch + 1, expected)
+            save_checkpoint(checkpoint, stacks, optimizer, history, epoch + 1, expected, schedule)
         if on_epoch_end is not None:
             on_epoch_end(history)
         if time_budget_seconds is not None and time.perf_counter() - started > time_budget_seconds:
@@ -504,8 +550,8 @@ def progress_bar(iterable, enabled: bool = True, **kwargs):
     return tqdm(iterable, file=sys.stdout, mininterval=30, **kwargs)
 
 
-def save_checkpoint(path, stacks, optimizer, history, epochs_done, run_fingerprint: dict) -> None:
-    """Everything needed to resume, with the run's fingerprint; written atomically."""
+def save_checkpoint(path, stacks, optimizer, history, epochs_done, run_fingerprint: dict, schedule=None) -> None:
+    """Everything needed to resume, with the run's fingerprint and learning-rate schedule; written atomically."""
     buffer = io.BytesIO()
     torch.save(
         {
@@ -514,6 +560,7 @@ def save_checkpoint(path, stacks, optimizer, history, epochs_done, run_fingerpri
             "optimizer": optimizer.state_dict(),
             "history": history.to_dict(),
             "epochs_done": epochs_done,
+            "schedule": schedule,
         },
         buffer,
     )

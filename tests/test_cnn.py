@@ -110,7 +110,8 @@ def test_border_verdict_and_saved_results_rendering(tmp_path):
     (tmp_path / "conv_paper.json").write_text(__import__("json").dumps(saved))
     shown = conv_words.conv_saved_markdown(conv.saved_results("paper", tmp_path))
     assert (
-        "| mnist, batch 4 | [0, 1] | complete | 2 min |" in shown
+        "| mnist, batch 4 | [0, 1] | 2 epochs at a constant rate | complete | 2 min |" in shown
+        and "Rule: no convergence check recorded." in shown
         and "- mnist, batch 4: cpu, commit `abc`" in shown
         and "25.00 ± 7.07" in shown
         and "1 of 2 parts finished" in shown

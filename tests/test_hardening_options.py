@@ -375,3 +375,21 @@ def test_two_processes_train_the_seeds_of_one_profile_into_one_file(tmp_path, mo
         "c": {"epochs_done": 4},
         "d": {"epochs_done": 1},
     }
+
+
+def test_a_part_another_process_is_training_is_skipped_for_the_next(tmp_path, monkeypatch, capsys):
+    """Two processes started alike share a profile part by part: a part whose claim another process holds
+    is skipped (not trained twice), and it is trained once the claim is let go."""
+    from lnutils.experiments import conv
+
+    tiny_profile_split_by_seed(monkeypatch)
+    where = dict(results_dir=tmp_path, checkpoint_dir=tmp_path, progress=False)
+    seed_0 = tmp_path / "conv_cpu_fashion-mnist_b128_s0.pt"
+    with runs.claim(seed_0):  # "another process" trains seed 0
+        with pytest.raises(runs.PartBusy, match="another process"):
+            with runs.claim(seed_0):
+                pass
+        saved = conv.run_profile("cpu", **where)
+    assert list(saved["parts"]) == ["fashion-mnist, batch 128, seed 1"] and not saved["complete"]
+    assert "seed 0: another process is training" in capsys.readouterr().out
+    assert conv.run_profile("cpu", **where)["complete"]

@@ -10,7 +10,16 @@ import torch.nn.functional as F
 
 from lnutils.experiments import mnist
 from lnutils.mlp import METHODS, MLPStack
-from lnutils.train import Split, batch_indices, evaluate, make_optimizer, train_lockstep
+from lnutils.train import (
+    CheckpointMismatch,
+    Split,
+    batch_indices,
+    evaluate,
+    make_optimizer,
+    rate_multiplier,
+    schedule_agrees,
+    train_lockstep,
+)
 
 SIZES = (12, 16, 16, 10)
 
@@ -117,3 +126,69 @@ def test_wrong_input_shape_and_unknown_method_and_profile():
         MLPStack("group norm", [0])
     with pytest.raises(ValueError, match="no 'fast' profile"):
         mnist.profile_config("fast", 128, learning_rates={})
+
+
+# ----------------------------------------------------------------------------- the cooldown schedule
+
+
+def test_the_cooldown_is_constant_then_a_straight_line_to_zero():
+    steps, epochs, decay = 4, 3, 2  # 12 steps; the last 8 cool down
+    multipliers = [rate_multiplier(step, steps, epochs, decay) for step in range(steps * epochs)]
+    assert multipliers[:4] == [1.0] * 4
+    assert multipliers[4:] == pytest.approx([8 / 8, 7 / 8, 6 / 8, 5 / 8, 4 / 8, 3 / 8, 2 / 8, 1 / 8])
+    assert [rate_multiplier(step, steps, epochs, 0) for step in range(12)] == [1.0] * 12
+
+
+def test_a_run_with_a_cooldown_trains_like_adam_under_torch_lambda_lr():
+    """One network, our loop with decay_epochs=1 of 2, against nn.Sequential + Adam + LambdaLR stepping the
+    same multipliers: the schedule is applied before every optimizer step."""
+    split, lr, batch_size, method = tiny_split(), 3e-3, 8, "layer norm"
+    stack = MLPStack(method, [5], sizes=SIZES)
+    reference = stack.to_sequential(0)
+    train_lockstep({method: stack}, {method: lr}, split, batch_size, 2, progress=False, decay_epochs=1)
+    steps = len(split.train_x) // batch_size
+    optimizer = torch.optim.Adam(reference.parameters(), lr=lr)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: rate_multiplier(step, steps, 2, 1))
+    for epoch in range(2):
+        for index in batch_indices(5, epoch, len(split.train_x), batch_size):
+            optimizer.zero_grad()
+            F.cross_entropy(reference(split.train_x[index]), split.train_y[index]).backward()
+            optimizer.step()
+            scheduler.step()
+    assert optimizer.param_groups[0]["lr"] == 0.0  # the schedule ended at zero
+    stack.eval(), reference.eval()
+    torch.testing.assert_close(stack(split.test_x.unsqueeze(0))[0], reference(split.test_x), atol=1e-5, rtol=1e-4)
+    # without the cooldown the networks differ: the test above can fail
+    constant = MLPStack(method, [5], sizes=SIZES)
+    train_lockstep({method: constant}, {method: lr}, split, batch_size, 2, progress=False)
+    constant.eval()
+    assert not torch.allclose(constant(split.test_x.unsqueeze(0))[0], reference(split.test_x), atol=1e-4)
+
+
+def test_a_constant_runs_checkpoint_extends_into_a_cooldown_and_a_cooled_one_does_not(tmp_path):
+    split, rates = tiny_split(), {m: 3e-3 for m in METHODS}
+    straight = train_lockstep(stacks_for([0]), rates, split, 8, epochs=3, progress=False, decay_epochs=1)
+    checkpoint = tmp_path / "c.pt"
+    train_lockstep(stacks_for([0]), rates, split, 8, epochs=2, checkpoint=checkpoint, progress=False)
+    extended = train_lockstep(
+        stacks_for([0]), rates, split, 8, epochs=3, checkpoint=checkpoint, progress=False, decay_epochs=1
+    )
+    for method in METHODS:
+        np.testing.assert_allclose(extended.test_error[method], straight.test_error[method])
+        np.testing.assert_allclose(extended.train_nll[method], straight.train_nll[method], rtol=1e-5)
+    # its 3 epochs ended in a cooldown: a run that would go on at a constant rate, or cool down later, is refused
+    for epochs, decay in ((4, 0), (5, 2)):
+        with pytest.raises(CheckpointMismatch, match="learning-rate schedule"):
+            train_lockstep(
+                stacks_for([0]), rates, split, 8, epochs, checkpoint=checkpoint, progress=False, decay_epochs=decay
+            )
+    assert schedule_agrees(None, {"epochs": 15, "decay_epochs": 5}, 10)
+    assert not schedule_agrees(None, {"epochs": 15, "decay_epochs": 5}, 11)
+
+
+def test_a_cooldown_longer_than_the_run_or_inside_a_cuda_graph_is_refused():
+    split, rates = tiny_split(), {m: 3e-3 for m in METHODS}
+    with pytest.raises(ValueError, match="decay_epochs must be between 0 and epochs"):
+        train_lockstep(stacks_for([0]), rates, split, 8, 2, progress=False, decay_epochs=3)
+    with pytest.raises(ValueError, match="graph=False"):
+        train_lockstep(stacks_for([0]), rates, split, 8, 2, progress=False, decay_epochs=1, graph=True)

@@ -188,3 +188,49 @@ def test_the_live_check_compares_the_first_epoch_with_the_saved_one(monkeypatch)
     check = conv.retrace(conv_result([saved_far_off]))
     assert not check["retraces"] and "does NOT retrace" in conv_words.retrace_markdown(check)
     assert conv.retrace({"parts": {}}) is None and "No saved run" in conv_words.retrace_markdown(None)
+
+
+def test_a_run_that_cools_down_is_compared_at_its_last_epoch_and_checked_over_two():
+    """With a cooldown (config decay_epochs > 0) the claim compares the annealed networks of the last
+    epoch, not a mean over the last 5 epochs; the convergence check looks at the last 2 epochs."""
+    record = conv_record("fashion-mnist", 128, ERRORS, epochs=15)
+    # batch norm is far worse than layer norm until the last epoch, where it is far better
+    record["curves"]["test_error"]["batch norm"] = [[0.30 + 0.001 * s for s in range(SEEDS)]] * 14 + [
+        [0.15 + 0.001 * s for s in range(SEEDS)]
+    ]
+    record["config"] = {"epochs": 15, "decay_epochs": 5}
+    held = by_claim(conv.verdicts(conv_result([record])))
+    assert held["batch_norm_beats_layer_norm"]["holds"] == "yes"
+    assert held["batch_norm_beats_layer_norm"]["first_values"] == pytest.approx([15.0, 15.1, 15.2])
+    record["config"] = {"epochs": 15, "decay_epochs": 0}  # a constant rate: the last 5 epochs' mean
+    held = by_claim(conv.verdicts(conv_result([record])))
+    assert held["batch_norm_beats_layer_norm"]["holds"] == "no"
+    # a partial comparison inside the constant epochs keeps the default window
+    assert conv.settle_window({"epochs": 15, "decay_epochs": 5}, 10) is None
+    assert conv.convergence_rule({"epochs": 15, "decay_epochs": 5})["window"] == 2
+    assert conv.convergence_rule({"epochs": 15})["window"] == 3
+
+
+def test_the_cpu_profile_ends_every_part_in_a_cooldown_and_extends_the_constant_runs():
+    configs = conv.cpu_profile_configs()
+    assert {(c.datasets[0], c.batch_size, c.epochs, c.decay_epochs) for c in configs} == {
+        ("fashion-mnist", 128, 15, 5),
+        ("mnist", 128, 15, 5),
+        ("fashion-mnist", 4, 4, 2),
+    }
+    assert all(c.decay_epochs <= c.epochs for c in conv.cpu_profile_configs(epochs=1))
+
+
+def test_the_saved_run_table_states_each_parts_schedule_and_rule_from_its_record():
+    record = conv_record("fashion-mnist", 128, ERRORS, epochs=15)
+    record["config"] = {"epochs": 15, "decay_epochs": 5}
+    record["convergence"] = {name: {"converged": True, "window": 2, "threshold_points": 0.2} for name in ERRORS}
+    assert conv_words.schedule_words(record["config"]) == (
+        "10 epochs at a constant rate, then 5 cooling it linearly to zero"
+    )
+    assert conv_words.rule_words(record) == (
+        "converged when the seed-mean validation error moved less than 0.2 points over the last 2 epochs; "
+        "claims compare its last epoch"
+    )
+    record["config"]["decay_epochs"] = 0
+    assert "the mean of its last epochs" in conv_words.rule_words(record)

@@ -24,10 +24,12 @@ from lnutils.cnn import NORMALIZATIONS, SmallCNN, grouped_forward
 from lnutils.compare import (
     COMPLETE,
     convergence,
+    convergence_rule,
     epochs_done,
     make_verdict,
     part_evidence,
     retrace_comparison,
+    settle_window,
     settled,
 )
 from lnutils.data import load_dataset
@@ -101,6 +103,7 @@ class ConvConfig:
     normalizations: list[str] = field(default_factory=lambda: list(NORMALIZATIONS))
     train_subset: int | None = None
     validation: int = 5000
+    decay_epochs: int = 0  # the last epochs bring the learning rate linearly to zero (0: a constant rate)
 
 
 def profile_configs(
@@ -112,13 +115,14 @@ def profile_configs(
     """quick: Fashion-MNIST only, one seed, 2 epochs of 4,000 training images at batch 128
     and 1 epoch of 1,000 at batch 4, a 2,000-image validation split (under 3 minutes on 2
     cores).  paper: MNIST and Fashion-MNIST, the full 55,000 images, 15 epochs, 3 seeds,
-    batch 128, 4 and 2.  ``epochs`` and ``train_subset`` override the profile's values."""
+    batch 128, 4 and 2.  ``epochs`` and ``train_subset`` override the profile's values (a cooldown longer
+    than the epochs asked for is cut to them)."""
     if profile == "cpu":
         return cpu_profile_configs(epochs, train_subset)
     rates = learning_rates or selected_learning_rates()
     if profile == "quick":
         configs = [
-            ConvConfig(["fashion-mnist"], 128, 2, [0], rates, train_subset=4000, validation=2000),
+            ConvConfig(["fashion-mnist"], 128, 2, [0], rates, train_subset=4000, validation=2000, decay_epochs=1),
             ConvConfig(["fashion-mnist"], 4, 1, [0], rates, train_subset=1000, validation=2000),
         ]
     elif profile == "paper":
@@ -128,11 +132,13 @@ def profile_configs(
     for config in configs:
         config.epochs = epochs or config.epochs
         config.train_subset = train_subset or config.train_subset
+        config.decay_epochs = min(config.decay_epochs, config.epochs)
     return configs
 
 
 SHARED_LEARNING_RATE = 1e-3  # the cpu profile: one rate for every normalization (see cpu_profile_configs)
-CPU_PARTS = (("fashion-mnist", 128, 10), ("mnist", 128, 10), ("fashion-mnist", 4, 4))  # (dataset, batch, epochs)
+# (dataset, batch size, epochs, of which the last decay_epochs cool the learning rate down to zero)
+CPU_PARTS = (("fashion-mnist", 128, 15, 5), ("mnist", 128, 15, 5), ("fashion-mnist", 4, 4, 2))
 CPU_SEEDS = (0, 1, 2)
 
 
@@ -142,18 +148,28 @@ def cpu_profile_configs(epochs: int | None = None, train_subset: int | None = No
     normalization, 3 seeds, all 55,000 training images.  One shared learning rate, Adam's 1e-3, for every
     normalization: the earlier selection trained 2 epochs on 6,000 images, too short to choose by, and a
     full-length selection per normalization costs more CPU than the runs themselves; a shared rate
-    favours no normalization by construction.  10 epochs at batch 128 and 4 at batch 4 (13,750 steps an
-    epoch there), each part then checked for convergence (:func:`convergence`).
+    favours no normalization by construction.
+
+    A fixed budget that ends in a cooldown: at batch 128, 10 epochs at the constant rate, then 5 in which
+    it falls linearly to zero; at batch 4 (13,750 steps an epoch), 2 and 2.  At a constant rate 10 epochs
+    left every normalization still improving by 0.15-0.53 points an epoch, with epoch-to-epoch noise of
+    0.3-1 point; the cooldown ends each network annealed, where the comparison is made (its last epoch,
+    :func:`lnutils.compare.settle_window`) and where the convergence check (:func:`lnutils.compare.
+    convergence_rule`: the last 2 epochs) can tell a finished curve from a falling one.  The first 10
+    epochs are those of the earlier constant-rate run, whose checkpoints this profile extends.
 
     Each seed is a part of its own (8 networks, about 1.1 hours on one core at batch 128): a part then
     ends within one working session, and a finished part is never trained again.  The chapter reads the
     seeds of one (dataset, batch size) together (:func:`seeds_merged`)."""
     rates = {name: SHARED_LEARNING_RATE for name in NORMALIZATIONS}
-    return [
-        ConvConfig([dataset], batch_size, epochs or planned, [seed], rates, train_subset=train_subset)
-        for dataset, batch_size, planned in CPU_PARTS
-        for seed in CPU_SEEDS
-    ]
+    configs = []
+    for dataset, batch_size, planned, decay in CPU_PARTS:
+        for seed in CPU_SEEDS:
+            length = epochs or planned
+            config = ConvConfig([dataset], batch_size, length, [seed], rates, train_subset=train_subset)
+            config.decay_epochs = min(decay, length)
+            configs.append(config)
+    return configs
 
 
 def load_selection(results_dir: Path | None = None) -> dict:
@@ -197,6 +213,7 @@ def train_config(
         device=device,
         on_epoch_end=on_epoch_end,
         time_budget_seconds=time_budget_seconds,
+        decay_epochs=config.decay_epochs,
     )
     return history, stacks, dataset
 
@@ -382,7 +399,7 @@ def _merged_record(members: list[tuple[dict, bool]]) -> dict:
         "config": {**first["config"], "seeds": seeds},
         "epochs_done": epoch,
         "curves": curves,
-        "convergence": convergence(curves),
+        "convergence": convergence(curves, **convergence_rule(first["config"])),
         "provenance": {**first["provenance"], "wall_seconds": round(wall, 1)},
         "seed_parts": [
             {"seeds": r["config"]["seeds"], "epochs_done": epochs_done(r), "finished": finished}
@@ -463,11 +480,15 @@ def run_profile(
                 "config": asdict(single),
                 "epochs_done": len(history.epoch_seconds),
                 "curves": history.to_dict(),
-                "convergence": convergence(history.to_dict()),
+                "convergence": convergence(history.to_dict(), **convergence_rule(asdict(single))),
                 "provenance": provenance(dataset, device, sum(history.epoch_seconds), commit=commit),
             }
 
         def train(seconds_left, save_progress=None):
+            with runs.claim(checkpoint):  # a second process on this profile takes another part
+                return train_claimed(seconds_left, save_progress)
+
+        def train_claimed(seconds_left, save_progress):
             print(
                 f"{dataset_name}, batch {single.batch_size}: {len(single.normalizations)} normalizations × "
                 f"{len(single.seeds)} seed(s), {single.epochs} epoch(s)"
@@ -542,7 +563,8 @@ def live_result(records: list[dict], profile: str) -> dict:
 
 
 def _settled_test_error(record: dict, name: str, epoch: int) -> np.ndarray:
-    return 100 * settled(record["curves"], "test_error", name, epoch=epoch)
+    window = settle_window(record["config"], epoch)
+    return 100 * settled(record["curves"], "test_error", name, epoch=epoch, window=window)
 
 
 def verdicts(result: dict) -> list[dict]:
@@ -666,7 +688,10 @@ def retrace(result: dict, normalization: str = LAYER_NORM, seed: int = 0, device
     if not found:
         return None
     record = found[0]
-    config = ConvConfig(**{**record["config"], "epochs": 1, "seeds": [seed], "normalizations": [normalization]})
+    saved = record["config"]
+    first_epoch_cools = saved["epochs"] - saved.get("decay_epochs", 0) < 1  # (a 1-epoch run that cools down)
+    only_first_epoch = {"epochs": 1, "decay_epochs": int(first_epoch_cools)}
+    config = ConvConfig(**{**saved, **only_first_epoch, "seeds": [seed], "normalizations": [normalization]})
     started = time.perf_counter()
     history, _, _ = train_config(config, record["dataset"], device, progress)
     saved = record["curves"]["test_error"][normalization][0][record["config"]["seeds"].index(seed)]

@@ -45,6 +45,27 @@ def _state(record: dict, finished: bool) -> str:
     return "complete" + (f", {len(converged)} of {total} normalizations converged" if record.get("convergence") else "")
 
 
+def schedule_words(config: dict) -> str:
+    """A part's learning-rate schedule in words, from its configuration."""
+    epochs, decay = int(config["epochs"]), int(config.get("decay_epochs") or 0)
+    if not decay:
+        return f"{epochs} epochs at a constant rate"
+    return f"{epochs - decay} epochs at a constant rate, then {decay} cooling it linearly to zero"
+
+
+def rule_words(record: dict) -> str:
+    """How a part's convergence was checked and compared, from the numbers its record stores."""
+    checks = list((record.get("convergence") or {}).values())
+    if not checks:
+        return "no convergence check recorded"
+    window, points = checks[0]["window"], checks[0]["threshold_points"]
+    compared = "its last epoch" if int(record["config"].get("decay_epochs") or 0) else "the mean of its last epochs"
+    return (
+        f"converged when the seed-mean validation error moved less than {points:g} points over the last {window} "
+        f"epochs; claims compare {compared}"
+    )
+
+
 def conv_saved_markdown(saved: dict | None, what: str = "paper-profile") -> str:
     """Where a saved conv run came from, how far each part got, and its results."""
     found = [(record, finished) for _, record, finished in result_parts(saved)]
@@ -54,10 +75,20 @@ def conv_saved_markdown(saved: dict | None, what: str = "paper-profile") -> str:
     for record, finished in found:
         p = record["provenance"]
         part = f"{record['dataset']}, batch {record['batch_size']}"
-        rows.append([part, record["config"]["seeds"], _state(record, finished), f"{p['wall_seconds'] / 60:.0f} min"])
+        rows.append(
+            [
+                part,
+                record["config"]["seeds"],
+                schedule_words(record["config"]),
+                _state(record, finished),
+                f"{p['wall_seconds'] / 60:.0f} min",
+            ]
+        )
         commit, checksum = (p["commit"] or "")[:10], p["data"]["checksum"][:12]
         sources.append(f"- {part}: {p['device']}, commit `{commit}`, data checksum `{checksum}`")
-    table = markdown_table(["part", "seeds", "state", "training time"], rows)
+    table = markdown_table(["part", "seeds", "schedule", "state", "training time"], rows)
+    rules = sorted({rule_words(record) for record, _ in found})
+    table += "\n\nRule: " + "; ".join(rules) + "."
     planned = sum(len(part["datasets"]) for part in saved["config"]["parts"])
     done = len(saved.get("parts", {}))
     status = "" if saved.get("complete") else f" (**partial**: {done} of {planned} parts finished)"
