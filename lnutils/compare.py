@@ -102,6 +102,37 @@ def convergence(curves: dict, window: int = CONVERGENCE_WINDOW, points: float = 
     return result
 
 
+def merged_seed_record(members: list[tuple[dict, bool]]) -> dict:
+    """One record of several seed parts (``(record, finished)``, each one seed of the same configuration),
+    their seeds side by side, cut to the epochs all of them reached; its convergence checked again on
+    the seeds together.  ``seed_parts`` says how far each seed got."""
+    records = [record for record, _ in members]
+    epoch = min(epochs_done(record) for record in records)
+    seeds = [seed for record in records for seed in record["config"]["seeds"]]
+    curves = {
+        metric: {
+            name: [[value for record in records for value in record["curves"][metric][name][e]] for e in range(epoch)]
+            for name in records[0]["curves"][metric]
+        }
+        for metric in ("train_nll", "val_error", "test_error")
+    }
+    curves["epoch_seconds"] = [sum(r["curves"]["epoch_seconds"][e] for r in records) for e in range(epoch)]
+    first = records[0]
+    wall = sum(record["provenance"]["wall_seconds"] for record in records)
+    return {
+        **first,
+        "config": {**first["config"], "seeds": seeds},
+        "epochs_done": epoch,
+        "curves": curves,
+        "convergence": convergence(curves, **convergence_rule(first["config"])),
+        "provenance": {**first["provenance"], "wall_seconds": round(wall, 1)},
+        "seed_parts": [
+            {"seeds": r["config"]["seeds"], "epochs_done": epochs_done(r), "finished": finished}
+            for r, finished in members
+        ],
+    }
+
+
 # ----------------------------------------------------------------------------- verdicts, as data
 #
 # A verdict compares two methods on one number per seed.  Its ``evidence`` says what the numbers

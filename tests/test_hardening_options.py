@@ -35,6 +35,7 @@ from lnutils.train import CheckpointMismatch, train_lockstep
         (["conv", "select", "--profile", "paper"], "--profile"),
         (["conv", "select", "--time-budget", "5"], "--time-budget"),
         (["conv", "select", "--checkpoint-dir", "x"], "--checkpoint-dir"),
+        (["conv", "select", "--batch-size", "4"], "--batch-size"),
     ],
 )
 def test_an_option_a_command_does_not_use_is_an_error(arguments, named, capsys):
@@ -393,3 +394,21 @@ def test_a_part_another_process_is_training_is_skipped_for_the_next(tmp_path, mo
     assert list(saved["parts"]) == ["fashion-mnist, batch 128, seed 1"] and not saved["complete"]
     assert "seed 0: another process is training" in capsys.readouterr().out
     assert conv.run_profile("cpu", **where)["complete"]
+
+
+def test_a_conv_run_can_train_only_the_parts_of_one_batch_size(tmp_path, monkeypatch):
+    from lnutils.experiments import conv
+
+    names, rates, _ = tiny_profile_split_by_seed(monkeypatch)
+
+    def two_batch_sizes(epochs=None, train_subset=None):
+        return [
+            conv.ConvConfig(["fashion-mnist"], batch, epochs or 1, [0], rates, names, 256, 128) for batch in (128, 64)
+        ]
+
+    monkeypatch.setattr(conv, "cpu_profile_configs", two_batch_sizes)
+    where = dict(results_dir=tmp_path, checkpoint_dir=tmp_path, progress=False)
+    saved = conv.run_profile("cpu", batch_sizes=[64], **where)
+    assert list(saved["parts"]) == ["fashion-mnist, batch 64"] and not saved["complete"]
+    with pytest.raises(ValueError, match=r"no batch size \[4\]; it has \[64, 128\]"):
+        conv.run_profile("cpu", batch_sizes=[4], **where)

@@ -91,7 +91,7 @@ def test_the_tier_rule_catches_a_sideways_import():
 
 
 READS_FILES = {"open", "read_text", "read_bytes", "read_json", "read_results", "saved_results", "replaced_results"}
-READS_FILES |= {"saved_results", "saved_records", "saved_parts", "saved_paper_runs", "load", "loadtxt", "exists"}
+READS_FILES |= {"saved_results", "saved_records", "saved_paper_runs", "load", "loadtxt", "exists"}
 READS_FILES |= {"selection_in_use", "selections_in_use", "selected_learning_rates", "full_length_selections"}
 READS_FILES_PREFIXES = ("read_", "saved_", "load_", "replaced_")
 

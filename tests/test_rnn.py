@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
@@ -155,8 +156,9 @@ def test_rnn_run_resumes_part_by_part_and_the_saved_run_renders(tmp_path, monkey
     trained.clear()
     payload = rnn.run_profile("quick", results_dir=tmp_path, checkpoint_dir=tmp_path, progress=False)
     assert trained == [] and payload["complete"]  # finished parts are not trained again
-    records, adding = rnn.saved_parts("quick", tmp_path)
-    assert list(records) == ["batch 64", "batch 4"] and adding["LSTM"]["test_mse"] == {"30": 0.01}
+    saved = rnn.saved_results("quick", tmp_path)
+    adding = rnn.adding_results(saved["parts"]["adding"])
+    assert list(rnn.sequential_records(saved)) == ["batch 64", "batch 4"] and adding["LSTM"]["test_mse"] == {"30": 0.01}
     assert "test MSE, length 30" in rnn_words.rnn_saved_markdown(rnn.saved_results("quick", tmp_path))
 
 
@@ -192,10 +194,12 @@ def test_the_paper_profile_runs_pixel_by_pixel_last(tmp_path, monkeypatch):
     ]
 
 
-def test_the_cpu_profile_is_row_by_row_with_three_seeds_and_averages_the_adding_seeds(tmp_path, monkeypatch):
+def test_the_cpu_profile_trains_each_seed_row_by_row_and_averages_the_adding_seeds(tmp_path, monkeypatch):
     configs = rnn.profile_configs("cpu")
-    assert list(configs) == ["batch 64"] and configs["batch 64"].seeds == [0, 1, 2]
-    assert configs["batch 64"].steps == 28 and rnn.adding_settings("cpu")["length"] == 50
+    assert list(configs) == [f"batch 64, seed {seed}" for seed in (0, 1, 2)]
+    assert [c.seeds for c in configs.values()] == [[0], [1], [2]]
+    assert {(c.steps, c.epochs, c.decay_epochs) for c in configs.values()} == {(28, 20, 5)}
+    assert rnn.adding_settings("cpu")["length"] == 50
     seeds_trained = []
 
     def fake_adding(seed=0, **settings):
@@ -207,20 +211,40 @@ def test_the_cpu_profile_is_row_by_row_with_three_seeds_and_averages_the_adding_
         config, dataset, device, progress, checkpoint=None, time_budget_seconds=None, on_epoch_end=None
     ):
         history = type("H", (), {"epoch_seconds": [1.0] * config.epochs})()
-        record = {"config": {}, "curves": {}, "provenance": {"commit": None}}
+        seed = config.seeds[0]
+        curves = {m: {"LSTM": [[0.1 * (seed + 1)]] * config.epochs} for m in ("train_nll", "val_error", "test_error")}
+        curves["epoch_seconds"] = [1.0] * config.epochs
+        record = {
+            "config": asdict(config),
+            "curves": curves,
+            "epochs_done": config.epochs,
+            "provenance": {"commit": None, "wall_seconds": 1.0, "device": "cpu", "data": {"checksum": "f" * 64}},
+        }
         on_epoch_end(dict(record, epochs_done=1))  # the part in progress is in the result file
-        assert "batch 64" in rnn.saved_results("cpu", tmp_path)["in_progress"]
+        assert "batch 64" in rnn.saved_results("cpu", tmp_path)["in_progress"]  # read with its seeds together
         return history, {}, record
 
     monkeypatch.setattr(rnn, "run_sequential_mnist", fake_sequential)
     monkeypatch.setattr(rnn, "train_adding", fake_adding)
     monkeypatch.setattr(rnn, "load_mnist", lambda: None)
+    rnn.run_profile("cpu", results_dir=tmp_path, checkpoint_dir=tmp_path, progress=False, seeds=[1])
+    saved = rnn.saved_results("cpu", tmp_path)
+    assert not saved["complete"] and list(saved["parts"]) == ["adding"]  # seeds 0 and 2 are left to another run
+    assert saved["in_progress"]["batch 64"]["config"]["seeds"] == [1]
     rnn.run_profile("cpu", results_dir=tmp_path, checkpoint_dir=tmp_path, progress=False)
-    assert seeds_trained == [0, 1, 2]
-    _, adding = rnn.saved_parts("cpu", tmp_path)
+    assert seeds_trained == [0, 1, 2]  # the adding problem: one training per seed, once
+    saved = rnn.saved_results("cpu", tmp_path)
+    assert saved["complete"] and list(saved["parts"]) == ["batch 64", "adding"]
+    record = saved["parts"]["batch 64"]
+    assert record["config"]["seeds"] == [0, 1, 2]
+    assert record["curves"]["test_error"]["LSTM"][0] == pytest.approx([0.1, 0.2, 0.3])
+    assert saved["config"]["sequential_mnist"]["batch 64"]["epochs"] == 20
+    adding = rnn.adding_results(saved["parts"]["adding"])
     assert adding["LSTM"]["test_mse"]["50"] == pytest.approx(0.02) and adding["LSTM"]["seeds"] == 3
     assert adding["LSTM"]["test_mse_by_seed"]["50"] == pytest.approx([0.01, 0.02, 0.03])
     assert adding["LSTM"]["train_loss"] == [1.0] * 4
+    shown = rnn_words.rnn_saved_markdown(saved, "CPU evidence")
+    assert "- batch 64: complete; seeds [0, 1, 2]" in shown
 
 
 def test_statistics_gap_reads_a_network_with_population_and_with_batch_statistics():

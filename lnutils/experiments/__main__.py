@@ -63,6 +63,12 @@ def parser() -> argparse.ArgumentParser:
                 default=None,
                 help="quick (minutes), cpu (the CPU evidence, hours on one core, resumable) or paper (a GPU)",
             )
+            sub.add_argument(
+                "--batch-size",
+                type=positive_int,
+                default=None,
+                help="run only: train only the parts of this batch size now (default: every part)",
+            )
         if name == "rnn":
             sub.add_argument(
                 "--profile",
@@ -89,7 +95,7 @@ HONOURED = {
     ("mnist", "select"): FOLDERS | {"batch_size", "epochs", "train_subset", "full_length", "time_budget"},
     ("mnist", "run"): FOLDERS | {"batch_size", "profile", "epochs", "seeds", "time_budget"},
     ("conv", "select"): {"device", "results_dir", "overwrite", "epochs"},
-    ("conv", "run"): FOLDERS | {"profile", "epochs", "seeds", "time_budget"},
+    ("conv", "run"): FOLDERS | {"profile", "epochs", "seeds", "time_budget", "batch_size"},
     ("rnn", "run"): FOLDERS | {"profile", "epochs", "seeds", "time_budget"},
     ("transformer", "run"): FOLDERS | {"profile", "steps", "seeds", "time_budget"},
 }
@@ -143,7 +149,8 @@ def run_conv(args, device) -> None:
     if args.command == "select":
         print("chosen:", conv.select(device, epochs=args.epochs or 2, overwrite=args.overwrite)["chosen"])
     else:
-        result = conv.run_profile(args.profile, device, **profile_options(args))
+        batch_sizes = [args.batch_size] if args.batch_size else None
+        result = conv.run_profile(args.profile, device, batch_sizes=batch_sizes, **profile_options(args))
         print(f"parts done: {list(result['parts'])}; results in {conv.results_file(args.profile)}")
 
 

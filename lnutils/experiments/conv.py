@@ -27,6 +27,7 @@ from lnutils.compare import (
     convergence_rule,
     epochs_done,
     make_verdict,
+    merged_seed_record,
     part_evidence,
     retrace_comparison,
     settle_window,
@@ -378,36 +379,6 @@ def checkpoint_path(profile: str, dataset: str, config: ConvConfig, checkpoint_d
     return Path(checkpoint_dir or runs.checkpoint_dir()) / name
 
 
-def _merged_record(members: list[tuple[dict, bool]]) -> dict:
-    """One record of several seed parts of the same (dataset, batch size), their seeds side by side,
-    cut to the epochs all of them reached."""
-    records = [record for record, _ in members]
-    epoch = min(epochs_done(record) for record in records)
-    seeds = [seed for record in records for seed in record["config"]["seeds"]]
-    curves = {
-        metric: {
-            name: [[value for record in records for value in record["curves"][metric][name][e]] for e in range(epoch)]
-            for name in records[0]["curves"][metric]
-        }
-        for metric in ("train_nll", "val_error", "test_error")
-    }
-    curves["epoch_seconds"] = [sum(r["curves"]["epoch_seconds"][e] for r in records) for e in range(epoch)]
-    first = records[0]
-    wall = sum(record["provenance"]["wall_seconds"] for record in records)
-    return {
-        **first,
-        "config": {**first["config"], "seeds": seeds},
-        "epochs_done": epoch,
-        "curves": curves,
-        "convergence": convergence(curves, **convergence_rule(first["config"])),
-        "provenance": {**first["provenance"], "wall_seconds": round(wall, 1)},
-        "seed_parts": [
-            {"seeds": r["config"]["seeds"], "epochs_done": epochs_done(r), "finished": finished}
-            for r, finished in members
-        ],
-    }
-
-
 def seeds_merged(result: dict) -> dict:
     """A result whose parts are single seeds (the cpu profile) read as one part per (dataset, batch
     size) with all its seeds: the shape :func:`verdicts` and the chapter read.  Such a part is finished
@@ -428,7 +399,7 @@ def seeds_merged(result: dict) -> dict:
         members = sorted(groups.get(key, []), key=lambda member: member[0]["config"]["seeds"][0])
         if not members:
             continue
-        record = _merged_record(members)
+        record = merged_seed_record(members)
         finished = all(done for _, done in members) and record["config"]["seeds"] == config["seeds"]
         (parts if finished else in_progress)[part_key(*key)] = record
     merged = {
@@ -453,16 +424,26 @@ def run_profile(
     checkpoint_dir=None,
     overwrite=False,
     time_budget_seconds=None,
+    batch_sizes=None,
 ) -> dict:
     """Every (dataset, batch size) part of a profile, each resumable from its checkpoint
     (:func:`lnutils.runs.run_parts`: the result file keeps finished parts).  In a profile split by seed
-    (the cpu profile) ``seeds`` trains only those seeds' parts, so that two processes, one core each,
-    can share the work (``--seeds 0 1`` and ``--seeds 2``); elsewhere it makes a run of only those seeds."""
+    (the cpu profile) ``seeds`` trains only those seeds' parts (``--seeds 0 1`` in one process, ``--seeds
+    2`` in another), though two processes started alike also share the parts (each part is claimed while
+    it trains); elsewhere it makes a run of only those seeds.  ``batch_sizes`` trains only the parts of
+    those batch sizes now (the file keeps the others)."""
     configs = profile_configs(profile, epochs=epochs)
     by_seed = split_by_seed([asdict(config) for config in configs])
     only = None
+    if batch_sizes:
+        if unknown := sorted(set(batch_sizes) - {c.batch_size for c in configs}):
+            raise ValueError(
+                f"the {profile} profile has no batch size {unknown}; it has {sorted({c.batch_size for c in configs})}"
+            )
+        only = [part_name(n, c, by_seed) for c in configs for n in c.datasets if c.batch_size in batch_sizes]
     if seeds and by_seed:  # train only these seeds' parts now (another process may train the others)
-        only = [part_name(name, c, by_seed) for c in configs for name in c.datasets if c.seeds[0] in seeds]
+        chosen = [part_name(name, c, by_seed) for c in configs for name in c.datasets if c.seeds[0] in seeds]
+        only = chosen if only is None else [name for name in only if name in chosen]
     elif seeds:  # a run of only these seeds of each part (another configuration); a part left with none is not run
         for config in configs:
             config.seeds = [seed for seed in config.seeds if seed in seeds]

@@ -25,7 +25,18 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from lnutils import environment, runs
-from lnutils.compare import COMPLETE, convergence, epochs_done, make_verdict, part_evidence, retrace_comparison, settled
+from lnutils.compare import (
+    COMPLETE,
+    convergence,
+    convergence_rule,
+    epochs_done,
+    make_verdict,
+    merged_seed_record,
+    part_evidence,
+    retrace_comparison,
+    settle_window,
+    settled,
+)
 from lnutils.data import load_mnist
 from lnutils.rnn import CELLS, SequenceBatchNorm, SequenceModel
 from lnutils.runs import provenance, result_parts
@@ -77,6 +88,7 @@ class SequentialMNISTConfig:
     train_subset: int | None = None
     validation: int = 5000
     steps: int = 28  # time steps per image: 28 (a row per step) or 784 (a pixel per step)
+    decay_epochs: int = 0  # the last epochs bring the learning rate linearly to zero (0: a constant rate)
 
     def __post_init__(self):
         if 784 % self.steps:
@@ -88,20 +100,25 @@ def profile_configs(
 ) -> dict[str, SequentialMNISTConfig]:
     """quick: 8,000 training images, hidden 64, 2 epochs at batch 64 (all five cells) and
     1 epoch on 2,000 images at batch 4 (the three LSTMs).  cpu (the saved CPU evidence): 55,000
-    images, hidden 64, batch 64, all five cells, 3 seeds, 15 epochs, then checked for convergence
-    (:func:`lnutils.compare.convergence`); about 3.5 minutes an epoch on one core, so batch 4
+    images, hidden 64, batch 64, all five cells, 3 seeds, each seed a part of its own (``"batch 64, seed
+    0"``; read together by :func:`seeds_merged`): 20 epochs, the last 5 cooling the learning rate linearly to
+    zero (15 constant epochs left LN-LSTM, BN-LSTM and LN-GRU still moving), then checked for convergence
+    (:func:`lnutils.compare.convergence_rule`); about 2.5 minutes a seed-epoch on one core, so batch 4
     (860 steps become 13,750) and pixel by pixel (28 times the steps) are left to a GPU.  paper: 55,000 images, hidden
     128, 20 epochs, 3 seeds; then pixel-by-pixel MNIST (784 steps, the three LSTMs, hidden
     100 as in Cooijmans et al. 2016, 10 epochs: a GPU run).  The learning rate, 1e-3, is
     Adam's default and the one Cooijmans et al. used; it is not selected here.  ``epochs``
-    and ``train_subset`` override the profile's values."""
+    and ``train_subset`` override the profile's values (a cooldown longer than the epochs is cut to them)."""
     if profile == "quick":
         configs = {
             "batch 64": SequentialMNISTConfig(64, 2, [0], train_subset=8000),
             "batch 4": SequentialMNISTConfig(4, 1, [0], cells=["LSTM", "LN-LSTM", "BN-LSTM"], train_subset=2000),
         }
     elif profile == "cpu":
-        configs = {"batch 64": SequentialMNISTConfig(64, 15, [0, 1, 2])}
+        configs = {
+            seed_part_name("batch 64", seed): SequentialMNISTConfig(64, 20, [seed], decay_epochs=5)
+            for seed in CPU_SEEDS
+        }
     elif profile == "paper":
         configs = {
             "batch 64": SequentialMNISTConfig(64, 20, [0, 1, 2], hidden_size=128),
@@ -115,7 +132,22 @@ def profile_configs(
     for config in configs.values():
         config.epochs = epochs or config.epochs
         config.train_subset = train_subset or config.train_subset
+        config.decay_epochs = min(config.decay_epochs, config.epochs)
     return configs
+
+
+CPU_SEEDS = (0, 1, 2)
+
+
+def seed_part_name(setting: str, seed: int) -> str:
+    """The part of a profile split by seed that trains ``seed`` of ``setting`` (``"batch 64, seed 0"``)."""
+    return f"{setting}, seed {seed}"
+
+
+def setting_of(part: str) -> tuple[str, int | None]:
+    """(setting, seed) of a part's name; the seed is None where the part holds every seed."""
+    found = re.fullmatch(r"(.*), seed (\d+)", part)
+    return (found.group(1), int(found.group(2))) if found else (part, None)
 
 
 def run_sequential_mnist(
@@ -137,7 +169,7 @@ def run_sequential_mnist(
             "config": asdict(config),
             "epochs_done": len(history.epoch_seconds),
             "curves": curves,
-            "convergence": convergence(curves),
+            "convergence": convergence(curves, **convergence_rule(asdict(config))),
             "provenance": provenance(dataset, device, sum(history.epoch_seconds)),
         }
 
@@ -153,6 +185,7 @@ def run_sequential_mnist(
         checkpoint=checkpoint,
         time_budget_seconds=time_budget_seconds,
         on_epoch_end=None if on_epoch_end is None else lambda history: on_epoch_end(record_of(history)),
+        decay_epochs=config.decay_epochs,
     )
     return history, stacks, record_of(history)
 
@@ -342,8 +375,53 @@ def results_file(profile: str, results_dir: Path | None = None) -> Path:
 
 
 def saved_results(profile: str = "paper", results_dir=None) -> dict | None:
-    """The result file written by ``python -m lnutils.experiments rnn run --profile paper``, if any."""
-    return runs.read_results(f"rnn_{profile}.json", results_dir)
+    """The result file written by ``python -m lnutils.experiments rnn run --profile <profile>``, if any, as
+    the chapter reads it: one part per setting, its seeds together (:func:`seeds_merged`)."""
+    saved = runs.read_results(f"rnn_{profile}.json", results_dir)
+    return seeds_merged(saved) if saved is not None else None
+
+
+def seeds_merged(result: dict) -> dict:
+    """A result whose sequential-MNIST parts are single seeds (the cpu profile: ``"batch 64, seed 0"``) read
+    as one part per setting with all its seeds (:func:`lnutils.compare.merged_seed_record`), finished when
+    every planned seed is, else in progress at the epoch all of them reached; its configuration in the shape
+    of an unsplit profile (``sequential_mnist``: setting -> configuration, ``adding``).  A result that is
+    not split comes back as it is."""
+    planned_parts = (result.get("config") or {}).get("parts")
+    if not isinstance(planned_parts, dict) or all(setting_of(name)[1] is None for name in planned_parts):
+        return result
+    planned: dict[str, dict] = {}
+    for name, config in planned_parts.items():
+        if name == "adding":
+            continue
+        setting, _ = setting_of(name)
+        merged = planned.setdefault(setting, {**config, "seeds": []})
+        merged["seeds"] = merged["seeds"] + list(config["seeds"])
+    groups: dict[str, list] = {}
+    for name, record, finished in result_parts(result):
+        if name != "adding":
+            groups.setdefault(setting_of(name)[0], []).append((record, finished))
+    parts, in_progress = {}, {}
+    for setting, config in planned.items():
+        members = sorted(groups.get(setting, []), key=lambda member: member[0]["config"]["seeds"][0])
+        if not members:
+            continue
+        record = merged_seed_record(members)
+        finished = all(done for _, done in members) and record["config"]["seeds"] == config["seeds"]
+        (parts if finished else in_progress)[setting] = record
+    if "adding" in (result.get("parts") or {}):
+        parts["adding"] = result["parts"]["adding"]
+    config = {
+        "profile": result["config"].get("profile"),
+        "sequential_mnist": planned,
+        "adding": planned_parts.get("adding"),
+    }
+    complete = all(setting in parts for setting in planned) and ("adding" in parts or "adding" not in planned_parts)
+    merged = {**result, "config": config, "parts": parts, "complete": complete}
+    merged.pop("in_progress", None)
+    if in_progress:
+        merged["in_progress"] = in_progress
+    return merged
 
 
 def run_profile(
@@ -359,10 +437,18 @@ def run_profile(
     adding_steps=None,
 ) -> dict:
     """Every part of a profile (sequential MNIST per setting, then the adding problem), each
-    resumable (:func:`lnutils.runs.run_parts`: the result file keeps finished parts)."""
+    resumable (:func:`lnutils.runs.run_parts`: the result file keeps finished parts).  In a profile split
+    by seed (the cpu profile) ``seeds`` trains only those seeds' sequential-MNIST parts now, and two
+    processes started alike share the parts (each part is claimed while it trains, :func:`lnutils.runs.
+    claim`); elsewhere it makes a run of only those seeds."""
     configs = profile_configs(profile, epochs=epochs)
-    for config in configs.values():
-        config.seeds = list(seeds) if seeds else config.seeds
+    by_seed = any(setting_of(name)[1] is not None for name in configs)
+    only = None
+    if seeds and by_seed:
+        only = [name for name, config in configs.items() if config.seeds[0] in seeds]
+    elif seeds:
+        for config in configs.values():
+            config.seeds = list(seeds)
     adding = adding_settings(profile, steps=adding_steps)
     commit = environment.git_commit()
     dataset = None
@@ -371,6 +457,10 @@ def run_profile(
         checkpoint = Path(checkpoint_dir or runs.checkpoint_dir()) / checkpoint_name(profile, setting)
 
         def train(seconds_left, save_progress=None):
+            with runs.claim(checkpoint):  # a second process on this profile takes another part
+                return train_claimed(seconds_left, save_progress)
+
+        def train_claimed(seconds_left, save_progress):
             nonlocal dataset
             dataset = dataset if dataset is not None else load_mnist()
             print(f"sequential MNIST, {setting}: {len(config.cells)} cells × {len(config.seeds)} seed(s)")
@@ -398,7 +488,7 @@ def run_profile(
 
         return train
 
-    adding_seeds = next(iter(configs.values())).seeds  # the adding problem uses the profile's seeds
+    adding_seeds = sorted({seed for config in configs.values() for seed in config.seeds})  # the profile's seeds
 
     def adding_part(seconds_left):
         start = time.perf_counter()
@@ -417,10 +507,11 @@ def run_profile(
     parts = {setting: sequential_part(setting, c) for setting, c in configs.items() if c.steps == 28}
     parts["adding"] = adding_part
     parts |= {setting: sequential_part(setting, c) for setting, c in configs.items() if c.steps != 28}
+    adding_config = {k: list(v) if isinstance(v, tuple) else v for k, v in adding.items()} | {"seeds": adding_seeds}
+    # each part's configuration by name: an --overwrite keeps the parts whose configuration is unchanged
     profile_config = {
         "profile": profile,
-        "sequential_mnist": {k: asdict(c) for k, c in configs.items()},
-        "adding": {k: list(v) if isinstance(v, tuple) else v for k, v in adding.items()} | {"seeds": adding_seeds},
+        "parts": {k: asdict(c) for k, c in configs.items()} | {"adding": adding_config},
     }
     return runs.run_parts(
         results_file(profile, results_dir),
@@ -429,15 +520,8 @@ def run_profile(
         overwrite=overwrite,
         time_budget_seconds=time_budget_seconds,
         kind="rnn comparison",
+        only=None if only is None else only + ["adding"],
     )
-
-
-def saved_parts(profile: str = "paper", results_dir=None) -> tuple[dict, dict | None]:
-    """A saved run's sequential-MNIST records by setting, and its adding-problem results (or None)."""
-    saved = saved_results(profile, results_dir)
-    parts = dict(saved["parts"]) if saved else {}
-    adding = parts.pop("adding", None)
-    return parts, adding_results(adding) if adding else None
 
 
 def adding_convergence(
@@ -515,6 +599,7 @@ def verdicts(result: dict) -> list[dict]:
             continue
         curves = record["curves"]
         epoch = epochs_done(record)
+        window = settle_window(record["config"], epoch)
         for claim, first, second, expected in SEQUENTIAL_CLAIMS:
             if first not in curves["test_error"] or second not in curves["test_error"]:
                 continue
@@ -523,8 +608,8 @@ def verdicts(result: dict) -> list[dict]:
                     claim,
                     (first, second),
                     expected,
-                    100 * settled(curves, "test_error", first, epoch=epoch),
-                    100 * settled(curves, "test_error", second, epoch=epoch),
+                    100 * settled(curves, "test_error", first, epoch=epoch, window=window),
+                    100 * settled(curves, "test_error", second, epoch=epoch, window=window),
                     part_evidence(record, finished, (first, second), profile),
                     setting=setting,
                     epoch=epoch,
@@ -601,11 +686,15 @@ def chapter_run(
         return live_result(records, adding, settings, profile), trained
     if train_subset is not None:
         raise ValueError(f"train_subset applies to the quick profile only; the {profile} profile trains on all images")
-    result = run_profile(profile, device, progress, epochs=epochs, adding_steps=adding_steps)
-    trained = {}
-    for setting, record in result["parts"].items():
-        path = runs.checkpoint_dir() / checkpoint_name(profile, setting)
-        if setting == "adding" or not path.exists():
+    raw = run_profile(profile, device, progress, epochs=epochs, adding_steps=adding_steps)
+    result = seeds_merged(raw)
+    trained = {}  # the probes read each setting's first network: the first seed's checkpoint suffices
+    for name, record, finished in result_parts(raw):
+        setting, seed = setting_of(name)
+        path = runs.checkpoint_dir() / checkpoint_name(profile, name)
+        if name == "adding" or not finished or setting in trained or not path.exists():
+            continue
+        if setting not in result["parts"] or seed not in (None, result["parts"][setting]["config"]["seeds"][0]):
             continue
         config = SequentialMNISTConfig(**record["config"])
         _, trained[setting], _ = run_sequential_mnist(config, dataset, device, progress=False, checkpoint=path)
@@ -627,7 +716,10 @@ def retrace(result: dict, cell: str = "LN-LSTM", seed: int = 0, dataset=None, de
     record = next((r for setting, r, _ in result_parts(result) if setting == "batch 64"), None)
     if record is None or seed not in record["config"]["seeds"] or cell not in record["config"]["cells"]:
         return None
-    config = SequentialMNISTConfig(**{**record["config"], "epochs": 1, "seeds": [seed], "cells": [cell]})
+    saved = record["config"]
+    first_epoch_cools = saved["epochs"] - saved.get("decay_epochs", 0) < 1  # (a 1-epoch run that cools down)
+    only_first_epoch = {"epochs": 1, "decay_epochs": int(first_epoch_cools)}
+    config = SequentialMNISTConfig(**{**saved, **only_first_epoch, "seeds": [seed], "cells": [cell]})
     started = time.perf_counter()
     history, _, _ = run_sequential_mnist(config, dataset, device, progress)
     saved = record["curves"]["test_error"][cell][0][record["config"]["seeds"].index(seed)]

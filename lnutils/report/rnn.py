@@ -73,6 +73,15 @@ def rnn_saved_markdown(saved: dict | None, what: str = "paper-profile") -> str:
             if setting in parts
             else f"**training**, epoch {epochs_done(record)} of {record['config']['epochs']}"
         )
+        if setting not in parts and "seed_parts" in record:  # each seed a part of its own: how far each got
+            state += (
+                " ("
+                + ", ".join(
+                    f"seed {p['seeds'][0]}: {'done' if p['finished'] else 'epoch ' + str(p['epochs_done'])}"
+                    for p in record["seed_parts"]
+                )
+                + ")"
+            )
         out.append(
             f"- {setting}: {state}; seeds {record['config']['seeds']}, {p['device']}, "
             f"{p['wall_seconds'] / 60:.0f} min, commit `{(p['commit'] or '')[:10]}`, "
