@@ -74,7 +74,7 @@ def parser() -> argparse.ArgumentParser:
                 "--profile",
                 choices=rnn.PROFILES,
                 default=None,
-                help="quick (minutes), cpu (the CPU evidence, about 1.5 h on one core, resumable) or paper (a GPU)",
+                help="quick (minutes), cpu (the CPU evidence, about 3 h on one core, resumable) or paper (a GPU)",
             )
         if name == "transformer":
             sub.add_argument(
