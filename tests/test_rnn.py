@@ -244,7 +244,10 @@ def test_the_cpu_profile_trains_each_seed_row_by_row_and_averages_the_adding_see
     assert adding["LSTM"]["test_mse_by_seed"]["50"] == pytest.approx([0.01, 0.02, 0.03])
     assert adding["LSTM"]["train_loss"] == [1.0] * 4
     shown = rnn_words.rnn_saved_markdown(saved, "CPU evidence")
-    assert "- batch 64: complete; seeds [0, 1, 2]" in shown
+    assert (
+        "- batch 64: complete; 15 epochs at a constant rate, then 5 cooling it linearly to zero; seeds [0, 1, 2]"
+        in shown
+    )
 
 
 def test_statistics_gap_reads_a_network_with_population_and_with_batch_statistics():

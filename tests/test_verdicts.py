@@ -6,6 +6,7 @@ import pytest
 
 from lnutils.compare import make_verdict
 from lnutils.experiments import conv, rnn
+from lnutils.report import cells as cells_words
 from lnutils.report import conv as conv_words
 from lnutils.report import rnn as rnn_words
 
@@ -225,12 +226,12 @@ def test_the_saved_run_table_states_each_parts_schedule_and_rule_from_its_record
     record = conv_record("fashion-mnist", 128, ERRORS, epochs=15)
     record["config"] = {"epochs": 15, "decay_epochs": 5}
     record["convergence"] = {name: {"converged": True, "window": 2, "threshold_points": 0.2} for name in ERRORS}
-    assert conv_words.schedule_words(record["config"]) == (
+    assert cells_words.schedule_words(record["config"]) == (
         "10 epochs at a constant rate, then 5 cooling it linearly to zero"
     )
-    assert conv_words.rule_words(record) == (
+    assert cells_words.rule_words(record) == (
         "converged when the seed-mean validation error moved less than 0.2 points over the last 2 epochs; "
-        "claims compare its last epoch"
+        "claims compare the annealed last epoch (a part still training: the mean of the last epochs it reached)"
     )
     record["config"]["decay_epochs"] = 0
-    assert "the mean of its last epochs" in conv_words.rule_words(record)
+    assert "claims compare the mean of the last epochs" in cells_words.rule_words(record)

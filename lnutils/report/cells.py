@@ -183,3 +183,28 @@ def retrace_sentence(check: dict | None, what: str) -> str:
         f"{check['difference']:.2f} points; tolerance {check['tolerance']} points, as other thread counts round "
         f"differently). The code **{retraces}** the saved run."
     )
+
+
+def schedule_words(config: dict) -> str:
+    """A part's learning-rate schedule in words, from its configuration."""
+    epochs, decay = int(config["epochs"]), int(config.get("decay_epochs") or 0)
+    if not decay:
+        return f"{epochs} epochs at a constant rate"
+    return f"{epochs - decay} epochs at a constant rate, then {decay} cooling it linearly to zero"
+
+
+def rule_words(record: dict) -> str:
+    """How a part's convergence was checked and compared, from the numbers its record stores."""
+    checks = list((record.get("convergence") or {}).values())
+    if not checks:
+        return "no convergence check recorded"
+    window, points = checks[0]["window"], checks[0]["threshold_points"]
+    compared = (
+        "the annealed last epoch (a part still training: the mean of the last epochs it reached)"
+        if int(record["config"].get("decay_epochs") or 0)
+        else "the mean of the last epochs"
+    )
+    return (
+        f"converged when the seed-mean validation error moved less than {points:g} points over the last {window} "
+        f"epochs; claims compare {compared}"
+    )

@@ -6,7 +6,15 @@ from __future__ import annotations
 import numpy as np
 
 from lnutils.compare import epochs_done, is_lower
-from lnutils.report.cells import markdown_table, mean_spread, percent, retrace_sentence, verdict_table
+from lnutils.report.cells import (
+    markdown_table,
+    mean_spread,
+    percent,
+    retrace_sentence,
+    rule_words,
+    schedule_words,
+    verdict_table,
+)
 from lnutils.report.cells import published_markdown as published_markdown  # the chapter uses it too
 from lnutils.report.cells import selection_markdown as selection_markdown  # the chapter uses it too
 from lnutils.runs import result_parts
@@ -43,27 +51,6 @@ def _state(record: dict, finished: bool) -> str:
     converged = [name for name, check in record.get("convergence", {}).items() if check["converged"]]
     total = len(record["curves"]["test_error"])
     return "complete" + (f", {len(converged)} of {total} normalizations converged" if record.get("convergence") else "")
-
-
-def schedule_words(config: dict) -> str:
-    """A part's learning-rate schedule in words, from its configuration."""
-    epochs, decay = int(config["epochs"]), int(config.get("decay_epochs") or 0)
-    if not decay:
-        return f"{epochs} epochs at a constant rate"
-    return f"{epochs - decay} epochs at a constant rate, then {decay} cooling it linearly to zero"
-
-
-def rule_words(record: dict) -> str:
-    """How a part's convergence was checked and compared, from the numbers its record stores."""
-    checks = list((record.get("convergence") or {}).values())
-    if not checks:
-        return "no convergence check recorded"
-    window, points = checks[0]["window"], checks[0]["threshold_points"]
-    compared = "its last epoch" if int(record["config"].get("decay_epochs") or 0) else "the mean of its last epochs"
-    return (
-        f"converged when the seed-mean validation error moved less than {points:g} points over the last {window} "
-        f"epochs; claims compare {compared}"
-    )
 
 
 def conv_saved_markdown(saved: dict | None, what: str = "paper-profile") -> str:

@@ -12,6 +12,8 @@ from lnutils.report.cells import (
     mean_spread,
     percent,
     retrace_sentence,
+    rule_words,
+    schedule_words,
     verdict_summary,
     verdict_table,
 )
@@ -83,7 +85,8 @@ def rnn_saved_markdown(saved: dict | None, what: str = "paper-profile") -> str:
                 + ")"
             )
         out.append(
-            f"- {setting}: {state}; seeds {record['config']['seeds']}, {p['device']}, "
+            f"- {setting}: {state}; {schedule_words(record['config'])}; seeds {record['config']['seeds']}, "
+            f"{p['device']}, "
             f"{p['wall_seconds'] / 60:.0f} min, commit `{(p['commit'] or '')[:10]}`, "
             f"data checksum `{p['data']['checksum'][:12]}`"
         )
@@ -91,7 +94,8 @@ def rnn_saved_markdown(saved: dict | None, what: str = "paper-profile") -> str:
         seeds = adding.get("seeds", [0])
         out.append(f"- adding problem: complete; seeds {seeds}, {adding['settings']['steps']:,} steps")
     if parts or training:
-        out += ["", sequential_markdown({**parts, **training})]
+        rules = sorted({rule_words(record) for record in {**parts, **training}.values()})
+        out += ["", "Rule: " + "; ".join(rules) + ".", "", sequential_markdown({**parts, **training})]
     if parts or training:
         out += ["", training_gap_sentence({**parts, **training})]
     if adding:
