@@ -235,3 +235,27 @@ def test_the_saved_run_table_states_each_parts_schedule_and_rule_from_its_record
     )
     record["config"]["decay_epochs"] = 0
     assert "claims compare the mean of the last epochs" in cells_words.rule_words(record)
+
+
+def test_two_finished_parts_with_a_cooldown_are_compared_across_batch_sizes_each_at_its_own_end():
+    """Batch 128 (15 epochs) against batch 4 (4 epochs), both finished and annealed: each at its last
+    epoch, not batch 128 at epoch 4 (the middle of its constant phase)."""
+    large = conv_record("fashion-mnist", 128, ERRORS, epochs=15)
+    large["config"] = {"epochs": 15, "decay_epochs": 5}
+    # batch 128's batch norm is poor until its cooldown, which ends it at 0.10
+    large["curves"]["test_error"]["batch norm"] = [[0.40 + 0.001 * s for s in range(SEEDS)]] * 14 + [
+        [0.10 + 0.001 * s for s in range(SEEDS)]
+    ]
+    small = conv_record("fashion-mnist", 4, dict(ERRORS, **{"batch norm": 0.30}), epochs=4)
+    small["config"] = {"epochs": 4, "decay_epochs": 2}
+    held = by_claim(conv.verdicts(conv_result([large, small])), batch_size=4)
+    verdict = held["batch_norm_degrades_more_than_layer_norm"]
+    assert verdict["epoch"] == 4 and verdict["large_batch_epoch"] == 15 and verdict["holds"] == "yes"
+    assert verdict["second_values"] == pytest.approx([20.0, 20.0, 20.0])  # 30 % at batch 4, 10 % at batch 128
+    assert "each at the last epoch of its cooldown" in verdict["metric"]
+    assert "batch 4 at epoch 4 vs 128 at epoch 15" in conv_words.verdicts_markdown([verdict])
+    # batch 128 still training: both at the epoch both reached (4), where batch norm was at 40 %
+    held = by_claim(conv.verdicts(conv_result([small], in_progress=[large])), batch_size=4)
+    verdict = held["batch_norm_degrades_more_than_layer_norm"]
+    assert verdict["large_batch_epoch"] == verdict["epoch"] == 4 and verdict["holds"] == "undecided"
+    assert verdict["outcome"] == "higher"  # batch norm's error fell from 40 % to 30 %: it "degraded" less

@@ -25,6 +25,7 @@ from lnutils.compare import (
     COMPLETE,
     convergence,
     convergence_rule,
+    cooled_down,
     epochs_done,
     make_verdict,
     merged_seed_record,
@@ -532,6 +533,7 @@ BATCH_CLAIMS = (
     ("batch_norm_degrades_more_than_layer_norm", LAYER_NORM, BATCH_NORM, "lower"),
 )
 METRIC = "test error %, mean over the settle window ending at the compared epoch"
+ANNEALED_METRIC = "test error % at the last epoch of the cooldown"
 
 
 def part_key(dataset: str, batch_size: int) -> str:
@@ -557,6 +559,7 @@ def verdicts(result: dict) -> list[dict]:
     for _, record, finished in result_parts(result):
         by_key[(record["dataset"], record["batch_size"])] = (record, finished)
         epoch = epochs_done(record)
+        window = settle_window(record["config"], epoch)
         for claim, first, second, expected in CLAIMS:
             if first not in record["curves"]["test_error"] or second not in record["curves"]["test_error"]:
                 continue
@@ -573,14 +576,18 @@ def verdicts(result: dict) -> list[dict]:
                     batch_size=record["batch_size"],
                     epoch=epoch,
                     epochs_planned=record["config"]["epochs"],
-                    metric=METRIC,
+                    metric=METRIC if window is None else ANNEALED_METRIC,
                 )
             )
     for (dataset, batch_size), (small, small_finished) in sorted(by_key.items()):
         if batch_size != SMALL_BATCH or (dataset, LARGE_BATCH) not in by_key:
             continue
         large, large_finished = by_key[(dataset, LARGE_BATCH)]
-        epoch = min(epochs_done(small), epochs_done(large))
+        # two finished parts that each end in a cooldown: each at its own annealed end (its full budget);
+        # otherwise both at the epoch both reached
+        annealed = small_finished and large_finished and all(cooled_down(r["config"]) for r in (small, large))
+        common = min(epochs_done(small), epochs_done(large))
+        small_epoch, large_epoch = (epochs_done(small), epochs_done(large)) if annealed else (common, common)
         for claim, first, second, expected in BATCH_CLAIMS:
             names = (first, second)
             if not all(n in r["curves"]["test_error"] for n in names for r in (small, large)):
@@ -590,7 +597,10 @@ def verdicts(result: dict) -> list[dict]:
                 part_evidence(large, large_finished, names, profile),
             }
             evidence = COMPLETE if levels == {COMPLETE} else sorted(levels - {COMPLETE})[0]
-            change = {n: _settled_test_error(small, n, epoch) - _settled_test_error(large, n, epoch) for n in names}
+            change = {
+                name: _settled_test_error(small, name, small_epoch) - _settled_test_error(large, name, large_epoch)
+                for name in names
+            }
             out.append(
                 make_verdict(
                     claim,
@@ -601,9 +611,10 @@ def verdicts(result: dict) -> list[dict]:
                     evidence,
                     dataset=dataset,
                     batch_size=SMALL_BATCH,
-                    epoch=epoch,
+                    epoch=small_epoch,
+                    large_batch_epoch=large_epoch,
                     metric=f"change of the test error % from batch {LARGE_BATCH} to {SMALL_BATCH}, "
-                    "each at the same epoch",
+                    + ("each at the last epoch of its cooldown" if annealed else "each at the same epoch"),
                 )
             )
     return out

@@ -587,6 +587,7 @@ SEQUENTIAL_CLAIMS = (
 # On the adding problem at the longest test length: LN has no per-step statistics to go stale.
 ADDING_CLAIMS = (("layer_norm_lstm_beats_bn_lstm_beyond_training_length", "LN-LSTM", "BN-LSTM", "lower"),)
 SEQUENTIAL_METRIC = "test error %, mean over the settle window ending at the compared epoch"
+ANNEALED_METRIC = "test error % at the last epoch of the cooldown"
 
 
 def verdicts(result: dict) -> list[dict]:
@@ -614,7 +615,7 @@ def verdicts(result: dict) -> list[dict]:
                     setting=setting,
                     epoch=epoch,
                     epochs_planned=record["config"].get("epochs", epoch),
-                    metric=SEQUENTIAL_METRIC,
+                    metric=SEQUENTIAL_METRIC if window is None else ANNEALED_METRIC,
                 )
             )
     adding = result.get("parts", {}).get("adding")

@@ -260,6 +260,12 @@ CLAIMS = {
 def _where(verdict: dict) -> str:
     planned = verdict.get("epochs_planned")
     of = f" of {planned}" if planned and planned != verdict["epoch"] else ""
+    large_epoch = verdict.get("large_batch_epoch", verdict["epoch"])
+    if "degrades" in verdict["claim"] and large_epoch != verdict["epoch"]:  # each part at its own budget's end
+        return (
+            f"{verdict['dataset']}, batch {verdict['batch_size']} at epoch {verdict['epoch']} vs 128 at epoch "
+            f"{large_epoch} (each the end of its cooldown)"
+        )
     batch = (
         f"batch {verdict['batch_size']} vs 128" if "degrades" in verdict["claim"] else f"batch {verdict['batch_size']}"
     )
