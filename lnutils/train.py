@@ -404,11 +404,39 @@ def schedule_agrees(saved: dict | None, wanted: dict, epochs_done: int) -> bool:
     return epochs_done <= min(cooldown_starts(saved), cooldown_starts(wanted))
 
 
+def constant_phase_checkpoint(checkpoint: str | os.PathLike, epochs_done: int) -> Path:
+    """Where a run with a cooldown keeps its checkpoint as it was at the end of its constant phase
+    (``<name>.constant-<epochs>.pt``): a longer budget resumes from it and cools down later."""
+    path = Path(checkpoint)
+    return path.with_name(f"{path.stem}.constant-{epochs_done}{path.suffix}")
+
+
+def _branch_point(checkpoint, schedule: dict) -> Path | None:
+    """The latest kept constant-phase checkpoint (:func:`constant_phase_checkpoint`) that a run of
+    ``schedule`` can resume from: the one with the most epochs not beyond the start of its cooldown."""
+    path = Path(checkpoint)
+    starts = schedule["epochs"] - schedule["decay_epochs"] if schedule["decay_epochs"] else schedule["epochs"]
+    kept = {}
+    for found in path.parent.glob(f"{path.stem}.constant-*{path.suffix}"):
+        epochs = found.name[len(path.stem) + len(".constant-") : len(found.name) - len(path.suffix)]
+        if epochs.isdigit() and int(epochs) <= starts:
+            kept[int(epochs)] = found
+    return kept[max(kept)] if kept else None
+
+
 def resume(checkpoint, expected: dict, stacks, optimizer, device, graphed: bool, schedule: dict) -> tuple[History, int]:
     """Load a checkpoint into the stacks and the optimizer; returns its history and epochs done."""
     if checkpoint is None or not Path(checkpoint).exists():
         return History(), 0
     state = load_checkpoint(checkpoint, expected, device)
+    if not schedule_agrees(state.get("schedule"), schedule, state["epochs_done"]) and (
+        branch := _branch_point(checkpoint, schedule)
+    ):
+        print(
+            f"{Path(checkpoint).name} ended in another cooldown; resuming from {branch.name}, the checkpoint kept at "
+            "the end of the constant phase"
+        )
+        state = load_checkpoint(branch, expected, device)
     if not schedule_agrees(state.get("schedule"), schedule, state["epochs_done"]):
         raise CheckpointMismatch(
             f"the checkpoint {checkpoint} was trained under the learning-rate schedule {state.get('schedule')} "
@@ -470,7 +498,9 @@ def train_lockstep(
     it).  ``on_epoch_end(history)`` is called after every epoch (e.g. to write partial
     results).  ``graph``: record the step as a CUDA graph (default: on CUDA devices; see :class:`CUDAGraphStep`).
     ``decay_epochs``: the last epochs bring the learning rate linearly down to zero (:func:`rate_multiplier`;
-    0: a constant rate).  A graph bakes its learning rate in, so a run with a cooldown steps eagerly.
+    0: a constant rate).  A graph bakes its learning rate in, so a run with a cooldown steps eagerly.  With a
+    cooldown the checkpoint at the end of the constant phase is also kept (:func:`constant_phase_checkpoint`):
+    a run with a longer budget resumes from it.
     """
     if epochs < 1:
         raise ValueError(f"epochs must be at least 1, got {epochs}")
@@ -526,6 +556,9 @@ def train_lockstep(
             bar.set_postfix_str(f"best: {best}, test {100 * np.mean(history.test_error[best][-1]):.2f}%")
         if checkpoint is not None:
             save_checkpoint(checkpoint, stacks, optimizer, history, epoch + 1, expected, schedule)
+            if decay_epochs and epoch + 1 == epochs - decay_epochs:  # a longer budget can branch from here
+                kept = constant_phase_checkpoint(checkpoint, epoch + 1)
+                save_checkpoint(kept, stacks, optimizer, history, epoch + 1, expected, schedule)
         if on_epoch_end is not None:
             on_epoch_end(history)
         if time_budget_seconds is not None and time.perf_counter() - started > time_budget_seconds:

@@ -14,6 +14,7 @@ from lnutils.train import (
     CheckpointMismatch,
     Split,
     batch_indices,
+    constant_phase_checkpoint,
     evaluate,
     make_optimizer,
     rate_multiplier,
@@ -192,3 +193,21 @@ def test_a_cooldown_longer_than_the_run_or_inside_a_cuda_graph_is_refused():
         train_lockstep(stacks_for([0]), rates, split, 8, 2, progress=False, decay_epochs=3)
     with pytest.raises(ValueError, match="graph=False"):
         train_lockstep(stacks_for([0]), rates, split, 8, 2, progress=False, decay_epochs=1, graph=True)
+
+
+def test_a_longer_budget_branches_from_the_checkpoint_kept_at_the_end_of_the_constant_phase(tmp_path):
+    split, rates = tiny_split(), {m: 3e-3 for m in METHODS}
+    checkpoint = tmp_path / "c.pt"
+    train_lockstep(stacks_for([0]), rates, split, 8, 3, checkpoint=checkpoint, progress=False, decay_epochs=1)
+    kept = constant_phase_checkpoint(checkpoint, 2)
+    assert kept.name == "c.constant-2.pt" and kept.exists()
+    longer = train_lockstep(stacks_for([0]), rates, split, 8, 5, checkpoint=checkpoint, progress=False, decay_epochs=2)
+    straight = train_lockstep(stacks_for([0]), rates, split, 8, 5, progress=False, decay_epochs=2)
+    for method in METHODS:
+        np.testing.assert_allclose(longer.test_error[method], straight.test_error[method])
+        np.testing.assert_allclose(longer.train_nll[method], straight.train_nll[method], rtol=1e-5)
+    # a cooldown that would start before the kept epoch 2 has nothing to branch from
+    checkpoint_2 = tmp_path / "d.pt"
+    train_lockstep(stacks_for([0]), rates, split, 8, 3, checkpoint=checkpoint_2, progress=False, decay_epochs=1)
+    with pytest.raises(CheckpointMismatch, match="learning-rate schedule"):
+        train_lockstep(stacks_for([0]), rates, split, 8, 4, checkpoint=checkpoint_2, progress=False, decay_epochs=3)
