@@ -104,11 +104,12 @@ def profile_configs(
     0"``; read together by :func:`seeds_merged`): 20 epochs, the last 5 cooling the learning rate linearly to
     zero (15 constant epochs left LN-LSTM, BN-LSTM and LN-GRU still moving), then checked for convergence
     (:func:`lnutils.compare.convergence_rule`); about 2.5 minutes a seed-epoch on one core, so batch 4
-    (860 steps become 13,750) and pixel by pixel (28 times the steps) are left to a GPU.  paper: 55,000 images, hidden
-    128, 20 epochs, 3 seeds; then pixel-by-pixel MNIST (784 steps, the three LSTMs, hidden
-    100 as in Cooijmans et al. 2016, 10 epochs: a GPU run).  The learning rate, 1e-3, is
-    Adam's default and the one Cooijmans et al. used; it is not selected here.  ``epochs``
-    and ``train_subset`` override the profile's values (a cooldown longer than the epochs is cut to them)."""
+    (860 steps become 13,750) and pixel by pixel (28 times the steps) are left to a GPU.  paper: 55,000
+    images, hidden 128, 20 epochs, 3 seeds; then pixel-by-pixel MNIST (784 steps, the three LSTMs, hidden
+    100 as in Cooijmans et al. 2016, 10 epochs: a GPU run); each ends in a cooldown (5, 2 and 3 epochs).
+    The learning rate, 1e-3, is Adam's default and the one Cooijmans et al. used; it is not selected
+    here.  ``epochs`` and ``train_subset`` override the profile's values (a cooldown longer than the
+    epochs is cut to them)."""
     if profile == "quick":
         configs = {
             "batch 64": SequentialMNISTConfig(64, 2, [0], train_subset=8000),
@@ -121,10 +122,12 @@ def profile_configs(
         }
     elif profile == "paper":
         configs = {
-            "batch 64": SequentialMNISTConfig(64, 20, [0, 1, 2], hidden_size=128),
-            "batch 4": SequentialMNISTConfig(4, 5, [0, 1, 2], cells=["LSTM", "LN-LSTM", "BN-LSTM"], hidden_size=128),
+            "batch 64": SequentialMNISTConfig(64, 20, [0, 1, 2], hidden_size=128, decay_epochs=5),
+            "batch 4": SequentialMNISTConfig(
+                4, 5, [0, 1, 2], cells=["LSTM", "LN-LSTM", "BN-LSTM"], hidden_size=128, decay_epochs=2
+            ),
             "pixel by pixel, batch 64": SequentialMNISTConfig(
-                64, 10, [0, 1, 2], cells=["LSTM", "LN-LSTM", "BN-LSTM"], hidden_size=100, steps=784
+                64, 10, [0, 1, 2], cells=["LSTM", "LN-LSTM", "BN-LSTM"], hidden_size=100, steps=784, decay_epochs=3
             ),
         }
     else:
