@@ -530,6 +530,15 @@ def train_lockstep(
             f"least {start_epoch} epochs (a longer run extends it) or delete the checkpoint to train {epochs} afresh."
         )
     step = make_step(stacks, optimizer, data["train_x"], data["train_y"], batch_size, graphed)
+    constant_epochs = epochs - decay_epochs if decay_epochs else None  # where a longer budget can branch
+
+    def keep_constant_phase(epochs_done: int) -> None:
+        kept = constant_phase_checkpoint(checkpoint, epochs_done)
+        if checkpoint is not None and epochs_done == constant_epochs and not kept.exists():
+            save_checkpoint(kept, stacks, optimizer, history, epochs_done, expected, schedule)
+
+    if checkpoint is not None and start_epoch:
+        keep_constant_phase(start_epoch)  # resumed exactly at the end of the constant phase
 
     bar = progress_bar(range(start_epoch, epochs), progress, total=epochs, initial=start_epoch, desc="epochs")
     started = time.perf_counter()
@@ -556,9 +565,7 @@ def train_lockstep(
             bar.set_postfix_str(f"best: {best}, test {100 * np.mean(history.test_error[best][-1]):.2f}%")
         if checkpoint is not None:
             save_checkpoint(checkpoint, stacks, optimizer, history, epoch + 1, expected, schedule)
-            if decay_epochs and epoch + 1 == epochs - decay_epochs:  # a longer budget can branch from here
-                kept = constant_phase_checkpoint(checkpoint, epoch + 1)
-                save_checkpoint(kept, stacks, optimizer, history, epoch + 1, expected, schedule)
+            keep_constant_phase(epoch + 1)
         if on_epoch_end is not None:
             on_epoch_end(history)
         if time_budget_seconds is not None and time.perf_counter() - started > time_budget_seconds:

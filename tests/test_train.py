@@ -177,7 +177,9 @@ def test_a_constant_runs_checkpoint_extends_into_a_cooldown_and_a_cooled_one_doe
     for method in METHODS:
         np.testing.assert_allclose(extended.test_error[method], straight.test_error[method])
         np.testing.assert_allclose(extended.train_nll[method], straight.train_nll[method], rtol=1e-5)
-    # its 3 epochs ended in a cooldown: a run that would go on at a constant rate, or cool down later, is refused
+    # its 3 epochs ended in a cooldown: without the copy kept at epoch 2 (below), a run that would go on at a
+    # constant rate, or cool down later, is refused
+    constant_phase_checkpoint(checkpoint, 2).unlink()
     for epochs, decay in ((4, 0), (5, 2)):
         with pytest.raises(CheckpointMismatch, match="learning-rate schedule"):
             train_lockstep(
@@ -206,6 +208,11 @@ def test_a_longer_budget_branches_from_the_checkpoint_kept_at_the_end_of_the_con
     for method in METHODS:
         np.testing.assert_allclose(longer.test_error[method], straight.test_error[method])
         np.testing.assert_allclose(longer.train_nll[method], straight.train_nll[method], rtol=1e-5)
+    # a constant run's checkpoint resumed exactly where a cooldown begins is kept there too
+    constant = tmp_path / "e.pt"
+    train_lockstep(stacks_for([0]), rates, split, 8, 2, checkpoint=constant, progress=False)
+    train_lockstep(stacks_for([0]), rates, split, 8, 3, checkpoint=constant, progress=False, decay_epochs=1)
+    assert constant_phase_checkpoint(constant, 2).exists()
     # a cooldown that would start before the kept epoch 2 has nothing to branch from
     checkpoint_2 = tmp_path / "d.pt"
     train_lockstep(stacks_for([0]), rates, split, 8, 3, checkpoint=checkpoint_2, progress=False, decay_epochs=1)
