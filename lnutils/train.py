@@ -424,10 +424,18 @@ def _branch_point(checkpoint, schedule: dict) -> Path | None:
     return kept[max(kept)] if kept else None
 
 
-def resume(checkpoint, expected: dict, stacks, optimizer, device, graphed: bool, schedule: dict) -> tuple[History, int]:
-    """Load a checkpoint into the stacks and the optimizer; returns its history and epochs done."""
+def resume(
+    checkpoint, expected: dict, stacks, optimizer, device, graphed: bool, schedule: dict, branch_from=None
+) -> tuple[History, int]:
+    """Load a checkpoint into the stacks and the optimizer; returns its history and epochs done.  A run with
+    no checkpoint of its own starts, when ``branch_from`` (another run's checkpoint) kept a constant-phase
+    copy that fits this run's schedule, from that copy."""
     if checkpoint is None or not Path(checkpoint).exists():
-        return History(), 0
+        branch = _branch_point(branch_from, schedule) if branch_from is not None else None
+        if branch is None:
+            return History(), 0
+        print(f"starting from {branch.name}, the constant phase another run kept")
+        checkpoint = branch
     state = load_checkpoint(checkpoint, expected, device)
     if not schedule_agrees(state.get("schedule"), schedule, state["epochs_done"]) and (
         branch := _branch_point(checkpoint, schedule)
@@ -487,6 +495,7 @@ def train_lockstep(
     graph: bool | None = None,
     fingerprint_extra: dict | None = None,
     decay_epochs: int = 0,
+    branch_from: str | os.PathLike | None = None,
 ) -> History:
     """Train every stack for ``epochs`` epochs; measure train NLL, validation and test error each epoch.
 
@@ -500,7 +509,8 @@ def train_lockstep(
     ``decay_epochs``: the last epochs bring the learning rate linearly down to zero (:func:`rate_multiplier`;
     0: a constant rate).  A graph bakes its learning rate in, so a run with a cooldown steps eagerly.  With a
     cooldown the checkpoint at the end of the constant phase is also kept (:func:`constant_phase_checkpoint`):
-    a run with a longer budget resumes from it.
+    a run with a longer budget resumes from it, and so does a run with ``branch_from`` naming that run's
+    checkpoint, when it has no checkpoint of its own (a budget check beside the run it checks).
     """
     if epochs < 1:
         raise ValueError(f"epochs must be at least 1, got {epochs}")
@@ -523,7 +533,7 @@ def train_lockstep(
     base_rates = [group["lr"] for group in optimizer.param_groups]
     expected = fingerprint(stacks, learning_rates, split, batch_size, fingerprint_extra)
     schedule = {"epochs": int(epochs), "decay_epochs": int(decay_epochs)}
-    history, start_epoch = resume(checkpoint, expected, stacks, optimizer, device, graphed, schedule)
+    history, start_epoch = resume(checkpoint, expected, stacks, optimizer, device, graphed, schedule, branch_from)
     if start_epoch > epochs:
         raise CheckpointMismatch(
             f"the checkpoint {checkpoint} holds {start_epoch} epochs, more than the {epochs} asked for; ask for at "

@@ -218,3 +218,40 @@ def test_a_longer_budget_branches_from_the_checkpoint_kept_at_the_end_of_the_con
     train_lockstep(stacks_for([0]), rates, split, 8, 3, checkpoint=checkpoint_2, progress=False, decay_epochs=1)
     with pytest.raises(CheckpointMismatch, match="learning-rate schedule"):
         train_lockstep(stacks_for([0]), rates, split, 8, 4, checkpoint=checkpoint_2, progress=False, decay_epochs=3)
+
+
+def test_a_run_with_no_checkpoint_of_its_own_can_branch_from_another_runs_constant_phase(tmp_path):
+    split, rates = tiny_split(), {m: 3e-3 for m in METHODS}
+    checked = tmp_path / "checked.pt"
+    train_lockstep(stacks_for([0]), rates, split, 8, 3, checkpoint=checked, progress=False, decay_epochs=1)
+    before = checked.read_bytes()
+    longer = train_lockstep(
+        stacks_for([0]),
+        rates,
+        split,
+        8,
+        5,
+        checkpoint=tmp_path / "budget.pt",
+        progress=False,
+        decay_epochs=2,
+        branch_from=checked,
+    )
+    straight = train_lockstep(stacks_for([0]), rates, split, 8, 5, progress=False, decay_epochs=2)
+    for method in METHODS:
+        np.testing.assert_allclose(longer.test_error[method], straight.test_error[method])
+    assert checked.read_bytes() == before and (tmp_path / "budget.pt").exists()  # the checked run is untouched
+    # nothing fits a cooldown that begins before epoch 2: the run starts afresh
+    fresh = train_lockstep(
+        stacks_for([0]),
+        rates,
+        split,
+        8,
+        2,
+        checkpoint=tmp_path / "fresh.pt",
+        progress=False,
+        decay_epochs=1,
+        branch_from=checked,
+    )
+    afresh = train_lockstep(stacks_for([0]), rates, split, 8, 2, progress=False, decay_epochs=1)
+    for method in METHODS:
+        np.testing.assert_allclose(fresh.train_nll[method], afresh.train_nll[method], rtol=1e-5)
