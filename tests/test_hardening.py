@@ -150,7 +150,14 @@ def test_conv_run_resumes_part_by_part_and_keeps_finished_parts(tmp_path, monkey
     trained = []
 
     def fake_train_config(
-        config, dataset_name, device, progress, checkpoint=None, time_budget_seconds=None, on_epoch_end=None
+        config,
+        dataset_name,
+        device,
+        progress,
+        checkpoint=None,
+        time_budget_seconds=None,
+        on_epoch_end=None,
+        branch_from=None,
     ):
         trained.append((dataset_name, config.batch_size))
         if len(trained) == 2:

@@ -36,6 +36,8 @@ from lnutils.train import CheckpointMismatch, train_lockstep
         (["conv", "select", "--time-budget", "5"], "--time-budget"),
         (["conv", "select", "--checkpoint-dir", "x"], "--checkpoint-dir"),
         (["conv", "select", "--batch-size", "4"], "--batch-size"),
+        (["conv", "budget", "--seeds", "1"], "--seeds"),
+        (["conv", "budget", "--epochs", "30"], "--epochs"),
     ],
 )
 def test_an_option_a_command_does_not_use_is_an_error(arguments, named, capsys):
@@ -412,3 +414,49 @@ def test_a_conv_run_can_train_only_the_parts_of_one_batch_size(tmp_path, monkeyp
     assert list(saved["parts"]) == ["fashion-mnist, batch 64"] and not saved["complete"]
     with pytest.raises(ValueError, match=r"no batch size \[4\]; it has \[64, 128\]"):
         conv.run_profile("cpu", batch_sizes=[4], **where)
+
+
+def test_the_budget_check_branches_from_the_checked_part_and_confirms_a_claim_by_its_rule(tmp_path, monkeypatch):
+    """The budget check trains the checked seed longer, from the cpu part's kept constant phase (its result
+    equals a run of the longer budget from scratch), and confirms a claim only when its difference moved
+    less than the threshold and kept its sign."""
+    from lnutils.experiments import conv
+
+    names = ["none", "layer norm (C,H,W)"]
+    rates = {name: 1e-3 for name in names}
+
+    def split(epochs=None, train_subset=None):
+        return [
+            conv.ConvConfig(["fashion-mnist"], 128, epochs or 3, [seed], rates, names, 256, 128, decay_epochs=1)
+            for seed in (0, 1)
+        ]
+
+    monkeypatch.setattr(conv, "cpu_profile_configs", split)
+    monkeypatch.setattr(conv, "load_dataset", lambda name: tiny_dataset())
+    monkeypatch.setattr(conv, "BUDGET_CHECK_SEED", 1)
+    monkeypatch.setattr(conv, "BUDGET_CHECK_EPOCHS", 4)
+    where = dict(results_dir=tmp_path, checkpoint_dir=tmp_path, progress=False)
+    assert conv.saved_budget_check(tmp_path) == []  # nothing saved yet
+    conv.run_profile("cpu", seeds=[1], **where)
+    assert (tmp_path / "conv_cpu_fashion-mnist_b128_s1.constant-2.pt").exists()
+    saved = conv.run_budget_check(**where)
+    record = saved["parts"]["fashion-mnist, batch 128, seed 1"]
+    assert saved["complete"] and record["epochs_done"] == 4 and saved["config"]["checks"]["epochs"] == 3
+    history, _, _ = conv.train_config(conv.budget_check_config(), "fashion-mnist", progress=False)
+    for name in names:
+        np.testing.assert_allclose(record["curves"]["train_nll"][name], history.train_nll[name], rtol=1e-5)
+    (check,) = conv.saved_budget_check(tmp_path)
+    assert check["claim"] == "layer_norm_beats_no_normalization" and check["epochs"] == (3, 4)
+    short = json.loads((tmp_path / "conv_cpu.json").read_text())["parts"]["fashion-mnist, batch 128, seed 1"]
+    expected = 100 * (short["curves"]["test_error"][names[1]][-1][0] - short["curves"]["test_error"]["none"][-1][0])
+    assert check["difference_at_checked_budget"] == pytest.approx(expected)
+
+    # the rule: confirmed within 0.5 points and with the same sign, not otherwise
+    def part_with(ln, none):
+        curves = {m: {names[1]: [[ln]], "none": [[none]]} for m in ("train_nll", "val_error", "test_error")}
+        return {"parts": {"fashion-mnist, batch 128, seed 1": {"config": {"epochs": 1}, "curves": curves}}}
+
+    checked = part_with(0.503, 0.500)  # layer norm 0.3 points above none
+    assert conv.budget_check(checked, part_with(0.507, 0.500))[0]["confirmed"]  # 0.7: moved 0.4
+    assert not conv.budget_check(checked, part_with(0.509, 0.500))[0]["confirmed"]  # 0.9: moved 0.6
+    assert not conv.budget_check(checked, part_with(0.499, 0.500))[0]["confirmed"]  # -0.1: sign flipped

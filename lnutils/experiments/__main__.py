@@ -4,6 +4,7 @@
     python -m lnutils.experiments mnist run --profile paper   # both batch sizes; --batch-size: one
     python -m lnutils.experiments conv select
     python -m lnutils.experiments conv run --profile cpu      # the CPU evidence; paper: a GPU
+    python -m lnutils.experiments conv budget                 # one cpu part trained longer (the budget check)
     python -m lnutils.experiments rnn run --profile cpu       # the CPU evidence; paper: a GPU
     python -m lnutils.experiments transformer run --profile cpu    # or paper (a GPU)
 
@@ -28,7 +29,7 @@ def parser() -> argparse.ArgumentParser:
         prog="python -m lnutils.experiments", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     experiments = top.add_subparsers(dest="experiment", required=True, metavar="{mnist,conv,rnn,transformer}")
-    commands = {"mnist": ["select", "run"], "conv": ["select", "run"], "rnn": ["run"], "transformer": ["run"]}
+    commands = {"mnist": ["select", "run"], "conv": ["select", "run", "budget"], "rnn": ["run"], "transformer": ["run"]}
     helps = {
         "mnist": "Figure 6 of Ba et al. 2016 (chapter 2)",
         "conv": "layer norm in convolutional networks (chapter 3)",
@@ -96,6 +97,7 @@ HONOURED = {
     ("mnist", "run"): FOLDERS | {"batch_size", "profile", "epochs", "seeds", "time_budget"},
     ("conv", "select"): {"device", "results_dir", "overwrite", "epochs"},
     ("conv", "run"): FOLDERS | {"profile", "epochs", "seeds", "time_budget", "batch_size"},
+    ("conv", "budget"): {"device", "results_dir", "checkpoint_dir", "time_budget"},
     ("rnn", "run"): FOLDERS | {"profile", "epochs", "seeds", "time_budget"},
     ("transformer", "run"): FOLDERS | {"profile", "steps", "seeds", "time_budget"},
 }
@@ -148,6 +150,10 @@ def profile_options(args) -> dict:
 def run_conv(args, device) -> None:
     if args.command == "select":
         print("chosen:", conv.select(device, epochs=args.epochs or 2, overwrite=args.overwrite)["chosen"])
+    elif args.command == "budget":
+        result = conv.run_budget_check(device, time_budget_seconds=args.time_budget)
+        checks = conv.saved_budget_check()
+        print(f"parts done: {list(result['parts'])}; confirmed: {[c['claim'] for c in checks if c['confirmed']]}")
     else:
         batch_sizes = [args.batch_size] if args.batch_size else None
         result = conv.run_profile(args.profile, device, batch_sizes=batch_sizes, **profile_options(args))
@@ -177,7 +183,7 @@ def main(argv=None) -> int:
     refuse_unused_options(args)
     device = resolve_common(args.parser, args)
     check_writable(args.parser, "result files", runs.results_dir())
-    if args.command == "run" or args.experiment == "mnist":
+    if args.command in ("run", "budget") or args.experiment == "mnist":
         check_writable(args.parser, "checkpoints", runs.checkpoint_dir())
     environment.describe()
     runners = {"mnist": run_mnist, "conv": run_conv, "rnn": run_rnn, "transformer": run_transformer}

@@ -196,6 +196,7 @@ def train_config(
     checkpoint=None,
     on_epoch_end=None,
     time_budget_seconds=None,
+    branch_from=None,
 ) -> tuple[History, dict[str, CNNStack], object]:
     dataset = load_dataset(dataset_name)
     split = make_split(dataset, config.validation, config.train_subset)
@@ -216,6 +217,7 @@ def train_config(
         on_epoch_end=on_epoch_end,
         time_budget_seconds=time_budget_seconds,
         decay_epochs=config.decay_epochs,
+        branch_from=branch_from,
     )
     return history, stacks, dataset
 
@@ -415,6 +417,65 @@ def seeds_merged(result: dict) -> dict:
     return merged
 
 
+def profile_part(
+    profile: str,
+    config: ConvConfig,
+    dataset_name: str,
+    device="cpu",
+    progress=True,
+    checkpoint_dir=None,
+    by_seed=False,
+    commit=None,
+    branch_from=None,
+):
+    """``train(seconds_left, save_progress)`` for one (dataset) part of a profile (:func:`lnutils.runs.
+    run_parts`): it claims the part, trains it from its checkpoint (or, with none, from ``branch_from``'s
+    kept constant phase) and returns its record, or None when the time ran out."""
+    single = ConvConfig(**{**asdict(config), "datasets": [dataset_name]})
+    checkpoint = checkpoint_path(profile, dataset_name, single, checkpoint_dir, by_seed)
+
+    def record(history, dataset) -> dict:
+        return {
+            "dataset": dataset_name,
+            "batch_size": single.batch_size,
+            "config": asdict(single),
+            "epochs_done": len(history.epoch_seconds),
+            "curves": history.to_dict(),
+            "convergence": convergence(history.to_dict(), **convergence_rule(asdict(single))),
+            "provenance": provenance(dataset, device, sum(history.epoch_seconds), commit=commit),
+        }
+
+    def train(seconds_left, save_progress=None):
+        with runs.claim(checkpoint):  # a second process on this profile takes another part
+            return train_claimed(seconds_left, save_progress)
+
+    def train_claimed(seconds_left, save_progress):
+        print(
+            f"{dataset_name}, batch {single.batch_size}: {len(single.normalizations)} normalizations × "
+            f"{len(single.seeds)} seed(s), {single.epochs} epoch(s)"
+        )
+
+        def progress_saved(history, dataset):  # every epoch: the result file shows the part in progress
+            if save_progress is not None:
+                save_progress(record(history, dataset))
+
+        history, _, dataset = train_config(
+            single,
+            dataset_name,
+            device,
+            progress,
+            checkpoint=checkpoint,
+            time_budget_seconds=seconds_left,
+            on_epoch_end=progress_saved,
+            branch_from=branch_from,
+        )
+        if runs.ran_out_of_time(history, single.epochs):
+            return None
+        return record(history, dataset)
+
+    return train
+
+
 def run_profile(
     profile: str,
     device="cpu",
@@ -451,51 +512,10 @@ def run_profile(
         configs = [config for config in configs if config.seeds]
     commit = environment.git_commit()
 
-    def part(config: ConvConfig, dataset_name: str):
-        single = ConvConfig(**{**asdict(config), "datasets": [dataset_name]})
-        checkpoint = checkpoint_path(profile, dataset_name, single, checkpoint_dir, by_seed)
-
-        def record(history, dataset) -> dict:
-            return {
-                "dataset": dataset_name,
-                "batch_size": single.batch_size,
-                "config": asdict(single),
-                "epochs_done": len(history.epoch_seconds),
-                "curves": history.to_dict(),
-                "convergence": convergence(history.to_dict(), **convergence_rule(asdict(single))),
-                "provenance": provenance(dataset, device, sum(history.epoch_seconds), commit=commit),
-            }
-
-        def train(seconds_left, save_progress=None):
-            with runs.claim(checkpoint):  # a second process on this profile takes another part
-                return train_claimed(seconds_left, save_progress)
-
-        def train_claimed(seconds_left, save_progress):
-            print(
-                f"{dataset_name}, batch {single.batch_size}: {len(single.normalizations)} normalizations × "
-                f"{len(single.seeds)} seed(s), {single.epochs} epoch(s)"
-            )
-
-            def progress_saved(history, dataset):  # every epoch: the result file shows the part in progress
-                if save_progress is not None:
-                    save_progress(record(history, dataset))
-
-            history, _, dataset = train_config(
-                single,
-                dataset_name,
-                device,
-                progress,
-                checkpoint=checkpoint,
-                time_budget_seconds=seconds_left,
-                on_epoch_end=progress_saved,
-            )
-            if runs.ran_out_of_time(history, single.epochs):
-                return None
-            return record(history, dataset)
-
-        return train
-
-    parts = {part_name(name, c, by_seed): part(c, name) for c in configs for name in c.datasets}
+    where = dict(device=device, progress=progress, checkpoint_dir=checkpoint_dir, by_seed=by_seed, commit=commit)
+    parts = {
+        part_name(name, c, by_seed): profile_part(profile, c, name, **where) for c in configs for name in c.datasets
+    }
     return runs.run_parts(
         results_file(profile, results_dir),
         {"profile": profile, "parts": [asdict(c) for c in configs]},
@@ -618,6 +638,97 @@ def verdicts(result: dict) -> list[dict]:
                 )
             )
     return out
+
+
+# ----------------------------------------------------------------------------- the budget check
+#
+# Does a claim's difference at the cpu profile's budget survive a longer one?  Written down before any
+# longer run existed: one seed of Fashion-MNIST at batch 128 (BUDGET_CHECK_SEED) trained with a budget of
+# BUDGET_CHECK_EPOCHS and the same 5-epoch cooldown, started from the cpu part's checkpoint kept at the
+# end of its constant phase (epoch 10).  A claim's budget is confirmed when its difference (first − second,
+# test error % at the annealed last epoch) at the longer budget is within BUDGET_CHECK_POINTS of its
+# difference at the cpu budget, with the same sign.  0.5 points is about twice the largest seed SD of a
+# normalized network at the end of the cpu budget's cooldown.
+
+BUDGET_CHECK_PART = ("fashion-mnist", LARGE_BATCH)
+BUDGET_CHECK_SEED = 2
+BUDGET_CHECK_EPOCHS = 25
+BUDGET_CHECK_POINTS = 0.5
+
+
+def checked_config() -> ConvConfig:
+    """The cpu profile's part that the budget check trains longer."""
+    dataset, batch_size = BUDGET_CHECK_PART
+    return next(
+        c
+        for c in cpu_profile_configs()
+        if (c.datasets[0], c.batch_size) == (dataset, batch_size) and c.seeds == [BUDGET_CHECK_SEED]
+    )
+
+
+def budget_check_config() -> ConvConfig:
+    """The checked part with the longer budget (the cooldown as long as the checked part's)."""
+    return ConvConfig(**{**asdict(checked_config()), "epochs": BUDGET_CHECK_EPOCHS})
+
+
+def run_budget_check(device="cpu", progress=True, results_dir=None, checkpoint_dir=None, time_budget_seconds=None):
+    """Train the budget check's part (``conv_budget.json``), from the checked part's kept constant phase
+    when this machine has it (else from epoch 0), resumable like every part."""
+    config, checked = budget_check_config(), checked_config()
+    dataset = config.datasets[0]
+    branch_from = checkpoint_path("cpu", dataset, checked, checkpoint_dir, by_seed=True)
+    where = dict(device=device, progress=progress, checkpoint_dir=checkpoint_dir, by_seed=True)
+    train = profile_part("budget", config, dataset, **where, commit=environment.git_commit(), branch_from=branch_from)
+    return runs.run_parts(
+        results_file("budget", results_dir),
+        {"profile": "budget", "checks": asdict(checked), "parts": [asdict(config)]},
+        {part_name(dataset, config, True): train},
+        time_budget_seconds=time_budget_seconds,
+        kind="conv budget check",
+    )
+
+
+def budget_check(cpu_result: dict | None, budget_result: dict | None) -> list[dict]:
+    """Per claim of :data:`CLAIMS`: the checked seed's difference (first − second, test error %) at the
+    cpu budget and at the longer one, and whether the cpu budget is confirmed (data only; [] until both
+    parts are finished)."""
+    name = part_name(BUDGET_CHECK_PART[0], checked_config(), True)
+    short = ((cpu_result or {}).get("parts") or {}).get(name)
+    long = ((budget_result or {}).get("parts") or {}).get(name)
+    if short is None or long is None:
+        return []
+    out = []
+    for claim, first, second, _ in CLAIMS:
+        if not all(n in record["curves"]["test_error"] for n in (first, second) for record in (short, long)):
+            continue
+        differences = []
+        for record in (short, long):
+            epoch = epochs_done(record)
+            values = {n: float(_settled_test_error(record, n, epoch)[0]) for n in (first, second)}
+            differences.append(values[first] - values[second])
+        at_checked, at_longer = differences
+        out.append(
+            {
+                "claim": claim,
+                "roles": (first, second),
+                "seed": BUDGET_CHECK_SEED,
+                "epochs": (epochs_done(short), epochs_done(long)),
+                "difference_at_checked_budget": at_checked,
+                "difference_at_longer_budget": at_longer,
+                "threshold_points": BUDGET_CHECK_POINTS,
+                "confirmed": bool(
+                    abs(at_longer - at_checked) < BUDGET_CHECK_POINTS and np.sign(at_longer) == np.sign(at_checked)
+                ),
+            }
+        )
+    return out
+
+
+def saved_budget_check(results_dir: Path | None = None) -> list[dict]:
+    """:func:`budget_check` of the saved cpu run and the saved budget check ([] until both exist)."""
+    return budget_check(
+        runs.read_results("conv_cpu.json", results_dir), runs.read_results("conv_budget.json", results_dir)
+    )
 
 
 # ----------------------------------------------------------------------------- the chapter's run
