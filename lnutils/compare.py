@@ -80,6 +80,13 @@ def settle_window(config: dict, epoch: int) -> int | None:
     return 1 if cooled_down(config) and epoch == int(config["epochs"]) else None
 
 
+def first_epoch_only(config: dict) -> dict:
+    """The overrides that make a run of ``config`` train its first epoch alone at the rates the full run
+    used there (a live retrace): one epoch, cooling down only where the full run's cooldown spans it."""
+    first_epoch_cools = config["epochs"] - int(config.get("decay_epochs") or 0) < 1
+    return {"epochs": 1, "decay_epochs": int(first_epoch_cools)}
+
+
 def convergence_rule(config: dict) -> dict:
     """The convergence check's parameters for a run of ``config`` (keyword arguments of :func:`convergence`)."""
     window = COOLDOWN_CONVERGENCE_WINDOW if cooled_down(config) else CONVERGENCE_WINDOW

@@ -27,6 +27,7 @@ from lnutils.compare import (
     convergence_rule,
     cooled_down,
     epochs_done,
+    first_epoch_only,
     make_verdict,
     merged_seed_record,
     part_evidence,
@@ -792,9 +793,7 @@ def retrace(result: dict, normalization: str = LAYER_NORM, seed: int = 0, device
         return None
     record = found[0]
     saved = record["config"]
-    first_epoch_cools = saved["epochs"] - saved.get("decay_epochs", 0) < 1  # (a 1-epoch run that cools down)
-    only_first_epoch = {"epochs": 1, "decay_epochs": int(first_epoch_cools)}
-    config = ConvConfig(**{**saved, **only_first_epoch, "seeds": [seed], "normalizations": [normalization]})
+    config = ConvConfig(**{**saved, **first_epoch_only(saved), "seeds": [seed], "normalizations": [normalization]})
     started = time.perf_counter()
     history, _, _ = train_config(config, record["dataset"], device, progress)
     saved = record["curves"]["test_error"][normalization][0][record["config"]["seeds"].index(seed)]

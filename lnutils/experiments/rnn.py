@@ -30,6 +30,7 @@ from lnutils.compare import (
     convergence,
     convergence_rule,
     epochs_done,
+    first_epoch_only,
     make_verdict,
     merged_seed_record,
     part_evidence,
@@ -721,9 +722,7 @@ def retrace(result: dict, cell: str = "LN-LSTM", seed: int = 0, dataset=None, de
     if record is None or seed not in record["config"]["seeds"] or cell not in record["config"]["cells"]:
         return None
     saved = record["config"]
-    first_epoch_cools = saved["epochs"] - saved.get("decay_epochs", 0) < 1  # (a 1-epoch run that cools down)
-    only_first_epoch = {"epochs": 1, "decay_epochs": int(first_epoch_cools)}
-    config = SequentialMNISTConfig(**{**saved, **only_first_epoch, "seeds": [seed], "cells": [cell]})
+    config = SequentialMNISTConfig(**{**saved, **first_epoch_only(saved), "seeds": [seed], "cells": [cell]})
     started = time.perf_counter()
     history, _, _ = run_sequential_mnist(config, dataset, device, progress)
     saved = record["curves"]["test_error"][cell][0][record["config"]["seeds"].index(seed)]

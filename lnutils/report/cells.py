@@ -208,3 +208,15 @@ def rule_words(record: dict) -> str:
         f"converged when the seed-mean validation error moved less than {points:g} points over the last {window} "
         f"epochs; claims compare {compared}"
     )
+
+
+def seed_progress(record: dict) -> str:
+    """How far each seed of a part got, where each seed trains as a part of its own (`` (seed 0: done,
+    seed 1: epoch 7)``); empty otherwise."""
+    if "seed_parts" not in record:
+        return ""
+    reached = ", ".join(
+        f"seed {p['seeds'][0]}: {'done' if p['finished'] else 'epoch ' + str(p['epochs_done'])}"
+        for p in record["seed_parts"]
+    )
+    return f" ({reached})"

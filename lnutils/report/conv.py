@@ -13,6 +13,7 @@ from lnutils.report.cells import (
     retrace_sentence,
     rule_words,
     schedule_words,
+    seed_progress,
     verdict_table,
 )
 from lnutils.report.cells import published_markdown as published_markdown  # the chapter uses it too
@@ -40,14 +41,7 @@ def conv_results_markdown(records: list[dict]) -> str:
 
 def _state(record: dict, finished: bool) -> str:
     if not finished:
-        state = f"**training**: epoch {epochs_done(record)} of {record['config']['epochs']}"
-        if "seed_parts" in record:  # each seed trains as a part of its own: how far each got
-            reached = ", ".join(
-                f"seed {p['seeds'][0]}: {'done' if p['finished'] else 'epoch ' + str(p['epochs_done'])}"
-                for p in record["seed_parts"]
-            )
-            state += f" ({reached})"
-        return state
+        return f"**training**: epoch {epochs_done(record)} of {record['config']['epochs']}" + seed_progress(record)
     converged = [name for name, check in record.get("convergence", {}).items() if check["converged"]]
     total = len(record["curves"]["test_error"])
     return "complete" + (f", {len(converged)} of {total} normalizations converged" if record.get("convergence") else "")

@@ -14,6 +14,7 @@ from lnutils.report.cells import (
     retrace_sentence,
     rule_words,
     schedule_words,
+    seed_progress,
     verdict_summary,
     verdict_table,
 )
@@ -75,15 +76,8 @@ def rnn_saved_markdown(saved: dict | None, what: str = "paper-profile") -> str:
             if setting in parts
             else f"**training**, epoch {epochs_done(record)} of {record['config']['epochs']}"
         )
-        if setting not in parts and "seed_parts" in record:  # each seed a part of its own: how far each got
-            state += (
-                " ("
-                + ", ".join(
-                    f"seed {p['seeds'][0]}: {'done' if p['finished'] else 'epoch ' + str(p['epochs_done'])}"
-                    for p in record["seed_parts"]
-                )
-                + ")"
-            )
+        if setting not in parts:
+            state += seed_progress(record)
         out.append(
             f"- {setting}: {state}; {schedule_words(record['config'])}; seeds {record['config']['seeds']}, "
             f"{p['device']}, "
