@@ -145,11 +145,26 @@ def merged_seed_record(members: list[tuple[dict, bool]]) -> dict:
 # A verdict compares two methods on one number per seed.  Its ``evidence`` says what the numbers
 # come from: "complete" (finished saved runs that passed the convergence check: a yes or no may be
 # said), "not converged", "partial" (a saved run still training, compared at the epoch it reached) or
-# "live quick run" (the book's build: it shows the code runs and never ranks methods).  Only
-# "complete" evidence turns an outcome into yes or no; every other level leaves the claim undecided,
-# and a live quick run's numbers are shown without an outcome.
+# "live quick run" (the book's build: it shows the code runs and never ranks methods).  An experiment
+# with a longer-budget check adds two levels: "budget confirmed" (finished saved runs whose difference a
+# longer budget reproduced: a yes or no may be said, whether or not the short check passed) and "budget
+# not confirmed" (a longer budget moved the difference: undecided).  Only the DECIDING levels turn an
+# outcome into yes or no; every other level leaves the claim undecided, and a live quick run's numbers
+# are shown without an outcome.
 
 COMPLETE = "complete"
+BUDGET_CONFIRMED = "budget confirmed"
+BUDGET_NOT_CONFIRMED = "budget not confirmed"
+DECIDING = (COMPLETE, BUDGET_CONFIRMED)
+
+
+def weakest(levels) -> str:
+    """The evidence level of a claim that rests on several parts: deciding only if every part's level
+    is (then "budget confirmed" if any part needed the longer budget), else the first other level."""
+    levels = set(levels)
+    if levels <= set(DECIDING):
+        return BUDGET_CONFIRMED if BUDGET_CONFIRMED in levels else COMPLETE
+    return sorted(levels - set(DECIDING))[0]
 
 
 def outcome(first, second) -> str:
@@ -184,7 +199,7 @@ def make_verdict(claim: str, roles: tuple, expected: str, first, second, evidenc
         "first_values": first.tolist(),
         "second_values": second.tolist(),
         "outcome": shown,
-        "holds": holds(shown, expected) if evidence == COMPLETE else "undecided",
+        "holds": holds(shown, expected) if evidence in DECIDING else "undecided",
         "evidence": evidence,
         "seeds": min(len(first), len(second)),
         **where,

@@ -85,6 +85,40 @@ def test_partial_unconverged_or_live_conv_runs_never_say_yes_or_no(how):
     assert "**yes**" not in table and "**no**" not in table
 
 
+def budget_checks(confirmed: bool) -> list[dict]:
+    return [{"claim": claim, "confirmed": confirmed} for claim, *_ in conv.CLAIMS + conv.BATCH_CLAIMS]
+
+
+@pytest.mark.parametrize("converged", [True, False])
+def test_a_finished_budget_check_sets_the_evidence_of_the_checked_part_only(converged):
+    """A confirmed budget lets an unconverged checked part say yes or no; an unconfirmed one leaves even a
+    converged part undecided; other parts and parts still training keep their own level."""
+    checked = conv_record("fashion-mnist", 128, ERRORS, converged=converged)
+    other = conv_record("mnist", 128, ERRORS, converged=converged)
+    small = conv_record("fashion-mnist", 4, dict(ERRORS, **{"batch norm": 0.30}), epochs=4)
+    result = conv_result([checked, other, small])
+    own_level = "complete" if converged else "not converged"
+    confirmed = conv.verdicts(result, budget_checks(True))
+    held = by_claim(confirmed, dataset="fashion-mnist", batch_size=128)
+    assert held["batch_norm_beats_layer_norm"]["holds"] == "yes"
+    assert held["batch_norm_beats_layer_norm"]["evidence"] == "budget confirmed"
+    assert {v["evidence"] for v in by_claim(confirmed, dataset="mnist").values()} == {own_level}
+    across = by_claim(confirmed, dataset="fashion-mnist", batch_size=4)["batch_norm_degrades_more_than_group_norm"]
+    assert across["evidence"] == "budget confirmed" and across["holds"] == "yes"  # batch 4 converged itself
+    refuted = conv.verdicts(result, budget_checks(False))
+    at_128 = by_claim(refuted, dataset="fashion-mnist", batch_size=128)
+    across = [v for v in refuted if "degrades" in v["claim"]]
+    at_4 = [v for v in refuted if v["batch_size"] == 4 and "degrades" not in v["claim"]]
+    assert {v["evidence"] for v in [*at_128.values(), *across]} == {"budget not confirmed"}
+    assert {v["holds"] for v in [*at_128.values(), *across]} == {"undecided"}
+    assert {v["evidence"] for v in at_4} == {"complete"}  # batch 4 was not checked
+    still_training = conv_result([other], in_progress=[checked])
+    held = by_claim(conv.verdicts(still_training, budget_checks(True)), dataset="fashion-mnist")
+    assert {v["evidence"] for v in held.values()} == {"partial"}
+    words = conv_words.verdicts_markdown(confirmed)
+    assert "confirmed by a longer budget" in words
+
+
 def rnn_record(errors, converged=True, epochs=15):
     return {
         "config": {"epochs": 15},
@@ -259,3 +293,19 @@ def test_two_finished_parts_with_a_cooldown_are_compared_across_batch_sizes_each
     verdict = held["batch_norm_degrades_more_than_layer_norm"]
     assert verdict["large_batch_epoch"] == verdict["epoch"] == 4 and verdict["holds"] == "undecided"
     assert verdict["outcome"] == "higher"  # batch norm's error fell from 40 % to 30 %: it "degraded" less
+
+
+def test_the_budget_check_waits_for_both_parts_and_says_how_far_it_got():
+    name = conv.part_name("fashion-mnist", conv.checked_config(), True)
+    short = conv_record("fashion-mnist", 128, ERRORS, epochs=15)
+    long = dict(conv_record("fashion-mnist", 128, ERRORS, epochs=14), config={"epochs": 25, "seeds": [2]})
+    training = {"parts": {}, "in_progress": {name: long}}
+    assert conv.budget_check({"parts": {name: short}}, training) == []  # still training: no check yet
+    assert "still training: epoch 14 of 25 (seed 2)" in conv_words.budget_check_markdown([], training)
+    assert "has not been trained" in conv_words.budget_check_markdown([], None)
+    finished = {"parts": {name: dict(long, curves=curves_for(ERRORS, 25))}}
+    checks = conv.budget_check({"parts": {name: short}}, finished)
+    assert {c["claim"] for c in checks} == {claim for claim, *_ in conv.CLAIMS + conv.BATCH_CLAIMS}
+    assert all(c["confirmed"] for c in checks)  # the same errors at both budgets
+    table = conv_words.budget_check_markdown(checks, finished)
+    assert "| at epoch 15 (points) | at epoch 25 |" in table and "**yes**" in table

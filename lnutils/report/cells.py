@@ -103,6 +103,8 @@ def published_markdown(published: dict, unit: str) -> str:
 EVIDENCE_WORDS = {
     "complete": "complete, converged",
     "not converged": "complete, not converged",
+    "budget confirmed": "complete, confirmed by a longer budget",
+    "budget not confirmed": "complete, changed by a longer budget",
     "partial": "partial: still training",
     "live quick run": "live quick run",
 }
@@ -122,7 +124,7 @@ VERDICT_RULE = (
 )
 
 
-def verdict_table(verdicts: list[dict], claims: dict[str, str], where, unit: str) -> str:
+def verdict_table(verdicts: list[dict], claims: dict[str, str], where, unit: str, rule: str = VERDICT_RULE) -> str:
     """One row per verdict: the claim (``claims[id]``), where it was compared (``where(verdict)``),
     the two roles' values (mean ± sd over seeds, in ``unit``), what the numbers show, whether the claim
     holds (bold only for a yes or no) and the evidence level."""
@@ -143,7 +145,7 @@ def verdict_table(verdicts: list[dict], claims: dict[str, str], where, unit: str
             ]
         )
     headers = ["claim", "compared at", f"values ({unit})", "the runs show", "holds", "evidence"]
-    return markdown_table(headers, rows) + "\n\n" + VERDICT_RULE
+    return markdown_table(headers, rows) + "\n\n" + rule
 
 
 def verdict_summary(verdicts: list[dict], claims: dict[str, str]) -> str:

@@ -7,6 +7,7 @@ import numpy as np
 
 from lnutils.compare import epochs_done, is_lower
 from lnutils.report.cells import (
+    VERDICT_RULE,
     markdown_table,
     mean_spread,
     percent,
@@ -266,11 +267,67 @@ def _where(verdict: dict) -> str:
     return f"{verdict['dataset']}, {batch}, epoch {verdict['epoch']}{of}"
 
 
+BUDGET_RULE = (
+    " Where a longer budget was trained (the budget check below), its outcome stands in for the convergence "
+    "check of the claims it checks: a difference the longer budget reproduced may be called, one it changed "
+    "stays undecided."
+)
+
+
 def verdicts_markdown(verdicts: list[dict]) -> str:
     """The chapter's claims against the runs (:func:`lnutils.experiments.conv.verdicts`)."""
     if not verdicts:
         return "No run has both methods of any claim yet."
-    return verdict_table(verdicts, CLAIMS, _where, "test error %, or its change")
+    budget = any(v["evidence"].startswith("budget") for v in verdicts)
+    rule = VERDICT_RULE + (BUDGET_RULE if budget else "")
+    return verdict_table(verdicts, CLAIMS, _where, "test error %, or its change", rule=rule)
+
+
+def budget_check_markdown(checks: list[dict], budget_result: dict | None) -> str:
+    """The budget check (:func:`lnutils.experiments.conv.budget_check`): per claim, the checked seed's
+    difference at the cpu budget and at the longer one; while it trains, how far it got."""
+    if checks:
+        rows = []
+        for check in checks:
+            short, long = check["difference_at_checked_budget"], check["difference_at_longer_budget"]
+            first, second = check["roles"]
+            rows.append(
+                [
+                    CLAIMS[check["claim"]],
+                    f"{first} − {second}",
+                    f"{short:+.2f}",
+                    f"{long:+.2f}",
+                    f"{long - short:+.2f}",
+                    "**yes**" if check["confirmed"] else "**no**",
+                ]
+            )
+        short_epochs, long_epochs = checks[0]["epochs"]
+        headers = [
+            "claim",
+            "difference",
+            f"at epoch {short_epochs} (points)",
+            f"at epoch {long_epochs}",
+            "moved",
+            "budget confirmed",
+        ]
+        return (
+            markdown_table(headers, rows)
+            + f"\n\nSeed {checks[0]['seed']}, batch 128. Confirmed: the difference moved less than "
+            f"{checks[0]['threshold_points']} points and kept its sign."
+        )
+    parts = [(record, finished) for _, record, finished in result_parts(budget_result)]
+    if not parts:
+        return (
+            "The budget check has not been trained on this machine yet: `python -m lnutils.experiments conv "
+            "budget` trains it. Until it finishes, every claim keeps the evidence of its convergence check."
+        )
+    record, finished = parts[0]
+    state = "finished" if finished else "still training"
+    return (
+        f"The budget check is {state}: epoch {epochs_done(record)} of {record['config']['epochs']} "
+        f"(seed {record['config']['seeds'][0]}). Until the cpu part it checks and the check itself are both "
+        "finished, every claim keeps the evidence of its convergence check."
+    )
 
 
 def retrace_markdown(check: dict | None) -> str:
