@@ -140,6 +140,21 @@ def merged_seed_record(members: list[tuple[dict, bool]]) -> dict:
     }
 
 
+def merged_seed_groups(planned: dict, groups: dict) -> tuple[dict, dict]:
+    """Seed parts merged per key: ``planned`` maps a key to its configuration with every planned seed,
+    ``groups`` maps it to its (record, finished) seed parts.  Returns (finished, in progress), each
+    key -> :func:`merged_seed_record`; a key is finished when every planned seed is."""
+    parts, in_progress = {}, {}
+    for key, config in planned.items():
+        members = sorted(groups.get(key, []), key=lambda member: member[0]["config"]["seeds"][0])
+        if not members:
+            continue
+        record = merged_seed_record(members)
+        finished = all(done for _, done in members) and record["config"]["seeds"] == config["seeds"]
+        (parts if finished else in_progress)[key] = record
+    return parts, in_progress
+
+
 # ----------------------------------------------------------------------------- verdicts, as data
 #
 # A verdict compares two methods on one number per seed.  Its ``evidence`` says what the numbers

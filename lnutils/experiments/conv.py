@@ -30,7 +30,7 @@ from lnutils.compare import (
     epochs_done,
     first_epoch_only,
     make_verdict,
-    merged_seed_record,
+    merged_seed_groups,
     part_evidence,
     retrace_comparison,
     settle_window,
@@ -400,14 +400,9 @@ def seeds_merged(result: dict) -> dict:
     groups: dict[tuple, list] = {}
     for _, record, finished in result_parts(result):
         groups.setdefault((record["dataset"], record["batch_size"]), []).append((record, finished))
-    parts, in_progress = {}, {}
-    for key, config in planned.items():
-        members = sorted(groups.get(key, []), key=lambda member: member[0]["config"]["seeds"][0])
-        if not members:
-            continue
-        record = merged_seed_record(members)
-        finished = all(done for _, done in members) and record["config"]["seeds"] == config["seeds"]
-        (parts if finished else in_progress)[part_key(*key)] = record
+    finished, training = merged_seed_groups(planned, groups)
+    parts = {part_key(*key): record for key, record in finished.items()}
+    in_progress = {part_key(*key): record for key, record in training.items()}
     merged = {
         **result,
         "config": {**result["config"], "parts": list(planned.values())},

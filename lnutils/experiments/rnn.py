@@ -32,7 +32,7 @@ from lnutils.compare import (
     epochs_done,
     first_epoch_only,
     make_verdict,
-    merged_seed_record,
+    merged_seed_groups,
     part_evidence,
     retrace_comparison,
     settle_window,
@@ -387,7 +387,7 @@ def saved_results(profile: str = "paper", results_dir=None) -> dict | None:
 
 def seeds_merged(result: dict) -> dict:
     """A result whose sequential-MNIST parts are single seeds (the cpu profile: ``"batch 64, seed 0"``) read
-    as one part per setting with all its seeds (:func:`lnutils.compare.merged_seed_record`), finished when
+    as one part per setting with all its seeds (:func:`lnutils.compare.merged_seed_groups`), finished when
     every planned seed is, else in progress at the epoch all of them reached; its configuration in the shape
     of an unsplit profile (``sequential_mnist``: setting -> configuration, ``adding``).  A result that is
     not split comes back as it is."""
@@ -405,14 +405,7 @@ def seeds_merged(result: dict) -> dict:
     for name, record, finished in result_parts(result):
         if name != "adding":
             groups.setdefault(setting_of(name)[0], []).append((record, finished))
-    parts, in_progress = {}, {}
-    for setting, config in planned.items():
-        members = sorted(groups.get(setting, []), key=lambda member: member[0]["config"]["seeds"][0])
-        if not members:
-            continue
-        record = merged_seed_record(members)
-        finished = all(done for _, done in members) and record["config"]["seeds"] == config["seeds"]
-        (parts if finished else in_progress)[setting] = record
+    parts, in_progress = merged_seed_groups(planned, groups)
     if "adding" in (result.get("parts") or {}):
         parts["adding"] = result["parts"]["adding"]
     config = {
