@@ -325,7 +325,7 @@ def budget_check_markdown(checks: list[dict], budget_result: dict | None) -> str
     state = "finished" if finished else "still training"
     return (
         f"The budget check is {state}: epoch {epochs_done(record)} of {record['config']['epochs']} "
-        f"(seed {record['config']['seeds'][0]}). Until the cpu part it checks and the check itself are both "
+        f"(seed {record['config']['seeds'][0]}). Until the saved part it checks and the check itself are both "
         "finished, every claim keeps the evidence of its convergence check."
     )
 
