@@ -8,65 +8,12 @@ import numpy as np
 
 from lnutils.experiments import mnist
 from lnutils.report import cells
-from lnutils.report import conv as conv_words
 from lnutils.report import mnist as mnist_words
 from lnutils.report import rnn as rnn_words
 
 
-def conv_record(finals: dict[str, list[float]], dataset="fashion-mnist", batch_size=128) -> dict:
-    return {
-        "dataset": dataset,
-        "batch_size": batch_size,
-        "curves": {"test_error": {name: [values] for name, values in finals.items()}},
-    }
-
-
-NAMES = ["none", "batch norm", "layer norm (C,H,W)", "layer norm (C)", "rms norm"]
-
-
 def test_markdown_table():
     assert cells.markdown_table(["a", "b"], [[1, "x"]]) == "| a | b |\n|---|---|\n| 1 | x |"
-
-
-def test_conv_ranking_follows_the_numbers():
-    bn_best = conv_record(
-        {
-            "none": [0.20],
-            "batch norm": [0.10],
-            "layer norm (C,H,W)": [0.15],
-            "layer norm (C)": [0.12],
-            "rms norm": [0.16],
-        }
-    )
-    text = conv_words.conv_ranking_sentences([bn_best], "Run")
-    assert "lowest test error is batch norm's" in text and "one seed" in text
-    ln_best = conv_record(
-        {
-            "none": [0.20],
-            "batch norm": [0.16],
-            "layer norm (C,H,W)": [0.10],
-            "layer norm (C)": [0.12],
-            "rms norm": [0.15],
-        }
-    )
-    assert "LN(C,H,W) is itself the best" in conv_words.conv_ranking_sentences([ln_best], "Run")
-    noisy = conv_record({n: [0.10 + 0.001 * i, 0.12 - 0.001 * i, 0.11] for i, n in enumerate(NAMES)})
-    assert "within seed noise" in conv_words.conv_ranking_sentences([noisy], "Run")
-
-
-def test_conv_batch_and_shared_scale_sentences_follow_the_numbers():
-    large = conv_record({"batch norm": [0.10], "layer norm (C,H,W)": [0.12], "rms norm": [0.09], "none": [0.2]})
-    small = conv_record(
-        {"batch norm": [0.20], "layer norm (C,H,W)": [0.13], "rms norm": [0.1], "none": [0.2]}, batch_size=4
-    )
-    assert "batch norm changes more" in conv_words.conv_batch_sentence([large, small], "Run")
-    small_ln = conv_record(
-        {"batch norm": [0.11], "layer norm (C,H,W)": [0.30], "rms norm": [0.1], "none": [0.2]}, batch_size=4
-    )
-    assert "LN(C,H,W) changes more" in conv_words.conv_batch_sentence([large, small_ln], "Run")
-    assert "a shared scale alone does not explain" in conv_words.shared_scale_sentence([large])
-    rms_last = conv_record({"batch norm": [0.10], "layer norm (C,H,W)": [0.12], "rms norm": [0.3], "none": [0.2]})
-    assert "shared scale alone" not in conv_words.shared_scale_sentence([rms_last])
 
 
 def test_adding_sentences_follow_the_numbers():

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from lnutils.compare import epochs_done, is_lower
+from lnutils.compare import epochs_done
 from lnutils.report.cells import (
     VERDICT_RULE,
     markdown_table,
     mean_spread,
-    percent,
     retrace_sentence,
     rule_words,
     schedule_words,
@@ -155,90 +154,6 @@ def border_sentences(probe: dict[str, list[dict]]) -> str:
         )
     )
     return "\n\n".join(sentences + [conclusion])
-
-
-def conv_ranking_sentences(records: list[dict], label: str) -> str:
-    """Per (dataset, batch size): the best normalization, where BN, LN(C,H,W), LN(C) and RMS
-    norm rank, and whether the best beats LN(C,H,W) beyond seed noise."""
-    sentences = []
-    for record in records:
-        names = list(record["curves"]["test_error"])
-        finals = {name: _final(record, name) for name in names}
-        order = sorted(names, key=lambda name: finals[name].mean())
-        seeds = len(finals[order[0]])
-        rank = {name: order.index(name) + 1 for name in names}
-        where = f"{record['dataset']}, batch {record['batch_size']}"
-        places = ", ".join(
-            f"{name} {rank[name]}"
-            for name in ("batch norm", "layer norm (C,H,W)", "layer norm (C)", "rms norm")
-            if name in rank
-        )
-        ln = "layer norm (C,H,W)"
-        best = order[0]
-        if best == ln:
-            gap = "LN(C,H,W) is itself the best"
-        elif seeds == 1:
-            points = 100 * (finals[ln].mean() - finals[best].mean())
-            gap = f"{best} is {points:.2f} points below LN(C,H,W)"
-        else:
-            lower = is_lower(finals[best], finals[ln])
-            gap = {
-                True: f"{best} beats LN(C,H,W) beyond seed noise",
-                False: f"LN(C,H,W) beats {best}",
-                None: f"{best} and LN(C,H,W) are within seed noise",
-            }[lower]
-        one_seed = " (one seed: no noise estimate, so read only large gaps)" if seeds == 1 else ""
-        sentences.append(
-            f"{label}, {where}: the lowest test error is {best}'s ({percent(finals[best])}); "
-            f"places out of {len(names)}: {places}; {gap}{one_seed}."
-        )
-    return "\n\n".join(sentences)
-
-
-def conv_batch_sentence(records: list[dict], label: str) -> str:
-    """Does batch norm lose more than LN(C,H,W) when the batch shrinks from 128 to 4?"""
-    by_key = {(r["dataset"], r["batch_size"]): r for r in records}
-    sentences = []
-    for (dataset, batch_size), small in sorted(by_key.items()):
-        large = by_key.get((dataset, 128))
-        if batch_size == 128 or large is None:
-            continue
-        change = {
-            name: 100 * (_final(small, name).mean() - _final(large, name).mean())
-            for name in ("batch norm", "layer norm (C,H,W)")
-        }
-        bigger = "batch norm" if change["batch norm"] > change["layer norm (C,H,W)"] else "LN(C,H,W)"
-        sentences.append(
-            f"{label}, {dataset}: from batch 128 to batch {batch_size}, batch norm's test error changes by "
-            f"{change['batch norm']:+.2f} points and LN(C,H,W)'s by {change['layer norm (C,H,W)']:+.2f}; {bigger} "
-            "changes more. "
-            "(The two batch sizes also differ in epochs and images in the quick profile, so only the paper profile "
-            "isolates the batch size.)"
-        )
-    return "\n\n".join(sentences)
-
-
-def shared_scale_sentence(records: list[dict]) -> str:
-    """Where RMS norm over (C,H,W), which also shares one scale across an image's channels,
-    places against LN(C,H,W): a check on the 'quiet channels squashed by one σ' story."""
-    sentences = []
-    for record in records:
-        names = list(record["curves"]["test_error"])
-        if "rms norm" not in names or "layer norm (C,H,W)" not in names:
-            continue
-        order = sorted(names, key=lambda name: _final(record, name).mean())
-        rms, ln = order.index("rms norm") + 1, order.index("layer norm (C,H,W)") + 1
-        text = (
-            f"{record['dataset']}, batch {record['batch_size']}: RMS norm over (C,H,W) places {rms}, LN(C,H,W) "
-            f"places {ln} of {len(names)}"
-        )
-        if rms <= 2:
-            text += (
-                "; a layer that also divides all channels of an image by one scale is among the best here, "
-                "so a shared scale alone does not explain where LN(C,H,W) places"
-            )
-        sentences.append(text + ".")
-    return " ".join(sentences)
 
 
 CLAIMS = {
