@@ -148,18 +148,20 @@ def verdict_table(verdicts: list[dict], claims: dict[str, str], where, unit: str
     return markdown_table(headers, rows) + "\n\n" + rule
 
 
-def verdict_summary(verdicts: list[dict], claims: dict[str, str]) -> str:
+def verdict_summary(verdicts: list[dict], claims: dict[str, str], where=None) -> str:
     """A Summary's sentences on the verdicts: each decided claim with its numbers, then how many stay
-    undecided and why (their evidence levels).  Words only: every outcome comes from the verdict data."""
+    undecided and why (their evidence levels); ``where(verdict)``, if given, says where each was
+    compared.  Words only: every outcome comes from the verdict data."""
     if not verdicts:
-        return "No saved run has both cells of any claim yet: every claim is undecided."
+        return "No saved run has both methods of any claim yet: every claim is undecided."
     decided = [v for v in verdicts if v["holds"] in ("yes", "no", "within noise")]
     sentences = []
     for v in decided:
         first, second = v["roles"]
         holds = {"yes": "holds", "no": "does not hold", "within noise": "is within seed noise"}[v["holds"]]
         sentences.append(
-            f"“{claims[v['claim']]}” {holds}: {first} {mean_spread(v['first_values'])} against {second} "
+            f"“{claims[v['claim']]}” {holds}{f' ({where(v)})' if where else ''}: "
+            f"{first} {mean_spread(v['first_values'])} against {second} "
             f"{mean_spread(v['second_values'])} ({v['metric']}; {v['seeds']} seeds, {EVIDENCE_WORDS[v['evidence']]})."
         )
     undecided = [v for v in verdicts if v not in decided]

@@ -14,6 +14,7 @@ from lnutils.report.cells import (
     rule_words,
     schedule_words,
     seed_progress,
+    verdict_summary,
     verdict_table,
 )
 from lnutils.report.cells import published_markdown as published_markdown  # the chapter uses it too
@@ -196,6 +197,11 @@ def verdicts_markdown(verdicts: list[dict]) -> str:
     budget = any(v["evidence"].startswith("budget") for v in verdicts)
     rule = VERDICT_RULE + (BUDGET_RULE if budget else "")
     return verdict_table(verdicts, CLAIMS, _where, "test error %, or its change", rule=rule)
+
+
+def summary_markdown(verdicts: list[dict]) -> str:
+    """The Summary's verdict sentences for the saved run (:func:`lnutils.report.cells.verdict_summary`)."""
+    return verdict_summary(verdicts, CLAIMS, where=_where)
 
 
 def budget_check_markdown(checks: list[dict], budget_result: dict | None) -> str:
