@@ -23,7 +23,7 @@ def conv_record(dataset, batch_size, errors, epochs=10, converged=True):
     return {
         "dataset": dataset,
         "batch_size": batch_size,
-        "config": {"epochs": 10},
+        "config": {"epochs": 10, "seeds": list(range(SEEDS))},
         "curves": curves_for(errors, epochs),
         "convergence": {name: {"converged": converged} for name in errors},
     }
@@ -275,13 +275,13 @@ def test_two_finished_parts_with_a_cooldown_are_compared_across_batch_sizes_each
     """Batch 128 (15 epochs) against batch 4 (4 epochs), both finished and annealed: each at its last
     epoch, not batch 128 at epoch 4 (the middle of its constant phase)."""
     large = conv_record("fashion-mnist", 128, ERRORS, epochs=15)
-    large["config"] = {"epochs": 15, "decay_epochs": 5}
+    large["config"] = {"epochs": 15, "decay_epochs": 5, "seeds": [0, 1, 2]}
     # batch 128's batch norm is poor until its cooldown, which ends it at 0.10
     large["curves"]["test_error"]["batch norm"] = [[0.40 + 0.001 * s for s in range(SEEDS)]] * 14 + [
         [0.10 + 0.001 * s for s in range(SEEDS)]
     ]
     small = conv_record("fashion-mnist", 4, dict(ERRORS, **{"batch norm": 0.30}), epochs=4)
-    small["config"] = {"epochs": 4, "decay_epochs": 2}
+    small["config"] = {"epochs": 4, "decay_epochs": 2, "seeds": [0, 1, 2]}
     held = by_claim(conv.verdicts(conv_result([large, small])), batch_size=4)
     verdict = held["batch_norm_degrades_more_than_layer_norm"]
     assert verdict["epoch"] == 4 and verdict["large_batch_epoch"] == 15 and verdict["holds"] == "yes"
@@ -317,3 +317,17 @@ def test_the_conv_summary_names_where_each_decided_claim_was_compared():
     assert "” holds (fashion-mnist, batch 128, epoch 10): batch norm" in decided
     undecided = conv_words.summary_markdown(conv.verdicts(conv_result([record])))
     assert "holds" not in undecided and "All 3 claims stay undecided (evidence: complete, not converged)" in undecided
+
+
+def test_a_batch_size_claim_pairs_the_seeds_both_parts_hold():
+    """A batch-4 part still training with two of three seeds is compared on those two seeds."""
+    large = conv_record("fashion-mnist", 128, ERRORS, epochs=10)
+    large["config"] = {"epochs": 10, "seeds": [0, 1, 2]}
+    small = conv_record("fashion-mnist", 4, dict(ERRORS, **{"batch norm": 0.30}), epochs=1)
+    small["config"] = {"epochs": 4, "seeds": [1, 2]}
+    for name, per_epoch in small["curves"]["test_error"].items():
+        small["curves"]["test_error"][name] = [values[1:] for values in per_epoch]
+    held = by_claim(conv.verdicts(conv_result([large], in_progress=[small])), batch_size=4)
+    claim = held["batch_norm_degrades_more_than_group_norm"]
+    assert claim["seeds"] == 2 and claim["holds"] == "undecided" and claim["evidence"] == "partial"
+    assert claim["second_values"] == pytest.approx([13.0, 13.0])  # seed k against seed k

@@ -578,6 +578,11 @@ def _evidence(record: dict, finished: bool, claim: str, names, profile: str, bud
     return level
 
 
+def _on_seeds(record: dict, values: np.ndarray, seeds: list[int]) -> np.ndarray:
+    """A record's per-seed values (in its seeds' order) for ``seeds`` only, in that order."""
+    return values[[record["config"]["seeds"].index(seed) for seed in seeds]]
+
+
 def verdicts(result: dict, budget_checks: list[dict] = ()) -> list[dict]:
     """Every claim of :data:`CLAIMS` at each part that has both methods, then :data:`BATCH_CLAIMS` for
     each dataset with both batch sizes, compared at the epoch both parts reached.  ``budget_checks``
@@ -626,8 +631,13 @@ def verdicts(result: dict, budget_checks: list[dict] = ()) -> list[dict]:
                 _evidence(large, large_finished, claim, names, profile, budget_checks),
             }
             evidence = weakest(levels)
+            # each seed's change, on the seeds both parts hold (a part still training may hold fewer)
+            seeds = [seed for seed in small["config"]["seeds"] if seed in large["config"]["seeds"]]
+            if not seeds:
+                continue
             change = {
-                name: _settled_test_error(small, name, small_epoch) - _settled_test_error(large, name, large_epoch)
+                name: _on_seeds(small, _settled_test_error(small, name, small_epoch), seeds)
+                - _on_seeds(large, _settled_test_error(large, name, large_epoch), seeds)
                 for name in names
             }
             out.append(
