@@ -435,14 +435,16 @@ def test_the_budget_check_branches_from_the_checked_part_and_confirms_a_claim_by
     monkeypatch.setattr(conv, "load_dataset", lambda name: tiny_dataset())
     monkeypatch.setattr(conv, "BUDGET_CHECK_SEED", 1)
     monkeypatch.setattr(conv, "BUDGET_CHECK_EPOCHS", 4)
+    monkeypatch.setattr(conv, "BUDGET_CHECK_POINTS", {"fashion-mnist": 0.5})
     where = dict(results_dir=tmp_path, checkpoint_dir=tmp_path, progress=False)
     assert conv.saved_budget_check(tmp_path) == []  # nothing saved yet
     conv.run_profile("cpu", seeds=[1], **where)
     assert (tmp_path / "conv_cpu_fashion-mnist_b128_s1.constant-2.pt").exists()
     saved = conv.run_budget_check(**where)
-    record = saved["parts"]["fashion-mnist, batch 128, seed 1"]
-    assert saved["complete"] and record["epochs_done"] == 4 and saved["config"]["checks"]["epochs"] == 3
-    history, _, _ = conv.train_config(conv.budget_check_config(), "fashion-mnist", progress=False)
+    name = "fashion-mnist, batch 128, seed 1"
+    record = saved["parts"][name]
+    assert saved["complete"] and record["epochs_done"] == 4 and saved["config"]["checks"][name]["epochs"] == 3
+    history, _, _ = conv.train_config(conv.budget_check_configs()["fashion-mnist"], "fashion-mnist", progress=False)
     for name in names:
         np.testing.assert_allclose(record["curves"]["train_nll"][name], history.train_nll[name], rtol=1e-5)
     (check,) = conv.saved_budget_check(tmp_path)

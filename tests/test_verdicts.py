@@ -86,7 +86,10 @@ def test_partial_unconverged_or_live_conv_runs_never_say_yes_or_no(how):
 
 
 def budget_checks(confirmed: bool) -> list[dict]:
-    return [{"claim": claim, "confirmed": confirmed} for claim, *_ in conv.CLAIMS + conv.BATCH_CLAIMS]
+    return [
+        {"claim": claim, "dataset": "fashion-mnist", "batch_size": 128, "confirmed": confirmed}
+        for claim, *_ in conv.CLAIMS + conv.BATCH_CLAIMS
+    ]
 
 
 @pytest.mark.parametrize("converged", [True, False])
@@ -296,7 +299,7 @@ def test_two_finished_parts_with_a_cooldown_are_compared_across_batch_sizes_each
 
 
 def test_the_budget_check_waits_for_both_parts_and_says_how_far_it_got():
-    name = conv.part_name("fashion-mnist", conv.checked_config(), True)
+    name = conv.budget_check_names()["fashion-mnist"]
     short = conv_record("fashion-mnist", 128, ERRORS, epochs=15)
     long = dict(conv_record("fashion-mnist", 128, ERRORS, epochs=14), config={"epochs": 25, "seeds": [2]})
     training = {"parts": {}, "in_progress": {name: long}}
@@ -331,3 +334,28 @@ def test_a_batch_size_claim_pairs_the_seeds_both_parts_hold():
     claim = held["batch_norm_degrades_more_than_group_norm"]
     assert claim["seeds"] == 2 and claim["holds"] == "undecided" and claim["evidence"] == "partial"
     assert claim["second_values"] == pytest.approx([13.0, 13.0])  # seed k against seed k
+
+
+def test_the_budget_check_holds_each_dataset_to_its_own_threshold():
+    """MNIST's budget check uses its own threshold (0.2 points, its errors are smaller); a dataset whose
+    longer part is missing is not checked, and its claims keep their own level."""
+    names = conv.budget_check_names()
+    assert set(names) == set(conv.BUDGET_CHECK_POINTS) == {"fashion-mnist", "mnist"}
+
+    def result(**errors_by_dataset):
+        parts = {}
+        for dataset, (ln, none) in errors_by_dataset.items():
+            curves = {m: {conv.LAYER_NORM: [[ln]], "none": [[none]]} for m in ("train_nll", "val_error", "test_error")}
+            parts[names[dataset]] = {"dataset": dataset, "config": {"epochs": 1}, "curves": curves}
+        return {"parts": parts}
+
+    short = result(**{"fashion-mnist": (0.030, 0.050), "mnist": (0.030, 0.050)})
+    # both differences moved 0.3 points: within Fashion-MNIST's 0.5, beyond MNIST's 0.2
+    checks = conv.budget_check(short, result(**{"fashion-mnist": (0.033, 0.050), "mnist": (0.033, 0.050)}))
+    assert {c["dataset"]: c["confirmed"] for c in checks} == {"fashion-mnist": True, "mnist": False}
+    assert {c["dataset"]: c["threshold_points"] for c in checks} == {"fashion-mnist": 0.5, "mnist": 0.2}
+    moved_less = conv.budget_check(short, result(mnist=(0.031, 0.050)))
+    assert [(c["dataset"], c["confirmed"]) for c in moved_less] == [("mnist", True)]  # 0.1 points
+    record = conv_record("fashion-mnist", 128, ERRORS, converged=False)
+    level = {v["evidence"] for v in conv.verdicts(conv_result([record]), moved_less)}
+    assert level == {"not converged"}  # only MNIST was checked

@@ -205,8 +205,10 @@ def summary_markdown(verdicts: list[dict]) -> str:
 
 
 def budget_check_markdown(checks: list[dict], budget_result: dict | None) -> str:
-    """The budget check (:func:`lnutils.experiments.conv.budget_check`): per claim, the checked seed's
-    difference at the cpu budget and at the longer one; while it trains, how far it got."""
+    """The budget check (:func:`lnutils.experiments.conv.budget_check`): per checked dataset and claim,
+    the checked seed's difference at the cpu budget and at the longer one; for a dataset still training,
+    how far it got."""
+    out = []
     if checks:
         rows = []
         for check in checks:
@@ -214,6 +216,7 @@ def budget_check_markdown(checks: list[dict], budget_result: dict | None) -> str
             first, second = check["roles"]
             rows.append(
                 [
+                    check["dataset"],
                     CLAIMS[check["claim"]],
                     f"{first} − {second}",
                     f"{short:+.2f}",
@@ -224,6 +227,7 @@ def budget_check_markdown(checks: list[dict], budget_result: dict | None) -> str
             )
         short_epochs, long_epochs = checks[0]["epochs"]
         headers = [
+            "dataset",
             "claim",
             "difference",
             f"at epoch {short_epochs} (points)",
@@ -231,24 +235,33 @@ def budget_check_markdown(checks: list[dict], budget_result: dict | None) -> str
             "moved",
             "budget confirmed",
         ]
-        return (
+        thresholds = {c["dataset"]: c["threshold_points"] for c in checks}
+        within = ", ".join(f"{points} points on {dataset}" for dataset, points in thresholds.items())
+        out.append(
             markdown_table(headers, rows)
-            + f"\n\nSeed {checks[0]['seed']}, batch 128. Confirmed: the difference moved less than "
-            f"{checks[0]['threshold_points']} points and kept its sign."
+            + f"\n\nSeed {checks[0]['seed']}, batch 128. Confirmed: the difference moved less than {within}"
+            " and kept its sign."
         )
-    parts = [(record, finished) for _, record, finished in result_parts(budget_result)]
-    if not parts:
-        return (
-            "The budget check has not been trained on this machine yet: `python -m lnutils.experiments conv "
-            "budget` trains it. Until it finishes, every claim keeps the evidence of its convergence check."
+    decided = {c["dataset"] for c in checks}
+    waiting = [(r, finished) for _, r, finished in result_parts(budget_result) if r["dataset"] not in decided]
+    for record, finished in waiting:
+        state = "finished" if finished else "still training"
+        out.append(
+            f"The budget check on {record['dataset']} is {state}: epoch {epochs_done(record)} of "
+            f"{record['config']['epochs']} (seed {record['config']['seeds'][0]}). Until the saved part it "
+            "checks and the check itself are both finished, its claims keep the evidence of their "
+            "convergence check."
         )
-    record, finished = parts[0]
-    state = "finished" if finished else "still training"
-    return (
-        f"The budget check is {state}: epoch {epochs_done(record)} of {record['config']['epochs']} "
-        f"(seed {record['config']['seeds'][0]}). Until the saved part it checks and the check itself are both "
-        "finished, every claim keeps the evidence of its convergence check."
-    )
+    planned = ((budget_result or {}).get("config") or {}).get("parts") or {}
+    started = decided | {record["dataset"] for record, _ in waiting}
+    not_yet = [c["datasets"][0] for c in planned.values() if c["datasets"][0] not in started]
+    if not_yet or not out:
+        on = f" on {', '.join(not_yet)}" if not_yet else ""
+        out.append(
+            f"The budget check{on} has not been trained on this machine yet: `python -m lnutils.experiments "
+            "conv budget` trains it. Until it finishes, its claims keep the evidence of their convergence check."
+        )
+    return "\n\n".join(out)
 
 
 def retrace_markdown(check: dict | None) -> str:
