@@ -434,8 +434,7 @@ def test_the_budget_check_branches_from_the_checked_part_and_confirms_a_claim_by
     monkeypatch.setattr(conv, "cpu_profile_configs", split)
     monkeypatch.setattr(conv, "load_dataset", lambda name: tiny_dataset())
     monkeypatch.setattr(conv, "BUDGET_CHECK_SEED", 1)
-    monkeypatch.setattr(conv, "BUDGET_CHECK_EPOCHS", 4)
-    monkeypatch.setattr(conv, "BUDGET_CHECK_POINTS", {"fashion-mnist": 0.5})
+    monkeypatch.setattr(conv, "BUDGET_CHECK_POINTS", {("fashion-mnist", 128): 0.5})
     where = dict(results_dir=tmp_path, checkpoint_dir=tmp_path, progress=False)
     assert conv.saved_budget_check(tmp_path) == []  # nothing saved yet
     conv.run_profile("cpu", seeds=[1], **where)
@@ -443,12 +442,14 @@ def test_the_budget_check_branches_from_the_checked_part_and_confirms_a_claim_by
     saved = conv.run_budget_check(**where)
     name = "fashion-mnist, batch 128, seed 1"
     record = saved["parts"][name]
-    assert saved["complete"] and record["epochs_done"] == 4 and saved["config"]["checks"][name]["epochs"] == 3
-    history, _, _ = conv.train_config(conv.budget_check_configs()["fashion-mnist"], "fashion-mnist", progress=False)
+    assert saved["complete"] and record["epochs_done"] == 5 and saved["config"]["checks"][name]["epochs"] == 3
+    history, _, _ = conv.train_config(
+        conv.budget_check_configs()["fashion-mnist", 128], "fashion-mnist", progress=False
+    )
     for name in names:
         np.testing.assert_allclose(record["curves"]["train_nll"][name], history.train_nll[name], rtol=1e-5)
     (check,) = conv.saved_budget_check(tmp_path)
-    assert check["claim"] == "layer_norm_beats_no_normalization" and check["epochs"] == (3, 4)
+    assert check["claim"] == "layer_norm_beats_no_normalization" and check["epochs"] == (3, 5)
     short = json.loads((tmp_path / "conv_cpu.json").read_text())["parts"]["fashion-mnist, batch 128, seed 1"]
     expected = 100 * (short["curves"]["test_error"][names[1]][-1][0] - short["curves"]["test_error"]["none"][-1][0])
     assert check["difference_at_checked_budget"] == pytest.approx(expected)

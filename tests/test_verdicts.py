@@ -299,7 +299,7 @@ def test_two_finished_parts_with_a_cooldown_are_compared_across_batch_sizes_each
 
 
 def test_the_budget_check_waits_for_both_parts_and_says_how_far_it_got():
-    name = conv.budget_check_names()["fashion-mnist"]
+    name = conv.budget_check_names()["fashion-mnist", 128]
     short = conv_record("fashion-mnist", 128, ERRORS, epochs=15)
     long = dict(conv_record("fashion-mnist", 128, ERRORS, epochs=14), config={"epochs": 25, "seeds": [2]})
     training = {"parts": {}, "in_progress": {name: long}}
@@ -311,7 +311,7 @@ def test_the_budget_check_waits_for_both_parts_and_says_how_far_it_got():
     assert {c["claim"] for c in checks} == {claim for claim, *_ in conv.CLAIMS + conv.BATCH_CLAIMS}
     assert all(c["confirmed"] for c in checks)  # the same errors at both budgets
     table = conv_words.budget_check_markdown(checks, finished)
-    assert "| at epoch 15 (points) | at epoch 25 |" in table and "**yes**" in table
+    assert "| 15 → 25 |" in table and "**yes**" in table
 
 
 def test_the_conv_summary_names_where_each_decided_claim_was_compared():
@@ -336,26 +336,45 @@ def test_a_batch_size_claim_pairs_the_seeds_both_parts_hold():
     assert claim["second_values"] == pytest.approx([13.0, 13.0])  # seed k against seed k
 
 
-def test_the_budget_check_holds_each_dataset_to_its_own_threshold():
-    """MNIST's budget check uses its own threshold (0.2 points, its errors are smaller); a dataset whose
-    longer part is missing is not checked, and its claims keep their own level."""
+def test_the_budget_check_holds_each_part_to_its_own_threshold():
+    """Each checked part has its own threshold (MNIST's errors are smaller, batch 4's seeds spread more);
+    a part whose longer run is missing is not checked, and its claims keep their own level."""
     names = conv.budget_check_names()
-    assert set(names) == set(conv.BUDGET_CHECK_POINTS) == {"fashion-mnist", "mnist"}
+    assert set(names) == set(conv.BUDGET_CHECK_POINTS)
+    assert {config.epochs for config in conv.budget_check_configs().values()} == {25, 6}
 
-    def result(**errors_by_dataset):
+    def result(**errors):
         parts = {}
-        for dataset, (ln, none) in errors_by_dataset.items():
+        for where, (ln, none) in errors.items():
+            dataset, batch_size = where.rsplit("_", 1)
             curves = {m: {conv.LAYER_NORM: [[ln]], "none": [[none]]} for m in ("train_nll", "val_error", "test_error")}
-            parts[names[dataset]] = {"dataset": dataset, "config": {"epochs": 1}, "curves": curves}
+            parts[names[dataset, int(batch_size)]] = {"dataset": dataset, "config": {"epochs": 1}, "curves": curves}
         return {"parts": parts}
 
-    short = result(**{"fashion-mnist": (0.030, 0.050), "mnist": (0.030, 0.050)})
-    # both differences moved 0.3 points: within Fashion-MNIST's 0.5, beyond MNIST's 0.2
-    checks = conv.budget_check(short, result(**{"fashion-mnist": (0.033, 0.050), "mnist": (0.033, 0.050)}))
-    assert {c["dataset"]: c["confirmed"] for c in checks} == {"fashion-mnist": True, "mnist": False}
-    assert {c["dataset"]: c["threshold_points"] for c in checks} == {"fashion-mnist": 0.5, "mnist": 0.2}
-    moved_less = conv.budget_check(short, result(mnist=(0.031, 0.050)))
+    both = ("fashion-mnist_128", "mnist_128", "fashion-mnist_4")
+    short = result(**{where: (0.030, 0.050) for where in both})
+    # every difference moved 0.3 points: within 0.5 and 0.9, beyond MNIST's 0.2
+    checks = conv.budget_check(short, result(**{where: (0.033, 0.050) for where in both}))
+    confirmed = {(c["dataset"], c["batch_size"]): c["confirmed"] for c in checks}
+    assert confirmed == {("fashion-mnist", 128): True, ("mnist", 128): False, ("fashion-mnist", 4): True}
+    moved_less = conv.budget_check(short, result(mnist_128=(0.031, 0.050)))
     assert [(c["dataset"], c["confirmed"]) for c in moved_less] == [("mnist", True)]  # 0.1 points
     record = conv_record("fashion-mnist", 128, ERRORS, converged=False)
     level = {v["evidence"] for v in conv.verdicts(conv_result([record]), moved_less)}
     assert level == {"not converged"}  # only MNIST was checked
+
+
+def test_a_batch_size_claim_is_decided_only_when_both_sides_are_confirmed():
+    large = conv_record("fashion-mnist", 128, ERRORS, converged=False)
+    small = conv_record("fashion-mnist", 4, dict(ERRORS, **{"batch norm": 0.30}), epochs=4, converged=False)
+    result = conv_result([large, small])
+    at_4 = [dict(c, batch_size=4) for c in budget_checks(True)]
+
+    def across(checks):
+        return [v for v in conv.verdicts(result, checks) if "degrades" in v["claim"]]
+
+    assert {(v["evidence"], v["holds"]) for v in across(budget_checks(True) + at_4)} == {("budget confirmed", "yes")}
+    one_side = across(budget_checks(True))
+    assert {v["evidence"] for v in one_side} == {"not converged"} and {v["holds"] for v in one_side} == {"undecided"}
+    refuted = across(budget_checks(True) + [dict(c, confirmed=False) for c in at_4])
+    assert {v["holds"] for v in refuted} == {"undecided"}

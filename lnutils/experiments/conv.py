@@ -664,7 +664,7 @@ def verdicts(result: dict, budget_checks: list[dict] = ()) -> list[dict]:
 #
 # Does a claim's difference at the cpu profile's budget survive a longer one?  Written down before any
 # longer run existed: one seed of Fashion-MNIST at batch 128 (BUDGET_CHECK_SEED) trained with a budget of
-# BUDGET_CHECK_EPOCHS and the same 5-epoch cooldown, started from the cpu part's checkpoint kept at the
+# 25 epochs (20 constant) and the same 5-epoch cooldown, started from the cpu part's checkpoint kept at the
 # end of its constant phase (epoch 10).  A claim's budget is confirmed when its difference (first − second,
 # test error % at the annealed last epoch) at the longer budget is within BUDGET_CHECK_POINTS of its
 # difference at the cpu budget, with the same sign.  0.5 points is about twice the largest seed SD of a
@@ -681,55 +681,71 @@ def verdicts(result: dict, budget_checks: list[dict] = ()) -> list[dict]:
 # than 15 epochs existed, when every MNIST claim was undecided by its 2-epoch check: the same seed, budget,
 # branch point and use.  Its threshold follows the same reasoning on MNIST's scale: 0.2 points, twice
 # the largest seed SD of a normalized network at the end of the cpu budget (0.10, group norm G=4).
+#
+# Fashion-MNIST at batch 4, added in the same session once its three seeds had finished (4 epochs, every
+# claim undecided by its 2-epoch check) and before any longer batch-4 run existed: the same seed and use,
+# the constant phase doubled as at batch 128 (4 epochs, then the same 2 of cooldown, branched from the
+# end of its 2 constant epochs), threshold 0.9 points (twice its largest normalized seed SD, 0.47, layer
+# norm (C,H,W)).  A batch-size claim rests on both sides' checks: its evidence is the weaker of the two.
 
-BUDGET_CHECK_POINTS = {"fashion-mnist": 0.5, "mnist": 0.2}  # the checked datasets, at LARGE_BATCH
+BUDGET_CHECK_POINTS = {  # the checked parts (dataset, batch size) and each one's threshold in points
+    ("fashion-mnist", LARGE_BATCH): 0.5,
+    ("mnist", LARGE_BATCH): 0.2,
+    ("fashion-mnist", SMALL_BATCH): 0.9,
+}
 BUDGET_CHECK_SEED = 2
-BUDGET_CHECK_EPOCHS = 25
 
 
-def checked_configs() -> dict[str, ConvConfig]:
-    """Per checked dataset, the cpu profile's part that the budget check trains longer."""
+def longer_budget(config: ConvConfig) -> int:
+    """The budget check's epochs for a checked part: its constant phase twice as long, the same cooldown
+    (batch 128: 10 + 5 → 20 + 5; batch 4: 2 + 2 → 4 + 2)."""
+    return 2 * (config.epochs - config.decay_epochs) + config.decay_epochs
+
+
+def checked_configs() -> dict[tuple[str, int], ConvConfig]:
+    """Per checked (dataset, batch size), the cpu profile's part that the budget check trains longer."""
     return {
-        dataset: next(
+        where: next(
             c
             for c in cpu_profile_configs()
-            if (c.datasets[0], c.batch_size) == (dataset, LARGE_BATCH) and c.seeds == [BUDGET_CHECK_SEED]
+            if (c.datasets[0], c.batch_size) == where and c.seeds == [BUDGET_CHECK_SEED]
         )
-        for dataset in BUDGET_CHECK_POINTS
+        for where in BUDGET_CHECK_POINTS
     }
 
 
-def budget_check_configs() -> dict[str, ConvConfig]:
-    """Per checked dataset, the checked part with the longer budget (the cooldown as long as the checked
-    part's)."""
+def budget_check_configs() -> dict[tuple[str, int], ConvConfig]:
+    """Per checked (dataset, batch size), the checked part with the longer budget."""
     return {
-        dataset: ConvConfig(**{**asdict(checked), "epochs": BUDGET_CHECK_EPOCHS})
-        for dataset, checked in checked_configs().items()
+        where: ConvConfig(**{**asdict(checked), "epochs": longer_budget(checked)})
+        for where, checked in checked_configs().items()
     }
 
 
-def budget_check_names() -> dict[str, str]:
-    """Per checked dataset, its part's name (the same in the cpu result and the budget check's)."""
-    return {dataset: part_name(dataset, config, True) for dataset, config in checked_configs().items()}
+def budget_check_names() -> dict[tuple[str, int], str]:
+    """Per checked (dataset, batch size), its part's name (the same in the cpu result and the check's)."""
+    return {where: part_name(where[0], config, True) for where, config in checked_configs().items()}
 
 
 def run_budget_check(device="cpu", progress=True, results_dir=None, checkpoint_dir=None, time_budget_seconds=None):
-    """Train the budget check's parts (``conv_budget.json``), one per checked dataset, each from its
-    checked part's kept constant phase when this machine has it (else from epoch 0), resumable like
-    every part."""
+    """Train the budget check's parts (``conv_budget.json``), one per checked (dataset, batch size), each
+    from its checked part's kept constant phase when this machine has it (else from epoch 0), resumable
+    like every part."""
     checked, longer, names = checked_configs(), budget_check_configs(), budget_check_names()
     where = dict(device=device, progress=progress, checkpoint_dir=checkpoint_dir, by_seed=True)
     commit = environment.git_commit()
     parts = {}
-    for dataset, config in longer.items():
-        branch_from = checkpoint_path("cpu", dataset, checked[dataset], checkpoint_dir, by_seed=True)
-        parts[names[dataset]] = profile_part("budget", config, dataset, **where, commit=commit, branch_from=branch_from)
+    for (dataset, batch_size), config in longer.items():
+        branch_from = checkpoint_path("cpu", dataset, checked[dataset, batch_size], checkpoint_dir, by_seed=True)
+        parts[names[dataset, batch_size]] = profile_part(
+            "budget", config, dataset, **where, commit=commit, branch_from=branch_from
+        )
     return runs.run_parts(
         results_file("budget", results_dir),
         {
             "profile": "budget",
-            "checks": {names[d]: asdict(c) for d, c in checked.items()},
-            "parts": {names[d]: asdict(c) for d, c in longer.items()},
+            "checks": {names[k]: asdict(c) for k, c in checked.items()},
+            "parts": {names[k]: asdict(c) for k, c in longer.items()},
         },
         parts,
         time_budget_seconds=time_budget_seconds,
@@ -738,16 +754,16 @@ def run_budget_check(device="cpu", progress=True, results_dir=None, checkpoint_d
 
 
 def budget_check(cpu_result: dict | None, budget_result: dict | None) -> list[dict]:
-    """Per checked dataset whose two parts are both finished, per claim of :data:`CLAIMS` and
-    :data:`BATCH_CLAIMS`: the checked seed's difference (first − second, test error % at batch 128) at
-    the cpu budget and at the longer one, and whether the cpu budget is confirmed (data only)."""
+    """Per checked (dataset, batch size) whose two parts are both finished, per claim of :data:`CLAIMS`
+    and :data:`BATCH_CLAIMS`: the checked seed's difference (first − second, test error % at that batch
+    size) at the cpu budget and at the longer one, and whether the cpu budget is confirmed (data only)."""
     out = []
-    for dataset, name in budget_check_names().items():
+    for (dataset, batch_size), name in budget_check_names().items():
         short = ((cpu_result or {}).get("parts") or {}).get(name)
         long = ((budget_result or {}).get("parts") or {}).get(name)
         if short is None or long is None:
             continue
-        threshold = BUDGET_CHECK_POINTS[dataset]
+        threshold = BUDGET_CHECK_POINTS[dataset, batch_size]
         for claim, first, second, _ in CLAIMS + BATCH_CLAIMS:
             if not all(n in r["curves"]["test_error"] for n in (first, second) for r in (short, long)):
                 continue
@@ -761,7 +777,7 @@ def budget_check(cpu_result: dict | None, budget_result: dict | None) -> list[di
                 {
                     "claim": claim,
                     "dataset": dataset,
-                    "batch_size": LARGE_BATCH,
+                    "batch_size": batch_size,
                     "roles": (first, second),
                     "seed": BUDGET_CHECK_SEED,
                     "epochs": (epochs_done(short), epochs_done(long)),

@@ -205,9 +205,9 @@ def summary_markdown(verdicts: list[dict]) -> str:
 
 
 def budget_check_markdown(checks: list[dict], budget_result: dict | None) -> str:
-    """The budget check (:func:`lnutils.experiments.conv.budget_check`): per checked dataset and claim,
-    the checked seed's difference at the cpu budget and at the longer one; for a dataset still training,
-    how far it got."""
+    """The budget check (:func:`lnutils.experiments.conv.budget_check`): per checked part and claim, the
+    checked seed's difference at the cpu budget and at the longer one; for a part still training, how far
+    it got."""
     out = []
     if checks:
         rows = []
@@ -216,47 +216,47 @@ def budget_check_markdown(checks: list[dict], budget_result: dict | None) -> str
             first, second = check["roles"]
             rows.append(
                 [
-                    check["dataset"],
+                    f"{check['dataset']}, batch {check['batch_size']}",
                     CLAIMS[check["claim"]],
                     f"{first} − {second}",
+                    f"{check['epochs'][0]} → {check['epochs'][1]}",
                     f"{short:+.2f}",
                     f"{long:+.2f}",
                     f"{long - short:+.2f}",
                     "**yes**" if check["confirmed"] else "**no**",
                 ]
             )
-        short_epochs, long_epochs = checks[0]["epochs"]
-        headers = [
-            "dataset",
-            "claim",
-            "difference",
-            f"at epoch {short_epochs} (points)",
-            f"at epoch {long_epochs}",
-            "moved",
-            "budget confirmed",
-        ]
-        thresholds = {c["dataset"]: c["threshold_points"] for c in checks}
-        within = ", ".join(f"{points} points on {dataset}" for dataset, points in thresholds.items())
+        headers = ["part", "claim", "difference", "epochs", "at the cpu budget", "at the longer", "moved", "confirmed"]
+        thresholds = {(c["dataset"], c["batch_size"]): c["threshold_points"] for c in checks}
+        within = "; ".join(f"{points} points on {d}, batch {b}" for (d, b), points in thresholds.items())
         out.append(
             markdown_table(headers, rows)
-            + f"\n\nSeed {checks[0]['seed']}, batch 128. Confirmed: the difference moved less than {within}"
-            " and kept its sign."
+            + f"\n\nSeed {checks[0]['seed']}; points of test error. Confirmed: the difference moved less than "
+            f"the part's threshold ({within}) and kept its sign."
         )
-    decided = {c["dataset"] for c in checks}
-    waiting = [(r, finished) for _, r, finished in result_parts(budget_result) if r["dataset"] not in decided]
+    decided = {(c["dataset"], c["batch_size"]) for c in checks}
+    waiting = [
+        (r, finished)
+        for _, r, finished in result_parts(budget_result)
+        if (r["dataset"], r["batch_size"]) not in decided
+    ]
     for record, finished in waiting:
         state = "finished" if finished else "still training"
         out.append(
-            f"The budget check on {record['dataset']} is {state}: epoch {epochs_done(record)} of "
-            f"{record['config']['epochs']} (seed {record['config']['seeds'][0]}). Until the saved part it "
-            "checks and the check itself are both finished, its claims keep the evidence of their "
-            "convergence check."
+            f"The budget check on {record['dataset']}, batch {record['batch_size']} is {state}: epoch "
+            f"{epochs_done(record)} of {record['config']['epochs']} (seed {record['config']['seeds'][0]}). "
+            "Until the saved part it checks and the check itself are both finished, its claims keep the "
+            "evidence of their convergence check."
         )
     planned = ((budget_result or {}).get("config") or {}).get("parts") or {}
-    started = decided | {record["dataset"] for record, _ in waiting}
-    not_yet = [c["datasets"][0] for c in planned.values() if c["datasets"][0] not in started]
+    started = decided | {(record["dataset"], record["batch_size"]) for record, _ in waiting}
+    not_yet = [
+        f"{c['datasets'][0]}, batch {c['batch_size']}"
+        for c in planned.values()
+        if (c["datasets"][0], c["batch_size"]) not in started
+    ]
     if not_yet or not out:
-        on = f" on {', '.join(not_yet)}" if not_yet else ""
+        on = f" on {'; '.join(not_yet)}" if not_yet else ""
         out.append(
             f"The budget check{on} has not been trained on this machine yet: `python -m lnutils.experiments "
             "conv budget` trains it. Until it finishes, its claims keep the evidence of their convergence check."
