@@ -289,3 +289,22 @@ def test_deck_slides_keep_one_idea_and_move_the_rest_to_speaker_notes():
     printed = nbformat.v4.new_output("stream", name="stdout", text="\n".join(map(str, range(40))))
     ((outputs, _),) = output_slides([printed])
     assert outputs[0]["text"].count("\n") == SLIDE_OUTPUT_LINES + 1 and "28 more lines" in outputs[0]["text"]
+
+
+def test_a_long_list_output_is_cut_into_slides_of_its_items():
+    """A Summary's verdict sentences (a Markdown list) longer than SLIDE_LIST_WORDS go on several slides,
+    each holding whole items; a short list stays on the slide of what precedes it."""
+    import nbformat
+
+    sys.path.insert(0, str(ROOT / "book" / "tools"))
+    from build_slides import SLIDE_LIST_WORDS, output_slides
+
+    item = "- " + " ".join(["word"] * (SLIDE_LIST_WORDS // 3))
+    long = nbformat.v4.new_output("display_data", data={"text/markdown": "\n".join([item] * 5)})
+    slides = output_slides([long])
+    texts = [[o["data"]["text/markdown"] for o in outputs] for outputs, _ in slides]
+    assert len(texts) > 1 and all(len(t) == 1 for t in texts)
+    assert sum(t[0].count("- word") for t in texts) == 5
+    assert all(len(t[0].split()) <= SLIDE_LIST_WORDS for t in texts)
+    short = nbformat.v4.new_output("display_data", data={"text/markdown": "\n".join([item] * 1)})
+    assert len(output_slides([short])) == 1

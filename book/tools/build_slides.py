@@ -290,7 +290,7 @@ def output_pieces(text: str, rows: int = SLIDE_TABLE_ROWS) -> tuple[list[str], l
         if lines[i].startswith("|") and re.match(r"\|(\s*:?-+:?\s*\|)+\s*$", lines[i + 1])
     ]
     if not starts:
-        return [text], []
+        return list_pieces(text), []
     pieces, notes = [], []
     lead = "\n".join(lines[: starts[0]]).strip()
     if lead:
@@ -309,6 +309,29 @@ def output_pieces(text: str, rows: int = SLIDE_TABLE_ROWS) -> tuple[list[str], l
     return pieces, notes
 
 
+SLIDE_LIST_WORDS = 110  # a longer list (a Summary's verdict sentences) is cut into slides of about this many words
+
+
+def list_pieces(text: str, words: int = SLIDE_LIST_WORDS) -> list[str]:
+    """A Markdown output for slides: itself, or, when it is a list of more than ``words`` words, its items
+    in pieces of about ``words`` words (at least one item each; the text before the list stays with the
+    first)."""
+    if len(text.split()) <= words:
+        return [text]
+    blocks = re.split(r"\n(?=- )", text.strip())
+    pieces: list[list[str]] = [[]]
+    for block in blocks:
+        if pieces[-1] and len(" ".join(pieces[-1] + [block]).split()) > words:
+            pieces.append([])
+        pieces[-1].append(block)
+    return ["\n".join(piece) for piece in pieces]
+
+
+def is_long(markdown: str) -> bool:
+    """Markdown output that fills a slide by itself (a piece of a long list)."""
+    return len(markdown.split()) > SLIDE_LIST_WORDS // 2
+
+
 SLIDE_OUTPUT_LINES = 12  # printed output beyond this many lines is cut on the slide (the book has it all)
 
 
@@ -318,7 +341,12 @@ def is_large(output) -> bool:
         return len("".join(output["text"]).strip().split("\n")) > SLIDE_OUTPUT_LINES // 2
     data = output.get("data", {})
     markdown = data.get("text/markdown", "")
-    return any(kind.startswith("image/") for kind in data) or re.search(r"(^|\n)\|", "".join(markdown)) is not None
+    markdown = "".join(markdown)
+    return (
+        any(kind.startswith("image/") for kind in data)
+        or re.search(r"(^|\n)\|", markdown) is not None
+        or is_long(markdown)
+    )
 
 
 def cut_stream(output, lines: int = SLIDE_OUTPUT_LINES):

@@ -149,9 +149,9 @@ def verdict_table(verdicts: list[dict], claims: dict[str, str], where, unit: str
 
 
 def verdict_summary(verdicts: list[dict], claims: dict[str, str], where=None) -> str:
-    """A Summary's sentences on the verdicts: each decided claim with its numbers, then how many stay
-    undecided and why (their evidence levels); ``where(verdict)``, if given, says where each was
-    compared.  Words only: every outcome comes from the verdict data."""
+    """A Summary's sentences on the verdicts, one list item each: each decided claim with its numbers,
+    then how many stay undecided and why (their evidence levels); ``where(verdict)``, if given, says
+    where each was compared.  Words only: every outcome comes from the verdict data."""
     if not verdicts:
         return "No saved run has both methods of any claim yet: every claim is undecided."
     decided = [v for v in verdicts if v["holds"] in ("yes", "no", "within noise")]
@@ -172,7 +172,7 @@ def verdict_summary(verdicts: list[dict], claims: dict[str, str], where=None) ->
             f"{'All' if not decided else 'The other'} {count} claim{'s' if count > 1 else ''} "
             f"stay undecided (evidence: {'; '.join(levels)})."
         )
-    return " ".join(sentences)
+    return "\n".join(f"- {sentence}" for sentence in sentences)
 
 
 def retrace_sentence(check: dict | None, what: str) -> str:
