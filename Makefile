@@ -54,18 +54,19 @@ student: install
 colab: install
 	$(BIN)/python book/tools/make_colab.py
 
-# One core's share of the CPU evidence, in the order the book needs it: conv at batch 128, its budget
-# check, the RNN parts, then the rest of conv.  Start it twice (one process a core, `nohup make evidence-worker &`):
-# each part is claimed while it trains, so the two never train the same part.  CHECKPOINTS: a folder
+# One core's share of the CPU evidence, in the order the book needs it: conv at batch 128, the RNN parts,
+# the rest of conv, then the budget checks (each branches from a finished part's kept constant phase).
+# Start it twice (one process a core, `nohup make evidence-worker &`): each part is claimed while it
+# trains, so the two never train the same part.  CHECKPOINTS: a folder
 # outside the checkout (it must outlive a clean clone).
 CHECKPOINTS ?= $(HOME)/lnutils-checkpoints
 EVIDENCE := OMP_NUM_THREADS=1 $(BIN)/python -m lnutils.experiments
 EVIDENCE_OPTIONS := --device cpu --checkpoint-dir $(CHECKPOINTS)
 evidence-worker: install
 	$(EVIDENCE) conv run --profile cpu --batch-size 128 $(EVIDENCE_OPTIONS)
-	$(EVIDENCE) conv budget $(EVIDENCE_OPTIONS)
 	$(EVIDENCE) rnn run --profile cpu $(EVIDENCE_OPTIONS)
 	$(EVIDENCE) conv run --profile cpu $(EVIDENCE_OPTIONS)
+	$(EVIDENCE) conv budget $(EVIDENCE_OPTIONS)
 
 test: unit
 	$(MAKE) book PROFILE=quick SPHINX_FLAGS=--strict
