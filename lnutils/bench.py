@@ -220,7 +220,10 @@ def bench_stacks(batch_sizes=(128, 4), seeds=(0, 1, 2), steps=None, device="cpu"
         "conv, layer norm (C,H,W), grouped": lambda: conv.CNNStack("layer norm (C,H,W)", list(seeds), grouped=True),
         "conv, batch norm, looped": lambda: conv.CNNStack("batch norm", list(seeds), grouped=False),
         "conv, batch norm, grouped": lambda: conv.CNNStack("batch norm", list(seeds), grouped=True),
-        "recurrent, LN-LSTM, looped": lambda: rnn.RNNStack("LN-LSTM", list(seeds)),
+        "recurrent, LN-LSTM, looped": lambda: rnn.RNNStack("LN-LSTM", list(seeds), grouped=False),
+        "recurrent, LN-LSTM, grouped": lambda: rnn.RNNStack("LN-LSTM", list(seeds), grouped=True),
+        "recurrent, GRU, looped": lambda: rnn.RNNStack("GRU", list(seeds), grouped=False),
+        "recurrent, GRU, grouped": lambda: rnn.RNNStack("GRU", list(seeds), grouped=True),
     }
     rows = []
     generator = torch.Generator().manual_seed(0)

@@ -218,3 +218,66 @@ class SequenceModel(nn.Module):
 
     def forward(self, sequences: Tensor) -> Tensor:
         return self.readout(self.run(sequences)[-1])
+
+
+# ----------------------------------------------------------------------------- K models as one computation
+
+GROUPED_CELLS = ("LSTM", "LN-LSTM", "GRU", "LN-GRU")  # the BN-LSTM's per-step statistics stay per model
+
+
+def _stacked(modules: list[nn.Module], name: str) -> Tensor:
+    """The K modules' parameter ``name`` stacked: (K, *shape)."""
+    return torch.stack([getattr(module, name) for module in modules])
+
+
+def _grouped_layer_norm(values: Tensor, norms_k: list[nn.Module]) -> Tensor:
+    """K layer norms, one per model, over the last dim of ``values`` (K, ..., F): one normalization call,
+    then each model's own gain and bias (Ba et al. 2016, Eq. 5)."""
+    normalized = norms.layer_norm(values, (values.shape[-1],), eps=norms_k[0].eps)
+    shape = (len(norms_k),) + (1,) * (values.dim() - 2) + (values.shape[-1],)
+    return normalized * _stacked(norms_k, "weight").reshape(shape) + _stacked(norms_k, "bias").reshape(shape)
+
+
+def grouped_sequence_forward(models: list[SequenceModel], sequences: Tensor) -> Tensor:
+    """K :class:`SequenceModel` s of one cell type (:data:`GROUPED_CELLS`), each on its own sequences, as
+    one computation: the input products W_ih x_t of every step in one batched product before the time
+    loop, then per step one batched product W_hh h_{t−1} for the K models and one call per normalization.
+    The same equations as :class:`LSTMCell` and :class:`GRUCell` (same numbers up to the order of float
+    additions) on the models' own parameters, so gradients reach each model's own.
+
+    ``sequences``: (K, T, B, input_size); returns logits (K, B, output_size)."""
+    name = models[0].cell_name
+    if name not in GROUPED_CELLS or any(model.cell_name != name for model in models):
+        raise ValueError(f"grouped_sequence_forward runs one cell type of {GROUPED_CELLS}, got {name!r}")
+    cells = [model.cell for model in models]
+    normalized = cells[0].normalization == "layer norm"
+    count, steps, batch = sequences.shape[:3]
+    summed_ih = torch.einsum("ktbi,kgi->ktbg", sequences, _stacked(cells, "weight_ih"))  # every step at once
+    if normalized:
+        summed_ih = _grouped_layer_norm(summed_ih, [c.norm_ih for c in cells])
+    weight_hh = _stacked(cells, "weight_hh").transpose(1, 2)  # (K, H, gates)
+    bias_ih, bias_hh = _stacked(cells, "bias_ih")[:, None, :], _stacked(cells, "bias_hh")[:, None, :]
+    hidden = sequences.new_zeros(count, batch, cells[0].hidden_size)
+    cell_state = hidden
+    for step in range(steps):
+        summed_hh = torch.bmm(hidden, weight_hh)
+        if normalized:
+            summed_hh = _grouped_layer_norm(summed_hh, [c.norm_hh for c in cells])
+        if isinstance(cells[0], LSTMCell):  # Ba et al. 2016, Eqs. 20-22 when normalized
+            if normalized:
+                gates = summed_hh + summed_ih[:, step] + bias_ih + bias_hh
+            else:
+                gates = summed_ih[:, step] + bias_ih + summed_hh + bias_hh
+            in_gate, forget_gate, candidate, out_gate = gates.chunk(4, dim=-1)
+            cell_state = torch.sigmoid(forget_gate) * cell_state + torch.sigmoid(in_gate) * torch.tanh(candidate)
+            shown = _grouped_layer_norm(cell_state, [c.norm_cell for c in cells]) if normalized else cell_state
+            hidden = torch.sigmoid(out_gate) * torch.tanh(shown)
+        else:  # GRU
+            reset_i, update_i, new_i = (summed_ih[:, step] + bias_ih).chunk(3, dim=-1)
+            reset_h, update_h, new_h = (summed_hh + bias_hh).chunk(3, dim=-1)
+            reset = torch.sigmoid(reset_i + reset_h)
+            update = torch.sigmoid(update_i + update_h)
+            candidate = torch.tanh(new_i + reset * new_h)
+            hidden = (1 - update) * candidate + update * hidden
+    readouts = [model.readout for model in models]
+    return torch.einsum("kbh,koh->kbo", hidden, _stacked(readouts, "weight")) + _stacked(readouts, "bias")[:, None]

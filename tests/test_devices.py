@@ -52,6 +52,7 @@ def test_no_stray_tensors_in_training_evaluation_and_probes():
         "mlp": MLPStack("batch norm", [0, 1], sizes=(784, 16, 16, 10)),
         "cnn": conv.CNNStack("layer norm (C,H,W)", [0]),
         "rnn": rnn.RNNStack("BN-LSTM", [0], hidden_size=8),
+        "rnn grouped": rnn.RNNStack("LN-LSTM", [0, 1], hidden_size=8),  # batch 8: one computation
     }
     images = split.test_x[:8]
     with stray_tensors_on_meta():

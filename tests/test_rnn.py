@@ -288,3 +288,58 @@ def test_recomputed_population_statistics_are_the_mean_of_the_batch_statistics()
     plain = rnn.statistics_gap(SequenceModel("LSTM", 28, 8, 10), batches[0], labels, training_batches=batches)
     assert "recomputed population statistics" not in plain["test_error"]  # nothing to recompute
     assert "recomputed after training" in rnn_words.statistics_gap_sentence({"BN-LSTM": gap})
+
+
+@pytest.mark.parametrize("cell_name", ["LSTM", "LN-LSTM", "GRU", "LN-GRU"])
+@pytest.mark.parametrize("training", [True, False])
+def test_the_grouped_stack_computes_what_the_models_compute_one_by_one(cell_name, training, device):
+    """K models as one computation (batched products over stacked weights, lnutils.rnn.
+    grouped_sequence_forward): the same outputs and the same gradients of every model's own
+    parameters as the models run one after another, in float64, on every device present."""
+    looped = RNNStack(cell_name, [0, 1, 2], hidden_size=8, grouped=False).double().to(device).train(training)
+    grouped = RNNStack(cell_name, [0, 1, 2], hidden_size=8, grouped=True).double().to(device).train(training)
+    x = torch.rand(3, 5, 784, generator=torch.Generator().manual_seed(1), dtype=torch.float64).to(device)
+    expected, got = looped(x), grouped(x)
+    torch.testing.assert_close(got, expected)
+    expected.square().sum().backward()
+    got.square().sum().backward()
+    for (name, a), b in zip(looped.named_parameters(), grouped.parameters()):
+        torch.testing.assert_close(b.grad, a.grad, msg=name)
+
+
+def test_the_recurrent_stack_groups_small_batches_and_never_the_bn_lstm(monkeypatch):
+    calls = []
+    monkeypatch.setattr(rnn, "grouped_sequence_forward", lambda models, x: calls.append(x.shape[2]) or 0)
+    stack = RNNStack("LN-GRU", [0, 1], hidden_size=4)
+    stack(torch.rand(2, 4, 784))
+    assert calls == [4]
+    stack(torch.rand(2, rnn.GROUPED_UP_TO_BATCH + 1, 784))
+    assert calls == [4]  # the large batch went through the models one by one
+    RNNStack("BN-LSTM", [0, 1], hidden_size=4)(torch.rand(2, 4, 784))
+    assert calls == [4]
+    with pytest.raises(ValueError, match="BN-LSTM has no grouped form"):
+        RNNStack("BN-LSTM", [0], grouped=True)
+    with pytest.raises(ValueError, match="one cell type"):
+        from lnutils.rnn import grouped_sequence_forward
+
+        grouped_sequence_forward(list(RNNStack("BN-LSTM", [0], hidden_size=4).networks), torch.rand(1, 28, 2, 28))
+
+
+@pytest.mark.parametrize("grouping", [None, {"grouped": None, "up_to_batch": 64}])
+def test_the_retrace_runs_the_saved_run_s_own_computation(grouping, monkeypatch):
+    """A saved record without ``stack_grouping`` ran its models one by one: the retrace does too (the
+    grouped form rounds differently, and training amplifies that); a newer record's grouping is used."""
+    seen = []
+
+    def fake_run(config, dataset, device, progress, grouped=None):
+        seen.append(grouped)
+        history = type("H", (), {"test_error": {"LN-LSTM": [[0.05]]}})()
+        return history, None, None
+
+    monkeypatch.setattr(rnn, "run_sequential_mnist", fake_run)
+    config = asdict(rnn.SequentialMNISTConfig(64, 20, [0], cells=["LN-LSTM"], decay_epochs=5))
+    record = {"config": config, "curves": {"test_error": {"LN-LSTM": [[0.05]]}}, "provenance": {}}
+    if grouping is not None:
+        record["provenance"]["stack_grouping"] = grouping
+    check = rnn.retrace({"parts": {"batch 64": record}})
+    assert check["retraces"] and seen == [False if grouping is None else None]

@@ -39,12 +39,13 @@ from lnutils.compare import (
     settled,
 )
 from lnutils.data import load_mnist
-from lnutils.rnn import CELLS, SequenceBatchNorm, SequenceModel
+from lnutils.rnn import CELLS, GROUPED_CELLS, SequenceBatchNorm, SequenceModel, grouped_sequence_forward
 from lnutils.runs import provenance, result_parts
 from lnutils.train import History, SeededStack, make_split, progress_bar, train_lockstep
 
 # Cooijmans et al. 2016, Table 1 (test accuracy %), the numbers this chapter cites.
 PROFILES = ("quick", "cpu", "paper")
+GROUPED_UP_TO_BATCH = 64  # RNNStack runs its models as one computation at batches this small
 PREDICT_MEAN_MSE = 1 / 6  # the adding problem: always predicting the targets' mean, 1, gives this MSE
 # The adding problem's convergence check: the training MSE averaged over the last tenth of the steps moved
 # by less than 1 % of PREDICT_MEAN_MSE from its average over the tenth before (every seed).
@@ -63,11 +64,32 @@ class RNNStack(SeededStack):
     28 pixels (row by row), or 784 steps of one pixel (pixel by pixel, Cooijmans et al. 2016).
     """
 
-    def __init__(self, cell_name: str, seeds: list[int], hidden_size: int = 64, rows: int = 28):
+    def __init__(
+        self, cell_name: str, seeds: list[int], hidden_size: int = 64, rows: int = 28, grouped: bool | None = None
+    ):
         super().__init__(
             cell_name, seeds, lambda: SequenceModel(cell_name, 784 // rows, hidden_size, 10, max_steps=rows)
         )
         self.cell_name, self.rows = cell_name, rows
+        # K models as one computation (lnutils.rnn.grouped_sequence_forward; the same numbers) or one after
+        # another.  None: whichever `python -m lnutils.bench stacks` measured faster on one CPU core:
+        # grouped up to batch 64 (LN-LSTM 3.0×, GRU 2.5× the plain loop at batch 4; 1.3× and 1.2× at 64),
+        # looped above (grouped was 0.9× at 128).  The BN-LSTM always runs looped.
+        if grouped and cell_name not in GROUPED_CELLS:
+            raise ValueError(f"{cell_name} has no grouped form; grouped cells: {GROUPED_CELLS}")
+        self.grouped = grouped
+
+    def forward(self, inputs: Tensor) -> Tensor:
+        grouped = self.grouped
+        if grouped is None:
+            grouped = self.cell_name in GROUPED_CELLS and inputs.dim() == 3 and inputs.shape[1] <= GROUPED_UP_TO_BATCH
+        if not grouped:
+            return super().forward(inputs)
+        if inputs.dim() != 3 or inputs.shape[0] != len(self.networks):
+            raise ValueError(
+                f"expected inputs of shape (K={len(self.networks)}, batch, features), got {list(inputs.shape)}"
+            )
+        return grouped_sequence_forward(list(self.networks), torch.stack([self.prepare(batch) for batch in inputs]))
 
     @staticmethod
     def as_sequences(images: Tensor, rows: int = 28) -> Tensor:
@@ -162,8 +184,10 @@ def run_sequential_mnist(
     checkpoint=None,
     time_budget_seconds=None,
     on_epoch_end=None,
+    grouped: bool | None = None,
 ) -> tuple[History, dict[str, RNNStack], dict]:
-    """Train every cell of ``config`` in lockstep; ``on_epoch_end(record)`` gets the record so far."""
+    """Train every cell of ``config`` in lockstep; ``on_epoch_end(record)`` gets the record so far.
+    ``grouped``: how each stack runs its models (:class:`RNNStack`); the record's provenance says."""
     dataset = dataset if dataset is not None else load_mnist()
     split = make_split(dataset, config.validation, config.train_subset)
 
@@ -174,10 +198,16 @@ def run_sequential_mnist(
             "epochs_done": len(history.epoch_seconds),
             "curves": curves,
             "convergence": convergence(curves, **convergence_rule(asdict(config))),
-            "provenance": provenance(dataset, device, sum(history.epoch_seconds)),
+            "provenance": {
+                **provenance(dataset, device, sum(history.epoch_seconds)),
+                "stack_grouping": {"grouped": grouped, "up_to_batch": GROUPED_UP_TO_BATCH},
+            },
         }
 
-    stacks = {name: RNNStack(name, config.seeds, config.hidden_size, rows=config.steps) for name in config.cells}
+    stacks = {
+        name: RNNStack(name, config.seeds, config.hidden_size, rows=config.steps, grouped=grouped)
+        for name in config.cells
+    }
     history = train_lockstep(
         stacks,
         {name: config.learning_rate for name in config.cells},
@@ -716,8 +746,11 @@ def retrace(result: dict, cell: str = "LN-LSTM", seed: int = 0, dataset=None, de
         return None
     saved = record["config"]
     config = SequentialMNISTConfig(**{**saved, **first_epoch_only(saved), "seeds": [seed], "cells": [cell]})
+    # the saved run's own computation: a record without "stack_grouping" ran its models one by one (the
+    # grouped form computes the same function but rounds differently, and training amplifies that)
+    grouping = record.get("provenance", {}).get("stack_grouping") or {"grouped": False}
     started = time.perf_counter()
-    history, _, _ = run_sequential_mnist(config, dataset, device, progress)
+    history, _, _ = run_sequential_mnist(config, dataset, device, progress, grouped=grouping["grouped"])
     saved = record["curves"]["test_error"][cell][0][record["config"]["seeds"].index(seed)]
     comparison = retrace_comparison(history.test_error[cell][0][0], saved, seed, time.perf_counter() - started)
     return {"setting": "batch 64", "cell": cell} | comparison
