@@ -317,7 +317,7 @@ def test_the_budget_check_waits_for_both_parts_and_says_how_far_it_got():
 def test_the_conv_summary_names_where_each_decided_claim_was_compared():
     record = conv_record("fashion-mnist", 128, ERRORS, converged=False)
     decided = conv_words.summary_markdown(conv.verdicts(conv_result([record]), budget_checks(True)))
-    assert "” holds (fashion-mnist, batch 128, epoch 10): batch norm" in decided
+    assert "” holds at fashion-mnist, batch 128, epoch 10: batch norm" in decided
     undecided = conv_words.summary_markdown(conv.verdicts(conv_result([record])))
     assert "holds" not in undecided and "All 3 claims stay undecided (evidence: complete, not converged)" in undecided
 

@@ -160,7 +160,7 @@ def verdict_summary(verdicts: list[dict], claims: dict[str, str], where=None) ->
         first, second = v["roles"]
         holds = {"yes": "holds", "no": "does not hold", "within noise": "is within seed noise"}[v["holds"]]
         sentences.append(
-            f"“{claims[v['claim']]}” {holds}{f' ({where(v)})' if where else ''}: "
+            f"“{claims[v['claim']]}” {holds}{f' at {where(v)}' if where else ''}: "
             f"{first} {mean_spread(v['first_values'])} against {second} "
             f"{mean_spread(v['second_values'])} ({v['metric']}; {v['seeds']} seeds, {EVIDENCE_WORDS[v['evidence']]})."
         )
