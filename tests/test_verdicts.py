@@ -378,3 +378,10 @@ def test_a_batch_size_claim_is_decided_only_when_both_sides_are_confirmed():
     assert {v["evidence"] for v in one_side} == {"not converged"} and {v["holds"] for v in one_side} == {"undecided"}
     refuted = across(budget_checks(True) + [dict(c, confirmed=False) for c in at_4])
     assert {v["holds"] for v in refuted} == {"undecided"}
+
+
+def test_the_budget_check_has_no_batch_size_rows_for_a_dataset_trained_at_one_batch_size():
+    names = conv.budget_check_names()
+    short = conv_record("mnist", 128, ERRORS, epochs=15)
+    checks = conv.budget_check({"parts": {names["mnist", 128]: short}}, {"parts": {names["mnist", 128]: short}})
+    assert {c["claim"] for c in checks} == {claim for claim, *_ in conv.CLAIMS}
