@@ -311,7 +311,7 @@ def test_the_budget_check_waits_for_both_parts_and_says_how_far_it_got():
     assert {c["claim"] for c in checks} == {claim for claim, *_ in conv.CLAIMS + conv.BATCH_CLAIMS}
     assert all(c["confirmed"] for c in checks)  # the same errors at both budgets
     table = conv_words.budget_check_markdown(checks, finished)
-    assert "| 15 → 25 |" in table and "**yes**" in table
+    assert "batch 128, epochs 15 → 25 |" in table and "**yes**" in table
 
 
 def test_the_conv_summary_names_where_each_decided_claim_was_compared():

@@ -216,17 +216,16 @@ def budget_check_markdown(checks: list[dict], budget_result: dict | None) -> str
             first, second = check["roles"]
             rows.append(
                 [
-                    f"{check['dataset']}, batch {check['batch_size']}",
+                    f"{check['dataset']}, batch {check['batch_size']}, epochs {check['epochs'][0]} → "
+                    f"{check['epochs'][1]}",
                     CLAIMS[check["claim"]],
                     f"{first} − {second}",
-                    f"{check['epochs'][0]} → {check['epochs'][1]}",
-                    f"{short:+.2f}",
-                    f"{long:+.2f}",
+                    f"{short:+.2f} → {long:+.2f}",
                     f"{long - short:+.2f}",
                     "**yes**" if check["confirmed"] else "**no**",
                 ]
             )
-        headers = ["part", "claim", "difference", "epochs", "at the cpu budget", "at the longer", "moved", "confirmed"]
+        headers = ["part", "claim", "difference", "at the cpu budget → the longer", "moved", "confirmed"]
         thresholds = {(c["dataset"], c["batch_size"]): c["threshold_points"] for c in checks}
         within = "; ".join(f"{points} points on {d}, batch {b}" for (d, b), points in thresholds.items())
         out.append(
