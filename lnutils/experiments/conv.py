@@ -80,7 +80,8 @@ class CNNStack(SeededStack):
         self.normalization = normalization
         # K networks as one computation (lnutils.cnn.grouped_forward; the same numbers) or one after another.
         # None: whichever `python -m lnutils.bench stacks` measured faster on a CPU: grouped for small
-        # batches (1.6× the plain loop at batch 4), looped for large ones (grouped was 0.8-0.9× at 128).
+        # batches (1.3-1.6× the plain loop at batch 4 over several runs), looped for large ones (grouped
+        # was 0.7-0.9× at 128).
         self.grouped = grouped
 
     def prepare(self, batch: Tensor) -> Tensor:
