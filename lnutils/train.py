@@ -187,11 +187,22 @@ class SeededStack(nn.Module):
         """Network input from one network's (B, features) batch."""
         return batch
 
+    def runs_grouped(self, batch_size: int) -> bool:
+        """Whether a batch of this size runs the K networks as one computation (:meth:`grouped_forward`)
+        rather than one after another; a subclass with a grouped form says when (as measured)."""
+        return False
+
+    def grouped_forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        """The K networks as one computation, the same numbers as one by one (subclasses that have one)."""
+        raise NotImplementedError(f"{type(self).__name__} has no grouped form")
+
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:
         if inputs.dim() != 3 or inputs.shape[0] != len(self.networks):
             raise ValueError(
                 f"expected inputs of shape (K={len(self.networks)}, batch, features), got {list(inputs.shape)}"
             )
+        if self.runs_grouped(inputs.shape[1]):
+            return self.grouped_forward(inputs)
         return torch.stack([network(self.prepare(batch)) for network, batch in zip(self.networks, inputs)])
 
 

@@ -88,14 +88,10 @@ class CNNStack(SeededStack):
         side = int(round(batch.shape[-1] ** 0.5))
         return batch.reshape(-1, 1, side, side)
 
-    def forward(self, inputs: Tensor) -> Tensor:
-        grouped = self.grouped if self.grouped is not None else inputs.shape[1] <= GROUPED_UP_TO_BATCH
-        if not grouped:
-            return super().forward(inputs)
-        if inputs.dim() != 3 or inputs.shape[0] != len(self.networks):
-            raise ValueError(
-                f"expected inputs of shape (K={len(self.networks)}, batch, features), got {list(inputs.shape)}"
-            )
+    def runs_grouped(self, batch_size: int) -> bool:
+        return self.grouped if self.grouped is not None else batch_size <= GROUPED_UP_TO_BATCH
+
+    def grouped_forward(self, inputs: Tensor) -> Tensor:
         return grouped_forward(list(self.networks), torch.stack([self.prepare(batch) for batch in inputs]))
 
 

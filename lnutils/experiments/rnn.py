@@ -79,16 +79,12 @@ class RNNStack(SeededStack):
             raise ValueError(f"{cell_name} has no grouped form; grouped cells: {GROUPED_CELLS}")
         self.grouped = grouped
 
-    def forward(self, inputs: Tensor) -> Tensor:
-        grouped = self.grouped
-        if grouped is None:
-            grouped = self.cell_name in GROUPED_CELLS and inputs.dim() == 3 and inputs.shape[1] <= GROUPED_UP_TO_BATCH
-        if not grouped:
-            return super().forward(inputs)
-        if inputs.dim() != 3 or inputs.shape[0] != len(self.networks):
-            raise ValueError(
-                f"expected inputs of shape (K={len(self.networks)}, batch, features), got {list(inputs.shape)}"
-            )
+    def runs_grouped(self, batch_size: int) -> bool:
+        if self.grouped is not None:
+            return self.grouped
+        return self.cell_name in GROUPED_CELLS and batch_size <= GROUPED_UP_TO_BATCH
+
+    def grouped_forward(self, inputs: Tensor) -> Tensor:
         return grouped_sequence_forward(list(self.networks), torch.stack([self.prepare(batch) for batch in inputs]))
 
     @staticmethod
