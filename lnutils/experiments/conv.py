@@ -755,14 +755,16 @@ def budget_check(cpu_result: dict | None, budget_result: dict | None) -> list[di
     and :data:`BATCH_CLAIMS`: the checked seed's difference (first − second, test error % at that batch
     size) at the cpu budget and at the longer one, and whether the cpu budget is confirmed (data only)."""
     out = []
+    trained_at = {}  # each dataset's batch sizes in the cpu profile: batch-size claims need both
+    for config in cpu_profile_configs():
+        trained_at.setdefault(config.datasets[0], set()).add(config.batch_size)
     for (dataset, batch_size), name in budget_check_names().items():
         short = ((cpu_result or {}).get("parts") or {}).get(name)
         long = ((budget_result or {}).get("parts") or {}).get(name)
         if short is None or long is None:
             continue
         threshold = BUDGET_CHECK_POINTS[dataset, batch_size]
-        # a batch-size claim only where the profile trains this dataset at both batch sizes
-        both = {c.batch_size for c in cpu_profile_configs() if c.datasets[0] == dataset} >= {SMALL_BATCH, LARGE_BATCH}
+        both = trained_at[dataset] >= {SMALL_BATCH, LARGE_BATCH}
         for claim, first, second, _ in CLAIMS + (BATCH_CLAIMS if both else ()):
             if not all(n in r["curves"]["test_error"] for n in (first, second) for r in (short, long)):
                 continue

@@ -73,7 +73,7 @@ class RNNStack(SeededStack):
         self.cell_name, self.rows = cell_name, rows
         # K models as one computation (lnutils.rnn.grouped_sequence_forward; the same numbers) or one after
         # another.  None: whichever `python -m lnutils.bench stacks` measured faster on one CPU core:
-        # grouped up to batch 64 (LN-LSTM 3.0×, GRU 2.5× the plain loop at batch 4; 1.3× and 1.2× at 64),
+        # grouped up to batch 64 (LN-LSTM 2.8-3.0×, GRU 2.0-2.5× the plain loop at batch 4; 1.3×, 1.2× at 64),
         # looped above (grouped was 0.9× at 128).  The BN-LSTM always runs looped.
         if grouped and cell_name not in GROUPED_CELLS:
             raise ValueError(f"{cell_name} has no grouped form; grouped cells: {GROUPED_CELLS}")
