@@ -28,6 +28,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from lnutils import environment
@@ -301,14 +302,25 @@ def grid_stacks(names, grid, make_stack) -> tuple[dict, dict]:
     return stacks, rates
 
 
-def choose_learning_rates(val_error: dict[str, list], names, grid) -> dict[str, float]:
-    """The selection rule: for each name, the grid rate with the lowest validation error at
-    the last epoch of the selection run (seed 0)."""
+def choose_learning_rates(val_error: dict[str, list], names, grid, settle: int = 1) -> dict[str, float]:
+    """The selection rule: for each name, the rate with the lowest validation error, averaged over the
+    seeds and over the last ``settle`` epochs of the selection run.  ``grid`` is one list of rates for
+    every name, or {name: its rates}."""
     chosen = {}
     for name in names:
-        finals = {rate: val_error[grid_label(name, rate)][-1][0] for rate in grid}
+        rates = grid[name] if isinstance(grid, dict) else grid
+        finals = {rate: float(np.mean(np.asarray(val_error[grid_label(name, rate)])[-settle:])) for rate in rates}
         chosen[name] = min(finals, key=finals.get)
     return chosen
+
+
+def neighbour_rate(rate: float, direction: int) -> float:
+    """The next rate of the half-decade grid (1, 3, 10, 30, ... × a power of ten) above (``direction`` +1)
+    or below (-1) ``rate``: 1e-4 -> 3e-4 or 3e-5."""
+    steps = np.log10(rate) * 2  # a half-decade step is 0.5 in log10 (3 stands for 10**0.5, as grids write it)
+    step = int(round(steps + 0.04)) + direction  # 3e-4: log10 = -3.52 -> -7.04 -> step -7
+    decade, half = divmod(step, 2)
+    return float(f"{'3' if half else '1'}e{decade}")
 
 
 def seconds_left(budget: float | None, started: float) -> float | None:

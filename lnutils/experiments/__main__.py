@@ -93,7 +93,7 @@ def parser() -> argparse.ArgumentParser:
 # The options each command honours; any other option given is an error (exit 2), never ignored.
 FOLDERS = {"device", "results_dir", "checkpoint_dir", "overwrite"}
 HONOURED = {
-    ("mnist", "select"): FOLDERS | {"batch_size", "epochs", "train_subset", "full_length", "time_budget"},
+    ("mnist", "select"): FOLDERS | {"batch_size", "epochs", "seeds", "train_subset", "full_length", "time_budget"},
     ("mnist", "run"): FOLDERS | {"batch_size", "profile", "epochs", "seeds", "time_budget"},
     ("conv", "select"): {"device", "results_dir", "overwrite", "epochs"},
     ("conv", "run"): FOLDERS | {"profile", "epochs", "seeds", "time_budget", "batch_size"},
@@ -121,17 +121,27 @@ def refuse_unused_options(args) -> None:
 def run_mnist(args, device) -> None:
     if args.command == "select":
         batch_size = args.batch_size or 128
-        epochs = args.epochs or (mnist.FULL_LENGTH_EPOCHS if args.full_length else 3 if batch_size >= 32 else 1)
+        registered = mnist.short_selection(batch_size)
+        epochs = args.epochs or (mnist.FULL_LENGTH_EPOCHS if args.full_length else registered["epochs"])
         payload = mnist.select_learning_rates_run(
             batch_size,
             epochs,
+            seeds=args.seeds or (registered["seeds"] if not args.full_length else (0,)),
+            grid=registered["grid"] if not args.full_length else mnist.LEARNING_RATE_GRID,
+            extend_edges=registered["extend_edges"] and not args.full_length,
             train_subset=args.train_subset,
             device=device,
             overwrite=args.overwrite,
             full_length=args.full_length,
             time_budget_seconds=args.time_budget,
         )
-        print("chosen learning rates:", payload["chosen"])
+        if payload["complete"]:
+            print("chosen learning rates:", payload["chosen"])
+        else:
+            print(
+                f"the selection stopped after {payload['epochs_done']} of {payload['epochs']} epochs (time budget); "
+                "no rates are chosen yet: run the same command again to resume it"
+            )
     else:
         payload = mnist.run_profile(
             args.profile,

@@ -152,11 +152,61 @@ def full_length_selections(results_dir: Path | None = None) -> dict[int, dict | 
 FULL_LENGTH_EPOCHS = 65
 SETTLE_EPOCHS = 5  # the full-length rule averages validation error over the last 5 epochs
 
+# The short selections, each written down before its run.  Batch 128's (the first): seed 0, 3 epochs,
+# the 4-rate grid.  Batch 4's (registered before its run, replacing a 1-epoch selection on 20,000
+# images whose batch-norm rate sat at the grid's edge): seeds 0 and 1, 3 epochs on all 55,000 training
+# images, rates 3e-5 to 3e-3 in half-decade steps; each method takes the rate of lowest validation error
+# at the end of epoch 3, averaged over the two seeds; a rate chosen at the edge of a method's grid adds
+# the next half-decade rate beyond it for that method (trained the same way), until the choice is interior.
+SHORT_SELECTIONS = {
+    128: dict(seeds=(0,), epochs=3, grid=LEARNING_RATE_GRID, extend_edges=False),
+    4: dict(seeds=(0, 1), epochs=3, grid=(3e-5, 1e-4, 3e-4, 1e-3, 3e-3), extend_edges=True),
+}
+
+
+def short_selection(batch_size: int) -> dict:
+    """The registered short selection for a batch size (:data:`SHORT_SELECTIONS`); another batch size
+    takes batch 128's rule."""
+    return dict(SHORT_SELECTIONS.get(batch_size, SHORT_SELECTIONS[128]))
+
+
+def edge_extensions(chosen: dict[str, float], grids: dict[str, list]) -> dict[str, float]:
+    """{method: the rate to add} for each method whose chosen rate is the smallest or largest of its grid."""
+    added = {}
+    for method, rate in chosen.items():
+        if rate == min(grids[method]):
+            added[method] = runs.neighbour_rate(rate, -1)
+        elif rate == max(grids[method]):
+            added[method] = runs.neighbour_rate(rate, +1)
+    return added
+
+
+def merged_curves(first: dict, second: dict) -> dict:
+    """Two selection runs' curves (disjoint labels, same epochs) as one; their epoch times add."""
+    merged = {key: {**first[key], **second[key]} for key in ("train_nll", "val_error", "test_error")}
+    seconds = [a + b for a, b in zip(first["epoch_seconds"], second["epoch_seconds"])]
+    return {**merged, "epoch_seconds": seconds}
+
+
+def selection_rule(full_length: bool, seeds, epochs: int, done: int, extend_edges: bool) -> str:
+    seed_words = f"seed {seeds[0]}" if len(seeds) == 1 else f"mean of seeds {', '.join(map(str, seeds))}"
+    if full_length:
+        return (
+            "lowest validation error (5,000 held-out training images) averaged over the last "
+            f"{SETTLE_EPOCHS} of {epochs} epochs, {seed_words}; no early stopping"
+        )
+    rule = f"lowest validation error (5,000 held-out training images) after {done} epoch(s), {seed_words}"
+    if extend_edges:
+        rule += "; a rate chosen at the edge of its grid adds the next half-decade rate beyond it"
+    if done < epochs:
+        rule += f" (cut short: {done} of the {epochs} asked for)"
+    return rule
+
 
 def select_learning_rates_run(
     batch_size: int,
     epochs: int,
-    seed: int = 0,
+    seeds=(0,),
     grid=LEARNING_RATE_GRID,
     train_subset=None,
     device="cpu",
@@ -166,15 +216,18 @@ def select_learning_rates_run(
     overwrite=False,
     full_length: bool = False,
     time_budget_seconds=None,
+    extend_edges: bool = False,
 ) -> dict:
-    """Train each method at each grid learning rate (one seed) and choose by validation error.
+    """Train each method at each grid learning rate (``seeds``, one stack each) and choose by validation
+    error, averaged over the seeds.
 
     Short selection (``full_length=False``, written to ``mnist_lr_b<B>.json``): the lowest
     validation error at the last of a few epochs.  Full-length selection (``full_length=True``,
     ``mnist_lr_full_b<B>.json``): every method × rate trained as long as the paper run, and
-    the lowest validation error averaged over the last 5 epochs (no early stopping).  The
-    full-length file is written after every epoch (``complete`` says whether it finished)
-    and resumes from its checkpoint.
+    the lowest validation error averaged over the last 5 epochs (no early stopping).  With
+    ``extend_edges`` a method whose chosen rate is at the edge of its grid is trained at the next rate
+    beyond it (:func:`edge_extensions`), until its choice is interior.  The file is written after every
+    epoch (``complete`` says whether it finished) and resumes from its checkpoints.
     """
     if epochs < 1:
         raise ValueError(f"epochs must be at least 1, got {epochs}")
@@ -183,82 +236,95 @@ def select_learning_rates_run(
             f"train_subset={train_subset} holds less than one batch of {batch_size}; pass at least {batch_size} "
             "(or none: all 55,000)"
         )
+    seeds = [int(s) for s in seeds]
     kind = "lr_full" if full_length else "lr"
     path = selection_file(kind, batch_size, results_dir)
-    selection_config = {
-        "batch_size": batch_size,
-        "epochs": epochs,
-        "seed": seed,
-        "grid": list(grid),
-        "train_subset": train_subset,
-    }
+    selection_config = {"batch_size": batch_size, "epochs": epochs}
+    # a one-seed selection keeps the configuration its saved files were written with
+    selection_config.update({"seed": seeds[0]} if len(seeds) == 1 else {"seeds": seeds})
+    selection_config.update({"grid": list(grid), "train_subset": train_subset})
     if full_length:
         selection_config["rule"] = f"mean validation error of the last {SETTLE_EPOCHS} epochs"
-    if full_length and (done := runs.finished(path, selection_config)) is not None:
+    if extend_edges:
+        selection_config["extend_edges"] = True
+    if (done := runs.finished(path, selection_config)) is not None:
         print(f"{path.name} is already a complete run of this configuration")
         return done
     runs.check_replaceable(path, selection_config, overwrite)
     dataset = load_mnist()
     split = make_split(dataset, train_subset=train_subset)
-    stacks, rates = runs.grid_stacks(METHODS, grid, lambda m: MLPStack(m, [seed], bn_unbiased=batch_size < 16))
     commit = environment.git_commit()
-    checkpoint = (
-        Path(checkpoint_dir or runs.checkpoint_dir())
-        / f"mnist_{kind}_b{batch_size}_e{epochs}_s{seed}_n{train_subset}.pt"
-    )
+    settle = SETTLE_EPOCHS if full_length else 1
+    grids = {m: list(grid) for m in METHODS}
+    seed_tag = seeds[0] if len(seeds) == 1 else "-".join(map(str, seeds))
+    stem = f"mnist_{kind}_b{batch_size}_e{epochs}_s{seed_tag}_n{train_subset}"
+    folder = Path(checkpoint_dir or runs.checkpoint_dir())
 
-    def payload_for(history: History) -> dict:
-        done = len(history.epoch_seconds)
-        if full_length:
-            settled = {
-                label: float(np.mean(np.asarray(values)[-SETTLE_EPOCHS:, 0]))
-                for label, values in history.val_error.items()
-            }
-            chosen = {m: min(grid, key=lambda rate: settled[runs.grid_label(m, rate)]) for m in METHODS}
-            rule = (
-                "lowest validation error (5,000 held-out training images) averaged over the last "
-                f"{SETTLE_EPOCHS} of {epochs} epochs, seed {seed}; no early stopping"
-            )
-        else:
-            chosen = runs.choose_learning_rates(history.val_error, METHODS, grid)
-            rule = f"lowest validation error (5,000 held-out training images) after {done} epoch(s), seed {seed}"
-            if done < epochs:
-                rule += f" (cut short: {done} of the {epochs} asked for)"
+    def payload_for(curves: dict, complete: bool) -> dict:
+        done = len(curves["epoch_seconds"])
+        chosen = runs.choose_learning_rates(curves["val_error"], METHODS, grids, settle=settle)
         return {
             "kind": "learning-rate selection",
             "config": selection_config,
-            "rule": rule,
-            "settle_epochs": SETTLE_EPOCHS if full_length else 1,  # the rule's window, as a number
+            "rule": selection_rule(full_length, seeds, epochs, done, extend_edges),
+            "settle_epochs": settle,  # the rule's window, as a number
             "validation": len(split.val_x),
             "batch_size": batch_size,
+            "seeds": seeds,
             "epochs": epochs,
             "epochs_done": done,
-            "complete": done == epochs,
-            "grid": list(grid),
+            "complete": complete,
+            "grid": sorted({rate for rates in grids.values() for rate in rates}),
+            "grids": grids,
             "train_subset": train_subset,
             "chosen": chosen,
-            "curves": history.to_dict(),
-            "provenance": provenance(dataset, device, sum(history.epoch_seconds), commit=commit),
+            "curves": curves,
+            "provenance": provenance(dataset, device, sum(curves["epoch_seconds"]), commit=commit),
         }
 
-    def save_partial(history: History) -> None:
-        if full_length:
-            save_results(path, payload_for(history), overwrite=overwrite)
+    def train(labels: dict[str, tuple[str, float]], checkpoint: Path, earlier: dict | None):
+        """Train the stacks ``labels`` ({label: (method, rate)}), saving what is done after every epoch."""
+        stacks = {label: MLPStack(m, seeds, bn_unbiased=batch_size < 16) for label, (m, _) in labels.items()}
+        rates = {label: rate for label, (_, rate) in labels.items()}
 
-    history = train_lockstep(
-        stacks,
-        rates,
-        split,
-        batch_size,
-        epochs,
-        checkpoint=checkpoint,
-        progress=progress,
-        device=device,
-        on_epoch_end=save_partial,
-        time_budget_seconds=time_budget_seconds,
-    )
-    payload = payload_for(history)
-    save_results(path, payload, overwrite=overwrite or not full_length)
+        def with_earlier(history: History) -> dict:
+            return merged_curves(earlier, history.to_dict()) if earlier else history.to_dict()
+
+        def save_partial(history: History) -> None:
+            # the first run is saved after every epoch but its last (then the rule may extend the grid);
+            # an extension is saved when it ends
+            if earlier is None and len(history.epoch_seconds) < epochs:
+                save_results(path, payload_for(history.to_dict(), complete=False), overwrite=overwrite)
+
+        history = train_lockstep(
+            stacks,
+            rates,
+            split,
+            batch_size,
+            epochs,
+            checkpoint=checkpoint,
+            progress=progress,
+            device=device,
+            on_epoch_end=save_partial,
+            time_budget_seconds=time_budget_seconds,
+        )
+        return with_earlier(history), len(history.epoch_seconds) == epochs
+
+    labels = {runs.grid_label(m, rate): (m, rate) for m in METHODS for rate in grid}
+    curves, finished_all = train(labels, folder / f"{stem}.pt", None)
+    while finished_all and extend_edges:
+        chosen = runs.choose_learning_rates(curves["val_error"], METHODS, grids, settle=settle)
+        added = edge_extensions(chosen, grids)
+        if not added:
+            break
+        for method, rate in added.items():
+            grids[method].append(rate)
+            print(f"{method}: chose {chosen[method]:g}, the edge of its grid; adding {rate:g}")
+        extra = {runs.grid_label(m, rate): (m, rate) for m, rate in added.items()}
+        tag = "_".join(f"{m.replace(' ', '-')}{rate:g}" for m, rate in added.items())
+        curves, finished_all = train(extra, folder / f"{stem}_add_{tag}.pt", curves)
+    payload = payload_for(curves, complete=finished_all)
+    save_results(path, payload, overwrite=overwrite)
     return payload
 
 
