@@ -9,6 +9,8 @@ every sentence built on one seed says so.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 CONVERGED_POINTS = 0.2  # the convergence check: validation error moved less over the last 3 epochs (points)
@@ -255,3 +257,154 @@ def part_evidence(record: dict, finished: bool, names, profile: str) -> str:
     if all(converged.get(name, {}).get("converged") for name in names):
         return COMPLETE
     return "not converged"
+
+
+# ----------------------------------------------------------------------------- the comparison rule
+#
+# Every chapter answers its questions one way.  A question asks which of two methods has the lower value
+# of one metric ("LN vs BN on MNIST at batch 128: which has the lower test error, and by how much?"), and
+# carries an equivalence margin m, fixed before the runs that answer it.  From one number per seed:
+#
+# * the difference d = first - second, with a 95 % Student-t interval [lo, hi]: over the per-seed
+#   differences (n - 1 degrees of freedom) where the two methods share each seed's initialisation and data
+#   order (paired: every experiment trained by lnutils.train.train_lockstep, and the Transformer's), else
+#   Welch's interval;
+# * the answer, one of four: "first lower" (hi < 0: the first is lower by d [lo, hi]), "second lower"
+#   (lo > 0), "equivalent" (the two one-sided tests, TOST: the 90 % interval lies inside [-m, m], so both
+#   one-sided tests reject at 5 %; a difference smaller than the margin is an equivalence, even where the
+#   interval excludes zero), or "undecided" (the interval is too wide for either);
+# * with one seed there is no interval: "undecided".
+#
+# A chapter asks many questions: :func:`holm` controls the family (Holm 1979), and each answer records
+# whether it survives, beside the expected number of false positives at 5 % each.
+
+ALPHA = 0.05
+FIRST_LOWER, SECOND_LOWER, EQUIVALENT, UNDECIDED = "first lower", "second lower", "equivalent", "undecided"
+ANSWERS = (FIRST_LOWER, SECOND_LOWER, EQUIVALENT, UNDECIDED)
+
+
+def _incomplete_beta(a: float, b: float, x: float) -> float:
+    """The regularised incomplete beta function I_x(a, b) (a continued fraction: Numerical Recipes 6.4)."""
+    if x <= 0.0:
+        return 0.0
+    if x >= 1.0:
+        return 1.0
+    front = math.exp(math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log1p(-x))
+    if x > (a + 1) / (a + b + 2):
+        return 1.0 - _incomplete_beta(b, a, 1.0 - x)
+    c, d = 1.0, 1.0 - (a + b) * x / (a + 1)
+    d = 1.0 / (d if abs(d) > 1e-300 else 1e-300)
+    result = d
+    for m in range(1, 300):
+        for numerator in (
+            m * (b - m) * x / ((a + 2 * m - 1) * (a + 2 * m)),
+            -(a + m) * (a + b + m) * x / ((a + 2 * m) * (a + 2 * m + 1)),
+        ):
+            d = 1.0 + numerator * d
+            d = 1.0 / (d if abs(d) > 1e-300 else 1e-300)
+            c = 1.0 + numerator / c
+            c = c if abs(c) > 1e-300 else 1e-300
+            result *= c * d
+        if abs(c * d - 1.0) < 1e-15:
+            break
+    return front * result / a
+
+
+def t_cdf(t: float, df: float) -> float:
+    """P(T <= t) for Student's t with ``df`` degrees of freedom."""
+    if math.isinf(t):
+        return 1.0 if t > 0 else 0.0
+    tail = 0.5 * _incomplete_beta(df / 2, 0.5, df / (df + t * t))
+    return 1.0 - tail if t > 0 else tail
+
+
+def t_quantile(probability: float, df: float) -> float:
+    """The t with P(T <= t) = ``probability`` (bisection on :func:`t_cdf`)."""
+    low, high = -1e6, 1e6
+    for _ in range(200):
+        middle = (low + high) / 2
+        low, high = (middle, high) if t_cdf(middle, df) < probability else (low, middle)
+    return (low + high) / 2
+
+
+def difference(first, second, paired: bool) -> dict:
+    """The difference of means first - second over seeds: its standard error and degrees of freedom
+    (paired: of the per-seed differences; else Welch-Satterthwaite)."""
+    first, second = np.asarray(first, dtype=float), np.asarray(second, dtype=float)
+    if paired:
+        if first.shape != second.shape:
+            raise ValueError(f"paired values need one per seed on both sides, got {first.shape} and {second.shape}")
+        per_seed = first - second
+        n = len(per_seed)
+        error = float(per_seed.std(ddof=1) / math.sqrt(n)) if n > 1 else math.nan
+        return {"d": float(per_seed.mean()), "se": error, "df": float(n - 1), "n": n}
+    n1, n2 = len(first), len(second)
+    if n1 < 2 or n2 < 2:
+        return {"d": float(first.mean() - second.mean()), "se": math.nan, "df": 0.0, "n": min(n1, n2)}
+    v1, v2 = first.var(ddof=1) / n1, second.var(ddof=1) / n2
+    error = math.sqrt(v1 + v2)
+    df = (v1 + v2) ** 2 / (v1**2 / (n1 - 1) + v2**2 / (n2 - 1)) if error > 0 else float(min(n1, n2) - 1)
+    return {"d": float(first.mean() - second.mean()), "se": float(error), "df": float(df), "n": min(n1, n2)}
+
+
+def answer(first, second, margin: float, paired: bool = True, level: float = 0.95) -> dict:
+    """Which of two methods is lower, by how much: one of :data:`ANSWERS`, with the difference d =
+    first - second, its ``level`` interval [lo, hi], the margin, and the p-values of the difference test
+    (two-sided) and of equivalence (TOST against ±margin).  See the section comment above."""
+    if margin <= 0:
+        raise ValueError(f"the equivalence margin must be positive, got {margin}")
+    diff = difference(first, second, paired)
+    d, error, df = diff["d"], diff["se"], diff["df"]
+    found = {"d": d, "lo": math.nan, "hi": math.nan, "margin": float(margin), "paired": paired, "n": diff["n"]}
+    found.update({"se": error, "df": df, "p_difference": 1.0, "p_equivalence": 1.0, "level": level})
+    if df < 1 or math.isnan(error):
+        return {**found, "answer": UNDECIDED, "why": "one seed: no interval"}
+    if error == 0.0:  # every seed's difference is the same number
+        found.update(lo=d, hi=d, p_difference=0.0 if d != 0 else 1.0, p_equivalence=0.0 if abs(d) < margin else 1.0)
+    else:
+        half = t_quantile(1 - (1 - level) / 2, df) * error
+        found.update(lo=d - half, hi=d + half)
+        found["p_difference"] = 2 * (1 - t_cdf(abs(d) / error, df))
+        found["p_equivalence"] = max(1 - t_cdf((d + margin) / error, df), t_cdf((d - margin) / error, df))
+    return {**found, "answer": decided(found["p_difference"], found["p_equivalence"], d), "why": ""}
+
+
+def decided(p_difference: float, p_equivalence: float, d: float, alpha: float = ALPHA) -> str:
+    """The answer the two tests give at ``alpha``: equivalence first (a difference inside the margin is
+    no difference that matters), then a direction, else undecided."""
+    if p_equivalence < alpha:
+        return EQUIVALENT
+    if p_difference < alpha:
+        return FIRST_LOWER if d < 0 else SECOND_LOWER
+    return UNDECIDED
+
+
+def holm(p_values, alpha: float = ALPHA) -> list[bool]:
+    """Holm's step-down procedure: which of the hypotheses with these p-values are rejected, the
+    family-wise error held at ``alpha``.  The i-th smallest p is compared with alpha / (k - i); at the
+    first that fails, it and every larger p are kept."""
+    order = sorted(range(len(p_values)), key=lambda i: p_values[i])
+    rejected = [False] * len(p_values)
+    for rank, index in enumerate(order):
+        if p_values[index] >= alpha / (len(p_values) - rank):
+            break
+        rejected[index] = True
+    return rejected
+
+
+def answer_family(answers: list[dict], alpha: float = ALPHA) -> list[dict]:
+    """A chapter's answers with the family controlled: each tests two hypotheses (a difference, an
+    equivalence), Holm's procedure runs over all of them, and each answer gets ``holm_answer`` (what is
+    left of it), ``family`` (the number of hypotheses) and ``expected_false`` (alpha × that number: how
+    many false positives the unadjusted answers would hold if no difference were real)."""
+    p_values = [p for a in answers for p in (a["p_difference"], a["p_equivalence"])]
+    rejected = holm(p_values, alpha)
+    family = len(p_values)
+    found = []
+    for i, a in enumerate(answers):
+        differs, equivalent = rejected[2 * i], rejected[2 * i + 1]
+        p_difference = a["p_difference"] if differs else 1.0
+        p_equivalence = a["p_equivalence"] if equivalent else 1.0
+        holm_answer = decided(p_difference, p_equivalence, a["d"], alpha=1.0) if differs or equivalent else UNDECIDED
+        found.append({**a, "holm_answer": holm_answer, "family": family, "expected_false": alpha * family})
+    return found
