@@ -157,108 +157,6 @@ def merged_seed_groups(planned: dict, groups: dict) -> tuple[dict, dict]:
     return parts, in_progress
 
 
-# ----------------------------------------------------------------------------- verdicts, as data
-#
-# A verdict compares two methods on one number per seed.  Its ``evidence`` says what the numbers
-# come from: "complete" (finished saved runs that passed the convergence check: a yes or no may be
-# said), "not converged", "partial" (a saved run still training, compared at the epoch it reached) or
-# "live quick run" (the book's build: it shows the code runs and never ranks methods).  An experiment
-# with a longer-budget check adds two levels: "budget confirmed" (finished saved runs whose difference a
-# longer budget reproduced: a yes or no may be said, whether or not the short check passed) and "budget
-# not confirmed" (a longer budget moved the difference: undecided).  Only the DECIDING levels turn an
-# outcome into yes or no; every other level leaves the claim undecided, and a live quick run's numbers
-# are shown without an outcome.
-
-COMPLETE = "complete"
-BUDGET_CONFIRMED = "budget confirmed"
-BUDGET_NOT_CONFIRMED = "budget not confirmed"
-DECIDING = (COMPLETE, BUDGET_CONFIRMED)
-
-
-def weakest(levels) -> str:
-    """The evidence level of a claim that rests on several parts: deciding only if every part's level
-    is (then "budget confirmed" if any part needed the longer budget), else the first other level."""
-    levels = set(levels)
-    if levels <= set(DECIDING):
-        return BUDGET_CONFIRMED if BUDGET_CONFIRMED in levels else COMPLETE
-    return sorted(levels - set(DECIDING))[0]
-
-
-def outcome(first, second) -> str:
-    """'lower', 'higher' or 'within noise': the first method's values against the second's (seed-noise rule)."""
-    lower = is_lower(first, second)
-    return "within noise" if lower is None else "lower" if lower else "higher"
-
-
-def holds(outcome: str, expected: str) -> str:
-    """'yes', 'no', 'within noise' or 'undecided' for a claim expecting ``expected`` of an outcome:
-    'lower' (the first is below the second), 'not higher', or 'within noise' (the two match)."""
-    if outcome == "undecided":
-        return "undecided"
-    if expected == "lower":
-        return {"lower": "yes", "higher": "no"}.get(outcome, "within noise")
-    if expected == "not higher":
-        return "no" if outcome == "higher" else "yes"
-    return "yes" if outcome == "within noise" else "no"  # 'within noise': the claim is that they match
-
-
-def make_verdict(claim: str, roles: tuple, expected: str, first, second, evidence: str, **where) -> dict:
-    """One verdict as data: the claim's id, the two roles compared, the per-seed values, the outcome
-    the numbers show, whether the claim holds (undecided unless the evidence is complete) and the
-    evidence level; ``where`` records what was compared (metric, epoch, dataset, ...)."""
-    first, second = np.asarray(first, dtype=float), np.asarray(second, dtype=float)
-    compared = len(first) and len(second) and evidence != "live quick run"  # a live run ranks nothing
-    shown = outcome(first, second) if compared else "undecided"
-    return {
-        "claim": claim,
-        "roles": tuple(roles),
-        "expected": expected,
-        "first_values": first.tolist(),
-        "second_values": second.tolist(),
-        "outcome": shown,
-        "holds": holds(shown, expected) if evidence in DECIDING else "undecided",
-        "evidence": evidence,
-        "seeds": min(len(first), len(second)),
-        **where,
-    }
-
-
-def epochs_done(record: dict) -> int:
-    """How many epochs a record's curves hold."""
-    return len(next(iter(record["curves"]["test_error"].values())))
-
-
-RETRACE_TOLERANCE_POINTS = 0.3  # thread counts and BLAS kernels round differently: not bit-identical
-
-
-def retrace_comparison(live_error: float, saved_error: float, seed: int, seconds: float) -> dict:
-    """A live retraining of a saved network's first epoch against the saved test error (fractions in,
-    percentage points out): does the code still produce the saved run?"""
-    live, saved = 100 * float(live_error), 100 * float(saved_error)
-    return {
-        "seed": seed,
-        "epoch": 1,
-        "live": live,
-        "saved": saved,
-        "difference": abs(live - saved),
-        "tolerance": RETRACE_TOLERANCE_POINTS,
-        "retraces": abs(live - saved) <= RETRACE_TOLERANCE_POINTS,
-        "seconds": seconds,
-    }
-
-
-def part_evidence(record: dict, finished: bool, names, profile: str) -> str:
-    """The evidence level of one part of a result for the methods ``names``: see the section above."""
-    if profile == "quick":
-        return "live quick run"
-    if not finished:
-        return "partial"
-    converged = record.get("convergence", {})
-    if all(converged.get(name, {}).get("converged") for name in names):
-        return COMPLETE
-    return "not converged"
-
-
 # ----------------------------------------------------------------------------- the comparison rule
 #
 # Every chapter answers its questions one way.  A question asks which of two methods has the lower value
@@ -408,3 +306,117 @@ def answer_family(answers: list[dict], alpha: float = ALPHA) -> list[dict]:
         holm_answer = decided(p_difference, p_equivalence, a["d"], alpha=1.0) if differs or equivalent else UNDECIDED
         found.append({**a, "holm_answer": holm_answer, "family": family, "expected_false": alpha * family})
     return found
+
+
+# ----------------------------------------------------------------------------- verdicts, as data
+#
+# A verdict is a question answered (:func:`answer`, below) and set against a claim that expects one answer.
+# Its ``evidence`` says what the numbers come from: "complete" (finished saved runs of every planned seed:
+# the answer stands), "partial" (a saved run still training, compared at the epoch it reached) or "live
+# quick run" (the book's build: it shows the code runs and never ranks methods).  A longer-budget check
+# adds two levels for finished runs: "budget confirmed" (the longer budget's interval gives the same
+# answer) and "budget not confirmed" (it gives another: undecided).  Only the DECIDING levels let a claim
+# read yes or no; every other level leaves it undecided, and a live quick run's numbers are shown without
+# an answer.
+
+COMPLETE = "complete"
+BUDGET_CONFIRMED = "budget confirmed"
+BUDGET_NOT_CONFIRMED = "budget not confirmed"
+DECIDING = (COMPLETE, BUDGET_CONFIRMED)
+NOT_HIGHER = "first not higher"  # a claim that the first is lower or equivalent ("does as well without ...")
+EXPECTATIONS = (FIRST_LOWER, SECOND_LOWER, EQUIVALENT, NOT_HIGHER)
+
+
+def weakest(levels) -> str:
+    """The evidence level of a claim that rests on several parts: deciding only if every part's level
+    is (then "budget confirmed" only if every part's is), else the first other level."""
+    levels = set(levels)
+    if levels <= set(DECIDING):
+        return BUDGET_CONFIRMED if levels == {BUDGET_CONFIRMED} else COMPLETE
+    return sorted(levels - set(DECIDING))[0]
+
+
+def holds(found: str, expected: str) -> str:
+    """'yes', 'no' or 'undecided': does the answer ``found`` agree with a claim that expects ``expected``
+    (one of :data:`EXPECTATIONS`)?  A claim that one is lower does not hold where the two are equivalent."""
+    if expected not in EXPECTATIONS:
+        raise ValueError(f"unknown expectation {expected!r}; choose from {EXPECTATIONS}")
+    if found == UNDECIDED:
+        return "undecided"
+    if expected == NOT_HIGHER:
+        return "yes" if found in (FIRST_LOWER, EQUIVALENT) else "no"
+    return "yes" if found == expected else "no"
+
+
+def make_verdict(
+    claim: str, roles: tuple, expected: str, first, second, evidence: str, margin: float, paired=True, **where
+) -> dict:
+    """One verdict as data: the claim's id, the two roles compared, the per-seed values, the answer of the
+    comparison rule (:func:`answer`: ``outcome`` and its ``interval``), whether the claim holds (undecided
+    unless the evidence decides) and the evidence level; ``where`` records what was compared (metric,
+    epoch, dataset, ...).  A live quick run is not compared at all."""
+    first, second = np.asarray(first, dtype=float), np.asarray(second, dtype=float)
+    compared = bool(len(first) and len(second)) and evidence != "live quick run"
+    found = answer(first, second, margin, paired=paired) if compared else None
+    shown = found["answer"] if found else UNDECIDED
+    return {
+        "claim": claim,
+        "roles": tuple(roles),
+        "expected": expected,
+        "first_values": first.tolist(),
+        "second_values": second.tolist(),
+        "outcome": shown,
+        "interval": {k: v for k, v in (found or {}).items() if k not in ("answer", "why")},
+        "holds": holds(shown, expected) if evidence in DECIDING else "undecided",
+        "evidence": evidence,
+        "seeds": min(len(first), len(second)),
+        **where,
+    }
+
+
+def verdict_family(verdicts: list[dict], alpha: float = ALPHA) -> list[dict]:
+    """A chapter's verdicts with its family of tests controlled (:func:`answer_family`, Holm): each compared
+    verdict gets ``holm_outcome``, ``family`` and ``expected_false``; a verdict not compared keeps none."""
+    compared = [i for i, v in enumerate(verdicts) if v.get("interval")]
+    family = answer_family([{**verdicts[i]["interval"], "d": verdicts[i]["interval"]["d"]} for i in compared], alpha)
+    out = [dict(v) for v in verdicts]
+    for i, controlled in zip(compared, family):
+        out[i].update(
+            holm_outcome=controlled["holm_answer"],
+            family=controlled["family"],
+            expected_false=controlled["expected_false"],
+        )
+    return out
+
+
+def epochs_done(record: dict) -> int:
+    """How many epochs a record's curves hold."""
+    return len(next(iter(record["curves"]["test_error"].values())))
+
+
+RETRACE_TOLERANCE_POINTS = 0.3  # thread counts and BLAS kernels round differently: not bit-identical
+
+
+def retrace_comparison(live_error: float, saved_error: float, seed: int, seconds: float) -> dict:
+    """A live retraining of a saved network's first epoch against the saved test error (fractions in,
+    percentage points out): does the code still produce the saved run?"""
+    live, saved = 100 * float(live_error), 100 * float(saved_error)
+    return {
+        "seed": seed,
+        "epoch": 1,
+        "live": live,
+        "saved": saved,
+        "difference": abs(live - saved),
+        "tolerance": RETRACE_TOLERANCE_POINTS,
+        "retraces": abs(live - saved) <= RETRACE_TOLERANCE_POINTS,
+        "seconds": seconds,
+    }
+
+
+def part_evidence(record: dict, finished: bool, names, profile: str) -> str:
+    """The evidence level of one part of a result (see the section above): a live quick run, a part still
+    training, or a finished one.  (The end of a cooldown to zero is not a test of convergence: the
+    schedule itself stops the curve there; a finished part's budget is tested by a longer budget.)"""
+    if profile == "quick":
+        return "live quick run"
+    return COMPLETE if finished else "partial"

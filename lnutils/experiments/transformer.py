@@ -32,7 +32,16 @@ import torch
 
 import lnutils
 from lnutils import environment, runs
-from lnutils.compare import holds, is_lower
+from lnutils.compare import (
+    COMPLETE,
+    EQUIVALENT,
+    FIRST_LOWER,
+    NOT_HIGHER,
+    SECOND_LOWER,
+    UNDECIDED,
+    answer,
+    holds,
+)
 from lnutils.data import Corpus, load_shakespeare
 from lnutils.norms import DynamicTanh
 from lnutils.runs import atomic_write_bytes, provenance
@@ -578,35 +587,36 @@ def training_from(config: dict, key: str) -> Training:
     return Training(**config["settings"][key])
 
 
+MARGIN_NATS = 0.02  # the equivalence margin (nats per character), fixed on 2026-12-07 after the cpu runs were read
+
+
 def compare_settings(payload: dict, first: Training, second: Training) -> dict:
-    """Is ``first``'s final validation loss lower than ``second``'s?  'lower', 'higher', 'within noise'
-    or 'undecided' (partial or not converged), with the seeds compared and the evidence level."""
+    """Which of two settings ends with the lower validation loss: the comparison rule
+    (:func:`lnutils.compare.answer`, paired by seed, margin :data:`MARGIN_NATS`) on the seeds both hold, with
+    the evidence level.  A setting that diverged on more seeds than the other is the higher one."""
     a, b = final_losses(payload, first), final_losses(payload, second)
     common = sorted(set(a["values"]) & set(b["values"]))
     x = np.array([a["values"][s] for s in common])
     y = np.array([b["values"][s] for s in common])
-    evidence = "live quick run" if payload["config"]["name"] == "quick" else "complete"
-    if evidence == "complete" and not (a["complete"] and b["complete"]):
+    evidence = "live quick run" if payload["config"]["name"] == "quick" else COMPLETE
+    if evidence == COMPLETE and not (a["complete"] and b["complete"]):
         evidence = f"partial: {len(common)} of {len(payload['config']['seeds'])} seeds"
-    elif evidence == "complete" and not (a["converged"] and b["converged"]):
-        evidence = "not converged"
-    if not common:
-        outcome = "undecided"
-    elif np.isinf(x).all() and np.isinf(y).all():
-        outcome = "within noise"  # both diverged every time
+    interval = {}
+    if not common or evidence == "live quick run":
+        outcome = UNDECIDED
     elif np.isinf(x).any() or np.isinf(y).any():
+        diverged_first, diverged_second = int(np.isinf(x).sum()), int(np.isinf(y).sum())
         outcome = (
-            "lower"
-            if np.isinf(y).sum() > np.isinf(x).sum()
-            else "higher"
-            if np.isinf(x).sum() > np.isinf(y).sum()
-            else "within noise"
+            FIRST_LOWER
+            if diverged_second > diverged_first
+            else SECOND_LOWER
+            if diverged_first > diverged_second
+            else UNDECIDED  # as often on both sides: the finite losses alone would compare other seeds
         )
     else:
-        lower = is_lower(x, y)
-        outcome = "within noise" if lower is None else "lower" if lower else "higher"
-    if evidence != "complete":
-        outcome = "undecided"
+        found = answer(x, y, MARGIN_NATS)
+        outcome = found["answer"]
+        interval = {k: v for k, v in found.items() if k not in ("answer", "why")}
     return {
         "first": first.key,
         "second": second.key,
@@ -614,19 +624,20 @@ def compare_settings(payload: dict, first: Training, second: Training) -> dict:
         "first_values": x.tolist(),
         "second_values": y.tolist(),
         "outcome": outcome,
+        "interval": interval,
         "evidence": evidence,
     }
 
 
 # Each training claim: (id, experiment, first role, second role, what the claim expects of first vs second).
 TRAINING_CLAIMS = (
-    ("post_ln_needs_warmup", "warmup", "post with warm-up", "post without warm-up", "lower"),
-    ("pre_ln_trains_without_warmup", "warmup", "pre without warm-up", "pre with warm-up", "not higher"),
-    ("rms_norm_matches_layer_norm", "norms", "rms", "layer", "within noise"),
-    ("dyt_matches_layer_norm", "norms", "dyt", "layer", "within noise"),
-    ("normalization_helps", "norms", "layer", "none", "lower"),
-    ("dyt_helps_with_little_data", "regime", "dyt small text", "layer small text", "lower"),
-    ("dyt_hurts_with_much_data", "regime", "layer all text", "dyt all text", "lower"),
+    ("post_ln_needs_warmup", "warmup", "post with warm-up", "post without warm-up", FIRST_LOWER),
+    ("pre_ln_trains_without_warmup", "warmup", "pre without warm-up", "pre with warm-up", NOT_HIGHER),
+    ("rms_norm_matches_layer_norm", "norms", "rms", "layer", EQUIVALENT),
+    ("dyt_matches_layer_norm", "norms", "dyt", "layer", EQUIVALENT),
+    ("normalization_helps", "norms", "layer", "none", FIRST_LOWER),
+    ("dyt_helps_with_little_data", "regime", "dyt small text", "layer small text", FIRST_LOWER),
+    ("dyt_hurts_with_much_data", "regime", "layer all text", "dyt all text", FIRST_LOWER),
 )
 
 
@@ -643,13 +654,16 @@ def training_verdicts(payload: dict) -> list[dict]:
                 "experiment": experiment,
                 "roles": (first, second),
                 "expected": expected,
-                "holds": holds(comparison["outcome"], expected),
+                "holds": holds(comparison["outcome"], expected) if comparison["evidence"] == COMPLETE else "undecided",
                 "metric": "validation loss, nats per character, last evaluation",
                 "step": settings.steps,
                 **comparison,
             }
         )
     return verdicts
+
+
+TREND_MARGIN_LOG10 = 0.1  # "flat": the gradient norm changes by less than a factor 1.26 (fixed 2026-12-07)
 
 
 def probe_verdicts(probe: dict) -> list[dict]:
@@ -661,8 +675,10 @@ def probe_verdicts(probe: dict) -> list[dict]:
     pre_depth = np.array(probe["pre"]["last_layer_gradient_by_depth"])
 
     def trend(first, last):
-        lower = is_lower(first, last)
-        return "grows" if lower else "shrinks" if lower is False else "flat (within noise)"
+        """The comparison rule on log10 gradient norms, first layer against last, paired by seed: a
+        change of less than a factor 10**TREND_MARGIN_LOG10 either way is "flat"."""
+        found = answer(np.log10(first), np.log10(last), TREND_MARGIN_LOG10)["answer"]
+        return {FIRST_LOWER: "grows", SECOND_LOWER: "shrinks", EQUIVALENT: "flat"}.get(found, "undecided")
 
     bounds = lemma_bounds(probe["width"], probe["layers"])
     pre_squared = np.array(probe["pre"]["squared_norm_by_layer"]).mean(0)
@@ -678,7 +694,7 @@ def probe_verdicts(probe: dict) -> list[dict]:
         {
             "claim": "pre_ln_gradient_flat_across_layers",
             "trend": trend(pre[:, 0], pre[:, -1]),
-            "expected": "flat (within noise)",
+            "expected": "flat",
             "first": pre[:, 0].tolist(),
             "last": pre[:, -1].tolist(),
         },
@@ -692,7 +708,7 @@ def probe_verdicts(probe: dict) -> list[dict]:
         {
             "claim": "post_ln_last_gradient_independent_of_depth",
             "trend": trend(post_depth[:, 0], post_depth[:, -1]),
-            "expected": "flat (within noise)",
+            "expected": "flat",
             "first": post_depth[:, 0].tolist(),
             "last": post_depth[:, -1].tolist(),
         },

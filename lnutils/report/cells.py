@@ -101,33 +101,78 @@ def published_markdown(published: dict, unit: str) -> str:
 
 # Verdicts (lnutils.compare.make_verdict) in words.
 EVIDENCE_WORDS = {
-    "complete": "complete, converged",
-    "not converged": "complete, not converged",
-    "budget confirmed": "complete, confirmed by a longer budget",
-    "budget not confirmed": "complete, changed by a longer budget",
+    "complete": "complete; no longer budget with two seeds yet",
+    "budget confirmed": "complete; a longer budget gives the same answer",
+    "budget not confirmed": "complete; a longer budget gives another answer",
     "partial": "partial: still training",
     "live quick run": "live quick run",
 }
-OUTCOME_WORDS = {
-    "lower": "{first} lower, beyond seed noise",
-    "higher": "{first} higher, beyond seed noise",
-    "within noise": "a difference within seed noise",
-    "undecided": "not compared",
-    "one seed": "{first} {outcome} (one seed: no noise estimate)",
-}
-VERDICT_RULE = (
-    "A yes or no needs complete saved runs of every seed that passed the convergence check, compared at the "
-    "same epoch with the seed-noise rule (a difference of more than twice its standard error over seeds). A "
-    "part still training (partial) shows what its numbers say at the epoch it reached and leaves the claim "
-    "undecided, as does a complete part that did not converge; a live quick run checks the code and is not "
-    "compared at all."
+RULE_WORDS = (
+    "**How to read the answers.** Each question compares one number per seed (the paired difference where "
+    "the two methods share each seed's initialisation and data order). The answer is *A lower by d "
+    "[lo, hi]* when the 95 % Student-t interval of the difference excludes zero, *equivalent within ±m* "
+    "when the 90 % interval lies inside the question's margin m (two one-sided tests; m was fixed before "
+    "the runs that check it), and *undecided* otherwise, with the interval. A claim holds only on complete "
+    "saved runs; a part still training or a live quick run decides nothing. *Holm* says whether the answer "
+    "survives Holm's correction for all the tests of the chapter."
 )
 
 
-def verdict_table(verdicts: list[dict], claims: dict[str, str], where, unit: str, rule: str = VERDICT_RULE) -> str:
-    """One row per verdict: the claim (``claims[id]``), where it was compared (``where(verdict)``),
-    the two roles' values (mean ± sd over seeds, in ``unit``), what the numbers show, whether the claim
-    holds (bold only for a yes or no) and the evidence level."""
+def signed(value: float, digits: int) -> str:
+    return f"{value:+.{digits}f}".replace("-", "−")
+
+
+def answer_words(verdict: dict, digits: int = 2, names=None) -> str:
+    """A verdict's answer with its difference and interval: "LN lower by 0.48 [0.41, 0.54]",
+    "equivalent within ±0.2 (−0.03 [−0.12, +0.06])", "undecided (+0.10 [−0.30, +0.50])"."""
+    first, second = (
+        (names or {}).get(verdict["roles"][0], verdict["roles"][0]),
+        (names or {}).get(verdict["roles"][1], verdict["roles"][1]),
+    )
+    interval = verdict.get("interval") or {}
+    if verdict["evidence"] == "live quick run":
+        return "not compared (a live quick run ranks nothing)"
+    if not interval:
+        return "undecided" if verdict["outcome"] != "undecided" or not verdict.get("seeds") else "not compared"
+    d, lo, hi = interval["d"], interval["lo"], interval["hi"]
+    if np.isnan(lo):
+        return f"undecided: one seed, no interval ({first} − {second} = {signed(d, digits)})"
+    span = f"[{signed(lo, digits)}, {signed(hi, digits)}]"
+    if verdict["outcome"] == "first lower":
+        return f"{first} lower by {-d:.{digits}f} [{-hi:.{digits}f}, {-lo:.{digits}f}]"
+    if verdict["outcome"] == "second lower":
+        return f"{second} lower by {d:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]"
+    if verdict["outcome"] == "equivalent":
+        return f"equivalent within ±{interval['margin']:g} ({first} − {second} = {signed(d, digits)} {span})"
+    return f"undecided ({first} − {second} = {signed(d, digits)} {span}; margin ±{interval['margin']:g})"
+
+
+def holm_words(verdict: dict) -> str:
+    """Whether an answer survives Holm's correction over its chapter's family of tests."""
+    if "holm_outcome" not in verdict or verdict["outcome"] == "undecided":
+        return "–"
+    return "yes" if verdict["holm_outcome"] == verdict["outcome"] else "no"
+
+
+def family_sentence(verdicts: list[dict]) -> str:
+    """How many tests the family holds, and the false positives the unadjusted answers may hold."""
+    counted = [v for v in verdicts if "family" in v]
+    if not counted:
+        return ""
+    family = counted[0]["family"]
+    survive = sum(1 for v in counted if v["outcome"] != "undecided" and v["holm_outcome"] == v["outcome"])
+    decided = sum(1 for v in counted if v["outcome"] != "undecided")
+    return (
+        f"These answers rest on {family} tests (a difference and an equivalence per question) at 5 % each: if no "
+        f"difference were real, about {counted[0]['expected_false']:.1f} of them would come out positive by chance. "
+        f"{survive} of the {decided} decided answers survive Holm's correction for all {family}."
+    )
+
+
+def verdict_table(verdicts: list[dict], claims: dict[str, str], where, unit: str, digits: int = 2, names=None) -> str:
+    """One row per verdict: the claim (``claims[id]``), where it was compared (``where(verdict)``), the two
+    roles' values (mean ± sd over seeds, in ``unit``), the answer with its interval, whether it survives
+    Holm, whether the claim holds (bold only for a yes or no) and the evidence level."""
     rows = []
     for v in verdicts:
         first, second = v["roles"]
@@ -137,40 +182,37 @@ def verdict_table(verdicts: list[dict], claims: dict[str, str], where, unit: str
                 claims[v["claim"]],
                 where(v),
                 f"{first} {mean_spread(v['first_values'])} vs {second} {mean_spread(v['second_values'])}",
-                OUTCOME_WORDS[
-                    v["outcome"] if v.get("seeds", 2) > 1 or v["outcome"] == "undecided" else "one seed"
-                ].format(first=first, outcome=v["outcome"]),
+                answer_words(v, digits, names),
+                holm_words(v),
                 holds,
-                EVIDENCE_WORDS[v["evidence"]],
+                EVIDENCE_WORDS.get(v["evidence"], v["evidence"]),
             ]
         )
-    headers = ["claim", "compared at", f"values ({unit})", "the runs show", "holds", "evidence"]
-    return markdown_table(headers, rows) + "\n\n" + rule
+    headers = ["claim", "compared at", f"values ({unit})", "answer (95 % interval)", "Holm", "holds", "evidence"]
+    return markdown_table(headers, rows) + "\n\n" + family_sentence(verdicts)
 
 
-def verdict_summary(verdicts: list[dict], claims: dict[str, str], where=None) -> str:
-    """A Summary's sentences on the verdicts, one list item each: each decided claim with its numbers,
-    then how many stay undecided and why (their evidence levels); ``where(verdict)``, if given, says
-    where each was compared.  Words only: every outcome comes from the verdict data."""
+def verdict_summary(verdicts: list[dict], claims: dict[str, str], where=None, digits: int = 2, names=None) -> str:
+    """A Summary's sentences on the verdicts, one list item each: each claim decided by complete runs,
+    with its answer and interval; then how many stay undecided and why.  Words only: every answer comes
+    from the verdict data."""
     if not verdicts:
         return "No saved run has both methods of any claim yet: every claim is undecided."
-    decided = [v for v in verdicts if v["holds"] in ("yes", "no", "within noise")]
+    decided = [v for v in verdicts if v["holds"] in ("yes", "no")]
     sentences = []
     for v in decided:
-        first, second = v["roles"]
-        holds = {"yes": "holds", "no": "does not hold", "within noise": "is within seed noise"}[v["holds"]]
+        holds = {"yes": "holds", "no": "does not hold"}[v["holds"]]
         sentences.append(
-            f"“{claims[v['claim']]}” {holds}{f' at {where(v)}' if where else ''}: "
-            f"{first} {mean_spread(v['first_values'])} against {second} "
-            f"{mean_spread(v['second_values'])} ({v['metric']}; {v['seeds']} seeds, {EVIDENCE_WORDS[v['evidence']]})."
+            f"“{claims[v['claim']]}” {holds}{f' at {where(v)}' if where else ''}: {answer_words(v, digits, names)} "
+            f"({v['metric']}; {v['seeds']} seeds{'' if holm_words(v) != 'no' else '; not significant after Holm'})."
         )
     undecided = [v for v in verdicts if v not in decided]
     if undecided:
-        levels = sorted({EVIDENCE_WORDS[v["evidence"]] for v in undecided})
+        levels = sorted({EVIDENCE_WORDS.get(v["evidence"], v["evidence"]) for v in undecided})
         count = len(undecided)
         sentences.append(
             f"{'All' if not decided else 'The other'} {count} claim{'s' if count > 1 else ''} "
-            f"stay undecided (evidence: {'; '.join(levels)})."
+            f"stay undecided (evidence: {'; '.join(levels)}; or an interval too wide for an answer)."
         )
     return "\n".join(f"- {sentence}" for sentence in sentences)
 

@@ -7,7 +7,6 @@ import numpy as np
 
 from lnutils.compare import epochs_done
 from lnutils.report.cells import (
-    VERDICT_RULE,
     markdown_table,
     mean_spread,
     retrace_sentence,
@@ -172,31 +171,21 @@ def _where(verdict: dict) -> str:
     planned = verdict.get("epochs_planned")
     of = f" of {planned}" if planned and planned != verdict["epoch"] else ""
     large_epoch = verdict.get("large_batch_epoch", verdict["epoch"])
-    if "degrades" in verdict["claim"] and large_epoch != verdict["epoch"]:  # each part at its own budget's end
+    across = "large_batch_epoch" in verdict  # a batch-size claim: the change from batch 128 to this one
+    if across and large_epoch != verdict["epoch"]:  # each part at its own budget's end
         return (
             f"{verdict['dataset']}, batch {verdict['batch_size']} at epoch {verdict['epoch']} vs 128 at epoch "
             f"{large_epoch} (each the end of its cooldown)"
         )
-    batch = (
-        f"batch {verdict['batch_size']} vs 128" if "degrades" in verdict["claim"] else f"batch {verdict['batch_size']}"
-    )
+    batch = f"batch {verdict['batch_size']} vs 128" if across else f"batch {verdict['batch_size']}"
     return f"{verdict['dataset']}, {batch}, epoch {verdict['epoch']}{of}"
-
-
-BUDGET_RULE = (
-    " Where a longer budget was trained (the budget check below), its outcome stands in for the convergence "
-    "check of the claims it checks: a difference the longer budget reproduced may be called, one it changed "
-    "stays undecided."
-)
 
 
 def verdicts_markdown(verdicts: list[dict]) -> str:
     """The chapter's claims against the runs (:func:`lnutils.experiments.conv.verdicts`)."""
     if not verdicts:
         return "No run has both methods of any claim yet."
-    budget = any(v["evidence"].startswith("budget") for v in verdicts)
-    rule = VERDICT_RULE + (BUDGET_RULE if budget else "")
-    return verdict_table(verdicts, CLAIMS, _where, "test error %, or its change", rule=rule)
+    return verdict_table(verdicts, CLAIMS, _where, "test error %, or its change")
 
 
 def summary_markdown(verdicts: list[dict]) -> str:
@@ -221,17 +210,16 @@ def budget_check_markdown(checks: list[dict], budget_result: dict | None) -> str
                     CLAIMS[check["claim"]],
                     f"{first} − {second}",
                     f"{short:+.2f} → {long:+.2f}",
-                    f"{long - short:+.2f}",
-                    "**yes**" if check["confirmed"] else "**no**",
+                    {None: "not tested (one seed)", True: "**yes**", False: "**no**"}[check["confirmed"]],
                 ]
             )
-        headers = ["part", "claim", "difference", "at the cpu budget → the longer", "moved", "confirmed"]
-        thresholds = {(c["dataset"], c["batch_size"]): c["threshold_points"] for c in checks}
-        within = "; ".join(f"{points} points on {d}, batch {b}" for (d, b), points in thresholds.items())
+        headers = ["part", "claim", "difference", "at the cpu budget → the longer", "same answer"]
+        seeds = ", ".join(map(str, checks[0]["seeds"]))
         out.append(
             markdown_table(headers, rows)
-            + f"\n\nSeed {checks[0]['seed']}; points of test error. Confirmed: the difference moved less than "
-            f"the part's threshold ({within}) and kept its sign."
+            + f"\n\nSeed {seeds}; points of test error. A longer budget confirms an answer when the comparison "
+            "rule gives the same answer on it, which needs an interval and so at least two seeds: with one seed "
+            "the check shows how far each difference moved, and confirms nothing."
         )
     decided = {(c["dataset"], c["batch_size"]) for c in checks}
     waiting = [
@@ -244,8 +232,7 @@ def budget_check_markdown(checks: list[dict], budget_result: dict | None) -> str
         out.append(
             f"The budget check on {record['dataset']}, batch {record['batch_size']} is {state}: epoch "
             f"{epochs_done(record)} of {record['config']['epochs']} (seed {record['config']['seeds'][0]}). "
-            "Until the saved part it checks and the check itself are both finished, its claims keep the "
-            "evidence of their convergence check."
+            "Until the saved part it checks and the check itself are both finished, it confirms nothing."
         )
     planned = ((budget_result or {}).get("config") or {}).get("parts") or {}
     started = decided | {(record["dataset"], record["batch_size"]) for record, _ in waiting}
@@ -258,7 +245,7 @@ def budget_check_markdown(checks: list[dict], budget_result: dict | None) -> str
         on = f" on {'; '.join(not_yet)}" if not_yet else ""
         out.append(
             f"The budget check{on} has not been trained on this machine yet: `python -m lnutils.experiments "
-            "conv budget` trains it. Until it finishes, its claims keep the evidence of their convergence check."
+            "conv budget` trains it. Until it finishes, it confirms nothing."
         )
     return "\n\n".join(out)
 

@@ -8,6 +8,7 @@ import math
 import numpy as np
 
 from lnutils.experiments import transformer as experiment
+from lnutils.report.cells import verdict_table
 from lnutils.transformer import NORMS, PLACEMENTS
 
 LN2 = math.log(2)
@@ -38,26 +39,19 @@ CLAIMS = {
     "dyt_hurts_with_much_data": "With all the text, LN ends better than DyT (Verma 2026)",
 }
 
-OUTCOME_WORDS = {
-    "lower": "{first} lower, beyond seed noise",
-    "higher": "{first} higher, beyond seed noise",
-    "within noise": "a difference within seed noise",
-    "undecided": "not compared yet",
-}
 ROLE_WORDS = {
     "post with warm-up": "post-LN with warm-up",
+    "post without warm-up": "post-LN without",
     "pre without warm-up": "pre-LN without warm-up",
+    "pre with warm-up": "pre-LN with",
     "rms": "RMSNorm",
     "dyt": "DyT",
     "layer": "LayerNorm",
+    "none": "no norm",
     "dyt small text": "DyT",
+    "layer small text": "LN",
+    "dyt all text": "DyT",
     "layer all text": "LN",
-}
-
-EVIDENCE_WORDS = {
-    "live quick run": "a live quick run: it checks the code, it ranks nothing",
-    "complete": "complete saved run",
-    "not converged": "saved run that did not pass the convergence check",
 }
 
 
@@ -126,9 +120,10 @@ def probe_verdicts_markdown(verdicts: list[dict]) -> str:
         agrees = "yes" if found == v["expected"] else "no"
         rows.append([CLAIMS[v["claim"]], v["expected"], found, f"**{agrees}**"])
     return _table(["claim", "the paper", "measured here", "agrees"], rows) + (
-        "\n\n'grows' or 'shrinks': the last value's mean differs from the first's by more than twice its "
-        "standard error over seeds (the book's seed-noise rule); otherwise 'flat (within noise)'. The probe "
-        "trains nothing, so it is complete in every profile."
+        "\n\n'grows' or 'shrinks': the comparison rule on log10 of the gradient norm, first layer against last "
+        f"(paired by seed), gives a direction; 'flat': the two are equivalent within a factor "
+        f"{10**experiment.TREND_MARGIN_LOG10:.2f}; 'undecided': neither. The probe trains nothing, so it is "
+        "complete in every profile."
     )
 
 
@@ -163,20 +158,11 @@ def training_markdown(payload: dict) -> str:
 
 
 def verdicts_markdown(verdicts: list[dict]) -> str:
-    rows = []
-    for v in verdicts:
-        evidence = EVIDENCE_WORDS.get(v["evidence"], v["evidence"])
-        first = _mean_sd(v["first_values"])
-        second = _mean_sd(v["second_values"])
-        holds = f"**{v['holds']}**" if v["holds"] in ("yes", "no") else v["holds"]
-        shown = OUTCOME_WORDS[v["outcome"]].format(first=ROLE_WORDS.get(v["roles"][0], v["roles"][0]))
-        rows.append([CLAIMS[v["claim"]], f"{first} vs {second}", shown, holds, evidence])
-    headers = ["claim", "final validation loss (nats): first vs second", "the runs show", "holds", "evidence"]
-    return _table(headers, rows) + (
-        "\n\nA yes or no needs complete, converged runs of all seeds, compared at the same step with the seed-noise "
-        "rule (a difference of more than twice its standard error); a diverged run counts as worse than any "
-        "finished one."
-    )
+    """The training claims (:func:`lnutils.experiments.transformer.training_verdicts`): the comparison rule's
+    answer on the final validation losses (nats per character), a diverged run worse than any finished one."""
+    roles = {v["roles"][0]: ROLE_WORDS.get(v["roles"][0], v["roles"][0]) for v in verdicts}
+    roles.update({v["roles"][1]: ROLE_WORDS.get(v["roles"][1], v["roles"][1]) for v in verdicts})
+    return verdict_table(verdicts, CLAIMS, lambda v: f"step {v['step']:,}", "nats/char", digits=3, names=roles)
 
 
 def regime_markdown(payload: dict) -> str:
