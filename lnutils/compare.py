@@ -325,6 +325,7 @@ BUDGET_NOT_CONFIRMED = "budget not confirmed"
 DECIDING = (COMPLETE, BUDGET_CONFIRMED)
 NOT_HIGHER = "first not higher"  # a claim that the first is lower or equivalent ("does as well without ...")
 EXPECTATIONS = (FIRST_LOWER, SECOND_LOWER, EQUIVALENT, NOT_HIGHER)
+NO_CLAIM = "no claim"  # a question of the book's own (expected None): answered, with nothing to hold
 
 
 def weakest(levels) -> str:
@@ -351,10 +352,11 @@ def holds(found: str, expected: str) -> str:
 def make_verdict(
     claim: str, roles: tuple, expected: str, first, second, evidence: str, margin: float, paired=True, **where
 ) -> dict:
-    """One verdict as data: the claim's id, the two roles compared, the per-seed values, the answer of the
-    comparison rule (:func:`answer`: ``outcome`` and its ``interval``), whether the claim holds (undecided
-    unless the evidence decides) and the evidence level; ``where`` records what was compared (metric,
-    epoch, dataset, ...).  A live quick run is not compared at all."""
+    """One verdict as data: the claim's id (``expected`` None: a question no paper claims to answer), the
+    two roles compared, the per-seed values, the answer of the comparison rule (:func:`answer`:
+    ``outcome`` and its ``interval``), whether the claim holds (undecided unless the evidence decides) and
+    the evidence level; ``where`` records what was compared (metric, epoch, dataset, ...).  A live quick
+    run is not compared at all."""
     first, second = np.asarray(first, dtype=float), np.asarray(second, dtype=float)
     compared = bool(len(first) and len(second)) and evidence != "live quick run"
     found = answer(first, second, margin, paired=paired) if compared else None
@@ -367,7 +369,7 @@ def make_verdict(
         "second_values": second.tolist(),
         "outcome": shown,
         "interval": {k: v for k, v in (found or {}).items() if k not in ("answer", "why")},
-        "holds": holds(shown, expected) if evidence in DECIDING else "undecided",
+        "holds": NO_CLAIM if expected is None else holds(shown, expected) if evidence in DECIDING else "undecided",
         "evidence": evidence,
         "seeds": min(len(first), len(second)),
         **where,

@@ -27,7 +27,6 @@ from lnutils.train import CheckpointMismatch, train_lockstep
 @pytest.mark.parametrize(
     "arguments, named",
     [
-        (["mnist", "select", "--seeds", "7", "8"], "--seeds"),
         (["mnist", "select", "--profile", "paper"], "--profile"),
         (["mnist", "run", "--profile", "quick", "--train-subset", "300"], "--train-subset"),
         (["mnist", "run", "--profile", "quick", "--full-length"], "--full-length"),
@@ -416,10 +415,10 @@ def test_a_conv_run_can_train_only_the_parts_of_one_batch_size(tmp_path, monkeyp
         conv.run_profile("cpu", batch_sizes=[4], **where)
 
 
-def test_the_budget_check_branches_from_the_checked_part_and_confirms_a_claim_by_its_rule(tmp_path, monkeypatch):
+def test_the_budget_check_branches_from_the_checked_part(tmp_path, monkeypatch):
     """The budget check trains the checked seed longer, from the cpu part's kept constant phase (its result
-    equals a run of the longer budget from scratch), and confirms a claim only when its difference moved
-    less than the threshold and kept its sign."""
+    equals a run of the longer budget from scratch); with one seed it records the differences and confirms
+    nothing (the rule itself: tests/test_verdicts.py)."""
     from lnutils.experiments import conv
 
     names = ["none", "layer norm (C,H,W)"]
@@ -434,7 +433,7 @@ def test_the_budget_check_branches_from_the_checked_part_and_confirms_a_claim_by
     monkeypatch.setattr(conv, "cpu_profile_configs", split)
     monkeypatch.setattr(conv, "load_dataset", lambda name: tiny_dataset())
     monkeypatch.setattr(conv, "BUDGET_CHECK_SEED", 1)
-    monkeypatch.setattr(conv, "BUDGET_CHECK_POINTS", {("fashion-mnist", 128): 0.5})
+    monkeypatch.setattr(conv, "BUDGET_CHECKED_PARTS", (("fashion-mnist", 128),))
     where = dict(results_dir=tmp_path, checkpoint_dir=tmp_path, progress=False)
     assert conv.saved_budget_check(tmp_path) == []  # nothing saved yet
     conv.run_profile("cpu", seeds=[1], **where)
@@ -454,12 +453,4 @@ def test_the_budget_check_branches_from_the_checked_part_and_confirms_a_claim_by
     expected = 100 * (short["curves"]["test_error"][names[1]][-1][0] - short["curves"]["test_error"]["none"][-1][0])
     assert check["difference_at_checked_budget"] == pytest.approx(expected)
 
-    # the rule: confirmed within 0.5 points and with the same sign, not otherwise
-    def part_with(ln, none):
-        curves = {m: {names[1]: [[ln]], "none": [[none]]} for m in ("train_nll", "val_error", "test_error")}
-        return {"parts": {"fashion-mnist, batch 128, seed 1": {"config": {"epochs": 1}, "curves": curves}}}
-
-    checked = part_with(0.503, 0.500)  # layer norm 0.3 points above none
-    assert conv.budget_check(checked, part_with(0.507, 0.500))[0]["confirmed"]  # 0.7: moved 0.4
-    assert not conv.budget_check(checked, part_with(0.509, 0.500))[0]["confirmed"]  # 0.9: moved 0.6
-    assert not conv.budget_check(checked, part_with(0.499, 0.500))[0]["confirmed"]  # -0.1: sign flipped
+    assert check["confirmed"] is None  # one seed: no interval, so the check confirms nothing

@@ -218,7 +218,7 @@ def test_an_adding_model_with_one_output_for_every_sequence_is_named():
 
 def test_the_baseline_gap_sentence_follows_the_runs():
     """The baseline against the paper: computed from the saved run, and a replaced run at another rate
-    is compared by the seed-noise rule (its sentence flips with its numbers)."""
+    is compared by the comparison rule, unpaired (its sentence flips with its numbers)."""
     rates = {"baseline": 1e-4}
 
     def run(finals, rate=1e-4, complete=True):
@@ -233,9 +233,9 @@ def test_the_baseline_gap_sentence_follows_the_runs():
     found = mnist.baseline_against_paper(saved, {128: [run([1.79, 1.46, 1.61], rate=1e-3)]})
     assert abs(found["gap_points"] - 0.3267) < 1e-3
     text = mnist_words.baseline_gap_sentence(found)
-    assert "1.83 ± 0.10%, 0.33 points above the ≈1.5 %" in text and "within seed noise" in text
+    assert "1.83 ± 0.10%, 0.33 points above the ≈1.5 %" in text and "undecided against it" in text
     found = mnist.baseline_against_paper(saved, {128: [run([1.50, 1.52, 1.51], rate=1e-3)]})
-    assert found["other_rates"][0]["outcome"] == "lower"
+    assert found["other_rates"][0]["outcome"] == "first lower"
     assert "the rate accounts for part of the gap" in mnist_words.baseline_gap_sentence(found)
     found = mnist.baseline_against_paper(saved, {128: [run([1.30, 1.31, 1.32])]})  # the same rate: not a comparison
     assert found["other_rates"] == []

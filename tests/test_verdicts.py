@@ -1,4 +1,5 @@
-"""Chapters 3 and 4's verdicts follow their inputs, and only complete, converged saved runs get a yes or no."""
+"""Chapters 3 and 4's verdicts follow their inputs through the comparison rule, and only complete saved runs get a
+yes or no."""
 
 from __future__ import annotations
 
@@ -48,7 +49,10 @@ def test_conv_verdicts_follow_their_inputs():
     held = by_claim(conv.verdicts(conv_result([conv_record("fashion-mnist", 128, ERRORS)])))
     assert held["batch_norm_beats_layer_norm"]["holds"] == "yes"
     assert held["layer_norm_beats_no_normalization"]["holds"] == "yes"
-    assert held["group_norm_beats_layer_norm"]["holds"] == "within noise"
+    equal = held["group_norm_beats_layer_norm"]  # the same errors: equivalent, so "beats" does not hold
+    assert equal["outcome"] == "equivalent" and equal["holds"] == "no"
+    assert held["batch_norm_beats_layer_norm"]["interval"]["d"] == pytest.approx(-3.0)
+    assert {v["family"] for v in held.values()} == {6}  # three questions, two tests each
     flipped = dict(ERRORS, **{"batch norm": 0.23, "group norm (G=8)": 0.18})
     held = by_claim(conv.verdicts(conv_result([conv_record("fashion-mnist", 128, flipped)])))
     assert held["batch_norm_beats_layer_norm"]["holds"] == "no"
@@ -65,24 +69,31 @@ def test_the_batch_size_claim_compares_the_change_at_the_same_epoch():
     assert claim["second_values"] == pytest.approx([13.0] * SEEDS)
     records[1] = conv_record("fashion-mnist", 4, ERRORS, epochs=4)
     held = by_claim(conv.verdicts(conv_result(records)), batch_size=4)
-    assert held["batch_norm_degrades_more_than_group_norm"]["holds"] == "within noise"
+    assert held["batch_norm_degrades_more_than_group_norm"]["outcome"] == "equivalent"
+    assert held["batch_norm_degrades_more_than_group_norm"]["holds"] == "no"
 
 
-@pytest.mark.parametrize("how", ["partial", "not converged", "live quick run"])
-def test_partial_unconverged_or_live_conv_runs_never_say_yes_or_no(how):
-    record = conv_record("fashion-mnist", 128, ERRORS, converged=how != "not converged")
+@pytest.mark.parametrize("how", ["partial", "live quick run"])
+def test_partial_or_live_conv_runs_never_say_yes_or_no(how):
+    record = conv_record("fashion-mnist", 128, ERRORS)
     result = {
         "partial": conv_result([], in_progress=[record]),
-        "not converged": conv_result([record]),
         "live quick run": conv.live_result([record], "quick"),
     }[how]
     verdicts = conv.verdicts(result)
     assert verdicts and {v["holds"] for v in verdicts} == {"undecided"}
     assert {v["evidence"] for v in verdicts} == {how}
     shown = by_claim(verdicts)["batch_norm_beats_layer_norm"]["outcome"]
-    assert shown == ("undecided" if how == "live quick run" else "lower")  # a saved run's numbers still speak
+    assert shown == ("undecided" if how == "live quick run" else "first lower")  # a saved run's numbers still speak
     table = conv_words.verdicts_markdown(verdicts)
     assert "**yes**" not in table and "**no**" not in table
+
+
+def test_a_finished_part_that_did_not_pass_the_old_convergence_check_still_answers():
+    """The end of a cooldown is no test of convergence: a finished part answers whatever its record says."""
+    held = by_claim(conv.verdicts(conv_result([conv_record("fashion-mnist", 128, ERRORS, converged=False)])))
+    assert held["batch_norm_beats_layer_norm"]["evidence"] == "complete"
+    assert held["batch_norm_beats_layer_norm"]["holds"] == "yes"
 
 
 def budget_checks(confirmed: bool) -> list[dict]:
@@ -92,34 +103,29 @@ def budget_checks(confirmed: bool) -> list[dict]:
     ]
 
 
-@pytest.mark.parametrize("converged", [True, False])
-def test_a_finished_budget_check_sets_the_evidence_of_the_checked_part_only(converged):
-    """A confirmed budget lets an unconverged checked part say yes or no; an unconfirmed one leaves even a
-    converged part undecided; other parts and parts still training keep their own level."""
-    checked = conv_record("fashion-mnist", 128, ERRORS, converged=converged)
-    other = conv_record("mnist", 128, ERRORS, converged=converged)
+@pytest.mark.parametrize("confirmed", [True, False, None])
+def test_a_finished_budget_check_sets_the_evidence_of_the_checked_part_only(confirmed):
+    """A confirmed budget marks the checked part's answers "budget confirmed"; one that gives another answer
+    leaves them undecided; one that could not test (one seed: None) leaves them complete; other parts keep
+    their own level."""
+    checked = conv_record("fashion-mnist", 128, ERRORS)
+    other = conv_record("mnist", 128, ERRORS)
     small = conv_record("fashion-mnist", 4, dict(ERRORS, **{"batch norm": 0.30}), epochs=4)
     result = conv_result([checked, other, small])
-    own_level = "complete" if converged else "not converged"
-    confirmed = conv.verdicts(result, budget_checks(True))
-    held = by_claim(confirmed, dataset="fashion-mnist", batch_size=128)
-    assert held["batch_norm_beats_layer_norm"]["holds"] == "yes"
-    assert held["batch_norm_beats_layer_norm"]["evidence"] == "budget confirmed"
-    assert {v["evidence"] for v in by_claim(confirmed, dataset="mnist").values()} == {own_level}
-    across = by_claim(confirmed, dataset="fashion-mnist", batch_size=4)["batch_norm_degrades_more_than_group_norm"]
-    assert across["evidence"] == "budget confirmed" and across["holds"] == "yes"  # batch 4 converged itself
-    refuted = conv.verdicts(result, budget_checks(False))
-    at_128 = by_claim(refuted, dataset="fashion-mnist", batch_size=128)
-    across = [v for v in refuted if "degrades" in v["claim"]]
-    at_4 = [v for v in refuted if v["batch_size"] == 4 and "degrades" not in v["claim"]]
-    assert {v["evidence"] for v in [*at_128.values(), *across]} == {"budget not confirmed"}
-    assert {v["holds"] for v in [*at_128.values(), *across]} == {"undecided"}
-    assert {v["evidence"] for v in at_4} == {"complete"}  # batch 4 was not checked
+    verdicts = conv.verdicts(result, budget_checks(confirmed))
+    held = by_claim(verdicts, dataset="fashion-mnist", batch_size=128)
+    level = {True: "budget confirmed", False: "budget not confirmed", None: "complete"}[confirmed]
+    assert held["batch_norm_beats_layer_norm"]["evidence"] == level
+    assert held["batch_norm_beats_layer_norm"]["holds"] == ("undecided" if confirmed is False else "yes")
+    assert {v["evidence"] for v in by_claim(verdicts, dataset="mnist").values()} == {"complete"}
+    across = [v for v in verdicts if "large_batch_epoch" in v]
+    # batch 4 was not checked: a batch-size claim is "budget confirmed" only when both sides are
+    assert {v["evidence"] for v in across} == {"budget not confirmed" if confirmed is False else "complete"}
     still_training = conv_result([other], in_progress=[checked])
     held = by_claim(conv.verdicts(still_training, budget_checks(True)), dataset="fashion-mnist")
     assert {v["evidence"] for v in held.values()} == {"partial"}
-    words = conv_words.verdicts_markdown(confirmed)
-    assert "confirmed by a longer budget" in words
+    if confirmed:
+        assert "a longer budget gives the same answer" in conv_words.verdicts_markdown(verdicts)
 
 
 def rnn_record(errors, converged=True, epochs=15):
@@ -153,19 +159,17 @@ def test_rnn_verdicts_follow_their_inputs():
     }
     held = by_claim(rnn.verdicts(result))
     assert held["layer_norm_lstm_beats_lstm"]["holds"] == "yes"
-    assert held["batch_norm_lstm_beats_lstm"]["holds"] == "within noise"
+    assert held["batch_norm_lstm_beats_lstm"]["outcome"] == "equivalent"
+    assert held["batch_norm_lstm_beats_lstm"]["holds"] == "no"
+    assert held["layer_norm_gru_beats_gru"]["outcome"] == "second lower"
     assert held["layer_norm_gru_beats_gru"]["holds"] == "no"
     adding = held["layer_norm_lstm_beats_bn_lstm_beyond_training_length"]
-    assert adding["outcome"] == "lower" and adding["holds"] == "undecided"  # the BN-LSTM was still learning
-    assert adding["evidence"] == "not converged"
-    result["parts"]["adding"] = adding_part(0.01, 0.3, bn_final_loss=0.1)  # now both settled
-    adding = by_claim(rnn.verdicts(result))["layer_norm_lstm_beats_bn_lstm_beyond_training_length"]
-    assert adding["evidence"] == "complete" and adding["holds"] == "yes"
+    assert adding["outcome"] == "first lower" and adding["holds"] == "yes" and adding["evidence"] == "complete"
     result["parts"]["adding"] = adding_part(0.3, 0.01, bn_final_loss=0.1)
     adding = by_claim(rnn.verdicts(result))["layer_norm_lstm_beats_bn_lstm_beyond_training_length"]
-    assert adding["outcome"] == "higher" and adding["holds"] == "no"
+    assert adding["outcome"] == "second lower" and adding["holds"] == "no"
     summary = rnn_words.summary_markdown(rnn.verdicts(result))
-    assert "does not hold" in summary and "LN-LSTM 0.30 ± 0.00 against BN-LSTM 0.01 ± 0.00" in summary
+    assert "does not hold" in summary and "BN-LSTM lower by 0.29" in summary
     assert "adding problem, length 200, after 5,000 steps" in rnn_words.verdicts_markdown(rnn.verdicts(result))
 
 
@@ -197,7 +201,7 @@ def test_the_adding_convergence_check_follows_the_last_two_tenths_of_training():
 
 
 def test_a_verdict_without_values_is_undecided():
-    verdict = make_verdict("claim", ("a", "b"), "lower", [], [0.1], "complete")
+    verdict = make_verdict("claim", ("a", "b"), "first lower", [], [0.1], "complete", 0.1)
     assert verdict["outcome"] == verdict["holds"] == "undecided"
 
 
@@ -242,6 +246,7 @@ def test_a_run_that_cools_down_is_compared_at_its_last_epoch_and_checked_over_tw
     assert held["batch_norm_beats_layer_norm"]["first_values"] == pytest.approx([15.0, 15.1, 15.2])
     record["config"] = {"epochs": 15, "decay_epochs": 0}  # a constant rate: the last 5 epochs' mean
     held = by_claim(conv.verdicts(conv_result([record])))
+    assert held["batch_norm_beats_layer_norm"]["outcome"] == "second lower"
     assert held["batch_norm_beats_layer_norm"]["holds"] == "no"
     # a partial comparison inside the constant epochs keeps the default window
     assert conv.settle_window({"epochs": 15, "decay_epochs": 5}, 10) is None
@@ -295,12 +300,12 @@ def test_two_finished_parts_with_a_cooldown_are_compared_across_batch_sizes_each
     held = by_claim(conv.verdicts(conv_result([small], in_progress=[large])), batch_size=4)
     verdict = held["batch_norm_degrades_more_than_layer_norm"]
     assert verdict["large_batch_epoch"] == verdict["epoch"] == 4 and verdict["holds"] == "undecided"
-    assert verdict["outcome"] == "higher"  # batch norm's error fell from 40 % to 30 %: it "degraded" less
+    assert verdict["outcome"] == "second lower"  # batch norm's error fell from 40 % to 30 %: it "degraded" less
 
 
 def test_the_budget_check_waits_for_both_parts_and_says_how_far_it_got():
     name = conv.budget_check_names()["fashion-mnist", 128]
-    short = conv_record("fashion-mnist", 128, ERRORS, epochs=15)
+    short = dict(conv_record("fashion-mnist", 128, ERRORS, epochs=15), config={"epochs": 15, "seeds": [2]})
     long = dict(conv_record("fashion-mnist", 128, ERRORS, epochs=14), config={"epochs": 25, "seeds": [2]})
     training = {"parts": {}, "in_progress": {name: long}}
     assert conv.budget_check({"parts": {name: short}}, training) == []  # still training: no check yet
@@ -309,17 +314,35 @@ def test_the_budget_check_waits_for_both_parts_and_says_how_far_it_got():
     finished = {"parts": {name: dict(long, curves=curves_for(ERRORS, 25))}}
     checks = conv.budget_check({"parts": {name: short}}, finished)
     assert {c["claim"] for c in checks} == {claim for claim, *_ in conv.CLAIMS + conv.BATCH_CLAIMS}
-    assert all(c["confirmed"] for c in checks)  # the same errors at both budgets
+    assert {c["confirmed"] for c in checks} == {None}  # one seed: no interval, nothing confirmed
     table = conv_words.budget_check_markdown(checks, finished)
-    assert "batch 128, epochs 15 → 25 |" in table and "**yes**" in table
+    assert "batch 128, epochs 15 → 25 |" in table and "not tested (one seed)" in table
+
+
+def test_a_budget_check_with_two_seeds_confirms_the_same_answer_and_refutes_another():
+    name = conv.budget_check_names()["mnist", 128]
+
+    def part(errors, epochs):
+        record = conv_record("mnist", 128, errors, epochs=epochs)
+        # two seeds, with a seed spread that differs by method (0.05 points per letter of its name)
+        spread = {m: [[e, e + 0.0005 * len(m)]] * epochs for m, e in errors.items()}
+        curves = {metric: spread for metric in ("train_nll", "val_error", "test_error")}
+        return dict(record, config={"epochs": epochs, "seeds": [0, 1]}, curves=curves)
+
+    short = {"parts": {name: part(ERRORS, 15)}}
+    same = conv.budget_check(short, {"parts": {name: part(ERRORS, 25)}})
+    assert {c["claim"]: c["confirmed"] for c in same}["batch_norm_beats_layer_norm"] is True
+    closed = conv.budget_check(short, {"parts": {name: part(dict(ERRORS, **{"batch norm": 0.20}), 25)}})
+    check = {c["claim"]: c for c in closed}["batch_norm_beats_layer_norm"]
+    assert check["confirmed"] is False and check["answer_at_longer_budget"] != check["answer_at_checked_budget"]
 
 
 def test_the_conv_summary_names_where_each_decided_claim_was_compared():
-    record = conv_record("fashion-mnist", 128, ERRORS, converged=False)
+    record = conv_record("fashion-mnist", 128, ERRORS)
     decided = conv_words.summary_markdown(conv.verdicts(conv_result([record]), budget_checks(True)))
-    assert "” holds at fashion-mnist, batch 128, epoch 10: batch norm" in decided
-    undecided = conv_words.summary_markdown(conv.verdicts(conv_result([record])))
-    assert "holds" not in undecided and "All 3 claims stay undecided (evidence: complete, not converged)" in undecided
+    assert "” holds at fashion-mnist, batch 128, epoch 10: batch norm lower by 3.00" in decided
+    undecided = conv_words.summary_markdown(conv.verdicts(conv_result([], in_progress=[record])))
+    assert "holds" not in undecided and "All 3 claims stay undecided (evidence: partial: still training" in undecided
 
 
 def test_a_batch_size_claim_pairs_the_seeds_both_parts_hold():
@@ -336,46 +359,23 @@ def test_a_batch_size_claim_pairs_the_seeds_both_parts_hold():
     assert claim["second_values"] == pytest.approx([13.0, 13.0])  # seed k against seed k
 
 
-def test_the_budget_check_holds_each_part_to_its_own_threshold():
-    """Each checked part has its own threshold (MNIST's errors are smaller, batch 4's seeds spread more);
-    a part whose longer run is missing is not checked, and its claims keep their own level."""
-    names = conv.budget_check_names()
-    assert set(names) == set(conv.BUDGET_CHECK_POINTS)
+def test_every_checked_part_has_a_longer_budget():
+    assert set(conv.budget_check_names()) == set(conv.BUDGET_CHECKED_PARTS)
     assert {config.epochs for config in conv.budget_check_configs().values()} == {25, 6}
-
-    def result(**errors):
-        parts = {}
-        for where, (ln, none) in errors.items():
-            dataset, batch_size = where.rsplit("_", 1)
-            curves = {m: {conv.LAYER_NORM: [[ln]], "none": [[none]]} for m in ("train_nll", "val_error", "test_error")}
-            parts[names[dataset, int(batch_size)]] = {"dataset": dataset, "config": {"epochs": 1}, "curves": curves}
-        return {"parts": parts}
-
-    both = ("fashion-mnist_128", "mnist_128", "fashion-mnist_4")
-    short = result(**{where: (0.030, 0.050) for where in both})
-    # every difference moved 0.3 points: within 0.5 and 0.9, beyond MNIST's 0.2
-    checks = conv.budget_check(short, result(**{where: (0.033, 0.050) for where in both}))
-    confirmed = {(c["dataset"], c["batch_size"]): c["confirmed"] for c in checks}
-    assert confirmed == {("fashion-mnist", 128): True, ("mnist", 128): False, ("fashion-mnist", 4): True}
-    moved_less = conv.budget_check(short, result(mnist_128=(0.031, 0.050)))
-    assert [(c["dataset"], c["confirmed"]) for c in moved_less] == [("mnist", True)]  # 0.1 points
-    record = conv_record("fashion-mnist", 128, ERRORS, converged=False)
-    level = {v["evidence"] for v in conv.verdicts(conv_result([record]), moved_less)}
-    assert level == {"not converged"}  # only MNIST was checked
 
 
 def test_a_batch_size_claim_is_decided_only_when_both_sides_are_confirmed():
-    large = conv_record("fashion-mnist", 128, ERRORS, converged=False)
-    small = conv_record("fashion-mnist", 4, dict(ERRORS, **{"batch norm": 0.30}), epochs=4, converged=False)
+    large = conv_record("fashion-mnist", 128, ERRORS)
+    small = conv_record("fashion-mnist", 4, dict(ERRORS, **{"batch norm": 0.30}), epochs=4)
     result = conv_result([large, small])
     at_4 = [dict(c, batch_size=4) for c in budget_checks(True)]
 
     def across(checks):
-        return [v for v in conv.verdicts(result, checks) if "degrades" in v["claim"]]
+        return [v for v in conv.verdicts(result, checks) if "large_batch_epoch" in v]
 
     assert {(v["evidence"], v["holds"]) for v in across(budget_checks(True) + at_4)} == {("budget confirmed", "yes")}
     one_side = across(budget_checks(True))
-    assert {v["evidence"] for v in one_side} == {"not converged"} and {v["holds"] for v in one_side} == {"undecided"}
+    assert {v["evidence"] for v in one_side} == {"complete"} and {v["holds"] for v in one_side} == {"yes"}
     refuted = across(budget_checks(True) + [dict(c, confirmed=False) for c in at_4])
     assert {v["holds"] for v in refuted} == {"undecided"}
 

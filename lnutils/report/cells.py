@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from lnutils import runs
-from lnutils.compare import geometric_mean
+from lnutils.compare import DECIDING, geometric_mean
 from lnutils.experiments import mnist
 
 
@@ -175,8 +175,8 @@ def verdict_table(verdicts: list[dict], claims: dict[str, str], where, unit: str
     Holm, whether the claim holds (bold only for a yes or no) and the evidence level."""
     rows = []
     for v in verdicts:
-        first, second = v["roles"]
-        holds = f"**{v['holds']}**" if v["holds"] in ("yes", "no") else v["holds"]
+        first, second = ((names or {}).get(role, role) for role in v["roles"])
+        holds = f"**{v['holds']}**" if v["holds"] in ("yes", "no") else v["holds"].replace("no claim", "–")
         rows.append(
             [
                 claims[v["claim"]],
@@ -199,9 +199,12 @@ def verdict_summary(verdicts: list[dict], claims: dict[str, str], where=None, di
     if not verdicts:
         return "No saved run has both methods of any claim yet: every claim is undecided."
     decided = [v for v in verdicts if v["holds"] in ("yes", "no")]
+    decided += [
+        v for v in verdicts if v["holds"] == "no claim" and v["evidence"] in DECIDING and v["outcome"] != "undecided"
+    ]
     sentences = []
     for v in decided:
-        holds = {"yes": "holds", "no": "does not hold"}[v["holds"]]
+        holds = {"yes": "holds", "no": "does not hold", "no claim": "is answered"}[v["holds"]]
         sentences.append(
             f"“{claims[v['claim']]}” {holds}{f' at {where(v)}' if where else ''}: {answer_words(v, digits, names)} "
             f"({v['metric']}; {v['seeds']} seeds{'' if holm_words(v) != 'no' else '; not significant after Holm'})."

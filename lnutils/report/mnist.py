@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from lnutils.compare import LAST_EPOCHS, curves_array
+from lnutils.compare import curves_array
 from lnutils.experiments import mnist
-from lnutils.report.cells import markdown_table, mean_spread, nll_cell, percent
+from lnutils.report.cells import markdown_table, mean_spread, nll_cell, percent, verdict_summary, verdict_table
 from lnutils.report.cells import selection_markdown as selection_markdown  # the chapter uses it too
 
 
@@ -63,52 +63,57 @@ def mnist_results_markdown(curves_by_batch: dict[int, dict], label: str, notes: 
     return f"**{label}**\n\n" + markdown_table(headers, [[row[h] for h in headers] for row in rows])
 
 
-def holds_words(claim: dict) -> str:
-    """yes, **no** or within seed noise, marked when one seed decided; on a partial saved run or a live
-    quick run, no yes or no at all: what the numbers lean to, and why it is not decided."""
-    evidence = claim.get("evidence", "complete")
-    if evidence != "complete":
-        lean = {True: "leans yes", False: "leans no", None: "within seed noise"}[claim["holds"]]
-        why = "a live quick run ranks nothing" if evidence == "live quick run" else evidence
-        return f"not decided: {why} ({lean})"
-    word = {True: "yes", False: "**no**", None: "within seed noise"}[claim["holds"]]
-    return word + (" (1 seed)" if claim["seeds"] == 1 else "")
+CLAIMS = {
+    "layer_norm_vs_batch_norm": "LN vs BN: which ends with the lower test error?",
+    "layer_norm_vs_baseline": "LN vs no normalization",
+    "batch_norm_vs_baseline": "BN vs no normalization",
+    "layer_norm_beats_batch_norm_at_batch_4": "At batch 4, LN ends below BN (Ba et al. 2016, Sec. 6.6, Fig. 6)",
+    "layer_norm_converges_faster_nll": "LN converges faster than BN: lower training NLL (Ba et al. 2016, Sec. 6.6)",
+    "layer_norm_converges_faster_test_error": "LN converges faster than BN: lower test error (Sec. 6.6)",
+    "layer_norm_robust_to_batch_size": "LN is robust to the batch size: batch 4 ≈ batch 128 (Ba et al. 2016, Sec. 6.6)",
+    "layer_norm_robust_to_batch_size_equal_steps": "LN is robust to the batch size, at about equal steps",
+    "batch_norm_robust_to_batch_size": "BN at batch 4 vs batch 128",
+    "batch_norm_robust_to_batch_size_equal_steps": "BN at batch 4 vs batch 128, at about equal steps",
+}
+NAMES = {"layer norm": "LN", "batch norm": "BN", "baseline": "none"}
 
 
-def claim_evidence(claim: dict) -> str:
-    """The numbers a claim compared: test error in % (± spread over seeds), or the training NLL
-    as a geometric mean over seeds; the epoch when one epoch (or the window ending there) is compared."""
-    at = f" at epoch {claim['epoch']}" if claim.get("epoch") else ""
-    if claim["metric"] == "test error":
-        text = ", ".join(f"{name} {percent(values)}" for name, values in claim["values"].items()) + at
-        if "bn_below_ln_epochs" in claim:
-            text += (
-                f"; BN's mean test error is below LN's in {claim['bn_below_ln_epochs']} of the first "
-                f"{claim['window']} epochs"
-            )
-        return text
-    text = "train NLL " + ", ".join(f"{name} {10 ** values.mean():.1e}" for name, values in claim["values"].items())
-    return text + at
+def _where(verdict: dict) -> str:
+    planned = verdict.get("epochs_planned")
+    of = f" of {planned}" if planned and planned != verdict["epoch"] else ""
+    if "large_batch_epoch" in verdict:
+        return f"batch 4 epoch {verdict['epoch']} vs batch 128 epoch {verdict['large_batch_epoch']}"
+    if verdict["roles"][0].endswith("at batch 4"):
+        return f"batch 4 vs 128, epoch {verdict['epoch']}{of}"
+    return f"batch {verdict['batch_size']}, epoch {verdict['epoch']}{of}"
 
 
-def claims_markdown(
-    curves_by_batch: dict[int, dict], label: str, notes: dict[int, str] | None = None, live: bool = False
-) -> str:
-    """The paper's claims for Figure 6 with this run's verdicts (:func:`lnutils.experiments.mnist.claims`);
-    ``live``: a live quick run, which decides no claim."""
-    rows = [
-        [claim["claim"] + (f" ({claim['note']})" if claim["note"] else ""), holds_words(claim), claim_evidence(claim)]
-        for claim in mnist.claims(curves_by_batch, notes, live=live)
-    ]
-    return markdown_table(
-        [
-            f"claim of the paper ({label})",
-            "holds here?",
-            f"evidence (mean of the last {LAST_EPOCHS} epochs, or the last quarter of a shorter run, and over seeds; "
-            "± the spread over seeds; NLL as a geometric mean)",
-        ],
-        rows,
-    )
+def _names(verdicts: list[dict]) -> dict:
+    found = dict(NAMES)
+    for v in verdicts:
+        for role in v["roles"]:
+            method, _, batch = role.partition(" at ")
+            if batch:
+                found[role] = f"{NAMES.get(method, method)} at {batch}"
+    return found
+
+
+def verdicts_markdown(verdicts: list[dict], unit: str = "test error %, or log10 NLL") -> str:
+    """Chapter 2's questions answered (:func:`lnutils.experiments.mnist.verdicts`): one row each."""
+    if not verdicts:
+        return "No run to compare."
+    return verdict_table(verdicts, CLAIMS, _where, unit, names=_names(verdicts))
+
+
+def summary_markdown(verdicts: list[dict]) -> str:
+    """The Summary's answers (:func:`lnutils.report.cells.verdict_summary`)."""
+    return verdict_summary(verdicts, CLAIMS, where=_where, names=_names(verdicts))
+
+
+def early_test_error_sentence(below: tuple[int, int]) -> str:
+    """How often BN's mean test error is below LN's early on (:func:`lnutils.experiments.mnist.bn_below_ln_epochs`)."""
+    count, window = below
+    return f"BN's seed-mean test error is below LN's in {count} of the first {window} epochs at batch 128."
 
 
 def mnist_saved_markdown(saved: dict[int, dict]) -> str:
@@ -169,9 +174,11 @@ def baseline_gap_sentence(comparison: dict | None) -> str:
     text += "."
     for other in c["other_rates"]:
         words = {
-            "within seed noise": "within seed noise of it, so the runs cannot say how much of the gap the rate makes",
-            "lower": "lower beyond seed noise: the rate accounts for part of the gap",
-            "higher": "higher beyond seed noise: another rate does not close the gap",
+            "undecided": "undecided against it (the interval is too wide), so the runs cannot say how much of the gap "
+            "the rate makes",
+            "equivalent": "equivalent to it within ±0.2 points: the rate does not explain the gap",
+            "first lower": "lower by the comparison rule: the rate accounts for part of the gap",
+            "second lower": "higher by the comparison rule: another rate does not close the gap",
         }[other["outcome"]]
         text += (
             f" The replaced run at rate {other['learning_rate']:g} (listed with its results above) ended at "
