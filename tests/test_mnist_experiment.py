@@ -247,3 +247,50 @@ def test_the_early_epochs_bn_leads_are_counted():
     assert experiment.bn_below_ln_epochs(c) == (30, 30)
     sentence = mnist_words.early_test_error_sentence(experiment.bn_below_ln_epochs(c))
     assert "BN's seed-mean test error is below LN's in 30 of the first 30 epochs" in sentence
+
+
+def test_a_rate_chosen_at_the_edge_of_its_grid_adds_the_next_rate_until_it_is_interior(tmp_path, monkeypatch):
+    """The registered rule of batch 4's selection: the grid grows past an edge choice, per method."""
+    assert runs.neighbour_rate(1e-4, -1) == 3e-5 and runs.neighbour_rate(3e-4, +1) == 1e-3
+    assert runs.neighbour_rate(3e-5, -1) == 1e-5 and runs.neighbour_rate(1e-3, +1) == 3e-3
+    grids = {m: [1e-4, 3e-4, 1e-3] for m in METHODS}
+    chosen = {"baseline": 3e-4, "batch norm": 1e-4, "layer norm": 1e-3}
+    assert experiment.edge_extensions(chosen, grids) == {"batch norm": 3e-5, "layer norm": 3e-3}
+    # a run: one epoch on a tiny set, a grid of one rate, so every choice is at an edge and each method grows
+    monkeypatch.setattr(experiment, "load_mnist", lambda: tiny_dataset())
+    seen = []
+    real = experiment.edge_extensions
+
+    def twice(chosen, grids):  # stop after two extensions, whatever the tiny runs choose
+        seen.append(dict(chosen))
+        return real(chosen, grids) if len(seen) <= 2 else {}
+
+    monkeypatch.setattr(experiment, "edge_extensions", twice)
+    payload = experiment.select_learning_rates_run(
+        50,
+        1,
+        seeds=(0, 1),
+        grid=(1e-3,),
+        train_subset=200,
+        progress=False,
+        results_dir=tmp_path,
+        checkpoint_dir=tmp_path,
+        extend_edges=True,
+    )
+    assert payload["complete"] and payload["config"]["seeds"] == [0, 1]
+    assert all(len(rates) == 3 for rates in payload["grids"].values())  # 1e-3, then two rates beyond an edge
+    assert set(payload["curves"]["val_error"]) == {f"{m}@{r:g}" for m, rates in payload["grids"].items() for r in rates}
+    assert all(len(values[-1]) == 2 for values in payload["curves"]["val_error"].values())  # both seeds
+    assert "mean of seeds 0, 1" in payload["rule"] and "edge of its grid" in payload["rule"]
+
+
+def test_a_new_selection_still_training_leaves_the_runs_on_the_last_complete_one(tmp_path):
+    done = {"config": {"epochs": 1}, "complete": True, "chosen": {"layer norm": 1e-3}, "epochs_done": 1}
+    runs.write_json(tmp_path / "mnist_lr_b4.json", done)
+    runs.save_results(
+        tmp_path / "mnist_lr_b4.json",
+        {"config": {"epochs": 3}, "complete": False, "epochs_done": 1, "epochs": 3},
+        overwrite=True,
+    )
+    used = experiment.selection_in_use(4, tmp_path)
+    assert used["chosen"] == {"layer norm": 1e-3} and used["superseded_by"] == {"epochs_done": 1, "epochs": 3}

@@ -342,13 +342,18 @@ def select_learning_rates_run(
 
 
 def selection_in_use(batch_size: int, results_dir: Path | None = None) -> dict:
-    """The learning-rate selection the runs use: the full-length one once it is complete
-    (the fair rule), else the first, short one."""
+    """The learning-rate selection the runs use: the full-length one once it is complete (the fair rule),
+    else the short one; while a new short selection is still training, the newest complete one it
+    replaced (``superseded_by`` then says how far the new one got)."""
     full = saved_selection("lr_full", batch_size, results_dir)
     if full is not None and full.get("complete"):
         return full
     short = saved_selection("lr", batch_size, results_dir)
     if short is not None and short.get("complete") is False:
+        earlier = [r for r in runs.replaced_results(f"mnist_lr_b{batch_size}.json", results_dir) if r.get("complete")]
+        if earlier:
+            progress = {"epochs_done": short.get("epochs_done"), "epochs": short.get("epochs")}
+            return {**earlier[-1], "superseded_by": progress}
         raise FileNotFoundError(
             f"the learning-rate selection for batch size {batch_size} stopped after {short.get('epochs_done')} of "
             f"{short.get('epochs')} epochs (a time budget); run `python -m lnutils.experiments mnist select "

@@ -140,11 +140,17 @@ def saved_rates_sentence(configs: dict, saved: dict[int, dict], in_use: dict[int
     sentences = []
     for batch_size, config in configs.items():
         selection = in_use.get(batch_size) or {"config": {}, "chosen": {}}
-        which = "full-length" if selection["config"].get("rule") else "first, short"
+        which = "full-length" if selection["config"].get("rule") else "short"
         rates = ", ".join(f"{m} {r:g}" for m, r in config.learning_rates.items())
         chosen = {m: float(r) for m, r in selection["chosen"].items()}
         source = f"the {which} selection's" if chosen == dict(config.learning_rates) else "its own"
         text = f"Batch {batch_size}: this build uses {source} learning rates ({rates})"
+        if "superseded_by" in selection:
+            new = selection["superseded_by"]
+            text += (
+                f" (a new selection is still training, {new['epochs_done']} of its {new['epochs']} epochs done; "
+                "until it finishes, the one it replaces stays in use)"
+            )
         if batch_size in saved:
             used = saved[batch_size]["config"]["learning_rates"]
             if {m: float(r) for m, r in used.items()} == {m: float(r) for m, r in config.learning_rates.items()}:
