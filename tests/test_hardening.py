@@ -377,7 +377,7 @@ def test_layer_norm_at_huge_float32_values_gives_no_nan():
 
 def test_a_complete_run_of_the_same_configuration_is_not_trained_again(tmp_path, monkeypatch):
     configs = mnist.profile_configs("paper", epochs=1, seeds=[0])
-    parts = {mnist.part_name(b): asdict(c) for b, c in configs.items()}
+    parts = {name: asdict(c) for name, c in configs.items()}
     records = {name: {"batch_size": c["batch_size"], "config": c, "epochs_done": 1} for name, c in parts.items()}
     saved = {"kind": "figure 6 run", "config": {"profile": "paper", "parts": parts}, "parts": records, "complete": True}
     (tmp_path / "mnist_paper.json").write_text(json.dumps(saved))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 
 import numpy as np
 import pytest
@@ -153,7 +154,7 @@ def tiny_profile(monkeypatch, batch_sizes=(50,), epochs=2, seeds=(0,), rates=Non
     def configs(profile, epochs=None, seeds=None, planned=(epochs, seeds)):
         epochs, seeds = epochs or planned[0], list(seeds or planned[1])
         return {
-            b: experiment.RunConfig(
+            experiment.part_name(b): experiment.RunConfig(
                 batch_size=b, epochs=epochs, seeds=seeds, learning_rates=(rates or {}).get(b, RATES)
             )
             for b in batch_sizes
@@ -294,3 +295,25 @@ def test_a_new_selection_still_training_leaves_the_runs_on_the_last_complete_one
     )
     used = experiment.selection_in_use(4, tmp_path)
     assert used["chosen"] == {"layer norm": 1e-3} and used["superseded_by"] == {"epochs_done": 1, "epochs": 3}
+
+
+def test_batch_4_of_the_paper_profile_trains_one_part_per_seed_and_reads_them_together(tmp_path, monkeypatch):
+    configs = experiment.profile_configs("paper", epochs=2)
+    assert [n for n in configs if n.startswith("batch 4")] == ["batch 4, seed 0", "batch 4, seed 1", "batch 4, seed 2"]
+    assert configs["batch 4, seed 1"].seeds == [1] and configs["batch 128"].seeds == [0, 1, 2]
+    monkeypatch.setattr(experiment, "SEED_PARTS", {("paper", 25)})
+    monkeypatch.setattr(experiment, "load_mnist", lambda: tiny_dataset())
+
+    def split(profile, epochs=None, seeds=None):
+        config = experiment.RunConfig(batch_size=25, epochs=epochs or 2, seeds=[0, 1], learning_rates=RATES)
+        return {experiment.part_name(25, s): experiment.RunConfig(**{**asdict(config), "seeds": [s]}) for s in (0, 1)}
+
+    monkeypatch.setattr(experiment, "profile_configs", split)
+    where = dict(results_dir=tmp_path, checkpoint_dir=tmp_path, progress=False)
+    experiment.run_profile("paper", time_budget_seconds=1e-9, **where)  # seed 0: one epoch, then out of time
+    partial = experiment.saved_paper_runs(tmp_path)[25]
+    assert partial["complete"] is False and partial["config"]["seeds"] == [0] and partial["epochs_done"] == 1
+    experiment.run_profile("paper", **where)
+    merged = experiment.saved_paper_runs(tmp_path)[25]
+    assert merged["complete"] and merged["config"]["seeds"] == [0, 1] and merged["epochs_done"] == 2
+    assert np.asarray(merged["curves"]["test_error"]["layer norm"]).shape == (2, 2)

@@ -30,11 +30,23 @@ def install_mathjax(static_dir: Path) -> bool:
     return install("mathjax", MATHJAX_VERSION, target, subfolder="es5") and (target / "tex-mml-chtml.js").exists()
 
 
+def markdown_outputs(notebook, tag: str) -> list[str]:
+    """The markdown outputs of a notebook's code cells tagged ``tag``."""
+    return [
+        "".join(output["data"]["text/markdown"])
+        for cell in notebook.cells
+        if cell.cell_type == "code" and tag in cell.metadata.get("tags", [])
+        for output in cell.get("outputs", [])
+        if output.get("output_type") in ("display_data", "execute_result") and "text/markdown" in output.get("data", {})
+    ]
+
+
 def fill_glance(page: Path, executed_dir: Path) -> None:
-    """Replace the GLANCE marker with the markdown outputs of every cell tagged ``headline``."""
+    """Replace the GLANCE marker with every chapter's key answers (cells tagged ``answers``), then the
+    markdown outputs of every cell tagged ``headline``."""
     import nbformat
 
-    sections = []
+    answers, sections = [], []
     for path in sorted(executed_dir.glob("*.ipynb")):
         notebook = nbformat.read(path, as_version=4)
         title = next(
@@ -47,31 +59,25 @@ def fill_glance(page: Path, executed_dir: Path) -> None:
             ),
             path.stem,
         )
-        tables = [
-            "".join(output["data"]["text/markdown"])
-            for cell in notebook.cells
-            if cell.cell_type == "code" and "headline" in cell.metadata.get("tags", [])
-            for output in cell.get("outputs", [])
-            if output.get("output_type") in ("display_data", "execute_result")
-            and "text/markdown" in output.get("data", {})
-        ]
+        link = f"{{doc}}`{title} <../notebooks/{path.stem}>`"
+        for found in markdown_outputs(notebook, "answers"):
+            answers.append(f"**{link}**\n\n{found}")
+        tables = markdown_outputs(notebook, "headline")
         profile = notebook.metadata.get("papermill", {}).get("parameters", {}).get("profile", "quick")
         evidence = (
-            f"This build ran the chapter's **{profile}** profile. A table of a live {profile} run (one seed, "
-            "minutes of training) checks the code and decides nothing; only a table marked as a saved run "
-            "(with its epochs, seeds and whether it is partial) is evidence."
+            f"This build ran the chapter's **{profile}** profile; the tables here are its saved runs."
             if profile == "quick"
             else f"This build ran the chapter's **{profile}** profile."
         )
         if tables:
-            sections.append(
-                f"## {title}\n\nFrom {{doc}}`../notebooks/{path.stem}`. {evidence}\n\n" + "\n\n".join(tables)
-            )
-    page.write_text(
-        page.read_text().replace(
-            "<!-- GLANCE -->", "\n\n".join(sections) or "No chapter has been executed in this build."
-        )
-    )
+            source = f"From {{doc}}`../notebooks/{path.stem}`. {evidence}"
+            sections.append(f"### {title}\n\n{source}\n\n" + "\n\n".join(tables))
+    text = ""
+    if answers:
+        text += "## The answers\n\n" + "\n\n".join(answers) + "\n\n"
+    if sections:
+        text += "## The evidence, chapter by chapter\n\n" + "\n\n".join(sections)
+    page.write_text(page.read_text().replace("<!-- GLANCE -->", text or "No chapter has been executed in this build."))
 
 
 def fill_build_info(page: Path) -> None:

@@ -15,7 +15,7 @@ shape of every experiment's runs): ``mnist_<profile>.json``.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +33,7 @@ from lnutils.compare import (
     geometric_mean,
     log10,
     make_verdict,
+    merged_seed_groups,
     settled,
     verdict_family,
 )
@@ -126,8 +127,9 @@ def saved_selection(kind: str, batch_size: int, results_dir: Path | None = None)
     return runs.read_results(f"mnist_{kind}_b{batch_size}.json", results_dir)
 
 
-def part_name(batch_size: int) -> str:
-    return f"batch {batch_size}"
+def part_name(batch_size: int, seed: int | None = None) -> str:
+    """A part of a profile's run: one batch size (``batch 128``), or one seed of it (``batch 4, seed 0``)."""
+    return f"batch {batch_size}" if seed is None else f"batch {batch_size}, seed {seed}"
 
 
 def as_run(record: dict, finished: bool) -> dict:
@@ -135,10 +137,33 @@ def as_run(record: dict, finished: bool) -> dict:
     return {**record, "complete": finished}
 
 
+def runs_by_batch_size(result: dict | None) -> dict[int, dict]:
+    """{batch size: its run} of a profile's result, a batch size trained as one part or as one part per
+    seed (:data:`SEED_PARTS`), whose seeds are then read side by side
+    (:func:`lnutils.compare.merged_seed_groups`: complete once every planned seed is, else cut to the
+    epoch every seed reached)."""
+    planned, groups = {}, {}
+    for config in ((result or {}).get("config") or {}).get("parts", {}).values():
+        entry = planned.setdefault(config["batch_size"], {**config, "seeds": []})
+        entry["seeds"] = sorted(entry["seeds"] + list(config["seeds"]))
+    for _, record, done in runs.result_parts(result):
+        groups.setdefault(record["batch_size"], []).append((record, done))
+    found = {}
+    for batch_size, members in groups.items():
+        if len(members) == 1 and "seed_part" not in members[0][0]:
+            record, done = members[0]
+            found[batch_size] = as_run(record, done)
+            continue
+        plan = planned.get(batch_size) or {"seeds": sorted(s for r, _ in members for s in r["config"]["seeds"])}
+        finished, in_progress = merged_seed_groups({batch_size: plan}, {batch_size: members})
+        found[batch_size] = as_run(finished.get(batch_size) or in_progress[batch_size], batch_size in finished)
+    return found
+
+
 def saved_paper_runs(results_dir: Path | None = None) -> dict[int, dict]:
-    """{batch size: the saved paper-profile part} for the batch sizes that have one (``complete`` says
-    whether it finished)."""
-    return {r["batch_size"]: as_run(r, done) for _, r, done in runs.result_parts(saved_results("paper", results_dir))}
+    """{batch size: the saved paper-profile run} for the batch sizes that have one (``complete`` says
+    whether it finished; :func:`runs_by_batch_size`)."""
+    return runs_by_batch_size(saved_results("paper", results_dir))
 
 
 def replaced_paper_runs(results_dir: Path | None = None) -> dict[int, list[dict]]:
@@ -445,9 +470,22 @@ def part_record(config: RunConfig, history: History, dataset, device, commit: st
     }
 
 
-def profile_configs(profile: str, epochs=None, seeds=None) -> dict[int, RunConfig]:
-    """{batch size: the profile's run at that batch size} (:func:`profile_config`)."""
-    return {batch_size: profile_config(profile, batch_size, epochs=epochs, seeds=seeds) for batch_size in BATCH_SIZES}
+# The parts that train each seed as a part of its own: batch 4 of the paper profile, 65 epochs of 13,750
+# steps, hours of one CPU core per seed, so two processes can share it (one seed each, :func:`runs.claim`).
+SEED_PARTS = {("paper", 4)}
+
+
+def profile_configs(profile: str, epochs=None, seeds=None) -> dict[str, RunConfig]:
+    """{part name: its run} (:func:`profile_config`): one part per batch size, or one per seed of the batch
+    sizes of :data:`SEED_PARTS`."""
+    configs = {}
+    for batch_size in BATCH_SIZES:
+        config = profile_config(profile, batch_size, epochs=epochs, seeds=seeds)
+        if (profile, batch_size) in SEED_PARTS:
+            configs.update({part_name(batch_size, seed): replace(config, seeds=[seed]) for seed in config.seeds})
+        else:
+            configs[part_name(batch_size)] = config
+    return configs
 
 
 def run_profile(
@@ -469,41 +507,49 @@ def run_profile(
     configuration changed (new learning rates, say) starts again, the replaced file is kept as
     ``mnist_<profile>.replaced-<n>.json``, and the parts whose configuration is unchanged are kept."""
     configs = profile_configs(profile, epochs=epochs, seeds=seeds)
-    unknown = [b for b in batch_sizes or () if b not in configs]
+    trained = sorted({c.batch_size for c in configs.values()})
+    unknown = [b for b in batch_sizes or () if b not in trained]
     if unknown:
-        raise ValueError(f"no part at batch size(s) {unknown}; the {profile} profile has {list(configs)}")
+        raise ValueError(f"no part at batch size(s) {unknown}; the {profile} profile has {trained}")
     commit = environment.git_commit()
+    seed_parts = {name for name in configs if (profile, configs[name].batch_size) in SEED_PARTS}
 
-    def part(config: RunConfig):
+    def part(config: RunConfig, one_seed: bool):
         name = f"mnist_{profile}_b{config.batch_size}_{runs.config_tag(asdict(config))}.pt"  # new rates: a new name
         checkpoint = Path(checkpoint_dir or runs.checkpoint_dir()) / name
 
         def train(seconds_left, save_progress):
-            print(
-                f"batch size {config.batch_size}: {len(config.methods)} methods × {len(config.seeds)} seed(s), "
-                f"{config.epochs} epochs"
-            )
-            history, record = run(
-                config,
-                device=device,
-                progress=progress,
-                checkpoint=checkpoint,
-                time_budget_seconds=seconds_left,
-                on_record=save_progress,
-                commit=commit,
-            )
-            return None if runs.ran_out_of_time(history, config.epochs) else record
+            def save(record):
+                save_progress({**record, "seed_part": True} if one_seed else record)
+
+            with runs.claim(checkpoint):  # a second process skips this part and takes the next
+                print(
+                    f"batch size {config.batch_size}: {len(config.methods)} methods × seed(s) {config.seeds}, "
+                    f"{config.epochs} epochs"
+                )
+                history, record = run(
+                    config,
+                    device=device,
+                    progress=progress,
+                    checkpoint=checkpoint,
+                    time_budget_seconds=seconds_left,
+                    on_record=save,
+                    commit=commit,
+                )
+            if runs.ran_out_of_time(history, config.epochs):
+                return None
+            return {**record, "seed_part": True} if one_seed else record
 
         return train
 
     return runs.run_parts(
         results_file(profile, results_dir),
-        {"profile": profile, "parts": {part_name(b): asdict(c) for b, c in configs.items()}},
-        {part_name(b): part(c) for b, c in configs.items()},
+        {"profile": profile, "parts": {name: asdict(c) for name, c in configs.items()}},
+        {name: part(c, name in seed_parts) for name, c in configs.items()},
         overwrite=overwrite,
         time_budget_seconds=time_budget_seconds,
         kind="figure 6 run",
-        only=[part_name(b) for b in batch_sizes] if batch_sizes else None,
+        only=[name for name, c in configs.items() if c.batch_size in batch_sizes] if batch_sizes else None,
     )
 
 

@@ -41,6 +41,7 @@ from lnutils.compare import (
     UNDECIDED,
     answer,
     holds,
+    verdict_family,
 )
 from lnutils.data import Corpus, load_shakespeare
 from lnutils.norms import DynamicTanh
@@ -660,7 +661,7 @@ def training_verdicts(payload: dict) -> list[dict]:
                 **comparison,
             }
         )
-    return verdicts
+    return verdict_family(verdicts)
 
 
 TREND_MARGIN_LOG10 = 0.1  # "flat": the gradient norm changes by less than a factor 1.26 (fixed 2026-12-07)

@@ -118,6 +118,12 @@ RULE_WORDS = (
 )
 
 
+def seed_count(verdict: dict) -> int:
+    """How many seeds a verdict compared (a count, or the list of the seeds)."""
+    seeds = verdict.get("seeds", 0)
+    return len(seeds) if isinstance(seeds, (list, tuple)) else int(seeds)
+
+
 def signed(value: float, digits: int) -> str:
     return f"{value:+.{digits}f}".replace("-", "−")
 
@@ -132,8 +138,12 @@ def answer_words(verdict: dict, digits: int = 2, names=None) -> str:
     interval = verdict.get("interval") or {}
     if verdict["evidence"] == "live quick run":
         return "not compared (a live quick run ranks nothing)"
-    if not interval:
-        return "undecided" if verdict["outcome"] != "undecided" or not verdict.get("seeds") else "not compared"
+    if not interval:  # no interval: nothing compared, or one side diverged on more seeds (chapter 5)
+        if verdict["outcome"] == "first lower":
+            return f"{first} lower ({second} diverged on more seeds)"
+        if verdict["outcome"] == "second lower":
+            return f"{second} lower ({first} diverged on more seeds)"
+        return "undecided" if seed_count(verdict) else "not compared"
     d, lo, hi = interval["d"], interval["lo"], interval["hi"]
     if np.isnan(lo):
         return f"undecided: one seed, no interval ({first} − {second} = {signed(d, digits)})"
@@ -207,15 +217,15 @@ def verdict_summary(verdicts: list[dict], claims: dict[str, str], where=None, di
         holds = {"yes": "holds", "no": "does not hold", "no claim": "is answered"}[v["holds"]]
         sentences.append(
             f"“{claims[v['claim']]}” {holds}{f' at {where(v)}' if where else ''}: {answer_words(v, digits, names)} "
-            f"({v['metric']}; {v['seeds']} seeds{'' if holm_words(v) != 'no' else '; not significant after Holm'})."
+            f"({v['metric']}; {seed_count(v)} seeds{'' if holm_words(v) != 'no' else '; not significant after Holm'})."
         )
     undecided = [v for v in verdicts if v not in decided]
     if undecided:
         levels = sorted({EVIDENCE_WORDS.get(v["evidence"], v["evidence"]) for v in undecided})
         count = len(undecided)
         sentences.append(
-            f"{'All' if not decided else 'The other'} {count} claim{'s' if count > 1 else ''} "
-            f"stay undecided (evidence: {'; '.join(levels)}; or an interval too wide for an answer)."
+            f"{'All' if not decided else 'The other'} {count} claim{'s stay' if count > 1 else ' stays'} "
+            f"undecided (evidence: {'; '.join(levels)}; or an interval too wide for an answer)."
         )
     return "\n".join(f"- {sentence}" for sentence in sentences)
 
@@ -269,3 +279,25 @@ def seed_progress(record: dict) -> str:
         for p in record["seed_parts"]
     )
     return f" ({reached})"
+
+
+SHORT_EVIDENCE = {
+    "complete": "complete",
+    "budget confirmed": "complete, confirmed by a longer budget",
+    "budget not confirmed": "a longer budget answers otherwise",
+    "partial": "partial: still training",
+    "live quick run": "live quick run: not compared",
+}
+
+
+def key_answers(verdicts: list[dict], questions: dict, where=None, digits: int = 2, names=None) -> str:
+    """A chapter's key questions, one list item each, in the order of ``questions`` ({claim id: the
+    question in words}): "**question** (where) → answer [interval] (evidence, seeds)".  The glance page
+    collects these lists (the cells tagged ``answers``)."""
+    items = []
+    for claim, question in questions.items():
+        for v in (v for v in verdicts if v["claim"] == claim):
+            at = f" ({where(v)})" if where else ""
+            evidence = SHORT_EVIDENCE.get(v["evidence"], v["evidence"])
+            items.append(f"- **{question}**{at} → {answer_words(v, digits, names)} ({evidence}, {seed_count(v)} seeds)")
+    return "\n".join(items) or "No saved run answers these questions yet."

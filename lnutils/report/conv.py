@@ -7,6 +7,7 @@ import numpy as np
 
 from lnutils.compare import epochs_done
 from lnutils.report.cells import (
+    key_answers,
     markdown_table,
     mean_spread,
     retrace_sentence,
@@ -257,3 +258,15 @@ def retrace_markdown(check: dict | None) -> str:
     return retrace_sentence(
         check, f"the {check['normalization']} network ({check['dataset']}, batch {check['batch_size']})"
     )
+
+
+KEY_QUESTIONS = {
+    "batch_norm_beats_layer_norm": "BN or LN(C,H,W) in a small ConvNet?",
+    "layer_norm_beats_no_normalization": "LN(C,H,W) or no normalization?",
+    "batch_norm_degrades_more_than_group_norm": "From batch 128 to 4, does BN lose more than GN?",
+}
+
+
+def key_answers_markdown(verdicts: list[dict]) -> str:
+    """Chapter 3's key questions and answers (:func:`lnutils.report.cells.key_answers`)."""
+    return key_answers(verdicts, KEY_QUESTIONS, where=lambda v: f"{v['dataset']}, batch {v['batch_size']}")

@@ -7,7 +7,15 @@ import numpy as np
 
 from lnutils.compare import curves_array
 from lnutils.experiments import mnist
-from lnutils.report.cells import markdown_table, mean_spread, nll_cell, percent, verdict_summary, verdict_table
+from lnutils.report.cells import (
+    key_answers,
+    markdown_table,
+    mean_spread,
+    nll_cell,
+    percent,
+    verdict_summary,
+    verdict_table,
+)
 from lnutils.report.cells import selection_markdown as selection_markdown  # the chapter uses it too
 
 
@@ -287,7 +295,7 @@ def overfitting_sentence(rows: list[dict]) -> str:
                 f"{row['method']}: over epochs {row['last quarter from epoch']}-{row['epochs']} its training NLL "
                 f"{_orders(row['NLL fell by orders'])} while the test error moves by "
                 f"{row['test error moved points']:+.2f} points, so it keeps fitting the training set without "
-                "generalizing better (overfitting in the NLL, not in the error)."
+                "its test error improving (no test NLL is measured, so this says nothing about a test loss)."
             )
     return " ".join([rule, *sentences]) if sentences else rule + " No method does so in this run."
 
@@ -468,3 +476,15 @@ def gains_sentence(layers: dict[str, tuple], method: str, epochs: int) -> str:
             f"{np.median(bias):+.3f} (5-95%: {np.percentile(bias, 5):+.2f} to {np.percentile(bias, 95):+.2f})"
         )
     return f"{method}, after {epochs} epoch(s): " + "; ".join(parts) + "."
+
+
+KEY_QUESTIONS = {
+    "layer_norm_vs_batch_norm": "LN or BN, lower test error at batch 128?",
+    "layer_norm_beats_batch_norm_at_batch_4": "LN or BN at batch 4?",
+    "layer_norm_robust_to_batch_size": "LN as good at batch 4 as at 128 (equal epochs)?",
+}
+
+
+def key_answers_markdown(verdicts: list[dict]) -> str:
+    """Chapter 2's key questions and answers (:func:`lnutils.report.cells.key_answers`)."""
+    return key_answers(verdicts, KEY_QUESTIONS, names=_names(verdicts))

@@ -8,6 +8,7 @@ import numpy as np
 from lnutils.compare import epochs_done, is_lower
 from lnutils.experiments.rnn import PREDICT_MEAN_MSE, adding_part_convergence, adding_results
 from lnutils.report.cells import (
+    key_answers,
     markdown_table,
     mean_spread,
     percent,
@@ -296,3 +297,15 @@ def retrace_markdown(check: dict | None) -> str:
     if check is None:
         return retrace_sentence(None, "")
     return retrace_sentence(check, f"the {check['cell']} (row by row, {check['setting']})")
+
+
+KEY_QUESTIONS = {
+    "layer_norm_lstm_beats_lstm": "LN-LSTM or LSTM on row-by-row MNIST?",
+    "layer_norm_gru_beats_gru": "LN-GRU or GRU?",
+    "batch_norm_lstm_beats_lstm": "BN-LSTM or LSTM?",
+}
+
+
+def key_answers_markdown(verdicts: list[dict]) -> str:
+    """Chapter 4's key questions and answers (:func:`lnutils.report.cells.key_answers`)."""
+    return key_answers(verdicts, KEY_QUESTIONS)

@@ -8,7 +8,7 @@ import math
 import numpy as np
 
 from lnutils.experiments import transformer as experiment
-from lnutils.report.cells import verdict_table
+from lnutils.report.cells import key_answers, verdict_summary, verdict_table
 from lnutils.transformer import NORMS, PLACEMENTS
 
 LN2 = math.log(2)
@@ -343,3 +343,22 @@ def stuck_sentence(payload: dict, unigram: float, tolerance: float = 0.05) -> st
     if diverged:
         text += " Diverged (a non-finite loss): " + "; ".join(diverged) + "."
     return text
+
+
+def summary_markdown(verdicts: list[dict]) -> str:
+    """The Summary's answers for the saved run (:func:`lnutils.report.cells.verdict_summary`)."""
+    roles = {role: ROLE_WORDS.get(role, role) for v in verdicts for role in v["roles"]}
+    return verdict_summary(verdicts, CLAIMS, digits=3, names=roles)
+
+
+KEY_QUESTIONS = {
+    "pre_ln_trains_without_warmup": "Pre-LN without warm-up as good as with it?",
+    "rms_norm_matches_layer_norm": "RMSNorm as good as LayerNorm?",
+    "dyt_matches_layer_norm": "Dynamic Tanh as good as LayerNorm?",
+}
+
+
+def key_answers_markdown(verdicts: list[dict]) -> str:
+    """Chapter 5's key questions and answers (:func:`lnutils.report.cells.key_answers`)."""
+    roles = {role: ROLE_WORDS.get(role, role) for v in verdicts for role in v["roles"]}
+    return key_answers(verdicts, KEY_QUESTIONS, digits=3, names=roles)

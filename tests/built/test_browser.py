@@ -24,7 +24,8 @@ CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 PAGES = (
     ["book/intro.html"]
     + [f"notebooks/{p.stem}.html" for p in sorted((ROOT / "notebooks").glob("*.ipynb"))]
-    + ["book/glance.html", "book/seminar.html", "book/reproducibility.html", "book/bibliography.html"]
+    + ["book/glance.html", "book/glossary.html", "book/seminar.html", "book/reproducibility.html"]
+    + ["book/bibliography.html"]
 )
 
 pytestmark = pytest.mark.skipif(
