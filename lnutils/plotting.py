@@ -9,7 +9,7 @@ import matplotlib as mpl
 import matplotlib.pyplot as plt
 import numpy as np
 
-from lnutils.compare import geometric_mean
+from lnutils.compare import geometric_mean, t_quantile
 from lnutils.experiments.rnn import PREDICT_MEAN_MSE
 
 OKABE_ITO = {
@@ -465,4 +465,40 @@ def plot_dyt_alpha(regime: dict, threshold: float = 2.0):
     axes[0].set(xlabel="training step", ylabel="α (mean over DyT layers)", title="α during training")
     axes[1].set(xlabel="training step", ylabel=f"% of inputs with |αx| > {threshold:g}", title="saturation")
     legend_below(fig, axes, columns=2)
+    return fig
+
+
+def plot_sensitivity(found: dict):
+    """Final test error against the learning rate, one line per method (:func:`lnutils.experiments.mnist.
+    sensitivity`): the mean over seeds with its 95 % Student-t interval as error bars (none for one
+    seed), each method's best rate ringed, the shared rate a dotted line."""
+    fig, ax = plt.subplots(figsize=(7.0, 3.8))
+    for method, rates in found["test_error"].items():
+        xs = sorted(rates)
+        values = [np.asarray(rates[r], dtype=float) for r in xs]
+        means = np.array([v.mean() for v in values])
+        n = len(values[0])
+        half = np.array([t_quantile(0.975, n - 1) * v.std(ddof=1) / np.sqrt(n) for v in values]) if n > 1 else None
+        ax.errorbar(xs, means, yerr=half, color=color(method), marker="o", capsize=3, label=method)
+        best = found["best"][method]
+        ax.plot(
+            [best],
+            [np.mean(rates[best])],
+            marker="o",
+            markersize=14,
+            markerfacecolor="none",
+            markeredgecolor=color(method),
+            linestyle="none",
+        )
+    ax.axvline(found["shared_rate"], color="0.5", linestyle=":", linewidth=1)
+    ax.set_xscale("log")
+    ax.set_xlabel("Adam learning rate")
+    ax.set_ylabel("final test error (%)")
+    seeds = len(found["seeds"])
+    ax.set_title(
+        f"MNIST, batch {found['batch_size']}, 65 epochs: {seeds} seed{'s' if seeds > 1 else ''}"
+        + ("" if seeds > 1 else " (no interval)")
+    )
+    ax.legend(frameon=False)
+    fig.tight_layout()
     return fig

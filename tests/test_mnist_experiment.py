@@ -317,3 +317,43 @@ def test_batch_4_of_the_paper_profile_trains_one_part_per_seed_and_reads_them_to
     merged = experiment.saved_paper_runs(tmp_path)[25]
     assert merged["complete"] and merged["config"]["seeds"] == [0, 1] and merged["epochs_done"] == 2
     assert np.asarray(merged["curves"]["test_error"]["layer norm"]).shape == (2, 2)
+
+
+def test_the_sensitivity_reads_one_full_length_selection_per_seed_and_answers_at_two_kinds_of_rate(tmp_path):
+    grid = [1e-4, 1e-3]
+
+    def selection(seed, errors):  # errors: {(method, rate): test error fraction}; validation the same
+        curves = {key: {} for key in ("train_nll", "val_error", "test_error")}
+        for (method, rate), error in errors.items():
+            label = runs.grid_label(method, rate)
+            for key in curves:
+                curves[key][label] = [[error + 0.001 * seed + 0.0001 * len(method)]] * 6
+        return {"config": {"seed": seed}, "complete": True, "grid": grid, "curves": curves}
+
+    errors = {
+        ("baseline", 1e-4): 0.018,
+        ("baseline", 1e-3): 0.020,
+        ("batch norm", 1e-4): 0.015,
+        ("batch norm", 1e-3): 0.013,
+        ("layer norm", 1e-4): 0.016,
+        ("layer norm", 1e-3): 0.014,
+    }
+    assert experiment.sensitivity(results_dir=tmp_path) is None
+    runs.write_json(tmp_path / experiment.selection_name("lr_full", 128, 0), selection(0, errors))
+    one = experiment.sensitivity(results_dir=tmp_path)
+    assert one["seeds"] == [0] and {v["outcome"] for v in one["verdicts"]} == {"undecided"}
+    assert one["best"] == {"baseline": 1e-4, "batch norm": 1e-3, "layer norm": 1e-3}
+    for seed in (1, 2):
+        runs.write_json(tmp_path / experiment.selection_name("lr_full", 128, seed), selection(seed, errors))
+    assert experiment.selection_name("lr_full", 128, 2) == "mnist_lr_full_b128_s2.json"
+    found = experiment.sensitivity(results_dir=tmp_path)
+    assert found["seeds"] == [0, 1, 2] and found["test_error"]["layer norm"][1e-3] == pytest.approx(
+        [1.5, 1.6, 1.7], abs=1e-9
+    )
+    at = {(v["roles"], v["at"]): v for v in found["verdicts"]}
+    best = at[("layer norm", "baseline"), "best"]  # LN at 1e-3 (1.4 %) against the baseline at 1e-4 (1.8 %)
+    assert best["outcome"] == "first lower" and best["rates"] == (1e-3, 1e-4)
+    assert at[("layer norm", "batch norm"), "shared"]["interval"]["d"] == pytest.approx(0.1, abs=1e-6)
+    assert "each at its best rate" in mnist_words.sensitivity_markdown(found)
+    with pytest.raises(ValueError, match="one seed"):
+        experiment.select_learning_rates_run(128, 1, seeds=(1, 2), full_length=True, results_dir=tmp_path)

@@ -117,14 +117,20 @@ def saved_results(profile: str = "paper", results_dir: Path | None = None) -> di
     return runs.read_results(f"mnist_{profile}.json", results_dir)
 
 
-def selection_file(kind: str, batch_size: int, results_dir: Path | None = None) -> Path:
-    """Where a learning-rate selection (``kind`` "lr" or "lr_full") is written."""
-    return Path(results_dir if results_dir is not None else runs.results_dir()) / f"mnist_{kind}_b{batch_size}.json"
+def selection_name(kind: str, batch_size: int, seed: int = 0) -> str:
+    """A learning-rate selection's file name (``kind`` "lr" or "lr_full"); a full-length selection of a
+    seed other than 0 (the sensitivity runs) has a file of its own."""
+    return f"mnist_{kind}_b{batch_size}" + (f"_s{seed}" if kind == "lr_full" and seed else "") + ".json"
 
 
-def saved_selection(kind: str, batch_size: int, results_dir: Path | None = None) -> dict | None:
-    """A saved learning-rate selection ("lr": a few epochs; "lr_full": full length)."""
-    return runs.read_results(f"mnist_{kind}_b{batch_size}.json", results_dir)
+def selection_file(kind: str, batch_size: int, results_dir: Path | None = None, seed: int = 0) -> Path:
+    """Where a learning-rate selection is written (:func:`selection_name`)."""
+    return Path(results_dir if results_dir is not None else runs.results_dir()) / selection_name(kind, batch_size, seed)
+
+
+def saved_selection(kind: str, batch_size: int, results_dir: Path | None = None, seed: int = 0) -> dict | None:
+    """A saved learning-rate selection ("lr": a few epochs; "lr_full": full length, of one seed)."""
+    return runs.read_results(selection_name(kind, batch_size, seed), results_dir)
 
 
 def part_name(batch_size: int, seed: int | None = None) -> str:
@@ -276,7 +282,9 @@ def select_learning_rates_run(
         )
     seeds = [int(s) for s in seeds]
     kind = "lr_full" if full_length else "lr"
-    path = selection_file(kind, batch_size, results_dir)
+    if full_length and len(seeds) != 1:
+        raise ValueError(f"a full-length selection trains one seed (one file per seed); got seeds {seeds}")
+    path = selection_file(kind, batch_size, results_dir, seed=seeds[0])
     selection_config = {"batch_size": batch_size, "epochs": epochs}
     # a one-seed selection keeps the configuration its saved files were written with
     selection_config.update({"seed": seeds[0]} if len(seeds) == 1 else {"seeds": seeds})
@@ -364,6 +372,74 @@ def select_learning_rates_run(
     payload = payload_for(curves, complete=finished_all)
     save_results(path, payload, overwrite=overwrite)
     return payload
+
+
+# ----------------------------------------------------------------------------- learning-rate sensitivity
+#
+# Does the ranking of the methods at batch 128 depend on the learning rates?  The full-length selection
+# trains every method at every rate of LEARNING_RATE_GRID for 65 epochs; SENSITIVITY_SEEDS of them (seed 0
+# is the selection itself, seeds 1 and 2 its repeats, each a file of its own) give each (method, rate) a
+# final test error per seed.  Registered before seeds 1 and 2 ran: each method's best rate is the one of
+# lowest mean validation error over the seeds held (the selection's own rule), and the methods are compared
+# by the comparison rule at each one's best rate and at one shared rate, SHARED_RATE (Adam's default rate,
+# which no method's selection chose at batch 128).
+SENSITIVITY_SEEDS = (0, 1, 2)
+SHARED_RATE = 1e-3
+
+
+def sensitivity(batch_size: int = 128, results_dir: Path | None = None) -> dict | None:
+    """The full-length selections of :data:`SENSITIVITY_SEEDS` at ``batch_size`` read together: per method
+    and rate, the final test error (% , mean of the last SETTLE_EPOCHS epochs) and validation error per
+    seed, each method's best rate, and the answers at the best rates and at :data:`SHARED_RATE`.  None
+    without any complete full-length selection."""
+    found = {seed: saved_selection("lr_full", batch_size, results_dir, seed) for seed in SENSITIVITY_SEEDS}
+    found = {seed: r for seed, r in found.items() if r is not None and r.get("complete")}
+    if not found:
+        return None
+    seeds = sorted(found)
+    grid = sorted({float(rate) for r in found.values() for rate in r["grid"]})
+    table = {}
+    for method in METHODS:
+        for rate in grid:
+            label = runs.grid_label(method, rate)
+            if not all(label in r["curves"]["test_error"] for r in found.values()):
+                continue
+            per_seed = {
+                key: [100 * float(settled(found[s]["curves"], key, label, window=SETTLE_EPOCHS)[0]) for s in seeds]
+                for key in ("test_error", "val_error")
+            }
+            table.setdefault(method, {})[rate] = per_seed
+    best = {m: min(rates, key=lambda r: np.mean(rates[r]["val_error"])) for m, rates in table.items()}
+    evidence = COMPLETE if seeds == list(SENSITIVITY_SEEDS) else "partial"
+    answers = []
+    for first, second in ((LN, BN), (LN, NONE), (BN, NONE)):
+        for where, rates in (("best", (best[first], best[second])), ("shared", (SHARED_RATE, SHARED_RATE))):
+            if rates[0] not in table[first] or rates[1] not in table[second]:
+                continue
+            answers.append(
+                make_verdict(
+                    f"{first} vs {second}",
+                    (first, second),
+                    None,
+                    table[first][rates[0]]["test_error"],
+                    table[second][rates[1]]["test_error"],
+                    evidence,
+                    MARGIN_POINTS,
+                    metric=f"test error %, mean of the last {SETTLE_EPOCHS} epochs",
+                    rates=rates,
+                    at=where,
+                )
+            )
+    return {
+        "batch_size": batch_size,
+        "seeds": seeds,
+        "planned_seeds": list(SENSITIVITY_SEEDS),
+        "grid": grid,
+        "test_error": {m: {r: v["test_error"] for r, v in rates.items()} for m, rates in table.items()},
+        "best": best,
+        "shared_rate": SHARED_RATE,
+        "verdicts": verdict_family(answers),
+    }
 
 
 def selection_in_use(batch_size: int, results_dir: Path | None = None) -> dict:

@@ -8,6 +8,7 @@ import numpy as np
 from lnutils.compare import curves_array
 from lnutils.experiments import mnist
 from lnutils.report.cells import (
+    answer_words,
     key_answers,
     markdown_table,
     mean_spread,
@@ -488,3 +489,31 @@ KEY_QUESTIONS = {
 def key_answers_markdown(verdicts: list[dict]) -> str:
     """Chapter 2's key questions and answers (:func:`lnutils.report.cells.key_answers`)."""
     return key_answers(verdicts, KEY_QUESTIONS, names=_names(verdicts))
+
+
+def sensitivity_markdown(found: dict | None) -> str:
+    """The learning-rate sensitivity at batch 128 (:func:`lnutils.experiments.mnist.sensitivity`): final test
+    error per method and rate (mean ± sd over the seeds held), each method's best rate, and the answers at
+    the best rates and at the shared rate."""
+    if found is None:
+        return (
+            "No complete full-length selection is saved: `python -m lnutils.experiments mnist select "
+            "--full-length --batch-size 128 --seeds S` trains seed S (hours on a CPU, minutes on a GPU)."
+        )
+    grid = found["grid"]
+    rows = []
+    for method, rates in found["test_error"].items():
+        cells = [mean_spread(rates[r]) if r in rates else "–" for r in grid]
+        rows.append([NAMES.get(method, method), *cells, f"{found['best'][method]:g}"])
+    table = markdown_table(["method", *(f"lr {r:g}" for r in grid), "best rate (validation)"], rows)
+    held, planned = found["seeds"], found["planned_seeds"]
+    status = f"Seeds {', '.join(map(str, held))} of the planned {', '.join(map(str, planned))}" + (
+        "." if held == planned else ": **partial**, the answers below wait for the other seeds."
+    )
+    lines = []
+    for v in found["verdicts"]:
+        first, second = (NAMES.get(r, r) for r in v["roles"])
+        rates = f"{first} at {v['rates'][0]:g}, {second} at {v['rates'][1]:g}"
+        at = "each at its best rate" if v["at"] == "best" else f"both at the shared rate {v['rates'][0]:g}"
+        lines.append(f"- {first} vs {second}, {at} ({rates}): {answer_words(v, names=NAMES)}.")
+    return f"{table}\n\nFinal test error %, mean of the last 5 epochs, ± sd over seeds. {status}\n\n" + "\n".join(lines)
