@@ -63,6 +63,17 @@ def _shape_tuple(normalized_shape) -> tuple[int, ...]:
     return tuple(int(s) for s in normalized_shape)
 
 
+def _module_shape(normalized_shape) -> tuple[int, ...]:
+    """A layer's normalized shape, refused at construction where it can never match an input (as torch)."""
+    shape = _shape_tuple(normalized_shape)
+    if not shape:
+        raise ValueError(
+            "normalized_shape must hold at least one size, e.g. LayerNorm(64) or LayerNorm((C, H, W)); got "
+            f"{tuple(shape)}"
+        )
+    return shape
+
+
 def _check_normalized_shape(input: Tensor, normalized_shape: tuple[int, ...]) -> None:
     k = len(normalized_shape)
     if k == 0 or input.dim() < k or tuple(input.shape[-k:]) != normalized_shape:
@@ -70,6 +81,16 @@ def _check_normalized_shape(input: Tensor, normalized_shape: tuple[int, ...]) ->
             f"Given normalized_shape={list(normalized_shape)}, expected input with shape "
             f"[*, {', '.join(str(s) for s in normalized_shape)}], but got input of size {list(input.shape)}"
         )
+
+
+def _empty_output(input: Tensor, weight: Tensor | None, bias: Tensor | None) -> Tensor:
+    """The output of an empty batch: no values, but g and b in its graph, so that their gradients are
+    zeros (as torch's) and not None."""
+    output = input.clone()
+    for parameter in (weight, bias):
+        if parameter is not None and input.dim() >= 2:
+            output = output + 0 * parameter.reshape(1, -1, *([1] * (input.dim() - 2)))
+    return output
 
 
 def _compute_dtype(input: Tensor) -> torch.dtype:
@@ -302,7 +323,7 @@ def batch_norm(
       (population) statistics.
     """
     if input.numel() == 0:  # an empty batch: nothing to normalize, statistics untouched (as torch)
-        return input.clone()
+        return _empty_output(input, weight, bias)
     _check_batch_norm_input(input, training)
     _check_dtypes("batch_norm", input, weight, bias, running_mean, running_var)
     if training and eps <= 0:
@@ -370,7 +391,7 @@ def group_norm(
             f"shape {list(input.shape)} and num_groups={num_groups}"
         )
     if input.numel() == 0:  # an empty batch
-        return input.clone()
+        return _empty_output(input, weight, bias)
     for name, tensor in (("weight", weight), ("bias", bias)):
         if tensor is not None and tensor.numel() != channels:
             raise RuntimeError(f"{name} should contain {channels} elements (one per channel), not {tensor.numel()}")
@@ -401,7 +422,7 @@ def instance_norm(
     if not use_input_stats:
         return batch_norm(input, running_mean, running_var, weight, bias, False, momentum, eps)
     if input.numel() == 0:  # an empty batch or no spatial positions: nothing to normalize, as torch
-        return input.clone()
+        return _empty_output(input, weight, bias)
     spatial = input[0, 0].numel()
     if spatial <= 1:
         raise ValueError(f"Expected more than 1 spatial element when training, got input size {list(input.shape)}")
@@ -424,8 +445,8 @@ def rms_norm(
 ) -> Tensor:
     """RMSNorm (Zhang & Sennrich 2019, Eq. 4): ā = a / RMS(a) ⊙ g, RMS(a) = sqrt(mean(a²) + ε).
 
-    No re-centering (no μ) and no bias. ``eps=None`` uses ``torch.finfo(input.dtype).eps``,
-    as :func:`torch.nn.functional.rms_norm` does.
+    No re-centering (no μ) and no bias. ``eps=None`` uses the machine epsilon of the dtype the sum is
+    computed in (float32 for a float16 or bfloat16 input), as :func:`torch.nn.functional.rms_norm` does.
     """
     shape = _shape_tuple(normalized_shape)
     _check_normalized_shape(input, shape)
@@ -435,10 +456,10 @@ def rms_norm(
             f"Expected weight to be of same shape as normalized_shape {list(shape)}, but got weight of shape "
             f"{list(weight.shape)}"
         )
-    if eps is None:
-        eps = torch.finfo(input.dtype).eps
-    dims = tuple(range(input.dim() - len(shape), input.dim()))
     compute = input.to(_compute_dtype(input))
+    if eps is None:
+        eps = torch.finfo(compute.dtype).eps  # a half input's own eps (0.0078 for bfloat16) would swamp mean(a²)
+    dims = tuple(range(input.dim() - len(shape), input.dim()))
     rms = torch.sqrt((compute * compute).mean(dim=dims, keepdim=True) + eps)
     return _scale_and_shift(compute / rms, weight, None).to(input.dtype)
 
@@ -564,7 +585,7 @@ class _BatchNorm(nn.Module):
     def extra_repr(self) -> str:
         return (
             f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
-            f"track_running_stats={self.track_running_stats}"
+            f"bias={self.bias is not None}, track_running_stats={self.track_running_stats}"
         )
 
 
@@ -586,7 +607,7 @@ class LayerNorm(nn.Module):
     def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, bias=True, device=None, dtype=None):
         super().__init__()
         factory = {"device": device, "dtype": dtype}
-        self.normalized_shape = _shape_tuple(normalized_shape)
+        self.normalized_shape = _module_shape(normalized_shape)
         self.eps = eps
         self.elementwise_affine = elementwise_affine
         if elementwise_affine:
@@ -607,7 +628,10 @@ class LayerNorm(nn.Module):
         return layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
 
     def extra_repr(self) -> str:
-        return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
+        return (
+            f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}, "
+            f"bias={self.bias is not None}"
+        )
 
 
 class GroupNorm(nn.Module):
@@ -640,7 +664,7 @@ class GroupNorm(nn.Module):
         return group_norm(input, self.num_groups, self.weight, self.bias, self.eps)
 
     def extra_repr(self) -> str:
-        return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}"
+        return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}, bias={self.bias is not None}"
 
 
 class InstanceNorm2d(_BatchNorm):
@@ -685,7 +709,7 @@ class RMSNorm(nn.Module):
 
     def __init__(self, normalized_shape, eps=None, elementwise_affine=True, device=None, dtype=None):
         super().__init__()
-        self.normalized_shape = _shape_tuple(normalized_shape)
+        self.normalized_shape = _module_shape(normalized_shape)
         self.eps = eps
         self.elementwise_affine = elementwise_affine
         if elementwise_affine:
@@ -711,7 +735,7 @@ class DynamicTanh(nn.Module):
 
     def __init__(self, normalized_shape, alpha0: float = 0.5, elementwise_affine=True, device=None, dtype=None):
         super().__init__()
-        shape = _shape_tuple(normalized_shape)
+        shape = _module_shape(normalized_shape)
         if len(shape) != 1:
             raise ValueError(f"DynamicTanh acts on the last dimension only; got normalized_shape {shape}")
         self.normalized_shape = shape

@@ -319,3 +319,55 @@ def test_numpy_forward_and_backward_match_torch(kind):
         np.testing.assert_allclose(ours, theirs.numpy(), atol=1e-10, rtol=1e-10)
     with pytest.raises(ValueError, match="shape"):
         forward(a[None], g, b)
+
+
+# ----------------------------------------------------------------------------- drop-in details (issue 38)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda nn_: nn_.LayerNorm(4),
+        lambda nn_: nn_.LayerNorm(4, bias=False),
+        lambda nn_: nn_.LayerNorm(4, elementwise_affine=False),
+        lambda nn_: nn_.BatchNorm1d(3),
+        lambda nn_: nn_.BatchNorm2d(3, affine=False),
+        lambda nn_: nn_.BatchNorm1d(3, bias=False),
+        lambda nn_: nn_.GroupNorm(2, 4),
+        lambda nn_: nn_.GroupNorm(2, 4, affine=False),
+        lambda nn_: nn_.InstanceNorm2d(3),
+        lambda nn_: nn_.InstanceNorm2d(3, affine=True),
+    ],
+)
+def test_the_repr_is_torchs(make):
+    assert repr(make(norms)) == repr(make(torch.nn))
+
+
+def test_an_empty_normalized_shape_is_refused_at_construction():
+    for layer in (norms.LayerNorm, norms.RMSNorm, norms.DynamicTanh):
+        with pytest.raises(ValueError, match="at least one size"):
+            layer(())
+
+
+def test_rms_norm_takes_float32s_eps_for_half_inputs_as_torch():
+    x = (0.1 * torch.randn(8, 64, generator=torch.Generator().manual_seed(0))).bfloat16()
+    ours, theirs = norms.RMSNorm(64)(x).float(), torch.nn.RMSNorm(64)(x.float())
+    torch.testing.assert_close(ours, theirs, atol=2e-2, rtol=2e-2)
+    assert float(ours.detach().pow(2).mean().sqrt()) == pytest.approx(1.0, abs=0.02)  # half eps gave 0.77
+
+
+@pytest.mark.parametrize(
+    "ours, theirs, shape",
+    [
+        (norms.BatchNorm1d(3), torch.nn.BatchNorm1d(3), (0, 3)),
+        (norms.BatchNorm2d(3), torch.nn.BatchNorm2d(3), (0, 3, 2, 2)),
+        (norms.GroupNorm(1, 3), torch.nn.GroupNorm(1, 3), (0, 3, 4)),
+    ],
+)
+def test_an_empty_batch_gives_zero_parameter_gradients_as_torch(ours, theirs, shape):
+    for layer in (ours, theirs):
+        output = layer(torch.randn(*shape, requires_grad=True))
+        assert output.shape == shape
+        output.sum().backward()
+    torch.testing.assert_close(ours.weight.grad, theirs.weight.grad)
+    torch.testing.assert_close(ours.bias.grad, theirs.bias.grad)
