@@ -160,12 +160,67 @@ def _unchanged(originals: list, given: list) -> str | None:
 
 
 def _dtype_hint(got: torch.Tensor, expected: torch.Tensor) -> str:
-    if got.dtype != expected.dtype:
+    if got.dtype == expected.dtype:
+        return ""
+    if not got.is_floating_point():
         return (
-            f" Your result is {got.dtype}, the inputs are {expected.dtype}: a tensor made without dtype= "
-            "(torch.zeros(n), torch.tensor(0.)) or a .float() lowers the precision."
+            f" Your result is {got.dtype}, an integer type: an integer division (//), a .long() or a tensor made "
+            "from integers (torch.tensor(0)) dropped the fractions."
         )
-    return ""
+    return (
+        f" Your result is {got.dtype}, the inputs are {expected.dtype}: a tensor made without dtype= "
+        "(torch.zeros(n), torch.tensor(0.)) or a .float() lowers the precision."
+    )
+
+
+LABELS = ("input", "weight", "bias", "alpha")  # the tensors of every check, in the order they are passed
+
+
+def labelled(tensors: list, *others: list) -> list[tuple]:
+    """(label, tensor, matching tensors of ``others``...) for each tensor that is not None: the labels follow
+    the positions, so a missing weight never shifts the name of the gradient after it."""
+    return [(label, *row) for label, *row in zip(LABELS, tensors, *others) if row[0] is not None]
+
+
+def _layer_statistics(x: torch.Tensor, dims: int, correction: int = 0):
+    axes = tuple(range(x.dim() - dims, x.dim()))
+    mean = x.mean(dim=axes, keepdim=True)
+    variance = ((x - mean) ** 2).sum(dim=axes, keepdim=True) / (
+        int(torch.tensor(x.shape[-dims:]).prod()) - correction
+    )
+    return mean, variance
+
+
+def layer_norm_mistakes(dims: int, eps: float, center: bool = True) -> list[tuple[str, object]]:
+    """The common mistakes of a layer norm over the last ``dims`` axes (``center=False``: RMSNorm), each as
+    (what it is, the function it computes) for :func:`_compare` to recognise in a wrong output."""
+
+    def affine(y, w, b):
+        return y if w is None else y * w + (0 if b is None else b)
+
+    def unbiased(x, w=None, b=None, *_):
+        mean, variance = _layer_statistics(x, dims, correction=1)
+        return affine((x - mean) / torch.sqrt(variance + eps), w, b)
+
+    def eps_outside(x, w=None, b=None, *_):
+        mean, variance = _layer_statistics(x, dims)
+        if not center:
+            mean, variance = 0, (x**2).mean(dim=tuple(range(x.dim() - dims, x.dim())), keepdim=True)
+        return affine((x - mean) / (torch.sqrt(variance) + eps), w, b)
+
+    def no_affine(x, *_):
+        mean, variance = _layer_statistics(x, dims)
+        if not center:
+            mean, variance = 0, (x**2).mean(dim=tuple(range(x.dim() - dims, x.dim())), keepdim=True)
+        return (x - mean) / torch.sqrt(variance + eps)
+
+    found = [
+        ("ε added outside the square root: σ + ε instead of √(σ² + ε)", eps_outside),
+        ("the gain and bias (g, b) were not applied", no_affine),
+    ]
+    if center:
+        found.insert(0, ("the unbiased variance (dividing by H − 1; the paper's σ² divides by H)", unbiased))
+    return found
 
 
 @dataclass
@@ -253,7 +308,20 @@ def _finish(report: CheckReport, failure_heading: str = "first failing case") ->
     return report
 
 
-def _compare(yours, reference, tensors: list) -> tuple[bool, str]:
+def _recognised(got: torch.Tensor, tensors: list, mistakes) -> str:
+    """The first mistake (:func:`layer_norm_mistakes`) whose output ``got`` matches, in words; "" if none."""
+    plain = [t.detach() if t is not None else None for t in tensors]
+    for description, wrong in mistakes or ():
+        try:
+            candidate = wrong(*plain)
+        except Exception:  # a mistake that does not apply to these inputs
+            continue
+        if candidate.shape == got.shape and torch.allclose(got.detach().to(candidate.dtype), candidate, atol=1e-6):
+            return f" It matches a common mistake: {description}."
+    return ""
+
+
+def _compare(yours, reference, tensors: list, mistakes=None) -> tuple[bool, str]:
     mine = [t.detach().clone().requires_grad_() if t is not None else None for t in tensors]
     theirs = [t.detach().clone().requires_grad_() if t is not None else None for t in tensors]
     expected = reference(*theirs)
@@ -272,25 +340,31 @@ def _compare(yours, reference, tensors: list) -> tuple[bool, str]:
         worst = (got.detach().to(expected.dtype) - expected).abs().max().item()
         return (
             False,
-            f"output differs (largest |difference| {worst:.2e}).{_dtype_hint(got, expected)}"
+            f"output differs (largest |difference| {worst:.2e}).{_recognised(got, tensors, mistakes)}"
+            f"{_dtype_hint(got, expected)}"
             f"\n      input:    {tensors[0].detach().flatten()[:8].tolist()}"
             f"\n      expected: {expected.detach().flatten()[:8].tolist()}"
             f"\n      got:      {got.detach().flatten()[:8].tolist()}",
         )
+    if expected.requires_grad and not got.requires_grad:
+        return (
+            False,
+            "the output is right but carries no gradient: it left PyTorch's graph (a NumPy round trip, .detach(), "
+            ".item() or torch.no_grad()); write it with torch operations so that backward() reaches the inputs",
+        )
     if got.requires_grad:
         upstream = torch.randn(expected.shape, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
-        leaves_mine = [t for t in mine if t is not None]
-        leaves_theirs = [t for t in theirs if t is not None]
+        rows = labelled(mine, theirs)
         try:
-            grads_mine = _call("your backward pass", _gradients, got, leaves_mine, upstream)
+            grads_mine = _call("your backward pass", _gradients, got, [m for _, m, _ in rows], upstream)
         except StudentCodeTimeout:
             raise
         except StudentCodeError as error:
             return False, str(error)
-        grads_theirs = torch.autograd.grad(expected, leaves_theirs, upstream)
-        for label, g_mine, g_theirs in zip(("input", "weight", "bias", "alpha"), grads_mine, grads_theirs):
+        grads_theirs = torch.autograd.grad(expected, [t for _, _, t in rows], upstream)
+        for (label, _, _), g_mine, g_theirs in zip(rows, grads_mine, grads_theirs):
             if g_mine is None:
-                return False, f"gradient of {label} differs (no gradient)"
+                return False, f"gradient of {label} differs (no gradient: {label} does not reach the output)"
             if (message := _differs(f"gradient of {label}", g_mine, g_theirs)) is not None:
                 return False, message
     return (
@@ -307,8 +381,9 @@ def _run(name: str, cases: list[Case], make, against: str = "torch.nn.functional
     print(f"checking {name} against {against} ({len(cases)} cases, smallest first)")
     for number, case in enumerate(cases):
         yours, reference, tensors, *after = make(case)
+        mistakes = after.pop(0) if after and isinstance(after[0], list) else None
         try:
-            ok, message = _compare(yours, reference, tensors)
+            ok, message = _compare(yours, reference, tensors, mistakes)
         except StudentCodeTimeout as error:
             _record(report, case, False, str(error))
             for skipped in cases[number + 1 :]:
@@ -347,6 +422,7 @@ def layer_norm(function) -> CheckReport:
             (lambda x, w, b: function(x, ns, w, b, 1e-5)),
             (lambda x, w, b: F.layer_norm(x, ns, w, b, 1e-5)),
             [x, w, b],
+            layer_norm_mistakes(len(ns), 1e-5),
         )
 
     return _run("layer_norm", cases, make)
@@ -422,7 +498,12 @@ def rms_norm(function) -> CheckReport:
     def make(case):
         ns = case.extra["normalized_shape"]
         x, w, _ = _inputs(case, ns)
-        return (lambda x, w: function(x, ns, w, 1e-6)), (lambda x, w: F.rms_norm(x, ns, w, 1e-6)), [x, w]
+        return (
+            (lambda x, w: function(x, ns, w, 1e-6)),
+            (lambda x, w: F.rms_norm(x, ns, w, 1e-6)),
+            [x, w],
+            layer_norm_mistakes(len(ns), 1e-6, center=False),
+        )
 
     return _run("rms_norm", cases, make)
 

@@ -267,3 +267,55 @@ def test_a_looping_student_function_times_out(monkeypatch):
 
     report = check.layer_norm(loops_forever, verbose=False)
     assert not report.passed and "still running after 0.2 s" in report.results[0][2]
+
+
+def _layer_norm_with(correction=0, eps_inside=True, affine=True):
+    def function(x, shape, weight=None, bias=None, eps=1e-5):
+        axes = tuple(range(x.dim() - len(shape), x.dim()))
+        mean = x.mean(dim=axes, keepdim=True)
+        variance = x.var(dim=axes, keepdim=True, correction=correction)
+        y = (x - mean) / (torch.sqrt(variance + eps) if eps_inside else torch.sqrt(variance) + eps)
+        return y * weight + bias if affine and weight is not None else y
+
+    return function
+
+
+@pytest.mark.parametrize(
+    "mistake, named",
+    [
+        (dict(correction=1), "the unbiased variance"),
+        (dict(eps_inside=False), "outside the square root"),
+        (dict(affine=False), "the gain and bias (g, b) were not applied"),
+    ],
+)
+def test_the_layer_norm_check_names_the_common_mistakes(mistake, named, capsys):
+    report = check.layer_norm(_layer_norm_with(**mistake))
+    assert not report
+    assert named in capsys.readouterr().out
+
+
+def test_a_numpy_layer_norm_without_a_gradient_does_not_pass(capsys):
+    def numpy_layer_norm(x, shape, weight=None, bias=None, eps=1e-5):
+        a = x.detach().numpy()
+        y = (a - a.mean(-1, keepdims=True)) / (a.var(-1, keepdims=True) + eps) ** 0.5
+        return torch.from_numpy(y * weight.detach().numpy() + bias.detach().numpy() if weight is not None else y)
+
+    assert not check.layer_norm(numpy_layer_norm)
+    assert "carries no gradient" in capsys.readouterr().out
+
+
+def test_an_integer_result_is_named_as_such(capsys):
+    assert not check.layer_norm(lambda x, shape, weight=None, bias=None, eps=1e-5: x.long())
+    out = capsys.readouterr().out
+    assert "an integer type" in out and "lowers the precision" not in out
+
+
+def test_a_missing_alpha_gradient_is_named_alpha_when_weight_and_bias_are_none(capsys):
+    def detached_alpha(x, alpha, weight=None, bias=None):
+        y = torch.tanh(alpha.detach() * x)
+        return y if weight is None else y * weight + bias
+
+    assert not check.dynamic_tanh(detached_alpha)
+    out = capsys.readouterr().out
+    assert "gradient of alpha" in out and "gradient of weight differs (no gradient" not in out
+    assert check.labelled([1, None, None, 2]) == [("input", 1), ("alpha", 2)]
