@@ -185,9 +185,7 @@ def labelled(tensors: list, *others: list) -> list[tuple]:
 def _layer_statistics(x: torch.Tensor, dims: int, correction: int = 0):
     axes = tuple(range(x.dim() - dims, x.dim()))
     mean = x.mean(dim=axes, keepdim=True)
-    variance = ((x - mean) ** 2).sum(dim=axes, keepdim=True) / (
-        int(torch.tensor(x.shape[-dims:]).prod()) - correction
-    )
+    variance = ((x - mean) ** 2).sum(dim=axes, keepdim=True) / (int(torch.tensor(x.shape[-dims:]).prod()) - correction)
     return mean, variance
 
 

@@ -655,7 +655,14 @@ class Corpus:
         return lookup[code_points]
 
     def decode(self, ids) -> str:
-        return "".join(self.vocabulary[int(i)] for i in ids)
+        ids = [int(i) for i in ids]
+        outside = [i for i in ids if not 0 <= i < len(self.vocabulary)]
+        if outside:
+            raise ValueError(
+                f"character ids {outside[:10]} are outside the vocabulary (0 to {len(self.vocabulary) - 1}); "
+                "decode the ids of this corpus's encode or of a model built with its vocabulary size"
+            )
+        return "".join(self.vocabulary[i] for i in ids)
 
 
 def _shakespeare_steps(root) -> list[tuple[str, Path]]:
@@ -672,6 +679,9 @@ def _shakespeare_steps(root) -> list[tuple[str, Path]]:
     return steps
 
 
+NOT_PLAYS = {"README", "LICENSE", "CHANGELOG", "INDEX"}  # Markdown files that may sit beside the plays
+
+
 def load_shakespeare(root: str | os.PathLike | None = None) -> Corpus:
     """Shakespeare's plays as one character-level corpus (chapter 5).
 
@@ -683,7 +693,8 @@ def load_shakespeare(root: str | os.PathLike | None = None) -> Corpus:
     steps = _shakespeare_steps(root)
     for source, folder in steps:
         try:
-            files = sorted(folder.rglob("*.md"), key=lambda p: p.stem) if folder.is_dir() else []
+            found = folder.rglob("*.md") if folder.is_dir() else []
+            files = sorted((p for p in found if p.stem.upper() not in NOT_PLAYS), key=lambda p: p.stem)
         except OSError:
             files = []
         if files:
@@ -702,7 +713,7 @@ def load_shakespeare(root: str | os.PathLike | None = None) -> Corpus:
     for path in files:
         content = _read_bytes(path)
         try:
-            markdown = content.decode("utf-8")
+            markdown = content.decode("utf-8").removeprefix("\ufeff")  # a byte-order mark is no character of a play
         except UnicodeDecodeError as error:
             raise DataError(
                 f"Shakespeare: {path.name} ({source}) is not UTF-8 text ({error}); reinstall the plays."

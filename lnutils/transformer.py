@@ -149,6 +149,14 @@ class CharTransformer(nn.Module):
                 f"expected character ids of shape (batch, steps) and dtype int64; got shape {tuple(ids.shape)} "
                 f"and dtype {ids.dtype} (encode text with Corpus.encode)"
             )
+        if ids.shape[1] == 0:
+            raise ValueError("an empty sequence (0 steps) has nothing to predict; pass at least one character id")
+        vocabulary = self.token_embedding.num_embeddings
+        if ids.numel() and (int(ids.min()) < 0 or int(ids.max()) >= vocabulary):
+            raise ValueError(
+                f"character ids must lie in 0 to {vocabulary - 1} (the model's vocabulary); got ids from "
+                f"{int(ids.min())} to {int(ids.max())}: encode with the corpus the model was built for"
+            )
         if ids.shape[1] > self.shape.context:
             raise ValueError(
                 f"{ids.shape[1]} steps is longer than the model's context of {self.shape.context}; "

@@ -416,3 +416,26 @@ def test_a_pipe_inside_a_cell_is_escaped_so_the_table_keeps_its_columns():
     table = words._table(["training text", "|αx| > 2 at the end"], [["small", "|x|"]])
     assert table.splitlines()[0] == "| training text | \\|αx\\| > 2 at the end |"
     assert "\\|x\\|" in table.splitlines()[2]
+
+
+def test_files_that_are_not_plays_and_a_byte_order_mark_stay_out_of_the_corpus(plays):
+    (plays / "README.md").write_text("# The plays\n\nSome notes.\n")
+    (plays / "tragedies" / "beta.md").write_bytes("\ufeff".encode() + (plays / "tragedies" / "beta.md").read_bytes())
+    corpus = load_shakespeare(plays)
+    assert "README" not in corpus.train_plays + corpus.validation_plays + corpus.test_plays
+    assert "\ufeff" not in corpus.vocabulary
+
+
+def test_decoding_an_id_outside_the_vocabulary_says_so(corpus):
+    assert corpus.decode(corpus.encode("When")) == "When"
+    for bad in ([-1], [len(corpus.vocabulary)]):
+        with pytest.raises(ValueError, match="outside the vocabulary"):
+            corpus.decode(bad)
+
+
+def test_the_model_refuses_an_empty_sequence_and_ids_beyond_its_vocabulary():
+    model = CharTransformer(SHAPE)
+    with pytest.raises(ValueError, match="empty sequence"):
+        model(torch.zeros(2, 0, dtype=torch.int64))
+    with pytest.raises(ValueError, match="must lie in 0 to"):
+        model(torch.full((1, 3), 10_000, dtype=torch.int64))

@@ -159,7 +159,7 @@ def answer_words(verdict: dict, digits: int = 2, names=None) -> str:
 
 def holm_words(verdict: dict) -> str:
     """Whether an answer survives Holm's correction over its chapter's family of tests."""
-    if "holm_outcome" not in verdict or verdict["outcome"] == "undecided":
+    if "holm_outcome" not in verdict or verdict["outcome"] == "undecided" or verdict["evidence"] not in DECIDING:
         return "–"
     return "yes" if verdict["holm_outcome"] == verdict["outcome"] else "no"
 
