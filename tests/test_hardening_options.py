@@ -454,3 +454,21 @@ def test_the_budget_check_branches_from_the_checked_part(tmp_path, monkeypatch):
     assert check["difference_at_checked_budget"] == pytest.approx(expected)
 
     assert check["confirmed"] is None  # one seed: no interval, so the check confirms nothing
+
+
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        (["conv", "run", "--profile", "quick", "--batch-size", "7"], "has no batch size 7; it has [4, 128]"),
+        (["conv", "run", "--profile", "cpu", "--seeds", "5"], "has no seed [5]; its seeds are [0, 1, 2]"),
+        (["rnn", "run", "--profile", "cpu", "--seeds", "7"], "has no seed [7]; its seeds are [0, 1, 2]"),
+        (["mnist", "select", "--train-subset", "3"], "at least one batch (128)"),
+        (["mnist", "select", "--train-subset", "9999999"], "at most the 55,000 training images"),
+        (["mnist", "select", "--full-length", "--seeds", "1", "2"], "one seed per file"),
+    ],
+)
+def test_values_a_profile_cannot_use_exit_2_before_any_work(arguments, message, capsys, tmp_path, monkeypatch):
+    monkeypatch.setattr(mnist, "load_mnist", lambda: pytest.fail("read data before refusing"))
+    with pytest.raises(SystemExit) as exit_info:
+        experiments_cli.main([*arguments, "--results-dir", str(tmp_path)])
+    assert exit_info.value.code == 2 and message in capsys.readouterr().err

@@ -118,6 +118,36 @@ def refuse_unused_options(args) -> None:
         sub.error(f"{args.experiment} {args.command} does not use {', '.join(unused)}; it takes {', '.join(takes)}")
 
 
+TRAINING_IMAGES = 55_000  # MNIST's 60,000 training images less the 5,000 held out for validation
+
+
+def refuse_bad_values(args) -> None:
+    """Values an option's type accepts but the command cannot use: an argparse error (exit 2) before any
+    work, naming what it takes."""
+    sub = args.parser
+    if args.experiment == "mnist" and args.command == "select":
+        batch = args.batch_size or 128
+        if args.train_subset is not None and not batch <= args.train_subset <= TRAINING_IMAGES:
+            sub.error(
+                f"--train-subset must hold at least one batch ({batch}) and at most the {TRAINING_IMAGES:,} "
+                f"training images, got {args.train_subset:,}"
+            )
+        if args.full_length and args.seeds and len(args.seeds) != 1:
+            sub.error(f"--full-length trains one seed per file: pass one --seeds value, got {args.seeds}")
+    if args.command == "run" and args.experiment in ("conv", "rnn"):
+        if args.experiment == "conv":  # --seeds picks seeds of the profile (a seed outside it trains nothing)
+            configs, split = conv.profile_configs(args.profile), True
+        else:  # --seeds picks seed parts where the profile is split by seed, else sets the seeds
+            named = rnn.profile_configs(args.profile)
+            configs, split = list(named.values()), any(rnn.setting_of(name)[1] is not None for name in named)
+        seeds = sorted({seed for config in configs for seed in config.seeds})
+        if args.seeds and split and (unknown := sorted(set(args.seeds) - set(seeds))):
+            sub.error(f"the {args.profile} profile has no seed {unknown}; its seeds are {seeds}")
+        batch_sizes = sorted({config.batch_size for config in configs})
+        if getattr(args, "batch_size", None) and args.batch_size not in batch_sizes:
+            sub.error(f"the {args.profile} profile has no batch size {args.batch_size}; it has {batch_sizes}")
+
+
 def run_mnist(args, device) -> None:
     if args.command == "select":
         batch_size = args.batch_size or 128
@@ -192,6 +222,7 @@ def main(argv=None) -> int:
     args = parser().parse_args(argv)
     refuse_unused_options(args)
     device = resolve_common(args.parser, args)
+    refuse_bad_values(args)
     check_writable(args.parser, "result files", runs.results_dir())
     if args.command in ("run", "budget") or args.experiment == "mnist":
         check_writable(args.parser, "checkpoints", runs.checkpoint_dir())
