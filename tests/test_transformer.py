@@ -334,10 +334,10 @@ def _payload(values: dict[str, list[float]], name: str = "cpu", seeds=(0, 1, 2),
 
 
 def _holds(payload) -> dict:
-    return {v["claim"]: v["holds"] for v in experiment.training_verdicts(payload)}
+    return {v["claim"]: v["holds"] for v in experiment.verdicts(payload)}
 
 
-def test_training_verdicts_follow_their_inputs():
+def test_verdicts_follow_their_inputs():
     better = {"post with warm-up": [1.50, 1.51, 1.52], "post without warm-up": [3.30, 3.31, 3.32]}
     assert _holds(_payload(better))["post_ln_needs_warmup"] == "yes"
     worse = {"post with warm-up": [3.30, 3.31, 3.32], "post without warm-up": [1.50, 1.51, 1.52]}
@@ -357,9 +357,9 @@ def test_training_verdicts_follow_their_inputs():
 
 def test_quick_or_partial_runs_never_say_yes_or_no():
     better = {"post with warm-up": [1.50, 1.51, 1.52], "post without warm-up": [3.30, 3.31, 3.32]}
-    quick = experiment.training_verdicts(_payload(better, name="quick"))
+    quick = experiment.verdicts(_payload(better, name="quick"))
     assert {v["holds"] for v in quick} == {"undecided"} and {v["evidence"] for v in quick} == {"live quick run"}
-    partial = {v["claim"]: v for v in experiment.training_verdicts(_payload(better, complete=False))}
+    partial = {v["claim"]: v for v in experiment.verdicts(_payload(better, complete=False))}
     # the first part (post-LN with warm-up, seed 0) is missing: its claim waits, the others stand on complete runs
     assert partial["post_ln_needs_warmup"]["holds"] == "undecided"
     assert partial["post_ln_needs_warmup"]["evidence"] == "partial: 2 of 3 seeds"
@@ -370,7 +370,7 @@ def test_report_tables_render_and_mark_partial_runs():
     payload = _payload({}, complete=False)
     table = words.training_markdown(payload)
     assert "Partial run" in table and "bits/char" in table
-    assert "yes" not in words.verdicts_markdown(experiment.training_verdicts(payload)).split("holds")[-1].split("\n")[2]
+    assert "yes" not in words.verdicts_markdown(experiment.verdicts(payload)).split("holds")[-1].split("\n")[2]
     assert "DyT's loss vs LN's" in words.regime_markdown(payload)
     assert "partial" in words.saved_run_markdown(payload, "cpu")
     assert "python -m lnutils.experiments transformer run --profile paper" in words.saved_run_markdown(None, "paper")

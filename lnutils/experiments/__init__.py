@@ -1,11 +1,31 @@
-"""The book's three experiments, one shape each: configurations and profiles, the
-resumable runs that write result files, and the numbers the chapters show.
+"""The book's four experiments, one contract each fulfils with the same names:
 
 * :mod:`lnutils.experiments.mnist` — Ba et al. 2016, Figure 6 (chapter 2);
 * :mod:`lnutils.experiments.conv` — layer norm in convolutional networks (chapter 3);
-* :mod:`lnutils.experiments.rnn` — layer norm in recurrent networks (chapter 4).
+* :mod:`lnutils.experiments.rnn` — layer norm in recurrent networks (chapter 4);
+* :mod:`lnutils.experiments.transformer` — layer norm in Transformers (chapter 5).
 
-They return numbers and never format them: tables and sentences are in
-:mod:`lnutils.report`, figures in :mod:`lnutils.plotting`.  One command line runs
+The contract (``tests/test_contract.py`` checks it for all four):
+
+``PROFILES``
+    The profile names: ``quick`` (a book build's live run, minutes; it ranks nothing), ``cpu`` (the saved
+    evidence, trained on one CPU core) where there is one, ``paper`` (the paper's scale, a GPU).
+``run_profile(profile, device, ..., results_dir=None, checkpoint_dir=None, overwrite=False,
+time_budget_seconds=None)``
+    Trains a profile's parts, resumable part by part (:func:`lnutils.runs.run_parts`), and writes its result
+    file as it goes; returns what the file holds.
+``results_file(profile)`` and ``saved_results(profile)``
+    Where a profile's result is written, and the result as saved (or the copy shipped with lnutils).
+``verdicts(result)``
+    The chapter's questions answered on a result, as data: a list of
+    :func:`lnutils.compare.make_verdict` dicts (a claim id, the two roles, per-seed values, the comparison
+    rule's answer with its interval, whether the claim holds, the evidence level), the family under Holm
+    (:func:`lnutils.compare.verdict_family`).  Never sentences.
+
+Every question is answered by one rule, :func:`lnutils.compare.answer`: a Student-t interval of the
+(paired) difference over seeds, and equivalence within a margin fixed before the runs (TOST).
+
+The experiments return numbers and never format them: tables and sentences are in :mod:`lnutils.report`
+(one module per experiment, with the same name), figures in :mod:`lnutils.plotting`.  One command line runs
 them all (``python -m lnutils.experiments --help``).
 """

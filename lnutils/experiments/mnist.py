@@ -101,6 +101,7 @@ def profile_config(
 
 
 BATCH_SIZES = (128, 4)  # Figure 6's two panels
+PROFILES = ("quick", "paper")
 
 
 # ----------------------------------------------------------------------------- provenance

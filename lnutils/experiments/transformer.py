@@ -642,14 +642,14 @@ TRAINING_CLAIMS = (
 )
 
 
-def training_verdicts(payload: dict) -> list[dict]:
+def verdicts(payload: dict) -> list[dict]:
     """One verdict per claim of :data:`TRAINING_CLAIMS`, data only (the words are in lnutils.report)."""
     settings = profile_from_config(payload["config"])
     roles = settings.experiments()
-    verdicts = []
+    found = []
     for claim, experiment, first, second, expected in TRAINING_CLAIMS:
         comparison = compare_settings(payload, roles[experiment][first], roles[experiment][second])
-        verdicts.append(
+        found.append(
             {
                 "claim": claim,
                 "experiment": experiment,
@@ -661,7 +661,7 @@ def training_verdicts(payload: dict) -> list[dict]:
                 **comparison,
             }
         )
-    return verdict_family(verdicts)
+    return verdict_family(found)
 
 
 TREND_MARGIN_LOG10 = 0.1  # "flat": the gradient norm changes by less than a factor 1.26 (fixed 2026-12-07)
@@ -773,7 +773,7 @@ __all__ = [
     "run_profile",
     "saved_results",
     "results_file",
-    "training_verdicts",
+    "verdicts",
     "probe_verdicts",
     "dyt_regime",
     "relative_change",

@@ -158,7 +158,7 @@ def training_markdown(payload: dict) -> str:
 
 
 def verdicts_markdown(verdicts: list[dict]) -> str:
-    """The training claims (:func:`lnutils.experiments.transformer.training_verdicts`): the comparison rule's
+    """The training claims (:func:`lnutils.experiments.transformer.verdicts`): the comparison rule's
     answer on the final validation losses (nats per character), a diverged run worse than any finished one."""
     roles = {v["roles"][0]: ROLE_WORDS.get(v["roles"][0], v["roles"][0]) for v in verdicts}
     roles.update({v["roles"][1]: ROLE_WORDS.get(v["roles"][1], v["roles"][1]) for v in verdicts})
