@@ -54,8 +54,10 @@ student: install
 colab: install
 	$(BIN)/python book/tools/make_colab.py
 
-# One core's share of the CPU evidence, in the order the book needs it: conv at batch 128, the RNN parts,
-# the rest of conv, then the budget checks (each branches from a finished part's kept constant phase).
+# One core's share of the CPU evidence, in the order the book needs it: Figure 6's batch-4 selection (the
+# second worker waits for the first to finish it: the runs need its rates) and its seed parts, the
+# batch-128 sensitivity seeds (one each), then the conv and RNN parts (finished ones are skipped) and the
+# budget checks (each branches from a finished part's kept constant phase).
 # Start it twice (one process a core, `nohup make evidence-worker &`): each part is claimed while it
 # trains, so the two never train the same part.  CHECKPOINTS: a folder
 # outside the checkout (it must outlive a clean clone).
@@ -63,6 +65,10 @@ CHECKPOINTS ?= $(HOME)/lnutils-checkpoints
 EVIDENCE := OMP_NUM_THREADS=1 $(BIN)/python -m lnutils.experiments
 EVIDENCE_OPTIONS := --device cpu --checkpoint-dir $(CHECKPOINTS)
 evidence-worker: install
+	$(EVIDENCE) mnist select --batch-size 4 $(EVIDENCE_OPTIONS)
+	$(EVIDENCE) mnist run --profile paper --batch-size 4 --overwrite $(EVIDENCE_OPTIONS)
+	$(EVIDENCE) mnist select --full-length --batch-size 128 --seeds 1 $(EVIDENCE_OPTIONS)
+	$(EVIDENCE) mnist select --full-length --batch-size 128 --seeds 2 $(EVIDENCE_OPTIONS)
 	$(EVIDENCE) conv run --profile cpu --batch-size 128 $(EVIDENCE_OPTIONS)
 	$(EVIDENCE) rnn run --profile cpu $(EVIDENCE_OPTIONS)
 	$(EVIDENCE) conv run --profile cpu $(EVIDENCE_OPTIONS)

@@ -46,10 +46,11 @@ class PartBusy(RuntimeError):
 
 
 @contextlib.contextmanager
-def claim(checkpoint: Path):
+def claim(checkpoint: Path, wait: bool = False):
     """Hold ``<checkpoint>.claim`` while a part trains, so that a second process working through the same
     profile skips the part and takes the next (:func:`run_parts`); raises :class:`PartBusy` when another
-    process holds it.  The operating system lets go of the claim when its process ends, killed or not."""
+    process holds it, or with ``wait`` waits until it lets go (a run that everything after it needs).  The
+    operating system lets go of the claim when its process ends, killed or not."""
     path = Path(checkpoint)
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
@@ -59,7 +60,7 @@ def claim(checkpoint: Path):
         return
     with open(path.with_name(path.name + ".claim"), "a") as handle:
         try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(handle, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
         except BlockingIOError:
             raise PartBusy(f"another process is training the part of {path.name}") from None
         try:

@@ -153,18 +153,22 @@ def run_mnist(args, device) -> None:
         batch_size = args.batch_size or 128
         registered = mnist.short_selection(batch_size)
         epochs = args.epochs or (mnist.FULL_LENGTH_EPOCHS if args.full_length else registered["epochs"])
-        payload = mnist.select_learning_rates_run(
-            batch_size,
-            epochs,
-            seeds=args.seeds or (registered["seeds"] if not args.full_length else (0,)),
-            grid=registered["grid"] if not args.full_length else mnist.LEARNING_RATE_GRID,
-            extend_edges=registered["extend_edges"] and not args.full_length,
-            train_subset=args.train_subset,
-            device=device,
-            overwrite=args.overwrite,
-            full_length=args.full_length,
-            time_budget_seconds=args.time_budget,
-        )
+        try:
+            payload = mnist.select_learning_rates_run(
+                batch_size,
+                epochs,
+                seeds=args.seeds or (registered["seeds"] if not args.full_length else (0,)),
+                grid=registered["grid"] if not args.full_length else mnist.LEARNING_RATE_GRID,
+                extend_edges=registered["extend_edges"] and not args.full_length,
+                train_subset=args.train_subset,
+                device=device,
+                overwrite=args.overwrite,
+                full_length=args.full_length,
+                time_budget_seconds=args.time_budget,
+            )
+        except runs.PartBusy as busy:
+            print(f"{busy}; nothing to do here")
+            return
         if payload["complete"]:
             print("chosen learning rates:", payload["chosen"])
         else:

@@ -358,6 +358,15 @@ def select_learning_rates_run(
         return with_earlier(history), len(history.epoch_seconds) == epochs
 
     labels = {runs.grid_label(m, rate): (m, rate) for m in METHODS for rate in grid}
+    # a second process waits for a short selection (the runs need its rates) and skips a full-length one
+    with runs.claim(folder / f"{stem}.pt", wait=not full_length):
+        if (done := runs.finished(path, selection_config)) is not None:
+            return done  # the other process finished it while this one waited
+        return _train_selection(train, labels, folder, stem, grids, extend_edges, settle, path, payload_for, overwrite)
+
+
+def _train_selection(train, labels, folder, stem, grids, extend_edges, settle, path, payload_for, overwrite) -> dict:
+    """The selection's training: the grid, then one rate beyond each edge choice until every one is interior."""
     curves, finished_all = train(labels, folder / f"{stem}.pt", None)
     while finished_all and extend_edges:
         chosen = runs.choose_learning_rates(curves["val_error"], METHODS, grids, settle=settle)
@@ -583,6 +592,14 @@ def run_profile(
     only those parts now (the others keep what the file holds).  With ``overwrite`` a part whose
     configuration changed (new learning rates, say) starts again, the replaced file is kept as
     ``mnist_<profile>.replaced-<n>.json``, and the parts whose configuration is unchanged are kept."""
+    for batch_size in batch_sizes or BATCH_SIZES:
+        found = selection_in_use(batch_size)
+        if "superseded_by" in found and profile == "paper":
+            raise RuntimeError(
+                f"a new learning-rate selection for batch size {batch_size} is still training "
+                f"({found['superseded_by']['epochs_done']} of {found['superseded_by']['epochs']} epochs); its "
+                "rates are not known yet: run this again when `mnist select` has finished"
+            )
     configs = profile_configs(profile, epochs=epochs, seeds=seeds)
     trained = sorted({c.batch_size for c in configs.values()})
     unknown = [b for b in batch_sizes or () if b not in trained]
