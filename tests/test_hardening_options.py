@@ -469,6 +469,8 @@ def test_the_budget_check_branches_from_the_checked_part(tmp_path, monkeypatch):
 )
 def test_values_a_profile_cannot_use_exit_2_before_any_work(arguments, message, capsys, tmp_path, monkeypatch):
     monkeypatch.setattr(mnist, "load_mnist", lambda: pytest.fail("read data before refusing"))
+    for name in ("LNUTILS_RESULTS", "LNUTILS_CHECKPOINTS"):  # the command line sets them; restored after
+        monkeypatch.setenv(name, str(tmp_path))
     with pytest.raises(SystemExit) as exit_info:
         experiments_cli.main([*arguments, "--results-dir", str(tmp_path)])
     assert exit_info.value.code == 2 and message in capsys.readouterr().err

@@ -592,9 +592,8 @@ def run_profile(
     only those parts now (the others keep what the file holds).  With ``overwrite`` a part whose
     configuration changed (new learning rates, say) starts again, the replaced file is kept as
     ``mnist_<profile>.replaced-<n>.json``, and the parts whose configuration is unchanged are kept."""
-    for batch_size in batch_sizes or BATCH_SIZES:
-        found = selection_in_use(batch_size)
-        if "superseded_by" in found and profile == "paper":
+    for batch_size, found in selections_in_use(batch_sizes or BATCH_SIZES).items():
+        if found is not None and "superseded_by" in found and profile == "paper":
             raise RuntimeError(
                 f"a new learning-rate selection for batch size {batch_size} is still training "
                 f"({found['superseded_by']['epochs_done']} of {found['superseded_by']['epochs']} epochs); its "
