@@ -50,23 +50,31 @@ def selection_markdown(selection: dict | None, names=None, what: str = "method")
     if selection is None:
         return "No learning-rate selection is recorded for this setting."
     grid = selection["grid"]
+    grids = selection.get("grids") or {}  # per name, where an edge choice widened a name's grid
     curves = selection["curves"]["val_error"]
     names = names or list(selection["chosen"])
     settle = selection_settle_epochs(selection)
     rows, margins = [], []
     validation_images = selection.get("validation", mnist.RunConfig.validation)
+    seeds = len(np.asarray(next(iter(curves.values())))[0])
     for name in names:
-        scores = {rate: 100 * np.mean(np.asarray(curves[runs.grid_label(name, rate)])[-settle:, 0]) for rate in grid}
-        rows.append([name, *(f"{scores[rate]:.2f}%" for rate in grid), f"{selection['chosen'][name]:g}"])
+        rates = [rate for rate in grid if runs.grid_label(name, rate) in curves]
+        # the mean over the seeds and over the rule's last epochs
+        scores = {
+            rate: 100 * float(np.mean(np.asarray(curves[runs.grid_label(name, rate)])[-settle:])) for rate in rates
+        }
+        rows.append(
+            [name, *(f"{scores[r]:.2f}%" if r in scores else "–" for r in grid), f"{selection['chosen'][name]:g}"]
+        )
         ordered = sorted(scores.values())
         margin = ordered[1] - ordered[0] if len(ordered) > 1 else float("nan")
-        edge = selection["chosen"][name] in (min(grid), max(grid))
+        own = grids.get(name, rates)
+        edge = selection["chosen"][name] in (min(own), max(own))
         margins.append(
             f"{name}: chosen by {margin:.2f} points over the next rate (about {margin / 100 * validation_images:.1f} "
             f"of {validation_images:,} validation images)" + ("; **at the edge of the grid**" if edge else "")
         )
     table = markdown_table([what, *(f"lr {rate:g}" for rate in grid), "chosen"], rows)
-    seeds = len(np.asarray(next(iter(curves.values())))[0])
     table += (
         "\n\nMargins: "
         + "; ".join(margins)
@@ -74,7 +82,7 @@ def selection_markdown(selection: dict | None, names=None, what: str = "method")
             f". With {seeds} seed there is no estimate of seed noise: a margin of a few images is a tie that "
             "another seed could reverse, and a rate at the edge of the grid may be beaten by one beyond it."
             if seeds == 1
-            else "."
+            else f". Validation error averaged over {seeds} seeds."
         )
     )
     done = selection.get("epochs_done", selection.get("epochs"))
