@@ -371,8 +371,14 @@ def fidelity_ledger(
         if sel is None:
             return "no selection file"
         subset = f", first {sel['train_subset']:,} training images" if sel.get("train_subset") else ""
-        which = "full-length rule" if sel["config"].get("rule") else "first attempt"
-        return f"{which}: grid {sel['grid']}{subset}; {sel['rule']}"
+        which = "full-length rule" if sel["config"].get("rule") else "short selection"
+        grid = ", ".join(f"{rate:g}" for rate in sel["grid"])
+        waiting = (
+            " (a new selection is still training; this one is used until it finishes)"
+            if ("superseded_by" in sel)
+            else ""
+        )
+        return f"{which}: grid {grid}{subset}; {sel['rule']}{waiting}"
 
     rows = [
         ("network", "784-1000-1000-10, fully connected", "the same", "stated"),
@@ -420,7 +426,8 @@ def fidelity_ledger(
         (
             "learning-rate rule",
             "not stated",
-            "first attempt: a few epochs per rate, lowest final validation error; "
+            "short selection: a few epochs per rate, lowest final validation error (batch 4: 2 seeds, 3 epochs, "
+            "its grid widened until every choice is interior); "
             "fair rule: every method × rate for 65 epochs, lowest mean validation error of the last 5 "
             "(no early stopping), then 3 seeds at the chosen rates. The fair rule's choice is used once it is "
             f"complete. Fair rule so far: {full_length_status(selections or {})}",
