@@ -461,7 +461,8 @@ def selection_in_use(batch_size: int, results_dir: Path | None = None) -> dict:
         return full
     short = saved_selection("lr", batch_size, results_dir)
     if short is not None and short.get("complete") is False:
-        earlier = [r for r in runs.replaced_results(f"mnist_lr_b{batch_size}.json", results_dir) if r.get("complete")]
+        replaced = runs.replaced_results(f"mnist_lr_b{batch_size}.json", results_dir)
+        earlier = [r for r in replaced if r.get("complete") is not False]  # files before "complete" were complete
         if earlier:
             progress = {"epochs_done": short.get("epochs_done"), "epochs": short.get("epochs")}
             return {**earlier[-1], "superseded_by": progress}
