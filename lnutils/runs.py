@@ -189,12 +189,33 @@ def data_checksum(payload: dict) -> str | None:
     return ((payload.get("provenance") or {}).get("data") or {}).get("checksum")
 
 
+def config_changes(before, after, where: str = "") -> list[tuple[str, object, object]]:
+    """(key path, saved value, new value) for each leaf where two configurations differ; a value of another
+    type counts (3 and "3" differ, and say so through their repr)."""
+    if isinstance(before, dict) and isinstance(after, dict):
+        found = []
+        for key in list(before) + [k for k in after if k not in before]:
+            path = f"{where}.{key}" if where else str(key)
+            found += config_changes(before.get(key, "(absent)"), after.get(key, "(absent)"), path)
+        return found
+    if isinstance(before, list) and isinstance(after, list) and len(before) == len(after):
+        found = []
+        for index, (a, b) in enumerate(zip(before, after)):
+            found += config_changes(a, b, f"{where}[{index}]")
+        return found
+    same = before == after and type(before) is type(after)
+    return [] if same else [(where or "(the configuration)", before, after)]
+
+
 def difference(previous: dict, config: dict, checksum: str | None = None) -> str | None:
     """Why ``previous`` is not a run of ``config`` on the data ``checksum`` (None: it is)."""
     if previous.get("config") is None:
         return "a result that records no configuration"
     if previous["config"] != config:
-        return f"a run of another configuration:\n  saved: {previous['config']}\n  this run: {config}"
+        changes = config_changes(previous["config"], config)
+        shown = "\n".join(f"  {key}: saved {before!r}, this run {after!r}" for key, before, after in changes[:12])
+        more = f"\n  ... and {len(changes) - 12} more" if len(changes) > 12 else ""
+        return f"a run of another configuration; what differs:\n{shown}{more}"
     saved = data_checksum(previous)
     if checksum is not None and saved is not None and saved != checksum:
         return (

@@ -399,3 +399,11 @@ def test_the_command_line_reports_the_parts_a_profile_run_finished(experiment, m
     assert "parts done: ['part one']" in capsys.readouterr().out
     expected = {"profile": "quick", "epochs": 2, "seeds": None, "overwrite": False, "time_budget_seconds": None}
     assert seen == expected | ({"batch_sizes": None} if experiment == "conv" else {})
+
+
+def test_a_results_conflict_names_only_what_differs():
+    """Issue 38 #14: not two whole configurations, but each differing key, with types visible (3 vs '3')."""
+    saved = {"config": {"steps": 3, "grid": [1e-3, 3e-3], "parts": {"a": {"lr": 1e-3, "seeds": [0, 1]}}}}
+    why = runs.difference(saved, {"steps": "3", "grid": [1e-3, 3e-3], "parts": {"a": {"lr": 3e-4, "seeds": [0, 1]}}})
+    assert "steps: saved 3, this run '3'" in why and "parts.a.lr: saved 0.001, this run 0.0003" in why
+    assert "grid" not in why and "seeds" not in why

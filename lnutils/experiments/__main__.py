@@ -177,6 +177,9 @@ def run_mnist(args, device) -> None:
                 "no rates are chosen yet: run the same command again to resume it"
             )
     else:
+        waiting = mnist.selection_still_training([args.batch_size] if args.batch_size else mnist.BATCH_SIZES)
+        if args.profile == "paper" and waiting:
+            args.parser.error(waiting)
         payload = mnist.run_profile(
             args.profile,
             device,

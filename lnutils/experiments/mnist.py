@@ -491,6 +491,20 @@ def selections_in_use(batch_sizes=BATCH_SIZES, results_dir: Path | None = None) 
     return found
 
 
+def selection_still_training(batch_sizes=BATCH_SIZES) -> str | None:
+    """Why a paper run should wait: a new selection for one of ``batch_sizes`` is still training, so the
+    rates its runs would use are the old ones; None when no new selection is waiting."""
+    for batch_size, found in selections_in_use(batch_sizes).items():
+        if found is not None and "superseded_by" in found:
+            new = found["superseded_by"]
+            return (
+                f"a new learning-rate selection for batch size {batch_size} is still training ({new['epochs_done']} "
+                f"of {new['epochs']} epochs); its rates are not known yet: run this again when `mnist select "
+                f"--batch-size {batch_size}` has finished"
+            )
+    return None
+
+
 def selected_learning_rates(batch_size: int, results_dir: Path | None = None) -> dict[str, float]:
     """The learning rates chosen by the selection in use for this batch size (:func:`selection_in_use`)."""
     return {method: float(rate) for method, rate in selection_in_use(batch_size, results_dir)["chosen"].items()}
@@ -593,13 +607,6 @@ def run_profile(
     only those parts now (the others keep what the file holds).  With ``overwrite`` a part whose
     configuration changed (new learning rates, say) starts again, the replaced file is kept as
     ``mnist_<profile>.replaced-<n>.json``, and the parts whose configuration is unchanged are kept."""
-    for batch_size, found in selections_in_use(batch_sizes or BATCH_SIZES).items():
-        if found is not None and "superseded_by" in found and profile == "paper":
-            raise RuntimeError(
-                f"a new learning-rate selection for batch size {batch_size} is still training "
-                f"({found['superseded_by']['epochs_done']} of {found['superseded_by']['epochs']} epochs); its "
-                "rates are not known yet: run this again when `mnist select` has finished"
-            )
     configs = profile_configs(profile, epochs=epochs, seeds=seeds)
     trained = sorted({c.batch_size for c in configs.values()})
     unknown = [b for b in batch_sizes or () if b not in trained]
