@@ -98,7 +98,7 @@ def test_a_noisy_difference_is_undecided_with_its_interval():
     found = {v["claim"]: v for v in experiment.verdicts(complete({128: c}))}
     assert found["layer_norm_vs_baseline"]["outcome"] == "undecided"
     assert found["layer_norm_vs_baseline"]["interval"]["lo"] < 0 < found["layer_norm_vs_baseline"]["interval"]["hi"]
-    assert "undecided (LN − none = " in mnist_words.verdicts_markdown(list(found.values()))
+    assert "undecided: LN − none = " in mnist_words.verdicts_markdown(list(found.values()))
 
 
 def test_answers_use_the_last_epochs_and_one_seed_gives_no_interval():
