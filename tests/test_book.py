@@ -308,3 +308,16 @@ def test_a_long_list_output_is_cut_into_slides_of_its_items():
     assert all(len(t[0].split()) <= SLIDE_LIST_WORDS for t in texts)
     short = nbformat.v4.new_output("display_data", data={"text/markdown": "\n".join([item] * 1)})
     assert len(output_slides([short])) == 1
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_a_figure_cell_shows_one_thing(path):
+    """MyST-NB makes every output of a cell with figure metadata a figure under the cell's one name: a
+    second output (a Markdown table after the plot) is a duplicate target and fails the strict build."""
+    for index, cell in enumerate(code_cells(path)):
+        if "figure" in cell["metadata"].get("mystnb", {}):
+            source = "".join(cell["source"])
+            assert "display(" not in source and "print(" not in source, (
+                f"{path.name}, code cell {index} (figure {cell['metadata']['mystnb']['figure'].get('name')}):"
+                " show the figure alone and put the text in the next cell"
+            )
