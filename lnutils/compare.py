@@ -399,18 +399,24 @@ def epochs_done(record: dict) -> int:
 RETRACE_TOLERANCE_POINTS = 0.3  # thread counts and BLAS kernels round differently: not bit-identical
 
 
-def retrace_comparison(live_error: float, saved_error: float, seed: int, seconds: float) -> dict:
+def retrace_comparison(
+    live_error: float, saved_error: float, seed: int, seconds: float, data: tuple | None = None
+) -> dict:
     """A live retraining of a saved network's first epoch against the saved test error (fractions in,
-    percentage points out): does the code still produce the saved run?"""
+    percentage points out): does the code still produce the saved run?  ``data``: (the saved run's data
+    checksum, this build's); on other data the two need not agree, so ``retraces`` is None (not judged)."""
     live, saved = 100 * float(live_error), 100 * float(saved_error)
+    same_data = data is None or None in data or data[0] == data[1]
     return {
+        "data": None if data is None else list(data),
+        "same_data": same_data,
         "seed": seed,
         "epoch": 1,
         "live": live,
         "saved": saved,
         "difference": abs(live - saved),
         "tolerance": RETRACE_TOLERANCE_POINTS,
-        "retraces": abs(live - saved) <= RETRACE_TOLERANCE_POINTS,
+        "retraces": abs(live - saved) <= RETRACE_TOLERANCE_POINTS if same_data else None,
         "seconds": seconds,
     }
 

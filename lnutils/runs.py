@@ -107,7 +107,88 @@ def read_json(path: Path) -> dict | None:
             f"the result file {path} holds a JSON {type(payload).__name__}, not a result (an object with a "
             f"'config'); {fix}"
         )
+    if (wrong := malformed(payload)) is not None:
+        raise ResultsConflict(f"the result file {path} is malformed: {wrong}; {fix}")
     return payload
+
+
+# what each top-level key of a result file must hold, where present
+RESULT_KEY_TYPES = {
+    "config": dict,
+    "parts": dict,
+    "in_progress": dict,
+    "complete": bool,
+    "provenance": dict,
+    "kind": str,
+}
+
+
+def malformed(payload: dict) -> str | None:
+    """What is wrong with the shape of a result file's payload (a hand edit, a half-merged file), naming
+    the key; None when every key present holds what the readers expect."""
+    for key, kind in RESULT_KEY_TYPES.items():
+        if key in payload and not isinstance(payload[key], kind):
+            return f"'{key}' holds {type(payload[key]).__name__} {payload[key]!r:.60}, not a JSON {_json_kind(kind)}"
+    for key in ("parts", "in_progress"):
+        for name, record in (payload.get(key) or {}).items():
+            if not isinstance(record, dict):
+                return f"'{key}' → '{name}' holds {type(record).__name__} {record!r:.60}, not a JSON object"
+    return None
+
+
+def _json_kind(kind: type) -> str:
+    return {dict: "object", bool: "true/false", str: "string"}[kind]
+
+
+def part_data(record: dict) -> tuple[str, str] | None:
+    """(dataset, checksum) of the data a part was trained on, from its provenance; None where it records
+    none (the adding problem makes its data from the seed)."""
+    data = (record.get("provenance") or {}).get("data")
+    if isinstance(data, dict) and data.get("checksum"):
+        return str(data.get("dataset")), str(data["checksum"])
+    return None
+
+
+def mixed_data(payload: dict, data: dict[str, str] | None = None) -> list[str]:
+    """The parts of a multi-part result (finished or in progress) trained on another copy of a dataset than
+    the others, or than ``data`` ({dataset: checksum}, this run's): one line per part set, naming the
+    parts and both checksums; [] when every dataset was one copy throughout."""
+    copies: dict[str, dict[str, list[str]]] = {}
+    for name, record, _ in result_parts(payload):
+        found = part_data(record)
+        if found is not None:
+            copies.setdefault(found[0], {}).setdefault(found[1], []).append(name)
+    lines = []
+    for dataset, by_checksum in copies.items():
+        wanted = (data or {}).get(dataset)
+        if len((set(by_checksum) | {wanted}) - {None}) <= 1:
+            continue
+        for checksum, names in by_checksum.items():
+            mine = " (and this run)" if checksum == wanted else ""
+            lines.append(f"{dataset} {checksum[:12]}…: {', '.join(names)}{mine}")
+        if wanted is not None and wanted not in by_checksum:
+            lines.append(f"{dataset} {wanted[:12]}…: this run")
+    return lines
+
+
+def data_copy(*datasets) -> dict[str, str]:
+    """{dataset: checksum} of loaded datasets (anything with a ``provenance``; None is skipped)."""
+    return {d.provenance.to_dict()["dataset"]: d.provenance.checksum for d in datasets if d is not None}
+
+
+def refuse_mixed_data(path: Path, payload: dict, data: dict[str, str] | None = None) -> None:
+    """Raise :class:`ResultsConflict` when the parts of ``payload`` (the file ``path``) were trained on
+    different copies of one dataset, or on another copy than this run's ``data``: comparisons across its
+    parts would compare data as well as methods."""
+    lines = mixed_data(payload, data)
+    if lines:
+        shown = "\n".join(f"  {line}" for line in lines)
+        raise ResultsConflict(
+            f"{path} would mix parts trained on different copies of the data (dataset checksum: parts):\n"
+            f"{shown}\nTrain every part on one copy: point LNUTILS_DATA at the copy the file was made with, or "
+            "pass --overwrite (overwrite=True) to train the other parts again on this copy (the old file is "
+            "kept as <name>.replaced-<n>.json), or --results-dir to write elsewhere."
+        )
 
 
 def read_results(name: str, directory: Path | None = None) -> dict | None:
@@ -116,6 +197,7 @@ def read_results(name: str, directory: Path | None = None) -> dict | None:
     for folder in [Path(directory)] if directory is not None else [results_dir(), PACKAGE_RESULTS]:
         found = read_json(folder / name)
         if found is not None:
+            refuse_mixed_data(folder / name, found)
             return found
     return None
 
@@ -390,6 +472,7 @@ def run_parts(
     kind: str = "",
     annotate=None,
     only=None,
+    data=None,
 ) -> dict:
     """Run a profile made of parts, one after another, resumable part by part.
 
@@ -413,11 +496,37 @@ def run_parts(
     finished is not trained again, and a part whose ``train`` raises :class:`PartBusy` (another process is
     training it: :func:`claim`) is skipped for the next.  So two processes started alike share a profile
     part by part; ``only`` can also split it by hand (say, one seed each).
+
+    ``data`` ({dataset: checksum}, this run's copies, or a function that loads them: it is called after
+    the file has been read, so a bad file is refused before any data is loaded) keeps every part of the
+    file on one copy of each dataset: a file whose parts were trained on another copy is refused before
+    any training (:func:`refuse_mixed_data`), unless ``overwrite``, which trains those parts again (the
+    old file kept).
     """
     check_replaceable(path, config, overwrite)
     previous = read_json(path)
     if overwrite and previous is not None:
-        previous = unchanged_parts(previous, config)
+        original, previous = previous, unchanged_parts(previous, config)
+    finished_before = set((previous or {}).get("parts") or {})
+    if any(name not in finished_before and (only is None or name in only) for name in parts):
+        data = data() if callable(data) else data  # loaded only when there is a part to train
+        if previous is not None and not overwrite:
+            refuse_mixed_data(path, previous, data)
+        if previous is not None and overwrite and data:
+            other_data = {
+                name
+                for name, record, _ in result_parts(previous)
+                if (found := part_data(record)) is not None and data.get(found[0], found[1]) != found[1]
+            }
+            if other_data:  # the parts go, the file they were in stays beside it
+                for key in ("parts", "in_progress"):
+                    previous[key] = {name: r for name, r in previous[key].items() if name not in other_data}
+                cleaned = {**original, **previous, "complete": False}
+                with file_lock(path):
+                    atomic_write_bytes(replaced_path(path), json.dumps(original, indent=1).encode())
+                    atomic_write_bytes(path, json.dumps(cleaned, indent=1).encode())
+    else:
+        data = None  # nothing to train: the file is what it is (a reader refuses a mixed one)
     done = dict(previous.get("parts", {})) if previous else {}
     payload = {"kind": kind, "config": config, "parts": done, "complete": all(name in done for name in parts)}
     # parts in progress keep their saved epochs until this run has trained more of them (a lost checkpoint
@@ -430,6 +539,7 @@ def run_parts(
     def save(training: str) -> None:
         def merge(mine: dict, previous: dict) -> dict:
             merged = others_progress(mine, previous, training)
+            refuse_mixed_data(path, merged, data)  # another process, started on another copy
             merged["complete"] = all(name in merged["parts"] for name in parts)
             if annotate is not None:
                 annotate(merged)

@@ -439,3 +439,52 @@ def test_the_model_refuses_an_empty_sequence_and_ids_beyond_its_vocabulary():
         model(torch.zeros(2, 0, dtype=torch.int64))
     with pytest.raises(ValueError, match="must lie in 0 to"):
         model(torch.full((1, 3), 10_000, dtype=torch.int64))
+
+
+def test_the_retrace_judges_only_the_saved_runs_own_corpus(corpus, plays, tmp_path, monkeypatch):
+    """Issue 38 #4: a retrace on another corpus said "does NOT retrace"; it now says it judges nothing."""
+    monkeypatch.setattr(experiment, "profile", lambda name, steps=None, seeds=None: _tiny_profile(name=name))
+    saved = experiment.run_profile(
+        "cpu", progress=False, results_dir=tmp_path, checkpoint_dir=tmp_path / "ck", corpus=corpus
+    )
+    role = next(iter(experiment.profile_from_config(saved["config"]).experiments().items()))
+    role = (role[0], next(iter(role[1])))
+    same = experiment.retrace(saved, role, corpus)
+    assert same["same_data"] and same["live"] == same["saved"]
+    assert "**retraces**" in words.retrace_markdown(same)
+    for play in plays.rglob("*.md"):
+        play.write_text(play.read_text().replace("e", "a"))
+    other = experiment.retrace(saved, role, load_shakespeare(plays))
+    assert not other["same_data"] and other["data"] == [corpus.provenance.checksum, other["data"][1]]
+    text = words.retrace_markdown(other)
+    assert "says **nothing**" in text and "retrace**" not in text
+
+
+def test_a_validation_text_shorter_than_a_window_is_a_clear_error():
+    """Issue 38 #11: a validation play shorter than the context crashed with an IndexError."""
+    with pytest.raises(ValueError, match=r"validation text \(7 characters\) is shorter than .* \(10\)"):
+        experiment.validation_starts(7, 8, 4)
+    assert experiment.validation_starts(10, 8, 2).tolist() == [0, 0]
+
+
+def test_checkpoints_are_named_by_their_configuration(corpus, tmp_path, monkeypatch):
+    """Issue 38 #9: --steps 60 then --steps 80 met the first run's checkpoint (CheckpointMismatch, not even
+    with --overwrite); each configuration now has its own checkpoint, and a mismatch names what differs."""
+
+    def tiny(name, steps=None, seeds=None):
+        return _tiny_profile(name=name, **({"steps": steps} if steps else {}))
+
+    monkeypatch.setattr(experiment, "profile", tiny)
+    where = dict(progress=False, results_dir=tmp_path, checkpoint_dir=tmp_path / "ck", corpus=corpus)
+    experiment.run_profile("cpu", steps=6, time_budget_seconds=1e-9, **where)
+    left = sorted((tmp_path / "ck").glob("*.pt"))
+    assert left  # the first part stopped with its checkpoint
+    longer = experiment.run_profile("cpu", steps=9, overwrite=True, **where)
+    assert longer["complete"] and all(part["steps"][-1] == 9 for part in longer["parts"].values())
+    assert left[0].exists()  # the 6-step run's checkpoint is another file, left for its own run
+    training, encoded = experiment.Training("pre", "layer", 1e-3, 2), experiment.EncodedCorpus.from_corpus(corpus)
+    checkpoint = tmp_path / "six.pt"
+    assert experiment.train_part(tiny("cpu", 6), training, 0, encoded, "cpu", checkpoint, 1e-9, False) is None
+    expected = experiment.fingerprint(tiny("cpu", 9), training, 0, corpus.provenance.checksum)
+    with pytest.raises(experiment.CheckpointMismatch, match=r"profile\.steps: checkpoint 6, this run 9"):
+        experiment._load_checkpoint(checkpoint, expected, "cpu")

@@ -3,6 +3,8 @@ yes or no."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 
 from lnutils.compare import make_verdict
@@ -215,11 +217,12 @@ def test_the_live_check_compares_the_first_epoch_with_the_saved_one(monkeypatch)
         "learning_rates": {name: 1e-3 for name in ERRORS},
     }
     trained = []
+    live_copy = SimpleNamespace(provenance=SimpleNamespace(checksum="b" * 64))
 
     def fake_train(config, dataset_name, device, progress, **kwargs):
         trained.append((config.epochs, config.seeds, config.normalizations))
         history = type("H", (), {"test_error": {config.normalizations[0]: [[0.2011]]}})()
-        return history, {}, None
+        return history, {}, live_copy
 
     monkeypatch.setattr(conv, "train_config", fake_train)
     check = conv.retrace(conv_result([], in_progress=[record]))
@@ -230,6 +233,14 @@ def test_the_live_check_compares_the_first_epoch_with_the_saved_one(monkeypatch)
     check = conv.retrace(conv_result([saved_far_off]))
     assert not check["retraces"] and "does NOT retrace" in conv_words.retrace_markdown(check)
     assert conv.retrace({"parts": {}}) is None and "No saved run" in conv_words.retrace_markdown(None)
+    # issue 38 #4: on another copy of the data the check judges nothing (it printed "does NOT retrace")
+    other_copy = dict(saved_far_off, provenance={"data": {"dataset": "fashion-mnist", "checksum": "a" * 64}})
+    check = conv.retrace(conv_result([other_copy]))
+    assert check["retraces"] is None and not check["same_data"]
+    words = conv_words.retrace_markdown(check)
+    assert "retrace**" not in words and "says **nothing**" in words and "`bbbbbbbbbbbb…`" in words
+    same_copy = dict(saved_far_off, provenance={"data": {"dataset": "fashion-mnist", "checksum": "b" * 64}})
+    assert conv.retrace(conv_result([same_copy]))["retraces"] is False
 
 
 def test_a_run_that_cools_down_is_compared_at_its_last_epoch_and_checked_over_two():

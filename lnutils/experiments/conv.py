@@ -522,6 +522,7 @@ def run_profile(
         time_budget_seconds=time_budget_seconds,
         kind="conv comparison",
         only=only,
+        data=lambda: data_copies(n for c in configs for n in c.datasets),
     )
 
 
@@ -700,6 +701,12 @@ def checked_configs() -> dict[tuple[str, int], ConvConfig]:
     }
 
 
+def data_copies(names) -> dict[str, str]:
+    """{dataset: checksum} of the copies this machine loads: the parts of one result file are all trained
+    on the same copy (:func:`lnutils.runs.refuse_mixed_data`)."""
+    return runs.data_copy(*(load_dataset(name) for name in sorted(set(names))))
+
+
 def budget_check_configs() -> dict[tuple[str, int], ConvConfig]:
     """Per checked (dataset, batch size), the checked part with the longer budget."""
     return {
@@ -736,6 +743,7 @@ def run_budget_check(device="cpu", progress=True, results_dir=None, checkpoint_d
         parts,
         time_budget_seconds=time_budget_seconds,
         kind="conv budget check",
+        data=lambda: data_copies(dataset for dataset, _ in longer),
     )
 
 
@@ -858,9 +866,11 @@ def retrace(result: dict, normalization: str = LAYER_NORM, seed: int = 0, device
     saved = record["config"]
     config = ConvConfig(**{**saved, **first_epoch_only(saved), "seeds": [seed], "normalizations": [normalization]})
     started = time.perf_counter()
-    history, _, _ = train_config(config, record["dataset"], device, progress)
+    history, _, dataset = train_config(config, record["dataset"], device, progress)
     saved = record["curves"]["test_error"][normalization][0][record["config"]["seeds"].index(seed)]
-    comparison = retrace_comparison(history.test_error[normalization][0][0], saved, seed, time.perf_counter() - started)
+    data = ((runs.part_data(record) or (None, None))[1], dataset.provenance.checksum)
+    live = history.test_error[normalization][0][0]
+    comparison = retrace_comparison(live, saved, seed, time.perf_counter() - started, data)
     return {
         "dataset": record["dataset"],
         "batch_size": record["batch_size"],

@@ -614,6 +614,12 @@ def run_profile(
         raise ValueError(f"no part at batch size(s) {unknown}; the {profile} profile has {trained}")
     commit = environment.git_commit()
     seed_parts = {name for name in configs if (profile, configs[name].batch_size) in SEED_PARTS}
+    loaded = []  # one copy for every part (the file refuses parts trained on another), loaded when needed
+
+    def dataset():
+        if not loaded:
+            loaded.append(load_mnist())
+        return loaded[0]
 
     def part(config: RunConfig, one_seed: bool):
         name = f"mnist_{profile}_b{config.batch_size}_{runs.config_tag(asdict(config))}.pt"  # new rates: a new name
@@ -636,6 +642,7 @@ def run_profile(
                     time_budget_seconds=seconds_left,
                     on_record=save,
                     commit=commit,
+                    dataset=dataset(),
                 )
             if runs.ran_out_of_time(history, config.epochs):
                 return None
@@ -651,6 +658,7 @@ def run_profile(
         time_budget_seconds=time_budget_seconds,
         kind="figure 6 run",
         only=[name for name, c in configs.items() if c.batch_size in batch_sizes] if batch_sizes else None,
+        data=lambda: runs.data_copy(dataset()),
     )
 
 

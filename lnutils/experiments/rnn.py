@@ -476,7 +476,12 @@ def run_profile(
             config.seeds = list(seeds)
     adding = adding_settings(profile, steps=adding_steps)
     commit = environment.git_commit()
-    dataset = None
+    loaded = []  # one copy for every part (the file refuses parts trained on another), loaded when needed
+
+    def mnist_copy():
+        if not loaded:
+            loaded.append(load_mnist())
+        return loaded[0]
 
     def sequential_part(setting: str, config: SequentialMNISTConfig):
         checkpoint = Path(checkpoint_dir or runs.checkpoint_dir()) / checkpoint_name(profile, setting)
@@ -486,8 +491,6 @@ def run_profile(
                 return train_claimed(seconds_left, save_progress)
 
         def train_claimed(seconds_left, save_progress):
-            nonlocal dataset
-            dataset = dataset if dataset is not None else load_mnist()
             print(f"sequential MNIST, {setting}: {len(config.cells)} cells × {len(config.seeds)} seed(s)")
 
             def with_commit(record: dict) -> dict:
@@ -500,7 +503,7 @@ def run_profile(
 
             history, _, record = run_sequential_mnist(
                 config,
-                dataset,
+                mnist_copy(),
                 device,
                 progress,
                 checkpoint=checkpoint,
@@ -546,6 +549,7 @@ def run_profile(
         time_budget_seconds=time_budget_seconds,
         kind="rnn comparison",
         only=None if only is None else only + ["adding"],
+        data=lambda: runs.data_copy(mnist_copy()),
     )
 
 
@@ -750,7 +754,10 @@ def retrace(result: dict, cell: str = "LN-LSTM", seed: int = 0, dataset=None, de
     # grouped form computes the same function but rounds differently, and training amplifies that)
     grouping = record.get("provenance", {}).get("stack_grouping") or {"grouped": False}
     started = time.perf_counter()
+    dataset = dataset if dataset is not None else load_mnist()
     history, _, _ = run_sequential_mnist(config, dataset, device, progress, grouped=grouping["grouped"])
     saved = record["curves"]["test_error"][cell][0][record["config"]["seeds"].index(seed)]
-    comparison = retrace_comparison(history.test_error[cell][0][0], saved, seed, time.perf_counter() - started)
+    data = ((runs.part_data(record) or (None, None))[1], dataset.provenance.checksum)
+    live = history.test_error[cell][0][0]
+    comparison = retrace_comparison(live, saved, seed, time.perf_counter() - started, data)
     return {"setting": "batch 64", "cell": cell} | comparison

@@ -195,8 +195,13 @@ def batch_starts(seed: int, step: int, length: int, context: int, batch_size: in
     return torch.randint(0, length - context - 1, (batch_size,), generator=generator)
 
 
-def validation_starts(length: int, context: int, count: int) -> torch.Tensor:
+def validation_starts(length: int, context: int, count: int, what: str = "validation text") -> torch.Tensor:
     """Fixed, evenly spread windows of the validation plays (the same for every run)."""
+    if length < context + 2:
+        raise ValueError(
+            f"the {what} ({length} characters) is shorter than one window of the context + 2 ({context + 2}): "
+            "hold out a longer play, or train with a shorter context"
+        )
     return torch.linspace(0, length - context - 2, count).long()
 
 
@@ -245,7 +250,7 @@ def hidden_and_gradients(model: CharTransformer, ids: torch.Tensor, targets: tor
 def initialization_probe(settings: Profile, corpus: EncodedCorpus, device="cpu") -> dict:
     """Experiment 1, numbers only: per placement, (seeds, layers) arrays for the probe model and
     (seeds, depths) arrays of the last layer's gradient norm for every depth in ``probe_depths``."""
-    starts = validation_starts(len(corpus.train), settings.context, settings.probe_batch)
+    starts = validation_starts(len(corpus.train), settings.context, settings.probe_batch, "training text")
     ids, targets = windows(corpus.train, starts, settings.context)
     result = {"width": settings.width, "layers": settings.probe_layers, "depths": list(settings.probe_depths)}
     for placement in PLACEMENTS:
@@ -346,8 +351,12 @@ def _load_checkpoint(path: Path, expected: dict, device) -> dict | None:
             f"the checkpoint {path} cannot be read ({type(error).__name__}: {error}); delete it"
         ) from None
     if not isinstance(state, dict) or state.get("fingerprint") != expected:
+        found = state.get("fingerprint") if isinstance(state, dict) else None
+        changes = runs.config_changes(found, expected) if isinstance(found, dict) else []
+        shown = "".join(f"\n  {key}: checkpoint {was!r}, this run {now!r}" for key, was, now in changes[:8])
         raise CheckpointMismatch(
-            f"the checkpoint {path} was written by another part or configuration; delete it to start afresh"
+            f"the checkpoint {path} was written by another part or configuration{'; what differs:' if shown else ''}"
+            f"{shown}\ndelete it to start afresh"
         )
     return state
 
@@ -500,7 +509,9 @@ def run_profile(
 
     def part(training: Training, seed: int):
         def train(seconds_left):
-            checkpoint = folder / f"transformer_{name}_{training.key}_seed{seed}.pt" if save else None
+            # named by the part's whole configuration: another --steps or corpus never meets this checkpoint
+            tag = runs.config_tag(fingerprint(settings, training, seed, encoded.checksum))
+            checkpoint = folder / f"transformer_{name}_{training.key}_seed{seed}_{tag}.pt" if save else None
             if checkpoint is not None:
                 checkpoint.parent.mkdir(parents=True, exist_ok=True)
             return train_part(settings, training, seed, encoded, device, checkpoint, seconds_left, progress)
@@ -565,6 +576,8 @@ def retrace(saved: dict, role: tuple[str, str], corpus: Corpus, device="cpu", ev
         "saved": saved_losses,
         "tolerance": RETRACE_TOLERANCE_NATS,
         "seconds": live["seconds"],
+        "data": [saved["config"].get("data"), corpus.provenance.checksum],
+        "same_data": saved["config"].get("data") in (None, corpus.provenance.checksum),
     }
 
 

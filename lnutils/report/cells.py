@@ -249,12 +249,26 @@ def retrace_sentence(check: dict | None, what: str) -> str:
     ``retrace``), in words; ``what`` names the network retrained."""
     if check is None:
         return "No saved run to retrace in this build."
-    retraces = "retraces" if check["retraces"] else "does NOT retrace"
-    return (
+    trained = (
         f"This build trained {what}, seed {check['seed']}, again for epoch {check['epoch']} of the saved run: "
         f"test error {check['live']:.2f} % against the saved {check['saved']:.2f} % (a difference of "
-        f"{check['difference']:.2f} points; tolerance {check['tolerance']} points, as other thread counts round "
+        f"{check['difference']:.2f} points"
+    )
+    if not check.get("same_data", True):
+        return f"{trained}). {other_data_words(*check['data'])}"
+    retraces = "retraces" if check["retraces"] else "does NOT retrace"
+    return (
+        f"{trained}; tolerance {check['tolerance']} points, as other thread counts round "
         f"differently). The code **{retraces}** the saved run."
+    )
+
+
+def other_data_words(saved: str, live: str) -> str:
+    """Why a live check on another copy of the data judges nothing."""
+    return (
+        f"This machine's copy of the data is not the one the saved run was trained on (checksum `{live[:12]}…`, "
+        f"saved `{saved[:12]}…`), so the two need not agree and the check says **nothing** about the code; "
+        "point `LNUTILS_DATA` at the saved run's copy to make it."
     )
 
 

@@ -8,7 +8,7 @@ import math
 import numpy as np
 
 from lnutils.experiments import transformer as experiment
-from lnutils.report.cells import key_answers, verdict_summary, verdict_table
+from lnutils.report.cells import key_answers, other_data_words, verdict_summary, verdict_table
 from lnutils.transformer import NORMS, PLACEMENTS
 
 LN2 = math.log(2)
@@ -227,6 +227,11 @@ def retrace_markdown(check: dict) -> str:
             f"retrace; the live run reached {check['live'][-1]:.3f} nats at step {check['steps'][-1]}."
         )
     difference = max(abs(a - b) for a, b in zip(check["live"], check["saved"]))
+    if not check.get("same_data", True):
+        return (
+            f"Live check ({check['seconds']:.0f} s): `{check['setting']}`, seed {check['seed']}, validation loss "
+            f"live {check['live'][-1]:.4f} nats, saved {check['saved'][-1]:.4f}. {other_data_words(*check['data'])}"
+        )
     retraces = "retraces" if difference <= check["tolerance"] else "does NOT retrace"
     return (
         f"Live check ({check['seconds']:.0f} s): `{check['setting']}`, seed {check['seed']}, trained again for "
