@@ -122,6 +122,8 @@ def add_common_arguments(parser: argparse.ArgumentParser, profile: bool = True, 
 def check_writable(parser: argparse.ArgumentParser, what: str, path) -> None:
     """A folder the run will write to exists (or is created) and takes a file: checked before any
     training, so that a typo costs seconds, not the hours of a first epoch or part."""
+    if os.path.exists(path) and not os.path.isdir(path):
+        parser.error(f"cannot write the {what} to {path}: it is a file, not a folder; choose a folder")
     try:
         os.makedirs(path, exist_ok=True)
         probe = os.path.join(path, f".lnutils-write-test-{os.getpid()}")

@@ -69,10 +69,21 @@ def claim(checkpoint: Path, wait: bool = False):
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def folder_from_environment(name: str) -> Path | None:
+    """The folder an environment variable names; None when it is unset or empty.  A value of blanks only
+    (a quoting slip) is an error: it would make a folder named by spaces."""
+    value = os.environ.get(name)
+    if not value:
+        return None
+    if not value.strip():
+        raise ValueError(f"${name} is {value!r} (blanks only): unset it, or set it to a folder")
+    return Path(value).expanduser()
+
+
 def results_dir() -> Path:
     """Where result files are written (see the module docstring)."""
-    if os.environ.get("LNUTILS_RESULTS"):
-        return Path(os.environ["LNUTILS_RESULTS"]).expanduser()
+    if (chosen := folder_from_environment("LNUTILS_RESULTS")) is not None:
+        return chosen
     if environment.checkout_root() is not None:
         return PACKAGE_RESULTS
     return Path("~/.local/share/lnutils/results").expanduser()
@@ -80,8 +91,8 @@ def results_dir() -> Path:
 
 def checkpoint_dir() -> Path:
     """Where checkpoints are written (see the module docstring)."""
-    if os.environ.get("LNUTILS_CHECKPOINTS"):
-        return Path(os.environ["LNUTILS_CHECKPOINTS"]).expanduser()
+    if (chosen := folder_from_environment("LNUTILS_CHECKPOINTS")) is not None:
+        return chosen
     checkout = environment.checkout_root()
     if checkout is not None:
         return checkout / "_build" / "checkpoints"

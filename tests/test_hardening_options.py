@@ -474,3 +474,36 @@ def test_values_a_profile_cannot_use_exit_2_before_any_work(arguments, message, 
     with pytest.raises(SystemExit) as exit_info:
         experiments_cli.main([*arguments, "--results-dir", str(tmp_path)])
     assert exit_info.value.code == 2 and message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "environment, arguments, message",
+    [
+        ({"LNUTILS_RESULTS": " "}, [], "$LNUTILS_RESULTS is ' ' (blanks only)"),
+        ({"LNUTILS_CHECKPOINTS": "  "}, [], "$LNUTILS_CHECKPOINTS is '  ' (blanks only)"),
+        ({}, ["--results-dir", "/dev/null"], "/dev/null: it is a file, not a folder"),
+    ],
+)
+def test_an_odd_output_location_exits_2_before_any_work(environment, arguments, message, capsys, monkeypatch):
+    """Issue 38 #21: a blank $LNUTILS_RESULTS made a folder named ' '; --results-dir /dev/null said
+    'File exists'."""
+    monkeypatch.setattr(mnist, "load_mnist", lambda: pytest.fail("read data before refusing"))
+    for name in ("LNUTILS_RESULTS", "LNUTILS_CHECKPOINTS"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(SystemExit) as exit_info:
+        experiments_cli.main(["mnist", "run", "--profile", "quick", *arguments])
+    assert exit_info.value.code == 2 and message in capsys.readouterr().err
+    assert not any(part == " " for part in os.listdir("."))
+
+
+def test_a_selection_cut_short_by_its_time_budget_chooses_no_rates(capsys, tmp_path, monkeypatch):
+    """Issue 38 #18: a selection stopped by --time-budget after 1 of 3 epochs must not print its rates."""
+    partial = {"complete": False, "epochs_done": 1, "epochs": 3, "chosen": {"layer norm": 3e-5}}
+    monkeypatch.setattr(mnist, "select_learning_rates_run", lambda *a, **k: partial)
+    for name in ("LNUTILS_RESULTS", "LNUTILS_CHECKPOINTS"):
+        monkeypatch.setenv(name, str(tmp_path))
+    experiments_cli.main(["mnist", "select", "--batch-size", "4", "--time-budget", "0.01"])
+    out = capsys.readouterr().out
+    assert "chosen learning rates" not in out and "stopped after 1 of 3 epochs" in out and "no rates" in out

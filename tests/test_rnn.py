@@ -345,3 +345,35 @@ def test_the_retrace_runs_the_saved_run_s_own_computation(grouping, monkeypatch)
     copy = SimpleNamespace(provenance=SimpleNamespace(checksum="f" * 64))  # the data the test never reads
     check = rnn.retrace({"parts": {"batch 64": record}}, dataset=copy)
     assert check["retraces"] and seen == [False if grouping is None else None]
+
+
+def test_the_adding_part_keeps_its_time_budget_and_resumes_by_seed(tmp_path, monkeypatch):
+    """Issue 38 #7: the adding part ignored --time-budget.  It now stops between seeds and keeps the
+    seeds it finished, so the next run trains only the rest."""
+    clock = {"now": 0.0}
+    trained = []
+
+    def fake_adding(seed, **settings):
+        trained.append(seed)
+        clock["now"] += 100.0  # each seed takes 100 s
+        return {"LSTM": {"train_loss": [0.1] * 100, "test_mse": {30: 0.01 * (seed + 1)}}}
+
+    def fake_sequential(config, dataset, device, progress, checkpoint=None, time_budget_seconds=None, **kw):
+        history = type("H", (), {"epoch_seconds": [1.0] * config.epochs})()
+        return history, {}, {"config": {}, "curves": {}, "provenance": {}}
+
+    monkeypatch.setattr(rnn, "run_sequential_mnist", fake_sequential)
+    monkeypatch.setattr(rnn, "train_adding", fake_adding)
+    monkeypatch.setattr(rnn, "load_mnist", lambda: None)
+    monkeypatch.setattr(rnn.time, "perf_counter", lambda: clock["now"])
+    seeds = [0, 1, 2]
+    where = dict(results_dir=tmp_path, checkpoint_dir=tmp_path, progress=False, seeds=seeds)
+    stopped = rnn.run_profile("quick", time_budget_seconds=150.0, **where)
+    assert "adding" not in stopped["parts"] and trained == seeds[:2]  # the budget is checked between seeds
+    trained.clear()
+    done = rnn.run_profile("quick", **where)
+    assert trained == seeds[2:] and done["complete"]
+    assert [done["parts"]["adding"]["results_by_seed"][str(s)]["LSTM"]["test_mse"]["30"] for s in seeds] == [
+        pytest.approx(0.01 * (s + 1)) for s in seeds
+    ]
+    assert not list(tmp_path.glob("rnn_quick_adding_*.json"))  # the kept seeds go once the part is saved

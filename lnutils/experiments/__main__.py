@@ -230,9 +230,12 @@ def main(argv=None) -> int:
     refuse_unused_options(args)
     device = resolve_common(args.parser, args)
     refuse_bad_values(args)
-    check_writable(args.parser, "result files", runs.results_dir())
-    if args.command in ("run", "budget") or args.experiment == "mnist":
-        check_writable(args.parser, "checkpoints", runs.checkpoint_dir())
+    try:
+        check_writable(args.parser, "result files", runs.results_dir())
+        if args.command in ("run", "budget") or args.experiment == "mnist":
+            check_writable(args.parser, "checkpoints", runs.checkpoint_dir())
+    except ValueError as error:  # a blank $LNUTILS_RESULTS or $LNUTILS_CHECKPOINTS
+        args.parser.error(str(error))
     environment.describe()
     runners = {"mnist": run_mnist, "conv": run_conv, "rnn": run_rnn, "transformer": run_transformer}
     runners[args.experiment](args, device)

@@ -14,6 +14,7 @@ Command line (:mod:`lnutils.experiments`)::
 from __future__ import annotations
 
 import copy
+import json
 import re
 import time
 from dataclasses import asdict, dataclass, field
@@ -519,10 +520,26 @@ def run_profile(
     adding_seeds = sorted({seed for config in configs.values() for seed in config.seeds})  # the profile's seeds
 
     def adding_part(seconds_left):
+        """One seed after another; each finished seed is kept beside the checkpoints, so a time budget
+        (checked between seeds) or an interruption loses at most the seed in training."""
         start = time.perf_counter()
-        by_seed = {
-            str(seed): train_adding(**adding, seed=seed, progress=progress, device=device) for seed in adding_seeds
-        }
+        tag = runs.config_tag({"adding": adding, "seeds": adding_seeds})
+        folder = Path(checkpoint_dir or runs.checkpoint_dir())
+        by_seed = {}
+        for seed in adding_seeds:
+            kept = folder / f"rnn_{profile}_adding_{tag}_seed{seed}.json"
+            if (found := runs.read_json(kept)) is not None:
+                by_seed[str(seed)] = found["result"]
+                continue
+            if seconds_left is not None and time.perf_counter() - start >= seconds_left:
+                print(f"adding problem: time budget spent before seed {seed}; run again to resume")
+                return None
+            result = json.loads(json.dumps(train_adding(**adding, seed=seed, progress=progress, device=device)))
+            folder.mkdir(parents=True, exist_ok=True)
+            runs.write_json(kept, {"config": {"seed": seed}, "result": result})
+            by_seed[str(seed)] = result
+        for seed in adding_seeds:
+            (folder / f"rnn_{profile}_adding_{tag}_seed{seed}.json").unlink(missing_ok=True)
         return {
             "settings": {k: list(v) if isinstance(v, tuple) else v for k, v in adding.items()},
             "seeds": list(adding_seeds),
