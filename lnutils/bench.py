@@ -209,7 +209,7 @@ def _plain_steps(networks, optimizers, inputs, y) -> None:
         optimizer.step()
 
 
-def bench_stacks(batch_sizes=(128, 4), seeds=(0, 1, 2), steps=None, device="cpu") -> list[dict]:
+def bench_stacks(batch_sizes=(128, 4), seeds=(0, 1, 2), steps=None, device="cpu", warmup=1) -> list[dict]:
     """Seconds per training step of the conv and recurrent stacks (K networks stepped together) against a
     plain loop over the same K networks, side by side in one run, with the achieved GFLOP/s (counted by
     torch's FlopCounterMode) as a fraction of the machine's measured float32 matmul peak."""
@@ -234,11 +234,14 @@ def bench_stacks(batch_sizes=(128, 4), seeds=(0, 1, 2), steps=None, device="cpu"
         for kind, make in kinds.items():
             stack = make().to(device)
             fused = make_optimizer({"stack": stack}, {"stack": 1e-3})
-            _stack_step(stack, fused, x, y)
+            for _ in range(warmup):
+                _stack_step(stack, fused, x, y)
             stacked = min(_timed(lambda: _stack_step(stack, fused, x, y), device) for _ in range(n_steps))
             networks = [network for network in make().to(device).networks]
             inputs = [stack.prepare(batch) for batch in x]
             optimizers = [torch.optim.Adam(network.parameters(), lr=1e-3) for network in networks]
+            for _ in range(warmup):
+                _plain_steps(networks, optimizers, inputs, y)
             with FlopCounterMode(display=False) as counter:  # the work itself, counted on the plain networks
                 _plain_steps(networks, optimizers, inputs, y)
             flops = counter.get_total_flops()
@@ -258,7 +261,10 @@ def bench_stacks(batch_sizes=(128, 4), seeds=(0, 1, 2), steps=None, device="cpu"
     return rows
 
 
-def bench_norms(shapes=((128, 1000), (4, 1000), (2048, 384)), repeats=50, device="cpu") -> list[dict]:
+NORM_SHAPES = ((128, 1000), (4, 1000), (2048, 384))
+
+
+def bench_norms(shapes=NORM_SHAPES, repeats=50, device="cpu", warmup=3) -> list[dict]:
     """Forward + backward time of each normalization, the book's and PyTorch's fused ones, side by side:
     "× torch fused" against the same layer's fused kernel, "× LN fused" against layer norm's (RMSNorm's
     speed claim, Zhang & Sennrich 2019: 7-64 % faster than LN).  (2048, 384) is one Transformer batch
@@ -282,7 +288,7 @@ def bench_norms(shapes=((128, 1000), (4, 1000), (2048, 384)), repeats=50, device
         alpha = torch.full((1,), 0.5, device=device, requires_grad=True)
         baseline = {}
         for (layer, variant), function in variants.items():
-            seconds = forward_backward_seconds(function, x, g, b, repeats=repeats)
+            seconds = forward_backward_seconds(function, x, g, b, repeats=repeats, warmup=warmup)
             baseline.setdefault(layer, seconds)
             rows.append(
                 {
@@ -310,7 +316,9 @@ def print_table(rows: list[dict]) -> None:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("what", choices=["train", "norms", "stacks"])
-    parser.add_argument("--batch-sizes", type=positive_int, nargs="+", default=[128, 4])
+    parser.add_argument(
+        "--batch-sizes", type=positive_int, nargs="+", default=None, help="default 128 4 (norms: its own shapes)"
+    )
     parser.add_argument("--steps", type=positive_int, default=None, help="timed steps per network (at least 1)")
     parser.add_argument("--warmup", type=whole_number, default=None, help="untimed steps before timing")
     parser.add_argument(
@@ -320,10 +328,13 @@ def main(argv=None) -> int:
         help="cpu, cuda, cuda:N or mps (default: the GPU when there is one)",
     )
     args = parser.parse_args(argv)
+    if args.batch_sizes is not None and len(set(args.batch_sizes)) != len(args.batch_sizes):
+        parser.error(f"--batch-sizes must be distinct (a repeated size is timed twice), got {args.batch_sizes}")
+    batch_sizes = args.batch_sizes or [128, 4]
     device = args.device or environment.pick_device()
     environment.describe()
     if args.what == "train":
-        rows = bench_train(args.batch_sizes, steps=args.steps, warmup=args.warmup, device=device)
+        rows = bench_train(batch_sizes, steps=args.steps, warmup=args.warmup, device=device)
         print_table(rows)
         peak = matmul_peak_gflops(device=device)
         for row in rows:
@@ -333,9 +344,12 @@ def main(argv=None) -> int:
                     f"measured float32 matmul peak (2048², {100 * row['GFLOP/s'] / peak:.0f}%)"
                 )
     elif args.what == "stacks":
-        print_table(bench_stacks(args.batch_sizes, steps=args.steps, device=device))
-    else:
-        print_table(bench_norms(device=device))
+        warmup = 1 if args.warmup is None else args.warmup
+        print_table(bench_stacks(batch_sizes, steps=args.steps, device=device, warmup=warmup))
+    else:  # rows of 1000 features per batch size given, else the default shapes (a Transformer batch among them)
+        shapes = NORM_SHAPES if args.batch_sizes is None else tuple((b, 1000) for b in args.batch_sizes)
+        warmup = 3 if args.warmup is None else args.warmup
+        print_table(bench_norms(shapes, repeats=args.steps or 50, device=device, warmup=warmup))
     return 0
 
 
