@@ -203,14 +203,33 @@ def refuse_mixed_data(path: Path, payload: dict, data: dict[str, str] | None = N
 
 
 def read_results(name: str, directory: Path | None = None) -> dict | None:
-    """Result file ``name`` (e.g. ``mnist_paper.json``): from ``directory`` (default
-    :func:`results_dir`), else the copy shipped with lnutils, else None."""
-    for folder in [Path(directory)] if directory is not None else [results_dir(), PACKAGE_RESULTS]:
-        found = read_json(folder / name)
+    """Result file ``name`` (e.g. ``mnist_paper.json``): from ``directory`` when given, or from the folder
+    ``$LNUTILS_RESULTS`` (``--results-dir``) names when it holds it; else the copy shipped with lnutils (the
+    book's evidence), unless the default results folder of an installed lnutils holds more of that same run
+    (:func:`continues`); else that folder's; else None."""
+    if directory is not None:
+        found = read_json(Path(directory) / name)
         if found is not None:
-            refuse_mixed_data(folder / name, found)
-            return found
-    return None
+            refuse_mixed_data(Path(directory) / name, found)
+        return found
+    yours, shipped = read_json(results_dir() / name), read_json(PACKAGE_RESULTS / name)
+    if folder_from_environment("LNUTILS_RESULTS") is not None and yours is not None:
+        chosen, where = yours, results_dir()  # a folder the user named (--results-dir): theirs to read
+    else:  # the default folder of an installed lnutils: the shipped evidence first
+        chosen, where = (shipped, PACKAGE_RESULTS) if shipped is not None else (yours, results_dir())
+        if yours is not None and shipped is not None and continues(yours, shipped):
+            chosen, where = yours, results_dir()  # more of the shipped run itself (the same configuration)
+    if chosen is not None:
+        refuse_mixed_data(where / name, chosen)
+    return chosen
+
+
+def continues(yours: dict, shipped: dict) -> bool:
+    """Whether a user's result is more of the shipped one: the same configuration and data, and at least as
+    much of it.  Only then does it take the shipped result's place; any other run of the user's (a 2-step
+    try, another configuration) never shadows the book's evidence: read it with ``directory``."""
+    same = yours.get("config") == shipped.get("config") and data_checksum(yours) == data_checksum(shipped)
+    return same and size_of(yours) >= size_of(shipped)
 
 
 @contextlib.contextmanager

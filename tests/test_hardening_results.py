@@ -103,3 +103,29 @@ def test_a_hand_edited_file_of_wrong_types_is_one_clear_error(tmp_path, edit, na
         runs.read_results(path.name, tmp_path)
     message = str(refused.value)
     assert str(path) in message and named in message and "malformed" in message
+
+
+def test_in_an_installed_lnutils_a_users_run_never_shadows_the_shipped_evidence(tmp_path, monkeypatch):
+    """Issue 38 #3: after `pip install .`, a 2-step run from another folder replaced the shipped 30-part
+    result in `saved_results`.  The shipped result now wins, unless the user's is more of that same run."""
+    shipped_folder = tmp_path / "package"
+    shipped_folder.mkdir()
+    monkeypatch.setattr(runs, "PACKAGE_RESULTS", shipped_folder)
+    monkeypatch.setattr(runs.environment, "checkout_root", lambda: None)
+    monkeypatch.delenv("LNUTILS_RESULTS", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    yours_folder = runs.results_dir()
+    assert yours_folder == tmp_path / "home" / ".local" / "share" / "lnutils" / "results"
+    yours_folder.mkdir(parents=True)
+    shipped = {"config": CONFIG, "parts": {"batch 4": record("mnist", COPY_A)}, "complete": False}
+    (shipped_folder / "mnist_quick.json").write_text(json.dumps(shipped))
+    short_try = {"config": {"profile": "quick", "steps": 2}, "parts": {}, "complete": True}
+    (yours_folder / "mnist_quick.json").write_text(json.dumps(short_try))
+    assert runs.read_results("mnist_quick.json") == shipped
+    assert runs.read_results("mnist_quick.json", yours_folder) == short_try  # read as theirs, when asked
+    more = {**shipped, "parts": {**shipped["parts"], "batch 128": record("mnist", COPY_A)}, "complete": True}
+    (yours_folder / "mnist_quick.json").write_text(json.dumps(more))
+    assert runs.read_results("mnist_quick.json") == more  # the same run, carried further
+    monkeypatch.setenv("LNUTILS_RESULTS", str(yours_folder))  # a folder named on purpose is read first
+    (yours_folder / "mnist_quick.json").write_text(json.dumps(short_try))
+    assert runs.read_results("mnist_quick.json") == short_try
