@@ -79,6 +79,7 @@ def _finishes(function, args, seconds: float) -> bool:
     pid = os.fork()
     if pid == 0:  # the copy: run it, say nothing, leave without running any clean-up of the parent's
         try:
+            _die_with_parent()
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, 1), os.dup2(devnull, 2)
             torch.set_num_threads(1)
@@ -88,14 +89,31 @@ def _finishes(function, args, seconds: float) -> bool:
         finally:
             os._exit(0)
     deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        done, _ = os.waitpid(pid, os.WNOHANG)
-        if done:
-            return True
-        time.sleep(0.005)
-    os.kill(pid, signal.SIGKILL)
-    os.waitpid(pid, 0)
-    return False
+    try:
+        while time.monotonic() < deadline:
+            done, _ = os.waitpid(pid, os.WNOHANG)
+            if done:
+                pid = None
+                return True
+            time.sleep(0.005)
+        return False
+    finally:  # out of time, or the student pressed stop (Ctrl-C, Jupyter's interrupt): the copy goes too
+        if pid is not None:
+            with contextlib.suppress(ProcessLookupError, ChildProcessError):
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+
+
+def _die_with_parent() -> None:
+    """Linux: the forked copy is killed when the process that forked it dies (a kernel shut down hard
+    must not leave a copy spinning).  Elsewhere nothing: the parent's clean-up kills it."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
 
 
 def _call(what: str, function, *args):

@@ -1,5 +1,7 @@
 """The students' self-checks (lnutils.check) pass for correct code and catch the classic bugs."""
 
+import os
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -319,3 +321,32 @@ def test_a_missing_alpha_gradient_is_named_alpha_when_weight_and_bias_are_none(c
     out = capsys.readouterr().out
     assert "gradient of alpha" in out and "gradient of weight differs (no gradient" not in out
     assert check.labelled([1, None, None, 2]) == [("input", 1), ("alpha", 2)]
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="the probe copy is forked where fork exists")
+def test_stopping_a_check_leaves_no_probe_copy_running(monkeypatch):
+    """Issue 38 #6: Ctrl-C (or Jupyter's interrupt, which reaches only the kernel) during a self-check left
+    the forked probe copy spinning forever.  The interrupted wait now kills and reaps it."""
+    forked = []
+    real_fork = os.fork
+
+    def recording_fork():
+        pid = real_fork()
+        if pid:
+            forked.append(pid)
+        return pid
+
+    def endless(*args):
+        while True:
+            pass
+
+    def interrupted_sleep(seconds):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(check.os, "fork", recording_fork)
+    monkeypatch.setattr(check.time, "sleep", interrupted_sleep)
+    with pytest.raises(KeyboardInterrupt):
+        check._finishes(endless, (), 30.0)
+    assert len(forked) == 1
+    with pytest.raises(ChildProcessError):  # already killed and reaped: no such child any more
+        os.waitpid(forked[0], os.WNOHANG)
