@@ -169,18 +169,46 @@ class LayerNormFunction(torch.autograd.Function):
     would keep, and recomputes μ, 1/σ and â from a in the backward pass.  Because that recomputation
     is made of differentiable operations on a and g, second derivatives (a gradient penalty,
     ``create_graph=True``) are correct too.
+
+    The forward pass takes no ``ctx`` (``setup_context`` stores what backward needs), so the Function
+    works under ``torch.func`` (``vmap``, ``grad``, ``jacrev``: its vmap rule is generated from these
+    torch operations) and forward-mode AD (``jvp`` below), as :func:`torch.nn.functional.layer_norm` does.
     """
 
+    generate_vmap_rule = True
+
     @staticmethod
-    def forward(ctx, input: Tensor, weight: Tensor | None, bias: Tensor | None, num_dims: int, eps: float):
+    def forward(input: Tensor, weight: Tensor | None, bias: Tensor | None, num_dims: int, eps: float):
         dims = tuple(range(input.dim() - num_dims, input.dim()))
         normalized, _ = _normalize(input, dims, eps)
-        output = _scale_and_shift(normalized, weight, bias).to(input.dtype)
+        return _scale_and_shift(normalized, weight, bias).to(input.dtype)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        input, weight, bias, num_dims, eps = inputs
         ctx.save_for_backward(input, weight)
-        ctx.dims, ctx.eps = dims, eps
+        ctx.save_for_forward(input, weight)
+        ctx.dims, ctx.eps = tuple(range(input.dim() - num_dims, input.dim())), eps
         ctx.input_dtype = input.dtype
         ctx.bias_dtype = bias.dtype if bias is not None else None
-        return output
+
+    @staticmethod
+    def jvp(ctx, input_t, weight_t, bias_t, _num_dims_t, _eps_t):
+        """Forward mode: dâ = (1/σ)(da − mean(da) − â · mean(â ⊙ da)), dy = dg ⊙ â + g ⊙ dâ + db."""
+        input, weight = ctx.saved_tensors
+        normalized, inv_sigma = _normalize(input, ctx.dims, ctx.eps)
+        tangent = torch.zeros_like(normalized)
+        if input_t is not None:
+            da = input_t.to(normalized.dtype)
+            mean_da = da.mean(dim=ctx.dims, keepdim=True)
+            mean_da_dot = (da * normalized).mean(dim=ctx.dims, keepdim=True)
+            d_normalized = inv_sigma * (da - mean_da - normalized * mean_da_dot)
+            tangent = tangent + (d_normalized * weight if weight is not None else d_normalized)
+        if weight_t is not None:
+            tangent = tangent + weight_t * normalized
+        if bias_t is not None:
+            tangent = tangent + bias_t
+        return tangent.to(ctx.input_dtype)
 
     @staticmethod
     def backward(ctx, grad_output: Tensor):
@@ -252,21 +280,49 @@ class BatchNormFunction(torch.autograd.Function):
     Backward (same compact form as layer norm, means now over the batch):
         ∂L/∂a = (1/σ) (ĝ − mean(ĝ) − â · mean(ĝ ⊙ â)),  with ĝ = γ ∂L/∂y.
     Returns the output and the batch statistics (μ_B, biased σ_B²) for the running averages.
+    As :class:`LayerNormFunction`, it works under ``torch.func`` and forward-mode AD.
     """
 
+    generate_vmap_rule = True
+
     @staticmethod
-    def forward(ctx, input: Tensor, weight: Tensor | None, bias: Tensor | None, eps: float):
+    def forward(input: Tensor, weight: Tensor | None, bias: Tensor | None, eps: float):
         dims = (0,) + tuple(range(2, input.dim()))
         compute = input.to(_compute_dtype(input))
         mu, var = _mean_and_var(compute, dims)
         normalized = (compute - mu) * torch.rsqrt(var + eps)
         output = _scale_and_shift(normalized, weight, bias, _channel_shape(input)).to(input.dtype)
+        return output, mu.reshape(-1), var.reshape(-1)
+
+    @staticmethod
+    def setup_context(ctx, inputs, outputs):
+        input, weight, bias, eps = inputs
         ctx.save_for_backward(input, weight)  # μ_B, 1/σ and â are recomputed: second derivatives stay correct
-        ctx.dims, ctx.eps = dims, eps
+        ctx.save_for_forward(input, weight)
+        ctx.dims, ctx.eps = (0,) + tuple(range(2, input.dim())), eps
         ctx.input_dtype = input.dtype
         ctx.bias_dtype = bias.dtype if bias is not None else None
-        ctx.mark_non_differentiable(mu, var)
-        return output, mu.reshape(-1), var.reshape(-1)
+        ctx.mark_non_differentiable(outputs[1], outputs[2])
+
+    @staticmethod
+    def jvp(ctx, input_t, weight_t, bias_t, _eps_t):
+        """Forward mode, as layer norm's with the means over the batch (μ_B and σ_B² are not
+        differentiable outputs: they only feed the running averages)."""
+        input, weight = ctx.saved_tensors
+        normalized, inv_sigma = _normalize(input, ctx.dims, ctx.eps)
+        shape = _channel_shape(input)
+        tangent = torch.zeros_like(normalized)
+        if input_t is not None:
+            da = input_t.to(normalized.dtype)
+            mean_da = da.mean(dim=ctx.dims, keepdim=True)
+            mean_da_dot = (da * normalized).mean(dim=ctx.dims, keepdim=True)
+            d_normalized = inv_sigma * (da - mean_da - normalized * mean_da_dot)
+            tangent = tangent + (d_normalized * weight.reshape(shape) if weight is not None else d_normalized)
+        if weight_t is not None:
+            tangent = tangent + weight_t.reshape(shape) * normalized
+        if bias_t is not None:
+            tangent = tangent + bias_t.reshape(shape)
+        return tangent.to(ctx.input_dtype), None, None
 
     @staticmethod
     def backward(ctx, grad_output: Tensor, _grad_mu=None, _grad_var=None):
@@ -493,7 +549,25 @@ def _reset_affine(module: nn.Module) -> None:
             module.bias.zero_()
 
 
-class _BatchNorm(nn.Module):
+class _ReadableModule(nn.Module):
+    """The modules' common base.  They are written to be read (Python type hints, a hand-derived backward
+    as a ``torch.autograd.Function``), and TorchScript compiles neither, so ``torch.jit.script`` is refused
+    with that reason; ``torch.compile``, ``torch.jit.trace``, ``torch.func`` and forward-mode AD work."""
+
+    def __prepare_scriptable__(self):
+        raise RuntimeError(
+            f"lnutils.norms.{type(self).__name__} cannot be compiled by torch.jit.script: TorchScript does not "
+            "compile a Python torch.autograd.Function (the hand-derived backward these layers teach) or "
+            "Python type hints such as Sequence.  Use torch.compile or torch.jit.trace on the model"
+            + (
+                f", or torch.nn.{type(self).__name__} (the same state_dict loads into it) for a scripted model."
+                if hasattr(nn, type(self).__name__)
+                else "."
+            )
+        )
+
+
+class _BatchNorm(_ReadableModule):
     """Same constructor, parameters and buffers as ``torch.nn.modules.batchnorm._BatchNorm``."""
 
     _expected_dims: tuple[int, ...] = ()
@@ -601,7 +675,7 @@ class BatchNorm2d(_BatchNorm):
     _expected_dims = (4,)
 
 
-class LayerNorm(nn.Module):
+class LayerNorm(_ReadableModule):
     """Layer norm module; drop-in for :class:`torch.nn.LayerNorm` (Ba et al. 2016, Eq. 3 for μ, σ; Eq. 5 for g, b)."""
 
     def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, bias=True, device=None, dtype=None):
@@ -634,7 +708,7 @@ class LayerNorm(nn.Module):
         )
 
 
-class GroupNorm(nn.Module):
+class GroupNorm(_ReadableModule):
     """Group norm module; drop-in for :class:`torch.nn.GroupNorm` (Wu & He 2018)."""
 
     def __init__(self, num_groups, num_channels, eps=1e-5, affine=True, device=None, dtype=None, *, bias=True):
@@ -705,7 +779,7 @@ class InstanceNorm2d(_BatchNorm):
         )
 
 
-class RMSNorm(nn.Module):
+class RMSNorm(_ReadableModule):
     """RMSNorm module; drop-in for :class:`torch.nn.RMSNorm` (Zhang & Sennrich 2019)."""
 
     def __init__(self, normalized_shape, eps=None, elementwise_affine=True, device=None, dtype=None):
@@ -729,7 +803,7 @@ class RMSNorm(nn.Module):
         return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
 
 
-class DynamicTanh(nn.Module):
+class DynamicTanh(_ReadableModule):
     """Dynamic Tanh, DyT (Zhu et al. 2025): γ ⊙ tanh(α x) + β over the last dimension, α a learned
     scalar started at ``alpha0`` (0.5, the paper's default for non-LLM models).  A replacement for
     LayerNorm that computes no statistic; there is no torch.nn counterpart."""

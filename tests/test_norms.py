@@ -371,3 +371,70 @@ def test_an_empty_batch_gives_zero_parameter_gradients_as_torch(ours, theirs, sh
         output.sum().backward()
     torch.testing.assert_close(ours.weight.grad, theirs.weight.grad)
     torch.testing.assert_close(ours.bias.grad, theirs.bias.grad)
+
+
+# ----------------------------------------------------------------------------- torch.func, forward AD, TorchScript
+# (issue 38 #12: the layers failed under vmap, grad, jacrev and forward-mode AD, where torch's work)
+
+FUNC_PAIRS = {
+    "LayerNorm": (lambda: norms.LayerNorm(6), lambda: nn.LayerNorm(6), (4, 6)),
+    "BatchNorm1d, no running statistics": (
+        lambda: norms.BatchNorm1d(6, track_running_stats=False),
+        lambda: nn.BatchNorm1d(6, track_running_stats=False),
+        (4, 6),
+    ),
+    "GroupNorm": (lambda: norms.GroupNorm(2, 6), lambda: nn.GroupNorm(2, 6), (4, 6, 3)),
+    "RMSNorm": (lambda: norms.RMSNorm(6), lambda: nn.RMSNorm(6), (4, 6)),
+}
+
+
+def _same_parameters(ours: nn.Module, theirs: nn.Module) -> tuple[nn.Module, nn.Module]:
+    ours, theirs = ours.double(), theirs.double()
+    with torch.no_grad():
+        for p in ours.parameters():
+            p.uniform_(0.5, 1.5)
+        theirs.load_state_dict(ours.state_dict())
+    return ours, theirs
+
+
+@pytest.mark.parametrize("name", list(FUNC_PAIRS))
+def test_the_layers_work_under_torch_func_and_forward_mode_as_torchs(name):
+    from torch.func import functional_call, jacrev, jvp, vmap
+
+    make_ours, make_theirs, shape = FUNC_PAIRS[name]
+    ours, theirs = _same_parameters(make_ours(), make_theirs())
+    generator = torch.Generator().manual_seed(0)
+    x = torch.randn(*shape, generator=generator, dtype=torch.float64)
+    tangent = torch.randn(*shape, generator=generator, dtype=torch.float64)
+    torch.testing.assert_close(jacrev(ours)(x), jacrev(theirs)(x))
+    torch.testing.assert_close(jvp(ours, (x,), (tangent,))[1], jvp(theirs, (x,), (tangent,))[1])
+    stacked = torch.stack([x, 2 * x + 1])
+    torch.testing.assert_close(vmap(ours)(stacked), vmap(theirs)(stacked))
+    parameters = dict(ours.named_parameters())
+    tangents = {key: torch.randn(p.shape, generator=generator, dtype=torch.float64) for key, p in parameters.items()}
+    mine = jvp(lambda ps: functional_call(ours, ps, (x,)), (parameters,), (tangents,))[1]
+    torch_parameters = dict(theirs.named_parameters())
+    reference = jvp(lambda ps: functional_call(theirs, ps, (x,)), (torch_parameters,), (tangents,))[1]
+    torch.testing.assert_close(mine, reference)
+
+
+@pytest.mark.parametrize("function", ["layer_norm", "batch_norm"])
+def test_forward_mode_gradients_pass_gradcheck(function):
+    generator = torch.Generator().manual_seed(1)
+    x = torch.randn(5, 4, generator=generator, dtype=torch.float64, requires_grad=True)
+    g = torch.rand(4, generator=generator, dtype=torch.float64, requires_grad=True)
+    b = torch.randn(4, generator=generator, dtype=torch.float64, requires_grad=True)
+    if function == "layer_norm":
+        call = lambda x, g, b: norms.layer_norm(x, (4,), g, b)  # noqa: E731
+    else:
+        call = lambda x, g, b: norms.batch_norm(x, None, None, g, b, training=True)  # noqa: E731
+    assert torch.autograd.gradcheck(call, (x, g, b), check_forward_ad=True, check_backward_ad=True)
+
+
+@pytest.mark.parametrize("module", [norms.LayerNorm(4), norms.BatchNorm1d(4), norms.DynamicTanh(4)])
+def test_torchscript_is_refused_with_its_reason_and_trace_works(module):
+    with pytest.raises(RuntimeError, match="cannot be compiled by torch.jit.script.*torch.compile"):
+        torch.jit.script(nn.Sequential(nn.Linear(4, 4), module))
+    x = torch.randn(3, 4)
+    traced = torch.jit.trace(module.eval(), x, check_trace=False)
+    torch.testing.assert_close(traced(x), module(x))
