@@ -21,6 +21,27 @@ ROOT = Path(__file__).resolve().parents[2]
 PROFILES = ("quick", "paper")
 
 
+RUN_TIME_MARKER = "<!-- RUN-TIME -->"
+
+
+def stamp_run_time(path: Path, seconds: float, profile: str) -> None:
+    """Write the measured time of this execution where a chapter's text has the RUN-TIME marker (a hidden
+    comment in the sources, so Colab's copy says only 'a few minutes'): no fixed time claim on the page."""
+    import nbformat
+
+    from lnutils import environment
+
+    notebook = nbformat.read(path, as_version=4)
+    words = (
+        f" (in this build, the {profile} profile took {seconds:.0f} s on "
+        f"{environment.device_name(environment.pick_device())})"
+    )
+    for cell in notebook.cells:
+        if cell.cell_type == "markdown" and RUN_TIME_MARKER in cell.source:
+            cell.source = cell.source.replace(RUN_TIME_MARKER, words)
+    nbformat.write(notebook, path)
+
+
 def hide_injected_parameters(path: Path) -> None:
     """Tag papermill's injected-parameters cell remove-cell: the book shows the notebook's own parameters cell."""
     import nbformat
@@ -71,6 +92,7 @@ def main(argv=None) -> int:
         )
         seconds = time.perf_counter() - start
         hide_injected_parameters(out_dir / notebook.name)
+        stamp_run_time(out_dir / notebook.name, seconds, args.profile)
         timings[notebook.stem] = {
             "seconds": round(seconds, 1),
             "profile": args.profile,

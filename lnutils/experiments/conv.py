@@ -118,7 +118,7 @@ def profile_configs(
     train_subset: int | None = None,
 ) -> list[ConvConfig]:
     """quick: Fashion-MNIST only, one seed, 2 epochs of 4,000 training images at batch 128 (the second
-    a cooldown) and 1 epoch of 1,000 at batch 4, a 2,000-image validation split (under 3 minutes on 2
+    a cooldown) and 1 epoch of 1,000 at batch 4, a 2,000-image validation split (a few minutes on 2
     cores).  paper: MNIST and Fashion-MNIST, the full 55,000 images, 15 epochs (the last 5 a cooldown,
     as in the cpu profile), 3 seeds, batch 128, 4 and 2.  ``epochs`` and ``train_subset`` override the
     profile's values (a cooldown longer than the epochs asked for is cut to them)."""

@@ -259,7 +259,7 @@ def retrace_sentence(check: dict | None, what: str) -> str:
     retraces = "retraces" if check["retraces"] else "does NOT retrace"
     return (
         f"{trained}; tolerance {check['tolerance']} points, as other thread counts round "
-        f"differently). The code **{retraces}** the saved run."
+        f"differently). The code **{retraces}** the saved run. The check took {check['seconds']:.0f} s."
     )
 
 
