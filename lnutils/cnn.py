@@ -35,7 +35,8 @@ NORMALIZATIONS = (
 
 
 class ChannelLayerNorm(nn.Module):
-    """LayerNorm over the channels at each position of an (N, C, H, W) input (channels-last LN)."""
+    """LayerNorm over the channels at each position of an (N, C, H, W) input
+    (channels-last LN)."""
 
     def __init__(self, num_channels: int, eps: float = 1e-5):
         super().__init__()
@@ -59,7 +60,8 @@ class RMSNorm2d(nn.Module):
 
 
 def make_norm(name: str, channels: int) -> nn.Module:
-    """The normalization layer called ``name`` for ``channels`` channels, from lnutils.norms."""
+    """The normalization layer called ``name`` for ``channels`` channels, from
+    lnutils.norms."""
     if name == "none":
         return nn.Identity()
     if name == "batch norm":
@@ -80,17 +82,22 @@ def make_norm(name: str, channels: int) -> nn.Module:
 class SmallCNN(nn.Module):
     """Three conv blocks (conv → norm → ReLU), global average pooling, a linear classifier."""
 
-    def __init__(self, normalization: str = "none", channels=(16, 32, 64), num_classes: int = 10):
+    def __init__(
+        self,
+        normalization: str = "none",
+        channels=(16, 32, 64),
+        num_classes: int = 10,
+    ):
         super().__init__()
         self.normalization = normalization
         blocks = []
         in_channels = 1
         for index, out_channels in enumerate(channels):
             stride = 1 if index == 0 else 2
-            # no conv bias when a normalization follows: its mean subtraction would remove it
-            blocks.append(
-                nn.Conv2d(in_channels, out_channels, 3, stride=stride, padding=1, bias=normalization == "none")
-            )
+            # no conv bias when a normalization follows: its mean subtraction removes it
+            bias = normalization == "none"
+            conv = nn.Conv2d(in_channels, out_channels, 3, stride, padding=1, bias=bias)
+            blocks.append(conv)
             blocks.append(make_norm(normalization, out_channels))
             blocks.append(nn.ReLU())
             in_channels = out_channels
@@ -99,7 +106,8 @@ class SmallCNN(nn.Module):
 
     def forward(self, images: Tensor) -> Tensor:
         if images.dim() != 4 or images.shape[1] != 1:
-            raise ValueError(f"expected images of shape (N, 1, H, W), got {list(images.shape)}")
+            shape = list(images.shape)
+            raise ValueError(f"expected images of shape (N, 1, H, W), got {shape}")
         return self.classifier(self.features(images).mean(dim=(2, 3)))
 
     @torch.no_grad()

@@ -96,20 +96,23 @@ class MLPStack(nn.Module):
 
     def forward(self, inputs: Tensor) -> Tensor:
         """Logits of shape (K, B, 10) for inputs of shape (K, B, 784)."""
-        if inputs.dim() != 3 or inputs.shape[0] != len(self.seeds) or inputs.shape[2] != self.sizes[0]:
-            raise ValueError(
-                f"expected inputs of shape (K={len(self.seeds)}, batch, {self.sizes[0]}), got {list(inputs.shape)}"
-            )
+        expected = (len(self.seeds), self.sizes[0])  # (K, batch, 784)
+        if inputs.dim() != 3 or (inputs.shape[0], inputs.shape[2]) != expected:
+            shape = f"(K={expected[0]}, batch, {expected[1]})"
+            raise ValueError(f"expected inputs of shape {shape}, got {list(inputs.shape)}")
         hidden = inputs
         for layer in range(self.num_layers):
-            summed = torch.bmm(hidden, getattr(self, f"weight_{layer}"))  # a = W h, all K networks at once
+            # a = W h, all K networks at once
+            summed = torch.bmm(hidden, getattr(self, f"weight_{layer}"))
             bias = getattr(self, f"bias_{layer}")
             if not self.normalizes(layer):
                 hidden = summed + bias
-            elif self.method == "layer norm":  # Ba et al. 2016, Eq. 3: μ, σ over the H units of a case
-                hidden = F.layer_norm(summed, summed.shape[-1:], eps=self.eps) * getattr(self, f"gain_{layer}") + bias
+            elif self.method == "layer norm":  # Ba et al. 2016, Eq. 3: over the H units
+                normalized = F.layer_norm(summed, summed.shape[-1:], eps=self.eps)
+                hidden = normalized * getattr(self, f"gain_{layer}") + bias
             else:
-                hidden = self._batch_norm(summed, layer) * getattr(self, f"gain_{layer}") + bias
+                normalized = self._batch_norm(summed, layer)
+                hidden = normalized * getattr(self, f"gain_{layer}") + bias
             if layer < self.num_layers - 1:
                 hidden = torch.relu(hidden)
         return hidden

@@ -178,7 +178,13 @@ class LayerNormFunction(torch.autograd.Function):
     generate_vmap_rule = True
 
     @staticmethod
-    def forward(input: Tensor, weight: Tensor | None, bias: Tensor | None, num_dims: int, eps: float):
+    def forward(
+        input: Tensor,
+        weight: Tensor | None,
+        bias: Tensor | None,
+        num_dims: int,
+        eps: float,
+    ):
         dims = tuple(range(input.dim() - num_dims, input.dim()))
         normalized, _ = _normalize(input, dims, eps)
         return _scale_and_shift(normalized, weight, bias).to(input.dtype)
@@ -221,11 +227,13 @@ class LayerNormFunction(torch.autograd.Function):
         if ctx.needs_input_grad[0]:
             mean_grad = grad_normalized.mean(dim=dims, keepdim=True)
             mean_grad_dot = (grad_normalized * normalized).mean(dim=dims, keepdim=True)
-            grad_input = (inv_sigma * (grad_normalized - mean_grad - normalized * mean_grad_dot)).to(ctx.input_dtype)
+            centred = grad_normalized - mean_grad - normalized * mean_grad_dot
+            grad_input = (inv_sigma * centred).to(ctx.input_dtype)
         if weight is not None and ctx.needs_input_grad[1]:
             grad_weight = _sum_to(grad_output * normalized, weight.shape).to(weight.dtype)
         if ctx.bias_dtype is not None and ctx.needs_input_grad[2]:
-            grad_bias = _sum_to(grad_output, grad_output.shape[-len(dims) :]).to(ctx.bias_dtype)
+            units = grad_output.shape[-len(dims) :]
+            grad_bias = _sum_to(grad_output, units).to(ctx.bias_dtype)
         return grad_input, grad_weight, grad_bias, None, None
 
 

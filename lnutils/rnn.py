@@ -123,7 +123,8 @@ class LSTMCell(nn.Module):
         self, input: Tensor, state: tuple[Tensor, Tensor] | None = None, step: int = 0
     ) -> tuple[Tensor, Tensor]:
         if input.dim() != 2 or input.shape[1] != self.input_size:
-            raise ValueError(f"expected input of shape (batch, {self.input_size}), got {list(input.shape)}")
+            expected = f"(batch, {self.input_size})"
+            raise ValueError(f"expected input of shape {expected}, got {list(input.shape)}")
         if state is None:
             zeros = input.new_zeros(input.shape[0], self.hidden_size)
             state = (zeros, zeros)
@@ -140,8 +141,12 @@ class LSTMCell(nn.Module):
                 + self.bias_hh
             )
         in_gate, forget_gate, candidate, out_gate = gates.chunk(4, dim=1)
-        cell = torch.sigmoid(forget_gate) * cell + torch.sigmoid(in_gate) * torch.tanh(candidate)
-        shown_cell = cell if self.normalization is None else self._norm(self.norm_cell, cell, step)
+        kept = torch.sigmoid(forget_gate) * cell
+        cell = kept + torch.sigmoid(in_gate) * torch.tanh(candidate)
+        if self.normalization is None:
+            shown_cell = cell
+        else:
+            shown_cell = self._norm(self.norm_cell, cell, step)
         hidden = torch.sigmoid(out_gate) * torch.tanh(shown_cell)
         return hidden, cell  # the un-normalized c_t carries on
 

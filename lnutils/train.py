@@ -292,12 +292,14 @@ def _loss(
     indices: dict[str, torch.Tensor],
     batch_size: int,
 ) -> torch.Tensor:
-    """Sum over networks of each network's mean NLL on its batch: network k's gradient is its own."""
+    """Sum over networks of each network's mean NLL on its batch: network k's
+    gradient is its own."""
     total = 0
     for method, stack in stacks.items():
         index = indices[method]  # (K, batch_size): network k's batch
-        logits = stack(train_x[index])
-        total = total + F.cross_entropy(logits.flatten(0, 1), train_y[index].flatten(), reduction="sum") / batch_size
+        logits = stack(train_x[index]).flatten(0, 1)
+        nll = F.cross_entropy(logits, train_y[index].flatten(), reduction="sum")
+        total = total + nll / batch_size
     return total
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 
 from lnutils.experiments import mnist
 from lnutils.report import cells
@@ -241,3 +242,36 @@ def test_the_baseline_gap_sentence_follows_the_runs():
     assert found["other_rates"] == []
     found = mnist.baseline_against_paper({128: run([1.40, 1.45, 1.42])}, {})
     assert "below the ≈1.5 %" in mnist_words.baseline_gap_sentence(found)
+
+
+def test_a_listing_is_the_code_that_runs_with_its_file_and_lines():
+    """Issue 36 #1: the code a reader learns from is on the page, taken from lnutils itself."""
+    import inspect
+
+    from lnutils import norms
+    from lnutils.report.cells import LISTING_LINES, listing
+
+    shown = listing(norms.LayerNormFunction.backward)
+    lines, first = inspect.getsourcelines(norms.LayerNormFunction.backward)
+    assert shown.startswith(f"`lnutils/norms.py`, lines {first}–{first + len(lines) - 1}:\n\n```python\n")
+    assert "def backward(ctx, grad_output: Tensor):" in shown and shown.endswith("```")
+    with pytest.raises(ValueError, match=f"more than a listing shows \\({LISTING_LINES}\\)"):
+        listing(cells)  # a whole module is never a listing
+
+
+@pytest.mark.parametrize("chapter", ["01", "02", "03", "04"])
+def test_every_chapter_shows_the_code_it_teaches(chapter):
+    from pathlib import Path
+
+    path = next((Path(__file__).parents[1] / "notebooks").glob(f"{chapter}_*.ipynb"))
+    assert "display(Markdown(listing(" in path.read_text(), f"{path.name} shows no code from lnutils"
+
+
+def test_a_listing_wider_than_the_page_is_refused():
+    from lnutils.report import cells as words
+
+    def too_wide():
+        return "a line of code that goes on and on and on, far beyond what a page shows, and scrolls sideways"
+
+    with pytest.raises(ValueError, match="wider than the page \\(88 characters\\)"):
+        words.listing(too_wide)

@@ -76,7 +76,8 @@ class RunConfig:
 def profile_config(
     profile: str, batch_size: int, learning_rates: dict[str, float] | None = None, **overrides
 ) -> RunConfig:
-    """The run for a profile: 'quick' (a few minutes on 2 cores; the book prints the measured time) or 'paper' (65 epochs, 3 seeds).
+    """The run for a profile: 'quick' (a few minutes on 2 cores; the book prints the measured
+    time) or 'paper' (65 epochs, 3 seeds).
 
     Learning rates default to the ones selected on the validation split (see
     :func:`selected_learning_rates`).  The paper uses the unbiased variance for BN at

@@ -3,6 +3,9 @@ and verdicts rendered from :mod:`lnutils.compare`'s data."""
 
 from __future__ import annotations
 
+import inspect
+import textwrap
+
 import numpy as np
 
 from lnutils import runs
@@ -329,3 +332,31 @@ def key_answers(verdicts: list[dict], questions: dict, where=None, digits: int =
             evidence = SHORT_EVIDENCE.get(v["evidence"], v["evidence"])
             items.append(f"- **{question}**{at} → {answer_words(v, digits, names)} ({evidence}, {seed_count(v)} seeds)")
     return "\n".join(items) or "No saved run answers these questions yet."
+
+
+LISTING_LINES = 45  # a listing longer than this does not fit a page or a slide: show a smaller piece
+PAGE_WIDTH = 88  # characters of code a page shows without scrolling
+
+
+def listing(*objects) -> str:
+    """The source of functions or classes from lnutils, as highlighted Python under the file and line
+    numbers it comes from: the page shows the code that ran, so it cannot drift from it."""
+    pieces = []
+    for obj in objects:
+        lines, first = inspect.getsourcelines(obj)
+        if len(lines) > LISTING_LINES:
+            raise ValueError(
+                f"{getattr(obj, '__qualname__', obj.__name__)} has {len(lines)} lines, "
+                f"more than a listing shows ({LISTING_LINES}); "
+                "list a smaller piece of it"
+            )
+        module = inspect.getmodule(obj)
+        where = module.__name__.replace(".", "/") + ".py"
+        code = textwrap.dedent("".join(lines)).rstrip()
+        if too_wide := [line for line in code.splitlines() if len(line) > PAGE_WIDTH]:
+            raise ValueError(
+                f"{obj.__qualname__} has {len(too_wide)} line(s) wider than the page ({PAGE_WIDTH} characters), "
+                f"which a reader would scroll: {too_wide[0].strip()[:60]}…; wrap them in the source"
+            )
+        pieces.append(f"`{where}`, lines {first}–{first + len(lines) - 1}:\n\n```python\n{code}\n```")
+    return "\n\n".join(pieces)
