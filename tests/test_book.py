@@ -346,3 +346,21 @@ def test_the_chapters_state_their_measured_run_time_not_a_fixed_one(tmp_path):
         stamped.startswith("It takes a while (in this build, the quick profile took 151 s on ")
         and "<!--" not in stamped
     )
+
+
+def test_a_student_notebook_says_how_to_use_it_and_each_prediction_has_its_cell():
+    """Issue 36 #5: the student copies had no first cell saying how to use them, and the "predict, then
+    run" exercises of chapters 2 and 5 had no code cell to run."""
+    for path in NOTEBOOKS:
+        student = json.loads((ROOT / "notebooks" / "colab" / "student" / path.name).read_text())
+        texts = ["".join(cell["source"]) for cell in student["cells"]]
+        badge = next(i for i, text in enumerate(texts) if "colab-badge" in text)
+        assert texts[badge + 1].startswith("**How to use this notebook.**"), path.name
+        assert "Save a copy" in texts[badge + 1] and "NotImplementedError" in texts[badge + 1]
+        chapter = json.loads(path.read_text())["cells"]
+        predict = [i for i, c in enumerate(chapter) if "Predict, then run" in "".join(c["source"])]
+        for index in predict:
+            later = ["".join(c["source"]) for c in chapter[index + 1 :] if c["cell_type"] == "code"]
+            has_run_cell = any(text.startswith("# Run this after writing down your prediction") for text in later)
+            in_text = "in a\nscratch cell" in "".join(chapter[index]["source"])  # its code is in the exercise
+            assert has_run_cell or in_text, f"{path.name}: a 'predict, then run' exercise with no code to run"

@@ -85,17 +85,38 @@ def colab_copy(path: Path, references: dict) -> str:
     return json.dumps(notebook, indent=1, ensure_ascii=False) + "\n"
 
 
+HOW_TO_USE = """**How to use this notebook.** It is the chapter with the exercises left for you.
+
+1. **Save a copy first** (Colab: *File → Save a copy in Drive*; Jupyter: *File → Save Notebook As*),
+   so that your work is yours and survives the session.
+2. **Choose a runtime.** A CPU is enough: the `profile = "quick"` runs take a few minutes.
+   A GPU (Colab: *Runtime → Change runtime type*) makes `profile = "paper"` practical.
+3. **Run the cells from the top** (*Runtime → Run all*): the first code cell installs `lnutils`.
+   Every chapter runs as it is, your exercises included.
+4. **The exercises are at the end.** Each one you write is a code cell that raises
+   `NotImplementedError("Exercise: …")` with a hint: replace the `raise` line with your code.
+   The cell after it (`check.…`) checks your code and says which case fails and why.
+5. **"Predict, then run"** exercises: write your prediction in a text cell *before* you run the
+   code cell under them, then compare."""
+
+
 def student_copy(path: Path) -> str:
-    """The student copy of one chapter, as the JSON text written to notebooks/colab/student/."""
+    """The student copy of one chapter, as the JSON text written to notebooks/colab/student/: the
+    chapter with its solutions left out, and a first cell that says how to use it."""
     student, _ = student_notebook(path)
     notebook = json.loads(json.dumps(student))  # plain dicts, in the chapter's own JSON layout
-    for cell in notebook["cells"]:
+    for index, cell in enumerate(notebook["cells"]):
         if cell["cell_type"] != "markdown":
             continue
         text = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
         if BADGE in text:
             text = badge_cell(path.name, student=True)
+            badge_at = index
         cell["source"] = for_notebook_readers(text, student=True).splitlines(keepends=True)
+    how_to_use = {"cell_type": "markdown", "metadata": {}, "source": HOW_TO_USE.splitlines(keepends=True)}
+    if "id" in notebook["cells"][0]:
+        how_to_use["id"] = "how-to-use"
+    notebook["cells"].insert(badge_at + 1, how_to_use)
     for cell in notebook["cells"]:
         if cell["cell_type"] == "code" and isinstance(cell["source"], str):
             cell["source"] = cell["source"].splitlines(keepends=True)
