@@ -364,3 +364,22 @@ def test_a_student_notebook_says_how_to_use_it_and_each_prediction_has_its_cell(
             has_run_cell = any(text.startswith("# Run this after writing down your prediction") for text in later)
             in_text = "in a\nscratch cell" in "".join(chapter[index]["source"])  # its code is in the exercise
             assert has_run_cell or in_text, f"{path.name}: a 'predict, then run' exercise with no code to run"
+
+
+def test_a_code_listing_goes_on_over_slides_of_whole_lines():
+    import sys
+
+    sys.path.insert(0, str(ROOT / "book" / "tools"))
+    from build_slides import SLIDE_CODE_LINES, code_pieces, output_pieces
+
+    code = "\n".join(f"line_{i} = {i}" for i in range(SLIDE_CODE_LINES + 3))
+    first = f"`lnutils/x.py`, lines 1–{SLIDE_CODE_LINES + 3}:\n\n```python\n{code}\n```"
+    text = first + "\n\n`lnutils/y.py`, lines 4–5:\n\n```python\ny = 1\n```"
+    pieces = code_pieces(text)
+    assert [p.split("\n")[0] for p in pieces] == [
+        f"`lnutils/x.py`, lines 1–{SLIDE_CODE_LINES + 3} (part 1 of 2):",
+        f"`lnutils/x.py`, lines 1–{SLIDE_CODE_LINES + 3} (part 2 of 2):",
+        "`lnutils/y.py`, lines 4–5:",
+    ]
+    assert pieces[0].count("\nline_") == SLIDE_CODE_LINES and pieces[1].count("\nline_") == 3
+    assert all(p.rstrip().endswith("```") for p in pieces) and output_pieces(text) == (pieces, [])

@@ -290,7 +290,7 @@ def output_pieces(text: str, rows: int = SLIDE_TABLE_ROWS) -> tuple[list[str], l
         if lines[i].startswith("|") and re.match(r"\|(\s*:?-+:?\s*\|)+\s*$", lines[i + 1])
     ]
     if not starts:
-        return list_pieces(text), []
+        return (code_pieces(text) if "```" in text else list_pieces(text)), []
     pieces, notes = [], []
     lead = "\n".join(lines[: starts[0]]).strip()
     if lead:
@@ -307,6 +307,24 @@ def output_pieces(text: str, rows: int = SLIDE_TABLE_ROWS) -> tuple[list[str], l
     if lead:
         pieces[0] = lead + "\n\n" + pieces[0]
     return pieces, notes
+
+
+SLIDE_CODE_LINES = 14  # a code listing longer than this goes on over several slides (the book shows it whole)
+
+
+def code_pieces(text: str, lines: int = SLIDE_CODE_LINES) -> list[str]:
+    """A Markdown output made of code listings (``report.cells.listing``: a caption line, then a fenced
+    block) for slides: each listing on slides of its own, cut into pieces of at most ``lines`` lines,
+    each piece fenced again under its caption with "(part i of n)"."""
+    pieces = []
+    for caption, code in re.findall(r"(?:^|\n)([^\n]*)\n*```python\n(.*?)\n```", text, flags=re.S):
+        rows = code.split("\n")
+        chunks = [rows[i : i + lines] for i in range(0, len(rows), lines)]
+        for number, chunk in enumerate(chunks, 1):
+            part = f" (part {number} of {len(chunks)})" if len(chunks) > 1 else ""
+            title = caption.rstrip(":") + part + ":" if caption else ""
+            pieces.append(f"{title}\n\n```python\n" + "\n".join(chunk) + "\n```")
+    return pieces or [text]
 
 
 SLIDE_LIST_WORDS = 110  # a longer list (a Summary's verdict sentences) is cut into slides of about this many words
@@ -345,6 +363,7 @@ def is_large(output) -> bool:
     return (
         any(kind.startswith("image/") for kind in data)
         or re.search(r"(^|\n)\|", markdown) is not None
+        or "```" in markdown
         or is_long(markdown)
     )
 
