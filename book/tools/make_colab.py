@@ -127,12 +127,37 @@ def student_copy(path: Path) -> str:
     return json.dumps(notebook, indent=1, ensure_ascii=False) + "\n"
 
 
+def with_book_urls(text: str) -> str:
+    """A chapter's JSON or a page's Markdown with the URLs of _config.yml's repository: the set-up cell's
+    ``REPOSITORY`` and ``BOOK_URL`` (where the workflow publishes the book and the lnutils wheel the cell
+    installs) and every Colab link.  A fork sets ``repository.url`` once and runs ``make colab``."""
+    repo, book = repository(), published_book()
+    colab = repo.replace("https://github.com/", "https://colab.research.google.com/github/")
+    text = re.sub(r'(REPOSITORY = \\?")https://github\.com/[^"\\]+', lambda m: m.group(1) + repo, text)
+    text = re.sub(r'(BOOK_URL = \\?")https://[^"\\]+', lambda m: m.group(1) + book, text)
+    text = re.sub(r"https://[\w-]+\.github\.io/[\w.-]+", book, text)  # links to the published book
+    return re.sub(r"https://colab\.research\.google\.com/github/[^/\s]+/[^/\s]+/blob/", colab + "/blob/", text)
+
+
+def sync_book_urls(check: bool) -> list[Path]:
+    """Rewrite the chapters and the book's pages with :func:`with_book_urls`; the files that changed (or
+    would change, with ``check``)."""
+    changed = []
+    for path in sorted(SOURCE.glob("*.ipynb")) + sorted((ROOT / "book").glob("*.md")):
+        text = path.read_text()
+        if (new := with_book_urls(text)) != text:
+            changed.append(path.relative_to(ROOT))
+            if not check:
+                path.write_text(new)
+    return changed
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--check", action="store_true", help="only check that the copies are up to date")
     args = parser.parse_args(argv)
     references = bibliography()
-    stale = []
+    stale = sync_book_urls(args.check)  # first: the copies are made from the rewritten chapters
     STUDENT_COPIES.mkdir(parents=True, exist_ok=True)
     for path in sorted(SOURCE.glob("*.ipynb")):
         for target, text in (
