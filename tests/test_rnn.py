@@ -10,6 +10,7 @@ import pytest
 import torch
 from torch import nn
 
+from lnutils import environment
 from lnutils.experiments import rnn
 from lnutils.experiments.rnn import RNNStack
 from lnutils.report import rnn as rnn_words
@@ -377,3 +378,29 @@ def test_the_adding_part_keeps_its_time_budget_and_resumes_by_seed(tmp_path, mon
         pytest.approx(0.01 * (s + 1)) for s in seeds
     ]
     assert not list(tmp_path.glob("rnn_quick_adding_*.json"))  # the kept seeds go once the part is saved
+
+
+def test_the_retrace_trains_with_the_saved_runs_thread_count(monkeypatch):
+    """Issue 35 #3: the row-by-row retrace failed (7.32 % live on 2 threads, 6.29 % saved on 1): another
+    thread count sums in another order, and training amplifies it.  The retrace now uses the saved count."""
+    seen = []
+
+    def fake_run(config, dataset, device, progress, grouped=None):
+        seen.append(torch.get_num_threads())
+        history = type("H", (), {"test_error": {"LN-LSTM": [[0.0629]]}})()
+        return history, None, None
+
+    monkeypatch.setattr(rnn, "run_sequential_mnist", fake_run)
+    config = asdict(rnn.SequentialMNISTConfig(64, 20, [0], cells=["LN-LSTM"], decay_epochs=5))
+    record = {
+        "config": config,
+        "curves": {"test_error": {"LN-LSTM": [[0.0629]]}},
+        "provenance": {"device": "cpu (1 threads, x86_64)", "stack_grouping": {"grouped": False}},
+    }
+    before = torch.get_num_threads()
+    copy = SimpleNamespace(provenance=SimpleNamespace(checksum="f" * 64))
+    check = rnn.retrace({"parts": {"batch 64": record}}, dataset=copy)
+    assert seen == [1] and check["threads"] == 1 and torch.get_num_threads() == before
+    assert "saved run's 1 CPU thread," in rnn_words.retrace_markdown(check)
+    assert environment.recorded_cpu_threads("cuda (NVIDIA H100)") is None
+    assert environment.recorded_cpu_threads("cpu (16 threads, x86_64)") == 16

@@ -866,7 +866,10 @@ def retrace(result: dict, normalization: str = LAYER_NORM, seed: int = 0, device
     saved = record["config"]
     config = ConvConfig(**{**saved, **first_epoch_only(saved), "seeds": [seed], "normalizations": [normalization]})
     started = time.perf_counter()
-    history, _, dataset = train_config(config, record["dataset"], device, progress)
+    threads = environment.recorded_cpu_threads(record.get("provenance", {}).get("device"))
+    threads = threads if torch.device(device).type == "cpu" else None
+    with environment.cpu_threads(threads):  # the saved run's own summation order
+        history, _, dataset = train_config(config, record["dataset"], device, progress)
     saved = record["curves"]["test_error"][normalization][0][record["config"]["seeds"].index(seed)]
     data = ((runs.part_data(record) or (None, None))[1], dataset.provenance.checksum)
     live = history.test_error[normalization][0][0]
@@ -875,4 +878,5 @@ def retrace(result: dict, normalization: str = LAYER_NORM, seed: int = 0, device
         "dataset": record["dataset"],
         "batch_size": record["batch_size"],
         "normalization": normalization,
+        "threads": threads,
     } | comparison

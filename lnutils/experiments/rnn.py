@@ -772,9 +772,12 @@ def retrace(result: dict, cell: str = "LN-LSTM", seed: int = 0, dataset=None, de
     grouping = record.get("provenance", {}).get("stack_grouping") or {"grouped": False}
     started = time.perf_counter()
     dataset = dataset if dataset is not None else load_mnist()
-    history, _, _ = run_sequential_mnist(config, dataset, device, progress, grouped=grouping["grouped"])
+    threads = environment.recorded_cpu_threads(record.get("provenance", {}).get("device"))
+    threads = threads if torch.device(device).type == "cpu" else None
+    with environment.cpu_threads(threads):  # the saved run's own summation order
+        history, _, _ = run_sequential_mnist(config, dataset, device, progress, grouped=grouping["grouped"])
     saved = record["curves"]["test_error"][cell][0][record["config"]["seeds"].index(seed)]
     data = ((runs.part_data(record) or (None, None))[1], dataset.provenance.checksum)
     live = history.test_error[cell][0][0]
     comparison = retrace_comparison(live, saved, seed, time.perf_counter() - started, data)
-    return {"setting": "batch 64", "cell": cell} | comparison
+    return {"setting": "batch 64", "cell": cell, "threads": threads} | comparison

@@ -260,9 +260,16 @@ def retrace_sentence(check: dict | None, what: str) -> str:
     if not check.get("same_data", True):
         return f"{trained}). {other_data_words(*check['data'])}"
     retraces = "retraces" if check["retraces"] else "does NOT retrace"
+    threads = check.get("threads")
+    how = (
+        f"It ran on the saved run's {threads} CPU thread{'s' if threads != 1 else ''}, since another count "
+        "sums in another order and training amplifies the rounding; the tolerance is for other machines' kernels"
+        if threads
+        else "other devices and thread counts round differently"
+    )
     return (
-        f"{trained}; tolerance {check['tolerance']} points, as other thread counts round "
-        f"differently). The code **{retraces}** the saved run. The check took {check['seconds']:.0f} s."
+        f"{trained}; tolerance {check['tolerance']} points: {how}). The code **{retraces}** the saved run. "
+        f"The check took {check['seconds']:.0f} s."
     )
 
 
