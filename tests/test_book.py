@@ -433,3 +433,13 @@ def test_a_fork_sets_one_url_and_make_colab_rewrites_the_rest(monkeypatch):
     assert "colab.research.google.com/github/someone/fork/blob/main/notebooks/colab/student/" in guide
     for path in NOTEBOOKS:  # the guide links every published deck
         assert f"https://someone.github.io/fork/slides/{path.stem}.slides.html" in guide
+
+
+def test_the_decks_navigate_linearly():
+    import sys
+
+    sys.path.insert(0, str(ROOT / "book" / "tools"))
+    from build_slides import with_slide_style
+
+    deck = with_slide_style("<html><head></head><body><div class='reveal'></div></body></html>")
+    assert 'navigationMode: "linear"' in deck and deck.index("navigationMode") < deck.index("</body>")

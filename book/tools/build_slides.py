@@ -499,9 +499,17 @@ SLIDE_STYLE = """<style>
 """
 
 
+# → and ← (and the space bar) visit every slide in order, the vertical sub-slides included: reveal.js's
+# default sends → to the next *section*, which skipped most of a chapter's slides.
+LINEAR_NAVIGATION = """<script>
+window.addEventListener("load", function () { Reveal.configure({ navigationMode: "linear" }); });
+</script>
+"""
+
+
 def with_slide_style(html: str) -> str:
-    """The deck with :data:`SLIDE_STYLE` added to its head."""
-    return html.replace("</head>", SLIDE_STYLE + "</head>", 1)
+    """The deck with :data:`SLIDE_STYLE` added to its head and :data:`LINEAR_NAVIGATION` to its body."""
+    return html.replace("</head>", SLIDE_STYLE + "</head>", 1).replace("</body>", LINEAR_NAVIGATION + "</body>", 1)
 
 
 def with_favicon(html: str) -> str:

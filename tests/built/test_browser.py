@@ -268,3 +268,20 @@ def test_no_slide_overflows_at_1280_by_800(browser, slides_url, deck):
         if height > 700 or width > 960
     ]
     assert not over, f"slides of {deck} larger than 960×700 (they would scroll): {over}"
+
+
+@pytest.mark.parametrize("deck", DECKS)
+def test_the_right_arrow_visits_every_slide(browser, slides_url, deck):
+    """Issue 36: → skipped 132 of 182 vertical sub-slides (reveal.js's default moves between sections).
+    The decks navigate linearly: pressing → from the first slide reaches every slide once."""
+    from selenium.webdriver.common.keys import Keys
+
+    browser.get(slides_url + deck)
+    assert wait_until(browser, "document.querySelector('.reveal.ready') !== null", 30), f"{deck} did not start"
+    total = browser.execute_script("return Reveal.getTotalSlides()")
+    body = browser.find_element("css selector", "body")
+    seen = {(0, 0)}
+    for _ in range(total + 1):
+        body.send_keys(Keys.ARROW_RIGHT)
+        seen.add(tuple(browser.execute_script("const i = Reveal.getIndices(); return [i.h, i.v || 0]")))
+    assert len(seen) == total, f"{deck}: → reached {len(seen)} of {total} slides"
