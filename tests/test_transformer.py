@@ -488,3 +488,21 @@ def test_checkpoints_are_named_by_their_configuration(corpus, tmp_path, monkeypa
     expected = experiment.fingerprint(tiny("cpu", 9), training, 0, corpus.provenance.checksum)
     with pytest.raises(experiment.CheckpointMismatch, match=r"profile\.steps: checkpoint 6, this run 9"):
         experiment._load_checkpoint(checkpoint, expected, "cpu")
+
+
+def test_a_part_another_process_trains_is_skipped(corpus, tmp_path, monkeypatch):
+    """Issue 38 #10: two identical transformer workers each trained all the parts.  A part is now claimed
+    while it trains; a second worker skips it and takes the next."""
+    from lnutils import runs
+
+    monkeypatch.setattr(experiment, "profile", lambda name, steps=None, seeds=None: _tiny_profile(name=name))
+    settings = _tiny_profile()
+    first = next(iter(settings.settings().values()))
+    tag = runs.config_tag(experiment.fingerprint(settings, first, 0, corpus.provenance.checksum))
+    busy = tmp_path / "ck" / f"transformer_cpu_{first.key}_seed0_{tag}.pt"
+    with runs.claim(busy):  # "another process" holds the first part
+        payload = experiment.run_profile(
+            "cpu", progress=False, results_dir=tmp_path, checkpoint_dir=tmp_path / "ck", corpus=corpus
+        )
+    assert experiment.part_name(first, 0) not in payload["parts"]
+    assert len(payload["parts"]) == len(settings.settings()) - 1 and not payload["complete"]

@@ -512,9 +512,11 @@ def run_profile(
             # named by the part's whole configuration: another --steps or corpus never meets this checkpoint
             tag = runs.config_tag(fingerprint(settings, training, seed, encoded.checksum))
             checkpoint = folder / f"transformer_{name}_{training.key}_seed{seed}_{tag}.pt" if save else None
-            if checkpoint is not None:
-                checkpoint.parent.mkdir(parents=True, exist_ok=True)
-            return train_part(settings, training, seed, encoded, device, checkpoint, seconds_left, progress)
+            if checkpoint is None:
+                return train_part(settings, training, seed, encoded, device, None, seconds_left, progress)
+            checkpoint.parent.mkdir(parents=True, exist_ok=True)
+            with runs.claim(checkpoint):  # a second process started alike skips this part for the next
+                return train_part(settings, training, seed, encoded, device, checkpoint, seconds_left, progress)
 
         return train
 
