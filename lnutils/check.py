@@ -21,6 +21,7 @@ first failure, the smallest input that shows it.  Works offline; returns a
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import functools
 import io
 import os
@@ -108,8 +109,6 @@ def _die_with_parent() -> None:
     """Linux: the forked copy is killed when the process that forked it dies (a kernel shut down hard
     must not leave a copy spinning).  Elsewhere nothing: the parent's clean-up kills it."""
     try:
-        import ctypes
-
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
