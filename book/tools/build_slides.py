@@ -501,8 +501,14 @@ SLIDE_STYLE = """<style>
 
 # → and ← (and the space bar) visit every slide in order, the vertical sub-slides included: reveal.js's
 # default sends → to the next *section*, which skipped most of a chapter's slides.
+# nbconvert loads reveal.js through require.js, which sets no global Reveal: ask require.js for it.
 LINEAR_NAVIGATION = """<script>
-window.addEventListener("load", function () { Reveal.configure({ navigationMode: "linear" }); });
+window.addEventListener("load", function () {
+  require(["lib/reveal.js/dist/reveal.js"], function (Reveal) {
+    var linear = function () { Reveal.configure({ navigationMode: "linear" }); };
+    if (Reveal.isReady()) { linear(); } else { Reveal.addEventListener("ready", linear); }
+  });
+});
 </script>
 """
 

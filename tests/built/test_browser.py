@@ -278,10 +278,11 @@ def test_the_right_arrow_visits_every_slide(browser, slides_url, deck):
 
     browser.get(slides_url + deck)
     assert wait_until(browser, "document.querySelector('.reveal.ready') !== null", 30), f"{deck} did not start"
-    total = browser.execute_script("return Reveal.getTotalSlides()")
+    reveal = "require('lib/reveal.js/dist/reveal.js')"  # loaded through require.js: no global Reveal
+    total = browser.execute_script(f"return {reveal}.getTotalSlides()")
     body = browser.find_element("css selector", "body")
     seen = {(0, 0)}
     for _ in range(total + 1):
         body.send_keys(Keys.ARROW_RIGHT)
-        seen.add(tuple(browser.execute_script("const i = Reveal.getIndices(); return [i.h, i.v || 0]")))
+        seen.add(tuple(browser.execute_script(f"const i = {reveal}.getIndices(); return [i.h, i.v || 0]")))
     assert len(seen) == total, f"{deck}: → reached {len(seen)} of {total} slides"
