@@ -155,6 +155,26 @@ def _sum_to(tensor: Tensor, shape: torch.Size) -> Tensor:
 # ----------------------------------------------------------------------------- layer norm
 
 
+def _normalization_jvp(ctx, input_t, weight_t, bias_t, shape=None) -> Tensor:
+    """The tangent of y = g ⊙ â + b over ``ctx.dims`` (g, b reshaped to ``shape`` when given):
+    dâ = (1/σ)(da − mean(da) − â · mean(â ⊙ da)), dy = dg ⊙ â + g ⊙ dâ + db."""
+    input, weight = ctx.saved_tensors
+    normalized, inv_sigma = _normalize(input, ctx.dims, ctx.eps)
+    shaped = (lambda t: t.reshape(shape)) if shape is not None else (lambda t: t)  # noqa: E731
+    tangent = torch.zeros_like(normalized)
+    if input_t is not None:
+        da = input_t.to(normalized.dtype)
+        mean_da = da.mean(dim=ctx.dims, keepdim=True)
+        mean_da_dot = (da * normalized).mean(dim=ctx.dims, keepdim=True)
+        d_normalized = inv_sigma * (da - mean_da - normalized * mean_da_dot)
+        tangent = tangent + (d_normalized * shaped(weight) if weight is not None else d_normalized)
+    if weight_t is not None:
+        tangent = tangent + shaped(weight_t) * normalized
+    if bias_t is not None:
+        tangent = tangent + shaped(bias_t)
+    return tangent.to(ctx.input_dtype)
+
+
 class LayerNormFunction(torch.autograd.Function):
     """Layer norm with the hand-derived backward (Ba et al. 2016, Eq. 3 for μ, σ; Eq. 5 for g, b).
 
@@ -201,20 +221,7 @@ class LayerNormFunction(torch.autograd.Function):
     @staticmethod
     def jvp(ctx, input_t, weight_t, bias_t, _num_dims_t, _eps_t):
         """Forward mode: dâ = (1/σ)(da − mean(da) − â · mean(â ⊙ da)), dy = dg ⊙ â + g ⊙ dâ + db."""
-        input, weight = ctx.saved_tensors
-        normalized, inv_sigma = _normalize(input, ctx.dims, ctx.eps)
-        tangent = torch.zeros_like(normalized)
-        if input_t is not None:
-            da = input_t.to(normalized.dtype)
-            mean_da = da.mean(dim=ctx.dims, keepdim=True)
-            mean_da_dot = (da * normalized).mean(dim=ctx.dims, keepdim=True)
-            d_normalized = inv_sigma * (da - mean_da - normalized * mean_da_dot)
-            tangent = tangent + (d_normalized * weight if weight is not None else d_normalized)
-        if weight_t is not None:
-            tangent = tangent + weight_t * normalized
-        if bias_t is not None:
-            tangent = tangent + bias_t
-        return tangent.to(ctx.input_dtype)
+        return _normalization_jvp(ctx, input_t, weight_t, bias_t)
 
     @staticmethod
     def backward(ctx, grad_output: Tensor):
@@ -316,21 +323,8 @@ class BatchNormFunction(torch.autograd.Function):
     def jvp(ctx, input_t, weight_t, bias_t, _eps_t):
         """Forward mode, as layer norm's with the means over the batch (μ_B and σ_B² are not
         differentiable outputs: they only feed the running averages)."""
-        input, weight = ctx.saved_tensors
-        normalized, inv_sigma = _normalize(input, ctx.dims, ctx.eps)
-        shape = _channel_shape(input)
-        tangent = torch.zeros_like(normalized)
-        if input_t is not None:
-            da = input_t.to(normalized.dtype)
-            mean_da = da.mean(dim=ctx.dims, keepdim=True)
-            mean_da_dot = (da * normalized).mean(dim=ctx.dims, keepdim=True)
-            d_normalized = inv_sigma * (da - mean_da - normalized * mean_da_dot)
-            tangent = tangent + (d_normalized * weight.reshape(shape) if weight is not None else d_normalized)
-        if weight_t is not None:
-            tangent = tangent + weight_t.reshape(shape) * normalized
-        if bias_t is not None:
-            tangent = tangent + bias_t.reshape(shape)
-        return tangent.to(ctx.input_dtype), None, None
+        shape = _channel_shape(ctx.saved_tensors[0])
+        return _normalization_jvp(ctx, input_t, weight_t, bias_t, shape), None, None
 
     @staticmethod
     def backward(ctx, grad_output: Tensor, _grad_mu=None, _grad_var=None):
