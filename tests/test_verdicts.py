@@ -175,6 +175,34 @@ def test_rnn_verdicts_follow_their_inputs():
     assert "adding problem, length 200, after 5,000 steps" in rnn_words.verdicts_markdown(rnn.verdicts(result))
 
 
+def test_rnn_speed_verdicts_read_the_validation_error_of_early_epochs_only():
+    record = rnn_record(CELL_ERRORS, epochs=15)
+    record["config"]["decay_epochs"] = 13  # epoch 3 is already in the cooldown: only epoch 1 and 2 are early
+    curves = record["curves"]
+    curves["val_error"] = {name: [row[:] for row in rows] for name, rows in curves["val_error"].items()}
+    curves["val_error"]["LN-GRU"][0] = [0.04, 0.041, 0.039]  # LN-GRU at 4 % after epoch 1
+    curves["val_error"]["GRU"][0] = [0.09, 0.085, 0.095]  # the GRU at 9 %: 5 points higher
+    found = [
+        v for v in rnn.verdicts({"config": {"profile": "cpu"}, "parts": {"batch 64": record}}) if "faster" in v["claim"]
+    ]
+    assert [(v["claim"], v["epoch"]) for v in found] == [
+        ("layer_norm_lstm_learns_faster_than_lstm", 1),
+        ("layer_norm_gru_learns_faster_than_gru", 1),
+    ]
+    gru = found[1]
+    assert (
+        gru["outcome"] == "first lower"
+        and gru["holds"] == "yes"
+        and gru["metric"] == "validation error % after epoch 1"
+    )
+    assert gru["first_values"] == pytest.approx([4.0, 4.1, 3.9])
+    lstm = found[0]  # LN-LSTM 1.5 %, LSTM 2 %: lower by 0.5 points, every seed
+    assert lstm["outcome"] == "first lower"
+    speed = rnn.speed_comparisons(record)
+    assert speed[0]["pair"] == ("LN-LSTM", "LSTM") and speed[0]["epochs"] == ([1, 1, 1], [1, 1, 1])
+    assert speed[0]["answer"]["answer"] == "equivalent"
+
+
 def test_partial_or_live_rnn_runs_never_say_yes_or_no():
     partial = {
         "config": {"profile": "cpu"},
@@ -182,7 +210,8 @@ def test_partial_or_live_rnn_runs_never_say_yes_or_no():
         "in_progress": {"batch 64": rnn_record(CELL_ERRORS, epochs=3)},
     }
     verdicts = rnn.verdicts(partial)
-    assert {v["holds"] for v in verdicts} == {"undecided"} and {v["epoch"] for v in verdicts} == {3}
+    assert {v["holds"] for v in verdicts} == {"undecided"}
+    assert {v["epoch"] for v in verdicts if "faster" not in v["claim"]} == {3}
     live = rnn.live_result(
         {"batch 64": rnn_record(CELL_ERRORS)},
         adding_part(0.01, 0.3)["results_by_seed"]["0"],

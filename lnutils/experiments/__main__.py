@@ -6,6 +6,8 @@
     python -m lnutils.experiments conv run --profile cpu      # the CPU evidence; paper: a GPU
     python -m lnutils.experiments conv budget                 # one cpu part trained longer (the budget check)
     python -m lnutils.experiments rnn run --profile cpu       # the CPU evidence; paper: a GPU
+    python -m lnutils.experiments rnn keep --seeds 0          # train seed 0 again, keep its networks
+    python -m lnutils.experiments rnn bn-study                # the kept BN-LSTM read in several ways
     python -m lnutils.experiments transformer run --profile cpu    # or paper (a GPU)
 
 Every run writes a result file (JSON) that records its configuration, seeds, data
@@ -21,7 +23,7 @@ import sys
 
 from lnutils import environment, runs
 from lnutils.cli import add_common_arguments, check_writable, positive_int, resolve_common
-from lnutils.experiments import conv, mnist, rnn, transformer
+from lnutils.experiments import bn_lstm, conv, mnist, rnn, transformer
 
 
 def parser() -> argparse.ArgumentParser:
@@ -29,7 +31,12 @@ def parser() -> argparse.ArgumentParser:
         prog="python -m lnutils.experiments", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     experiments = top.add_subparsers(dest="experiment", required=True, metavar="{mnist,conv,rnn,transformer}")
-    commands = {"mnist": ["select", "run"], "conv": ["select", "run", "budget"], "rnn": ["run"], "transformer": ["run"]}
+    commands = {
+        "mnist": ["select", "run"],
+        "conv": ["select", "run", "budget"],
+        "rnn": ["run", "keep", "bn-study"],
+        "transformer": ["run"],
+    }
     helps = {
         "mnist": "Figure 6 of Ba et al. 2016 (chapter 2)",
         "conv": "layer norm in convolutional networks (chapter 3)",
@@ -99,6 +106,8 @@ HONOURED = {
     ("conv", "run"): FOLDERS | {"profile", "epochs", "seeds", "time_budget", "batch_size"},
     ("conv", "budget"): {"device", "results_dir", "checkpoint_dir", "time_budget"},
     ("rnn", "run"): FOLDERS | {"profile", "epochs", "seeds", "time_budget"},
+    ("rnn", "keep"): {"device", "results_dir", "profile", "seeds"},
+    ("rnn", "bn-study"): {"results_dir", "profile", "seeds", "overwrite"},
     ("transformer", "run"): FOLDERS | {"profile", "steps", "seeds", "time_budget"},
 }
 
@@ -208,6 +217,18 @@ def run_conv(args, device) -> None:
 
 
 def run_rnn(args, device) -> None:
+    if args.command in ("keep", "bn-study"):
+        profile, seeds = args.profile or "cpu", args.seeds or [0]
+        for seed in seeds:
+            if args.command == "keep":
+                kept = rnn.keep_networks(profile, seed, device=device)
+                print(f"kept {kept['networks']} in {kept['file']}; against the saved run (points of test error):")
+                for cell, agreement in kept["agreement_with_saved_run"].items():
+                    print(f"  {cell}: largest difference {agreement['largest_difference_points']:.3f}")
+            else:
+                found = bn_lstm.run_study(profile, seed, overwrite=args.overwrite)
+                print({name: round(reading["error"], 2) for name, reading in found["readings"].items()})
+        return
     payload = rnn.run_profile(args.profile, device, **profile_options(args))
     print(f"parts done: {list(payload['parts'])}; results in {rnn.results_file(args.profile)}")
 

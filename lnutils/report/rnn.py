@@ -16,6 +16,7 @@ from lnutils.report.cells import (
     rule_words,
     schedule_words,
     seed_progress,
+    signed,
     verdict_summary,
     verdict_table,
 )
@@ -235,6 +236,33 @@ def statistics_gap_sentence(gaps: dict[str, dict]) -> str:
     )
 
 
+def _epochs(epochs: list) -> str:
+    return ", ".join("never" if epoch is None else str(epoch) for epoch in epochs)
+
+
+def speed_markdown(rows: list[dict]) -> str:
+    """Epochs to reach each validation error, per pair of cells (:func:`lnutils.experiments.rnn.
+    speed_comparisons`): each seed's epoch, and the difference with its 95 % interval."""
+    if not rows:
+        return "No saved run has both cells of a pair yet."
+    table = []
+    for row in rows:
+        (first, second), (a, b), found = row["pair"], row["epochs"], row["answer"]
+        if found is None:
+            shown, outcome = "–", "a seed never got there"
+        else:
+            shown = f"{signed(found['d'], 1)} [{signed(found['lo'], 1)}, {signed(found['hi'], 1)}]"
+            outcome = found["answer"]
+        table.append([f"≤ {row['threshold']:g} %", f"{first}: {_epochs(a)}", f"{second}: {_epochs(b)}", shown, outcome])
+    headers = ["validation error", "epochs, per seed", "epochs, per seed", "difference, 95 % interval", "answer"]
+    margin = rows[0]["answer"]["margin"] if rows[0]["answer"] else None
+    return markdown_table(headers, table) + (
+        "\n\nThe first epoch at which each seed's validation error reached the threshold, and the difference "
+        "(normalized − plain) of the means over seeds, paired by seed"
+        + (f"; *equivalent* means within ±{margin:g} epoch." if margin else ".")
+    )
+
+
 CLAIMS = {
     "layer_norm_lstm_beats_lstm": (
         "LN-LSTM beats the LSTM (Ba et al. 2016 report LN helping LSTMs on other tasks, Sec. 6; they ran no "
@@ -245,6 +273,14 @@ CLAIMS = {
     ),
     "layer_norm_gru_beats_gru": (
         "LN-GRU beats the GRU (the book's question; Ba et al. 2016 normalize GRUs on other tasks)"
+    ),
+    "layer_norm_lstm_learns_faster_than_lstm": (
+        "LN-LSTM learns faster than the LSTM: lower validation error after the same early budget (Ba et al. "
+        "2016, Sec. 6, on their RNN tasks)"
+    ),
+    "layer_norm_gru_learns_faster_than_gru": (
+        "LN-GRU learns faster than the GRU: lower validation error after the same early budget (Ba et al. 2016, "
+        "Sec. 6, on their RNN tasks)"
     ),
     "layer_norm_lstm_beats_bn_lstm_beyond_training_length": (
         "Beyond the training length, LN-LSTM beats BN-LSTM (the book's question: Cooijmans et al. 2016, Sec. 3, "
@@ -310,9 +346,11 @@ KEY_QUESTIONS = {
     "layer_norm_lstm_beats_lstm": "LN-LSTM or LSTM on row-by-row MNIST?",
     "layer_norm_gru_beats_gru": "LN-GRU or GRU?",
     "batch_norm_lstm_beats_lstm": "BN-LSTM or LSTM?",
+    "layer_norm_lstm_learns_faster_than_lstm": "Does LN make the LSTM learn faster?",
+    "layer_norm_gru_learns_faster_than_gru": "Does LN make the GRU learn faster?",
 }
 
 
 def key_answers_markdown(verdicts: list[dict]) -> str:
     """Chapter 4's key questions and answers (:func:`lnutils.report.cells.key_answers`)."""
-    return key_answers(verdicts, KEY_QUESTIONS)
+    return key_answers(verdicts, KEY_QUESTIONS, where=_where)
