@@ -327,6 +327,30 @@ def plot_rnn_probes(statistics: dict, gradients: dict):
     return fig
 
 
+def plot_bn_lstm_study(found: dict):
+    """The BN-LSTM study (:func:`lnutils.experiments.bn_lstm.study`): left, test error with the batch's own
+    statistics for the first k steps (population statistics after) and for all but the first k; right,
+    per step, how far the population mean sits from the batches' (in population standard deviations)
+    for each of the three normalizations."""
+    fig, axes = plt.subplots(1, 2, figsize=(7.4, 3.0))
+    for key, label, style in (
+        ("batch_statistics_for_the_first_k_steps", "batch statistics for steps < k", "-"),
+        ("batch_statistics_for_all_but_the_first_k_steps", "batch statistics for steps ≥ k", "--"),
+    ):
+        ks = [int(k) for k in found[key]]
+        axes[0].plot(ks, list(found[key].values()), style, marker="o", markersize=3, color="black", label=label)
+    axes[0].set(xlabel="k (of 28 steps)", ylabel="test error %")
+    axes[0].legend(fontsize="small")
+    names = {"norm_ih": "W_x x_t", "norm_hh": "W_h h_{t−1}", "norm_cell": "c_t"}
+    for (name, rows), line in zip(found["statistics_by_step"].items(), ("-", "--", ":")):
+        steps = np.arange(len(rows["mean_shift"]))
+        axes[1].semilogy(steps, np.maximum(rows["mean_shift"], 1e-4), line, color="black", label=names[name])
+    axes[1].set(xlabel="time step t", ylabel="|μ_B − μ_pop| / σ_pop")
+    axes[1].legend(fontsize="small")
+    fig.tight_layout()
+    return fig
+
+
 def plot_gains_and_biases(layers: dict[str, tuple], method: str = "layer norm"):
     """Histograms of the learned gain g and bias b of each normalized layer (they start at 1 and 0)."""
     fig, axes = plt.subplots(len(layers), 2, figsize=(7.2, 2.4 * len(layers)), squeeze=False)

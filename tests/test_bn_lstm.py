@@ -1,10 +1,13 @@
 """The BN-LSTM study's readings and the kept-networks files (lnutils.experiments.bn_lstm, lnutils.kept_networks)."""
 
+from types import SimpleNamespace
+
 import pytest
 import torch
 
 from lnutils import kept_networks
 from lnutils.experiments import bn_lstm
+from lnutils.report import rnn as words
 from lnutils.rnn import SequenceModel
 
 
@@ -92,3 +95,31 @@ def test_kept_networks_load_what_was_saved_and_refuse_a_changed_file(tmp_path):
     path.unlink()
     with pytest.raises(kept_networks.KeptNetworksError, match="missing"):
         kept_networks.load(path, fresh)
+
+
+def test_the_study_agrees_with_itself_at_both_ends_of_k_and_its_sentence_uses_its_numbers():
+    generator = torch.Generator().manual_seed(0)
+    images = torch.rand(96, 784, generator=generator)
+    images[:, :84] = 0.0  # the first three rows blank, as in MNIST
+    labels = torch.randint(0, 10, (96,), generator=generator)
+    split = SimpleNamespace(train_x=images[:64], train_y=labels[:64], test_x=images[64:], test_y=labels[64:])
+    torch.manual_seed(0)
+    model = SequenceModel("BN-LSTM", 28, 8, 10, max_steps=28).eval()
+    with torch.no_grad():
+        for module in bn_lstm.batch_norms(model).values():
+            module.running_var.fill_(2.0)  # population statistics unlike any batch's
+    found = bn_lstm.study(model, split, batch_size=16, progress=False)
+    readings = found["readings"]
+    first_k, all_but = (
+        found["batch_statistics_for_the_first_k_steps"],
+        found["batch_statistics_for_all_but_the_first_k_steps"],
+    )
+    assert first_k["0"] == all_but["28"] == readings["test, population statistics"]["error"]
+    assert first_k["28"] == all_but["0"] == readings["test, batch statistics"]["error"]
+    assert found["statistics_by_step"]["norm_ih"]["degenerate_share"][:3] == [1.0, 1.0, 1.0]  # blank rows
+    numbers = bn_lstm.summary_numbers(found)
+    assert numbers["first_k_error"] == first_k[str(numbers["first_k"])]
+    found["config"] = {"seed": 0, "profile": "cpu"}
+    sentence = words.bn_lstm_sentence(numbers)
+    assert f"{numbers['population']:.2f} %" in sentence and f"first {numbers['first_k']} steps" in sentence
+    assert "| test, batch statistics |" in words.bn_lstm_readings_markdown(found)

@@ -206,14 +206,32 @@ def saved_study(results_dir=None) -> dict | None:
     return runs.read_results(STUDY_FILE, results_dir)
 
 
+GAP_MARGIN_POINTS = 0.2  # "closes the gap": within a fifth of a point of the batch-statistics reading
+MOST_OF_THE_GAP = 0.8  # the fewest first steps whose batch statistics close this share of the gap
+
+
 def summary_numbers(found: dict) -> dict:
-    """The numbers the chapter's sentence is computed from."""
+    """The numbers the chapter's sentence is computed from: the three test readings, and the fewest first
+    steps k whose batch statistics alone close at least :data:`MOST_OF_THE_GAP` of the gap between the
+    population and the batch readings (with the share they close)."""
     readings = found["readings"]
-    hh = found["statistics_by_step"]
-    worst = {name: int(np.argmax(rows["mean_shift"])) for name, rows in hh.items()}
+    population = readings["test, population statistics"]["error"]
+    batch = readings["test, batch statistics"]["error"]
+    gap = population - batch
+    first_k = {int(k): error for k, error in found["batch_statistics_for_the_first_k_steps"].items()}
+    closed = {k: (population - error) / gap if gap > 0 else 1.0 for k, error in first_k.items()}
+    k = min((k for k, share in closed.items() if share >= MOST_OF_THE_GAP), default=max(first_k))
+    recomputed = readings["test, population statistics recomputed with the final weights"]["error"]
     return {
-        "population": readings["test, population statistics"]["error"],
-        "batch": readings["test, batch statistics"]["error"],
-        "recomputed": readings["test, population statistics recomputed with the final weights"]["error"],
-        "worst_step_by_norm": worst,
+        "population": population,
+        "batch": batch,
+        "recomputed": recomputed,
+        "recomputed_closes_the_gap": recomputed <= batch + GAP_MARGIN_POINTS,
+        "first_k": k,
+        "first_k_error": first_k[k],
+        "share_closed_by_first_k": closed[k],
+        "margin": GAP_MARGIN_POINTS,
+        "largest_mean_shift_step": {
+            name: int(np.argmax(rows["mean_shift"])) for name, rows in found["statistics_by_step"].items()
+        },
     }

@@ -893,6 +893,19 @@ def load_kept_networks(profile: str = "cpu", seed: int = 0, device="cpu", result
     return {cell: network.eval() for cell, network in networks.items()}, record
 
 
+def probe_networks(trained: dict, profile: str = "cpu", seed: int = 0) -> tuple[dict, dict]:
+    """The networks the chapter's probes read: the kept networks of the saved ``profile`` run's seed
+    (:func:`keep_networks`, trained to the end) where they exist, else this build's batch-64 networks
+    (``trained``, from :func:`chapter_run`); and what they are, for the page to say."""
+    kept, record = load_kept_networks(profile, seed)
+    if kept:
+        errors = {cell: a["final_test_error"] for cell, a in record["agreement_with_saved_run"].items()}
+        epochs = record["config"]["epochs"]
+        return kept, {"source": "kept", "profile": profile, "seed": seed, "epochs": epochs, "test_error": errors}
+    networks = {cell: stack.networks[0] for cell, stack in trained.get("batch 64", {}).items()}
+    return networks, {"source": "this build", "seed": 0}
+
+
 # ----------------------------------------------------------------------------- the live check
 
 

@@ -263,6 +263,47 @@ def speed_markdown(rows: list[dict]) -> str:
     )
 
 
+def probe_networks_sentence(about: dict) -> str:
+    """Which networks the probes read (:func:`lnutils.experiments.rnn.probe_networks`) and how well trained."""
+    if about["source"] == "kept":
+        errors = ", ".join(f"{cell} {error:.2f} %" for cell, error in about["test_error"].items())
+        return (
+            f"The probes read the networks of seed {about['seed']} of the saved {about['profile']} run, trained to the "
+            f"end ({about['epochs']} epochs) and kept in the book (`lnutils/results/networks/`); their test errors: "
+            f"{errors}."
+        )
+    return (
+        "No kept networks were found, so the probes read this build's own networks (seed 0 of the live run), "
+        "which are trained only as long as this profile trains them."
+    )
+
+
+def bn_lstm_readings_markdown(found: dict) -> str:
+    """The BN-LSTM study's readings (:func:`lnutils.experiments.bn_lstm.study`) as a table."""
+    rows = [[name, f"{reading['error']:.2f}", f"{reading['nll']:.3f}"] for name, reading in found["readings"].items()]
+    return markdown_table(["read on", "error %", "NLL (nats)"], rows) + (
+        f"\n\nThe kept BN-LSTM (seed {found['config']['seed']} of the saved {found['config']['profile']} run), in "
+        f"batches of {found['batch_size']}: {found['test_images']:,} test images, and the first "
+        f"{found['training_images']:,} training images."
+    )
+
+
+def bn_lstm_sentence(numbers: dict) -> str:
+    """Why the BN-LSTM fails here, computed from the study (:func:`lnutils.experiments.bn_lstm.summary_numbers`)."""
+    population, batch, recomputed = numbers["population"], numbers["batch"], numbers["recomputed"]
+    share = numbers["share_closed_by_first_k"]
+    k = numbers["first_k"]
+    closes = "closes" if numbers["recomputed_closes_the_gap"] else "does not close"
+    return (
+        f"Read with population statistics the kept BN-LSTM errs on {population:.2f} % of the test images, with "
+        f"each batch's own statistics on {batch:.2f} %. Batch statistics for the first {k} steps alone, "
+        f"population statistics after, bring it to {numbers['first_k_error']:.2f} %: "
+        f"{100 * share:.0f} % of the gap sits in those {k} steps. "
+        f"Population statistics recomputed with the final weights give {recomputed:.2f} %: that {closes} the gap "
+        f"(within {numbers['margin']:g} points of the batch reading)."
+    )
+
+
 CLAIMS = {
     "layer_norm_lstm_beats_lstm": (
         "LN-LSTM beats the LSTM (Ba et al. 2016 report LN helping LSTMs on other tasks, Sec. 6; they ran no "
