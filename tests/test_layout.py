@@ -1,8 +1,9 @@
 """The package's shape: imports point one way, and nothing is imported inside a function.
 
 Tiers, lowest first: the layers and tools that depend on nothing of lnutils; the models;
-training and result files; the experiments (numbers only); the words and figures made
-from them; the command lines and checks built on everything.  A module may import only
+training and result files (and kept networks); the experiments (numbers only); studies of one
+experiment's trained networks; the words and figures made from them; the command lines and
+checks built on everything.  A module may import only
 from lower tiers, and the three experiments never import each other.
 """
 
@@ -19,11 +20,12 @@ TIERS = {
     0: {"norms", "norms_numpy", "data", "environment", "measure", "compare"},
     1: {"mlp", "cnn", "rnn", "transformer", "invariance", "cli"},
     2: {"runs"},
-    3: {"train"},
+    3: {"train", "kept_networks"},
     4: {"experiments.mnist", "experiments.conv", "experiments.rnn", "experiments.transformer"},
-    5: {"report", "report.cells", "plotting", "experiments.__main__"},
-    6: {"report.mnist", "report.conv", "report.rnn", "report.transformer"},
-    7: {"smoke", "bench", "check"},
+    5: {"experiments.bn_lstm"},
+    6: {"report", "report.cells", "plotting", "experiments.__main__"},
+    7: {"report.mnist", "report.conv", "report.rnn", "report.transformer"},
+    8: {"smoke", "bench", "check"},
 }
 TIER = {name: tier for tier, names in TIERS.items() for name in names}
 OPTIONAL_IMPORTS = {"fcntl", "tqdm"}  # imported inside a try, where they may be missing
