@@ -231,6 +231,7 @@ def test_decks_are_made_for_presenting():
     kept = nbformat.v4.new_code_cell("the point", metadata={"tags": ["slide-code"]})
     notebook.cells = [title, equations, two_headings, shown, silent, kept]
     for_presenting(notebook, bibliography())
+    notebook.cells = [c for c in notebook.cells if not c.metadata.get("default_notes")]
     markdown = [c for c in notebook.cells if c.cell_type == "markdown"]
     assert [c.source.splitlines()[0] for c in markdown] == [
         "# Title",
@@ -271,6 +272,7 @@ def test_deck_slides_keep_one_idea_and_move_the_rest_to_speaker_notes():
     ]
     notebook.cells = [cell, shown]
     for_presenting(notebook, bibliography())
+    notebook.cells = [c for c in notebook.cells if not c.metadata.get("default_notes")]
     kinds = [(c.cell_type, c.metadata["slideshow"]["slide_type"]) for c in notebook.cells]
     assert kinds == [
         ("markdown", "slide"),  # heading, first paragraph, lead-in and equation
@@ -443,3 +445,42 @@ def test_the_decks_navigate_linearly():
 
     deck = with_slide_style("<html><head></head><body><div class='reveal'></div></body></html>")
     assert 'navigationMode: "linear"' in deck and deck.index("navigationMode") < deck.index("</body>")
+
+
+def test_a_deck_opens_with_the_answers_and_every_slide_has_notes_and_enough_on_it():
+    """Issue 36: the first slide after the title gives the chapter's answers (its cell tagged
+    ``answers``); every slide that shows something has speaker notes (the chapter's own, else where its
+    figure or table is in the book); a slide of a few words joins the slide before it."""
+    import nbformat
+
+    sys.path.insert(0, str(ROOT / "book" / "tools"))
+    from build_slides import for_presenting, row_lines, slide_groups
+
+    notebook = nbformat.v4.new_notebook()
+    title = nbformat.v4.new_markdown_cell("# Title\n\n**What this chapter shows.** It shows things.")
+    title.metadata = {"slideshow": {"slide_type": "slide"}}
+    section = nbformat.v4.new_markdown_cell("## Evidence\n\nA paragraph that leads to the figure below it.")
+    section.metadata = {"slideshow": {"slide_type": "slide"}}
+    figure = nbformat.v4.new_code_cell("plot()")
+    figure.metadata = {"mystnb": {"figure": {"caption": "Error per epoch."}}, "image": {"alt": "Three lines."}}
+    figure.outputs = [nbformat.v4.new_output("display_data", data={"image/png": "iVBORw0KGgo="})]
+    aside = nbformat.v4.new_markdown_cell("Short remark.")
+    aside.metadata = {"slideshow": {"slide_type": "subslide"}}
+    answers = nbformat.v4.new_code_cell("show_answers()", metadata={"tags": ["answers"]})
+    answers.outputs = [nbformat.v4.new_output("display_data", data={"text/markdown": "- **A or B?** → A lower"})]
+    plotted = nbformat.v4.new_markdown_cell("## The figure\n\nWhat the figure shows.")
+    plotted.metadata = {"slideshow": {"slide_type": "slide"}}
+    notebook.cells = [title, section, aside, plotted, figure, answers]
+    for_presenting(notebook, {})
+    groups = slide_groups(notebook.cells)
+    shown = [[c for c in g if c.metadata.get("slideshow", {}).get("slide_type") != "notes"] for g in groups]
+    assert shown[0][0].source == "# Title"
+    assert shown[1][0].source.startswith("## The answers") and "A lower" in str(shown[1][1].outputs)
+    assert shown[2][0].source.startswith("**What this chapter shows.**")
+    for group in groups:
+        assert any(c.metadata.get("slideshow", {}).get("slide_type") == "notes" for c in group), group
+    figure_notes = [c.source for g in groups for c in g if "The figure: Error per epoch." in c.source]
+    assert figure_notes and "Three lines." in figure_notes[0] and "“The figure”" in figure_notes[0]
+    remark = next(c for c in notebook.cells if c.source == "Short remark.")
+    assert remark.metadata["slideshow"]["slide_type"] == "-"  # joined the slide before it
+    assert row_lines("| short | cells |") == 1 and row_lines("| " + "x" * 100 + " | y |") == 3

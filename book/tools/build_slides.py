@@ -182,7 +182,7 @@ def split_at_headings(cell) -> list:
     return cells
 
 
-SLIDE_TABLE_ROWS = 8  # a longer table is cut into slides of this many rows, its header repeated on each
+SLIDE_TABLE_ROWS = 11  # a longer table is cut into slides of this many lines of rows, its header repeated on each
 
 
 def blocks_of(text: str) -> list[str]:
@@ -262,15 +262,22 @@ def table_rows(lines: list[str], start: int) -> int:
     return end
 
 
-TABLE_ROW_CHARACTERS = 100  # a row with more text wraps: it counts as one row per this many characters
+TABLE_LINE_CHARACTERS = 90  # characters on one line of a slide's table, shared by its columns
+
+
+def row_lines(row: str) -> int:
+    """The lines a table row takes on a slide: its longest cell wrapped in its share of the width."""
+    cells = [cell.strip() for cell in row.strip().strip("|").split("|")]
+    share = max(8, TABLE_LINE_CHARACTERS // max(1, len(cells)))
+    return max(1, -(-max(len(cell) for cell in cells) // share))
 
 
 def row_chunks(body: list[str], rows: int) -> list[list[str]]:
-    """Table rows in chunks of at most ``rows`` rows, a long row counting as several (it wraps)."""
+    """Table rows in chunks of at most ``rows`` lines, a long row counting as several (it wraps)."""
     chunks: list[list[str]] = [[]]
     weight = 0
     for row in body:
-        height = 1 + len(row) // TABLE_ROW_CHARACTERS
+        height = row_lines(row)
         if chunks[-1] and weight + height > rows:
             chunks.append([])
             weight = 0
@@ -380,6 +387,14 @@ def cut_stream(output, lines: int = SLIDE_OUTPUT_LINES):
     return nbformat.from_dict({**output, "text": cut})
 
 
+SLIDE_WORDS = 130  # a table or list that would bring a slide past this many words starts a slide of its own
+
+
+def output_words(output) -> int:
+    text = output.get("text") or output.get("data", {}).get("text/markdown", "")
+    return len((text if isinstance(text, str) else "".join(text)).split())
+
+
 def output_slides(outputs: list) -> list[tuple[list, list[str]]]:
     """A code cell's outputs as (outputs, speaker notes) per slide: at most one figure or table on a
     slide (:func:`output_pieces` cuts Markdown with tables), printed output cut to
@@ -399,7 +414,8 @@ def output_slides(outputs: list) -> list[tuple[list, list[str]]]:
             ]
         for piece in pieces:
             current, _ = slides[-1]
-            if any(is_large(shown) for shown in current):
+            crowded = is_large(piece) and sum(map(output_words, current)) + output_words(piece) > SLIDE_WORDS
+            if any(is_large(shown) for shown in current) or (current and crowded):
                 slides.append(([], []))
             slides[-1][0].append(piece)
         slides[-1][1].extend(notes)
@@ -427,8 +443,8 @@ def for_presenting(notebook, references: dict) -> None:
 
     numbers: dict[str, int] = {}
     cells = []
-    slide_has_output = False
-    for cell in notebook.cells:
+    slide_has_output, slide_words = False, 0
+    for cell in with_answers_first(notebook.cells):
         if cell.cell_type == "markdown":
             cell.source = slide_markdown(numbered_equations(cell.source, numbers), references)
             for piece in split_at_headings(cell):
@@ -439,7 +455,8 @@ def for_presenting(notebook, references: dict) -> None:
                     new.metadata = {**piece.metadata, "slideshow": {"slide_type": kind}}
                     cells.append(new)
                     if kind in ("slide", "subslide"):
-                        slide_has_output = False
+                        slide_has_output, slide_words = False, 0
+                    slide_words += len(text.split())
                     # an exercise or a table fills its slide: what follows goes on the next
                     slide_has_output = (
                         slide_has_output or "> **Exercise" in text or text.startswith("|") or "\n|" in text
@@ -462,13 +479,141 @@ def for_presenting(notebook, references: dict) -> None:
         for index, (outputs, notes) in enumerate(output_slides(cell.get("outputs", []))):
             shown = copy.deepcopy(cell)
             shown.outputs = outputs
-            if slide_has_output or index > 0:
+            words = sum(map(output_words, outputs))
+            crowded = slide_words + words > SLIDE_WORDS and any(is_large(output) for output in outputs)
+            if slide_has_output or index > 0 or crowded:
                 shown.metadata["slideshow"] = {"slide_type": "subslide"}
+                slide_words = 0
             cells.append(shown)
-            slide_has_output = bool(outputs)
+            slide_has_output, slide_words = bool(outputs), slide_words + words
             if notes:
                 cells.append(notes_cell(notes))
-    notebook.cells = cells
+    notebook.cells = with_notes_everywhere(without_near_empty_slides(cells))
+
+
+def with_answers_first(cells: list) -> list:
+    """The chapter's cells with its answers (the Summary's cell tagged ``answers``) copied right after the
+    title, under "The answers": the first slide after the title says what the chapter found.  The rest
+    of the title's cell (what the chapter shows) follows them on a slide of its own."""
+    import copy
+
+    import nbformat
+
+    answers = [cell for cell in cells if "answers" in cell.get("metadata", {}).get("tags", [])]
+    if not answers or not answers[0].get("outputs"):
+        return list(cells)
+    heading = nbformat.v4.new_markdown_cell(
+        "## The answers\n\nFrom the saved runs, each with its 95 % interval; the evidence follows."
+    )
+    heading.metadata = {"slideshow": {"slide_type": "slide"}}
+    shown = copy.deepcopy(answers[0])
+    shown.metadata["slideshow"] = {"slide_type": "-"}
+    title = copy.deepcopy(cells[0])
+    title_line, _, rest = title.source.strip().partition("\n")
+    title.source = title_line
+    after = [heading, shown]
+    if rest.strip():
+        introduction = nbformat.v4.new_markdown_cell(rest.strip())
+        introduction.metadata = {"slideshow": {"slide_type": "slide"}}
+        after.append(introduction)
+    return [title, *after, *cells[1:]]
+
+
+def slide_type(cell) -> str:
+    return cell.get("metadata", {}).get("slideshow", {}).get("slide_type", "-")
+
+
+def slide_groups(cells: list) -> list[list]:
+    """Cells grouped by the slide they show on (a "slide" or "subslide" cell starts one)."""
+    groups: list[list] = [[]]
+    for cell in cells:
+        if slide_type(cell) in ("slide", "subslide") and groups[-1]:
+            groups.append([])
+        groups[-1].append(cell)
+    return groups
+
+
+def shown_words(cell) -> int:
+    """Words a cell shows on its slide (notes and removed cells show none)."""
+    if slide_type(cell) in ("notes", "skip") or "remove-cell" in cell.get("metadata", {}).get("tags", []):
+        return 0
+    if cell.cell_type == "markdown":
+        return len(cell.source.split())
+    words = 0
+    for output in cell.get("outputs", []):
+        text = output.get("text") or output.get("data", {}).get("text/markdown", "")
+        words += len((text if isinstance(text, str) else "".join(text)).split())
+    return words
+
+
+def shows_large(cell) -> bool:
+    """A figure, table, code listing or a long printed output on the slide."""
+    if cell.cell_type == "markdown":
+        return "\n|" in "\n" + cell.source or "```" in cell.source
+    return any(is_large(output) for output in cell.get("outputs", []))
+
+
+NEAR_EMPTY_WORDS = 15  # a slide showing fewer words, and nothing large, joins the slide before it
+MERGED_WORDS = 110  # ... when the two together stay this short
+
+
+def without_near_empty_slides(cells: list) -> list:
+    """A sub-slide that would show almost nothing (one short sentence) continues the slide before it,
+    when that slide shows nothing large and the two together stay short."""
+    groups = slide_groups(cells)
+    for before, group in zip(groups, groups[1:]):
+        words = sum(shown_words(cell) for cell in group)
+        if slide_type(group[0]) != "subslide" or words >= NEAR_EMPTY_WORDS or any(shows_large(c) for c in group):
+            continue
+        if any(c.cell_type == "markdown" and "> **Exercise" in c.source for c in group):
+            continue  # an exercise has its slide
+        if any(shows_large(c) for c in before) or sum(shown_words(c) for c in before) + words > MERGED_WORDS:
+            continue
+        group[0].metadata["slideshow"] = {"slide_type": "-"}
+    return cells
+
+
+def section_of(cells: list, index: int) -> str:
+    """The title of the book section (## heading) the cell at ``index`` belongs to."""
+    for cell in reversed(cells[: index + 1]):
+        if cell.cell_type == "markdown" and (found := re.match(r"#{1,2} (.+)", cell.source.lstrip())):
+            return found.group(1).strip()
+    return ""
+
+
+def default_notes(group: list, section: str) -> str:
+    """Speaker notes for a slide that has none: what its figure shows (the caption and its description),
+    where its whole table is, how to run an exercise, and the book section it comes from."""
+    notes = []
+    for cell in group:
+        figure = cell.get("metadata", {}).get("mystnb", {}).get("figure", {})
+        if figure.get("caption"):
+            alt = cell.get("metadata", {}).get("image", {}).get("alt", "")
+            notes.append(f"The figure: {figure['caption']} {alt}".strip())
+        elif cell.cell_type == "markdown" and "> **Exercise" in cell.source:
+            notes.append(
+                "Give the class a few minutes to write an answer before going on; the solution is folded "
+                "under the exercise in the book."
+            )
+        elif shows_large(cell) and cell.cell_type == "code":
+            notes.append("The whole table, with the sentences that read it, is in the book.")
+    where = f"In the book: “{section}”." if section else ""
+    return " ".join(notes + [where]).strip()
+
+
+def with_notes_everywhere(cells: list) -> list:
+    """Every slide that shows something gets speaker notes: its own where the chapter's prose gave some,
+    else :func:`default_notes`."""
+    out, index = [], 0
+    for group in slide_groups(cells):
+        out.extend(group)
+        index += len(group)
+        has_notes = any(slide_type(cell) == "notes" for cell in group)
+        if not has_notes and sum(shown_words(cell) for cell in group) + sum(shows_large(c) for c in group) > 0:
+            if text := default_notes(group, section_of(cells, index - 1)):
+                out.append(notes_cell([text]))
+                out[-1].metadata["default_notes"] = True
+    return out
 
 
 def slide_sources(executed: list[Path], staging: Path) -> list[Path]:
@@ -486,15 +631,27 @@ def slide_sources(executed: list[Path], staging: Path) -> list[Path]:
     return copies
 
 
-# Sized for a 960×700 slide: a figure leaves room for its one-line reading, a table of
-# SLIDE_TABLE_ROWS rows and printed output fit without scrolling.
+# Sized for a 960×700 slide, which reveal.js scales by 1.1 to fill a 1280×800 screen (700 px and a 4 %
+# margin in 800): text of 19 px (prose) and 18.5 px (tables, printed output, code) projects at 20 px or
+# more; a figure takes the slide's width up to 410 px of height, with room for its one-line reading,
+# and up to 590 px on a slide of its own.
 SLIDE_STYLE = """<style>
+.reveal .slides section .jp-RenderedHTMLCommon { font-size: 19px; }
 .reveal .jp-OutputArea-output img, .reveal .jp-OutputArea-output svg {
-  max-height: 380px !important; width: auto !important;
+  width: 100% !important; height: auto !important; max-height: 410px !important; object-fit: contain;
 }
-.reveal table { font-size: 0.6em; table-layout: auto !important; }
+.reveal .slides section:not(:has(> section, > .jp-MarkdownCell, > .jp-CodeCell .jp-RenderedMarkdown))
+  .jp-OutputArea-output img {
+  max-height: 590px !important;
+}
+.reveal .jp-RenderedHTMLCommon table, .reveal table {
+  font-size: 18.5px !important; table-layout: auto !important;
+}
 .reveal td .mjx-full-width { width: auto !important; }
-.reveal .jp-RenderedText pre, .reveal .jp-OutputArea-output pre { font-size: 0.55em; }
+.reveal td .MathJax, .reveal th .MathJax { font-size: 112% !important; }
+.reveal .jp-RenderedText pre, .reveal .jp-OutputArea-output pre, .reveal pre, .reveal pre code {
+  font-size: 18.5px; white-space: pre-wrap; overflow-wrap: anywhere;
+}
 </style>
 """
 

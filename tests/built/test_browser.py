@@ -222,22 +222,52 @@ def test_slide_deck_presents_offline(browser, slides_url, deck):
     assert not broken, f"images that did not load in {deck}: {broken[:3]}"
 
 
-# Every slide of a deck, visited through its URL hash: [h, v, content height, content width, first words].
-SLIDE_SIZES = """
+# Each slide of a deck (all of them, or arguments[0]: a list of [h, v]), visited through reveal.js, in
+# slide units (960×700, before reveal.js scales it to the screen): [h, v, content height, content
+# width, first words, elements reaching outside the slide, elements that clip their content (a child
+# with overflow hidden or scrolling: a slide's own size does not show these), the smallest text in px
+# as projected (math by its outer size), words shown, images, speaker notes' length].
+SLIDE_PROBE = """
 const done = arguments[arguments.length - 1];
-const targets = [];
-document.querySelectorAll('.reveal .slides > section').forEach((h, i) => {
-  const n = h.querySelectorAll(':scope > section').length || 1;
-  for (let j = 0; j < n; j++) targets.push([i, j]);
-});
+const R = require('lib/reveal.js/dist/reveal.js');
+let targets = arguments.length > 1 ? arguments[0] : null;
+if (!targets) {
+  targets = [];
+  document.querySelectorAll('.reveal .slides > section').forEach((h, i) => {
+    const n = h.querySelectorAll(':scope > section').length || 1;
+    for (let j = 0; j < n; j++) targets.push([i, j]);
+  });
+}
 const out = [];
 function visit(k) {
   if (k >= targets.length) return done(out);
   const [i, j] = targets[k];
-  location.hash = '#/' + i + '/' + j;
+  R.slide(i, j);
   setTimeout(() => {
     const s = document.querySelector('.reveal .slides section.present:not(.stack)');
-    out.push([i, j, s.scrollHeight, s.scrollWidth, (s.innerText || '').slice(0, 60).replace(/\\s+/g, ' ')]);
+    const scale = R.getScale(), box = s.getBoundingClientRect();
+    const outside = [], clipped = [];
+    let smallest = 1e9, words = 0;
+    s.querySelectorAll('*').forEach(e => {
+      if (e.closest('aside.notes, script, .MathJax_Preview')) return;
+      const style = getComputedStyle(e), r = e.getBoundingClientRect();
+      if (r.width && (r.right > box.left + 960 * scale + 2 || r.bottom > box.top + 700 * scale + 2))
+        outside.push(e.tagName);
+      const hidesX = style.overflowX !== 'visible' && e.scrollWidth > e.clientWidth + 2;
+      const hidesY = style.overflowY !== 'visible' && e.scrollHeight > e.clientHeight + 2;
+      if ((hidesX || hidesY) && !e.closest('.MathJax'))  // a formula's own inner boxes clip by design
+        clipped.push(`${e.tagName} ${e.scrollWidth}x${e.scrollHeight} in ${e.clientWidth}x${e.clientHeight}`);
+      const math = e.matches('.MathJax, .MathJax_CHTML');
+      const inMath = !math && e.closest('.MathJax, .MathJax_CHTML, .MathJax_Display');
+      const text = Array.from(e.childNodes).some(n => n.nodeType === 3 && n.textContent.trim());
+      if (r.width && !inMath && (math || text)) smallest = Math.min(smallest, parseFloat(style.fontSize) * scale);
+      if (text && !inMath) words += Array.from(e.childNodes).filter(n => n.nodeType === 3)
+        .map(n => n.textContent.trim().split(/\\s+/).filter(Boolean).length).reduce((a, b) => a + b, 0);
+    });
+    const notes = s.querySelector('aside.notes');
+    out.push([i, j, s.scrollHeight, s.scrollWidth, (s.innerText || '').slice(0, 60).replace(/\\s+/g, ' '),
+      outside.length, clipped.slice(0, 3), Math.round(smallest * 10) / 10, words, s.querySelectorAll('img').length,
+      notes ? notes.textContent.trim().length : 0]);
     visit(k + 1);
   }, 150);
 }
@@ -245,29 +275,101 @@ visit(0);
 """
 
 
-@pytest.mark.parametrize("deck", DECKS)
-def test_no_slide_overflows_at_1280_by_800(browser, slides_url, deck):
-    """A projected deck never scrolls: every slide's content fits reveal.js's 960×700 slide (which the
-    browser scales to the window), with the math typeset, at 1280×800."""
-    browser.set_window_size(1280, 800)
+def projected_at_1280_by_800(browser):
+    """The page as a projector shows it: a 1280×800 screen (a headless window of that size has a smaller
+    viewport, which reveal.js scales differently)."""
+    browser.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride", {"width": 1280, "height": 800, "deviceScaleFactor": 1, "mobile": False}
+    )
+
+
+@pytest.fixture(scope="module")
+def deck_slides(browser, slides_url):
+    """Every deck's slides measured by :data:`SLIDE_PROBE` at 1280×800, once for the tests below."""
+    measured = {}
+    projected_at_1280_by_800(browser)
     try:
-        browser.get(slides_url + deck)
-        assert wait_until(browser, "document.querySelector('.reveal.ready') !== null", 30), f"{deck} did not start"
-        browser.execute_async_script(
-            "const done = arguments[arguments.length - 1];"
-            "if (!window.MathJax || !MathJax.Hub) return done(null); MathJax.Hub.Queue(() => done(1));"
-        )
-        browser.set_script_timeout(300)
-        sizes = browser.execute_async_script(SLIDE_SIZES)
+        for deck in DECKS:
+            browser.get(slides_url + deck)
+            assert wait_until(browser, "document.querySelector('.reveal.ready') !== null", 30), f"{deck} did not start"
+            browser.execute_async_script(
+                "const done = arguments[arguments.length - 1];"
+                "if (!window.MathJax || !MathJax.Hub) return done(null); MathJax.Hub.Queue(() => done(1));"
+            )
+            browser.set_script_timeout(300)
+            measured[deck] = browser.execute_async_script(SLIDE_PROBE)
     finally:
-        browser.set_window_size(1280, 2000)
+        browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+    return measured
+
+
+@pytest.mark.parametrize("deck", DECKS)
+def test_no_slide_overflows_at_1280_by_800(deck_slides, deck):
+    """A projected deck never scrolls or cuts: every slide's content fits reveal.js's 960×700 slide, no
+    element reaches outside it, and no element clips its own content (issue 36: an equation clipped
+    inside its own box left the slide's size unchanged, so a test of the slide's size alone missed it)."""
+    sizes = deck_slides[deck]
     assert len(sizes) >= 5
     over = [
-        f"slide {h}/{v} ({height}×{width} px): {words}"
-        for h, v, height, width, words in sizes
-        if height > 700 or width > 960
+        f"slide {h}/{v} ({height}×{width} px, {outside} elements outside, clipped: {clipped}): {words}"
+        for h, v, height, width, words, outside, clipped, *_ in sizes
+        if height > 700 or width > 960 or outside or clipped
     ]
-    assert not over, f"slides of {deck} larger than 960×700 (they would scroll): {over}"
+    assert not over, f"slides of {deck} that scroll or cut their content at 1280×800: {over}"
+
+
+PROJECTED_TEXT_PX = 19.5  # issue 36: text of about 20 px at 1280×800 (tables were at 13 px)
+
+
+@pytest.mark.parametrize("deck", DECKS)
+def test_slide_text_projects_at_about_20_px(deck_slides, deck):
+    small = [
+        f"slide {h}/{v} ({px} px): {words}"
+        for h, v, _, _, words, _, _, px, *_ in deck_slides[deck]
+        if px < PROJECTED_TEXT_PX
+    ]
+    assert not small, f"{deck}: text smaller than {PROJECTED_TEXT_PX} px at 1280×800 on {small}"
+
+
+@pytest.mark.parametrize("deck", DECKS)
+def test_every_content_slide_has_speaker_notes_and_shows_enough(deck_slides, deck):
+    """Speaker notes on every slide that shows something, and no slide that shows a few words alone."""
+    slides = deck_slides[deck]
+    silent = [f"{h}/{v}: {words}" for h, v, _, _, words, _, _, _, shown, images, notes in slides if shown and not notes]
+    assert not silent, f"{deck}: slides without speaker notes: {silent}"
+    near_empty = [
+        f"{h}/{v}: {words}" for h, v, _, _, words, _, _, _, shown, images, _ in slides[1:] if shown < 6 and not images
+    ]
+    assert not near_empty, f"{deck}: slides that show almost nothing: {near_empty}"
+
+
+@pytest.mark.parametrize("deck", [deck for deck in DECKS if not deck.startswith("01_")])
+def test_the_slide_after_the_title_gives_the_answers(deck_slides, deck):
+    title, after = deck_slides[deck][0], deck_slides[deck][1]
+    assert (title[0], after[0]) == (0, 1) and after[4].strip().upper().startswith("THE ANSWERS"), after[4]
+
+
+def test_the_overflow_probe_sees_content_cut_inside_a_slide(browser, slides_url):
+    """The probe that the overflow test reads, on a deck with a slide spoilt on purpose: a wide formula in
+    a box that hides its overflow (the slide keeps its size), and a block pushed below the slide."""
+    deck = DECKS[0]
+    projected_at_1280_by_800(browser)
+    try:
+        browser.get(slides_url + deck)
+        assert wait_until(browser, "document.querySelector('.reveal.ready') !== null", 30)
+        browser.execute_script(
+            "const s = document.querySelectorAll('.reveal .slides > section')[1];"
+            "const slide = s.querySelector(':scope > section') || s;"
+            "slide.insertAdjacentHTML('beforeend', '<div style=\"overflow:hidden;width:300px\">"
+            '<div style="width:2000px">a formula wider than its box</div></div>'
+            '<div style="position:relative;top:900px">pushed below the slide</div>\');'
+        )
+        (found,) = browser.execute_async_script(SLIDE_PROBE, [[1, 0]])
+    finally:
+        browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+    outside, clipped = found[5], found[6]
+    assert clipped and clipped[0].startswith("DIV 2000x"), clipped
+    assert outside >= 1
 
 
 @pytest.mark.parametrize("deck", DECKS)
