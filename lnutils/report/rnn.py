@@ -11,6 +11,7 @@ from lnutils.report.cells import (
     key_answers,
     markdown_table,
     mean_spread,
+    nll_cell,
     percent,
     retrace_sentence,
     rule_words,
@@ -24,24 +25,15 @@ from lnutils.report.cells import published_markdown as published_markdown  # the
 from lnutils.runs import result_parts
 
 
-def sequential_markdown(records: dict[str, dict], target_error: float = 0.10) -> str:
-    """Final test error and the first epoch whose validation error is below ``target_error``."""
+def sequential_markdown(records: dict[str, dict]) -> str:
+    """Final test error and training NLL per setting and cell (mean ± sd over seeds).  How fast each cell
+    learned is the speed table's (:func:`speed_markdown`)."""
     rows = []
     for setting, record in records.items():
         for cell, values in record["curves"]["test_error"].items():
-            validation = np.asarray(record["curves"]["val_error"][cell]).mean(axis=1)
-            reached = np.nonzero(validation < target_error)[0]
-            first = str(reached[0] + 1) if len(reached) else f"not within {len(validation)}"
-            nll = np.asarray(record["curves"]["train_nll"][cell])[-1].mean()
-            rows.append([setting, cell, mean_spread(100 * np.asarray(values)[-1]), f"{nll:.3f}", first])
-    headers = [
-        "setting",
-        "cell",
-        "final test error %",
-        "final train NLL",
-        f"first epoch with validation error < {100 * target_error:g}%",
-    ]
-    return markdown_table(headers, rows)
+            nll = np.asarray(record["curves"]["train_nll"][cell])[-1]
+            rows.append([setting, cell, mean_spread(100 * np.asarray(values)[-1]), nll_cell(nll)])
+    return markdown_table(["setting", "cell", "final test error %", "final train NLL"], rows)
 
 
 def adding_markdown(results: dict) -> str:
