@@ -350,3 +350,95 @@ def test_stopping_a_check_leaves_no_probe_copy_running(monkeypatch):
     assert len(forked) == 1
     with pytest.raises(ChildProcessError):  # already killed and reaped: no such child any more
         os.waitpid(forked[0], os.WNOHANG)
+
+
+def _batch_norm_with(correction=0, eps_inside=True, per_case=False):
+    def function(x, running_mean, running_var, weight=None, bias=None, training=True, momentum=0.1, eps=1e-5):
+        axes = tuple(range(1, x.dim())) if per_case else (0,) + tuple(range(2, x.dim()))
+        mean = x.mean(dim=axes, keepdim=True)
+        variance = x.var(dim=axes, keepdim=True, correction=correction)
+        y = (x - mean) / (torch.sqrt(variance + eps) if eps_inside else torch.sqrt(variance) + eps)
+        shape = (1, x.shape[1]) + (1,) * (x.dim() - 2)
+        with torch.no_grad():  # the running statistics right, so that the output is what is judged
+            dims = [0] + list(range(2, x.dim()))
+            running_mean.mul_(1 - momentum).add_(momentum * x.mean(dims))
+            running_var.mul_(1 - momentum).add_(momentum * x.var(dims, unbiased=True))
+        return y * weight.reshape(shape) + bias.reshape(shape) if weight is not None else y
+
+    return function
+
+
+@pytest.mark.parametrize(
+    "mistake, named",
+    [
+        (dict(correction=1), "normalized with the unbiased variance"),
+        (dict(eps_inside=False), "outside the square root"),
+        (dict(per_case=True), "statistics over each case's features"),
+    ],
+)
+def test_the_batch_norm_check_names_the_common_mistakes(mistake, named, capsys):
+    assert not check.batch_norm(_batch_norm_with(**mistake))
+    assert named in capsys.readouterr().out
+
+
+def test_the_batch_norm_check_names_a_biased_running_variance(capsys):
+    def biased(x, running_mean, running_var, weight=None, bias=None, training=True, momentum=0.1, eps=1e-5):
+        with torch.no_grad():
+            dims = [0] + list(range(2, x.dim()))
+            running_mean.mul_(1 - momentum).add_(momentum * x.mean(dims))
+            running_var.mul_(1 - momentum).add_(momentum * x.var(dims, unbiased=False))
+        return F.batch_norm(x, None, None, weight, bias, True, momentum, eps)
+
+    assert not check.batch_norm(biased)
+    assert "running_var updated with the biased variance" in capsys.readouterr().out
+
+
+def test_the_layer_norm_check_names_statistics_over_the_batch(capsys):
+    def over_the_batch(x, shape, weight=None, bias=None, eps=1e-5):
+        mean = x.mean(0, keepdim=True)
+        y = (x - mean) / torch.sqrt(((x - mean) ** 2).mean(0, keepdim=True) + eps)
+        return y * weight + bias if weight is not None else y
+
+    assert not check.layer_norm(over_the_batch)
+    assert "statistics over the batch (axis 0)" in capsys.readouterr().out
+
+
+def test_the_rms_norm_check_names_a_subtracted_mean(capsys):
+    def centred(x, shape, weight=None, eps=1e-6):
+        axes = tuple(range(x.dim() - len(shape), x.dim()))
+        y = (x - x.mean(axes, keepdim=True)) / torch.sqrt(x.var(axes, keepdim=True, unbiased=False) + eps)
+        return y * weight if weight is not None else y
+
+    assert not check.rms_norm(centred)
+    assert "the mean subtracted" in capsys.readouterr().out
+
+
+def test_the_group_norm_check_names_interleaved_groups(capsys):
+    def interleaved(x, groups, weight=None, bias=None, eps=1e-5):
+        n, c = x.shape[:2]
+        parts = x.reshape(n, c // groups, groups, -1).transpose(1, 2).reshape(n, groups, -1)
+        mean = parts.mean(-1, keepdim=True)
+        y = (parts - mean) / torch.sqrt(((parts - mean) ** 2).mean(-1, keepdim=True) + eps)
+        y = y.reshape(n, groups, c // groups, -1).transpose(1, 2).reshape(x.shape)
+        shape = (1, c) + (1,) * (x.dim() - 2)
+        return y * weight.reshape(shape) + bias.reshape(shape) if weight is not None else y
+
+    assert not check.group_norm(interleaved)
+    assert "grouped by c mod G" in capsys.readouterr().out
+
+
+def test_the_dynamic_tanh_check_names_alpha_after_the_tanh(capsys):
+    def outside(x, alpha, weight=None, bias=None):
+        y = alpha * torch.tanh(x)
+        return y * weight + bias if weight is not None else y
+
+    assert not check.dynamic_tanh(outside)
+    assert "α applied after the tanh" in capsys.readouterr().out
+
+
+def test_the_chw_layer_norm_check_names_instance_norm(capsys):
+    def instance(x, weight=None, bias=None, eps=1e-5):
+        return F.instance_norm(x, weight=weight, bias=bias, eps=eps)
+
+    assert not check.layer_norm_chw(instance)
+    assert "instance norm, not layer norm" in capsys.readouterr().out
