@@ -122,8 +122,8 @@ class SequentialMNISTConfig:
 def profile_configs(
     profile: str, epochs: int | None = None, train_subset: int | None = None
 ) -> dict[str, SequentialMNISTConfig]:
-    """quick: 8,000 training images, hidden 64, 2 epochs at batch 64 (all five cells) and
-    1 epoch on 2,000 images at batch 4 (the three LSTMs).  cpu (the saved CPU evidence): 55,000
+    """quick: 6,000 training images, hidden 64, 2 epochs at batch 64 (all five cells) and
+    1 epoch on 800 images at batch 4 (the three LSTMs).  cpu (the saved CPU evidence): 55,000
     images, hidden 64, batch 64, all five cells, 3 seeds, each seed a part of its own (``"batch 64, seed
     0"``; read together by :func:`seeds_merged`): 20 epochs, the last 5 cooling the learning rate linearly to
     zero (15 constant epochs left LN-LSTM, BN-LSTM and LN-GRU still moving), then checked for convergence
@@ -136,8 +136,8 @@ def profile_configs(
     epochs is cut to them)."""
     if profile == "quick":
         configs = {
-            "batch 64": SequentialMNISTConfig(64, 2, [0], train_subset=8000),
-            "batch 4": SequentialMNISTConfig(4, 1, [0], cells=["LSTM", "LN-LSTM", "BN-LSTM"], train_subset=2000),
+            "batch 64": SequentialMNISTConfig(64, 2, [0], train_subset=6000),
+            "batch 4": SequentialMNISTConfig(4, 1, [0], cells=["LSTM", "LN-LSTM", "BN-LSTM"], train_subset=800),
         }
     elif profile == "cpu":
         configs = {
@@ -393,10 +393,10 @@ def statistics_gap(
 
 
 def adding_settings(profile: str, steps: int | None = None) -> dict:
-    """quick: length 30, 1,000 steps of batch 64; cpu: length 50, 5,000 steps (about 10 minutes a
+    """quick: length 30, 400 steps of batch 64 (a check of the code: too few to learn the task); cpu: length 50, 5,000 steps (about 10 minutes a
     seed on one core); paper: length 50, 10,000 steps (``steps`` overrides)."""
     settings = {
-        "quick": dict(length=30, steps=1000, test_lengths=(30, 60, 120)),
+        "quick": dict(length=30, steps=400, test_lengths=(30, 60, 120)),
         "cpu": dict(length=50, steps=5000, test_lengths=(50, 100, 200)),
         "paper": dict(length=50, steps=10000, test_lengths=(50, 100, 200)),
     }
