@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict
 from pathlib import Path
 from types import SimpleNamespace
@@ -404,3 +405,35 @@ def test_the_retrace_trains_with_the_saved_runs_thread_count(monkeypatch):
     assert "saved run's 1 CPU thread," in rnn_words.retrace_markdown(check)
     assert environment.recorded_cpu_threads("cuda (NVIDIA H100)") is None
     assert environment.recorded_cpu_threads("cpu (16 threads, x86_64)") == 16
+
+
+def test_kept_networks_are_trained_again_compared_with_the_saved_run_and_added_to_by_cell(tmp_path, monkeypatch):
+    """rnn.keep_networks: a seed of the saved run trained again (here a stand-in for the training), its
+    test-error curve compared with the saved one, its networks kept; a second call with other cells adds
+    them to the same file; the probes then read the kept networks when they cover every probed cell."""
+    config = rnn.SequentialMNISTConfig(64, 2, [0], hidden_size=8, cells=["LSTM", "BN-LSTM"], decay_epochs=1)
+    saved_curve = {"LSTM": [[0.10], [0.05]], "BN-LSTM": [[0.20], [0.15]]}
+    part = {
+        "config": asdict(config),
+        "curves": {"test_error": saved_curve, "val_error": saved_curve, "train_nll": saved_curve},
+        "provenance": {"device": "cpu (1 threads, x86_64)"},
+    }
+    (tmp_path / "rnn_cpu.json").write_text(
+        __import__("json").dumps({"config": {}, "parts": {"batch 64, seed 0": part}})
+    )
+
+    def trained_again(config, dataset, device, progress, grouped=None, **kw):
+        stacks = {cell: RNNStack(cell, config.seeds, config.hidden_size) for cell in config.cells}
+        live = {cell: [[e[0] + 0.001] for e in saved_curve[cell]] for cell in config.cells}
+        history = SimpleNamespace(test_error=live)
+        return history, stacks, {"provenance": {"device": "cpu (1 threads, x86_64)"}}
+
+    monkeypatch.setattr(rnn, "run_sequential_mnist", trained_again)
+    first = rnn.keep_networks("cpu", 0, cells=["LSTM"], dataset=object(), progress=False, results_dir=tmp_path)
+    assert first["networks"] == ["LSTM"]
+    assert first["agreement_with_saved_run"]["LSTM"]["largest_difference_points"] == pytest.approx(0.1)
+    second = rnn.keep_networks("cpu", 0, cells=["BN-LSTM"], dataset=object(), progress=False, results_dir=tmp_path)
+    assert second["networks"] == ["LSTM", "BN-LSTM"] and set(second["agreement_with_saved_run"]) == {"LSTM", "BN-LSTM"}
+    networks, record = rnn.load_kept_networks("cpu", 0, results_dir=tmp_path)
+    assert set(networks) == {"LSTM", "BN-LSTM"} and not networks["BN-LSTM"].training
+    assert record["config"]["hidden_size"] == 8

@@ -393,7 +393,8 @@ def statistics_gap(
 
 
 def adding_settings(profile: str, steps: int | None = None) -> dict:
-    """quick: length 30, 400 steps of batch 64 (a check of the code: too few to learn the task); cpu: length 50, 5,000 steps (about 10 minutes a
+    """quick: length 30, 400 steps of batch 64 (a check of the code: too few to learn the task); cpu:
+    length 50, 5,000 steps (about 10 minutes a
     seed on one core); paper: length 50, 10,000 steps (``steps`` overrides)."""
     settings = {
         "quick": dict(length=30, steps=400, test_lengths=(30, 60, 120)),
@@ -874,7 +875,16 @@ def keep_networks(
     }
     networks = {cell: stacks[cell].networks[0] for cell in cells}
     path = kept_networks.path_of(kept_networks_name(profile, seed), results_dir)
-    return kept_networks.save(path, networks, about)
+    with runs.file_lock(path):  # a second process keeping other cells of the same seed adds to the file
+        earlier, record = load_kept_networks(profile, seed, results_dir=results_dir, device="cpu")
+        if record is not None and record["config"] | {"cells": []} == about["config"] | {"cells": []}:
+            kept_before = {cell: network for cell, network in earlier.items() if cell not in networks}
+            networks = kept_before | networks
+            about["agreement_with_saved_run"] = {
+                cell: record["agreement_with_saved_run"][cell] for cell in kept_before
+            } | agreement
+            about["config"]["cells"] = list(networks)
+        return kept_networks.save(path, networks, about)
 
 
 def load_kept_networks(profile: str = "cpu", seed: int = 0, device="cpu", results_dir=None) -> tuple[dict, dict]:
@@ -898,7 +908,8 @@ def probe_networks(trained: dict, profile: str = "cpu", seed: int = 0) -> tuple[
     (:func:`keep_networks`, trained to the end) where they exist, else this build's batch-64 networks
     (``trained``, from :func:`chapter_run`); and what they are, for the page to say."""
     kept, record = load_kept_networks(profile, seed)
-    if kept:
+    live = {cell for cell in trained.get("batch 64", {})}
+    if kept and (not live or live <= set(kept)):  # the kept networks stand in for every cell probed
         errors = {cell: a["final_test_error"] for cell, a in record["agreement_with_saved_run"].items()}
         epochs = record["config"]["epochs"]
         return kept, {"source": "kept", "profile": profile, "seed": seed, "epochs": epochs, "test_error": errors}
