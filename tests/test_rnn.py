@@ -418,9 +418,7 @@ def test_kept_networks_are_trained_again_compared_with_the_saved_run_and_added_t
         "curves": {"test_error": saved_curve, "val_error": saved_curve, "train_nll": saved_curve},
         "provenance": {"device": "cpu (1 threads, x86_64)"},
     }
-    (tmp_path / "rnn_cpu.json").write_text(
-        __import__("json").dumps({"config": {}, "parts": {"batch 64, seed 0": part}})
-    )
+    (tmp_path / "rnn_cpu.json").write_text(json.dumps({"config": {}, "parts": {"batch 64, seed 0": part}}))
 
     def trained_again(config, dataset, device, progress, grouped=None, **kw):
         stacks = {cell: RNNStack(cell, config.seeds, config.hidden_size) for cell in config.cells}
