@@ -2,11 +2,16 @@
 
 from types import SimpleNamespace
 
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
 import pytest
 import torch
 
 from lnutils import kept_networks
 from lnutils.experiments import bn_lstm
+from lnutils.plotting import plot_bn_lstm_study
 from lnutils.report import rnn as words
 from lnutils.rnn import SequenceModel
 
@@ -123,3 +128,8 @@ def test_the_study_agrees_with_itself_at_both_ends_of_k_and_its_sentence_uses_it
     sentence = words.bn_lstm_sentence(numbers)
     assert f"{numbers['population']:.2f} %" in sentence and f"first {numbers['first_k']} steps" in sentence
     assert "| test, batch statistics |" in words.bn_lstm_readings_markdown(found)
+    figure = plot_bn_lstm_study(found)
+    left, right = figure.axes
+    assert len(left.lines) == 2 and len(right.lines) == 3  # the two swaps; the three normalizations
+    assert list(left.lines[0].get_ydata()) == list(first_k.values())
+    plt.close(figure)
