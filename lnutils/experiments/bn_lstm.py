@@ -222,6 +222,11 @@ def summary_numbers(found: dict) -> dict:
     closed = {k: (population - error) / gap if gap > 0 else 1.0 for k, error in first_k.items()}
     k = min((k for k, share in closed.items() if share >= MOST_OF_THE_GAP), default=max(first_k))
     recomputed = readings["test, population statistics recomputed with the final weights"]["error"]
+    best_k = min(first_k, key=first_k.get)
+    hh = found["statistics_by_step"]["norm_hh"]
+    narrow = min(range(1, len(hh["scale_ratio"])), key=lambda t: hh["scale_ratio"][t])  # h_0 = 0: step 0 is exact
+    eps_errors = {float(eps): error for eps, error in found["population_reading_by_test_eps"].items()}
+    best_eps = min(eps_errors, key=eps_errors.get)
     return {
         "population": population,
         "batch": batch,
@@ -231,6 +236,14 @@ def summary_numbers(found: dict) -> dict:
         "first_k_error": first_k[k],
         "share_closed_by_first_k": closed[k],
         "margin": GAP_MARGIN_POINTS,
+        "best_first_k": best_k,
+        "best_first_k_error": first_k[best_k],
+        "narrowest_step": narrow,
+        "narrowest_scale_ratio": hh["scale_ratio"][narrow],
+        "narrowest_degenerate_share": hh["degenerate_share"][narrow],
+        "best_test_eps": best_eps,
+        "best_test_eps_error": eps_errors[best_eps],
+        "trained_eps": found["trained_eps"],
         "largest_mean_shift_step": {
             name: int(np.argmax(rows["mean_shift"])) for name, rows in found["statistics_by_step"].items()
         },

@@ -910,9 +910,12 @@ def probe_networks(trained: dict, profile: str = "cpu", seed: int = 0) -> tuple[
     kept, record = load_kept_networks(profile, seed)
     live = {cell for cell in trained.get("batch 64", {})}
     if kept and (not live or live <= set(kept)):  # the kept networks stand in for every cell probed
-        errors = {cell: a["final_test_error"] for cell, a in record["agreement_with_saved_run"].items()}
+        agreement = record["agreement_with_saved_run"]
+        errors = {cell: a["final_test_error"] for cell, a in agreement.items()}
+        saved = {cell: a["saved_final_test_error"] for cell, a in agreement.items()}
         epochs = record["config"]["epochs"]
-        return kept, {"source": "kept", "profile": profile, "seed": seed, "epochs": epochs, "test_error": errors}
+        about = {"source": "kept", "profile": profile, "seed": seed, "epochs": epochs}
+        return kept, about | {"test_error": errors, "saved_test_error": saved}
     networks = {cell: stack.networks[0] for cell, stack in trained.get("batch 64", {}).items()}
     return networks, {"source": "this build", "seed": 0}
 

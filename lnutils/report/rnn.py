@@ -258,11 +258,14 @@ def speed_markdown(rows: list[dict]) -> str:
 def probe_networks_sentence(about: dict) -> str:
     """Which networks the probes read (:func:`lnutils.experiments.rnn.probe_networks`) and how well trained."""
     if about["source"] == "kept":
-        errors = ", ".join(f"{cell} {error:.2f} %" for cell, error in about["test_error"].items())
+        errors = ", ".join(
+            f"{cell} {error:.2f} % (the saved run's {about['saved_test_error'][cell]:.2f} %)"
+            for cell, error in about["test_error"].items()
+        )
         return (
-            f"The probes read the networks of seed {about['seed']} of the saved {about['profile']} run, trained to the "
-            f"end ({about['epochs']} epochs) and kept in the book (`lnutils/results/networks/`); their test errors: "
-            f"{errors}."
+            f"The probes read seed {about['seed']} of the saved {about['profile']} run's networks, trained again to "
+            f"the end ({about['epochs']} epochs) with its configuration and kept in the book "
+            f"(`lnutils/results/networks/`); their final test errors: {errors}."
         )
     return (
         "No kept networks were found, so the probes read this build's own networks (seed 0 of the live run), "
@@ -292,7 +295,20 @@ def bn_lstm_sentence(numbers: dict) -> str:
         f"population statistics after, bring it to {numbers['first_k_error']:.2f} %: "
         f"{100 * share:.0f} % of the gap sits in those {k} steps. "
         f"Population statistics recomputed with the final weights give {recomputed:.2f} %: that {closes} the gap "
-        f"(within {numbers['margin']:g} points of the batch reading)."
+        f"(closing means coming within {numbers['margin']:g} points of the batch reading), "
+        + (
+            "so the lag of the running averages was the cause. "
+            if numbers["recomputed_closes_the_gap"]
+            else "so the cause is not the lag of the running averages. "
+        )
+        + f"At step {numbers['narrowest_step']} the batches' own spread of W_h h is a median "
+        f"{numbers['narrowest_scale_ratio']:.2f} of the population's, and in "
+        f"{100 * numbers['narrowest_degenerate_share']:.0f} % of (batch, unit) pairs it is below ε: the first "
+        "rows of most images are blank, so the population variance of an early step averages many batches "
+        "with no spread and a few with ink. "
+        f"Batch statistics for the first {numbers['best_first_k']} steps give {numbers['best_first_k_error']:.2f} %; "
+        f"a larger ε at test time alone gives at best {numbers['best_test_eps_error']:.2f} % "
+        f"(ε = {numbers['best_test_eps']:g}, trained with {numbers['trained_eps']:g})."
     )
 
 
