@@ -31,7 +31,7 @@ METHOD_COLORS = {
     "layer norm": OKABE_ITO["vermillion"],
     "weight norm": OKABE_ITO["green"],
     "instance norm": OKABE_ITO["purple"],
-    "group norm": OKABE_ITO["orange"],
+    "group norm": OKABE_ITO["green"],  # not orange: beside layer norm's vermillion the two blur
     "rms norm": OKABE_ITO["sky blue"],
     # the recurrent cells of chapter 4
     "lstm": OKABE_ITO["black"],
