@@ -27,10 +27,11 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from lnutils import environment, norms
 from lnutils.cli import check_device, positive_int, whole_number
+from lnutils.cnn import CNNStack
 from lnutils.data import load_mnist
-from lnutils.experiments import conv, rnn
 from lnutils.measure import forward_backward_seconds, saved_tensor_bytes, synchronize
 from lnutils.mlp import METHODS, MLPStack
+from lnutils.rnn import RNNStack
 from lnutils.train import epoch_orders, make_optimizer, make_split, make_step
 
 BYTES_PER_PARAMETER_STEP = 28 + 12  # Adam's reads and writes + forward/backward weight traffic
@@ -216,14 +217,14 @@ def bench_stacks(batch_sizes=(128, 4), seeds=(0, 1, 2), steps=None, device="cpu"
     device = torch.device(device)
     peak = matmul_peak_gflops(device=device)
     kinds = {
-        "conv, layer norm (C,H,W), looped": lambda: conv.CNNStack("layer norm (C,H,W)", list(seeds), grouped=False),
-        "conv, layer norm (C,H,W), grouped": lambda: conv.CNNStack("layer norm (C,H,W)", list(seeds), grouped=True),
-        "conv, batch norm, looped": lambda: conv.CNNStack("batch norm", list(seeds), grouped=False),
-        "conv, batch norm, grouped": lambda: conv.CNNStack("batch norm", list(seeds), grouped=True),
-        "recurrent, LN-LSTM, looped": lambda: rnn.RNNStack("LN-LSTM", list(seeds), grouped=False),
-        "recurrent, LN-LSTM, grouped": lambda: rnn.RNNStack("LN-LSTM", list(seeds), grouped=True),
-        "recurrent, GRU, looped": lambda: rnn.RNNStack("GRU", list(seeds), grouped=False),
-        "recurrent, GRU, grouped": lambda: rnn.RNNStack("GRU", list(seeds), grouped=True),
+        "conv, layer norm (C,H,W), looped": lambda: CNNStack("layer norm (C,H,W)", list(seeds), grouped=False),
+        "conv, layer norm (C,H,W), grouped": lambda: CNNStack("layer norm (C,H,W)", list(seeds), grouped=True),
+        "conv, batch norm, looped": lambda: CNNStack("batch norm", list(seeds), grouped=False),
+        "conv, batch norm, grouped": lambda: CNNStack("batch norm", list(seeds), grouped=True),
+        "recurrent, LN-LSTM, looped": lambda: RNNStack("LN-LSTM", list(seeds), grouped=False),
+        "recurrent, LN-LSTM, grouped": lambda: RNNStack("LN-LSTM", list(seeds), grouped=True),
+        "recurrent, GRU, looped": lambda: RNNStack("GRU", list(seeds), grouped=False),
+        "recurrent, GRU, grouped": lambda: RNNStack("GRU", list(seeds), grouped=True),
     }
     rows = []
     generator = torch.Generator().manual_seed(0)

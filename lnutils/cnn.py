@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from lnutils import norms
+from lnutils.stacks import SeededStack
 
 NORMALIZATIONS = (
     "none",
@@ -220,3 +221,33 @@ def grouped_forward(networks: list[SmallCNN], images: Tensor) -> Tensor:
     weight = torch.stack([n.classifier.weight for n in networks])  # (K, classes, features)
     bias = torch.stack([n.classifier.bias for n in networks])  # (K, classes)
     return torch.einsum("bkf,kof->kbo", pooled, weight) + bias[:, None, :]
+
+
+GROUPED_UP_TO_BATCH = 32  # CNNStack runs its networks as one grouped computation at batches this small
+
+
+class CNNStack(SeededStack):
+    """K copies of :class:`SmallCNN` with one normalization, one per seed (:class:`lnutils.train.Stack`).
+
+    Takes flattened images of shape (K, B, 784) (network k gets its own batch) and
+    returns logits of shape (K, B, 10).
+    """
+
+    def __init__(self, normalization: str, seeds: list[int], grouped: bool | None = None):
+        super().__init__(normalization, seeds, lambda: SmallCNN(normalization))
+        self.normalization = normalization
+        # K networks as one computation (lnutils.cnn.grouped_forward; the same numbers) or one after another.
+        # None: whichever `python -m lnutils.bench stacks` measured faster on a CPU: grouped for small
+        # batches (1.3-1.6× the plain loop at batch 4 over several runs), looped for large ones (grouped
+        # was 0.7-0.9× at 128).
+        self.grouped = grouped
+
+    def prepare(self, batch: Tensor) -> Tensor:
+        side = int(round(batch.shape[-1] ** 0.5))
+        return batch.reshape(-1, 1, side, side)
+
+    def runs_grouped(self, batch_size: int) -> bool:
+        return self.grouped if self.grouped is not None else batch_size <= GROUPED_UP_TO_BATCH
+
+    def grouped_forward(self, inputs: Tensor) -> Tensor:
+        return grouped_forward(list(self.networks), torch.stack([self.prepare(batch) for batch in inputs]))

@@ -27,11 +27,12 @@ import torch.nn.functional as F
 
 from lnutils import environment, norms, plotting
 from lnutils.cli import check_device
-from lnutils.cnn import NORMALIZATIONS
+from lnutils.cnn import NORMALIZATIONS, CNNStack
 from lnutils.data import DataError, load_dataset, load_shakespeare
 from lnutils.experiments import conv, mnist, rnn, transformer
 from lnutils.mlp import METHODS, MLPStack
 from lnutils.report import conv as conv_words
+from lnutils.rnn import RNNStack
 from lnutils.train import (
     CUDAGraphStep,
     Split,
@@ -150,7 +151,7 @@ def graph_matches_eager(device: torch.device, steps: int = 12) -> str:
 def conv_and_probes(device: torch.device, synthetic: bool) -> str:
     """Chapter 3: every normalization, one epoch at batch 32; border probe and activity maps."""
     split = _split("fashion-mnist", synthetic, size=256)
-    stacks = {name: conv.CNNStack(name, [0]) for name in NORMALIZATIONS}
+    stacks = {name: CNNStack(name, [0]) for name in NORMALIZATIONS}
     history = train_lockstep(
         stacks, {name: 1e-3 for name in NORMALIZATIONS}, split, 32, 1, progress=False, device=device
     )
@@ -168,10 +169,10 @@ def rnn_and_probes(device: torch.device, synthetic: bool) -> str:
     """Chapter 4: every cell, one epoch at batch 16; the probes; the adding problem."""
     split = _split("mnist", synthetic, size=256)
     cells = list(rnn.CELLS)
-    stacks = {cell: rnn.RNNStack(cell, [0], hidden_size=16) for cell in cells}
+    stacks = {cell: RNNStack(cell, [0], hidden_size=16) for cell in cells}
     history = train_lockstep(stacks, {cell: 1e-3 for cell in cells}, split, 16, 1, progress=False, device=device)
     _finite(history)
-    sequences = rnn.RNNStack.as_sequences(split.test_x[:32])
+    sequences = RNNStack.as_sequences(split.test_x[:32])
     for stack in stacks.values():
         model = stack.networks[0]
         rnn.summed_input_statistics(model, sequences)

@@ -6,6 +6,7 @@ import pytest
 import torch
 from torch import nn
 
+from lnutils import cnn
 from lnutils.cnn import NORMALIZATIONS, ChannelLayerNorm, RMSNorm2d, SmallCNN, make_norm
 
 
@@ -143,12 +144,10 @@ def test_the_grouped_stack_computes_what_the_networks_compute_one_by_one(normali
 
 
 def test_the_stack_groups_small_batches_and_loops_large_ones(monkeypatch):
-    from lnutils.experiments import conv
-
     calls = []
-    monkeypatch.setattr(conv, "grouped_forward", lambda networks, images: calls.append(images.shape[1]) or 0)
-    stack = conv.CNNStack("layer norm (C,H,W)", [0, 1])
+    monkeypatch.setattr(cnn, "grouped_forward", lambda networks, images: calls.append(images.shape[1]) or 0)
+    stack = cnn.CNNStack("layer norm (C,H,W)", [0, 1])
     stack(torch.rand(2, 4, 784))
     assert calls == [4]
-    stack(torch.rand(2, conv.GROUPED_UP_TO_BATCH + 1, 784))
+    stack(torch.rand(2, cnn.GROUPED_UP_TO_BATCH + 1, 784))
     assert calls == [4]  # the large batch went through the networks one by one

@@ -17,7 +17,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parent.parent / "lnutils"
 
 TIERS = {
-    0: {"norms", "norms_numpy", "data", "environment", "measure", "compare"},
+    0: {"norms", "norms_numpy", "data", "environment", "measure", "compare", "stacks"},
     1: {"mlp", "cnn", "rnn", "transformer", "invariance", "cli"},
     2: {"runs"},
     3: {"train", "kept_networks"},

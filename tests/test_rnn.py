@@ -12,10 +12,10 @@ import torch
 from torch import nn
 
 from lnutils import environment
+from lnutils import rnn as recurrent
 from lnutils.experiments import rnn
-from lnutils.experiments.rnn import RNNStack
 from lnutils.report import rnn as rnn_words
-from lnutils.rnn import CELLS, GRUCell, LSTMCell, SequenceBatchNorm, SequenceModel
+from lnutils.rnn import CELLS, GRUCell, LSTMCell, RNNStack, SequenceBatchNorm, SequenceModel
 
 
 def test_plain_lstm_cell_matches_torch_given_the_same_weights():
@@ -312,7 +312,7 @@ def test_the_grouped_stack_computes_what_the_models_compute_one_by_one(cell_name
 
 def test_the_recurrent_stack_groups_small_batches_and_never_the_bn_lstm(monkeypatch):
     calls = []
-    monkeypatch.setattr(rnn, "grouped_sequence_forward", lambda models, x: calls.append(x.shape[2]) or 0)
+    monkeypatch.setattr(recurrent, "grouped_sequence_forward", lambda models, x: calls.append(x.shape[2]) or 0)
     stack = RNNStack("LN-GRU", [0, 1], hidden_size=4)
     stack(torch.rand(2, 4, 784))
     assert calls == [4]
@@ -322,10 +322,11 @@ def test_the_recurrent_stack_groups_small_batches_and_never_the_bn_lstm(monkeypa
     assert calls == [4]
     with pytest.raises(ValueError, match="BN-LSTM has no grouped form"):
         RNNStack("BN-LSTM", [0], grouped=True)
+    monkeypatch.undo()
     with pytest.raises(ValueError, match="one cell type"):
-        from lnutils.rnn import grouped_sequence_forward
-
-        grouped_sequence_forward(list(RNNStack("BN-LSTM", [0], hidden_size=4).networks), torch.rand(1, 28, 2, 28))
+        recurrent.grouped_sequence_forward(
+            list(RNNStack("BN-LSTM", [0], hidden_size=4).networks), torch.rand(1, 28, 2, 28)
+        )
 
 
 @pytest.mark.parametrize("grouping", [None, {"grouped": None, "up_to_batch": 64}])

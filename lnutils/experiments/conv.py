@@ -20,7 +20,7 @@ import torch
 from torch import Tensor
 
 from lnutils import environment, runs
-from lnutils.cnn import NORMALIZATIONS, SmallCNN, grouped_forward
+from lnutils.cnn import GROUPED_UP_TO_BATCH, NORMALIZATIONS, CNNStack, SmallCNN, grouped_forward  # noqa: F401
 from lnutils.compare import (
     BUDGET_CONFIRMED,
     BUDGET_NOT_CONFIRMED,
@@ -42,11 +42,10 @@ from lnutils.compare import (
 )
 from lnutils.data import load_dataset
 from lnutils.runs import provenance, result_parts, save_results
-from lnutils.train import History, SeededStack, make_split, train_lockstep
+from lnutils.train import History, make_split, train_lockstep
 
 LEARNING_RATE_GRID = (3e-4, 1e-3, 3e-3)
 PROFILES = ("quick", "cpu", "paper")
-GROUPED_UP_TO_BATCH = 32  # CNNStack runs its networks as one grouped computation at batches this small
 DATASETS = ("mnist", "fashion-mnist")
 
 # Published numbers the chapter compares with (top-1 error %, from the papers' tables).
@@ -69,33 +68,6 @@ PUBLISHED = {
         "rms norm": 8.83,
     },
 }
-
-
-class CNNStack(SeededStack):
-    """K copies of :class:`SmallCNN` with one normalization, one per seed (:class:`lnutils.train.Stack`).
-
-    Takes flattened images of shape (K, B, 784) (network k gets its own batch) and
-    returns logits of shape (K, B, 10).
-    """
-
-    def __init__(self, normalization: str, seeds: list[int], grouped: bool | None = None):
-        super().__init__(normalization, seeds, lambda: SmallCNN(normalization))
-        self.normalization = normalization
-        # K networks as one computation (lnutils.cnn.grouped_forward; the same numbers) or one after another.
-        # None: whichever `python -m lnutils.bench stacks` measured faster on a CPU: grouped for small
-        # batches (1.3-1.6× the plain loop at batch 4 over several runs), looped for large ones (grouped
-        # was 0.7-0.9× at 128).
-        self.grouped = grouped
-
-    def prepare(self, batch: Tensor) -> Tensor:
-        side = int(round(batch.shape[-1] ** 0.5))
-        return batch.reshape(-1, 1, side, side)
-
-    def runs_grouped(self, batch_size: int) -> bool:
-        return self.grouped if self.grouped is not None else batch_size <= GROUPED_UP_TO_BATCH
-
-    def grouped_forward(self, inputs: Tensor) -> Tensor:
-        return grouped_forward(list(self.networks), torch.stack([self.prepare(batch) for batch in inputs]))
 
 
 @dataclass

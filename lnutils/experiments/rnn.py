@@ -44,13 +44,20 @@ from lnutils.compare import (
     verdict_family,
 )
 from lnutils.data import load_mnist
-from lnutils.rnn import CELLS, GROUPED_CELLS, SequenceBatchNorm, SequenceModel, grouped_sequence_forward
+from lnutils.rnn import (  # noqa: F401  (RNNStack and GROUPED_UP_TO_BATCH: the chapter reads them here)
+    CELLS,
+    GROUPED_CELLS,
+    GROUPED_UP_TO_BATCH,
+    RNNStack,
+    SequenceBatchNorm,
+    SequenceModel,
+    grouped_sequence_forward,
+)
 from lnutils.runs import provenance, result_parts
-from lnutils.train import History, SeededStack, make_split, progress_bar, train_lockstep
+from lnutils.train import History, make_split, progress_bar, train_lockstep
 
 # Cooijmans et al. 2016, Table 1 (test accuracy %), the numbers this chapter cites.
 PROFILES = ("quick", "cpu", "paper")
-GROUPED_UP_TO_BATCH = 64  # RNNStack runs its models as one computation at batches this small
 PREDICT_MEAN_MSE = 1 / 6  # the adding problem: always predicting the targets' mean, 1, gives this MSE
 # The adding problem's convergence check: the training MSE averaged over the last tenth of the steps moved
 # by less than 1 % of PREDICT_MEAN_MSE from its average over the tenth before (every seed).
@@ -60,45 +67,6 @@ PUBLISHED = {
     "pixel-by-pixel MNIST (784 steps)": {"LSTM": 98.9, "BN-LSTM": 99.0},
     "permuted pixel-by-pixel MNIST": {"LSTM": 90.2, "BN-LSTM": 95.4},
 }
-
-
-class RNNStack(SeededStack):
-    """K sequence models of one cell type (one per seed) in the :class:`lnutils.train.Stack` form.
-
-    Input (K, B, 784): each image is read as ``rows`` steps of 784/rows pixels: 28 rows of
-    28 pixels (row by row), or 784 steps of one pixel (pixel by pixel, Cooijmans et al. 2016).
-    """
-
-    def __init__(
-        self, cell_name: str, seeds: list[int], hidden_size: int = 64, rows: int = 28, grouped: bool | None = None
-    ):
-        super().__init__(
-            cell_name, seeds, lambda: SequenceModel(cell_name, 784 // rows, hidden_size, 10, max_steps=rows)
-        )
-        self.cell_name, self.rows = cell_name, rows
-        # K models as one computation (lnutils.rnn.grouped_sequence_forward; the same numbers) or one after
-        # another.  None: whichever `python -m lnutils.bench stacks` measured faster on one CPU core:
-        # grouped up to batch 64 (LN-LSTM 2.8-3.0×, GRU 2.0-2.5× the plain loop at batch 4; 1.3×, 1.2× at 64),
-        # looped above (grouped was 0.9× at 128).  The BN-LSTM always runs looped.
-        if grouped and cell_name not in GROUPED_CELLS:
-            raise ValueError(f"{cell_name} has no grouped form; grouped cells: {GROUPED_CELLS}")
-        self.grouped = grouped
-
-    def runs_grouped(self, batch_size: int) -> bool:
-        if self.grouped is not None:
-            return self.grouped
-        return self.cell_name in GROUPED_CELLS and batch_size <= GROUPED_UP_TO_BATCH
-
-    def grouped_forward(self, inputs: Tensor) -> Tensor:
-        return grouped_sequence_forward(list(self.networks), torch.stack([self.prepare(batch) for batch in inputs]))
-
-    @staticmethod
-    def as_sequences(images: Tensor, rows: int = 28) -> Tensor:
-        """(B, 784) flattened images -> (rows, B, 784/rows) sequences, time first."""
-        return images.reshape(images.shape[0], rows, -1).transpose(0, 1)
-
-    def prepare(self, batch: Tensor) -> Tensor:
-        return self.as_sequences(batch, self.rows)
 
 
 @dataclass
