@@ -328,6 +328,20 @@ def test_a_figure_cell_shows_one_thing(path):
             )
 
 
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_every_figure_cell_has_a_caption_and_alt_text_where_myst_nb_reads_them(path):
+    """A cell that shows a figure (plt.show(), indented or not) carries ``mystnb.figure.caption`` and
+    ``mystnb.image.alt``; alt text put beside ``mystnb`` instead of under it is ignored by MyST-NB (the
+    page then shows the image's file name to a screen reader), which only the browser test caught."""
+    for index, cell in enumerate(code_cells(path)):
+        if "plt.show()" not in "".join(cell["source"]):
+            continue
+        mystnb = cell["metadata"].get("mystnb", {})
+        where = f"{path.name}, code cell {index}"
+        assert mystnb.get("figure", {}).get("caption"), f"{where}: no mystnb.figure.caption"
+        assert mystnb.get("image", {}).get("alt"), f"{where}: no mystnb.image.alt (under mystnb, not beside it)"
+
+
 def test_the_chapters_state_their_measured_run_time_not_a_fixed_one(tmp_path):
     """Issue 36 #7: the chapters said "under 3 minutes" where a fresh clone took 154-339 s, and "about 30
     seconds" for checks that took 60.  The time on the page is now the one this build measured."""
@@ -462,7 +476,7 @@ def test_a_deck_opens_with_the_answers_and_every_slide_has_notes_and_enough_on_i
     section = nbformat.v4.new_markdown_cell("## Evidence\n\nA paragraph that leads to the figure below it.")
     section.metadata = {"slideshow": {"slide_type": "slide"}}
     figure = nbformat.v4.new_code_cell("plot()")
-    figure.metadata = {"mystnb": {"figure": {"caption": "Error per epoch."}}, "image": {"alt": "Three lines."}}
+    figure.metadata = {"mystnb": {"figure": {"caption": "Error per epoch."}, "image": {"alt": "Three lines."}}}
     figure.outputs = [nbformat.v4.new_output("display_data", data={"image/png": "iVBORw0KGgo="})]
     aside = nbformat.v4.new_markdown_cell("Short remark.")
     aside.metadata = {"slideshow": {"slide_type": "subslide"}}

@@ -588,7 +588,7 @@ def default_notes(group: list, section: str) -> str:
     for cell in group:
         figure = cell.get("metadata", {}).get("mystnb", {}).get("figure", {})
         if figure.get("caption"):
-            alt = cell.get("metadata", {}).get("image", {}).get("alt", "")
+            alt = cell.get("metadata", {}).get("mystnb", {}).get("image", {}).get("alt", "")
             notes.append(f"The figure: {figure['caption']} {alt}".strip())
         elif cell.cell_type == "markdown" and "> **Exercise" in cell.source:
             notes.append(
