@@ -479,6 +479,8 @@ def for_presenting(notebook, references: dict) -> None:
         for index, (outputs, notes) in enumerate(output_slides(cell.get("outputs", []))):
             shown = copy.deepcopy(cell)
             shown.outputs = outputs
+            if index > 0 and "id" in shown:
+                shown["id"] = f"{cell['id']}-{index}"  # one cell on several slides: cell ids stay unique
             words = sum(map(output_words, outputs))
             crowded = slide_words + words > SLIDE_WORDS and any(is_large(output) for output in outputs)
             if slide_has_output or index > 0 or crowded:
@@ -508,6 +510,8 @@ def with_answers_first(cells: list) -> list:
     heading.metadata = {"slideshow": {"slide_type": "slide"}}
     shown = copy.deepcopy(answers[0])
     shown.metadata["slideshow"] = {"slide_type": "-"}
+    if "id" in shown:
+        shown["id"] = f"{shown['id']}-answers"  # a copy: cell ids stay unique
     title = copy.deepcopy(cells[0])
     title_line, _, rest = title.source.strip().partition("\n")
     title.source = title_line
