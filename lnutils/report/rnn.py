@@ -92,8 +92,9 @@ def rnn_saved_markdown(saved: dict | None, what: str = "paper-profile") -> str:
 
 
 def training_gap_sentence(records: dict[str, dict]) -> str:
-    """Whether a normalized cell's test-error gap to the plain cell is already there in training: its final
-    training NLL against the plain cell's (means over seeds), per setting."""
+    """Each normalized cell's final test error and training NLL against the plain cell's (means over seeds),
+    per setting.  The training NLL is measured in eval mode (:func:`lnutils.train.evaluate`), so for the
+    BN-LSTM it uses population statistics: it cannot tell a gap made in training from one made by them."""
     sentences = []
     for setting, record in records.items():
         nll = {cell: float(np.mean(values[-1])) for cell, values in record["curves"]["train_nll"].items()}
@@ -109,8 +110,9 @@ def training_gap_sentence(records: dict[str, dict]) -> str:
             sentences.append(f"{setting}, last epoch: " + "; ".join(parts) + ".")
     return (
         " ".join(sentences)
-        + " A cell whose training NLL is several times the plain cell's has its gap already in training, with "
-        "batch statistics; the population statistics used at test time are not what makes it."
+        + " The training NLL is measured in eval mode: for the BN-LSTM that is with population statistics, as at "
+        "test time, so it does not say whether the gap is made in training. The BN-LSTM study in the section "
+        "on the networks' insides reads it both ways."
     )
 
 
