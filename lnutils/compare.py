@@ -376,6 +376,20 @@ def make_verdict(
     }
 
 
+def claim_verdicts(claims, reading, evidence, margin: float, **where) -> list[dict]:
+    """One verdict (:func:`make_verdict`) for each ``(claim, first, second, expected)`` of ``claims`` whose
+    two methods ``reading`` can read: it returns a method's per-seed values, or None for a method the run
+    lacks.  ``evidence`` is a level, or a function of the claim and its two methods giving one."""
+    out = []
+    for claim, first, second, expected in claims:
+        values = reading(first), reading(second)
+        if values[0] is None or values[1] is None:
+            continue
+        level = evidence(claim, (first, second)) if callable(evidence) else evidence
+        out.append(make_verdict(claim, (first, second), expected, *values, level, margin, **where))
+    return out
+
+
 def verdict_family(verdicts: list[dict], alpha: float = ALPHA) -> list[dict]:
     """A chapter's verdicts with its family of tests controlled (:func:`answer_family`, Holm): each compared
     verdict gets ``holm_outcome``, ``family`` and ``expected_false``; a verdict not compared keeps none."""
@@ -421,7 +435,7 @@ def retrace_comparison(
     }
 
 
-def part_evidence(record: dict, finished: bool, names, profile: str) -> str:
+def part_evidence(record: dict, finished: bool, profile: str) -> str:
     """The evidence level of one part of a result (see the section above): a live quick run, a part still
     training, or a finished one.  (The end of a cooldown to zero is not a test of convergence: the
     schedule itself stops the curve there; a finished part's budget is tested by a longer budget.)"""

@@ -151,6 +151,13 @@ def _json_kind(kind: type) -> str:
     return {dict: "object", bool: "true/false", str: "string"}[kind]
 
 
+def saved_cpu_threads(record: dict, device) -> int | None:
+    """The CPU thread count a saved part ran on, to train it again in the same summation order on
+    ``device``; None off the CPU (or when the record does not say)."""
+    threads = environment.recorded_cpu_threads(record.get("provenance", {}).get("device"))
+    return threads if torch.device(device).type == "cpu" else None
+
+
 def part_data(record: dict) -> tuple[str, str] | None:
     """(dataset, checksum) of the data a part was trained on, from its provenance; None where it records
     none (the adding problem makes its data from the seed)."""

@@ -26,6 +26,7 @@ from lnutils.compare import (
     BUDGET_NOT_CONFIRMED,
     FIRST_LOWER,
     answer,
+    claim_verdicts,
     convergence,
     convergence_rule,
     cooled_down,
@@ -549,7 +550,7 @@ def _settled_test_error(record: dict, name: str, epoch: int) -> np.ndarray:
 def _evidence(record: dict, finished: bool, claim: str, names, profile: str, budget_checks) -> str:
     """A part's evidence level for one claim: :func:`part_evidence`, which a finished budget check
     replaces for the checked part (see the budget check below)."""
-    level = part_evidence(record, finished, names, profile)
+    level = part_evidence(record, finished, profile)
     checked = {(c["dataset"], c["batch_size"], c["claim"]): c["confirmed"] for c in budget_checks}
     where = (record["dataset"], record["batch_size"], claim)
     if finished and checked.get(where) is not None:
@@ -573,26 +574,25 @@ def verdicts(result: dict, budget_checks: list[dict] = ()) -> list[dict]:
         by_key[(record["dataset"], record["batch_size"])] = (record, finished)
         epoch = epochs_done(record)
         window = settle_window(record["config"], epoch)
-        for claim, first, second, expected in CLAIMS:
-            if first not in record["curves"]["test_error"] or second not in record["curves"]["test_error"]:
-                continue
-            evidence = _evidence(record, finished, claim, (first, second), profile, budget_checks)
-            out.append(
-                make_verdict(
-                    claim,
-                    (first, second),
-                    expected,
-                    _settled_test_error(record, first, epoch),
-                    _settled_test_error(record, second, epoch),
-                    evidence,
-                    MARGIN_POINTS[record["dataset"]],
-                    dataset=record["dataset"],
-                    batch_size=record["batch_size"],
-                    epoch=epoch,
-                    epochs_planned=record["config"]["epochs"],
-                    metric=METRIC if window is None else ANNEALED_METRIC,
-                )
-            )
+
+        def settled_error(method, record=record, epoch=epoch):
+            if method in record["curves"]["test_error"]:
+                return _settled_test_error(record, method, epoch)
+
+        def evidence(claim, names, record=record, finished=finished):
+            return _evidence(record, finished, claim, names, profile, budget_checks)
+
+        out += claim_verdicts(
+            CLAIMS,
+            settled_error,
+            evidence,
+            MARGIN_POINTS[record["dataset"]],
+            dataset=record["dataset"],
+            batch_size=record["batch_size"],
+            epoch=epoch,
+            epochs_planned=record["config"]["epochs"],
+            metric=METRIC if window is None else ANNEALED_METRIC,
+        )
     for (dataset, batch_size), (small, small_finished) in sorted(by_key.items()):
         if batch_size != SMALL_BATCH or (dataset, LARGE_BATCH) not in by_key:
             continue
@@ -838,8 +838,7 @@ def retrace(result: dict, normalization: str = LAYER_NORM, seed: int = 0, device
     saved = record["config"]
     config = ConvConfig(**{**saved, **first_epoch_only(saved), "seeds": [seed], "normalizations": [normalization]})
     started = time.perf_counter()
-    threads = environment.recorded_cpu_threads(record.get("provenance", {}).get("device"))
-    threads = threads if torch.device(device).type == "cpu" else None
+    threads = runs.saved_cpu_threads(record, device)
     with environment.cpu_threads(threads):  # the saved run's own summation order
         history, _, dataset = train_config(config, record["dataset"], device, progress)
     saved = record["curves"]["test_error"][normalization][0][record["config"]["seeds"].index(seed)]

@@ -31,11 +31,11 @@ from lnutils.compare import (
     FIRST_LOWER,
     answer,
     at_epoch,
+    claim_verdicts,
     convergence,
     convergence_rule,
     epochs_done,
     first_epoch_only,
-    make_verdict,
     merged_seed_groups,
     part_evidence,
     retrace_comparison,
@@ -635,67 +635,53 @@ def verdicts(result: dict) -> list[dict]:
         curves = record["curves"]
         epoch = epochs_done(record)
         window = settle_window(record["config"], epoch)
-        for claim, first, second, expected in SEQUENTIAL_CLAIMS:
-            if first not in curves["test_error"] or second not in curves["test_error"]:
-                continue
-            out.append(
-                make_verdict(
-                    claim,
-                    (first, second),
-                    expected,
-                    100 * settled(curves, "test_error", first, epoch=epoch, window=window),
-                    100 * settled(curves, "test_error", second, epoch=epoch, window=window),
-                    part_evidence(record, finished, (first, second), profile),
-                    MARGIN_POINTS,
-                    setting=setting,
-                    epoch=epoch,
-                    epochs_planned=record["config"].get("epochs", epoch),
-                    metric=SEQUENTIAL_METRIC if window is None else ANNEALED_METRIC,
-                )
-            )
+        evidence = part_evidence(record, finished, profile)
+
+        def settled_error(method, curves=curves, epoch=epoch, window=window):
+            if method in curves["test_error"]:
+                return 100 * settled(curves, "test_error", method, epoch=epoch, window=window)
+
+        out += claim_verdicts(
+            SEQUENTIAL_CLAIMS,
+            settled_error,
+            evidence,
+            MARGIN_POINTS,
+            setting=setting,
+            epoch=epoch,
+            epochs_planned=record["config"].get("epochs", epoch),
+            metric=SEQUENTIAL_METRIC if window is None else ANNEALED_METRIC,
+        )
         constant_epochs = record["config"].get("epochs", epoch) - int(record["config"].get("decay_epochs") or 0)
-        for claim, first, second, expected in SPEED_CLAIMS:
-            for at in (e for e in SPEED_EPOCHS if e <= min(epoch, constant_epochs)):
-                if first not in curves["val_error"] or second not in curves["val_error"]:
-                    continue
-                out.append(
-                    make_verdict(
-                        claim,
-                        (first, second),
-                        expected,
-                        100 * at_epoch(curves, "val_error", first, at),
-                        100 * at_epoch(curves, "val_error", second, at),
-                        part_evidence(record, finished, (first, second), profile),
-                        MARGIN_POINTS,
-                        setting=setting,
-                        epoch=at,
-                        metric=f"validation error % after epoch {at}",
-                    )
-                )
+        for at in (e for e in SPEED_EPOCHS if e <= min(epoch, constant_epochs)):
+
+            def validation_error(method, curves=curves, at=at):
+                if method in curves["val_error"]:
+                    return 100 * at_epoch(curves, "val_error", method, at)
+
+            out += claim_verdicts(
+                SPEED_CLAIMS,
+                validation_error,
+                evidence,
+                MARGIN_POINTS,
+                setting=setting,
+                epoch=at,
+                metric=f"validation error % after epoch {at}",
+            )
     adding = result.get("parts", {}).get("adding")
     if adding:
         merged = adding_results(adding)
         longest = list(next(iter(merged.values()))["test_mse"])[-1]
-        for claim, first, second, expected in ADDING_CLAIMS:
-            if first not in merged or second not in merged:
-                continue
-            evidence = "live quick run" if profile == "quick" else COMPLETE
-            out.append(
-                make_verdict(
-                    claim,
-                    (first, second),
-                    expected,
-                    merged[first]["test_mse_by_seed"][longest],
-                    merged[second]["test_mse_by_seed"][longest],
-                    evidence,
-                    ADDING_MARGIN_MSE,
-                    setting="adding problem",
-                    steps=adding["settings"]["steps"],
-                    length=int(longest),
-                    metric=f"test MSE at length {longest} (trained at {adding['settings']['length']}), "
-                    f"after {adding['settings']['steps']} steps",
-                )
-            )
+        out += claim_verdicts(
+            ADDING_CLAIMS,
+            lambda method: merged[method]["test_mse_by_seed"][longest] if method in merged else None,
+            "live quick run" if profile == "quick" else COMPLETE,
+            ADDING_MARGIN_MSE,
+            setting="adding problem",
+            steps=adding["settings"]["steps"],
+            length=int(longest),
+            metric=f"test MSE at length {longest} (trained at {adding['settings']['length']}), "
+            f"after {adding['settings']['steps']} steps",
+        )
     return verdict_family(out)
 
 
@@ -799,6 +785,13 @@ def kept_networks_name(profile: str, seed: int) -> str:
     return f"rnn_{profile}_seed{seed}.npz"
 
 
+def saved_grouping(record: dict) -> bool | None:
+    """How a saved part ran its stacks (``grouped`` of :func:`run_sequential_mnist`; None: by batch size); a
+    record without "stack_grouping" ran its models one by one.  The grouped form computes the same
+    function but rounds differently, and training amplifies that, so training a part again follows it."""
+    return (record.get("provenance", {}).get("stack_grouping") or {"grouped": False})["grouped"]
+
+
 def keep_networks(
     profile: str = "cpu", seed: int = 0, cells=None, dataset=None, device="cpu", progress=True, results_dir=None
 ) -> dict:
@@ -815,11 +808,9 @@ def keep_networks(
     cells = list(cells or saved["cells"])
     config = SequentialMNISTConfig(**{**saved, "seeds": [seed], "cells": cells})
     dataset = dataset if dataset is not None else load_mnist()
-    threads = environment.recorded_cpu_threads(record.get("provenance", {}).get("device"))
-    threads = threads if torch.device(device).type == "cpu" else None
-    grouping = record.get("provenance", {}).get("stack_grouping") or {"grouped": False}
-    with environment.cpu_threads(threads):
-        history, stacks, live = run_sequential_mnist(config, dataset, device, progress, grouped=grouping["grouped"])
+    threads = runs.saved_cpu_threads(record, device)
+    with environment.cpu_threads(threads):  # the saved run's own computation
+        history, stacks, live = run_sequential_mnist(config, dataset, device, progress, grouped=saved_grouping(record))
     column = saved["seeds"].index(seed)
     agreement = {}
     for cell in cells:
@@ -900,15 +891,11 @@ def retrace(result: dict, cell: str = "LN-LSTM", seed: int = 0, dataset=None, de
         return None
     saved = record["config"]
     config = SequentialMNISTConfig(**{**saved, **first_epoch_only(saved), "seeds": [seed], "cells": [cell]})
-    # the saved run's own computation: a record without "stack_grouping" ran its models one by one (the
-    # grouped form computes the same function but rounds differently, and training amplifies that)
-    grouping = record.get("provenance", {}).get("stack_grouping") or {"grouped": False}
     started = time.perf_counter()
     dataset = dataset if dataset is not None else load_mnist()
-    threads = environment.recorded_cpu_threads(record.get("provenance", {}).get("device"))
-    threads = threads if torch.device(device).type == "cpu" else None
-    with environment.cpu_threads(threads):  # the saved run's own summation order
-        history, _, _ = run_sequential_mnist(config, dataset, device, progress, grouped=grouping["grouped"])
+    threads = runs.saved_cpu_threads(record, device)
+    with environment.cpu_threads(threads):  # the saved run's own computation
+        history, _, _ = run_sequential_mnist(config, dataset, device, progress, grouped=saved_grouping(record))
     saved = record["curves"]["test_error"][cell][0][record["config"]["seeds"].index(seed)]
     data = ((runs.part_data(record) or (None, None))[1], dataset.provenance.checksum)
     live = history.test_error[cell][0][0]
