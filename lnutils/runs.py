@@ -32,7 +32,7 @@ import numpy as np
 import torch
 
 from lnutils import environment
-from lnutils.data import remove_orphaned_temporaries, temporary_prefix
+from lnutils.datafiles import remove_orphaned_temporaries, temporary_prefix
 
 PACKAGE_RESULTS = Path(__file__).resolve().parent / "results"
 

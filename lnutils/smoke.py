@@ -28,7 +28,8 @@ import torch.nn.functional as F
 from lnutils import environment, norms, plotting
 from lnutils.cli import check_device
 from lnutils.cnn import NORMALIZATIONS, CNNStack
-from lnutils.data import DataError, load_dataset, load_shakespeare
+from lnutils.corpus import load_shakespeare
+from lnutils.data import DataError, load_dataset
 from lnutils.experiments import conv, mnist, rnn, transformer
 from lnutils.mlp import METHODS, MLPStack
 from lnutils.report import conv as conv_words

@@ -291,7 +291,7 @@ def test_a_corrupt_file_in_the_cache_is_fetched_again(isolated, monkeypatch, ser
 def test_a_read_only_cache_is_a_clear_error(isolated, monkeypatch, server):
     handler, url = server
     serve_tiny(handler, monkeypatch)
-    monkeypatch.setattr(data, "_cache_dir", lambda name: Path("/proc/lnutils-cannot-write") / name)
+    monkeypatch.setattr(data, "cache_dir", lambda name: Path("/proc/lnutils-cannot-write") / name)
     with pytest.raises(DataError, match="cannot write to the download cache .* XDG_CACHE_HOME"):
         load_dataset("mnist", mirrors=[url], progress=False)
 

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from test_mnist_experiment import RATES, tiny_dataset, tiny_profile
 
-from lnutils import cli, environment, norms, runs
+from lnutils import cli, datafiles, environment, norms, runs
 from lnutils.experiments import __main__ as experiments_cli
 from lnutils.experiments import conv, mnist
 from lnutils.mlp import METHODS, MLPStack
@@ -246,14 +246,12 @@ def test_committed_results_hold_no_absolute_paths():
 
 
 def test_an_unreadable_cache_folder_is_skipped(tmp_path, monkeypatch):
-    from lnutils import data
-
     blocked = tmp_path / "blocked"
     blocked.mkdir()
     monkeypatch.setattr(
-        data.Path, "is_file", lambda self: (_ for _ in ()).throw(PermissionError(13, "Permission denied"))
+        datafiles.Path, "is_file", lambda self: (_ for _ in ()).throw(PermissionError(13, "Permission denied"))
     )
-    assert data._find(blocked, "train-images-idx3-ubyte") is None
+    assert datafiles.find_file(blocked, "train-images-idx3-ubyte") is None
 
 
 # ----------------------------------------------------------------------------- command line

@@ -16,7 +16,7 @@ import torch
 from test_hardening import RATES, stacks, tiny_split
 from test_mnist_experiment import tiny_dataset
 
-from lnutils import bench, data, runs
+from lnutils import bench, data, datafiles, runs
 from lnutils.experiments import __main__ as experiments_cli
 from lnutils.experiments import mnist
 from lnutils.train import CheckpointMismatch, train_lockstep
@@ -197,7 +197,7 @@ def test_a_killed_writers_temporary_files_are_removed_by_the_next_write(tmp_path
 def test_a_killed_downloads_part_file_is_removed(tmp_path):
     orphan = tmp_path / f"train-images-idx3-ubyte.gz.{_dead_pid()}.q1w2e3.part"
     orphan.write_bytes(b"partial")
-    assert data.remove_orphaned_temporaries(tmp_path / "train-images-idx3-ubyte.gz", ".part") == [orphan]
+    assert datafiles.remove_orphaned_temporaries(tmp_path / "train-images-idx3-ubyte.gz", ".part") == [orphan]
 
 
 # ----------------------------------------------------------------------------- 8: raw errors

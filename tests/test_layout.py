@@ -17,8 +17,8 @@ import pytest
 PACKAGE = Path(__file__).resolve().parent.parent / "lnutils"
 
 TIERS = {
-    0: {"norms", "norms_numpy", "data", "environment", "measure", "compare", "stacks"},
-    1: {"mlp", "cnn", "rnn", "transformer", "invariance", "cli"},
+    0: {"norms", "norms_numpy", "datafiles", "environment", "measure", "compare", "stacks"},
+    1: {"data", "corpus", "mlp", "cnn", "rnn", "transformer", "invariance", "cli"},
     2: {"runs"},
     3: {"train", "kept_networks"},
     4: {"experiments.mnist", "experiments.conv", "experiments.rnn", "experiments.transformer"},

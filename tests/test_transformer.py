@@ -14,7 +14,8 @@ import pytest
 import torch
 
 from lnutils import norms
-from lnutils.data import DataError, load_shakespeare, play_text
+from lnutils.corpus import load_shakespeare, play_text
+from lnutils.data import DataError
 from lnutils.experiments import transformer as experiment
 from lnutils.report import transformer as words
 from lnutils.transformer import NORMS, PLACEMENTS, CharTransformer, ModelShape

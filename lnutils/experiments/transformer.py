@@ -43,7 +43,7 @@ from lnutils.compare import (
     holds,
     verdict_family,
 )
-from lnutils.data import Corpus, load_shakespeare
+from lnutils.corpus import Corpus, load_shakespeare
 from lnutils.norms import DynamicTanh
 from lnutils.runs import atomic_write_bytes, provenance
 from lnutils.train import CheckpointMismatch, progress_bar
