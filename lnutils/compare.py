@@ -57,20 +57,6 @@ def at_epoch(curves: dict, metric: str, method: str, epoch: int, log: bool = Fal
     return log10(values) if log else values
 
 
-def is_lower(lower: np.ndarray, higher: np.ndarray) -> bool | None:
-    """Is the first method's mean below the second's?  True or False when the difference of the means
-    is larger than twice its standard error over seeds; None ("within seed noise") when it is not.
-    With one seed on either side there is no noise estimate, and the sign decides."""
-    lower, higher = np.asarray(lower, dtype=float), np.asarray(higher, dtype=float)
-    difference = float(higher.mean() - lower.mean())
-    if len(lower) < 2 or len(higher) < 2:
-        return difference > 0
-    standard_error = float(np.sqrt(lower.var(ddof=1) / len(lower) + higher.var(ddof=1) / len(higher)))
-    if abs(difference) <= 2 * standard_error:
-        return None
-    return difference > 0
-
-
 def cooled_down(config: dict) -> bool:
     """Does a run of ``config`` end its learning rate in a cooldown to zero?"""
     return int(config.get("decay_epochs") or 0) > 0

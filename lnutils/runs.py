@@ -33,6 +33,7 @@ import torch
 
 from lnutils import environment
 from lnutils.datafiles import remove_orphaned_temporaries, temporary_prefix
+from lnutils.progress import say
 
 PACKAGE_RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -473,7 +474,7 @@ def ran_out_of_time(history, epochs: int) -> bool:
     """True (and says so) when a part stopped before its last epoch; its checkpoint resumes it."""
     if len(history.epoch_seconds) >= epochs:
         return False
-    print(f"time budget spent after {len(history.epoch_seconds)} of {epochs} epochs; run again to resume")
+    say(f"time budget spent after {len(history.epoch_seconds)} of {epochs} epochs; run again to resume")
     return True
 
 
@@ -607,7 +608,7 @@ def run_parts(
         try:
             record = train(budget, save_progress) if takes_progress else train(budget)
         except PartBusy as busy:
-            print(f"{name}: {busy}; on to the next part")
+            say(f"{name}: {busy}; on to the next part")
             continue
         if record is None:
             break

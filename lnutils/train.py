@@ -23,7 +23,6 @@ import functools
 import inspect
 import io
 import os
-import sys
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -34,13 +33,9 @@ import torch
 import torch.nn.functional as F
 
 import lnutils
+from lnutils.progress import progress_bar, progress_enabled, say  # noqa: F401  (the chapters read them here)
 from lnutils.runs import atomic_write_bytes
 from lnutils.stacks import SeededStack, Stack  # noqa: F401  (their home before lnutils.stacks)
-
-try:  # tqdm is optional
-    from tqdm import tqdm
-except ImportError:  # pragma: no cover
-    tqdm = None
 
 
 @dataclass
@@ -391,13 +386,13 @@ def resume(
         branch = _branch_point(branch_from, schedule) if branch_from is not None else None
         if branch is None:
             return History(), 0
-        print(f"starting from {branch.name}, the constant phase another run kept")
+        say(f"starting from {branch.name}, the constant phase another run kept")
         checkpoint = branch
     state = load_checkpoint(checkpoint, expected, device)
     if not schedule_agrees(state.get("schedule"), schedule, state["epochs_done"]) and (
         branch := _branch_point(checkpoint, schedule)
     ):
-        print(
+        say(
             f"{Path(checkpoint).name} ended in another cooldown; resuming from {branch.name}, the checkpoint kept at "
             "the end of the constant phase"
         )
@@ -540,21 +535,6 @@ def train_lockstep(
     if hasattr(bar, "close"):
         bar.close()
     return history
-
-
-def progress_enabled(requested: bool = True) -> bool:
-    """Progress bars in an interactive session; off in CI and when ``LNUTILS_PROGRESS=0``
-    (the book's build sets it for the notebooks it executes)."""
-    if not requested or os.environ.get("LNUTILS_PROGRESS", "1") == "0":
-        return False
-    return os.environ.get("CI", "").lower() not in ("1", "true", "yes")
-
-
-def progress_bar(iterable, enabled: bool = True, **kwargs):
-    """A tqdm bar when tqdm is installed and :func:`progress_enabled`; else the iterable itself."""
-    if not progress_enabled(enabled) or tqdm is None:
-        return iterable
-    return tqdm(iterable, file=sys.stdout, mininterval=30, **kwargs)
 
 
 def save_checkpoint(path, stacks, optimizer, history, epochs_done, run_fingerprint: dict, schedule=None) -> None:

@@ -17,7 +17,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parent.parent / "lnutils"
 
 TIERS = {
-    0: {"norms", "norms_numpy", "datafiles", "environment", "measure", "compare", "stacks"},
+    0: {"norms", "norms_numpy", "datafiles", "environment", "measure", "compare", "stacks", "progress"},
     1: {"data", "corpus", "mlp", "cnn", "rnn", "transformer", "invariance", "cli"},
     2: {"runs"},
     3: {"train", "kept_networks"},
@@ -123,3 +123,82 @@ def test_the_file_rule_catches_a_read():
         if isinstance(n, ast.Call)
     }
     assert {call for call in calls if reads_a_file(call)} == {"read_results", "selection_in_use"}
+
+
+def called_names(tree: ast.AST) -> set[str]:
+    """The names of every function a piece of code calls (``f(...)`` and ``x.f(...)`` both give f)."""
+    return {
+        node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+    }
+
+
+# The functions that decide: the comparison rule and the experiments' answers.  Words render their
+# results (verdicts passed in as data); they never call them.
+DECISIONS = {"answer", "answer_family", "decided", "holm", "holds", "make_verdict", "claim_verdicts"}
+DECISIONS |= {"verdict_family", "weakest", "part_evidence", "convergence", "claims", "budget_check"}
+
+
+def decides(name: str) -> bool:
+    return name in DECISIONS or name == "verdicts" or name.endswith("_verdicts")
+
+
+def words_in_experiments(tree: ast.AST) -> list[str]:
+    """What an experiment module says in words where it should record numbers and ids: a ``print`` (progress
+    goes through :func:`lnutils.progress.say`), and a verdict's ``metric`` that is not an id (its words
+    live in :data:`lnutils.report.cells.METRIC_WORDS`)."""
+    found = [
+        f"print at line {n.lineno}" for n in ast.walk(tree) if isinstance(n, ast.Call) and called_name(n) == "print"
+    ]
+    metrics = [k.value for n in ast.walk(tree) if isinstance(n, ast.Call) for k in n.keywords if k.arg == "metric"]
+    metrics += [
+        value
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Dict)
+        for key, value in zip(n.keys, n.values)
+        if isinstance(key, ast.Constant) and key.value == "metric"
+    ]
+    for value in metrics:
+        texts = [c.value for c in ast.walk(value) if isinstance(c, ast.Constant) and isinstance(c.value, str)]
+        if isinstance(value, ast.JoinedStr) or any(not text.isidentifier() for text in texts):
+            found.append(f"metric in words at line {value.lineno}")
+    return found
+
+
+def called_name(node: ast.Call) -> str:
+    return node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+
+
+@pytest.mark.parametrize("name", [n for n in module_names() if n.split(".")[0] == "report"])
+def test_the_words_decide_nothing(name):
+    """lnutils/report calls neither the comparison rule nor an experiment's answers: it renders verdicts
+    that the chapter passes in."""
+    assert {call for call in called_names(ast.parse(module_path(name).read_text())) if decides(call)} == set()
+
+
+@pytest.mark.parametrize(
+    "name", [n for n in module_names() if n.startswith("experiments.") and n != "experiments.__main__"]
+)
+def test_the_experiments_write_no_words(name):
+    """lnutils/experiments records numbers and ids; the command line (``experiments.__main__``) may print."""
+    assert words_in_experiments(ast.parse(module_path(name).read_text())) == []
+
+
+def test_the_words_and_numbers_rules_catch_planted_violations():
+    deciding_words = ast.parse("def table(v):\n    return compare.answer(v[0], v[1], 0.2), rnn.verdicts(v)\n")
+    assert {call for call in called_names(deciding_words) if decides(call)} == {"answer", "verdicts"}
+    talking_numbers = ast.parse(
+        "def run(x):\n"
+        "    print('starting')\n"
+        "    make_verdict(1, 2, metric='test error %')\n"
+        "    make_verdict(1, 2, metric=f'error after epoch {x}')\n"
+        "    make_verdict(1, 2, metric='test_error')\n"
+        "    return {'metric': 'validation loss, last evaluation'}\n"
+    )
+    assert words_in_experiments(talking_numbers) == [
+        "print at line 2",
+        "metric in words at line 3",
+        "metric in words at line 4",
+        "metric in words at line 6",
+    ]

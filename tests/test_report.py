@@ -24,20 +24,6 @@ def test_adding_sentences_follow_the_numbers():
     assert "worse than predicting the mean (0.167): LN-LSTM (0.400)" in text and "lowest" not in text
 
 
-def test_sequential_sentences_use_the_seed_noise_rule():
-    def record(lstm, ln, bn):
-        return {"curves": {"test_error": {"LSTM": [lstm], "LN-LSTM": [ln], "BN-LSTM": [bn]}}}
-
-    text = rnn_words.sequential_sentences(
-        {"batch 64": record([0.05, 0.06, 0.055], [0.02, 0.021, 0.019], [0.08, 0.081, 0.079])}
-    )
-    assert "LN-LSTM 2.00 ± 0.10% is lower than" in text and "BN-LSTM 8.00 ± 0.10% is higher than" in text
-    text = rnn_words.sequential_sentences(
-        {"batch 64": record([0.05, 0.06, 0.04], [0.051, 0.041, 0.061], [0.05, 0.05, 0.05])}
-    )
-    assert "within seed noise" in text
-
-
 def test_overfitting_sentence_follows_the_curves():
     epochs = 20
     nll = np.geomspace(1e-1, 1e-8, epochs)[:, None].repeat(2, axis=1)

@@ -193,7 +193,7 @@ def test_rnn_speed_verdicts_read_the_validation_error_of_early_epochs_only():
     assert (
         gru["outcome"] == "first lower"
         and gru["holds"] == "yes"
-        and gru["metric"] == "validation error % after epoch 1"
+        and cells_words.metric_words(gru) == "validation error % after epoch 1"
     )
     assert gru["first_values"] == pytest.approx([4.0, 4.1, 3.9])
     lstm = found[0]  # LN-LSTM 1.5 %, LSTM 2 %: lower by 0.5 points, every seed
@@ -334,7 +334,7 @@ def test_two_finished_parts_with_a_cooldown_are_compared_across_batch_sizes_each
     verdict = held["batch_norm_degrades_more_than_layer_norm"]
     assert verdict["epoch"] == 4 and verdict["large_batch_epoch"] == 15 and verdict["holds"] == "yes"
     assert verdict["second_values"] == pytest.approx([20.0, 20.0, 20.0])  # 30 % at batch 4, 10 % at batch 128
-    assert "each at the last epoch of its cooldown" in verdict["metric"]
+    assert "each at the last epoch of its cooldown" in cells_words.metric_words(verdict)
     assert "batch 4 at epoch 4 vs 128 at epoch 15" in conv_words.verdicts_markdown([verdict])
     # batch 128 still training: both at the epoch both reached (4), where batch norm was at 40 %
     held = by_claim(conv.verdicts(conv_result([small], in_progress=[large])), batch_size=4)

@@ -142,7 +142,7 @@ def study(model: SequenceModel, split, batch_size: int = 64, progress: bool = Tr
 
     def say(what):
         if progress:
-            print(f"  {what} ({time.perf_counter() - started:.0f} s)", flush=True)
+            say(f"  {what} ({time.perf_counter() - started:.0f} s)")
 
     readings = {
         "test, population statistics": read(model, test_x, test_y, (), batch_size),

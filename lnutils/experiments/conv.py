@@ -42,6 +42,7 @@ from lnutils.compare import (
     weakest,
 )
 from lnutils.data import load_dataset
+from lnutils.progress import say
 from lnutils.runs import provenance, result_parts, save_results
 from lnutils.train import History, make_split, train_lockstep
 
@@ -203,7 +204,7 @@ def run_grid(configs: list[ConvConfig], device="cpu", progress=True) -> tuple[li
     records, models = [], {}
     for config in configs:
         for dataset_name in config.datasets:
-            print(
+            say(
                 f"{dataset_name}, batch {config.batch_size}: {len(config.normalizations)} normalizations × "
                 f"{len(config.seeds)} seed(s), {config.epochs} epoch(s)"
             )
@@ -421,7 +422,7 @@ def profile_part(
             return train_claimed(seconds_left, save_progress)
 
     def train_claimed(seconds_left, save_progress):
-        print(
+        say(
             f"{dataset_name}, batch {single.batch_size}: {len(single.normalizations)} normalizations × "
             f"{len(single.seeds)} seed(s), {single.epochs} epoch(s)"
         )
@@ -529,8 +530,8 @@ BATCH_CLAIMS = (
 # normalized networks sit near 11-13 %; a fifth of a point on MNIST, near 2-3 %).  Fixed on 2026-12-07,
 # after the cpu runs below had been read, and before any run that checks them (the budget checks).
 MARGIN_POINTS = {"fashion-mnist": 0.5, "mnist": 0.2}
-METRIC = "test error %, mean over the settle window ending at the compared epoch"
-ANNEALED_METRIC = "test error % at the last epoch of the cooldown"
+METRIC = "test_error_settled"  # what a verdict compares: an id; its words are in lnutils.report.cells
+ANNEALED_METRIC = "test_error_cooldown_end"
 
 
 def part_key(dataset: str, batch_size: int) -> str:
@@ -633,8 +634,8 @@ def verdicts(result: dict, budget_checks: list[dict] = ()) -> list[dict]:
                     batch_size=SMALL_BATCH,
                     epoch=small_epoch,
                     large_batch_epoch=large_epoch,
-                    metric=f"change of the test error % from batch {LARGE_BATCH} to {SMALL_BATCH}, "
-                    + ("each at the last epoch of its cooldown" if annealed else "each at the same epoch"),
+                    large_batch=LARGE_BATCH,
+                    metric="test_error_change_cooldown_ends" if annealed else "test_error_change_same_epoch",
                 )
             )
     return verdict_family(out)

@@ -39,6 +39,7 @@ from lnutils.compare import (
 )
 from lnutils.data import load_mnist
 from lnutils.mlp import METHODS, MLPStack
+from lnutils.progress import say
 from lnutils.runs import provenance, save_results
 from lnutils.train import History, make_split, train_lockstep
 
@@ -296,7 +297,7 @@ def select_learning_rates_run(
     if extend_edges:
         selection_config["extend_edges"] = True
     if (done := runs.finished(path, selection_config)) is not None:
-        print(f"{path.name} is already a complete run of this configuration")
+        say(f"{path.name} is already a complete run of this configuration")
         return done
     runs.check_replaceable(path, selection_config, overwrite)
     dataset = load_mnist()
@@ -376,7 +377,7 @@ def _train_selection(train, labels, folder, stem, grids, extend_edges, settle, p
             break
         for method, rate in added.items():
             grids[method].append(rate)
-            print(f"{method}: chose {chosen[method]:g}, the edge of its grid; adding {rate:g}")
+            say(f"{method}: chose {chosen[method]:g}, the edge of its grid; adding {rate:g}")
         extra = {runs.grid_label(m, rate): (m, rate) for m, rate in added.items()}
         tag = "_".join(f"{m.replace(' ', '-')}{rate:g}" for m, rate in added.items())
         curves, finished_all = train(extra, folder / f"{stem}_add_{tag}.pt", curves)
@@ -436,7 +437,8 @@ def sensitivity(batch_size: int = 128, results_dir: Path | None = None) -> dict 
                     table[second][rates[1]]["test_error"],
                     evidence,
                     MARGIN_POINTS,
-                    metric=f"test error %, mean of the last {SETTLE_EPOCHS} epochs",
+                    metric="test_error_last_epochs",
+                    settle_epochs=SETTLE_EPOCHS,
                     rates=rates,
                     at=where,
                 )
@@ -631,7 +633,7 @@ def run_profile(
                 save_progress({**record, "seed_part": True} if one_seed else record)
 
             with runs.claim(checkpoint):  # a second process skips this part and takes the next
-                print(
+                say(
                     f"batch size {config.batch_size}: {len(config.methods)} methods × seed(s) {config.seeds}, "
                     f"{config.epochs} epochs"
                 )
@@ -734,7 +736,8 @@ def verdicts(runs_by_batch: dict[int, dict], live: bool = False) -> list[dict]:
                 _points(curves, second),
                 level(batch_size),
                 MARGIN_POINTS,
-                metric="test error %, mean of the last epochs",
+                metric="test_error_last_epochs",
+                settle_epochs=SETTLE_EPOCHS,
                 **where(batch_size),
             )
         )
@@ -752,7 +755,7 @@ def verdicts(runs_by_batch: dict[int, dict], live: bool = False) -> list[dict]:
                     *values,
                     level(128),
                     MARGIN_LOG10_NLL if log else MARGIN_POINTS,
-                    metric="log10 training NLL" if log else "test error %",
+                    metric="log10_train_nll" if log else "test_error",
                     **{**where(128), "epoch": quarter},
                 )
             )
@@ -774,7 +777,8 @@ def verdicts(runs_by_batch: dict[int, dict], live: bool = False) -> list[dict]:
                     level(4, 128),
                     MARGIN_POINTS,
                     paired=False,
-                    metric="test error %, mean of the last epochs, equal epochs",
+                    metric="test_error_last_epochs_equal_epochs",
+                    settle_epochs=SETTLE_EPOCHS,
                     batch_size=4,
                     epoch=common,
                     epochs_planned=runs_by_batch[4].get("config", {}).get("epochs", common),
@@ -792,8 +796,7 @@ def verdicts(runs_by_batch: dict[int, dict], live: bool = False) -> list[dict]:
                         level(4, 128),
                         MARGIN_POINTS,
                         paired=False,
-                        metric=f"test error % at about equal steps (batch 4 epoch {epochs[4]}, batch 128 epoch "
-                        f"{epochs[128]})",
+                        metric="test_error_equal_steps",
                         batch_size=4,
                         epoch=epochs[4],
                         large_batch_epoch=epochs[128],
@@ -930,7 +933,7 @@ def chapter_runs(
         run_profile("paper", device=device, progress=progress, batch_sizes=list(configs))
     else:
         for batch_size, config in configs.items():
-            print(
+            say(
                 f"batch size {batch_size}: {len(config.methods)} methods × {len(config.seeds)} seed(s), "
                 f"{config.epochs} epochs"
             )

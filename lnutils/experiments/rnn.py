@@ -44,6 +44,7 @@ from lnutils.compare import (
     verdict_family,
 )
 from lnutils.data import load_mnist
+from lnutils.progress import progress_bar, say
 from lnutils.rnn import (  # noqa: F401  (RNNStack and GROUPED_UP_TO_BATCH: the chapter reads them here)
     CELLS,
     GROUPED_CELLS,
@@ -54,7 +55,7 @@ from lnutils.rnn import (  # noqa: F401  (RNNStack and GROUPED_UP_TO_BATCH: the 
     grouped_sequence_forward,
 )
 from lnutils.runs import provenance, result_parts
-from lnutils.train import History, make_split, progress_bar, train_lockstep
+from lnutils.train import History, make_split, train_lockstep
 
 # Cooijmans et al. 2016, Table 1 (test accuracy %), the numbers this chapter cites.
 PROFILES = ("quick", "cpu", "paper")
@@ -463,7 +464,7 @@ def run_profile(
                 return train_claimed(seconds_left, save_progress)
 
         def train_claimed(seconds_left, save_progress):
-            print(f"sequential MNIST, {setting}: {len(config.cells)} cells × {len(config.seeds)} seed(s)")
+            say(f"sequential MNIST, {setting}: {len(config.cells)} cells × {len(config.seeds)} seed(s)")
 
             def with_commit(record: dict) -> dict:
                 record["provenance"]["commit"] = commit
@@ -503,7 +504,7 @@ def run_profile(
                 by_seed[str(seed)] = found["result"]
                 continue
             if seconds_left is not None and time.perf_counter() - start >= seconds_left:
-                print(f"adding problem: time budget spent before seed {seed}; run again to resume")
+                say(f"adding problem: time budget spent before seed {seed}; run again to resume")
                 return None
             result = json.loads(json.dumps(train_adding(**adding, seed=seed, progress=progress, device=device)))
             folder.mkdir(parents=True, exist_ok=True)
@@ -620,8 +621,8 @@ SPEED_CLAIMS = (
 )
 SPEED_EPOCHS = (1, 3)
 SPEED_THRESHOLDS = (5.0, 3.0, 2.0)  # validation error %: the epochs each cell needs to reach them
-SEQUENTIAL_METRIC = "test error %, mean over the settle window ending at the compared epoch"
-ANNEALED_METRIC = "test error % at the last epoch of the cooldown"
+SEQUENTIAL_METRIC = "test_error_settled"  # what a verdict compares: an id; its words are in lnutils.report.cells
+ANNEALED_METRIC = "test_error_cooldown_end"
 
 
 def verdicts(result: dict) -> list[dict]:
@@ -665,7 +666,7 @@ def verdicts(result: dict) -> list[dict]:
                 MARGIN_POINTS,
                 setting=setting,
                 epoch=at,
-                metric=f"validation error % after epoch {at}",
+                metric="val_error_after_epoch",
             )
     adding = result.get("parts", {}).get("adding")
     if adding:
@@ -679,8 +680,8 @@ def verdicts(result: dict) -> list[dict]:
             setting="adding problem",
             steps=adding["settings"]["steps"],
             length=int(longest),
-            metric=f"test MSE at length {longest} (trained at {adding['settings']['length']}), "
-            f"after {adding['settings']['steps']} steps",
+            trained_length=adding["settings"]["length"],
+            metric="adding_test_mse",
         )
     return verdict_family(out)
 
@@ -751,7 +752,7 @@ def chapter_run(
     if profile == "quick":
         records, trained = {}, {}
         for setting, config in profile_configs(profile, epochs=epochs, train_subset=train_subset).items():
-            print(f"sequential MNIST, {setting}")
+            say(f"sequential MNIST, {setting}")
             _, trained[setting], records[setting] = run_sequential_mnist(config, dataset, device, progress)
         settings = adding_settings(profile, steps=adding_steps)
         adding = train_adding(**settings, progress=progress, device=device)

@@ -45,8 +45,9 @@ from lnutils.compare import (
 )
 from lnutils.corpus import Corpus, load_shakespeare
 from lnutils.norms import DynamicTanh
+from lnutils.progress import progress_bar, say
 from lnutils.runs import atomic_write_bytes, provenance
-from lnutils.train import CheckpointMismatch, progress_bar
+from lnutils.train import CheckpointMismatch
 from lnutils.transformer import NORMS, PLACEMENTS, CharTransformer, ModelShape
 
 PROFILES = ("quick", "cpu", "paper")
@@ -441,7 +442,7 @@ def train_part(
                 }
                 _save_checkpoint(checkpoint, state)
             if seconds_left is not None and time.perf_counter() - started > seconds_left and step + 1 < settings.steps:
-                print(f"time budget spent at step {step + 1} of {settings.steps}; run again to resume")
+                say(f"time budget spent at step {step + 1} of {settings.steps}; run again to resume")
                 return None
     record["seconds"] = round(seconds_before + time.perf_counter() - started, 1)
     record["converged"] = converged(record)
@@ -671,7 +672,7 @@ def verdicts(payload: dict) -> list[dict]:
                 "roles": (first, second),
                 "expected": expected,
                 "holds": holds(comparison["outcome"], expected) if comparison["evidence"] == COMPLETE else "undecided",
-                "metric": "validation loss, nats per character, last evaluation",
+                "metric": "val_loss_last_evaluation",
                 "step": settings.steps,
                 **comparison,
             }

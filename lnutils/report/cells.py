@@ -219,6 +219,32 @@ def verdict_table(verdicts: list[dict], claims: dict[str, str], where, unit: str
     return markdown_table(headers, rows) + "\n\n" + family_sentence(verdicts) + " " + note
 
 
+# What each verdict compares (its ``metric``, an id the experiments record), in words; the verdict's own
+# fields fill the braces.
+METRIC_WORDS = {
+    "test_error": "test error %",
+    "test_error_settled": "test error %, mean over the settle window ending at the compared epoch",
+    "test_error_cooldown_end": "test error % at the last epoch of the cooldown",
+    "test_error_last_epochs": "test error %, mean of the last {settle_epochs} epochs",
+    "test_error_last_epochs_equal_epochs": "test error %, mean of the last {settle_epochs} epochs, at equal epochs",
+    "test_error_equal_steps": "test error % at about equal steps (batch 4 epoch {epoch}, batch 128 epoch "
+    "{large_batch_epoch})",
+    "test_error_change_cooldown_ends": "change of the test error % from batch {large_batch} to {batch_size}, "
+    "each at the last epoch of its cooldown",
+    "test_error_change_same_epoch": "change of the test error % from batch {large_batch} to {batch_size}, "
+    "each at the same epoch",
+    "log10_train_nll": "log10 training NLL",
+    "val_error_after_epoch": "validation error % after epoch {epoch}",
+    "adding_test_mse": "test MSE at length {length} (trained at {trained_length}), after {steps} steps",
+    "val_loss_last_evaluation": "validation loss, nats per character, last evaluation",
+}
+
+
+def metric_words(verdict: dict) -> str:
+    """What ``verdict`` compared, in words (:data:`METRIC_WORDS`)."""
+    return METRIC_WORDS[verdict["metric"]].format(**verdict)
+
+
 def verdict_summary(verdicts: list[dict], claims: dict[str, str], where=None, digits: int = 2, names=None) -> str:
     """A Summary's sentences on the verdicts, one list item each: each claim decided by complete runs,
     with its answer and interval; then how many stay undecided and why.  Words only: every answer comes
@@ -232,9 +258,10 @@ def verdict_summary(verdicts: list[dict], claims: dict[str, str], where=None, di
     sentences = []
     for v in decided:
         holds = {"yes": "holds", "no": "does not hold", "no claim": "is answered"}[v["holds"]]
+        after_holm = "" if holm_words(v) != "no" else "; not significant after Holm"
         sentences.append(
             f"“{claims[v['claim']]}” {holds}{f' at {where(v)}' if where else ''}: {answer_words(v, digits, names)} "
-            f"({v['metric']}; {seed_count(v)} seeds{'' if holm_words(v) != 'no' else '; not significant after Holm'})."
+            f"({metric_words(v)}; {seed_count(v)} seeds{after_holm})."
         )
     undecided = [v for v in verdicts if v not in decided]
     if undecided:

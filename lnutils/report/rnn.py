@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from lnutils.compare import epochs_done, is_lower
+from lnutils.compare import epochs_done
 from lnutils.experiments.rnn import PREDICT_MEAN_MSE, adding_part_convergence, adding_results
 from lnutils.report.cells import (
     key_answers,
     markdown_table,
     mean_spread,
     nll_cell,
-    percent,
     retrace_sentence,
     rule_words,
     schedule_words,
@@ -165,26 +164,6 @@ def adding_sentences(results: dict) -> str:
 
 
 CONSTANT_OUTPUT_STD = 0.05  # the targets' own spread is sqrt(1/6) ≈ 0.41: a model below this ignores its input
-
-
-def sequential_sentences(records: dict) -> str:
-    """BN-LSTM and LN-LSTM against the plain LSTM, per setting, with the seed-noise rule."""
-    sentences = []
-    for setting, record in records.items():
-        finals = {cell: np.asarray(values, dtype=float)[-1] for cell, values in record["curves"]["test_error"].items()}
-        if "LSTM" not in finals:
-            continue
-        parts = []
-        for cell in ("LN-LSTM", "BN-LSTM"):
-            if cell in finals:
-                lower = is_lower(finals[cell], finals["LSTM"])
-                word = {True: "lower than", False: "higher than", None: "within seed noise of"}[lower]
-                parts.append(f"{cell} {percent(finals[cell])} is {word} the LSTM's {percent(finals['LSTM'])}")
-        seeds = len(finals["LSTM"])
-        sentences.append(
-            f"{setting}: " + "; ".join(parts) + (" (one seed)" if seeds == 1 else f" ({seeds} seeds)") + "."
-        )
-    return " ".join(sentences)
 
 
 def gradient_spike_sentence(gradients: dict[str, np.ndarray]) -> str:
