@@ -112,3 +112,36 @@ def load(path: Path, networks: dict[str, nn.Module]) -> dict:
                 loaded[key] = torch.from_numpy(array).to(value.device, value.dtype)
             network.load_state_dict(loaded)
     return record
+
+
+def agreement(live_test_error: dict, saved_test_error: dict, column: int, names) -> dict:
+    """How closely networks trained again follow the saved run they stand for: per network, the largest
+    epoch-by-epoch difference of the test error (points) and both final test errors.  ``live_test_error``
+    holds one seed per epoch, ``saved_test_error`` the saved run's seeds, this seed in ``column``."""
+    found = {}
+    for name in names:
+        live = [100 * epoch[0] for epoch in live_test_error[name]]
+        saved = [100 * epoch[column] for epoch in saved_test_error[name]]
+        found[name] = {
+            "largest_difference_points": max(abs(a - b) for a, b in zip(live, saved)),
+            "final_test_error": live[-1],
+            "saved_final_test_error": saved[-1],
+        }
+    return found
+
+
+def keep(path: Path, networks: dict[str, nn.Module], about: dict, members: str, load_earlier) -> dict:
+    """Save ``networks`` with record ``about`` (:func:`save`), keeping the networks an earlier call kept in
+    the same file when they were trained with the same configuration (but for its list of networks,
+    ``about["config"][members]``).  ``load_earlier()`` returns the networks and record kept so far, or
+    ({}, None).  A file lock lets a second process keep other networks of the same seed."""
+    with runs.file_lock(path):
+        earlier, record = load_earlier()
+        if record is not None and record["config"] | {members: []} == about["config"] | {members: []}:
+            kept_before = {name: network for name, network in earlier.items() if name not in networks}
+            networks = kept_before | networks
+            about["agreement_with_saved_run"] = {
+                name: record["agreement_with_saved_run"][name] for name in kept_before
+            } | about["agreement_with_saved_run"]
+            about["config"][members] = list(networks)
+        return save(path, networks, about)

@@ -11,7 +11,7 @@ import pytest
 from lnutils import runs
 from lnutils.data import Dataset, FileRecord, Provenance
 from lnutils.experiments import mnist as experiment
-from lnutils.mlp import METHODS
+from lnutils.mlp import METHODS, MLPStack
 from lnutils.report import mnist as mnist_words
 
 RATES = {m: 1e-3 for m in METHODS}
@@ -357,3 +357,32 @@ def test_the_sensitivity_reads_one_full_length_selection_per_seed_and_answers_at
     assert "each at its best rate" in mnist_words.sensitivity_markdown(found)
     with pytest.raises(ValueError, match="one seed"):
         experiment.select_learning_rates_run(128, 1, seeds=(1, 2), full_length=True, results_dir=tmp_path)
+
+
+def test_kept_networks_train_a_seed_of_the_saved_run_again_and_the_probe_reads_them(tmp_path, monkeypatch):
+    """mnist.keep_networks trains seed 0's layer norm of the saved run again (tiny here), compares its
+    test-error curve with the saved one, keeps its weights; the loaded stack gives the same outputs, and
+    the probe reads it in place of this build's networks, saying so."""
+    config = experiment.RunConfig(batch_size=50, epochs=2, seeds=[0, 1], learning_rates=RATES, train_subset=200)
+    saved_curve = {"layer norm": [[0.5, 0.6], [0.4, 0.5]]}
+    part = {
+        "config": asdict(config),
+        "curves": {"test_error": saved_curve},
+        "provenance": {"device": "cpu (1 threads, x86_64)"},
+    }
+    (tmp_path / "mnist_paper.json").write_text(json.dumps({"config": {}, "parts": {"batch 50": part}}))
+    kept = experiment.keep_networks(50, 0, dataset=tiny_dataset(), progress=False, results_dir=tmp_path)
+    assert kept["networks"] == ["layer norm"] and kept["config"]["seeds"] == [0] and kept["threads"] == 1
+    agreement = kept["agreement_with_saved_run"]["layer norm"]
+    assert agreement["saved_final_test_error"] == pytest.approx(40.0)
+    stacks, record = experiment.load_kept_networks(50, 0, results_dir=tmp_path)
+    assert record["sha256"] == kept["sha256"] and not stacks["layer norm"].training
+    gains = stacks["layer norm"].gains_and_biases(0)
+    assert gains and all(np.isfinite(g).all() for g, _ in gains.values())
+    live = {50: {"layer norm": MLPStack("layer norm", [0])}}
+    monkeypatch.setattr(runs, "results_dir", lambda: tmp_path)
+    probed, about = experiment.probe_networks(live, batch_size=50)
+    assert probed["layer norm"] is not live[50]["layer norm"] and about["source"] == "kept"
+    assert "trained again to the end (2 epochs)" in mnist_words.probe_networks_sentence(about)
+    nothing, about = experiment.probe_networks(live, batch_size=64)
+    assert nothing == live.get(64, {}) and about["source"] == "this build"

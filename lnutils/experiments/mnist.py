@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from lnutils import environment, runs
+from lnutils import environment, kept_networks, runs
 from lnutils.compare import (
     COMPLETE,
     EQUIVALENT,
@@ -803,6 +803,90 @@ def verdicts(runs_by_batch: dict[int, dict], live: bool = False) -> list[dict]:
                     )
                 )
     return verdict_family(out)
+
+
+# ----------------------------------------------------------------------------- kept networks (the probes)
+
+
+def kept_networks_name(batch_size: int, seed: int) -> str:
+    return f"mnist_paper_b{batch_size}_seed{seed}.npz"
+
+
+def keep_networks(
+    batch_size: int = 128,
+    seed: int = 0,
+    methods=(LN,),
+    dataset=None,
+    device="cpu",
+    progress=True,
+    results_dir=None,
+    threads: int | None = None,
+) -> dict:
+    """Train ``seed``'s ``methods`` of the saved paper run at ``batch_size`` again, with its configuration
+    (on ``threads`` CPU threads: by default the saved run's own), check every epoch's test error against
+    the saved curve, and keep the final weights (:mod:`lnutils.kept_networks`), so that the chapter's
+    probe reads a network trained as long as its numbers.  Returns the kept file's record."""
+    record = (saved_results("paper", results_dir) or {}).get("parts", {}).get(part_name(batch_size))
+    if record is None or "curves" not in record:
+        raise ValueError(f"no part {part_name(batch_size)!r} in the saved paper run: nothing to train again")
+    saved = record["config"]
+    config = RunConfig(**{**saved, "seeds": [seed], "methods": list(methods)})
+    threads = runs.saved_cpu_threads(record, device) if threads is None else threads
+    trained = {}
+    with environment.cpu_threads(threads):
+        history, live = run(config, dataset, device, progress, trained=trained)
+    column = saved["seeds"].index(seed)
+    about = {
+        "kind": "kept networks",
+        "experiment": "mnist",
+        "profile": "paper",
+        "part": part_name(batch_size),
+        "seed": seed,
+        "config": asdict(config),
+        "agreement_with_saved_run": kept_networks.agreement(
+            history.test_error, record["curves"]["test_error"], column, methods
+        ),
+        "threads": threads,
+        "provenance": live["provenance"],
+    }
+    path = kept_networks.path_of(kept_networks_name(batch_size, seed), results_dir)
+
+    def kept_so_far():
+        return load_kept_networks(batch_size, seed, results_dir=results_dir)
+
+    return kept_networks.keep(path, {m: trained[m] for m in methods}, about, "methods", kept_so_far)
+
+
+def load_kept_networks(batch_size: int = 128, seed: int = 0, device="cpu", results_dir=None) -> tuple[dict, dict]:
+    """The stacks :func:`keep_networks` kept ({method: an MLPStack of one network}, in eval mode, on
+    ``device``) and their record; ({}, None) where none are kept."""
+    path = kept_networks.find(kept_networks_name(batch_size, seed), results_dir)
+    if path is None:
+        return {}, None
+    record = kept_networks.read_record(path)
+    config = RunConfig(**record["config"])
+    stacks = {
+        method: MLPStack(method, config.seeds, bn_unbiased=config.bn_unbiased).to(device)
+        for method in record["networks"]
+    }
+    record = kept_networks.load(path, stacks)
+    return {method: stack.eval() for method, stack in stacks.items()}, record
+
+
+def probe_networks(trained: dict, batch_size: int = 128, seed: int = 0) -> tuple[dict, dict]:
+    """The stacks the chapter's probe reads: the kept networks of the saved paper run (:func:`keep_networks`,
+    trained to the end) where they cover every method probed, else this build's (``trained``, by batch size
+    then method); and what they are, for the page to say."""
+    kept, record = load_kept_networks(batch_size, seed)
+    live = dict(trained.get(batch_size, {}))
+    if kept and (not live or set(live) & set(kept)):
+        agreement = record["agreement_with_saved_run"]
+        about = {"source": "kept", "profile": "paper", "seed": seed, "epochs": record["config"]["epochs"]}
+        return kept, about | {
+            "test_error": {m: a["final_test_error"] for m, a in agreement.items()},
+            "saved_test_error": {m: a["saved_final_test_error"] for m, a in agreement.items()},
+        }
+    return live, {"source": "this build", "seed": seed}
 
 
 def bn_below_ln_epochs(curves: dict, window: int = 30) -> tuple[int, int]:

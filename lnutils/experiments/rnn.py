@@ -813,15 +813,7 @@ def keep_networks(
     with environment.cpu_threads(threads):  # the saved run's own computation
         history, stacks, live = run_sequential_mnist(config, dataset, device, progress, grouped=saved_grouping(record))
     column = saved["seeds"].index(seed)
-    agreement = {}
-    for cell in cells:
-        live_curve = [100 * epoch[0] for epoch in history.test_error[cell]]
-        saved_curve = [100 * epoch[column] for epoch in record["curves"]["test_error"][cell]]
-        agreement[cell] = {
-            "largest_difference_points": max(abs(a - b) for a, b in zip(live_curve, saved_curve)),
-            "final_test_error": live_curve[-1],
-            "saved_final_test_error": saved_curve[-1],
-        }
+    agreement = kept_networks.agreement(history.test_error, record["curves"]["test_error"], column, cells)
     about = {
         "kind": "kept networks",
         "experiment": "rnn",
@@ -835,16 +827,11 @@ def keep_networks(
     }
     networks = {cell: stacks[cell].networks[0] for cell in cells}
     path = kept_networks.path_of(kept_networks_name(profile, seed), results_dir)
-    with runs.file_lock(path):  # a second process keeping other cells of the same seed adds to the file
-        earlier, record = load_kept_networks(profile, seed, results_dir=results_dir, device="cpu")
-        if record is not None and record["config"] | {"cells": []} == about["config"] | {"cells": []}:
-            kept_before = {cell: network for cell, network in earlier.items() if cell not in networks}
-            networks = kept_before | networks
-            about["agreement_with_saved_run"] = {
-                cell: record["agreement_with_saved_run"][cell] for cell in kept_before
-            } | agreement
-            about["config"]["cells"] = list(networks)
-        return kept_networks.save(path, networks, about)
+
+    def kept_so_far():
+        return load_kept_networks(profile, seed, results_dir=results_dir, device="cpu")
+
+    return kept_networks.keep(path, networks, about, "cells", kept_so_far)
 
 
 def load_kept_networks(profile: str = "cpu", seed: int = 0, device="cpu", results_dir=None) -> tuple[dict, dict]:

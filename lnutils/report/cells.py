@@ -394,3 +394,21 @@ def listing(*objects) -> str:
             )
         pieces.append(f"`{where}`, lines {first}–{first + len(lines) - 1}:\n\n```python\n{code}\n```")
     return "\n\n".join(pieces)
+
+
+def probe_networks_sentence(about: dict) -> str:
+    """Which networks a chapter's probes read (an experiment's ``probe_networks``) and how well trained."""
+    if about["source"] == "kept":
+        errors = ", ".join(
+            f"{name} {error:.2f} % (the saved run's {about['saved_test_error'][name]:.2f} %)"
+            for name, error in about["test_error"].items()
+        )
+        return (
+            f"The probes read seed {about['seed']} of the saved {about['profile']} run's networks, trained again to "
+            f"the end ({about['epochs']} epochs) with its configuration and kept in the book "
+            f"(`lnutils/results/networks/`); their final test errors: {errors}."
+        )
+    return (
+        f"No kept networks were found, so the probes read this build's own networks (seed {about['seed']} of the "
+        "live run), which are trained only as long as this profile trains them."
+    )

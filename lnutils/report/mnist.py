@@ -17,6 +17,7 @@ from lnutils.report.cells import (
     verdict_summary,
     verdict_table,
 )
+from lnutils.report.cells import probe_networks_sentence as probe_networks_sentence  # the chapter uses it too
 from lnutils.report.cells import selection_markdown as selection_markdown  # the chapter uses it too
 
 

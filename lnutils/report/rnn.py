@@ -20,6 +20,7 @@ from lnutils.report.cells import (
     verdict_summary,
     verdict_table,
 )
+from lnutils.report.cells import probe_networks_sentence as probe_networks_sentence  # the chapter uses it too
 from lnutils.report.cells import published_markdown as published_markdown  # the chapter uses it too
 from lnutils.runs import result_parts
 
@@ -233,24 +234,6 @@ def speed_markdown(rows: list[dict]) -> str:
         "\n\nThe first epoch at which each seed's validation error reached the threshold, and the difference "
         "(normalized − plain) of the means over seeds, paired by seed"
         + (f"; *equivalent* means within ±{margin:g} epoch." if margin else ".")
-    )
-
-
-def probe_networks_sentence(about: dict) -> str:
-    """Which networks the probes read (:func:`lnutils.experiments.rnn.probe_networks`) and how well trained."""
-    if about["source"] == "kept":
-        errors = ", ".join(
-            f"{cell} {error:.2f} % (the saved run's {about['saved_test_error'][cell]:.2f} %)"
-            for cell, error in about["test_error"].items()
-        )
-        return (
-            f"The probes read seed {about['seed']} of the saved {about['profile']} run's networks, trained again to "
-            f"the end ({about['epochs']} epochs) with its configuration and kept in the book "
-            f"(`lnutils/results/networks/`); their final test errors: {errors}."
-        )
-    return (
-        "No kept networks were found, so the probes read this build's own networks (seed 0 of the live run), "
-        "which are trained only as long as this profile trains them."
     )
 
 
