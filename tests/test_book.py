@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 import sys
@@ -436,9 +437,10 @@ def test_a_fork_sets_one_url_and_make_colab_rewrites_the_rest(monkeypatch):
     import sys
 
     sys.path.insert(0, str(ROOT / "book" / "tools"))
+    import book_urls
     import make_colab
 
-    monkeypatch.setattr(make_colab, "repository", lambda: "https://github.com/someone/fork")
+    monkeypatch.setattr(book_urls, "repository", lambda: "https://github.com/someone/fork")
     chapter = make_colab.with_book_urls(NOTEBOOKS[1].read_text())
     assert 'REPOSITORY = \\"https://github.com/someone/fork\\"' in chapter
     assert 'BOOK_URL = \\"https://someone.github.io/fork\\"' in chapter
@@ -498,3 +500,19 @@ def test_a_deck_opens_with_the_answers_and_every_slide_has_notes_and_enough_on_i
     remark = next(c for c in notebook.cells if c.source == "Short remark.")
     assert remark.metadata["slideshow"]["slide_type"] == "-"  # joined the slide before it
     assert row_lines("| short | cells |") == 1 and row_lines("| " + "x" * 100 + " | y |") == 3
+
+
+def test_the_book_tools_import_one_another_without_a_circle():
+    """book/tools/*.py form a hierarchy: following their imports of one another never comes back."""
+    tools = {path.stem: path for path in (ROOT / "book" / "tools").glob("*.py")}
+    imports = {}
+    for name, path in tools.items():
+        tree = ast.parse(path.read_text())
+        found = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+        found |= {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+        imports[name] = found & set(tools)
+
+    def reaches(start, goal, seen=()):
+        return any(step == goal or (step not in seen and reaches(step, goal, (*seen, step))) for step in imports[start])
+
+    assert [name for name in tools if reaches(name, name)] == []
