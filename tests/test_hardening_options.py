@@ -18,7 +18,7 @@ from test_mnist_experiment import tiny_dataset
 
 from lnutils import bench, data, datafiles, runs
 from lnutils.experiments import __main__ as experiments_cli
-from lnutils.experiments import mnist
+from lnutils.experiments import mnist, mnist_rates
 from lnutils.train import CheckpointMismatch, train_lockstep
 
 # ----------------------------------------------------------------------------- 1, 2: options and values
@@ -118,7 +118,7 @@ def test_an_empty_random_or_incomplete_checkpoint_is_named(tmp_path, content, na
 
 
 def test_a_selection_cut_short_says_so_and_is_not_used(tmp_path, monkeypatch):
-    monkeypatch.setattr(mnist, "load_mnist", lambda: tiny_dataset())
+    monkeypatch.setattr(mnist_rates, "load_mnist", lambda: tiny_dataset())
     payload = mnist.select_learning_rates_run(
         50, 3, train_subset=200, progress=False, results_dir=tmp_path, checkpoint_dir=tmp_path, time_budget_seconds=1e-9
     )
@@ -469,6 +469,7 @@ def test_the_budget_check_branches_from_the_checked_part(tmp_path, monkeypatch):
 )
 def test_values_a_profile_cannot_use_exit_2_before_any_work(arguments, message, capsys, tmp_path, monkeypatch):
     monkeypatch.setattr(mnist, "load_mnist", lambda: pytest.fail("read data before refusing"))
+    monkeypatch.setattr(mnist_rates, "load_mnist", lambda: pytest.fail("read data before refusing"))
     for name in ("LNUTILS_RESULTS", "LNUTILS_CHECKPOINTS"):  # the command line sets them; restored after
         monkeypatch.setenv(name, str(tmp_path))
     with pytest.raises(SystemExit) as exit_info:
@@ -488,8 +489,10 @@ def test_an_odd_output_location_exits_2_before_any_work(environment, arguments, 
     """Issue 38 #21: a blank $LNUTILS_RESULTS made a folder named ' '; --results-dir /dev/null said
     'File exists'."""
     monkeypatch.setattr(mnist, "load_mnist", lambda: pytest.fail("read data before refusing"))
-    for name in ("LNUTILS_RESULTS", "LNUTILS_CHECKPOINTS"):
-        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(mnist_rates, "load_mnist", lambda: pytest.fail("read data before refusing"))
+    for name in ("LNUTILS_RESULTS", "LNUTILS_CHECKPOINTS"):  # the command line sets them: restored after
+        monkeypatch.setenv(name, "")
+        monkeypatch.delenv(name)
     for name, value in environment.items():
         monkeypatch.setenv(name, value)
     with pytest.raises(SystemExit) as exit_info:

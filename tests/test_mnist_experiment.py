@@ -11,6 +11,7 @@ import pytest
 from lnutils import runs
 from lnutils.data import Dataset, FileRecord, Provenance
 from lnutils.experiments import mnist as experiment
+from lnutils.experiments import mnist_rates
 from lnutils.mlp import METHODS, MLPStack
 from lnutils.report import mnist as mnist_words
 
@@ -258,7 +259,7 @@ def test_a_rate_chosen_at_the_edge_of_its_grid_adds_the_next_rate_until_it_is_in
     chosen = {"baseline": 3e-4, "batch norm": 1e-4, "layer norm": 1e-3}
     assert experiment.edge_extensions(chosen, grids) == {"batch norm": 3e-5, "layer norm": 3e-3}
     # a run: one epoch on a tiny set, a grid of one rate, so every choice is at an edge and each method grows
-    monkeypatch.setattr(experiment, "load_mnist", lambda: tiny_dataset())
+    monkeypatch.setattr(mnist_rates, "load_mnist", lambda: tiny_dataset())
     seen = []
     real = experiment.edge_extensions
 
@@ -266,7 +267,7 @@ def test_a_rate_chosen_at_the_edge_of_its_grid_adds_the_next_rate_until_it_is_in
         seen.append(dict(chosen))
         return real(chosen, grids) if len(seen) <= 2 else {}
 
-    monkeypatch.setattr(experiment, "edge_extensions", twice)
+    monkeypatch.setattr(mnist_rates, "edge_extensions", twice)
     payload = experiment.select_learning_rates_run(
         50,
         1,
