@@ -21,11 +21,12 @@ TIERS = {
     1: {"data", "corpus", "mlp", "cnn", "rnn", "transformer", "invariance", "cli"},
     2: {"runs"},
     3: {"train", "kept_networks"},
-    4: {"experiments.mnist_rates", "experiments.conv", "experiments.rnn", "experiments.transformer"},
-    5: {"experiments.mnist", "experiments.bn_lstm"},
-    6: {"report", "report.cells", "plotting", "experiments.__main__"},
-    7: {"report.mnist", "report.conv", "report.rnn", "report.transformer"},
-    8: {"smoke", "bench", "check"},
+    4: {"experiments.mnist_rates", "experiments.adding", "experiments.rnn_probes"},
+    5: {"experiments.mnist", "experiments.conv", "experiments.rnn", "experiments.transformer"},
+    6: {"experiments.bn_lstm"},
+    7: {"report", "report.cells", "plotting", "experiments.__main__"},
+    8: {"report.mnist", "report.conv", "report.rnn", "report.transformer"},
+    9: {"smoke", "bench", "check"},
 }
 TIER = {name: tier for tier, names in TIERS.items() for name in names}
 OPTIONAL_IMPORTS = {"fcntl", "tqdm"}  # imported inside a try, where they may be missing

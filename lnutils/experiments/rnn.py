@@ -13,7 +13,6 @@ Command line (:mod:`lnutils.experiments`)::
 
 from __future__ import annotations
 
-import copy
 import json
 import re
 import time
@@ -21,9 +20,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
-import torch
-import torch.nn.functional as F
-from torch import Tensor
 
 from lnutils import environment, kept_networks, runs
 from lnutils.compare import (
@@ -44,7 +40,22 @@ from lnutils.compare import (
     verdict_family,
 )
 from lnutils.data import load_mnist
-from lnutils.progress import progress_bar, say
+from lnutils.experiments.adding import (  # noqa: F401  (the chapter reads them here)
+    PREDICT_MEAN_MSE,
+    adding_convergence,
+    adding_part_convergence,
+    adding_problem,
+    adding_results,
+    adding_settings,
+    train_adding,
+)
+from lnutils.experiments.rnn_probes import (  # noqa: F401  (the chapter reads them here)
+    gradient_norms_through_time,
+    recomputed_population_statistics,
+    statistics_gap,
+    summed_input_statistics,
+)
+from lnutils.progress import say
 from lnutils.rnn import (  # noqa: F401  (RNNStack and GROUPED_UP_TO_BATCH: the chapter reads them here)
     CELLS,
     GROUPED_CELLS,
@@ -57,13 +68,8 @@ from lnutils.rnn import (  # noqa: F401  (RNNStack and GROUPED_UP_TO_BATCH: the 
 from lnutils.runs import provenance, result_parts
 from lnutils.train import History, make_split, train_lockstep
 
-# Cooijmans et al. 2016, Table 1 (test accuracy %), the numbers this chapter cites.
 PROFILES = ("quick", "cpu", "paper")
-PREDICT_MEAN_MSE = 1 / 6  # the adding problem: always predicting the targets' mean, 1, gives this MSE
-# The adding problem's convergence check: the training MSE averaged over the last tenth of the steps moved
-# by less than 1 % of PREDICT_MEAN_MSE from its average over the tenth before (every seed).
-ADDING_WINDOW_FRACTION = 0.1
-ADDING_CONVERGED_FRACTION = 0.01
+# Cooijmans et al. 2016, Table 1 (test accuracy %), the numbers this chapter cites.
 PUBLISHED = {
     "pixel-by-pixel MNIST (784 steps)": {"LSTM": 98.9, "BN-LSTM": 99.0},
     "permuted pixel-by-pixel MNIST": {"LSTM": 90.2, "BN-LSTM": 95.4},
@@ -192,187 +198,6 @@ def run_sequential_mnist(
         decay_epochs=config.decay_epochs,
     )
     return history, stacks, record_of(history)
-
-
-# ----------------------------------------------------------------------------- the adding problem
-
-
-def adding_problem(batch_size: int, length: int, generator: torch.Generator, device="cpu") -> tuple[Tensor, Tensor]:
-    """Sequences (length, batch, 2): a random value in [0, 1] and a marker; two markers per
-    sequence, one in each half.  The target is the sum of the two marked values.  Always
-    predicting 1 gives a mean squared error of 1/6 ≈ 0.167.
-
-    Drawn on the CPU from ``generator`` (the same numbers on every device), then moved
-    to ``device``."""
-    values = torch.rand(length, batch_size, generator=generator, device="cpu")
-    markers = torch.zeros(length, batch_size, device="cpu")
-    half = length // 2
-    first = torch.randint(0, half, (batch_size,), generator=generator, device="cpu")
-    second = torch.randint(half, length, (batch_size,), generator=generator, device="cpu")
-    columns = torch.arange(batch_size, device="cpu")
-    markers[first, columns] = 1.0
-    markers[second, columns] = 1.0
-    targets = values[first, columns] + values[second, columns]
-    return torch.stack([values, markers], dim=-1).to(device), targets.to(device)
-
-
-def train_adding(
-    cell_names=("LSTM", "LN-LSTM", "BN-LSTM"),
-    length: int = 30,
-    steps: int = 1500,
-    batch_size: int = 64,
-    hidden_size: int = 64,
-    learning_rate: float = 1e-3,
-    seed: int = 0,
-    test_lengths=(30, 60, 120),
-    progress=True,
-    device="cpu",
-) -> dict:
-    """Train each cell on the adding problem at ``length``; test MSE at each of ``test_lengths``.
-
-    The BN-LSTM has T_max = ``length``: beyond it, it reuses the statistics of the last trained step.
-    The losses stay on ``device`` during training and come back once at the end.
-    """
-    device = torch.device(device)
-    results = {}
-    for name in cell_names:
-        with torch.random.fork_rng(devices=[]), torch.device("cpu"):  # the same initial weights on every device
-            torch.manual_seed(seed)
-            model = SequenceModel(name, 2, hidden_size, 1, max_steps=length)
-        model.to(device)
-        optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate)
-        generator = torch.Generator().manual_seed(seed)
-        losses = torch.zeros(steps, device=device)
-        for step in progress_bar(range(steps), progress, desc=f"adding problem, {name}"):
-            inputs, targets = adding_problem(batch_size, length, generator, device)
-            loss = F.mse_loss(model(inputs).squeeze(-1), targets)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            losses[step] = loss.detach()
-        model.eval()
-        test_generator = torch.Generator().manual_seed(10_000 + seed)
-        with torch.no_grad():
-            test, spread = {}, {}
-            for test_length in test_lengths:
-                inputs, targets = adding_problem(1000, test_length, test_generator, device)
-                predictions = model(inputs).squeeze(-1)
-                test[test_length] = F.mse_loss(predictions, targets).item()
-                spread[test_length] = predictions.std().item()  # ~0: one output whatever the sequence
-        results[name] = {"train_loss": losses.cpu().tolist(), "test_mse": test, "prediction_std": spread}
-    return results
-
-
-# ----------------------------------------------------------------------------- probes
-
-
-def summed_input_statistics(model: SequenceModel, sequences: Tensor) -> dict[str, np.ndarray]:
-    """Per time step: mean and std (over batch and units) of the recurrent summed input W_hh h_{t−1}
-    as the gates receive it (after LN for LN cells), and the mean norm of h_t."""
-    model.eval()
-    cell = model.cell
-    sequences = sequences.to(next(model.parameters()).device)
-    records = {"recurrent input mean": [], "recurrent input std": [], "hidden norm": []}
-    state = None
-    with torch.no_grad():
-        for step, inputs in enumerate(sequences):
-            hidden = (
-                (state[0] if isinstance(state, tuple) else state)
-                if state is not None
-                else inputs.new_zeros(inputs.shape[0], cell.hidden_size)
-            )
-            summed = hidden @ cell.weight_hh.T
-            if getattr(cell, "normalization", None) == "layer norm":
-                summed = cell.norm_hh(summed)
-            elif getattr(cell, "normalization", None) == "batch norm":
-                summed = cell.norm_hh(summed, step)
-            records["recurrent input mean"].append(summed.mean().item())
-            records["recurrent input std"].append(summed.std().item())
-            state = cell(inputs, state, step)
-            new_hidden = state[0] if isinstance(state, tuple) else state
-            records["hidden norm"].append(new_hidden.norm(dim=1).mean().item())
-    return {k: np.asarray(v) for k, v in records.items()}
-
-
-def gradient_norms_through_time(model: SequenceModel, sequences: Tensor, labels: Tensor) -> np.ndarray:
-    """‖∂L/∂h_t‖ (mean over the batch) for every step t: how much the loss at the end reaches back."""
-    model.eval()
-    device = next(model.parameters()).device
-    sequences, labels = sequences.to(device), labels.to(device)
-    hiddens = model.run(sequences)
-    for hidden in hiddens:
-        hidden.retain_grad()
-    loss = F.cross_entropy(model.readout(hiddens[-1]), labels)
-    loss.backward()
-    norms = np.asarray([hidden.grad.norm(dim=1).mean().item() for hidden in hiddens])
-    model.zero_grad()
-    return norms
-
-
-def recomputed_population_statistics(model: SequenceModel, training_batches) -> SequenceModel:
-    """A copy of ``model`` whose per-step population statistics are computed again with its final weights:
-    the average over ``training_batches`` (sequences, time first) of each batch's mean and unbiased
-    variance (Ioffe & Szegedy 2015, Alg. 2, step 10), instead of the running averages kept while the
-    weights were still changing.  A momentum of 1/(k+1) at the k-th batch makes the running average an
-    equal-weight mean."""
-    probe = copy.deepcopy(model)
-    norms_by_step = [module for module in probe.modules() if isinstance(module, SequenceBatchNorm)]
-    device = next(probe.parameters()).device
-    probe.train()
-    with torch.no_grad():
-        for k, batch in enumerate(training_batches):
-            for module in norms_by_step:
-                module.momentum = 1.0 / (k + 1)
-            probe(batch.to(device))
-    for module, original in zip(norms_by_step, (m for m in model.modules() if isinstance(m, SequenceBatchNorm))):
-        module.momentum = original.momentum
-    return probe.eval()
-
-
-def _test_error(model: SequenceModel, sequences: Tensor, labels: Tensor, batch_size: int, training: bool) -> float:
-    model.train(training)
-    wrong = 0
-    with torch.no_grad():
-        for start in range(0, sequences.shape[1], batch_size):
-            logits = model(sequences[:, start : start + batch_size])
-            wrong += int((logits.argmax(1) != labels[start : start + batch_size]).sum())
-    return 100 * wrong / sequences.shape[1]
-
-
-def statistics_gap(
-    model: SequenceModel, sequences: Tensor, labels: Tensor, batch_size: int = 64, training_batches=None
-) -> dict:
-    """Test error (%) of one trained model read in several ways: in eval mode, with its population statistics
-    (what a BN-LSTM uses at test time); in training mode, with each test batch's own statistics
-    (``batch_size`` sequences, as in training); and, for a model with batch norm and ``training_batches``
-    given, with population statistics recomputed from them (:func:`recomputed_population_statistics`).
-    For a cell without batch norm the readings are equal.  Measured on copies: the model's running
-    averages stay as they were."""
-    probe = copy.deepcopy(model)
-    device = next(probe.parameters()).device
-    sequences, labels = sequences.to(device), labels.to(device)
-    errors = {
-        "population statistics": _test_error(probe, sequences, labels, batch_size, training=False),
-        "batch statistics": _test_error(probe, sequences, labels, batch_size, training=True),
-    }
-    if training_batches is not None and any(isinstance(m, SequenceBatchNorm) for m in model.modules()):
-        recomputed = recomputed_population_statistics(model, training_batches)
-        errors["recomputed population statistics"] = _test_error(recomputed, sequences, labels, batch_size, False)
-    return {"test_error": errors, "images": int(sequences.shape[1]), "batch_size": batch_size}
-
-
-def adding_settings(profile: str, steps: int | None = None) -> dict:
-    """quick: length 30, 400 steps of batch 64 (a check of the code: too few to learn the task); cpu:
-    length 50, 5,000 steps (about 10 minutes a
-    seed on one core); paper: length 50, 10,000 steps (``steps`` overrides)."""
-    settings = {
-        "quick": dict(length=30, steps=400, test_lengths=(30, 60, 120)),
-        "cpu": dict(length=50, steps=5000, test_lengths=(50, 100, 200)),
-        "paper": dict(length=50, steps=10000, test_lengths=(50, 100, 200)),
-    }
-    if profile not in settings:
-        raise ValueError(f"unknown profile {profile!r}; choose one of {PROFILES}")
-    return dict(settings[profile], steps=steps or settings[profile]["steps"])
 
 
 def results_file(profile: str, results_dir: Path | None = None) -> Path:
@@ -540,58 +365,6 @@ def run_profile(
         only=None if only is None else only + ["adding"],
         data=lambda: runs.data_copy(mnist_copy()),
     )
-
-
-def adding_convergence(
-    by_seed: dict, window_fraction: float = ADDING_WINDOW_FRACTION, moved_fraction: float = ADDING_CONVERGED_FRACTION
-) -> dict:
-    """Per cell: did every seed's training MSE, averaged over the last ``window_fraction`` of the steps,
-    move by less than ``moved_fraction`` × :data:`PREDICT_MEAN_MSE` from the window before it?  Recorded
-    with the numbers it used (the largest move over seeds)."""
-    result = {}
-    for cell in next(iter(by_seed.values())):
-        moves = []
-        for results in by_seed.values():
-            losses = np.asarray(results[cell]["train_loss"], dtype=float)
-            window = max(1, int(len(losses) * window_fraction))
-            last, before = losses[-window:], losses[-2 * window : -window]
-            moves.append(abs(float(last.mean() - before.mean())) if len(before) else float("inf"))
-        threshold = moved_fraction * PREDICT_MEAN_MSE
-        result[cell] = {
-            "converged": bool(max(moves) < threshold),
-            "moved_mse": max(moves),
-            "threshold_mse": threshold,
-            "window_steps": window,
-        }
-    return result
-
-
-def adding_part_convergence(part: dict) -> dict:
-    """An adding-problem part's convergence check: as it recorded it, or (a saved run from before the
-    check was recorded) the same rule applied to its saved training curves."""
-    return part.get("convergence") or adding_convergence(part["results_by_seed"])
-
-
-def adding_results(part: dict) -> dict:
-    """An adding-problem part's results per cell, the mean over its seeds where it has several:
-    training loss curve, test MSE and output spread per length, and the per-seed test MSEs."""
-    by_seed = part.get("results_by_seed") or {"0": part["results"]}
-    cells = next(iter(by_seed.values()))
-    merged = {}
-    for cell in cells:
-        per_seed = [results[cell] for results in by_seed.values()]
-        lengths = list(per_seed[0]["test_mse"])
-        merged[cell] = {
-            "train_loss": np.mean([r["train_loss"] for r in per_seed], axis=0).tolist(),
-            "test_mse": {n: float(np.mean([r["test_mse"][n] for r in per_seed])) for n in lengths},
-            "test_mse_by_seed": {n: [r["test_mse"][n] for r in per_seed] for n in lengths},
-            "seeds": len(per_seed),
-        }
-        if all("prediction_std" in r for r in per_seed):  # the smallest spread of any seed's outputs
-            merged[cell]["prediction_std"] = {
-                n: float(np.min([r["prediction_std"][n] for r in per_seed])) for n in lengths
-            }
-    return merged
 
 
 # ----------------------------------------------------------------------------- verdicts, as data
