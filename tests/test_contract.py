@@ -8,7 +8,7 @@ import inspect
 import pytest
 
 from lnutils.compare import ANSWERS
-from lnutils.experiments import conv, mnist, rnn, transformer
+from lnutils.experiments import conv, conv_budget, mnist, rnn, transformer
 
 EXPERIMENTS = {"mnist": mnist, "conv": conv, "rnn": rnn, "transformer": transformer}
 VERDICT_KEYS = {"claim", "roles", "expected", "first_values", "second_values", "outcome", "interval", "holds"}
@@ -28,7 +28,7 @@ def saved_verdicts(name: str) -> list[dict]:
     if name == "mnist":
         return mnist.verdicts(mnist.saved_paper_runs())
     if name == "conv":
-        return conv.verdicts(conv.seeds_merged(conv.saved_results("cpu")), conv.saved_budget_check())
+        return conv.verdicts(conv.seeds_merged(conv.saved_results("cpu")), conv_budget.saved_budget_check())
     if name == "rnn":
         return rnn.verdicts(rnn.saved_results("cpu"))
     return transformer.verdicts(transformer.saved_results("cpu"))

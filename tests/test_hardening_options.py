@@ -419,7 +419,7 @@ def test_the_budget_check_branches_from_the_checked_part(tmp_path, monkeypatch):
     """The budget check trains the checked seed longer, from the cpu part's kept constant phase (its result
     equals a run of the longer budget from scratch); with one seed it records the differences and confirms
     nothing (the rule itself: tests/test_verdicts.py)."""
-    from lnutils.experiments import conv
+    from lnutils.experiments import conv, conv_budget
 
     names = ["none", "layer norm (C,H,W)"]
     rates = {name: 1e-3 for name in names}
@@ -432,22 +432,22 @@ def test_the_budget_check_branches_from_the_checked_part(tmp_path, monkeypatch):
 
     monkeypatch.setattr(conv, "cpu_profile_configs", split)
     monkeypatch.setattr(conv, "load_dataset", lambda name: tiny_dataset())
-    monkeypatch.setattr(conv, "BUDGET_CHECK_SEED", 1)
-    monkeypatch.setattr(conv, "BUDGET_CHECKED_PARTS", (("fashion-mnist", 128),))
+    monkeypatch.setattr(conv_budget, "BUDGET_CHECK_SEED", 1)
+    monkeypatch.setattr(conv_budget, "BUDGET_CHECKED_PARTS", (("fashion-mnist", 128),))
     where = dict(results_dir=tmp_path, checkpoint_dir=tmp_path, progress=False)
-    assert conv.saved_budget_check(tmp_path) == []  # nothing saved yet
+    assert conv_budget.saved_budget_check(tmp_path) == []  # nothing saved yet
     conv.run_profile("cpu", seeds=[1], **where)
     assert (tmp_path / "conv_cpu_fashion-mnist_b128_s1.constant-2.pt").exists()
-    saved = conv.run_budget_check(**where)
+    saved = conv_budget.run_budget_check(**where)
     name = "fashion-mnist, batch 128, seed 1"
     record = saved["parts"][name]
     assert saved["complete"] and record["epochs_done"] == 5 and saved["config"]["checks"][name]["epochs"] == 3
     history, _, _ = conv.train_config(
-        conv.budget_check_configs()["fashion-mnist", 128], "fashion-mnist", progress=False
+        conv_budget.budget_check_configs()["fashion-mnist", 128], "fashion-mnist", progress=False
     )
     for name in names:
         np.testing.assert_allclose(record["curves"]["train_nll"][name], history.train_nll[name], rtol=1e-5)
-    (check,) = conv.saved_budget_check(tmp_path)
+    (check,) = conv_budget.saved_budget_check(tmp_path)
     assert check["claim"] == "layer_norm_beats_no_normalization" and check["epochs"] == (3, 5)
     short = json.loads((tmp_path / "conv_cpu.json").read_text())["parts"]["fashion-mnist, batch 128, seed 1"]
     expected = 100 * (short["curves"]["test_error"][names[1]][-1][0] - short["curves"]["test_error"]["none"][-1][0])

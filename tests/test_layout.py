@@ -23,7 +23,7 @@ TIERS = {
     3: {"train", "kept_networks"},
     4: {"experiments.mnist_rates", "experiments.adding", "experiments.rnn_probes"},
     5: {"experiments.mnist", "experiments.conv", "experiments.rnn", "experiments.transformer"},
-    6: {"experiments.bn_lstm"},
+    6: {"experiments.bn_lstm", "experiments.conv_budget"},
     7: {"report", "report.cells", "plotting", "experiments.__main__"},
     8: {"report.mnist", "report.conv", "report.rnn", "report.transformer"},
     9: {"smoke", "bench", "check"},

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import pytest
 
 from lnutils.compare import make_verdict
-from lnutils.experiments import conv, rnn
+from lnutils.experiments import conv, conv_budget, rnn
 from lnutils.report import cells as cells_words
 from lnutils.report import conv as conv_words
 from lnutils.report import rnn as rnn_words
@@ -344,15 +344,15 @@ def test_two_finished_parts_with_a_cooldown_are_compared_across_batch_sizes_each
 
 
 def test_the_budget_check_waits_for_both_parts_and_says_how_far_it_got():
-    name = conv.budget_check_names()["fashion-mnist", 128]
+    name = conv_budget.budget_check_names()["fashion-mnist", 128]
     short = dict(conv_record("fashion-mnist", 128, ERRORS, epochs=15), config={"epochs": 15, "seeds": [2]})
     long = dict(conv_record("fashion-mnist", 128, ERRORS, epochs=14), config={"epochs": 25, "seeds": [2]})
     training = {"parts": {}, "in_progress": {name: long}}
-    assert conv.budget_check({"parts": {name: short}}, training) == []  # still training: no check yet
+    assert conv_budget.budget_check({"parts": {name: short}}, training) == []  # still training: no check yet
     assert "still training: epoch 14 of 25 (seed 2)" in conv_words.budget_check_markdown([], training)
     assert "has not been trained" in conv_words.budget_check_markdown([], None)
     finished = {"parts": {name: dict(long, curves=curves_for(ERRORS, 25))}}
-    checks = conv.budget_check({"parts": {name: short}}, finished)
+    checks = conv_budget.budget_check({"parts": {name: short}}, finished)
     assert {c["claim"] for c in checks} == {claim for claim, *_ in conv.CLAIMS + conv.BATCH_CLAIMS}
     assert {c["confirmed"] for c in checks} == {None}  # one seed: no interval, nothing confirmed
     table = conv_words.budget_check_markdown(checks, finished)
@@ -360,7 +360,7 @@ def test_the_budget_check_waits_for_both_parts_and_says_how_far_it_got():
 
 
 def test_a_budget_check_with_two_seeds_confirms_the_same_answer_and_refutes_another():
-    name = conv.budget_check_names()["mnist", 128]
+    name = conv_budget.budget_check_names()["mnist", 128]
 
     def part(errors, epochs):
         record = conv_record("mnist", 128, errors, epochs=epochs)
@@ -370,9 +370,9 @@ def test_a_budget_check_with_two_seeds_confirms_the_same_answer_and_refutes_anot
         return dict(record, config={"epochs": epochs, "seeds": [0, 1]}, curves=curves)
 
     short = {"parts": {name: part(ERRORS, 15)}}
-    same = conv.budget_check(short, {"parts": {name: part(ERRORS, 25)}})
+    same = conv_budget.budget_check(short, {"parts": {name: part(ERRORS, 25)}})
     assert {c["claim"]: c["confirmed"] for c in same}["batch_norm_beats_layer_norm"] is True
-    closed = conv.budget_check(short, {"parts": {name: part(dict(ERRORS, **{"batch norm": 0.20}), 25)}})
+    closed = conv_budget.budget_check(short, {"parts": {name: part(dict(ERRORS, **{"batch norm": 0.20}), 25)}})
     check = {c["claim"]: c for c in closed}["batch_norm_beats_layer_norm"]
     assert check["confirmed"] is False and check["answer_at_longer_budget"] != check["answer_at_checked_budget"]
 
@@ -400,8 +400,8 @@ def test_a_batch_size_claim_pairs_the_seeds_both_parts_hold():
 
 
 def test_every_checked_part_has_a_longer_budget():
-    assert set(conv.budget_check_names()) == set(conv.BUDGET_CHECKED_PARTS)
-    assert {config.epochs for config in conv.budget_check_configs().values()} == {25, 6}
+    assert set(conv_budget.budget_check_names()) == set(conv_budget.BUDGET_CHECKED_PARTS)
+    assert {config.epochs for config in conv_budget.budget_check_configs().values()} == {25, 6}
 
 
 def test_a_batch_size_claim_is_decided_only_when_both_sides_are_confirmed():
@@ -421,7 +421,7 @@ def test_a_batch_size_claim_is_decided_only_when_both_sides_are_confirmed():
 
 
 def test_the_budget_check_has_no_batch_size_rows_for_a_dataset_trained_at_one_batch_size():
-    names = conv.budget_check_names()
+    names = conv_budget.budget_check_names()
     short = conv_record("mnist", 128, ERRORS, epochs=15)
-    checks = conv.budget_check({"parts": {names["mnist", 128]: short}}, {"parts": {names["mnist", 128]: short}})
+    checks = conv_budget.budget_check({"parts": {names["mnist", 128]: short}}, {"parts": {names["mnist", 128]: short}})
     assert {c["claim"] for c in checks} == {claim for claim, *_ in conv.CLAIMS}

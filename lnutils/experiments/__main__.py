@@ -23,7 +23,7 @@ import sys
 
 from lnutils import environment, runs
 from lnutils.cli import add_common_arguments, check_writable, positive_int, resolve_common
-from lnutils.experiments import bn_lstm, conv, mnist, rnn, transformer
+from lnutils.experiments import bn_lstm, conv, conv_budget, mnist, rnn, transformer
 
 
 def parser() -> argparse.ArgumentParser:
@@ -207,8 +207,8 @@ def run_conv(args, device) -> None:
     if args.command == "select":
         print("chosen:", conv.select(device, epochs=args.epochs or 2, overwrite=args.overwrite)["chosen"])
     elif args.command == "budget":
-        result = conv.run_budget_check(device, time_budget_seconds=args.time_budget)
-        checks = conv.saved_budget_check()
+        result = conv_budget.run_budget_check(device, time_budget_seconds=args.time_budget)
+        checks = conv_budget.saved_budget_check()
         print(f"parts done: {list(result['parts'])}; confirmed: {[c['claim'] for c in checks if c['confirmed']]}")
     else:
         batch_sizes = [args.batch_size] if args.batch_size else None

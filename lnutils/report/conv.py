@@ -195,7 +195,7 @@ def summary_markdown(verdicts: list[dict]) -> str:
 
 
 def budget_check_markdown(checks: list[dict], budget_result: dict | None) -> str:
-    """The budget check (:func:`lnutils.experiments.conv.budget_check`): per checked part and claim, the
+    """The budget check (:func:`lnutils.experiments.conv_budget.budget_check`): per checked part and claim, the
     checked seed's difference at the cpu budget and at the longer one; for a part still training, how far
     it got."""
     out = []
