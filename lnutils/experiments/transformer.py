@@ -43,7 +43,22 @@ from lnutils.compare import (
     holds,
     verdict_family,
 )
-from lnutils.corpus import Corpus, load_shakespeare
+from lnutils.corpus import (  # noqa: F401  (the chapter reads them here)
+    Corpus,
+    EncodedCorpus,
+    batch_starts,
+    load_shakespeare,
+    unigram_loss,
+    validation_starts,
+    windows,
+)
+from lnutils.experiments.transformer_probes import (  # noqa: F401  (the chapter reads them here)
+    TREND_MARGIN_LOG10,
+    hidden_and_gradients,
+    initialization_probe,
+    lemma_bounds,
+    probe_verdicts,
+)
 from lnutils.norms import DynamicTanh
 from lnutils.progress import progress_bar, say
 from lnutils.runs import atomic_write_bytes, provenance
@@ -149,63 +164,6 @@ def profile(name: str, steps: int | None = None, seeds=None) -> Profile:
     return chosen
 
 
-# ----------------------------------------------------------------------------- data
-
-
-@dataclass
-class EncodedCorpus:
-    """The corpus as character ids on the device the model trains on."""
-
-    train: torch.Tensor
-    validation: torch.Tensor
-    vocabulary: int
-    checksum: str
-
-    @classmethod
-    def from_corpus(cls, corpus: Corpus, device="cpu") -> "EncodedCorpus":
-        return cls(
-            torch.from_numpy(corpus.encode(corpus.train)).to(device),
-            torch.from_numpy(corpus.encode(corpus.validation)).to(device),
-            len(corpus.vocabulary),
-            corpus.provenance.checksum,
-        )
-
-
-def windows(text: torch.Tensor, starts: torch.Tensor, context: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Inputs text[s : s+T] and targets text[s+1 : s+T+1] for each start s."""
-    offsets = torch.arange(context, device=text.device)
-    index = starts.to(text.device)[:, None] + offsets
-    return text[index], text[index + 1]
-
-
-def unigram_loss(corpus: Corpus) -> float:
-    """The validation loss, in nats per character, of predicting every character by its frequency in
-    the training text: what a model that has learned nothing about order reaches."""
-    train = np.bincount(corpus.encode(corpus.train), minlength=len(corpus.vocabulary)) / len(corpus.train)
-    validation = np.bincount(corpus.encode(corpus.validation), minlength=len(corpus.vocabulary))
-    seen = validation > 0
-    return float(-(validation[seen] * np.log(np.maximum(train[seen], 1e-12))).sum() / validation.sum())
-
-
-def batch_starts(seed: int, step: int, length: int, context: int, batch_size: int) -> torch.Tensor:
-    """Where the windows of training step ``step`` start: drawn on the CPU from (seed, step), so a
-    resumed run and a run on another device see the same batches."""
-    if length <= context + 1:
-        raise ValueError(f"the training text ({length} characters) must be longer than the context + 1 ({context + 1})")
-    generator = torch.Generator().manual_seed(seed * 1_000_003 + step)
-    return torch.randint(0, length - context - 1, (batch_size,), generator=generator)
-
-
-def validation_starts(length: int, context: int, count: int, what: str = "validation text") -> torch.Tensor:
-    """Fixed, evenly spread windows of the validation plays (the same for every run)."""
-    if length < context + 2:
-        raise ValueError(
-            f"the {what} ({length} characters) is shorter than one window of the context + 2 ({context + 2}): "
-            "hold out a longer play, or train with a shorter context"
-        )
-    return torch.linspace(0, length - context - 2, count).long()
-
-
 def learning_rate_at(step: int, training: Training, steps: int) -> float:
     """Linear warm-up over ``warmup_steps``, then a cosine decay to a tenth of the rate at the last step."""
     peak = training.learning_rate
@@ -213,78 +171,6 @@ def learning_rate_at(step: int, training: Training, steps: int) -> float:
         return peak * (step + 1) / training.warmup_steps
     progress = (step - training.warmup_steps) / max(1, steps - training.warmup_steps)
     return peak * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
-
-
-# ----------------------------------------------------------------------------- experiment 1: the probe
-
-
-def hidden_and_gradients(model: CharTransformer, ids: torch.Tensor, targets: torch.Tensor) -> dict:
-    """At the model's present weights, for one batch: ‖∂L/∂W₂‖_F of each layer's last FFN weight,
-    and the mean squared norm over positions of the hidden state Xiong et al.'s Lemma 2 bounds:
-    post-LN, the sum x + FFN(x) entering each layer's last norm; pre-LN, the residual stream after
-    each layer."""
-    captured = []
-
-    def keep(module, inputs, output):
-        captured.append((inputs[0] if model.placement == "post" else output).detach())
-
-    hooks = [
-        (
-            block.feed_forward_norm.register_forward_hook(keep)
-            if model.placement == "post"
-            else block.register_forward_hook(keep)
-        )
-        for block in model.blocks
-    ]
-    try:
-        model.zero_grad(set_to_none=True)
-        model.loss(ids, targets).backward()
-    finally:
-        for hook in hooks:
-            hook.remove()
-    return {
-        "gradient_norms": [float(block.feed_forward.contract.weight.grad.norm()) for block in model.blocks],
-        "squared_norms": [float((h**2).sum(-1).mean()) for h in captured],
-    }
-
-
-def initialization_probe(settings: Profile, corpus: EncodedCorpus, device="cpu") -> dict:
-    """Experiment 1, numbers only: per placement, (seeds, layers) arrays for the probe model and
-    (seeds, depths) arrays of the last layer's gradient norm for every depth in ``probe_depths``."""
-    starts = validation_starts(len(corpus.train), settings.context, settings.probe_batch, "training text")
-    ids, targets = windows(corpus.train, starts, settings.context)
-    result = {"width": settings.width, "layers": settings.probe_layers, "depths": list(settings.probe_depths)}
-    for placement in PLACEMENTS:
-        by_layer, squared, by_depth = [], [], []
-        for seed in range(settings.probe_seeds):
-            for depth in sorted(set(settings.probe_depths) | {settings.probe_layers}):
-                with torch.random.fork_rng(devices=[]):  # the caller's random state is left as it was
-                    torch.manual_seed(seed)
-                    model = CharTransformer(settings.shape(corpus.vocabulary, depth), placement, "layer")
-                model = model.to(ids.device)
-                measured = hidden_and_gradients(model, ids, targets)
-                if depth == settings.probe_layers:
-                    by_layer.append(measured["gradient_norms"])
-                    squared.append(measured["squared_norms"])
-                if depth in settings.probe_depths:
-                    by_depth.append(measured["gradient_norms"][-1])
-        result[placement] = {
-            "gradient_norm_by_layer": by_layer,
-            "squared_norm_by_layer": squared,
-            "last_layer_gradient_by_depth": np.reshape(by_depth, (settings.probe_seeds, -1)).tolist(),
-        }
-    return result
-
-
-def lemma_bounds(width: int, layers: int) -> dict:
-    """Xiong et al. 2020, Lemma 2, for layer l = 1..L: post-LN E‖x‖² = 3d/2;
-    pre-LN (1 + l/2) d ≤ E‖x_l‖² ≤ (1 + 3l/2) d."""
-    layer = np.arange(1, layers + 1)
-    return {
-        "post": (1.5 * width * np.ones(layers)).tolist(),
-        "pre_low": ((1 + layer / 2) * width).tolist(),
-        "pre_high": ((1 + 3 * layer / 2) * width).tolist(),
-    }
 
 
 # ----------------------------------------------------------------------------- experiments 2-4: training
@@ -678,74 +564,6 @@ def verdicts(payload: dict) -> list[dict]:
             }
         )
     return verdict_family(found)
-
-
-TREND_MARGIN_LOG10 = 0.1  # "flat": the gradient norm changes by less than a factor 1.26 (fixed 2026-12-07)
-
-
-def probe_verdicts(probe: dict) -> list[dict]:
-    """Xiong et al.'s two gradient claims at initialization, over the probe's seeds (a complete experiment
-    in every profile: it trains nothing)."""
-    post = np.array(probe["post"]["gradient_norm_by_layer"])
-    pre = np.array(probe["pre"]["gradient_norm_by_layer"])
-    post_depth = np.array(probe["post"]["last_layer_gradient_by_depth"])
-    pre_depth = np.array(probe["pre"]["last_layer_gradient_by_depth"])
-
-    def trend(first, last):
-        """The comparison rule on log10 gradient norms, first layer against last, paired by seed: a
-        change of less than a factor 10**TREND_MARGIN_LOG10 either way is "flat"."""
-        found = answer(np.log10(first), np.log10(last), TREND_MARGIN_LOG10)["answer"]
-        return {FIRST_LOWER: "grows", SECOND_LOWER: "shrinks", EQUIVALENT: "flat"}.get(found, "undecided")
-
-    bounds = lemma_bounds(probe["width"], probe["layers"])
-    pre_squared = np.array(probe["pre"]["squared_norm_by_layer"]).mean(0)
-    post_squared = np.array(probe["post"]["squared_norm_by_layer"]).mean(0)
-    return [
-        {
-            "claim": "post_ln_gradient_grows_with_layer",
-            "trend": trend(post[:, 0], post[:, -1]),
-            "expected": "grows",
-            "first": post[:, 0].tolist(),
-            "last": post[:, -1].tolist(),
-        },
-        {
-            "claim": "pre_ln_gradient_flat_across_layers",
-            "trend": trend(pre[:, 0], pre[:, -1]),
-            "expected": "flat",
-            "first": pre[:, 0].tolist(),
-            "last": pre[:, -1].tolist(),
-        },
-        {
-            "claim": "pre_ln_last_gradient_shrinks_with_depth",
-            "trend": trend(pre_depth[:, 0], pre_depth[:, -1]),
-            "expected": "shrinks",
-            "first": pre_depth[:, 0].tolist(),
-            "last": pre_depth[:, -1].tolist(),
-        },
-        {
-            "claim": "post_ln_last_gradient_independent_of_depth",
-            "trend": trend(post_depth[:, 0], post_depth[:, -1]),
-            "expected": "flat",
-            "first": post_depth[:, 0].tolist(),
-            "last": post_depth[:, -1].tolist(),
-        },
-        {
-            "claim": "pre_ln_hidden_norm_within_lemma_bounds",
-            "trend": "within"
-            if bool(np.all((pre_squared >= bounds["pre_low"]) & (pre_squared <= bounds["pre_high"])))
-            else "outside",
-            "expected": "within",
-            "first": pre_squared.tolist(),
-            "last": bounds["pre_high"],
-        },
-        {
-            "claim": "post_ln_hidden_norm_near_three_halves_d",
-            "trend": "within" if bool(np.all(np.abs(post_squared / (1.5 * probe["width"]) - 1) < 0.1)) else "outside",
-            "expected": "within",
-            "first": post_squared.tolist(),
-            "last": bounds["post"],
-        },
-    ]
 
 
 def dyt_regime(payload: dict) -> dict:
