@@ -9,9 +9,11 @@ import pytest
 
 from lnutils.compare import ANSWERS
 from lnutils.experiments import conv, conv_budget, mnist, rnn, transformer
+from lnutils.report.cells import METRIC_WORDS, metric_words
 
 EXPERIMENTS = {"mnist": mnist, "conv": conv, "rnn": rnn, "transformer": transformer}
 VERDICT_KEYS = {"claim", "roles", "expected", "first_values", "second_values", "outcome", "interval", "holds"}
+VERDICT_KEYS |= {"metric"}
 
 
 @pytest.mark.parametrize("name", EXPERIMENTS)
@@ -43,6 +45,7 @@ def test_every_experiments_verdicts_have_one_shape_and_one_rule(name):
         assert VERDICT_KEYS <= set(verdict), f"{name}: {sorted(VERDICT_KEYS - set(verdict))} missing"
         assert verdict["outcome"] in ANSWERS
         assert verdict["holds"] in ("yes", "no", "undecided", "no claim")
+        assert verdict["metric"] in METRIC_WORDS and metric_words(verdict)  # an id the words can say
         if verdict["interval"]:
             assert verdict["interval"]["margin"] > 0 and "p_equivalence" in verdict["interval"]
             families.add(verdict["family"])

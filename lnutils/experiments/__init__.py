@@ -1,9 +1,16 @@
 """The book's four experiments, one contract each fulfils with the same names:
 
-* :mod:`lnutils.experiments.mnist` — Ba et al. 2016, Figure 6 (chapter 2);
-* :mod:`lnutils.experiments.conv` — layer norm in convolutional networks (chapter 3);
-* :mod:`lnutils.experiments.rnn` — layer norm in recurrent networks (chapter 4);
-* :mod:`lnutils.experiments.transformer` — layer norm in Transformers (chapter 5).
+* :mod:`lnutils.experiments.mnist` — Ba et al. 2016, Figure 6 (chapter 2); its learning rates in
+  :mod:`~lnutils.experiments.mnist_rates`;
+* :mod:`lnutils.experiments.conv` — layer norm in convolutional networks (chapter 3); the border probe in
+  :mod:`~lnutils.experiments.conv_probes`, the longer-budget check in :mod:`~lnutils.experiments.conv_budget`;
+* :mod:`lnutils.experiments.rnn` — layer norm in recurrent networks (chapter 4); the adding problem in
+  :mod:`~lnutils.experiments.adding`, the probes in :mod:`~lnutils.experiments.rnn_probes`, the BN-LSTM
+  study in :mod:`~lnutils.experiments.bn_lstm`;
+* :mod:`lnutils.experiments.transformer` — layer norm in Transformers (chapter 5); the probe at
+  initialization in :mod:`~lnutils.experiments.transformer_probes`.
+
+Each chapter imports its experiment's main module, which re-exports what the chapter reads from the others.
 
 The contract (``tests/test_contract.py`` checks it for all four):
 
@@ -19,8 +26,11 @@ time_budget_seconds=None)``
 ``verdicts(result)``
     The chapter's questions answered on a result, as data: a list of
     :func:`lnutils.compare.make_verdict` dicts (a claim id, the two roles, per-seed values, the comparison
-    rule's answer with its interval, whether the claim holds, the evidence level), the family under Holm
-    (:func:`lnutils.compare.verdict_family`).  Never sentences.
+    rule's answer with its interval, whether the claim holds, the evidence level, and ``metric``: an id of
+    what was compared, whose words are in :data:`lnutils.report.cells.METRIC_WORDS`), the family under Holm
+    (:func:`lnutils.compare.verdict_family`).  Never sentences: ``tests/test_layout.py`` keeps ``print``
+    and metric sentences out of these modules (progress goes through :func:`lnutils.progress.say`) and
+    keeps :mod:`lnutils.report` from calling a decision.
 
 Every question is answered by one rule, :func:`lnutils.compare.answer`: a Student-t interval of the
 (paired) difference over seeds, and equivalence within a margin fixed before the runs (TOST).
