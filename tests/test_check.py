@@ -1,5 +1,7 @@
 """The students' self-checks (lnutils.check) pass for correct code and catch the classic bugs."""
 
+from __future__ import annotations
+
 import os
 
 import pytest
@@ -442,3 +444,100 @@ def test_the_chw_layer_norm_check_names_instance_norm(capsys):
 
     assert not check.layer_norm_chw(instance)
     assert "instance norm, not layer norm" in capsys.readouterr().out
+
+
+def _messages(report) -> str:
+    return " | ".join(message for _, _, message in report.results)
+
+
+class LinearCell(torch.nn.Module):
+    """A natural student cell: nn.Linear layers instead of bare weights."""
+
+    def __init__(self, input_size, hidden_size):
+        super().__init__()
+        self.weight_ih = torch.nn.Linear(input_size, hidden_size, bias=False)
+        self.weight_hh = torch.nn.Linear(hidden_size, hidden_size, bias=False)
+        self.norm = torch.nn.LayerNorm(hidden_size)
+
+    def forward(self, x, h):
+        return torch.tanh(self.norm(self.weight_hh(h) + self.weight_ih(x)))
+
+
+class NoAffineCell(torch.nn.Module):
+    def __init__(self, input_size, hidden_size):
+        super().__init__()
+        self.weight_ih = torch.nn.Parameter(torch.randn(hidden_size, input_size))
+        self.weight_hh = torch.nn.Parameter(torch.randn(hidden_size, hidden_size))
+        self.norm = torch.nn.LayerNorm(hidden_size, elementwise_affine=False)
+
+    def forward(self, x, h):
+        return torch.tanh(self.norm(h @ self.weight_hh.T + x @ self.weight_ih.T))
+
+
+@pytest.mark.parametrize("cell, says", [(LinearCell, "is an nn.Linear"), (NoAffineCell, "elementwise_affine=False")])
+def test_the_rnn_check_fails_unusual_cells_with_a_hint_instead_of_crashing(cell, says):
+    report = check.layer_norm_rnn_cell(cell, verbose=False)
+    assert not report.passed and says in _messages(report)
+
+
+def _layer_norm(x, shape, w=None, b=None, eps=1e-5):
+    return norms.layer_norm(x, shape, w, b, eps)
+
+
+@pytest.mark.parametrize(
+    "student, says",
+    [
+        (lambda x, s, w=None, b=None, eps=1e-5: _layer_norm(x, s, w, b, eps).to_sparse(), "to_dense"),
+        (lambda x, s, w=None, b=None, eps=1e-5: _layer_norm(x, s, w, b, eps).to("meta"), "device"),
+        (lambda x, s, w=None, b=None, eps=1e-5: _layer_norm(x, s, w, b, eps).to(torch.complex128), "complex"),
+    ],
+    ids=["sparse", "other device", "complex"],
+)
+def test_odd_return_values_fail_with_a_hint(student, says):
+    report = check.layer_norm(student, verbose=False)
+    assert not report.passed and says in _messages(report)
+
+
+def test_a_function_that_changes_its_input_in_place_fails():
+    def mutating(x, shape, w=None, b=None, eps=1e-5):
+        with torch.no_grad():
+            x -= x.mean(-1, keepdim=True)  # silently changes the caller's data
+        return _layer_norm(x, shape, w, b, eps)
+
+    report = check.layer_norm(mutating, verbose=False)
+    assert not report.passed and "in place" in _messages(report)
+
+
+def test_a_model_that_changes_its_input_in_place_fails_without_breaking_the_reference():
+    from lnutils.mlp import MLPStack
+
+    class Mutating(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.inner = MLPStack("layer norm", [0]).to_sequential(0)
+
+        def forward(self, x):
+            x.mul_(1.0)  # harmless, but the check must not depend on it
+            x.add_(1.0)
+            return self.inner(x)
+
+    report = check.mlp(Mutating, verbose=False)
+    assert not report.passed and "in place" in _messages(report)
+
+
+def test_an_endless_loop_in_a_bare_except_fails_the_whole_check_in_seconds(monkeypatch):
+    monkeypatch.setattr(check, "SECONDS_PER_CALL", 0.3)
+
+    def stubborn(x, shape, w=None, b=None, eps=1e-5):
+        while True:
+            try:
+                while True:
+                    pass
+            except:  # noqa: E722 - the student's bare except swallows every exception
+                continue
+
+    started = __import__("time").monotonic()
+    report = check.layer_norm(stubborn, verbose=False)
+    assert __import__("time").monotonic() - started < 3
+    assert not report.passed and "still running after 0.3 s" in report.results[0][2]
+    assert all("not run" in message for _, _, message in report.results[1:])

@@ -11,8 +11,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import (
+    dead_pid,
+)
 
-from lnutils import data
+from lnutils import data, datafiles
 from lnutils.data import DataError, load_dataset, parse_idx
 
 FILENAMES = {key: name for key, (name, _) in data.SPECS["mnist"]["files"].items()}
@@ -315,3 +318,24 @@ def test_a_readable_non_canonical_file_in_the_cache_is_kept(isolated, monkeypatc
         loaded = load_dataset("mnist", mirrors=["http://127.0.0.1:9/"], progress=False, timeout=2)
     np.testing.assert_array_equal(loaded.train_images, arrays["train_images"])
     assert not any(r.downloaded for r in loaded.provenance.records)
+
+
+def test_an_unreadable_cache_folder_is_skipped(tmp_path, monkeypatch):
+    blocked = tmp_path / "blocked"
+    blocked.mkdir()
+    monkeypatch.setattr(
+        datafiles.Path, "is_file", lambda self: (_ for _ in ()).throw(PermissionError(13, "Permission denied"))
+    )
+    assert datafiles.find_file(blocked, "train-images-idx3-ubyte") is None
+
+
+def test_a_killed_downloads_part_file_is_removed(tmp_path):
+    orphan = tmp_path / f"train-images-idx3-ubyte.gz.{dead_pid()}.q1w2e3.part"
+    orphan.write_bytes(b"partial")
+    assert datafiles.remove_orphaned_temporaries(tmp_path / "train-images-idx3-ubyte.gz", ".part") == [orphan]
+
+
+def test_an_idx_header_whose_sizes_overflow_is_a_clear_error():
+    header = bytes([0, 0, 8, 3]) + (0xFFFFFFFF).to_bytes(4, "big") * 3
+    with pytest.raises(data.DataError, match="truncated"):
+        data.parse_idx(header + b"\x00" * 16, "huge.idx")

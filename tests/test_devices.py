@@ -11,7 +11,7 @@ import json
 import numpy as np
 import pytest
 import torch
-from test_mnist_experiment import tiny_profile
+from helpers import tiny_profile
 
 from lnutils import smoke
 from lnutils.experiments import conv, mnist, rnn

@@ -7,15 +7,13 @@ from dataclasses import asdict
 
 import numpy as np
 import pytest
+from helpers import RATES, tiny_dataset, tiny_profile
 
 from lnutils import runs
-from lnutils.data import Dataset, FileRecord, Provenance
+from lnutils.experiments import mnist, mnist_rates
 from lnutils.experiments import mnist as experiment
-from lnutils.experiments import mnist_rates
 from lnutils.mlp import METHODS, MLPStack
 from lnutils.report import mnist as mnist_words
-
-RATES = {m: 1e-3 for m in METHODS}
 
 
 def curves(final_errors: dict, final_nll: dict, epochs=3, seeds=2) -> dict:
@@ -134,35 +132,6 @@ def test_profiles_and_overrides():
 def test_missing_selection_file_says_how_to_make_it(tmp_path):
     with pytest.raises(FileNotFoundError, match="experiments mnist select --batch-size 4"):
         experiment.selected_learning_rates(4, results_dir=tmp_path)
-
-
-def tiny_dataset(n_train=5100, n_test=50) -> Dataset:
-    rng = np.random.default_rng(0)
-    record = FileRecord("train_images", "/tmp/x", "0" * 64, "0" * 32, "0" * 32)
-    return Dataset(
-        rng.integers(0, 256, (n_train, 28, 28), dtype=np.uint8),
-        rng.integers(0, 10, n_train),
-        rng.integers(0, 256, (n_test, 28, 28), dtype=np.uint8),
-        rng.integers(0, 10, n_test),
-        Provenance("mnist", [record]),
-    )
-
-
-def tiny_profile(monkeypatch, batch_sizes=(50,), epochs=2, seeds=(0,), rates=None):
-    """The paper profile made tiny: the given batch sizes, epochs and seeds on :func:`tiny_dataset`;
-    ``rates``: {batch size: learning rates} where they are not :data:`RATES`."""
-
-    def configs(profile, epochs=None, seeds=None, planned=(epochs, seeds)):
-        epochs, seeds = epochs or planned[0], list(seeds or planned[1])
-        return {
-            experiment.part_name(b): experiment.RunConfig(
-                batch_size=b, epochs=epochs, seeds=seeds, learning_rates=(rates or {}).get(b, RATES)
-            )
-            for b in batch_sizes
-        }
-
-    monkeypatch.setattr(experiment, "profile_configs", configs)
-    monkeypatch.setattr(experiment, "load_mnist", lambda: tiny_dataset())
 
 
 def test_run_writes_provenance_and_never_shortens_a_longer_saved_run(tmp_path, monkeypatch):
@@ -387,3 +356,19 @@ def test_kept_networks_train_a_seed_of_the_saved_run_again_and_the_probe_reads_t
     assert "trained again to the end (2 epochs)" in mnist_words.probe_networks_sentence(about)
     nothing, about = experiment.probe_networks(live, batch_size=64)
     assert nothing == live.get(64, {}) and about["source"] == "this build"
+
+
+def test_selection_with_fewer_images_than_a_batch_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="less than one batch"):
+        mnist.select_learning_rates_run(128, 1, train_subset=0, results_dir=tmp_path)
+
+
+def test_a_selection_cut_short_says_so_and_is_not_used(tmp_path, monkeypatch):
+    monkeypatch.setattr(mnist_rates, "load_mnist", lambda: tiny_dataset())
+    payload = mnist.select_learning_rates_run(
+        50, 3, train_subset=200, progress=False, results_dir=tmp_path, checkpoint_dir=tmp_path, time_budget_seconds=1e-9
+    )
+    assert payload["epochs_done"] == 1 and not payload["complete"]
+    assert "after 1 epoch(s)" in payload["rule"] and "cut short: 1 of the 3" in payload["rule"]
+    with pytest.raises(FileNotFoundError, match="stopped after 1 of 3 epochs"):
+        mnist.selected_learning_rates(50, tmp_path)

@@ -438,3 +438,174 @@ def test_torchscript_is_refused_with_its_reason_and_trace_works(module):
     x = torch.randn(3, 4)
     traced = torch.jit.trace(module.eval(), x, check_trace=False)
     torch.testing.assert_close(traced(x), module(x))
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_half_precision_with_large_deviations_matches_torch(dtype):
+    x = (torch.randn(4, 64, generator=torch.Generator().manual_seed(0)) * 1000).to(dtype)
+    torch.testing.assert_close(norms.layer_norm(x, (64,)), F.layer_norm(x, (64,)), atol=2e-2, rtol=2e-2)
+    torch.testing.assert_close(norms.rms_norm(x, (64,)), F.rms_norm(x, (64,)), atol=2e-2, rtol=2e-2)
+    torch.testing.assert_close(
+        norms.batch_norm(x, None, None, training=True), F.batch_norm(x, None, None, training=True), atol=2e-2, rtol=2e-2
+    )
+    images = x.reshape(4, 8, 8)
+    torch.testing.assert_close(norms.group_norm(images, 2), F.group_norm(images, 2), atol=2e-2, rtol=2e-2)
+
+
+def test_half_input_with_float32_weights_keeps_the_input_dtype():
+    x = torch.randn(4, 6).half()
+    assert norms.layer_norm(x, (6,), torch.ones(6), torch.zeros(6)).dtype == torch.float16
+    assert norms.batch_norm(x, None, None, torch.ones(6), torch.zeros(6), training=True).dtype == torch.float16
+
+
+def test_empty_batches_like_torch():
+    empty = torch.zeros(0, 4, 3, 3)
+    assert norms.group_norm(empty, 2).shape == empty.shape
+    module = norms.BatchNorm2d(4)
+    assert module(empty).shape == empty.shape
+    torch.testing.assert_close(module.running_mean, torch.zeros(4))
+
+
+def test_module_bias_argument_and_unbatched_instance_norm():
+    for ours, theirs in (
+        (norms.BatchNorm1d(3, bias=False), torch.nn.BatchNorm1d(3, bias=False)),
+        (norms.GroupNorm(2, 4, bias=False), torch.nn.GroupNorm(2, 4, bias=False)),
+        (norms.LayerNorm(5, bias=False), torch.nn.LayerNorm(5, bias=False)),
+    ):
+        assert ours.bias is None and theirs.bias is None
+        assert sorted(ours.state_dict()) == sorted(theirs.state_dict())
+    image = torch.randn(3, 5, 5)
+    torch.testing.assert_close(norms.InstanceNorm2d(3)(image), torch.nn.InstanceNorm2d(3)(image))
+
+
+def test_batch_norm_with_eps_zero_raises_like_torch():
+    with pytest.raises(ValueError, match="eps must be positive"):
+        norms.batch_norm(torch.ones(4, 3), None, None, training=True, eps=0.0)
+
+
+def test_rms_norm_checks_its_weight_shape():
+    with pytest.raises(RuntimeError, match="same shape as normalized_shape"):
+        norms.rms_norm(torch.randn(2, 8), (8,), torch.ones(4))
+
+
+def test_layer_norm_at_huge_float32_values_gives_no_nan():
+    """At |a − μ| > 1.8e19, (a − μ)² overflows float32: torch 2.13 returns NaN for some rows
+    and zeros for others; ours returns zeros (σ = inf), never NaN.  (Neither is the float64
+    answer; the book says so rather than claim a match.)"""
+    x = torch.randn(2, 8, generator=torch.Generator().manual_seed(0)) * 3e19
+    assert not torch.isnan(norms.layer_norm(x, (8,))).any()
+
+
+PAIRS = [
+    (lambda: norms.BatchNorm2d(3), lambda: torch.nn.BatchNorm2d(3)),
+    (lambda: norms.InstanceNorm2d(3, affine=True), lambda: torch.nn.InstanceNorm2d(3, affine=True)),
+    (lambda: norms.GroupNorm(1, 3), lambda: torch.nn.GroupNorm(1, 3)),
+    (lambda: norms.LayerNorm([3, 4, 4]), lambda: torch.nn.LayerNorm([3, 4, 4])),
+]
+
+
+def test_instance_norm_with_momentum_none_keeps_its_buffers_as_torch_does():
+    ours = norms.InstanceNorm2d(3, momentum=None, track_running_stats=True)
+    theirs = torch.nn.InstanceNorm2d(3, momentum=None, track_running_stats=True)
+    for shift in range(3):
+        x = torch.randn(2, 3, 4, 4) * 3 + 2 + shift
+        torch.testing.assert_close(ours(x), theirs(x))
+    torch.testing.assert_close(ours.running_mean, theirs.running_mean)
+    torch.testing.assert_close(ours.running_var, theirs.running_var)
+    ours.eval(), theirs.eval()
+    x = torch.randn(2, 3, 4, 4) * 3 + 2
+    torch.testing.assert_close(ours(x), theirs(x))
+
+
+@pytest.mark.parametrize("make", [pair[0] for pair in PAIRS] + [lambda: norms.RMSNorm(4), lambda: norms.DynamicTanh(4)])
+def test_every_module_resets_its_parameters_as_torch_does(make):
+    module = make()
+    with torch.no_grad():
+        for parameter in module.parameters():
+            parameter.add_(torch.randn_like(parameter))
+    if isinstance(module, norms.BatchNorm2d):
+        module(torch.randn(4, 3, 2, 2) * 5)
+    module.reset_parameters()
+    fresh = make()
+    for (name, value), (_, expected) in zip(module.state_dict().items(), fresh.state_dict().items()):
+        torch.testing.assert_close(value, expected, msg=name)
+
+
+def test_a_batch_norm_state_dict_of_torchs_version_1_loads():
+    old = torch.nn.BatchNorm2d(3).state_dict()
+    del old["num_batches_tracked"]
+    old._metadata = {"": {"version": 1}}
+    ours = norms.BatchNorm2d(3)
+    ours.load_state_dict(old)
+    assert int(ours.num_batches_tracked) == 0
+    theirs = torch.nn.BatchNorm2d(3)
+    theirs.load_state_dict(old)
+    with pytest.raises(RuntimeError, match="num_batches_tracked"):  # a current-format dict must be whole
+        current = torch.nn.BatchNorm2d(3).state_dict()
+        del current["num_batches_tracked"]
+        norms.BatchNorm2d(3).load_state_dict(current)
+
+
+def _outcome(module, x) -> str:
+    try:
+        y = module(x)
+        return f"{y.dtype} {tuple(y.shape)}"
+    except (RuntimeError, NotImplementedError, ValueError):
+        return "error"
+
+
+@pytest.mark.parametrize("pair", PAIRS, ids=["batch", "instance", "group", "layer"])
+@pytest.mark.parametrize("training", [True, False])
+@pytest.mark.parametrize(
+    "x",
+    [
+        torch.randn(2, 3, 0, 4),
+        torch.randint(0, 5, (2, 3, 4, 4)),
+        torch.randn(2, 3, 4, 4, dtype=torch.float64),
+        torch.randn(2, 3, 4, 4, dtype=torch.complex64),
+    ],
+    ids=["empty spatial", "int64", "float64 into float32", "complex"],
+)
+def test_odd_inputs_behave_as_in_torch(pair, training, x):
+    ours, theirs = pair[0]().train(training), pair[1]().train(training)
+    if isinstance(ours, norms.LayerNorm) and x.shape[2] == 0:
+        pytest.skip("the normalized shape is (3, 4, 4): an empty spatial input does not fit it in either")
+    assert _outcome(ours, x) == _outcome(theirs, x)
+
+
+def test_a_wrong_dtype_error_says_how_to_fix_it():
+    with pytest.raises(RuntimeError, match=r"floating-point input, got torch.int64; convert it with \.float\(\)"):
+        norms.LayerNorm(4)(torch.ones(2, 4, dtype=torch.long))
+    with pytest.raises(RuntimeError, match=r"mixed dtype.*module\.to\(torch\.float64\)"):
+        norms.LayerNorm(4)(torch.ones(2, 4, dtype=torch.float64))
+
+
+@pytest.mark.parametrize(
+    "ours, theirs",
+    [
+        (lambda x, w, b: norms.layer_norm(x, (6,), w, b), lambda x, w, b: F.layer_norm(x, (6,), w, b)),
+        (
+            lambda x, w, b: norms.batch_norm(x, None, None, w, b, True),
+            lambda x, w, b: F.batch_norm(x, None, None, w, b, True),
+        ),
+        (
+            lambda x, w, b: norms.group_norm(x.reshape(4, 6, 1), 2, w, b),
+            lambda x, w, b: F.group_norm(x.reshape(4, 6, 1), 2, w, b),
+        ),
+    ],
+    ids=["layer", "batch", "group"],
+)
+def test_second_derivatives_are_correct(ours, theirs):
+    generator = torch.Generator().manual_seed(0)
+    x = torch.randn(4, 6, dtype=torch.float64, generator=generator, requires_grad=True)
+    w = (torch.rand(6, dtype=torch.float64, generator=generator) + 0.5).requires_grad_()
+    b = torch.randn(6, dtype=torch.float64, generator=generator, requires_grad=True)
+    assert torch.autograd.gradgradcheck(ours, (x, w, b))
+    # the gradient-penalty path that used to return None silently (allow_unused=True)
+    for function in (ours, theirs):
+        (gradient,) = torch.autograd.grad(function(x, w, b).square().sum(), x, create_graph=True)
+        penalty = torch.autograd.grad(gradient.square().sum(), (x, w), allow_unused=True)
+        assert all(p is not None for p in penalty)
+        if function is ours:
+            mine = penalty
+    torch.testing.assert_close(mine, penalty)

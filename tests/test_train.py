@@ -3,10 +3,17 @@ and one network in a stack trains exactly as the same network written with torch
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from helpers import (
+    RATES,
+    small_split,
+    small_stacks,
+)
 
 from lnutils.experiments import mnist
 from lnutils.mlp import METHODS, MLPStack
@@ -255,3 +262,105 @@ def test_a_run_with_no_checkpoint_of_its_own_can_branch_from_another_runs_consta
     afresh = train_lockstep(stacks_for([0]), rates, split, 8, 2, progress=False, decay_epochs=1)
     for method in METHODS:
         np.testing.assert_allclose(fresh.train_nll[method], afresh.train_nll[method], rtol=1e-5)
+
+
+class RunsCode:
+    def __reduce__(self):
+        return (os.system, ("echo pwned",))
+
+
+def test_a_checkpoint_cannot_run_code(tmp_path):
+    checkpoint = tmp_path / "evil.pt"
+    torch.save({"payload": RunsCode()}, checkpoint)
+    with pytest.raises(CheckpointMismatch, match="UnpicklingError"):  # refused, and the file is named
+        train_lockstep(small_stacks(), RATES, small_split(), 8, 1, checkpoint=checkpoint, progress=False)
+
+
+def test_resuming_with_other_learning_rates_is_an_error_naming_both(tmp_path):
+    checkpoint = tmp_path / "run.pt"
+    train_lockstep(small_stacks(), RATES, small_split(), 8, 1, checkpoint=checkpoint, progress=False)
+    other = {**RATES, "layer norm": 1e-4}
+    with pytest.raises(CheckpointMismatch, match=r"learning_rates: checkpoint .*0\.001.* this run .*0\.0001"):
+        train_lockstep(small_stacks(), other, small_split(), 8, 2, checkpoint=checkpoint, progress=False)
+    for changed in (dict(seeds=(0, 1)), dict(batch_size=4)):
+        with pytest.raises(CheckpointMismatch):
+            train_lockstep(
+                small_stacks(changed.get("seeds", (0,))),
+                RATES,
+                small_split(),
+                changed.get("batch_size", 8),
+                2,
+                checkpoint=checkpoint,
+                progress=False,
+            )
+
+
+def test_a_longer_run_extends_its_checkpoint(tmp_path):
+    checkpoint = tmp_path / "run.pt"
+    train_lockstep(small_stacks(), RATES, small_split(), 8, 1, checkpoint=checkpoint, progress=False)
+    history = train_lockstep(small_stacks(), RATES, small_split(), 8, 2, checkpoint=checkpoint, progress=False)
+    assert len(history.train_nll["baseline"]) == 2
+
+
+def test_checkpoint_fingerprint_includes_the_data(tmp_path):
+    checkpoint = tmp_path / "run.pt"
+    train_lockstep(
+        small_stacks(),
+        RATES,
+        small_split(),
+        8,
+        1,
+        checkpoint=checkpoint,
+        progress=False,
+        fingerprint_extra={"data": "aaa"},
+    )
+    with pytest.raises(CheckpointMismatch, match="data"):
+        train_lockstep(
+            small_stacks(),
+            RATES,
+            small_split(),
+            8,
+            2,
+            checkpoint=checkpoint,
+            progress=False,
+            fingerprint_extra={"data": "bbb"},
+        )
+
+
+def test_asking_for_fewer_epochs_than_a_checkpoint_holds_is_an_error(tmp_path):
+    checkpoint = tmp_path / "run.pt"
+    train_lockstep(small_stacks(), RATES, small_split(), 8, 3, checkpoint=checkpoint, progress=False)
+    with pytest.raises(CheckpointMismatch, match="holds 3 epochs, more than the 2 asked for"):
+        train_lockstep(small_stacks(), RATES, small_split(), 8, 2, checkpoint=checkpoint, progress=False)
+
+
+@pytest.mark.parametrize("epochs_done", [-1, 0, 5, True])
+def test_a_checkpoint_whose_epochs_disagree_with_its_history_is_refused(tmp_path, epochs_done):
+    checkpoint = tmp_path / "run.pt"
+    train_lockstep(small_stacks(), RATES, small_split(), 8, 2, checkpoint=checkpoint, progress=False)
+    state = torch.load(checkpoint, weights_only=True)
+    state["epochs_done"] = epochs_done
+    torch.save(state, checkpoint)
+    with pytest.raises(CheckpointMismatch, match="inconsistent"):
+        train_lockstep(small_stacks(), RATES, small_split(), 8, 6, checkpoint=checkpoint, progress=False)
+
+
+@pytest.mark.parametrize(
+    "content, named",
+    [(b"", "cannot be read"), (os.urandom(512), "cannot be read"), (None, "incomplete")],
+)
+def test_an_empty_random_or_incomplete_checkpoint_is_named(tmp_path, content, named):
+    checkpoint = tmp_path / "run.pt"
+    if content is None:
+        torch.save({"fingerprint": {}}, checkpoint)
+    else:
+        checkpoint.write_bytes(content)
+    with pytest.raises(CheckpointMismatch, match=named) as error:
+        train_lockstep(small_stacks(), RATES, small_split(), 8, 1, checkpoint=checkpoint, progress=False)
+    assert str(checkpoint) in str(error.value)
+
+
+def test_training_leaves_the_process_flush_denormal_setting_as_it_found_it():
+    torch.set_flush_denormal(False)
+    train_lockstep(small_stacks(), RATES, small_split(), 8, 1, progress=False)
+    assert torch.tensor([1e-40], dtype=torch.float32).item() != 0.0  # denormals are kept again
