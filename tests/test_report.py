@@ -9,6 +9,7 @@ import pytest
 
 from lnutils.experiments import mnist
 from lnutils.report import cells
+from lnutils.report import conv as conv_words
 from lnutils.report import mnist as mnist_words
 from lnutils.report import rnn as rnn_words
 
@@ -261,3 +262,17 @@ def test_a_listing_wider_than_the_page_is_refused():
 
     with pytest.raises(ValueError, match="wider than the page \\(88 characters\\)"):
         words.listing(too_wide)
+
+
+def test_the_border_probe_says_which_networks_it_reads_and_how_well_trained():
+    def record(subset, error, seeds=(0,)):
+        curve = {name: [[error] * len(seeds)] * 2 for name in ("none", "layer norm (C,H,W)")}
+        config = {"seeds": list(seeds), "train_subset": subset}
+        return {"config": config, "batch_size": 128, "curves": {"test_error": curve}}
+
+    names = ("none", "layer norm (C,H,W)")
+    quick = conv_words.border_networks_sentence(record(3000, 0.30), record(None, 0.12, (0, 1, 2)), names)
+    assert "trained 2 epoch(s) on 3,000 images" in quick and "none 30.0 %" in quick
+    assert "mean over 3 seeds" in quick and "none 12.0 %" in quick and "trained for less" in quick
+    full = conv_words.border_networks_sentence(record(None, 0.12), record(None, 0.12), names)
+    assert "trained for less" not in full and "(seed 0)" in full

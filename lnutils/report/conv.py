@@ -84,6 +84,42 @@ NO_NETWORKS = (
 )
 
 
+def border_networks_sentence(live: dict, saved: dict | None, names) -> str:
+    """Which networks the border probe reads and how well they are trained: ``live``, this build's
+    batch-128 Fashion-MNIST record (its first seed), beside ``saved``, the saved run's part of the same
+    dataset and batch size (mean over its seeds), for the probed ``names``."""
+    config = live["config"]
+    images = config.get("train_subset") or 55000
+    errors = ", ".join(
+        f"{name} {100 * np.asarray(live['curves']['test_error'][name][-1], dtype=float)[0]:.1f} %"
+        for name in names
+        if name in live["curves"]["test_error"]
+    )
+    sentence = (
+        f"The probe reads this build's networks: seed {config['seeds'][0]}, trained {epochs_done(live)} epoch(s) "
+        f"on {images:,} images at batch {live['batch_size']}; their final test errors: {errors}."
+    )
+    if saved is not None:
+        trained = ", ".join(
+            f"{name} {100 * np.mean(saved['curves']['test_error'][name][-1]):.1f} %"
+            for name in names
+            if name in saved["curves"]["test_error"]
+        )
+        seeds = saved["config"]["seeds"]
+        saved_images = saved["config"].get("train_subset") or 55000
+        which = f"seed {seeds[0]}" if len(seeds) == 1 else f"mean over {len(seeds)} seeds"
+        sentence += (
+            f" The saved run's networks ({which}), "
+            f"trained {epochs_done(saved)} epochs on {saved_images:,} images, reach {trained}."
+        )
+        if epochs_done(live) < epochs_done(saved) or images < saved_images:
+            sentence += " This build's networks are trained for less, so its probe shows how to measure the border,"
+            sentence += " not what fully trained networks do there."
+    return sentence
+
+    return sentence
+
+
 def border_markdown(probe: dict[str, list[dict]]) -> str:
     """The border probe (:func:`lnutils.experiments.conv.border_probe`) as a table."""
     if not probe:
