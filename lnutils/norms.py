@@ -542,6 +542,20 @@ def dynamic_tanh(input: Tensor, alpha: Tensor, weight: Tensor | None = None, bia
 # ----------------------------------------------------------------------------- modules
 
 
+def _affine_parameters(module: nn.Module, shape, affine: bool, bias: bool, factory: dict) -> None:
+    """Give ``module`` its gain g (``weight``, starting at 1) and bias b (``bias``, starting at 0) of
+    ``shape`` when ``affine``, b only when ``bias`` too; else register them as None, as torch does."""
+    if affine:
+        module.weight = nn.Parameter(torch.ones(shape, **factory))
+        if bias:
+            module.bias = nn.Parameter(torch.zeros(shape, **factory))
+        else:
+            module.register_parameter("bias", None)
+    else:
+        module.register_parameter("weight", None)
+        module.register_parameter("bias", None)
+
+
 def _reset_affine(module: nn.Module) -> None:
     """g (``weight``) to 1 and b (``bias``) to 0, where the module has them."""
     with torch.no_grad():
@@ -593,15 +607,7 @@ class _BatchNorm(_ReadableModule):
         self.momentum = momentum
         self.affine = affine
         self.track_running_stats = track_running_stats
-        if affine:
-            self.weight = nn.Parameter(torch.ones(num_features, **factory))  # g starts at 1
-            if bias:
-                self.bias = nn.Parameter(torch.zeros(num_features, **factory))  # b starts at 0
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _affine_parameters(self, num_features, affine, bias, factory)  # g starts at 1, b at 0
         if track_running_stats:
             self.register_buffer("running_mean", torch.zeros(num_features, **factory))
             self.register_buffer("running_var", torch.ones(num_features, **factory))
@@ -686,15 +692,7 @@ class LayerNorm(_ReadableModule):
         self.normalized_shape = _module_shape(normalized_shape)
         self.eps = eps
         self.elementwise_affine = elementwise_affine
-        if elementwise_affine:
-            self.weight = nn.Parameter(torch.ones(self.normalized_shape, **factory))
-            if bias:
-                self.bias = nn.Parameter(torch.zeros(self.normalized_shape, **factory))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _affine_parameters(self, self.normalized_shape, elementwise_affine, bias, factory)
 
     def reset_parameters(self) -> None:
         """g to 1 and b to 0, as torch."""
@@ -722,15 +720,7 @@ class GroupNorm(_ReadableModule):
         self.num_channels = num_channels
         self.eps = eps
         self.affine = affine
-        if affine:
-            self.weight = nn.Parameter(torch.ones(num_channels, **factory))
-            if bias:
-                self.bias = nn.Parameter(torch.zeros(num_channels, **factory))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _affine_parameters(self, num_channels, affine, bias, factory)
 
     def reset_parameters(self) -> None:
         """g to 1 and b to 0, as torch."""
