@@ -21,334 +21,33 @@ first failure, the smallest input that shows it.  Works offline; returns a
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import functools
 import io
-import os
-import signal
-import sys
-import threading
-import time
 from dataclasses import dataclass, field
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
+from lnutils.check_mistakes import (
+    batch_norm_mistakes,
+    dynamic_tanh_mistakes,
+    group_norm_mistakes,
+    labelled,
+    layer_norm_chw_mistakes,
+    layer_norm_mistakes,
+)
 from lnutils.mlp import MLPStack
+from lnutils.student_code import (  # noqa: F401  (StudentCodeError: part of the interface)
+    StudentCodeError,
+    StudentCodeTimeout,
+    as_tensor,
+    call,
+    dtype_hint,
+    gradients,
+    unchanged,
+)
 
 ATOL = RTOL = 1e-8  # float64; a correct implementation differs from PyTorch by ~1e-15
-SECONDS_PER_CALL = 5  # a student function still running after this is reported as a failure; a correct
-# one takes milliseconds on these inputs, and after one time-out the check stops (the rest would loop too)
-
-
-class StudentCodeError(Exception):
-    """Your code raised, returned the wrong kind of value, or ran too long; the message says which."""
-
-
-class StudentCodeTimeout(StudentCodeError):
-    """Your code was still running after :data:`SECONDS_PER_CALL`; the check stops there."""
-
-
-@contextlib.contextmanager
-def _time_limit(seconds: float):
-    """Raise TimeoutError in the main thread after ``seconds`` (POSIX); elsewhere no limit."""
-    if not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def expire(signum, frame):
-        raise TimeoutError(f"still running after {seconds:g} s (an endless loop?)")
-
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-
-
-def _finishes(function, args, seconds: float) -> bool:
-    """Does ``function(*args)`` finish (return or raise) within ``seconds``?  Tried in a forked copy of
-    this process, which is killed (SIGKILL, which no ``except:`` can catch) if it is still running, so
-    that an endless loop cannot hang the check.  True where fork is unavailable (then only the alarm
-    of :func:`_time_limit` guards)."""
-    if not hasattr(os, "fork") or threading.current_thread() is not threading.main_thread():
-        return True
-    sys.stdout.flush(), sys.stderr.flush()
-    pid = os.fork()
-    if pid == 0:  # the copy: run it, say nothing, leave without running any clean-up of the parent's
-        try:
-            _die_with_parent()
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, 1), os.dup2(devnull, 2)
-            torch.set_num_threads(1)
-            function(*args)
-        except BaseException:  # noqa: BLE001 - raising is finishing
-            pass
-        finally:
-            os._exit(0)
-    deadline = time.monotonic() + seconds
-    try:
-        while time.monotonic() < deadline:
-            done, _ = os.waitpid(pid, os.WNOHANG)
-            if done:
-                pid = None
-                return True
-            time.sleep(0.005)
-        return False
-    finally:  # out of time, or the student pressed stop (Ctrl-C, Jupyter's interrupt): the copy goes too
-        if pid is not None:
-            with contextlib.suppress(ProcessLookupError, ChildProcessError):
-                os.kill(pid, signal.SIGKILL)
-                os.waitpid(pid, 0)
-
-
-def _die_with_parent() -> None:
-    """Linux: the forked copy is killed when the process that forked it dies (a kernel shut down hard
-    must not leave a copy spinning).  Elsewhere nothing: the parent's clean-up kills it."""
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
-
-
-def _call(what: str, function, *args):
-    """``function(*args)``, with any exception or time-out turned into a StudentCodeError."""
-    started = time.monotonic()
-    if not _finishes(function, args, SECONDS_PER_CALL):
-        raise StudentCodeTimeout(
-            f"{what} is still running after {SECONDS_PER_CALL:g} s (an endless loop?); the check stops here"
-        )
-    try:
-        with _time_limit(SECONDS_PER_CALL):
-            return function(*args)
-    except BaseException as error:  # noqa: BLE001 - any error in student code is a failed case
-        if isinstance(error, KeyboardInterrupt) and time.monotonic() - started < SECONDS_PER_CALL:
-            raise  # the student pressed stop
-        if isinstance(error, TimeoutError) or time.monotonic() - started >= SECONDS_PER_CALL:
-            raise StudentCodeTimeout(
-                f"{what} is still running after {SECONDS_PER_CALL:g} s (an endless loop?); the check stops here"
-            ) from None
-        raise StudentCodeError(f"{what} raised {type(error).__name__}: {error}") from None
-
-
-def _gradients(output: torch.Tensor, leaves: list, upstream: torch.Tensor):
-    """∂(output · upstream)/∂leaf for each leaf (None for a leaf your code does not use)."""
-    return torch.autograd.grad(output, leaves, upstream, allow_unused=True)
-
-
-def _as_tensor(value, expected: torch.Tensor) -> torch.Tensor:
-    """Your return value, if it is a tensor; else a StudentCodeError that says what it was."""
-    if isinstance(value, np.ndarray):
-        raise StudentCodeError(
-            "returned a NumPy array; return a torch.Tensor (stay with torch operations, so autograd can follow)"
-        )
-    if isinstance(value, (list, tuple)):
-        raise StudentCodeError(f"returned a {type(value).__name__}; return one tensor of shape {tuple(expected.shape)}")
-    if not isinstance(value, torch.Tensor):
-        raise StudentCodeError(
-            f"returned {type(value).__name__}, expected a tensor of shape {tuple(expected.shape)} (a missing `return`?)"
-        )
-    if value.layout != torch.strided:
-        raise StudentCodeError(f"returned a {value.layout} tensor; return an ordinary dense one (.to_dense())")
-    if value.device != expected.device:
-        raise StudentCodeError(
-            f"returned a tensor on {value.device}, but the inputs are on {expected.device}: make new tensors on "
-            "the input's device (torch.zeros(..., device=x.device) or torch.zeros_like(x))"
-        )
-    if value.is_complex():
-        raise StudentCodeError(f"returned complex numbers ({value.dtype}); every step here stays real")
-    return value
-
-
-def _unchanged(originals: list, given: list) -> str | None:
-    """None if the student's function left its inputs as they were; else which one it changed in place."""
-    for index, (original, passed) in enumerate(zip(originals, given)):
-        if original is not None and not torch.equal(original, passed.detach()):
-            label = ("input", "weight", "bias", "alpha")[index] if index < 4 else f"argument {index}"
-            return (
-                f"your function changed its {label} in place (x -= ..., x.sub_(...), x[...] = ...); "
-                "compute a new tensor instead: the caller's data must stay as it was"
-            )
-    return None
-
-
-def _dtype_hint(got: torch.Tensor, expected: torch.Tensor) -> str:
-    if got.dtype == expected.dtype:
-        return ""
-    if not got.is_floating_point():
-        return (
-            f" Your result is {got.dtype}, an integer type: an integer division (//), a .long() or a tensor made "
-            "from integers (torch.tensor(0)) dropped the fractions."
-        )
-    return (
-        f" Your result is {got.dtype}, the inputs are {expected.dtype}: a tensor made without dtype= "
-        "(torch.zeros(n), torch.tensor(0.)) or a .float() lowers the precision."
-    )
-
-
-LABELS = ("input", "weight", "bias", "alpha")  # the tensors of every check, in the order they are passed
-
-
-def labelled(tensors: list, *others: list) -> list[tuple]:
-    """(label, tensor, matching tensors of ``others``...) for each tensor that is not None: the labels follow
-    the positions, so a missing weight never shifts the name of the gradient after it."""
-    return [(label, *row) for label, *row in zip(LABELS, tensors, *others) if row[0] is not None]
-
-
-def _layer_statistics(x: torch.Tensor, dims: int, correction: int = 0):
-    axes = tuple(range(x.dim() - dims, x.dim()))
-    mean = x.mean(dim=axes, keepdim=True)
-    variance = ((x - mean) ** 2).sum(dim=axes, keepdim=True) / (int(torch.tensor(x.shape[-dims:]).prod()) - correction)
-    return mean, variance
-
-
-def layer_norm_mistakes(dims: int, eps: float, center: bool = True) -> list[tuple[str, object]]:
-    """The common mistakes of a layer norm over the last ``dims`` axes (``center=False``: RMSNorm), each as
-    (what it is, the function it computes) for :func:`_compare` to recognise in a wrong output."""
-
-    def affine(y, w, b):
-        return y if w is None else y * w + (0 if b is None else b)
-
-    def unbiased(x, w=None, b=None, *_):
-        mean, variance = _layer_statistics(x, dims, correction=1)
-        return affine((x - mean) / torch.sqrt(variance + eps), w, b)
-
-    def eps_outside(x, w=None, b=None, *_):
-        mean, variance = _layer_statistics(x, dims)
-        if not center:
-            mean, variance = 0, (x**2).mean(dim=tuple(range(x.dim() - dims, x.dim())), keepdim=True)
-        return affine((x - mean) / (torch.sqrt(variance) + eps), w, b)
-
-    def no_affine(x, *_):
-        mean, variance = _layer_statistics(x, dims)
-        if not center:
-            mean, variance = 0, (x**2).mean(dim=tuple(range(x.dim() - dims, x.dim())), keepdim=True)
-        return (x - mean) / torch.sqrt(variance + eps)
-
-    def subtracts_the_mean(x, w=None, *_):
-        mean, variance = _layer_statistics(x, dims)
-        return affine((x - mean) / torch.sqrt(variance + eps), w, None)
-
-    def over_the_batch(x, w=None, b=None, *_):
-        mean = x.mean(dim=0, keepdim=True)
-        variance = ((x - mean) ** 2).mean(dim=0, keepdim=True)
-        return affine((x - mean) / torch.sqrt(variance + eps), w, b)
-
-    found = [
-        ("ε added outside the square root: σ + ε instead of √(σ² + ε)", eps_outside),
-        ("the gain and bias (g, b) were not applied", no_affine),
-    ]
-    if center:
-        found.insert(0, ("the unbiased variance (dividing by H − 1; the paper's σ² divides by H)", unbiased))
-        found.append(
-            ("statistics over the batch (axis 0), batch norm's, instead of over each case's units", over_the_batch)
-        )
-    else:
-        found.append(
-            ("the mean subtracted: RMSNorm divides by the root mean square and does not center", subtracts_the_mean)
-        )
-    return found
-
-
-def _channel_shape(x: torch.Tensor) -> tuple[int, ...]:
-    return (1, x.shape[1]) + (1,) * (x.dim() - 2)
-
-
-def _channel_affine(y, w, b, x):
-    return y if w is None else y * w.reshape(_channel_shape(x)) + (0 if b is None else b.reshape(_channel_shape(x)))
-
-
-def batch_norm_mistakes(eps: float) -> list[tuple[str, object]]:
-    """Common mistakes of batch norm in training mode (Ioffe & Szegedy 2015, Alg. 1) for :func:`_compare`."""
-
-    def per_channel(x, correction=0):
-        axes = (0,) + tuple(range(2, x.dim()))
-        mean = x.mean(dim=axes, keepdim=True)
-        count = x.numel() // x.shape[1]
-        return mean, ((x - mean) ** 2).sum(dim=axes, keepdim=True) / (count - correction)
-
-    def unbiased(x, w=None, b=None):
-        mean, variance = per_channel(x, correction=1)
-        return _channel_affine((x - mean) / torch.sqrt(variance + eps), w, b, x)
-
-    def eps_outside(x, w=None, b=None):
-        mean, variance = per_channel(x)
-        return _channel_affine((x - mean) / (torch.sqrt(variance) + eps), w, b, x)
-
-    def per_case(x, w=None, b=None):
-        mean, variance = _layer_statistics(x, x.dim() - 1)
-        return _channel_affine((x - mean) / torch.sqrt(variance + eps), w, b, x)
-
-    return [
-        (
-            "normalized with the unbiased variance: the training output divides by the batch's own σ² (over m); "
-            "only running_var uses the unbiased one",
-            unbiased,
-        ),
-        ("ε added outside the square root: σ + ε instead of √(σ² + ε)", eps_outside),
-        ("statistics over each case's features (layer norm's) instead of over the batch for each channel", per_case),
-    ]
-
-
-def group_norm_mistakes(groups: int, eps: float) -> list[tuple[str, object]]:
-    """Common mistakes of group norm (Wu & He 2018) for :func:`_compare`."""
-
-    def grouped(x, w, b, interleaved=False, correction=0):
-        n, c = x.shape[:2]
-        parts = x.reshape(n, c // groups, groups, -1).transpose(1, 2) if interleaved else x.reshape(n, groups, -1)
-        flat = parts.reshape(n, groups, -1)
-        mean = flat.mean(-1, keepdim=True)
-        variance = ((flat - mean) ** 2).sum(-1, keepdim=True) / (flat.shape[-1] - correction)
-        y = ((flat - mean) / torch.sqrt(variance + eps)).reshape(parts.shape)
-        y = (y.transpose(1, 2) if interleaved else y).reshape(x.shape)
-        return _channel_affine(y, w, b, x)
-
-    return [
-        (
-            "channels grouped by c mod G (interleaved) instead of in consecutive blocks of C/G",
-            lambda x, w=None, b=None: grouped(x, w, b, interleaved=True),
-        ),
-        ("the unbiased variance (dividing by n − 1)", lambda x, w=None, b=None: grouped(x, w, b, correction=1)),
-    ]
-
-
-def dynamic_tanh_mistakes() -> list[tuple[str, object]]:
-    """Common mistakes of DyT (Zhu et al. 2025, Eq. 1) for :func:`_compare`."""
-
-    def affine(y, w, b):
-        return y if w is None else y * w + b
-
-    return [
-        (
-            "α applied after the tanh: α·tanh(x) instead of tanh(α x)",
-            lambda x, w, b, a: affine(a * torch.tanh(x), w, b),
-        ),
-        ("the gain and bias (γ, β) were not applied", lambda x, w, b, a: torch.tanh(a * x)),
-    ]
-
-
-def layer_norm_chw_mistakes(eps: float) -> list[tuple[str, object]]:
-    """Common mistakes of LN over (C, H, W) for :func:`_compare`."""
-
-    def over(x, w, b, axes):
-        mean = x.mean(dim=axes, keepdim=True)
-        variance = ((x - mean) ** 2).mean(dim=axes, keepdim=True)
-        return _channel_affine((x - mean) / torch.sqrt(variance + eps), w, b, x)
-
-    return [
-        (
-            "statistics over (H, W) for each channel: instance norm, not layer norm",
-            lambda x, w=None, b=None: over(x, w, b, (2, 3)),
-        ),
-        (
-            "statistics over the channels at each position (C only): the whole image is one layer",
-            lambda x, w=None, b=None: over(x, w, b, (1,)),
-        ),
-    ]
 
 
 @dataclass
@@ -411,7 +110,7 @@ def _differs(label: str, got: torch.Tensor, expected: torch.Tensor, tolerance: f
         return f"{label} has shape {tuple(got.shape)}, expected {tuple(expected.shape)}"
     if not torch.allclose(got.to(expected.dtype), expected, atol=tolerance, rtol=tolerance):
         worst = (got.to(expected.dtype) - expected).abs().max().item()
-        return f"{label} differs (largest |difference| {worst:.2e})." + _dtype_hint(got, expected)
+        return f"{label} differs (largest |difference| {worst:.2e})." + dtype_hint(got, expected)
     return None
 
 
@@ -456,12 +155,12 @@ def _compare(yours, reference, tensors: list, mistakes=None) -> tuple[bool, str]
     expected = reference(*theirs)
     originals = [t.detach().clone() if t is not None else None for t in tensors]
     try:
-        got = _as_tensor(_call("your function", yours, *mine), expected)
+        got = as_tensor(call("your function", yours, *mine), expected)
     except StudentCodeTimeout:
         raise
     except StudentCodeError as error:
         return False, str(error)
-    if (changed := _unchanged(originals, mine)) is not None:
+    if (changed := unchanged(originals, mine)) is not None:
         return False, changed
     if got.shape != expected.shape:
         return False, f"returned shape {tuple(got.shape)}, expected {tuple(expected.shape)}"
@@ -470,7 +169,7 @@ def _compare(yours, reference, tensors: list, mistakes=None) -> tuple[bool, str]
         return (
             False,
             f"output differs (largest |difference| {worst:.2e}).{_recognised(got, tensors, mistakes)}"
-            f"{_dtype_hint(got, expected)}"
+            f"{dtype_hint(got, expected)}"
             f"\n      input:    {tensors[0].detach().flatten()[:8].tolist()}"
             f"\n      expected: {expected.detach().flatten()[:8].tolist()}"
             f"\n      got:      {got.detach().flatten()[:8].tolist()}",
@@ -485,7 +184,7 @@ def _compare(yours, reference, tensors: list, mistakes=None) -> tuple[bool, str]
         upstream = torch.randn(expected.shape, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
         rows = labelled(mine, theirs)
         try:
-            grads_mine = _call("your backward pass", _gradients, got, [m for _, m, _ in rows], upstream)
+            grads_mine = call("your backward pass", gradients, got, [m for _, m, _ in rows], upstream)
         except StudentCodeTimeout:
             raise
         except StudentCodeError as error:
@@ -703,7 +402,7 @@ def mlp(make_model, method: str = "layer norm") -> CheckReport:
     report = CheckReport(f"mlp ({method})")
     print(f"checking your {method} network against the book's reference built from torch.nn")
     try:
-        model = make_model if isinstance(make_model, torch.nn.Module) else _call("building your model", make_model)
+        model = make_model if isinstance(make_model, torch.nn.Module) else call("building your model", make_model)
     except StudentCodeError as error:
         _report_case(report, "build the model", str(error))
         return _finish(report)
@@ -739,14 +438,14 @@ def mlp(make_model, method: str = "layer norm") -> CheckReport:
             expected = reference(images)
             given = images.clone()  # yours gets its own copy: an in-place change cannot break the reference
             try:
-                got = _as_tensor(_call("your model", model, given), expected)
+                got = as_tensor(call("your model", model, given), expected)
             except StudentCodeTimeout as error:
                 _report_case(report, description, str(error))
                 return _finish(report)
             except StudentCodeError as error:
                 _report_case(report, description, str(error))
                 continue
-            if (changed := _unchanged([images], [given])) is not None:
+            if (changed := unchanged([images], [given])) is not None:
                 _report_case(report, description, changed.replace("function", "model's forward"))
                 continue
             message = _differs("logits", got.detach(), expected, 1e-8)
@@ -761,7 +460,7 @@ def mlp(make_model, method: str = "layer norm") -> CheckReport:
                     continue
                 upstream = torch.randn(expected.shape, generator=generator, dtype=torch.float64)
                 try:
-                    grads_yours = _call("your backward pass", _gradients, got, yours, upstream)
+                    grads_yours = call("your backward pass", gradients, got, yours, upstream)
                 except StudentCodeTimeout as error:
                     _report_case(report, description, str(error))
                     return _finish(report)
@@ -826,7 +525,7 @@ def layer_norm_rnn_cell(cell_class) -> CheckReport:
     for input_size, hidden_size, batch_size, steps in [(2, 3, 1, 1), (3, 4, 2, 3), (5, 8, 4, 6)]:
         description = f"input {input_size}, hidden {hidden_size}, batch {batch_size}, {steps} step(s)"
         try:
-            cell = _call("building the cell", cell_class, input_size, hidden_size)
+            cell = call("building the cell", cell_class, input_size, hidden_size)
             if not isinstance(cell, torch.nn.Module):
                 raise StudentCodeError(f"cell_class(...) gave {type(cell).__name__}, expected a torch.nn.Module")
             cell = cell.double().cpu()
@@ -859,7 +558,7 @@ def layer_norm_rnn_cell(cell_class) -> CheckReport:
         snapshot = inputs.detach().clone()
         try:
             for step in range(steps):
-                hidden = _as_tensor(_call("your forward", cell, inputs[step], hidden), reference_hidden)
+                hidden = as_tensor(call("your forward", cell, inputs[step], hidden), reference_hidden)
                 if not torch.equal(inputs.detach(), snapshot):
                     raise StudentCodeError(
                         "your forward changed its input x in place (x -= ..., x.mul_(...)); compute a new tensor"
@@ -880,7 +579,7 @@ def layer_norm_rnn_cell(cell_class) -> CheckReport:
         if message is None:
             upstream = torch.randn(hidden.shape, generator=generator, dtype=torch.float64)
             try:
-                grads_yours = _call("your backward pass", _gradients, hidden, [*parameters, inputs], upstream)
+                grads_yours = call("your backward pass", gradients, hidden, [*parameters, inputs], upstream)
             except StudentCodeTimeout as error:
                 _report_case(report, description + " (hidden states and gradients)", str(error))
                 return _finish(report)

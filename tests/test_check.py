@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lnutils import check, norms
+from lnutils import check, norms, student_code
 from lnutils.mlp import MLPStack
 
 
@@ -263,7 +263,7 @@ def test_a_model_builder_that_returns_nothing_and_a_detached_model():
 
 
 def test_a_looping_student_function_times_out(monkeypatch):
-    monkeypatch.setattr(check, "SECONDS_PER_CALL", 0.2)
+    monkeypatch.setattr(student_code, "SECONDS_PER_CALL", 0.2)
 
     def loops_forever(input, normalized_shape, weight=None, bias=None, eps=1e-5):
         while True:
@@ -345,10 +345,10 @@ def test_stopping_a_check_leaves_no_probe_copy_running(monkeypatch):
     def interrupted_sleep(seconds):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(check.os, "fork", recording_fork)
-    monkeypatch.setattr(check.time, "sleep", interrupted_sleep)
+    monkeypatch.setattr(student_code.os, "fork", recording_fork)
+    monkeypatch.setattr(student_code.time, "sleep", interrupted_sleep)
     with pytest.raises(KeyboardInterrupt):
-        check._finishes(endless, (), 30.0)
+        student_code.finishes(endless, (), 30.0)
     assert len(forked) == 1
     with pytest.raises(ChildProcessError):  # already killed and reaped: no such child any more
         os.waitpid(forked[0], os.WNOHANG)
@@ -526,7 +526,7 @@ def test_a_model_that_changes_its_input_in_place_fails_without_breaking_the_refe
 
 
 def test_an_endless_loop_in_a_bare_except_fails_the_whole_check_in_seconds(monkeypatch):
-    monkeypatch.setattr(check, "SECONDS_PER_CALL", 0.3)
+    monkeypatch.setattr(student_code, "SECONDS_PER_CALL", 0.3)
 
     def stubborn(x, shape, w=None, b=None, eps=1e-5):
         while True:

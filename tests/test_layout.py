@@ -17,7 +17,18 @@ import pytest
 PACKAGE = Path(__file__).resolve().parent.parent / "lnutils"
 
 TIERS = {
-    0: {"norms", "norms_numpy", "datafiles", "environment", "measure", "compare", "stacks", "progress"},
+    0: {
+        "norms",
+        "norms_numpy",
+        "datafiles",
+        "environment",
+        "measure",
+        "compare",
+        "stacks",
+        "progress",
+        "student_code",
+        "check_mistakes",
+    },
     1: {"data", "corpus", "mlp", "cnn", "rnn", "transformer", "invariance", "cli"},
     2: {"runs"},
     3: {"train", "kept_networks"},
