@@ -8,13 +8,19 @@ for the steps it trained on only, layer norm keeps none.  Predicting the mean sc
 
 from __future__ import annotations
 
+import json
+import time
+from pathlib import Path
+
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from lnutils.progress import progress_bar
+from lnutils import runs
+from lnutils.progress import progress_bar, say
 from lnutils.rnn import SequenceModel
+from lnutils.runs import provenance
 
 PROFILES = ("quick", "cpu", "paper")
 PREDICT_MEAN_MSE = 1 / 6  # the adding problem: always predicting the targets' mean, 1, gives this MSE
@@ -154,3 +160,36 @@ def adding_results(part: dict) -> dict:
                 n: float(np.min([r["prediction_std"][n] for r in per_seed])) for n in lengths
             }
     return merged
+
+
+def train_adding_by_seed(
+    settings: dict, seeds, folder: Path, stem: str, seconds_left, progress, device, commit, train=train_adding
+) -> dict | None:
+    """The adding-problem part of a profile: ``train(**settings, seed=...)`` (:func:`train_adding`) for one
+    seed after another.  Each finished seed is kept in ``folder`` (``<stem>_adding_<tag>_seed<n>.json``), so
+    a time budget (checked between seeds) or an interruption loses at most the seed in training; None when
+    the budget ran out, else the part's record."""
+    start = time.perf_counter()
+    tag = runs.config_tag({"adding": settings, "seeds": list(seeds)})
+    by_seed = {}
+    for seed in seeds:
+        kept = folder / f"{stem}_adding_{tag}_seed{seed}.json"
+        if (found := runs.read_json(kept)) is not None:
+            by_seed[str(seed)] = found["result"]
+            continue
+        if seconds_left is not None and time.perf_counter() - start >= seconds_left:
+            say(f"adding problem: time budget spent before seed {seed}; run again to resume")
+            return None
+        result = json.loads(json.dumps(train(**settings, seed=seed, progress=progress, device=device)))
+        folder.mkdir(parents=True, exist_ok=True)
+        runs.write_json(kept, {"config": {"seed": seed}, "result": result})
+        by_seed[str(seed)] = result
+    for seed in seeds:
+        (folder / f"{stem}_adding_{tag}_seed{seed}.json").unlink(missing_ok=True)
+    return {
+        "settings": {k: list(v) if isinstance(v, tuple) else v for k, v in settings.items()},
+        "seeds": list(seeds),
+        "results_by_seed": by_seed,
+        "convergence": adding_convergence(by_seed),
+        "provenance": provenance(None, device, time.perf_counter() - start, commit=commit),
+    }

@@ -13,7 +13,6 @@ Command line (:mod:`lnutils.experiments`)::
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from dataclasses import asdict, dataclass, field
@@ -48,6 +47,7 @@ from lnutils.experiments.adding import (  # noqa: F401  (the chapter reads them 
     adding_results,
     adding_settings,
     train_adding,
+    train_adding_by_seed,
 )
 from lnutils.experiments.rnn_probes import (  # noqa: F401  (the chapter reads them here)
     gradient_norms_through_time,
@@ -317,33 +317,10 @@ def run_profile(
     adding_seeds = sorted({seed for config in configs.values() for seed in config.seeds})  # the profile's seeds
 
     def adding_part(seconds_left):
-        """One seed after another; each finished seed is kept beside the checkpoints, so a time budget
-        (checked between seeds) or an interruption loses at most the seed in training."""
-        start = time.perf_counter()
-        tag = runs.config_tag({"adding": adding, "seeds": adding_seeds})
         folder = Path(checkpoint_dir or runs.checkpoint_dir())
-        by_seed = {}
-        for seed in adding_seeds:
-            kept = folder / f"rnn_{profile}_adding_{tag}_seed{seed}.json"
-            if (found := runs.read_json(kept)) is not None:
-                by_seed[str(seed)] = found["result"]
-                continue
-            if seconds_left is not None and time.perf_counter() - start >= seconds_left:
-                say(f"adding problem: time budget spent before seed {seed}; run again to resume")
-                return None
-            result = json.loads(json.dumps(train_adding(**adding, seed=seed, progress=progress, device=device)))
-            folder.mkdir(parents=True, exist_ok=True)
-            runs.write_json(kept, {"config": {"seed": seed}, "result": result})
-            by_seed[str(seed)] = result
-        for seed in adding_seeds:
-            (folder / f"rnn_{profile}_adding_{tag}_seed{seed}.json").unlink(missing_ok=True)
-        return {
-            "settings": {k: list(v) if isinstance(v, tuple) else v for k, v in adding.items()},
-            "seeds": list(adding_seeds),
-            "results_by_seed": by_seed,
-            "convergence": adding_convergence(by_seed),
-            "provenance": provenance(None, device, time.perf_counter() - start, commit=commit),
-        }
+        return train_adding_by_seed(
+            adding, adding_seeds, folder, f"rnn_{profile}", seconds_left, progress, device, commit, train_adding
+        )
 
     # row by row, then the adding problem, then pixel by pixel (by far the longest)
     parts = {setting: sequential_part(setting, c) for setting, c in configs.items() if c.steps == 28}
