@@ -486,6 +486,23 @@ def result_parts(result: dict | None) -> list[tuple[str, dict, bool]]:
     return finished + [(name, record, False) for name, record in result.get("in_progress", {}).items()]
 
 
+def recorded_hours(result: dict | None) -> dict[str, float]:
+    """{part: the hours of training its record says it took}, finished parts and parts still training: the
+    one place a run's time comes from (a docstring's estimate goes stale; the record does not)."""
+    hours = {}
+    for name, record, _ in result_parts(result):
+        seconds = record.get("provenance", {}).get("wall_seconds") or record.get("seconds") or 0.0
+        hours[name] = float(seconds) / 3600
+    return hours
+
+
+def parts_done_line(result: dict, path) -> str:
+    """What a profile's run finished, each part with its recorded hours, and where the result is."""
+    hours = recorded_hours(result)
+    done = ", ".join(f"{name} ({hours.get(name, 0.0):.2f} h)" for name in result.get("parts", {}))
+    return f"parts done: {list(result.get('parts', {}))}; hours each took: {done or 'none yet'}; results in {path}"
+
+
 def unchanged_parts(previous: dict, config: dict) -> dict | None:
     """What of ``previous`` a run of ``config`` keeps when it replaces it: the parts (finished or in
     progress) whose configuration is the same in both, where each names its parts' configurations

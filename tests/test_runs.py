@@ -441,3 +441,13 @@ def test_in_an_installed_lnutils_a_users_run_never_shadows_the_shipped_evidence(
     monkeypatch.setenv("LNUTILS_RESULTS", str(yours_folder))  # a folder named on purpose is read first
     (yours_folder / "mnist_quick.json").write_text(json.dumps(short_try))
     assert runs.read_results("mnist_quick.json") == short_try
+
+
+def test_a_runs_hours_come_from_its_record():
+    result = {
+        "parts": {"a": {"provenance": {"wall_seconds": 5400}}, "b": {"seconds": 1800}},
+        "in_progress": {"c": {"provenance": {"wall_seconds": 360}}},
+    }
+    assert runs.recorded_hours(result) == {"a": 1.5, "b": 0.5, "c": 0.1}
+    line = runs.parts_done_line(result, "x.json")
+    assert "parts done: ['a', 'b']" in line and "a (1.50 h), b (0.50 h)" in line and line.endswith("x.json")

@@ -82,14 +82,16 @@ def parser() -> argparse.ArgumentParser:
                 "--profile",
                 choices=rnn.PROFILES,
                 default=None,
-                help="quick (minutes), cpu (the CPU evidence, about 3 h on one core, resumable) or paper (a GPU)",
+                help="quick (minutes), cpu (the CPU evidence on one core, resumable; its result file records each "
+                "part's hours) or paper (a GPU)",
             )
         if name == "transformer":
             sub.add_argument(
                 "--profile",
                 choices=transformer.PROFILES,
                 default=None,
-                help="quick (a minute), cpu (the saved CPU evidence, about 1.5 h on one core) or paper (a GPU)",
+                help="quick (a minute), cpu (the saved CPU evidence on one core; its result file records each part's "
+                "time) or paper (a GPU)",
             )
             sub.add_argument("--steps", type=positive_int, default=None, help="override the profile's training steps")
         add_common_arguments(sub, profile=name == "mnist", epochs=name != "transformer")
@@ -195,7 +197,7 @@ def run_mnist(args, device) -> None:
             batch_sizes=[args.batch_size] if args.batch_size else None,
             **profile_options(args),
         )
-        print(f"parts done: {list(payload['parts'])}; results in {mnist.results_file(args.profile)}")
+        print(runs.parts_done_line(payload, mnist.results_file(args.profile)))
 
 
 def profile_options(args) -> dict:
@@ -213,7 +215,7 @@ def run_conv(args, device) -> None:
     else:
         batch_sizes = [args.batch_size] if args.batch_size else None
         result = conv.run_profile(args.profile, device, batch_sizes=batch_sizes, **profile_options(args))
-        print(f"parts done: {list(result['parts'])}; results in {conv.results_file(args.profile)}")
+        print(runs.parts_done_line(result, conv.results_file(args.profile)))
 
 
 def run_rnn(args, device) -> None:
@@ -230,7 +232,7 @@ def run_rnn(args, device) -> None:
                 print({name: round(reading["error"], 2) for name, reading in found["readings"].items()})
         return
     payload = rnn.run_profile(args.profile, device, **profile_options(args))
-    print(f"parts done: {list(payload['parts'])}; results in {rnn.results_file(args.profile)}")
+    print(runs.parts_done_line(payload, rnn.results_file(args.profile)))
 
 
 def run_transformer(args, device) -> None:

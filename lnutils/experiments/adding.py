@@ -98,8 +98,8 @@ def train_adding(
 
 def adding_settings(profile: str, steps: int | None = None) -> dict:
     """quick: length 30, 400 steps of batch 64 (a check of the code: too few to learn the task); cpu:
-    length 50, 5,000 steps (about 10 minutes a
-    seed on one core); paper: length 50, 10,000 steps (``steps`` overrides)."""
+    length 50, 5,000 steps (minutes a seed on one core: the result records it); paper: length 50, 10,000
+    steps (``steps`` overrides)."""
     settings = {
         "quick": dict(length=30, steps=400, test_lengths=(30, 60, 120)),
         "cpu": dict(length=50, steps=5000, test_lengths=(50, 100, 200)),

@@ -142,7 +142,8 @@ def cpu_profile_configs(epochs: int | None = None, train_subset: int | None = No
     convergence_rule`: the last 2 epochs) can tell a finished curve from a falling one.  The first 10
     epochs are those of the earlier constant-rate run, whose checkpoints this profile extends.
 
-    Each seed is a part of its own (8 networks, about 1.1 hours on one core at batch 128): a part then
+    Each seed is a part of its own (8 networks, an hour or more on one core at batch 128; the result file
+    records each part's time, :func:`lnutils.runs.recorded_hours`): a part then
     ends within one working session, and a finished part is never trained again.  The chapter reads the
     seeds of one (dataset, batch size) together (:func:`seeds_merged`)."""
     rates = {name: SHARED_LEARNING_RATE for name in NORMALIZATIONS}

@@ -102,7 +102,8 @@ def profile_configs(
     images, hidden 64, batch 64, all five cells, 3 seeds, each seed a part of its own (``"batch 64, seed
     0"``; read together by :func:`seeds_merged`): 20 epochs, the last 5 cooling the learning rate linearly to
     zero (15 constant epochs left LN-LSTM, BN-LSTM and LN-GRU still moving), then checked for convergence
-    (:func:`lnutils.compare.convergence_rule`); about 2.5 minutes a seed-epoch on one core, so batch 4
+    (:func:`lnutils.compare.convergence_rule`); a seed-epoch takes minutes on one core (the result file records each
+    part's time, :func:`lnutils.runs.recorded_hours`), so batch 4
     (860 steps become 13,750) and pixel by pixel (28 times the steps) are left to a GPU.  paper: 55,000
     images, hidden 128, 20 epochs, 3 seeds; then pixel-by-pixel MNIST (784 steps, the three LSTMs, hidden
     100 as in Cooijmans et al. 2016, 10 epochs: a GPU run); each ends in a cooldown (5, 2 and 3 epochs).
