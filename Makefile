@@ -37,6 +37,7 @@ lint: install
 	$(BIN)/ruff check lnutils tests book/tools
 	$(BIN)/ruff format --check lnutils tests book/tools
 	$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
+	$(BIN)/python book/tools/actionlint.py .github/workflows/*.yml
 
 unit: lint
 	$(BIN)/python -m pytest tests

