@@ -102,7 +102,7 @@ def test_kept_networks_load_what_was_saved_and_refuse_a_changed_file(tmp_path):
         kept_networks.load(path, fresh)
 
 
-def test_the_study_agrees_with_itself_at_both_ends_of_k_and_its_sentence_uses_its_numbers():
+def test_the_study_agrees_with_itself_at_both_ends_of_k_and_its_sentence_uses_its_numbers(capsys):
     generator = torch.Generator().manual_seed(0)
     images = torch.rand(96, 784, generator=generator)
     images[:, :84] = 0.0  # the first three rows blank, as in MNIST
@@ -113,7 +113,9 @@ def test_the_study_agrees_with_itself_at_both_ends_of_k_and_its_sentence_uses_it
     with torch.no_grad():
         for module in bn_lstm.batch_norms(model).values():
             module.running_var.fill_(2.0)  # population statistics unlike any batch's
-    found = bn_lstm.study(model, split, batch_size=16, progress=False)
+    found = bn_lstm.study(model, split, batch_size=16, progress=True)  # it says what it has read, as it goes
+    said = capsys.readouterr().out
+    assert "population and batch statistics read" in said and "ε varied" in said
     readings = found["readings"]
     first_k, all_but = (
         found["batch_statistics_for_the_first_k_steps"],

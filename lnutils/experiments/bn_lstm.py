@@ -32,6 +32,7 @@ from torch import Tensor
 from lnutils import environment, runs
 from lnutils.data import load_mnist
 from lnutils.experiments import rnn
+from lnutils.progress import say
 from lnutils.rnn import SequenceBatchNorm, SequenceModel
 from lnutils.runs import provenance
 from lnutils.train import make_split
@@ -140,7 +141,7 @@ def study(model: SequenceModel, split, batch_size: int = 64, progress: bool = Tr
     every_step = range(steps)
     started = time.perf_counter()
 
-    def say(what):
+    def note(what):
         if progress:
             say(f"  {what} ({time.perf_counter() - started:.0f} s)")
 
@@ -150,19 +151,19 @@ def study(model: SequenceModel, split, batch_size: int = 64, progress: bool = Tr
         "training images, population statistics": read(model, train_x, train_y, (), batch_size),
         "training images, batch statistics": read(model, train_x, train_y, every_step, batch_size),
     }
-    say("population and batch statistics read")
+    note("population and batch statistics read")
     all_training = as_sequences(split.train_x)
     batches = [all_training[:, start : start + batch_size] for start in range(0, all_training.shape[1], batch_size)]
     recomputed = rnn.recomputed_population_statistics(model, batches)
     readings["test, population statistics recomputed with the final weights"] = read(
         recomputed, test_x, test_y, (), batch_size
     )
-    say("statistics recomputed")
+    note("statistics recomputed")
     first_k = {k: read(model, test_x, test_y, range(k), batch_size)["error"] for k in SWAP_STEPS}
     all_but_first_k = {k: read(model, test_x, test_y, range(k, steps), batch_size)["error"] for k in SWAP_STEPS}
-    say("steps swapped")
+    note("steps swapped")
     test_eps = {eps: read(model, test_x, test_y, (), batch_size, eps=eps)["error"] for eps in TEST_EPSILONS}
-    say("ε varied")
+    note("ε varied")
     return {
         "readings": readings,
         "batch_statistics_for_the_first_k_steps": {str(k): v for k, v in first_k.items()},
