@@ -265,19 +265,37 @@ def table_rows(lines: list[str], start: int) -> int:
 TABLE_LINE_CHARACTERS = 90  # characters on one line of a slide's table, shared by its columns
 
 
-def row_lines(row: str) -> int:
-    """The lines a table row takes on a slide: its longest cell wrapped in its share of the width."""
-    cells = [cell.strip() for cell in row.strip().strip("|").split("|")]
-    share = max(8, TABLE_LINE_CHARACTERS // max(1, len(cells)))
-    return max(1, -(-max(len(cell) for cell in cells) // share))
+def cells_of(row: str) -> list[str]:
+    return [cell.strip() for cell in row.strip().strip("|").split("|")]
 
 
-def row_chunks(body: list[str], rows: int) -> list[list[str]]:
-    """Table rows in chunks of at most ``rows`` lines, a long row counting as several (it wraps)."""
+def column_shares(rows: list[str]) -> list[int]:
+    """Characters per line of each column: the line's width shared in proportion to each column's longest
+    cell (as a browser lays out a table), at least 8 each."""
+    longest = [0] * max(len(cells_of(row)) for row in rows)
+    for row in rows:
+        for column, cell in enumerate(cells_of(row)):
+            longest[column] = max(longest[column], len(cell), 1)
+    total = sum(longest)
+    return [max(8, TABLE_LINE_CHARACTERS * length // total) for length in longest]
+
+
+def row_lines(row: str, shares: list[int] | None = None) -> int:
+    """The lines a table row takes on a slide: its cells wrapped in their columns' ``shares`` of the width
+    (:func:`column_shares`; by default an equal share each), the tallest cell deciding."""
+    cells = cells_of(row)
+    shares = shares or [max(8, TABLE_LINE_CHARACTERS // max(1, len(cells)))] * len(cells)
+    return max(1, *(-(-len(cell) // share) for cell, share in zip(cells, shares)))
+
+
+def row_chunks(body: list[str], rows: int, header: str | None = None) -> list[list[str]]:
+    """Table rows in chunks of at most ``rows`` lines, a long row counting as several (it wraps in its
+    columns' shares of the width, measured with the ``header``)."""
+    shares = column_shares(([header] if header else []) + body) if body else None
     chunks: list[list[str]] = [[]]
     weight = 0
     for row in body:
-        height = row_lines(row)
+        height = row_lines(row, shares)
         if chunks[-1] and weight + height > rows:
             chunks.append([])
             weight = 0
@@ -306,7 +324,7 @@ def output_pieces(text: str, rows: int = SLIDE_TABLE_ROWS) -> tuple[list[str], l
     for number, start in enumerate(starts):
         end = table_rows(lines, start)
         header, body = lines[start : start + 2], lines[start + 2 : end]
-        for chunk in row_chunks(body, rows):
+        for chunk in row_chunks(body, rows, header[0]):
             pieces.append("\n".join(header + chunk))
         after = "\n".join(lines[end : starts[number + 1] if number + 1 < len(starts) else len(lines)]).strip()
         if after:
