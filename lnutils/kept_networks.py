@@ -114,6 +114,18 @@ def load(path: Path, networks: dict[str, nn.Module]) -> dict:
     return record
 
 
+def load_built(name: str, build, results_dir: Path | None = None) -> tuple[dict, dict | None]:
+    """The networks kept as ``name`` (:func:`find`): built by ``build(record)`` ({name: module}, from the
+    record's configuration), filled (:func:`load`) and in eval mode, with their record; ({}, None) where
+    none are kept."""
+    path = find(name, results_dir)
+    if path is None:
+        return {}, None
+    networks = build(read_record(path))
+    record = load(path, networks)
+    return {key: network.eval() for key, network in networks.items()}, record
+
+
 def agreement(live_test_error: dict, saved_test_error: dict, column: int, names) -> dict:
     """How closely networks trained again follow the saved run they stand for: per network, the largest
     epoch-by-epoch difference of the test error (points) and both final test errors.  ``live_test_error``

@@ -539,17 +539,12 @@ def keep_networks(
 def load_kept_networks(batch_size: int = 128, seed: int = 0, device="cpu", results_dir=None) -> tuple[dict, dict]:
     """The stacks :func:`keep_networks` kept ({method: an MLPStack of one network}, in eval mode, on
     ``device``) and their record; ({}, None) where none are kept."""
-    path = kept_networks.find(kept_networks_name(batch_size, seed), results_dir)
-    if path is None:
-        return {}, None
-    record = kept_networks.read_record(path)
-    config = RunConfig(**record["config"])
-    stacks = {
-        method: MLPStack(method, config.seeds, bn_unbiased=config.bn_unbiased).to(device)
-        for method in record["networks"]
-    }
-    record = kept_networks.load(path, stacks)
-    return {method: stack.eval() for method, stack in stacks.items()}, record
+
+    def build(record: dict) -> dict:
+        config = RunConfig(**record["config"])
+        return {m: MLPStack(m, config.seeds, bn_unbiased=config.bn_unbiased).to(device) for m in record["networks"]}
+
+    return kept_networks.load_built(kept_networks_name(batch_size, seed), build, results_dir)
 
 
 def probe_networks(trained: dict, batch_size: int = 128, seed: int = 0) -> tuple[dict, dict]:

@@ -588,17 +588,16 @@ def keep_networks(
 def load_kept_networks(profile: str = "cpu", seed: int = 0, device="cpu", results_dir=None) -> tuple[dict, dict]:
     """The networks :func:`keep_networks` kept ({cell: SequenceModel} in eval mode, on ``device``) and
     their record; ({}, None) where none are kept."""
-    path = kept_networks.find(kept_networks_name(profile, seed), results_dir)
-    if path is None:
-        return {}, None
-    record = kept_networks.read_record(path)
-    config = SequentialMNISTConfig(**record["config"])
-    networks = {
-        cell: SequenceModel(cell, 784 // config.steps, config.hidden_size, 10, max_steps=config.steps).to(device)
-        for cell in record["networks"]
-    }
-    record = kept_networks.load(path, networks)
-    return {cell: network.eval() for cell, network in networks.items()}, record
+
+    def build(record: dict) -> dict:
+        config = SequentialMNISTConfig(**record["config"])
+        inputs = 784 // config.steps
+        return {
+            cell: SequenceModel(cell, inputs, config.hidden_size, 10, max_steps=config.steps).to(device)
+            for cell in record["networks"]
+        }
+
+    return kept_networks.load_built(kept_networks_name(profile, seed), build, results_dir)
 
 
 def probe_networks(trained: dict, profile: str = "cpu", seed: int = 0) -> tuple[dict, dict]:
