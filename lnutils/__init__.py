@@ -2,7 +2,9 @@
 
 Modules, one idea each:
 
-* :mod:`lnutils.norms` — BN, LN, GN, IN and RMSNorm from their equations (torch).
+* :mod:`lnutils.norms` — BN, LN, GN, IN, RMSNorm and DyT as functions from their equations (torch),
+  with the hand-derived backward of BN and LN.
+* :mod:`lnutils.layers` — the same as ``torch.nn`` modules (parameters and running statistics).
 * :mod:`lnutils.norms_numpy` — BN and LN forward and derived backward in NumPy.
 * :mod:`lnutils.datafiles` — data files found, read and downloaded safely (shared by the datasets).
 * :mod:`lnutils.data` — MNIST / Fashion-MNIST loaders with a provenance record.

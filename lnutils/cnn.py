@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from lnutils import norms
+from lnutils import layers, norms
 from lnutils.stacks import SeededStack
 
 NORMALIZATIONS = (
@@ -41,7 +41,7 @@ class ChannelLayerNorm(nn.Module):
 
     def __init__(self, num_channels: int, eps: float = 1e-5):
         super().__init__()
-        self.norm = norms.LayerNorm(num_channels, eps=eps)
+        self.norm = layers.LayerNorm(num_channels, eps=eps)
 
     def forward(self, input: Tensor) -> Tensor:
         return self.norm(input.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
@@ -62,19 +62,19 @@ class RMSNorm2d(nn.Module):
 
 def make_norm(name: str, channels: int) -> nn.Module:
     """The normalization layer called ``name`` for ``channels`` channels, from
-    lnutils.norms."""
+    lnutils.layers."""
     if name == "none":
         return nn.Identity()
     if name == "batch norm":
-        return norms.BatchNorm2d(channels)
+        return layers.BatchNorm2d(channels)
     if name == "layer norm (C,H,W)":
-        return norms.GroupNorm(1, channels)
+        return layers.GroupNorm(1, channels)
     if name == "layer norm (C)":
         return ChannelLayerNorm(channels)
     if name.startswith("group norm (G="):
-        return norms.GroupNorm(int(name[len("group norm (G=") : -1]), channels)
+        return layers.GroupNorm(int(name[len("group norm (G=") : -1]), channels)
     if name == "instance norm":
-        return norms.InstanceNorm2d(channels, affine=True)
+        return layers.InstanceNorm2d(channels, affine=True)
     if name == "rms norm":
         return RMSNorm2d(channels)
     raise ValueError(f"unknown normalization {name!r}; choose one of {NORMALIZATIONS}")
@@ -146,7 +146,7 @@ def _grouped_norm(x: Tensor, norms_k: list[nn.Module], training: bool) -> Tensor
     first, count = norms_k[0], len(norms_k)
     if isinstance(first, nn.Identity):
         return x
-    if isinstance(first, norms.BatchNorm2d):
+    if isinstance(first, layers.BatchNorm2d):
         running_mean = torch.cat([m.running_mean for m in norms_k])
         running_var = torch.cat([m.running_var for m in norms_k])
         factor = first.momentum if first.momentum is not None else 0.0
@@ -171,10 +171,10 @@ def _grouped_norm(x: Tensor, norms_k: list[nn.Module], training: bool) -> Tensor
                     m.running_mean.copy_(mean)
                     m.running_var.copy_(var)
         return out
-    if isinstance(first, norms.GroupNorm):  # LN(C,H,W) = GroupNorm(1, C) and GroupNorm(G): K·G groups
+    if isinstance(first, layers.GroupNorm):  # LN(C,H,W) = GroupNorm(1, C) and GroupNorm(G): K·G groups
         weight, bias = _cat([m.weight for m in norms_k]), _cat([m.bias for m in norms_k])
         return norms.group_norm(x, count * first.num_groups, weight, bias, first.eps)
-    if isinstance(first, norms.InstanceNorm2d):
+    if isinstance(first, layers.InstanceNorm2d):
         weight, bias = _cat([m.weight for m in norms_k]), _cat([m.bias for m in norms_k])
         return norms.instance_norm(x, None, None, weight, bias, True, 0.1, first.eps)
     batch, channels, height, width = x.shape

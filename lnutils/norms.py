@@ -1,4 +1,4 @@
-"""Normalization layers written from their equations, drop-in for ``torch.nn``.
+"""Normalization written from its equations, as functions (``torch.nn.functional``'s signatures).
 
 Notation (Ba, Kiros & Hinton 2016; Ioffe & Szegedy 2015):
 
@@ -20,9 +20,8 @@ group norm     over (C/G channels, *spatial) for each sample and group
 
 The forward passes of batch and layer norm are :class:`torch.autograd.Function` s whose
 ``backward`` is the formula derived by hand in the book (chapter "Gradients by hand"),
-not autograd.  The functional signatures mirror ``torch.nn.functional``; the modules
-mirror ``torch.nn`` (same constructor arguments, parameter and buffer names), so
-``load_state_dict`` works in both directions.
+not autograd.  The signatures mirror ``torch.nn.functional``; the layers that hold g, b
+and batch norm's running statistics, drop-in for ``torch.nn``, are in :mod:`lnutils.layers`.
 """
 
 from __future__ import annotations
@@ -31,7 +30,7 @@ import numbers
 from typing import Sequence
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 __all__ = [
     "batch_norm",
@@ -39,18 +38,11 @@ __all__ = [
     "group_norm",
     "instance_norm",
     "rms_norm",
+    "dynamic_tanh",
     "batch_norm_naive",
     "layer_norm_naive",
     "BatchNormFunction",
     "LayerNormFunction",
-    "BatchNorm1d",
-    "BatchNorm2d",
-    "LayerNorm",
-    "GroupNorm",
-    "InstanceNorm2d",
-    "RMSNorm",
-    "dynamic_tanh",
-    "DynamicTanh",
 ]
 
 
@@ -63,7 +55,7 @@ def _shape_tuple(normalized_shape) -> tuple[int, ...]:
     return tuple(int(s) for s in normalized_shape)
 
 
-def _module_shape(normalized_shape) -> tuple[int, ...]:
+def module_shape(normalized_shape) -> tuple[int, ...]:
     """A layer's normalized shape, refused at construction where it can never match an input (as torch)."""
     shape = _shape_tuple(normalized_shape)
     if not shape:
@@ -74,7 +66,7 @@ def _module_shape(normalized_shape) -> tuple[int, ...]:
     return shape
 
 
-def _check_normalized_shape(input: Tensor, normalized_shape: tuple[int, ...]) -> None:
+def check_normalized_shape(input: Tensor, normalized_shape: tuple[int, ...]) -> None:
     k = len(normalized_shape)
     if k == 0 or input.dim() < k or tuple(input.shape[-k:]) != normalized_shape:
         raise RuntimeError(
@@ -257,7 +249,7 @@ def layer_norm(
     inside the square root, as PyTorch and the authors' code do (the paper has none).
     """
     shape = _shape_tuple(normalized_shape)
-    _check_normalized_shape(input, shape)
+    check_normalized_shape(input, shape)
     _check_dtypes("layer_norm", input, weight, bias)
     for name, tensor in (("weight", weight), ("bias", bias)):
         if tensor is not None and tuple(tensor.shape) != shape:
@@ -271,7 +263,7 @@ def layer_norm(
 def layer_norm_naive(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     """The same forward, written as plain tensor ops so that autograd differentiates it."""
     shape = _shape_tuple(normalized_shape)
-    _check_normalized_shape(input, shape)
+    check_normalized_shape(input, shape)
     dims = tuple(range(input.dim() - len(shape), input.dim()))
     mu = input.mean(dim=dims, keepdim=True)
     var = ((input - mu) ** 2).mean(dim=dims, keepdim=True)
@@ -507,7 +499,7 @@ def rms_norm(
     computed in (float32 for a float16 or bfloat16 input), as :func:`torch.nn.functional.rms_norm` does.
     """
     shape = _shape_tuple(normalized_shape)
-    _check_normalized_shape(input, shape)
+    check_normalized_shape(input, shape)
     _check_dtypes("rms_norm", input)  # as torch, a float64 input may meet a float32 weight (promoted)
     if weight is not None and tuple(weight.shape) != shape:
         raise RuntimeError(
@@ -537,295 +529,3 @@ def dynamic_tanh(input: Tensor, alpha: Tensor, weight: Tensor | None = None, bia
                 f"{input.shape[-1]}; it must have shape ({input.shape[-1]},)"
             )
     return _scale_and_shift(torch.tanh(alpha.reshape(()) * input), weight, bias)
-
-
-# ----------------------------------------------------------------------------- modules
-
-
-def _affine_parameters(module: nn.Module, shape, affine: bool, bias: bool, factory: dict) -> None:
-    """Give ``module`` its gain g (``weight``, starting at 1) and bias b (``bias``, starting at 0) of
-    ``shape`` when ``affine``, b only when ``bias`` too; else register them as None, as torch does."""
-    if affine:
-        module.weight = nn.Parameter(torch.ones(shape, **factory))
-        if bias:
-            module.bias = nn.Parameter(torch.zeros(shape, **factory))
-        else:
-            module.register_parameter("bias", None)
-    else:
-        module.register_parameter("weight", None)
-        module.register_parameter("bias", None)
-
-
-def _reset_affine(module: nn.Module) -> None:
-    """g (``weight``) to 1 and b (``bias``) to 0, where the module has them."""
-    with torch.no_grad():
-        if getattr(module, "weight", None) is not None:
-            module.weight.fill_(1.0)
-        if getattr(module, "bias", None) is not None:
-            module.bias.zero_()
-
-
-class _ReadableModule(nn.Module):
-    """The modules' common base.  They are written to be read (Python type hints, a hand-derived backward
-    as a ``torch.autograd.Function``), and TorchScript compiles neither, so ``torch.jit.script`` is refused
-    with that reason; ``torch.compile``, ``torch.jit.trace``, ``torch.func`` and forward-mode AD work."""
-
-    def __prepare_scriptable__(self):
-        raise RuntimeError(
-            f"lnutils.norms.{type(self).__name__} cannot be compiled by torch.jit.script: TorchScript does not "
-            "compile a Python torch.autograd.Function (the hand-derived backward these layers teach) or "
-            "Python type hints such as Sequence.  Use torch.compile or torch.jit.trace on the model"
-            + (
-                f", or torch.nn.{type(self).__name__} (the same state_dict loads into it) for a scripted model."
-                if hasattr(nn, type(self).__name__)
-                else "."
-            )
-        )
-
-
-class _BatchNorm(_ReadableModule):
-    """Same constructor, parameters and buffers as ``torch.nn.modules.batchnorm._BatchNorm``."""
-
-    _expected_dims: tuple[int, ...] = ()
-
-    def __init__(
-        self,
-        num_features,
-        eps=1e-5,
-        momentum=0.1,
-        affine=True,
-        track_running_stats=True,
-        device=None,
-        dtype=None,
-        *,
-        bias=True,
-    ):
-        super().__init__()
-        factory = {"device": device, "dtype": dtype}
-        self.num_features = num_features
-        self.eps = eps
-        self.momentum = momentum
-        self.affine = affine
-        self.track_running_stats = track_running_stats
-        _affine_parameters(self, num_features, affine, bias, factory)  # g starts at 1, b at 0
-        if track_running_stats:
-            self.register_buffer("running_mean", torch.zeros(num_features, **factory))
-            self.register_buffer("running_var", torch.ones(num_features, **factory))
-            self.register_buffer("num_batches_tracked", torch.tensor(0, dtype=torch.long, device=device))
-        else:
-            self.register_buffer("running_mean", None)
-            self.register_buffer("running_var", None)
-            self.register_buffer("num_batches_tracked", None)
-
-    _version = 2  # as torch: version 2 added num_batches_tracked
-
-    def reset_running_stats(self) -> None:
-        if self.track_running_stats:
-            self.running_mean.zero_()
-            self.running_var.fill_(1)
-            self.num_batches_tracked.zero_()
-
-    def reset_parameters(self) -> None:
-        """Running statistics to (0, 1, 0 batches); g to 1 and b to 0, as torch."""
-        self.reset_running_stats()
-        _reset_affine(self)
-
-    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing, unexpected, errors):
-        """A state dict of torch's version 1 format (before num_batches_tracked) loads with 0 batches, as
-        in torch."""
-        version = local_metadata.get("version", None)
-        key = prefix + "num_batches_tracked"
-        if (version is None or version < 2) and self.track_running_stats and key not in state_dict:
-            state_dict[key] = torch.tensor(0, dtype=torch.long)
-        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing, unexpected, errors)
-
-    def _check_input_dim(self, input: Tensor) -> None:
-        if input.dim() not in self._expected_dims:
-            expected = " or ".join(f"{d}D" for d in self._expected_dims)
-            raise ValueError(f"expected {expected} input (got {input.dim()}D input)")
-
-    def forward(self, input: Tensor) -> Tensor:
-        self._check_input_dim(input)
-        # momentum=None means a cumulative moving average: factor 1/(number of batches seen).
-        factor = 0.0 if self.momentum is None else self.momentum
-        if self.training and self.track_running_stats:
-            self.num_batches_tracked.add_(1)
-            factor = 1.0 / float(self.num_batches_tracked) if self.momentum is None else self.momentum
-        use_batch_stats = self.training or (self.running_mean is None and self.running_var is None)
-        track = not self.training or self.track_running_stats
-        return batch_norm(
-            input,
-            self.running_mean if track else None,
-            self.running_var if track else None,
-            self.weight,
-            self.bias,
-            use_batch_stats,
-            factor,
-            self.eps,
-        )
-
-    def extra_repr(self) -> str:
-        return (
-            f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
-            f"bias={self.bias is not None}, track_running_stats={self.track_running_stats}"
-        )
-
-
-class BatchNorm1d(_BatchNorm):
-    """Batch norm over a (N, C) or (N, C, L) input; drop-in for :class:`torch.nn.BatchNorm1d`."""
-
-    _expected_dims = (2, 3)
-
-
-class BatchNorm2d(_BatchNorm):
-    """Batch norm over an (N, C, H, W) input; drop-in for :class:`torch.nn.BatchNorm2d`."""
-
-    _expected_dims = (4,)
-
-
-class LayerNorm(_ReadableModule):
-    """Layer norm module; drop-in for :class:`torch.nn.LayerNorm` (Ba et al. 2016, Eq. 3 for μ, σ; Eq. 5 for g, b)."""
-
-    def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, bias=True, device=None, dtype=None):
-        super().__init__()
-        factory = {"device": device, "dtype": dtype}
-        self.normalized_shape = _module_shape(normalized_shape)
-        self.eps = eps
-        self.elementwise_affine = elementwise_affine
-        _affine_parameters(self, self.normalized_shape, elementwise_affine, bias, factory)
-
-    def reset_parameters(self) -> None:
-        """g to 1 and b to 0, as torch."""
-        _reset_affine(self)
-
-    def forward(self, input: Tensor) -> Tensor:
-        return layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
-
-    def extra_repr(self) -> str:
-        return (
-            f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}, "
-            f"bias={self.bias is not None}"
-        )
-
-
-class GroupNorm(_ReadableModule):
-    """Group norm module; drop-in for :class:`torch.nn.GroupNorm` (Wu & He 2018)."""
-
-    def __init__(self, num_groups, num_channels, eps=1e-5, affine=True, device=None, dtype=None, *, bias=True):
-        super().__init__()
-        if num_channels % num_groups != 0:
-            raise ValueError(f"num_channels ({num_channels}) must be divisible by num_groups ({num_groups})")
-        factory = {"device": device, "dtype": dtype}
-        self.num_groups = num_groups
-        self.num_channels = num_channels
-        self.eps = eps
-        self.affine = affine
-        _affine_parameters(self, num_channels, affine, bias, factory)
-
-    def reset_parameters(self) -> None:
-        """g to 1 and b to 0, as torch."""
-        _reset_affine(self)
-
-    def forward(self, input: Tensor) -> Tensor:
-        return group_norm(input, self.num_groups, self.weight, self.bias, self.eps)
-
-    def extra_repr(self) -> str:
-        affine = f"affine={self.affine}, bias={self.bias is not None}"
-        return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, {affine}"
-
-
-class InstanceNorm2d(_BatchNorm):
-    """Instance norm over (N, C, H, W) or (C, H, W); drop-in for :class:`torch.nn.InstanceNorm2d` (affine and
-    tracking off by default)."""
-
-    _expected_dims = (3, 4)  # (C, H, W) is one unbatched image, as in torch
-
-    def __init__(
-        self,
-        num_features,
-        eps=1e-5,
-        momentum=0.1,
-        affine=False,
-        track_running_stats=False,
-        device=None,
-        dtype=None,
-        *,
-        bias=True,
-    ):
-        super().__init__(num_features, eps, momentum, affine, track_running_stats, device, dtype, bias=bias)
-
-    def forward(self, input: Tensor) -> Tensor:
-        self._check_input_dim(input)
-        if input.dim() == 3:
-            return self.forward(input.unsqueeze(0)).squeeze(0)
-        use_input_stats = self.training or not self.track_running_stats
-        return instance_norm(
-            input,
-            self.running_mean,
-            self.running_var,
-            self.weight,
-            self.bias,
-            use_input_stats,
-            self.momentum if self.momentum is not None else 0.0,  # as torch: momentum=None freezes the buffers
-            self.eps,
-        )
-
-
-class RMSNorm(_ReadableModule):
-    """RMSNorm module; drop-in for :class:`torch.nn.RMSNorm` (Zhang & Sennrich 2019)."""
-
-    def __init__(self, normalized_shape, eps=None, elementwise_affine=True, device=None, dtype=None):
-        super().__init__()
-        self.normalized_shape = _module_shape(normalized_shape)
-        self.eps = eps
-        self.elementwise_affine = elementwise_affine
-        if elementwise_affine:
-            self.weight = nn.Parameter(torch.ones(self.normalized_shape, device=device, dtype=dtype))
-        else:
-            self.register_parameter("weight", None)
-
-    def reset_parameters(self) -> None:
-        """g to 1 and b to 0, as torch."""
-        _reset_affine(self)
-
-    def forward(self, input: Tensor) -> Tensor:
-        return rms_norm(input, self.normalized_shape, self.weight, self.eps)
-
-    def extra_repr(self) -> str:
-        return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
-
-
-class DynamicTanh(_ReadableModule):
-    """Dynamic Tanh, DyT (Zhu et al. 2025): γ ⊙ tanh(α x) + β over the last dimension, α a learned
-    scalar started at ``alpha0`` (0.5, the paper's default for non-LLM models).  A replacement for
-    LayerNorm that computes no statistic; there is no torch.nn counterpart."""
-
-    def __init__(self, normalized_shape, alpha0: float = 0.5, elementwise_affine=True, device=None, dtype=None):
-        super().__init__()
-        shape = _module_shape(normalized_shape)
-        if len(shape) != 1:
-            raise ValueError(f"DynamicTanh acts on the last dimension only; got normalized_shape {shape}")
-        self.normalized_shape = shape
-        self.alpha0 = float(alpha0)
-        self.elementwise_affine = elementwise_affine
-        self.alpha = nn.Parameter(torch.full((1,), self.alpha0, device=device, dtype=dtype))
-        if elementwise_affine:
-            self.weight = nn.Parameter(torch.ones(shape, device=device, dtype=dtype))
-            self.bias = nn.Parameter(torch.zeros(shape, device=device, dtype=dtype))
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
-
-    def reset_parameters(self) -> None:
-        with torch.no_grad():
-            self.alpha.fill_(self.alpha0)
-            if self.weight is not None:
-                self.weight.fill_(1.0)
-                self.bias.zero_()
-
-    def forward(self, input: Tensor) -> Tensor:
-        _check_normalized_shape(input, self.normalized_shape)
-        return dynamic_tanh(input, self.alpha, self.weight, self.bias)
-
-    def extra_repr(self) -> str:
-        return f"{self.normalized_shape}, alpha0={self.alpha0}, elementwise_affine={self.elementwise_affine}"

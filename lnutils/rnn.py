@@ -35,7 +35,7 @@ import math
 import torch
 from torch import Tensor, nn
 
-from lnutils import norms
+from lnutils import layers, norms
 from lnutils.stacks import SeededStack
 
 NORMALIZATIONS = (None, "layer norm", "batch norm")
@@ -109,9 +109,9 @@ class LSTMCell(nn.Module):
         gates = 4 * hidden_size
         _init_recurrent_weights(self, gates, input_size, hidden_size)
         if normalization == "layer norm":
-            self.norm_hh = norms.LayerNorm(gates, eps=eps)  # α₁, β₁
-            self.norm_ih = norms.LayerNorm(gates, eps=eps)  # α₂, β₂
-            self.norm_cell = norms.LayerNorm(hidden_size, eps=eps)  # α₃, β₃
+            self.norm_hh = layers.LayerNorm(gates, eps=eps)  # α₁, β₁
+            self.norm_ih = layers.LayerNorm(gates, eps=eps)  # α₂, β₂
+            self.norm_cell = layers.LayerNorm(hidden_size, eps=eps)  # α₃, β₃
         elif normalization == "batch norm":
             self.norm_hh = SequenceBatchNorm(gates, max_steps, affine_shift=False, initial_gain=0.1, eps=eps)
             self.norm_ih = SequenceBatchNorm(gates, max_steps, affine_shift=False, initial_gain=0.1, eps=eps)
@@ -170,8 +170,8 @@ class GRUCell(nn.Module):
         gates = 3 * hidden_size
         _init_recurrent_weights(self, gates, input_size, hidden_size)
         if normalization == "layer norm":
-            self.norm_ih = norms.LayerNorm(gates, eps=eps)
-            self.norm_hh = norms.LayerNorm(gates, eps=eps)
+            self.norm_ih = layers.LayerNorm(gates, eps=eps)
+            self.norm_hh = layers.LayerNorm(gates, eps=eps)
 
     def forward(self, input: Tensor, state: Tensor | None = None, step: int = 0) -> Tensor:
         if input.dim() != 2 or input.shape[1] != self.input_size:

@@ -6,8 +6,8 @@ One block, in the two places a norm can sit (Xiong et al. 2020, Figure 1)::
     pre-LN  (GPT-2, nanoGPT):         x ← x + Attention(N₁(x));      x ← x + FFN(N₂(x))
 
 with a final N_f before the output layer in pre-LN only (a post-LN block already ends in a
-norm).  N is one of :data:`NORMS`: the book's :class:`lnutils.norms.LayerNorm`,
-:class:`~lnutils.norms.RMSNorm`, :class:`~lnutils.norms.DynamicTanh`, or none.
+norm).  N is one of :data:`NORMS`: the book's :class:`lnutils.layers.LayerNorm`,
+:class:`~lnutils.layers.RMSNorm`, :class:`~lnutils.layers.DynamicTanh`, or none.
 
 Attention is causal multi-head self-attention (Vaswani et al. 2017, Eq. 1):
 softmax(Q Kᵀ / √d_k + M) V with M = −∞ above the diagonal; the FFN is
@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from lnutils import norms
+from lnutils import layers
 
 PLACEMENTS = {"post": "post-LN", "pre": "pre-LN"}  # key -> label for display
 NORMS = {"layer": "LayerNorm", "rms": "RMSNorm", "dyt": "Dynamic Tanh", "none": "no norm"}
@@ -42,11 +42,11 @@ def make_norm(kind: str, width: int, alpha0: float = 0.5) -> nn.Module:
     """The normalization layer ``kind`` (a key of :data:`NORMS`) over the last dimension."""
     check_choice("normalization", kind, NORMS)
     if kind == "layer":
-        return norms.LayerNorm(width)  # Ba et al. 2016, Eq. 4 over the d features of one position
+        return layers.LayerNorm(width)  # Ba et al. 2016, Eq. 4 over the d features of one position
     if kind == "rms":
-        return norms.RMSNorm(width, eps=1e-6)  # Zhang & Sennrich 2019, Eq. 4
+        return layers.RMSNorm(width, eps=1e-6)  # Zhang & Sennrich 2019, Eq. 4
     if kind == "dyt":
-        return norms.DynamicTanh(width, alpha0=alpha0)  # Zhu et al. 2025, Eq. 1
+        return layers.DynamicTanh(width, alpha0=alpha0)  # Zhu et al. 2025, Eq. 1
     return nn.Identity()
 
 

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lnutils import check, norms, student_code
+from lnutils import check, layers, norms, student_code
 from lnutils.mlp import MLPStack
 
 
@@ -159,7 +159,7 @@ class LNRNNCell(nn.Module):
         super().__init__()
         self.weight_ih = nn.Parameter(torch.randn(hidden_size, input_size))
         self.weight_hh = nn.Parameter(torch.randn(hidden_size, hidden_size))
-        self.norm = norms.LayerNorm(hidden_size)
+        self.norm = layers.LayerNorm(hidden_size)
 
     def forward(self, x, h):
         return torch.tanh(self.norm(h @ self.weight_hh.T + x @ self.weight_ih.T))

@@ -29,21 +29,22 @@ TIERS = {
         "student_code",
         "check_mistakes",
     },
-    1: {"data", "corpus", "mlp", "cnn", "rnn", "transformer", "invariance", "cli"},
-    2: {"runs"},
-    3: {"train", "kept_networks"},
-    4: {
+    1: {"layers"},
+    2: {"data", "corpus", "mlp", "cnn", "rnn", "transformer", "invariance", "cli"},
+    3: {"runs"},
+    4: {"train", "kept_networks"},
+    5: {
         "experiments.mnist_rates",
         "experiments.adding",
         "experiments.rnn_probes",
         "experiments.conv_probes",
         "experiments.transformer_probes",
     },
-    5: {"experiments.mnist_readings", "experiments.conv", "experiments.rnn", "experiments.transformer"},
-    6: {"experiments.mnist", "experiments.bn_lstm", "experiments.conv_budget"},
-    7: {"report", "report.cells", "plotting", "experiments.__main__"},
-    8: {"report.mnist", "report.conv", "report.rnn", "report.transformer"},
-    9: {"smoke", "bench", "check"},
+    6: {"experiments.mnist_readings", "experiments.conv", "experiments.rnn", "experiments.transformer"},
+    7: {"experiments.mnist", "experiments.bn_lstm", "experiments.conv_budget"},
+    8: {"report", "report.cells", "plotting", "experiments.__main__"},
+    9: {"report.mnist", "report.conv", "report.rnn", "report.transformer"},
+    10: {"smoke", "bench", "check"},
 }
 TIER = {name: tier for tier, names in TIERS.items() for name in names}
 OPTIONAL_IMPORTS = {"fcntl", "tqdm"}  # imported inside a try, where they may be missing

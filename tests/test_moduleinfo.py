@@ -9,17 +9,17 @@ from __future__ import annotations
 import pytest
 import torch
 
-from lnutils import norms
+from lnutils import layers
 
 common = pytest.importorskip("torch.testing._internal.common_modules", reason="needs expecttest")
 
 OURS = {
-    "BatchNorm1d": norms.BatchNorm1d,
-    "BatchNorm2d": norms.BatchNorm2d,
-    "GroupNorm": norms.GroupNorm,
-    "InstanceNorm2d": norms.InstanceNorm2d,
-    "LayerNorm": norms.LayerNorm,
-    "RMSNorm": norms.RMSNorm,
+    "BatchNorm1d": layers.BatchNorm1d,
+    "BatchNorm2d": layers.BatchNorm2d,
+    "GroupNorm": layers.GroupNorm,
+    "InstanceNorm2d": layers.InstanceNorm2d,
+    "LayerNorm": layers.LayerNorm,
+    "RMSNorm": layers.RMSNorm,
 }
 MODULES = [info for info in common.module_db if info.module_cls.__name__ in OURS]
 

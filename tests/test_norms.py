@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lnutils import norms, norms_numpy
+from lnutils import layers, norms, norms_numpy
 
 TOL = {torch.float64: dict(atol=1e-10, rtol=1e-10), torch.float32: dict(atol=1e-5, rtol=1e-5)}
 DTYPES = [torch.float32, torch.float64]
@@ -89,7 +89,7 @@ def test_layer_norm_derived_backward_equals_autograd_of_naive_forward():
 
 
 def test_layer_norm_module_is_drop_in_and_state_dicts_load_both_ways():
-    ours, theirs = norms.LayerNorm((3, 4)), nn.LayerNorm((3, 4))
+    ours, theirs = layers.LayerNorm((3, 4)), nn.LayerNorm((3, 4))
     assert set(ours.state_dict()) == set(theirs.state_dict())
     with torch.no_grad():
         theirs.weight.normal_(), theirs.bias.normal_()
@@ -100,11 +100,11 @@ def test_layer_norm_module_is_drop_in_and_state_dicts_load_both_ways():
         ours.bias.add_(1)
     theirs.load_state_dict(ours.state_dict())
     torch.testing.assert_close(ours(x), theirs(x), **TOL[torch.float32])
-    assert norms.LayerNorm(5, bias=False).bias is None and nn.LayerNorm(5, bias=False).bias is None
+    assert layers.LayerNorm(5, bias=False).bias is None and nn.LayerNorm(5, bias=False).bias is None
 
 
 def test_layer_norm_same_in_train_and_eval():
-    module, x = norms.LayerNorm(6), random(3, 6, dtype=torch.float32)
+    module, x = layers.LayerNorm(6), random(3, 6, dtype=torch.float32)
     train_out = module.train()(x)
     torch.testing.assert_close(module.eval()(x), train_out, atol=0, rtol=0)
 
@@ -169,9 +169,9 @@ def test_batch_norm_derived_backward_equals_autograd_of_naive_forward():
 @pytest.mark.parametrize(
     "cls_pair,shape",
     [
-        ((norms.BatchNorm1d, nn.BatchNorm1d), (6, 4)),
-        ((norms.BatchNorm1d, nn.BatchNorm1d), (6, 4, 3)),
-        ((norms.BatchNorm2d, nn.BatchNorm2d), (5, 4, 3, 3)),
+        ((layers.BatchNorm1d, nn.BatchNorm1d), (6, 4)),
+        ((layers.BatchNorm1d, nn.BatchNorm1d), (6, 4, 3)),
+        ((layers.BatchNorm2d, nn.BatchNorm2d), (5, 4, 3, 3)),
     ],
 )
 @pytest.mark.parametrize("momentum", [0.1, 0.5, None])
@@ -200,7 +200,7 @@ def test_batch_norm_modules_running_stats_train_then_eval(cls_pair, shape, momen
 
 def test_batch_norm_without_running_stats_uses_batch_stats_in_eval():
     ours, theirs = (
-        norms.BatchNorm1d(3, track_running_stats=False).eval(),
+        layers.BatchNorm1d(3, track_running_stats=False).eval(),
         nn.BatchNorm1d(3, track_running_stats=False).eval(),
     )
     x = random(5, 3, dtype=torch.float32)
@@ -210,10 +210,10 @@ def test_batch_norm_without_running_stats_uses_batch_stats_in_eval():
 
 def test_batch_norm_errors_like_torch():
     with pytest.raises(ValueError, match="Expected more than 1 value per channel when training"):
-        norms.BatchNorm1d(3)(torch.zeros(1, 3))
-    norms.BatchNorm1d(3).eval()(torch.zeros(1, 3))  # legal in eval mode
+        layers.BatchNorm1d(3)(torch.zeros(1, 3))
+    layers.BatchNorm1d(3).eval()(torch.zeros(1, 3))  # legal in eval mode
     with pytest.raises(ValueError, match=r"expected 4D input \(got 2D input\)"):
-        norms.BatchNorm2d(3)(torch.zeros(2, 3))
+        layers.BatchNorm2d(3)(torch.zeros(2, 3))
     with pytest.raises(RuntimeError, match="should contain 3 elements"):
         norms.batch_norm(torch.zeros(2, 3), None, None, torch.ones(4), training=True)
 
@@ -242,13 +242,13 @@ def test_group_norm_gradcheck_and_module():
     x = random(2, 4, 3, 3).requires_grad_()
     weight, bias = random(4, seed=1).requires_grad_(), random(4, seed=2).requires_grad_()
     assert torch.autograd.gradcheck(lambda x, w, b: norms.group_norm(x, 2, w, b), (x, weight, bias))
-    ours, theirs = norms.GroupNorm(2, 4), nn.GroupNorm(2, 4)
+    ours, theirs = layers.GroupNorm(2, 4), nn.GroupNorm(2, 4)
     ours.load_state_dict(theirs.state_dict())
     torch.testing.assert_close(ours(x.float()), theirs(x.float()), **TOL[torch.float32])
     with pytest.raises(RuntimeError, match="divisible by num_groups"):
         norms.group_norm(x, 3)
     with pytest.raises(ValueError, match="must be divisible"):
-        norms.GroupNorm(3, 4)
+        layers.GroupNorm(3, 4)
 
 
 def test_layer_norm_over_chw_is_group_norm_with_one_group():
@@ -259,7 +259,7 @@ def test_layer_norm_over_chw_is_group_norm_with_one_group():
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("affine,track", [(False, False), (True, False), (True, True)])
 def test_instance_norm_module_matches_torch(dtype, affine, track):
-    ours = norms.InstanceNorm2d(3, affine=affine, track_running_stats=track, dtype=dtype)
+    ours = layers.InstanceNorm2d(3, affine=affine, track_running_stats=track, dtype=dtype)
     theirs = nn.InstanceNorm2d(3, affine=affine, track_running_stats=track, dtype=dtype)
     ours.load_state_dict(theirs.state_dict())
     for step in range(3):
@@ -290,7 +290,7 @@ def test_rms_norm_matches_torch(dtype, shape, normalized_shape, eps):
 
 
 def test_rms_norm_module_state_dict():
-    ours, theirs = norms.RMSNorm(5), nn.RMSNorm(5)
+    ours, theirs = layers.RMSNorm(5), nn.RMSNorm(5)
     assert set(ours.state_dict()) == set(theirs.state_dict())
     theirs.load_state_dict(ours.state_dict())
     x = random(2, 5, dtype=torch.float32)
@@ -340,18 +340,18 @@ def test_numpy_forward_and_backward_match_torch(kind):
     ],
 )
 def test_the_repr_is_torchs(make):
-    assert repr(make(norms)) == repr(make(torch.nn))
+    assert repr(make(layers)) == repr(make(torch.nn))
 
 
 def test_an_empty_normalized_shape_is_refused_at_construction():
-    for layer in (norms.LayerNorm, norms.RMSNorm, norms.DynamicTanh):
+    for layer in (layers.LayerNorm, layers.RMSNorm, layers.DynamicTanh):
         with pytest.raises(ValueError, match="at least one size"):
             layer(())
 
 
 def test_rms_norm_takes_float32s_eps_for_half_inputs_as_torch():
     x = (0.1 * torch.randn(8, 64, generator=torch.Generator().manual_seed(0))).bfloat16()
-    ours, theirs = norms.RMSNorm(64)(x).float(), torch.nn.RMSNorm(64)(x.float())
+    ours, theirs = layers.RMSNorm(64)(x).float(), torch.nn.RMSNorm(64)(x.float())
     torch.testing.assert_close(ours, theirs, atol=2e-2, rtol=2e-2)
     assert float(ours.detach().pow(2).mean().sqrt()) == pytest.approx(1.0, abs=0.02)  # half eps gave 0.77
 
@@ -359,9 +359,9 @@ def test_rms_norm_takes_float32s_eps_for_half_inputs_as_torch():
 @pytest.mark.parametrize(
     "ours, theirs, shape",
     [
-        (norms.BatchNorm1d(3), torch.nn.BatchNorm1d(3), (0, 3)),
-        (norms.BatchNorm2d(3), torch.nn.BatchNorm2d(3), (0, 3, 2, 2)),
-        (norms.GroupNorm(1, 3), torch.nn.GroupNorm(1, 3), (0, 3, 4)),
+        (layers.BatchNorm1d(3), torch.nn.BatchNorm1d(3), (0, 3)),
+        (layers.BatchNorm2d(3), torch.nn.BatchNorm2d(3), (0, 3, 2, 2)),
+        (layers.GroupNorm(1, 3), torch.nn.GroupNorm(1, 3), (0, 3, 4)),
     ],
 )
 def test_an_empty_batch_gives_zero_parameter_gradients_as_torch(ours, theirs, shape):
@@ -377,14 +377,14 @@ def test_an_empty_batch_gives_zero_parameter_gradients_as_torch(ours, theirs, sh
 # (issue 38 #12: the layers failed under vmap, grad, jacrev and forward-mode AD, where torch's work)
 
 FUNC_PAIRS = {
-    "LayerNorm": (lambda: norms.LayerNorm(6), lambda: nn.LayerNorm(6), (4, 6)),
+    "LayerNorm": (lambda: layers.LayerNorm(6), lambda: nn.LayerNorm(6), (4, 6)),
     "BatchNorm1d, no running statistics": (
-        lambda: norms.BatchNorm1d(6, track_running_stats=False),
+        lambda: layers.BatchNorm1d(6, track_running_stats=False),
         lambda: nn.BatchNorm1d(6, track_running_stats=False),
         (4, 6),
     ),
-    "GroupNorm": (lambda: norms.GroupNorm(2, 6), lambda: nn.GroupNorm(2, 6), (4, 6, 3)),
-    "RMSNorm": (lambda: norms.RMSNorm(6), lambda: nn.RMSNorm(6), (4, 6)),
+    "GroupNorm": (lambda: layers.GroupNorm(2, 6), lambda: nn.GroupNorm(2, 6), (4, 6, 3)),
+    "RMSNorm": (lambda: layers.RMSNorm(6), lambda: nn.RMSNorm(6), (4, 6)),
 }
 
 
@@ -431,7 +431,7 @@ def test_forward_mode_gradients_pass_gradcheck(function):
     assert torch.autograd.gradcheck(call, (x, g, b), check_forward_ad=True, check_backward_ad=True)
 
 
-@pytest.mark.parametrize("module", [norms.LayerNorm(4), norms.BatchNorm1d(4), norms.DynamicTanh(4)])
+@pytest.mark.parametrize("module", [layers.LayerNorm(4), layers.BatchNorm1d(4), layers.DynamicTanh(4)])
 def test_torchscript_is_refused_with_its_reason_and_trace_works(module):
     with pytest.raises(RuntimeError, match="cannot be compiled by torch.jit.script.*torch.compile"):
         torch.jit.script(nn.Sequential(nn.Linear(4, 4), module))
@@ -461,21 +461,21 @@ def test_half_input_with_float32_weights_keeps_the_input_dtype():
 def test_empty_batches_like_torch():
     empty = torch.zeros(0, 4, 3, 3)
     assert norms.group_norm(empty, 2).shape == empty.shape
-    module = norms.BatchNorm2d(4)
+    module = layers.BatchNorm2d(4)
     assert module(empty).shape == empty.shape
     torch.testing.assert_close(module.running_mean, torch.zeros(4))
 
 
 def test_module_bias_argument_and_unbatched_instance_norm():
     for ours, theirs in (
-        (norms.BatchNorm1d(3, bias=False), torch.nn.BatchNorm1d(3, bias=False)),
-        (norms.GroupNorm(2, 4, bias=False), torch.nn.GroupNorm(2, 4, bias=False)),
-        (norms.LayerNorm(5, bias=False), torch.nn.LayerNorm(5, bias=False)),
+        (layers.BatchNorm1d(3, bias=False), torch.nn.BatchNorm1d(3, bias=False)),
+        (layers.GroupNorm(2, 4, bias=False), torch.nn.GroupNorm(2, 4, bias=False)),
+        (layers.LayerNorm(5, bias=False), torch.nn.LayerNorm(5, bias=False)),
     ):
         assert ours.bias is None and theirs.bias is None
         assert sorted(ours.state_dict()) == sorted(theirs.state_dict())
     image = torch.randn(3, 5, 5)
-    torch.testing.assert_close(norms.InstanceNorm2d(3)(image), torch.nn.InstanceNorm2d(3)(image))
+    torch.testing.assert_close(layers.InstanceNorm2d(3)(image), torch.nn.InstanceNorm2d(3)(image))
 
 
 def test_batch_norm_with_eps_zero_raises_like_torch():
@@ -497,15 +497,15 @@ def test_layer_norm_at_huge_float32_values_gives_no_nan():
 
 
 PAIRS = [
-    (lambda: norms.BatchNorm2d(3), lambda: torch.nn.BatchNorm2d(3)),
-    (lambda: norms.InstanceNorm2d(3, affine=True), lambda: torch.nn.InstanceNorm2d(3, affine=True)),
-    (lambda: norms.GroupNorm(1, 3), lambda: torch.nn.GroupNorm(1, 3)),
-    (lambda: norms.LayerNorm([3, 4, 4]), lambda: torch.nn.LayerNorm([3, 4, 4])),
+    (lambda: layers.BatchNorm2d(3), lambda: torch.nn.BatchNorm2d(3)),
+    (lambda: layers.InstanceNorm2d(3, affine=True), lambda: torch.nn.InstanceNorm2d(3, affine=True)),
+    (lambda: layers.GroupNorm(1, 3), lambda: torch.nn.GroupNorm(1, 3)),
+    (lambda: layers.LayerNorm([3, 4, 4]), lambda: torch.nn.LayerNorm([3, 4, 4])),
 ]
 
 
 def test_instance_norm_with_momentum_none_keeps_its_buffers_as_torch_does():
-    ours = norms.InstanceNorm2d(3, momentum=None, track_running_stats=True)
+    ours = layers.InstanceNorm2d(3, momentum=None, track_running_stats=True)
     theirs = torch.nn.InstanceNorm2d(3, momentum=None, track_running_stats=True)
     for shift in range(3):
         x = torch.randn(2, 3, 4, 4) * 3 + 2 + shift
@@ -517,13 +517,15 @@ def test_instance_norm_with_momentum_none_keeps_its_buffers_as_torch_does():
     torch.testing.assert_close(ours(x), theirs(x))
 
 
-@pytest.mark.parametrize("make", [pair[0] for pair in PAIRS] + [lambda: norms.RMSNorm(4), lambda: norms.DynamicTanh(4)])
+@pytest.mark.parametrize(
+    "make", [pair[0] for pair in PAIRS] + [lambda: layers.RMSNorm(4), lambda: layers.DynamicTanh(4)]
+)
 def test_every_module_resets_its_parameters_as_torch_does(make):
     module = make()
     with torch.no_grad():
         for parameter in module.parameters():
             parameter.add_(torch.randn_like(parameter))
-    if isinstance(module, norms.BatchNorm2d):
+    if isinstance(module, layers.BatchNorm2d):
         module(torch.randn(4, 3, 2, 2) * 5)
     module.reset_parameters()
     fresh = make()
@@ -535,7 +537,7 @@ def test_a_batch_norm_state_dict_of_torchs_version_1_loads():
     old = torch.nn.BatchNorm2d(3).state_dict()
     del old["num_batches_tracked"]
     old._metadata = {"": {"version": 1}}
-    ours = norms.BatchNorm2d(3)
+    ours = layers.BatchNorm2d(3)
     ours.load_state_dict(old)
     assert int(ours.num_batches_tracked) == 0
     theirs = torch.nn.BatchNorm2d(3)
@@ -543,7 +545,7 @@ def test_a_batch_norm_state_dict_of_torchs_version_1_loads():
     with pytest.raises(RuntimeError, match="num_batches_tracked"):  # a current-format dict must be whole
         current = torch.nn.BatchNorm2d(3).state_dict()
         del current["num_batches_tracked"]
-        norms.BatchNorm2d(3).load_state_dict(current)
+        layers.BatchNorm2d(3).load_state_dict(current)
 
 
 def _outcome(module, x) -> str:
@@ -568,16 +570,16 @@ def _outcome(module, x) -> str:
 )
 def test_odd_inputs_behave_as_in_torch(pair, training, x):
     ours, theirs = pair[0]().train(training), pair[1]().train(training)
-    if isinstance(ours, norms.LayerNorm) and x.shape[2] == 0:
+    if isinstance(ours, layers.LayerNorm) and x.shape[2] == 0:
         pytest.skip("the normalized shape is (3, 4, 4): an empty spatial input does not fit it in either")
     assert _outcome(ours, x) == _outcome(theirs, x)
 
 
 def test_a_wrong_dtype_error_says_how_to_fix_it():
     with pytest.raises(RuntimeError, match=r"floating-point input, got torch.int64; convert it with \.float\(\)"):
-        norms.LayerNorm(4)(torch.ones(2, 4, dtype=torch.long))
+        layers.LayerNorm(4)(torch.ones(2, 4, dtype=torch.long))
     with pytest.raises(RuntimeError, match=r"mixed dtype.*module\.to\(torch\.float64\)"):
-        norms.LayerNorm(4)(torch.ones(2, 4, dtype=torch.float64))
+        layers.LayerNorm(4)(torch.ones(2, 4, dtype=torch.float64))
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from lnutils import norms
+from lnutils import layers, norms
 from lnutils.corpus import load_shakespeare, play_text
 from lnutils.data import DataError
 from lnutils.experiments import transformer as experiment
@@ -123,11 +123,11 @@ def test_dynamic_tanh_is_its_formula_and_passes_gradcheck():
 
 
 def test_dynamic_tanh_module_state_dict_reset_and_errors():
-    layer = norms.DynamicTanh(6, alpha0=0.5)
+    layer = layers.DynamicTanh(6, alpha0=0.5)
     assert [name for name, _ in layer.named_parameters()] == ["alpha", "weight", "bias"]
     with torch.no_grad():
         layer.alpha.fill_(2.0)
-    copy = norms.DynamicTanh(6)
+    copy = layers.DynamicTanh(6)
     copy.load_state_dict(layer.state_dict())
     assert copy.alpha.item() == 2.0
     copy.reset_parameters()
@@ -139,7 +139,7 @@ def test_dynamic_tanh_module_state_dict_reset_and_errors():
 
 
 def test_dynamic_tanh_runs_on_every_device(device):
-    layer = norms.DynamicTanh(4).to(device)
+    layer = layers.DynamicTanh(4).to(device)
     x = torch.randn(2, 4, device=device, requires_grad=True)
     layer(x).sum().backward()
     assert x.grad.device.type == torch.device(device).type and layer.alpha.grad is not None
@@ -165,7 +165,7 @@ def test_the_model_is_causal(placement, norm):
 def test_the_norm_sits_where_the_placement_says():
     post = CharTransformer(SHAPE, "post", "layer")
     pre = CharTransformer(SHAPE, "pre", "layer")
-    assert isinstance(post.final_norm, torch.nn.Identity) and isinstance(pre.final_norm, norms.LayerNorm)
+    assert isinstance(post.final_norm, torch.nn.Identity) and isinstance(pre.final_norm, layers.LayerNorm)
     x = torch.randn(2, 8, 8) * 5 + 3
     # a post-LN block's output is normalized (γ = 1, β = 0 at init); a pre-LN block's is not
     out = post.blocks[0](x)

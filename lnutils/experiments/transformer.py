@@ -59,7 +59,7 @@ from lnutils.experiments.transformer_probes import (  # noqa: F401  (the chapter
     lemma_bounds,
     probe_verdicts,
 )
-from lnutils.norms import DynamicTanh
+from lnutils.layers import DynamicTanh
 from lnutils.progress import progress_bar, say
 from lnutils.runs import atomic_write_bytes, provenance
 from lnutils.train import CheckpointMismatch
