@@ -17,6 +17,7 @@ Modules, one idea each:
 * :mod:`lnutils.train` — the lockstep trainer (eager, or a CUDA graph on a GPU) and its checkpoints.
 * :mod:`lnutils.kept_networks` — trained networks kept as small checked files, for the probes.
 * :mod:`lnutils.runs` — where results and checkpoints go, provenance, safe saving, rate selection.
+* :mod:`lnutils.parts` — a run made of parts, each resumable, shared by two processes part by part.
 * :mod:`lnutils.compare` — the comparison rule every answer uses: a 95 % interval over seeds, an
   equivalence margin fixed before the runs, Holm over a chapter's family.
 * :mod:`lnutils.experiments` — the four experiments (``mnist``, ``conv``, ``rnn``, ``transformer``) under

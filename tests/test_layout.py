@@ -32,7 +32,7 @@ TIERS = {
     1: {"layers"},
     2: {"data", "corpus", "mlp", "cnn", "rnn", "transformer", "invariance", "cli"},
     3: {"runs"},
-    4: {"train", "kept_networks"},
+    4: {"train", "kept_networks", "parts"},
     5: {
         "experiments.mnist_rates",
         "experiments.adding",

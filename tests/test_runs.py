@@ -17,7 +17,7 @@ from helpers import (
     tiny_profile_split_by_seed,
 )
 
-from lnutils import environment, runs
+from lnutils import environment, parts, runs
 from lnutils.experiments import conv, mnist
 
 
@@ -129,9 +129,14 @@ def test_committed_results_hold_no_absolute_paths():
 
 def test_a_complete_run_of_the_same_configuration_is_not_trained_again(tmp_path, monkeypatch):
     configs = mnist.profile_configs("paper", epochs=1, seeds=[0])
-    parts = {name: asdict(c) for name, c in configs.items()}
-    records = {name: {"batch_size": c["batch_size"], "config": c, "epochs_done": 1} for name, c in parts.items()}
-    saved = {"kind": "figure 6 run", "config": {"profile": "paper", "parts": parts}, "parts": records, "complete": True}
+    part_configs = {name: asdict(c) for name, c in configs.items()}
+    records = {name: {"batch_size": c["batch_size"], "config": c, "epochs_done": 1} for name, c in part_configs.items()}
+    saved = {
+        "kind": "figure 6 run",
+        "config": {"profile": "paper", "parts": part_configs},
+        "parts": records,
+        "complete": True,
+    }
     (tmp_path / "mnist_paper.json").write_text(json.dumps(saved))
     monkeypatch.setattr(mnist, "run", lambda *a, **k: pytest.fail("trained a finished run again"))
     assert mnist.run_profile(epochs=1, seeds=[0], results_dir=tmp_path, overwrite=True) == saved
@@ -264,7 +269,7 @@ def test_a_profile_split_by_seed_trains_what_one_stack_of_all_seeds_trains(tmp_p
         save_progress({"epochs_done": 6})
         return None
 
-    runs.run_parts(path, config, {"a": train})
+    parts.run_parts(path, config, {"a": train})
     assert json.loads(path.read_text())["in_progress"]["a"]["epochs_done"] == 6
 
 
@@ -297,7 +302,7 @@ def test_two_processes_train_the_seeds_of_one_profile_into_one_file(tmp_path, mo
     # a write merges in what another writer saved since, and drops its stale copy of a finished part
     mine = {"config": {}, "parts": {"a": 1}, "in_progress": {"b": {"epochs_done": 1}, "c": {"epochs_done": 3}}}
     theirs = {"config": {}, "parts": {"b": 2}, "in_progress": {"c": {"epochs_done": 4}, "d": {"epochs_done": 1}}}
-    merged = runs.others_progress(mine, theirs, training="a")
+    merged = parts.others_progress(mine, theirs, training="a")
     assert merged["parts"] == {"a": 1, "b": 2} and merged["in_progress"] == {
         "c": {"epochs_done": 4},
         "d": {"epochs_done": 1},
@@ -311,9 +316,9 @@ def test_a_part_another_process_is_training_is_skipped_for_the_next(tmp_path, mo
     tiny_profile_split_by_seed(monkeypatch)
     where = dict(results_dir=tmp_path, checkpoint_dir=tmp_path, progress=False)
     seed_0 = tmp_path / "conv_cpu_fashion-mnist_b128_s0.pt"
-    with runs.claim(seed_0):  # "another process" trains seed 0
-        with pytest.raises(runs.PartBusy, match="another process"):
-            with runs.claim(seed_0):
+    with parts.claim(seed_0):  # "another process" trains seed 0
+        with pytest.raises(parts.PartBusy, match="another process"):
+            with parts.claim(seed_0):
                 pass
         saved = conv.run_profile("cpu", **where)
     assert list(saved["parts"]) == ["fashion-mnist, batch 128, seed 1"] and not saved["complete"]
@@ -329,7 +334,7 @@ def record(dataset: str, checksum: str, value: float = 1.0) -> dict:
 
 
 def part(dataset: str, checksum: str, trained: list):
-    def train(seconds_left):
+    def train(seconds_left, save_progress):
         trained.append(checksum)
         return record(dataset, checksum)
 
@@ -342,10 +347,10 @@ CONFIG = {"profile": "quick", "parts": {"batch 4": {"b": 4}, "batch 128": {"b": 
 def test_a_part_on_another_copy_of_the_data_is_refused_before_any_work(tmp_path):
     path = tmp_path / "mnist_quick.json"
     trained = []
-    runs.run_parts(path, CONFIG, {"batch 4": part("mnist", COPY_A, trained)}, data={"mnist": COPY_A}, only=["batch 4"])
+    parts.run_parts(path, CONFIG, {"batch 4": part("mnist", COPY_A, trained)}, data={"mnist": COPY_A}, only=["batch 4"])
     assert trained == [COPY_A]
     with pytest.raises(runs.ResultsConflict) as refused:
-        runs.run_parts(
+        parts.run_parts(
             path,
             CONFIG,
             {"batch 4": part("mnist", COPY_B, trained), "batch 128": part("mnist", COPY_B, trained)},
@@ -360,9 +365,9 @@ def test_a_part_on_another_copy_of_the_data_is_refused_before_any_work(tmp_path)
 def test_overwrite_trains_the_other_copys_parts_again_and_keeps_the_old_file(tmp_path):
     path = tmp_path / "mnist_quick.json"
     trained = []
-    runs.run_parts(path, CONFIG, {"batch 4": part("mnist", COPY_A, trained)}, data={"mnist": COPY_A}, only=["batch 4"])
-    parts = {"batch 4": part("mnist", COPY_B, trained), "batch 128": part("mnist", COPY_B, trained)}
-    result = runs.run_parts(path, CONFIG, parts, data={"mnist": COPY_B}, overwrite=True)
+    parts.run_parts(path, CONFIG, {"batch 4": part("mnist", COPY_A, trained)}, data={"mnist": COPY_A}, only=["batch 4"])
+    trainers = {"batch 4": part("mnist", COPY_B, trained), "batch 128": part("mnist", COPY_B, trained)}
+    result = parts.run_parts(path, CONFIG, trainers, data={"mnist": COPY_B}, overwrite=True)
     assert trained == [COPY_A, COPY_B, COPY_B]
     assert result["complete"] and runs.mixed_data(result) == []
     kept = json.loads((tmp_path / "mnist_quick.replaced-1.json").read_text())
@@ -448,6 +453,6 @@ def test_a_runs_hours_come_from_its_record():
         "parts": {"a": {"provenance": {"wall_seconds": 5400}}, "b": {"seconds": 1800}},
         "in_progress": {"c": {"provenance": {"wall_seconds": 360}}},
     }
-    assert runs.recorded_hours(result) == {"a": 1.5, "b": 0.5, "c": 0.1}
-    line = runs.parts_done_line(result, "x.json")
+    assert parts.recorded_hours(result) == {"a": 1.5, "b": 0.5, "c": 0.1}
+    line = parts.parts_done_line(result, "x.json")
     assert "parts done: ['a', 'b']" in line and "a (1.50 h), b (0.50 h)" in line and line.endswith("x.json")

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from lnutils import layers, norms
+from lnutils import layers, norms, parts
 from lnutils.corpus import load_shakespeare, play_text
 from lnutils.data import DataError
 from lnutils.experiments import transformer as experiment
@@ -312,14 +312,14 @@ def _payload(values: dict[str, list[float]], name: str = "cpu", seeds=(0, 1, 2),
     settings = _tiny_profile(name=name, seeds=tuple(seeds))
     config = experiment.profile_config(settings, "checksum")
     roles = {role: t for group in settings.experiments().values() for role, t in group.items()}
-    parts = {}
+    saved_parts = {}
     for key in config["settings"]:
         training = experiment.Training(**config["settings"][key])
         role = next((r for r, t in roles.items() if t == training and r in values), None)
         for index, seed in enumerate(seeds):
             loss = values[role][index] if role else 2.0 + 0.01 * index
             diverged = math.isinf(loss)
-            parts[experiment.part_name(training, seed)] = {
+            saved_parts[experiment.part_name(training, seed)] = {
                 "steps": [3, 6],
                 "validation_loss": [loss, loss] if not diverged else [],
                 "train_loss": [loss, loss],
@@ -330,8 +330,8 @@ def _payload(values: dict[str, list[float]], name: str = "cpu", seeds=(0, 1, 2),
                 "seconds": 1.0,
             }
     if not complete:
-        parts.pop(next(iter(parts)))
-    return {"kind": "transformer", "config": config, "parts": parts, "complete": complete}
+        saved_parts.pop(next(iter(saved_parts)))
+    return {"kind": "transformer", "config": config, "parts": saved_parts, "complete": complete}
 
 
 def _holds(payload) -> dict:
@@ -501,7 +501,7 @@ def test_a_part_another_process_trains_is_skipped(corpus, tmp_path, monkeypatch)
     first = next(iter(settings.settings().values()))
     tag = runs.config_tag(experiment.fingerprint(settings, first, 0, corpus.provenance.checksum))
     busy = tmp_path / "ck" / f"transformer_cpu_{first.key}_seed0_{tag}.pt"
-    with runs.claim(busy):  # "another process" holds the first part
+    with parts.claim(busy):  # "another process" holds the first part
         payload = experiment.run_profile(
             "cpu", progress=False, results_dir=tmp_path, checkpoint_dir=tmp_path / "ck", corpus=corpus
         )

@@ -20,7 +20,7 @@ The contract (``tests/test_contract.py`` checks it for all four):
     evidence, trained on one CPU core) where there is one, ``paper`` (the paper's scale, a GPU).
 ``run_profile(profile, device, ..., results_dir=None, checkpoint_dir=None, overwrite=False,
 time_budget_seconds=None)``
-    Trains a profile's parts, resumable part by part (:func:`lnutils.runs.run_parts`), and writes its result
+    Trains a profile's parts, resumable part by part (:func:`lnutils.parts.run_parts`), and writes its result
     file as it goes; returns what the file holds.
 ``results_file(profile)`` and ``saved_results(profile)``
     Where a profile's result is written, and the result as saved (or the copy shipped with lnutils).

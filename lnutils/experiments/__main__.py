@@ -21,7 +21,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from lnutils import environment, runs
+from lnutils import environment, parts, runs
 from lnutils.cli import add_common_arguments, check_writable, positive_int, resolve_common
 from lnutils.experiments import bn_lstm, conv, conv_budget, mnist, rnn, transformer
 
@@ -177,7 +177,7 @@ def run_mnist(args, device) -> None:
                 full_length=args.full_length,
                 time_budget_seconds=args.time_budget,
             )
-        except runs.PartBusy as busy:
+        except parts.PartBusy as busy:
             print(f"{busy}; nothing to do here")
             return
         if payload["complete"]:
@@ -197,7 +197,7 @@ def run_mnist(args, device) -> None:
             batch_sizes=[args.batch_size] if args.batch_size else None,
             **profile_options(args),
         )
-        print(runs.parts_done_line(payload, mnist.results_file(args.profile)))
+        print(parts.parts_done_line(payload, mnist.results_file(args.profile)))
 
 
 def profile_options(args) -> dict:
@@ -215,7 +215,7 @@ def run_conv(args, device) -> None:
     else:
         batch_sizes = [args.batch_size] if args.batch_size else None
         result = conv.run_profile(args.profile, device, batch_sizes=batch_sizes, **profile_options(args))
-        print(runs.parts_done_line(result, conv.results_file(args.profile)))
+        print(parts.parts_done_line(result, conv.results_file(args.profile)))
 
 
 def run_rnn(args, device) -> None:
@@ -232,7 +232,7 @@ def run_rnn(args, device) -> None:
                 print({name: round(reading["error"], 2) for name, reading in found["readings"].items()})
         return
     payload = rnn.run_profile(args.profile, device, **profile_options(args))
-    print(runs.parts_done_line(payload, rnn.results_file(args.profile)))
+    print(parts.parts_done_line(payload, rnn.results_file(args.profile)))
 
 
 def run_transformer(args, device) -> None:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lnutils import environment, runs
+from lnutils import environment, parts, runs
 from lnutils.cnn import GROUPED_UP_TO_BATCH, NORMALIZATIONS, CNNStack, SmallCNN, grouped_forward  # noqa: F401
 from lnutils.compare import (
     BUDGET_CONFIRMED,
@@ -144,7 +144,7 @@ def cpu_profile_configs(epochs: int | None = None, train_subset: int | None = No
     epochs are those of the earlier constant-rate run, whose checkpoints this profile extends.
 
     Each seed is a part of its own (8 networks, an hour or more on one core at batch 128; the result file
-    records each part's time, :func:`lnutils.runs.recorded_hours`): a part then
+    records each part's time, :func:`lnutils.parts.recorded_hours`): a part then
     ends within one working session, and a finished part is never trained again.  The chapter reads the
     seeds of one (dataset, batch size) together (:func:`seeds_merged`)."""
     rates = {name: SHARED_LEARNING_RATE for name in NORMALIZATIONS}
@@ -316,13 +316,13 @@ def seeds_merged(result: dict) -> dict:
     for _, record, finished in result_parts(result):
         groups.setdefault((record["dataset"], record["batch_size"]), []).append((record, finished))
     finished, training = merged_seed_groups(planned, groups)
-    parts = {part_key(*key): record for key, record in finished.items()}
+    merged_parts = {part_key(*key): record for key, record in finished.items()}
     in_progress = {part_key(*key): record for key, record in training.items()}
     merged = {
         **result,
         "config": {**result["config"], "parts": list(planned.values())},
-        "parts": parts,
-        "complete": len(parts) == len(planned),
+        "parts": merged_parts,
+        "complete": len(merged_parts) == len(planned),
     }
     merged.pop("in_progress", None)
     if in_progress:
@@ -359,7 +359,7 @@ def profile_part(
         }
 
     def train(seconds_left, save_progress=None):
-        with runs.claim(checkpoint):  # a second process on this profile takes another part
+        with parts.claim(checkpoint):  # a second process on this profile takes another part
             return train_claimed(seconds_left, save_progress)
 
     def train_claimed(seconds_left, save_progress):
@@ -382,7 +382,7 @@ def profile_part(
             on_epoch_end=progress_saved,
             branch_from=branch_from,
         )
-        if runs.ran_out_of_time(history, single.epochs):
+        if parts.ran_out_of_time(history, single.epochs):
             return None
         return record(history, dataset)
 
@@ -402,7 +402,7 @@ def run_profile(
     batch_sizes=None,
 ) -> dict:
     """Every (dataset, batch size) part of a profile, each resumable from its checkpoint
-    (:func:`lnutils.runs.run_parts`: the result file keeps finished parts).  In a profile split by seed
+    (:func:`lnutils.parts.run_parts`: the result file keeps finished parts).  In a profile split by seed
     (the cpu profile) ``seeds`` trains only those seeds' parts (``--seeds 0 1`` in one process, ``--seeds
     2`` in another), though two processes started alike also share the parts (each part is claimed while
     it trains); elsewhere it makes a run of only those seeds.  ``batch_sizes`` trains only the parts of
@@ -426,13 +426,13 @@ def run_profile(
     commit = environment.git_commit()
 
     where = dict(device=device, progress=progress, checkpoint_dir=checkpoint_dir, by_seed=by_seed, commit=commit)
-    parts = {
+    trainers = {
         part_name(name, c, by_seed): profile_part(profile, c, name, **where) for c in configs for name in c.datasets
     }
-    return runs.run_parts(
+    return parts.run_parts(
         results_file(profile, results_dir),
         {"profile": profile, "parts": [asdict(c) for c in configs]},
-        parts,
+        trainers,
         overwrite=overwrite,
         time_budget_seconds=time_budget_seconds,
         kind="conv comparison",

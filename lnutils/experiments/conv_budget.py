@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from pathlib import Path
 
-from lnutils import environment, runs
+from lnutils import environment, parts, runs
 from lnutils.compare import answer, epochs_done
 from lnutils.experiments import conv
 
@@ -67,20 +67,20 @@ def run_budget_check(device="cpu", progress=True, results_dir=None, checkpoint_d
     checked, longer, names = checked_configs(), budget_check_configs(), budget_check_names()
     where = dict(device=device, progress=progress, checkpoint_dir=checkpoint_dir, by_seed=True)
     commit = environment.git_commit()
-    parts = {}
+    trainers = {}
     for (dataset, batch_size), config in longer.items():
         branch_from = conv.checkpoint_path("cpu", dataset, checked[dataset, batch_size], checkpoint_dir, by_seed=True)
-        parts[names[dataset, batch_size]] = conv.profile_part(
+        trainers[names[dataset, batch_size]] = conv.profile_part(
             "budget", config, dataset, **where, commit=commit, branch_from=branch_from
         )
-    return runs.run_parts(
+    return parts.run_parts(
         conv.results_file("budget", results_dir),
         {
             "profile": "budget",
             "checks": {names[k]: asdict(c) for k, c in checked.items()},
             "parts": {names[k]: asdict(c) for k, c in longer.items()},
         },
-        parts,
+        trainers,
         time_budget_seconds=time_budget_seconds,
         kind="conv budget check",
         data=lambda: conv.data_copies(dataset for dataset, _ in longer),

@@ -10,7 +10,7 @@ Command line (:mod:`lnutils.experiments`)::
 
 Both write result files (JSON) that record the configuration, seeds, data provenance,
 versions, commit, device and wall time, and resume from a checkpoint every epoch.  A
-profile's run is made of parts, one per batch size (:func:`lnutils.runs.run_parts`, the
+profile's run is made of parts, one per batch size (:func:`lnutils.parts.run_parts`, the
 shape of every experiment's runs): ``mnist_<profile>.json``.
 """
 
@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from lnutils import environment, kept_networks, runs
+from lnutils import environment, kept_networks, parts, runs
 from lnutils.compare import (
     COMPLETE,
     EQUIVALENT,
@@ -265,7 +265,7 @@ def part_record(config: RunConfig, history: History, dataset, device, commit: st
 
 
 # The parts that train each seed as a part of its own: batch 4 of the paper profile, 65 epochs of 13,750
-# steps, hours of one CPU core per seed, so two processes can share it (one seed each, :func:`runs.claim`).
+# steps, hours of one CPU core per seed, so two processes can share it (one seed each, :func:`parts.claim`).
 SEED_PARTS = {("paper", 4)}
 
 
@@ -295,7 +295,7 @@ def run_profile(
     batch_sizes=None,
 ) -> dict:
     """A profile's run (the paper-scale one by default), one part per batch size, saved and
-    resumable (:func:`lnutils.runs.run_parts`): run it again after an interruption and each part
+    resumable (:func:`lnutils.parts.run_parts`): run it again after an interruption and each part
     continues from its checkpoint; a finished part is not trained again.  ``batch_sizes`` trains
     only those parts now (the others keep what the file holds).  With ``overwrite`` a part whose
     configuration changed (new learning rates, say) starts again, the replaced file is kept as
@@ -322,7 +322,7 @@ def run_profile(
             def save(record):
                 save_progress({**record, "seed_part": True} if one_seed else record)
 
-            with runs.claim(checkpoint):  # a second process skips this part and takes the next
+            with parts.claim(checkpoint):  # a second process skips this part and takes the next
                 say(
                     f"batch size {config.batch_size}: {len(config.methods)} methods × seed(s) {config.seeds}, "
                     f"{config.epochs} epochs"
@@ -337,13 +337,13 @@ def run_profile(
                     commit=commit,
                     dataset=dataset(),
                 )
-            if runs.ran_out_of_time(history, config.epochs):
+            if parts.ran_out_of_time(history, config.epochs):
                 return None
             return {**record, "seed_part": True} if one_seed else record
 
         return train
 
-    return runs.run_parts(
+    return parts.run_parts(
         results_file(profile, results_dir),
         {"profile": profile, "parts": {name: asdict(c) for name, c in configs.items()}},
         {name: part(c, name in seed_parts) for name, c in configs.items()},

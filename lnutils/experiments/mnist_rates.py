@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lnutils import environment, runs
+from lnutils import environment, parts, runs
 from lnutils.compare import COMPLETE, make_verdict, settled, verdict_family
 from lnutils.data import load_mnist
 from lnutils.mlp import METHODS, MLPStack
@@ -229,7 +229,7 @@ def select_learning_rates_run(
 
     labels = {runs.grid_label(m, rate): (m, rate) for m in METHODS for rate in grid}
     # a second process waits for a short selection (the runs need its rates) and skips a full-length one
-    with runs.claim(folder / f"{stem}.pt", wait=not full_length):
+    with parts.claim(folder / f"{stem}.pt", wait=not full_length):
         if (done := runs.finished(path, selection_config)) is not None:
             return done  # the other process finished it while this one waited
         return _train_selection(train, labels, folder, stem, grids, extend_edges, settle, path, payload_for, overwrite)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lnutils import environment, kept_networks, runs
+from lnutils import environment, kept_networks, parts, runs
 from lnutils.compare import (
     COMPLETE,
     FIRST_LOWER,
@@ -103,7 +103,7 @@ def profile_configs(
     0"``; read together by :func:`seeds_merged`): 20 epochs, the last 5 cooling the learning rate linearly to
     zero (15 constant epochs left LN-LSTM, BN-LSTM and LN-GRU still moving), then checked for convergence
     (:func:`lnutils.compare.convergence_rule`); a seed-epoch takes minutes on one core (the result file records each
-    part's time, :func:`lnutils.runs.recorded_hours`), so batch 4
+    part's time, :func:`lnutils.parts.recorded_hours`), so batch 4
     (860 steps become 13,750) and pixel by pixel (28 times the steps) are left to a GPU.  paper: 55,000
     images, hidden 128, 20 epochs, 3 seeds; then pixel-by-pixel MNIST (784 steps, the three LSTMs, hidden
     100 as in Cooijmans et al. 2016, 10 epochs: a GPU run); each ends in a cooldown (5, 2 and 3 epochs).
@@ -232,16 +232,18 @@ def seeds_merged(result: dict) -> dict:
     for name, record, finished in result_parts(result):
         if name != "adding":
             groups.setdefault(setting_of(name)[0], []).append((record, finished))
-    parts, in_progress = merged_seed_groups(planned, groups)
+    merged_parts, in_progress = merged_seed_groups(planned, groups)
     if "adding" in (result.get("parts") or {}):
-        parts["adding"] = result["parts"]["adding"]
+        merged_parts["adding"] = result["parts"]["adding"]
     config = {
         "profile": result["config"].get("profile"),
         "sequential_mnist": planned,
         "adding": planned_parts.get("adding"),
     }
-    complete = all(setting in parts for setting in planned) and ("adding" in parts or "adding" not in planned_parts)
-    merged = {**result, "config": config, "parts": parts, "complete": complete}
+    complete = all(setting in merged_parts for setting in planned) and (
+        "adding" in merged_parts or "adding" not in planned_parts
+    )
+    merged = {**result, "config": config, "parts": merged_parts, "complete": complete}
     merged.pop("in_progress", None)
     if in_progress:
         merged["in_progress"] = in_progress
@@ -261,7 +263,7 @@ def run_profile(
     adding_steps=None,
 ) -> dict:
     """Every part of a profile (sequential MNIST per setting, then the adding problem), each
-    resumable (:func:`lnutils.runs.run_parts`: the result file keeps finished parts).  In a profile split
+    resumable (:func:`lnutils.parts.run_parts`: the result file keeps finished parts).  In a profile split
     by seed (the cpu profile) ``seeds`` trains only those seeds' sequential-MNIST parts now, and two
     processes started alike share the parts (each part is claimed while it trains, :func:`lnutils.runs.
     claim`); elsewhere it makes a run of only those seeds."""
@@ -286,7 +288,7 @@ def run_profile(
         checkpoint = Path(checkpoint_dir or runs.checkpoint_dir()) / checkpoint_name(profile, setting)
 
         def train(seconds_left, save_progress=None):
-            with runs.claim(checkpoint):  # a second process on this profile takes another part
+            with parts.claim(checkpoint):  # a second process on this profile takes another part
                 return train_claimed(seconds_left, save_progress)
 
         def train_claimed(seconds_left, save_progress):
@@ -309,7 +311,7 @@ def run_profile(
                 time_budget_seconds=seconds_left,
                 on_epoch_end=progress_saved,
             )
-            if runs.ran_out_of_time(history, config.epochs):
+            if parts.ran_out_of_time(history, config.epochs):
                 return None
             return with_commit(record)
 
@@ -317,26 +319,26 @@ def run_profile(
 
     adding_seeds = sorted({seed for config in configs.values() for seed in config.seeds})  # the profile's seeds
 
-    def adding_part(seconds_left):
+    def adding_part(seconds_left, save_progress=None):  # saved when all its seeds are done
         folder = Path(checkpoint_dir or runs.checkpoint_dir())
         return train_adding_by_seed(
             adding, adding_seeds, folder, f"rnn_{profile}", seconds_left, progress, device, commit, train_adding
         )
 
     # row by row, then the adding problem, then pixel by pixel (by far the longest)
-    parts = {setting: sequential_part(setting, c) for setting, c in configs.items() if c.steps == 28}
-    parts["adding"] = adding_part
-    parts |= {setting: sequential_part(setting, c) for setting, c in configs.items() if c.steps != 28}
+    trainers = {setting: sequential_part(setting, c) for setting, c in configs.items() if c.steps == 28}
+    trainers["adding"] = adding_part
+    trainers |= {setting: sequential_part(setting, c) for setting, c in configs.items() if c.steps != 28}
     adding_config = {k: list(v) if isinstance(v, tuple) else v for k, v in adding.items()} | {"seeds": adding_seeds}
     # each part's configuration by name: an --overwrite keeps the parts whose configuration is unchanged
     profile_config = {
         "profile": profile,
         "parts": {k: asdict(c) for k, c in configs.items()} | {"adding": adding_config},
     }
-    return runs.run_parts(
+    return parts.run_parts(
         results_file(profile, results_dir),
         profile_config,
-        parts,
+        trainers,
         overwrite=overwrite,
         time_budget_seconds=time_budget_seconds,
         kind="rnn comparison",
@@ -475,11 +477,11 @@ def speed_comparisons(record: dict) -> list[dict]:
 
 def live_result(records: dict[str, dict], adding: dict | None, adding_settings: dict, profile: str) -> dict:
     """A live run's records (and adding-problem results of one seed) in the shape of a saved result."""
-    parts = dict(records)
+    saved_parts = dict(records)
     if adding is not None:
         settings = {k: list(v) if isinstance(v, tuple) else v for k, v in adding_settings.items()}
-        parts["adding"] = {"settings": settings, "results_by_seed": {"0": adding}}
-    return {"config": {"profile": profile}, "parts": parts}
+        saved_parts["adding"] = {"settings": settings, "results_by_seed": {"0": adding}}
+    return {"config": {"profile": profile}, "parts": saved_parts}
 
 
 # ----------------------------------------------------------------------------- the chapter's run

@@ -15,7 +15,7 @@ Experiments:
 4. regime: DyT against LN on a small slice of the training text and on all of it.
 
 Every training run is one *part* (a setting and a seed) of a profile; parts resume from their
-checkpoints and the result file keeps finished parts (:func:`lnutils.runs.run_parts`).
+checkpoints and the result file keeps finished parts (:func:`lnutils.parts.run_parts`).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ import numpy as np
 import torch
 
 import lnutils
-from lnutils import environment, runs
+from lnutils import environment, parts, runs
 from lnutils.compare import (
     COMPLETE,
     EQUIVALENT,
@@ -395,30 +395,30 @@ def run_profile(
     path = results_file(name, results_dir)
 
     def part(training: Training, seed: int):
-        def train(seconds_left):
+        def train(seconds_left, save_progress=None):
             # named by the part's whole configuration: another --steps or corpus never meets this checkpoint
             tag = runs.config_tag(fingerprint(settings, training, seed, encoded.checksum))
             checkpoint = folder / f"transformer_{name}_{training.key}_seed{seed}_{tag}.pt" if save else None
             if checkpoint is None:
                 return train_part(settings, training, seed, encoded, device, None, seconds_left, progress)
             checkpoint.parent.mkdir(parents=True, exist_ok=True)
-            with runs.claim(checkpoint):  # a second process started alike skips this part for the next
+            with parts.claim(checkpoint):  # a second process started alike skips this part for the next
                 return train_part(settings, training, seed, encoded, device, checkpoint, seconds_left, progress)
 
         return train
 
-    parts = {part_name(t, seed): part(t, seed) for seed in settings.seeds for t in settings.settings().values()}
+    trainers = {part_name(t, seed): part(t, seed) for seed in settings.seeds for t in settings.settings().values()}
     started = time.perf_counter()
     if not save:
         payload = {"kind": "transformer", "config": config, "parts": {}, "complete": False}
-        for key, train in parts.items():
+        for key, train in trainers.items():
             payload["parts"][key] = train(None)
         payload["complete"] = True
     else:
-        payload = runs.run_parts(
+        payload = parts.run_parts(
             path,
             config,
-            parts,
+            trainers,
             overwrite,
             time_budget_seconds,
             kind="transformer",
