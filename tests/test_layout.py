@@ -38,6 +38,7 @@ TIERS = {
         "experiments.adding",
         "experiments.rnn_probes",
         "experiments.conv_probes",
+        "experiments.conv_verdicts",
         "experiments.transformer_probes",
     },
     6: {"experiments.mnist_readings", "experiments.conv", "experiments.rnn", "experiments.transformer"},

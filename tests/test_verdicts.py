@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from lnutils.compare import make_verdict
+from lnutils.compare import make_verdict, settle_window
 from lnutils.experiments import conv, conv_budget, rnn
 from lnutils.report import cells as cells_words
 from lnutils.report import conv as conv_words
@@ -289,7 +289,7 @@ def test_a_run_that_cools_down_is_compared_at_its_last_epoch_and_checked_over_tw
     assert held["batch_norm_beats_layer_norm"]["outcome"] == "second lower"
     assert held["batch_norm_beats_layer_norm"]["holds"] == "no"
     # a partial comparison inside the constant epochs keeps the default window
-    assert conv.settle_window({"epochs": 15, "decay_epochs": 5}, 10) is None
+    assert settle_window({"epochs": 15, "decay_epochs": 5}, 10) is None
     assert conv.convergence_rule({"epochs": 15, "decay_epochs": 5})["window"] == 2
     assert conv.convergence_rule({"epochs": 15})["window"] == 3
 

@@ -4,7 +4,8 @@
   :mod:`~lnutils.experiments.mnist_readings`, its learning rates in
   :mod:`~lnutils.experiments.mnist_rates`;
 * :mod:`lnutils.experiments.conv` — layer norm in convolutional networks (chapter 3); the border probe in
-  :mod:`~lnutils.experiments.conv_probes`, the longer-budget check in :mod:`~lnutils.experiments.conv_budget`;
+  :mod:`~lnutils.experiments.conv_probes`, its questions answered in :mod:`~lnutils.experiments.conv_verdicts`,
+  the longer-budget check in :mod:`~lnutils.experiments.conv_budget`;
 * :mod:`lnutils.experiments.rnn` — layer norm in recurrent networks (chapter 4); the adding problem in
   :mod:`~lnutils.experiments.adding`, the probes in :mod:`~lnutils.experiments.rnn_probes`, the BN-LSTM
   study in :mod:`~lnutils.experiments.bn_lstm`;

@@ -15,28 +15,14 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import numpy as np
-
 from lnutils import environment, parts, runs
 from lnutils.cnn import GROUPED_UP_TO_BATCH, NORMALIZATIONS, CNNStack, SmallCNN, grouped_forward  # noqa: F401
 from lnutils.compare import (
-    BUDGET_CONFIRMED,
-    BUDGET_NOT_CONFIRMED,
-    FIRST_LOWER,
-    claim_verdicts,
     convergence,
     convergence_rule,
-    cooled_down,
-    epochs_done,
     first_epoch_only,
-    make_verdict,
     merged_seed_groups,
-    part_evidence,
     retrace_comparison,
-    settle_window,
-    settled,
-    verdict_family,
-    weakest,
 )
 from lnutils.data import load_dataset
 from lnutils.experiments.conv_probes import (  # noqa: F401  (the chapter reads them here)
@@ -46,6 +32,22 @@ from lnutils.experiments.conv_probes import (  # noqa: F401  (the chapter reads 
     border_mask,
     border_probe,
     border_statistics,
+)
+from lnutils.experiments.conv_verdicts import (  # noqa: F401  (the chapter reads them here)
+    ANNEALED_METRIC,
+    BATCH_CLAIMS,
+    BATCH_NORM,
+    CLAIMS,
+    GROUP_NORM,
+    LARGE_BATCH,
+    LAYER_NORM,
+    MARGIN_POINTS,
+    METRIC,
+    SMALL_BATCH,
+    live_result,
+    part_key,
+    settled_test_error,
+    verdicts,
 )
 from lnutils.progress import say
 from lnutils.runs import provenance, result_parts, save_results
@@ -451,142 +453,6 @@ def data_copies(names) -> dict[str, str]:
     """{dataset: checksum} of the copies this machine loads: the parts of one result file are all trained
     on the same copy (:func:`lnutils.runs.refuse_mixed_data`)."""
     return runs.data_copy(*(load_dataset(name) for name in sorted(set(names))))
-
-
-# ----------------------------------------------------------------------------- verdicts, as data
-
-LAYER_NORM = "layer norm (C,H,W)"  # Ba et al.'s layer norm: every unit of a layer, all positions
-BATCH_NORM = "batch norm"
-GROUP_NORM = "group norm (G=8)"
-SMALL_BATCH = 4  # Wu & He 2018's regime, where batch statistics fail
-LARGE_BATCH = 128
-
-# Each claim at one (dataset, batch size): (id, first, second, the answer the claim expects of first vs second).
-CLAIMS = (
-    ("batch_norm_beats_layer_norm", BATCH_NORM, LAYER_NORM, FIRST_LOWER),  # Ba et al. 2016, Sec. 6.7
-    ("layer_norm_beats_no_normalization", LAYER_NORM, "none", FIRST_LOWER),  # Ba et al. 2016, Sec. 6.7
-    ("group_norm_beats_layer_norm", GROUP_NORM, LAYER_NORM, FIRST_LOWER),  # Wu & He 2018, Table 1
-)
-# Across batch sizes: the test-error change from batch 128 to batch 4, first's against second's.
-BATCH_CLAIMS = (
-    ("batch_norm_degrades_more_than_group_norm", GROUP_NORM, BATCH_NORM, FIRST_LOWER),  # Wu & He 2018, Fig. 1
-    ("batch_norm_degrades_more_than_layer_norm", LAYER_NORM, BATCH_NORM, FIRST_LOWER),
-)
-# The equivalence margin of every question, in test-error points, per dataset: a difference smaller than
-# this is no difference a reader of this chapter would act on (half a point on Fashion-MNIST, where the
-# normalized networks sit near 11-13 %; a fifth of a point on MNIST, near 2-3 %).  Fixed on 2026-12-07,
-# after the cpu runs below had been read, and before any run that checks them (the budget checks).
-MARGIN_POINTS = {"fashion-mnist": 0.5, "mnist": 0.2}
-METRIC = "test_error_settled"  # what a verdict compares: an id; its words are in lnutils.report.cells
-ANNEALED_METRIC = "test_error_cooldown_end"
-
-
-def part_key(dataset: str, batch_size: int) -> str:
-    return f"{dataset}, batch {batch_size}"
-
-
-def live_result(records: list[dict], profile: str) -> dict:
-    """The records of a live :func:`run_grid` in the shape of a saved result (for :func:`verdicts`)."""
-    return {"config": {"profile": profile}, "parts": {part_key(r["dataset"], r["batch_size"]): r for r in records}}
-
-
-def settled_test_error(record: dict, name: str, epoch: int) -> np.ndarray:
-    window = settle_window(record["config"], epoch)
-    return 100 * settled(record["curves"], "test_error", name, epoch=epoch, window=window)
-
-
-def _evidence(record: dict, finished: bool, claim: str, names, profile: str, budget_checks) -> str:
-    """A part's evidence level for one claim: :func:`part_evidence`, which a finished budget check
-    replaces for the checked part (see the budget check below)."""
-    level = part_evidence(record, finished, profile)
-    checked = {(c["dataset"], c["batch_size"], c["claim"]): c["confirmed"] for c in budget_checks}
-    where = (record["dataset"], record["batch_size"], claim)
-    if finished and checked.get(where) is not None:
-        return BUDGET_CONFIRMED if checked[where] else BUDGET_NOT_CONFIRMED
-    return level
-
-
-def _on_seeds(record: dict, values: np.ndarray, seeds: list[int]) -> np.ndarray:
-    """A record's per-seed values (in its seeds' order) for ``seeds`` only, in that order."""
-    return values[[record["config"]["seeds"].index(seed) for seed in seeds]]
-
-
-def verdicts(result: dict, budget_checks: list[dict] = ()) -> list[dict]:
-    """Every claim of :data:`CLAIMS` at each part that has both methods, then :data:`BATCH_CLAIMS` for
-    each dataset with both batch sizes, compared at the epoch both parts reached.  ``budget_checks``
-    (:func:`lnutils.experiments.conv_budget.budget_check`, finished) set the evidence of the checked part's
-    claims.  Data only."""
-    profile = result.get("config", {}).get("profile", "")
-    out = []
-    by_key = {}
-    for _, record, finished in result_parts(result):
-        by_key[(record["dataset"], record["batch_size"])] = (record, finished)
-        epoch = epochs_done(record)
-        window = settle_window(record["config"], epoch)
-
-        def settled_error(method, record=record, epoch=epoch):
-            if method in record["curves"]["test_error"]:
-                return settled_test_error(record, method, epoch)
-
-        def evidence(claim, names, record=record, finished=finished):
-            return _evidence(record, finished, claim, names, profile, budget_checks)
-
-        out += claim_verdicts(
-            CLAIMS,
-            settled_error,
-            evidence,
-            MARGIN_POINTS[record["dataset"]],
-            dataset=record["dataset"],
-            batch_size=record["batch_size"],
-            epoch=epoch,
-            epochs_planned=record["config"]["epochs"],
-            metric=METRIC if window is None else ANNEALED_METRIC,
-        )
-    for (dataset, batch_size), (small, small_finished) in sorted(by_key.items()):
-        if batch_size != SMALL_BATCH or (dataset, LARGE_BATCH) not in by_key:
-            continue
-        large, large_finished = by_key[(dataset, LARGE_BATCH)]
-        # two finished parts that each end in a cooldown: each at its own annealed end (its full budget);
-        # otherwise both at the epoch both reached
-        annealed = small_finished and large_finished and all(cooled_down(r["config"]) for r in (small, large))
-        common = min(epochs_done(small), epochs_done(large))
-        small_epoch, large_epoch = (epochs_done(small), epochs_done(large)) if annealed else (common, common)
-        for claim, first, second, expected in BATCH_CLAIMS:
-            names = (first, second)
-            if not all(n in r["curves"]["test_error"] for n in names for r in (small, large)):
-                continue
-            levels = {
-                _evidence(small, small_finished, claim, names, profile, budget_checks),
-                _evidence(large, large_finished, claim, names, profile, budget_checks),
-            }
-            evidence = weakest(levels)
-            # each seed's change, on the seeds both parts hold (a part still training may hold fewer)
-            seeds = [seed for seed in small["config"]["seeds"] if seed in large["config"]["seeds"]]
-            if not seeds:
-                continue
-            change = {
-                name: _on_seeds(small, settled_test_error(small, name, small_epoch), seeds)
-                - _on_seeds(large, settled_test_error(large, name, large_epoch), seeds)
-                for name in names
-            }
-            out.append(
-                make_verdict(
-                    claim,
-                    names,
-                    expected,
-                    change[first],
-                    change[second],
-                    evidence,
-                    MARGIN_POINTS[dataset],
-                    dataset=dataset,
-                    batch_size=SMALL_BATCH,
-                    epoch=small_epoch,
-                    large_batch_epoch=large_epoch,
-                    large_batch=LARGE_BATCH,
-                    metric="test_error_change_cooldown_ends" if annealed else "test_error_change_same_epoch",
-                )
-            )
-    return verdict_family(out)
 
 
 # ----------------------------------------------------------------------------- the chapter's run
