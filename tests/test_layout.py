@@ -1,10 +1,11 @@
 """The package's shape: imports point one way, and nothing is imported inside a function.
 
-Tiers, lowest first: the layers and tools that depend on nothing of lnutils; the models;
-training and result files (and kept networks); the experiments (numbers only); studies of one
-experiment's trained networks; the words and figures made from them; the command lines and
-checks built on everything.  A module may import only
-from lower tiers, and the three experiments never import each other.
+Tiers, lowest first: the normalization functions and tools that depend on nothing of lnutils; the
+normalization layers; the models and data; result files; training, kept networks and runs made of parts;
+each experiment's helpers (rates, probes, the adding problem); the questions answered on a result; the
+experiments (numbers only); the studies built on one experiment; the words and figures made from them; the
+command lines and checks built on everything.  A module may import only from lower tiers, so the four
+experiments never import each other.
 """
 
 from __future__ import annotations
@@ -38,14 +39,14 @@ TIERS = {
         "experiments.adding",
         "experiments.rnn_probes",
         "experiments.conv_probes",
-        "experiments.conv_verdicts",
         "experiments.transformer_probes",
     },
-    6: {"experiments.mnist_readings", "experiments.conv", "experiments.rnn", "experiments.transformer"},
-    7: {"experiments.mnist", "experiments.bn_lstm", "experiments.conv_budget"},
-    8: {"report", "report.cells", "plotting", "experiments.__main__"},
-    9: {"report.mnist", "report.conv", "report.rnn", "report.transformer"},
-    10: {"smoke", "bench", "check"},
+    6: {"experiments.conv_verdicts", "experiments.rnn_verdicts"},
+    7: {"experiments.mnist_readings", "experiments.conv", "experiments.rnn", "experiments.transformer"},
+    8: {"experiments.mnist", "experiments.bn_lstm", "experiments.conv_budget"},
+    9: {"report", "report.cells", "plotting", "experiments.__main__"},
+    10: {"report.mnist", "report.conv", "report.rnn", "report.transformer"},
+    11: {"smoke", "bench", "check"},
 }
 TIER = {name: tier for tier, names in TIERS.items() for name in names}
 OPTIONAL_IMPORTS = {"fcntl", "tqdm"}  # imported inside a try, where they may be missing

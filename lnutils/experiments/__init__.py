@@ -7,7 +7,8 @@
   :mod:`~lnutils.experiments.conv_probes`, its questions answered in :mod:`~lnutils.experiments.conv_verdicts`,
   the longer-budget check in :mod:`~lnutils.experiments.conv_budget`;
 * :mod:`lnutils.experiments.rnn` — layer norm in recurrent networks (chapter 4); the adding problem in
-  :mod:`~lnutils.experiments.adding`, the probes in :mod:`~lnutils.experiments.rnn_probes`, the BN-LSTM
+  :mod:`~lnutils.experiments.adding`, the probes in :mod:`~lnutils.experiments.rnn_probes`, its questions
+  answered in :mod:`~lnutils.experiments.rnn_verdicts`, the BN-LSTM
   study in :mod:`~lnutils.experiments.bn_lstm`;
 * :mod:`lnutils.experiments.transformer` — layer norm in Transformers (chapter 5); the probe at
   initialization in :mod:`~lnutils.experiments.transformer_probes`.
