@@ -40,6 +40,7 @@ TIERS = {
         "experiments.rnn_probes",
         "experiments.conv_probes",
         "experiments.transformer_probes",
+        "experiments.transformer_training",
     },
     6: {"experiments.conv_verdicts", "experiments.rnn_verdicts"},
     7: {"experiments.mnist_readings", "experiments.conv", "experiments.rnn", "experiments.transformer"},

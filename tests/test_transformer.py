@@ -17,7 +17,9 @@ from lnutils import layers, norms, parts
 from lnutils.corpus import load_shakespeare, play_text
 from lnutils.data import DataError
 from lnutils.experiments import transformer as experiment
+from lnutils.experiments import transformer_training
 from lnutils.report import transformer as words
+from lnutils.train import CheckpointMismatch
 from lnutils.transformer import NORMS, PLACEMENTS, CharTransformer, ModelShape
 
 PLAY = """# A Play
@@ -290,12 +292,12 @@ def test_a_checkpoint_of_another_part_is_refused(corpus, tmp_path):
     experiment.train_part(
         settings, experiment.Training("pre", "layer", 1e-3, 2), 0, encoded, "cpu", checkpoint, 1e-9, False
     )
-    with pytest.raises(experiment.CheckpointMismatch, match="another part"):
+    with pytest.raises(CheckpointMismatch, match="another part"):
         experiment.train_part(
             settings, experiment.Training("pre", "rms", 1e-3, 2), 0, encoded, "cpu", checkpoint, None, False
         )
     checkpoint.write_bytes(b"not a checkpoint")
-    with pytest.raises(experiment.CheckpointMismatch, match="cannot be read"):
+    with pytest.raises(CheckpointMismatch, match="cannot be read"):
         experiment.train_part(
             settings, experiment.Training("pre", "rms", 1e-3, 2), 0, encoded, "cpu", checkpoint, None, False
         )
@@ -487,8 +489,8 @@ def test_checkpoints_are_named_by_their_configuration(corpus, tmp_path, monkeypa
     checkpoint = tmp_path / "six.pt"
     assert experiment.train_part(tiny("cpu", 6), training, 0, encoded, "cpu", checkpoint, 1e-9, False) is None
     expected = experiment.fingerprint(tiny("cpu", 9), training, 0, corpus.provenance.checksum)
-    with pytest.raises(experiment.CheckpointMismatch, match=r"profile\.steps: checkpoint 6, this run 9"):
-        experiment._load_checkpoint(checkpoint, expected, "cpu")
+    with pytest.raises(CheckpointMismatch, match=r"profile\.steps: checkpoint 6, this run 9"):
+        transformer_training.load_checkpoint(checkpoint, expected, "cpu")
 
 
 def test_a_part_another_process_trains_is_skipped(corpus, tmp_path, monkeypatch):

@@ -11,7 +11,8 @@
   answered in :mod:`~lnutils.experiments.rnn_verdicts`, the BN-LSTM
   study in :mod:`~lnutils.experiments.bn_lstm`;
 * :mod:`lnutils.experiments.transformer` — layer norm in Transformers (chapter 5); the probe at
-  initialization in :mod:`~lnutils.experiments.transformer_probes`.
+  initialization in :mod:`~lnutils.experiments.transformer_probes`, its training (and why it has a trainer of
+  its own) in :mod:`~lnutils.experiments.transformer_training`.
 
 Each chapter imports its experiment's main module, which re-exports what the chapter reads from the others.
 
