@@ -42,7 +42,7 @@ TIERS = {
         "experiments.transformer_probes",
         "experiments.transformer_training",
     },
-    6: {"experiments.conv_verdicts", "experiments.rnn_verdicts"},
+    6: {"experiments.conv_verdicts", "experiments.mnist_verdicts", "experiments.rnn_verdicts"},
     7: {"experiments.mnist_readings", "experiments.conv", "experiments.rnn", "experiments.transformer"},
     8: {"experiments.mnist", "experiments.bn_lstm", "experiments.conv_budget"},
     9: {"report", "report.cells", "plotting", "experiments.__main__"},

@@ -10,6 +10,7 @@ import pytest
 from helpers import RATES, tiny_dataset, tiny_profile
 
 from lnutils import runs
+from lnutils.compare import settled
 from lnutils.experiments import mnist, mnist_rates
 from lnutils.experiments import mnist as experiment
 from lnutils.mlp import METHODS, MLPStack
@@ -105,12 +106,12 @@ def test_answers_use_the_last_epochs_and_one_seed_gives_no_interval():
         {"baseline": 0.015, "batch norm": 0.030, "layer norm": 0.014}, {m: 1e-3 for m in METHODS}, epochs=8, seeds=1
     )
     c["test_error"]["batch norm"][5] = [0.001]  # before the last quarter of 8 epochs: ignored
-    assert experiment.settled(c, "test_error", "batch norm")[0] == pytest.approx(0.030)
+    assert settled(c, "test_error", "batch norm")[0] == pytest.approx(0.030)
     c["test_error"]["batch norm"][6] = [0.010]  # inside it: averaged with the last epoch
-    assert experiment.settled(c, "test_error", "batch norm")[0] == pytest.approx(0.020)
+    assert settled(c, "test_error", "batch norm")[0] == pytest.approx(0.020)
     long_run = curves({m: 0.02 for m in METHODS}, {m: 1e-3 for m in METHODS}, epochs=65, seeds=1)
     long_run["test_error"]["baseline"][59] = [0.5]  # the 6th epoch from the end: outside the last 5
-    assert experiment.settled(long_run, "test_error", "baseline")[0] == pytest.approx(0.02)
+    assert settled(long_run, "test_error", "baseline")[0] == pytest.approx(0.02)
     table = mnist_words.verdicts_markdown(experiment.verdicts(complete({4: c})))
     assert "undecided: one seed, no interval" in table
 

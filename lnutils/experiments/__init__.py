@@ -1,7 +1,8 @@
 """The book's four experiments, one contract each fulfils with the same names:
 
 * :mod:`lnutils.experiments.mnist` — Ba et al. 2016, Figure 6 (chapter 2); its readings of the curves in
-  :mod:`~lnutils.experiments.mnist_readings`, its learning rates in
+  :mod:`~lnutils.experiments.mnist_readings`, its questions answered in
+  :mod:`~lnutils.experiments.mnist_verdicts`, its learning rates in
   :mod:`~lnutils.experiments.mnist_rates`;
 * :mod:`lnutils.experiments.conv` — layer norm in convolutional networks (chapter 3); the border probe in
   :mod:`~lnutils.experiments.conv_probes`, its questions answered in :mod:`~lnutils.experiments.conv_verdicts`,

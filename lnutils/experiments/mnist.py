@@ -19,21 +19,12 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from lnutils import environment, kept_networks, parts, runs
 from lnutils.compare import (
-    COMPLETE,
-    EQUIVALENT,
-    FIRST_LOWER,
-    at_epoch,
     convergence,
-    curves_array,
-    make_verdict,
     merged_seed_groups,
-    settled,
-    verdict_family,
 )
 from lnutils.data import load_mnist
 from lnutils.experiments.mnist_rates import (  # noqa: F401  (the chapter and the command line read them here)
@@ -72,6 +63,18 @@ from lnutils.experiments.mnist_readings import (  # noqa: F401  (the chapter rea
     bn_below_ln_epochs,
     live_matches_saved,
     overfitting,
+)
+from lnutils.experiments.mnist_verdicts import (  # noqa: F401  (the chapter reads them here)
+    EQUAL_STEPS_EPOCHS,
+    ROBUST_QUESTIONS,
+    SPEED_QUESTIONS,
+    TEST_ERROR_QUESTIONS,
+    epoch_reached,
+    evidence_level,
+    robustness_verdicts,
+    settled_error_verdicts,
+    speed_verdicts,
+    verdicts,
 )
 from lnutils.mlp import METHODS, MLPStack
 from lnutils.progress import say
@@ -353,135 +356,6 @@ def run_profile(
         only=[name for name, c in configs.items() if c.batch_size in batch_sizes] if batch_sizes else None,
         data=lambda: runs.data_copy(dataset()),
     )
-
-
-# ----------------------------------------------------------------------------- questions and answers
-#
-# (id, batch size, first, second, the answer the paper expects or None for the book's own question)
-TEST_ERROR_QUESTIONS = (
-    ("layer_norm_vs_batch_norm", 128, LN, BN, None),
-    ("layer_norm_vs_baseline", 128, LN, NONE, None),
-    ("batch_norm_vs_baseline", 128, BN, NONE, None),
-    ("layer_norm_beats_batch_norm_at_batch_4", 4, LN, BN, FIRST_LOWER),  # Ba et al. 2016, Sec. 6.6, Fig. 6
-    ("layer_norm_vs_baseline", 4, LN, NONE, None),
-    ("batch_norm_vs_baseline", 4, BN, NONE, None),
-)
-# "Faster training convergence" (Ba et al. 2016, Sec. 6.6): the training NLL and the test error a quarter
-# of the way through batch 128's run (epoch 16 of 65), each method at its own selected rate.
-SPEED_QUESTIONS = (
-    ("layer_norm_converges_faster_nll", "train_nll", FIRST_LOWER),
-    ("layer_norm_converges_faster_test_error", "test_error", FIRST_LOWER),
-)
-# Robust to the batch size (Ba et al. 2016, Sec. 6.6): a method's test error at batch 4 against batch 128,
-# at equal epochs (the paper's axis) and at about equal steps (batch 4's epoch 2, 27,500 steps, against
-# batch 128's epoch 64, 27,456 steps).
-ROBUST_QUESTIONS = (
-    ("layer_norm_robust_to_batch_size", LN, EQUIVALENT),
-    ("batch_norm_robust_to_batch_size", BN, None),
-)
-EQUAL_STEPS_EPOCHS = {4: 2, 128: 64}
-
-
-def _points(curves: dict, method: str, epoch: int | None = None, window: int | None = None) -> np.ndarray:
-    return 100 * settled(curves, "test_error", method, epoch=epoch, window=window)
-
-
-def verdicts(runs_by_batch: dict[int, dict], live: bool = False) -> list[dict]:
-    """Chapter 2's questions (above) answered on ``runs_by_batch`` ({batch size: a run with ``curves`` and
-    ``complete``}, saved or live); data only, with the family under Holm.  A run still training is
-    ``partial`` (compared at the epoch it reached), a live quick run is not compared at all."""
-    out = []
-
-    def level(*batch_sizes) -> str:
-        if live:
-            return "live quick run"
-        return COMPLETE if all(runs_by_batch[b].get("complete") for b in batch_sizes) else "partial"
-
-    def where(batch_size: int) -> dict:
-        run = runs_by_batch[batch_size]
-        done = len(curves_array(run["curves"], "test_error", LN))
-        return {"batch_size": batch_size, "epoch": done, "epochs_planned": run.get("config", {}).get("epochs", done)}
-
-    for claim, batch_size, first, second, expected in TEST_ERROR_QUESTIONS:
-        if batch_size not in runs_by_batch:
-            continue
-        curves = runs_by_batch[batch_size]["curves"]
-        out.append(
-            make_verdict(
-                claim,
-                (first, second),
-                expected,
-                _points(curves, first),
-                _points(curves, second),
-                level(batch_size),
-                MARGIN_POINTS,
-                metric="test_error_last_epochs",
-                settle_epochs=SETTLE_EPOCHS,
-                **where(batch_size),
-            )
-        )
-    if 128 in runs_by_batch:
-        curves = runs_by_batch[128]["curves"]
-        quarter = max(1, len(curves_array(curves, "train_nll", LN)) // 4)
-        for claim, metric, expected in SPEED_QUESTIONS:
-            log = metric == "train_nll"
-            values = [at_epoch(curves, metric, m, quarter, log=log) * (1 if log else 100) for m in (LN, BN)]
-            out.append(
-                make_verdict(
-                    claim,
-                    (LN, BN),
-                    expected,
-                    *values,
-                    level(128),
-                    MARGIN_LOG10_NLL if log else MARGIN_POINTS,
-                    metric="log10_train_nll" if log else "test_error",
-                    **{**where(128), "epoch": quarter},
-                )
-            )
-    if 4 in runs_by_batch and 128 in runs_by_batch:
-        small, large = runs_by_batch[4]["curves"], runs_by_batch[128]["curves"]
-        common = min(len(curves_array(c, "test_error", LN)) for c in (small, large))
-        steps_reached = (
-            len(curves_array(small, "test_error", LN)) >= EQUAL_STEPS_EPOCHS[4]
-            and len(curves_array(large, "test_error", LN)) >= EQUAL_STEPS_EPOCHS[128]
-        )
-        for claim, method, expected in ROBUST_QUESTIONS:
-            out.append(
-                make_verdict(
-                    claim,
-                    (f"{method} at batch 4", f"{method} at batch 128"),
-                    expected,
-                    _points(small, method, epoch=common),
-                    _points(large, method, epoch=common),
-                    level(4, 128),
-                    MARGIN_POINTS,
-                    paired=False,
-                    metric="test_error_last_epochs_equal_epochs",
-                    settle_epochs=SETTLE_EPOCHS,
-                    batch_size=4,
-                    epoch=common,
-                    epochs_planned=runs_by_batch[4].get("config", {}).get("epochs", common),
-                )
-            )
-            if steps_reached:
-                epochs = EQUAL_STEPS_EPOCHS
-                out.append(
-                    make_verdict(
-                        claim + "_equal_steps",
-                        (f"{method} at batch 4", f"{method} at batch 128"),
-                        expected,
-                        _points(small, method, epoch=epochs[4], window=1),
-                        _points(large, method, epoch=epochs[128], window=1),
-                        level(4, 128),
-                        MARGIN_POINTS,
-                        paired=False,
-                        metric="test_error_equal_steps",
-                        batch_size=4,
-                        epoch=epochs[4],
-                        large_batch_epoch=epochs[128],
-                    )
-                )
-    return verdict_family(out)
 
 
 # ----------------------------------------------------------------------------- kept networks (the probes)
