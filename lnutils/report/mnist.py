@@ -355,6 +355,94 @@ def _run_sizes(configs: dict[int, mnist.RunConfig], saved: dict[int, dict] | Non
     return ", ".join(parts)
 
 
+# What chapter 2 does where the paper is silent or says something: (detail, paper says, we do, why).
+SETUP_ROWS = (
+    ("network", "784-1000-1000-10, fully connected", "the same", "stated"),
+    (
+        "where LN goes",
+        "hidden layers, not the softmax layer",
+        "the same: LN before the ReLU of both hidden layers",
+        "stated",
+    ),
+    (
+        "where BN goes",
+        "all layers",
+        "all three layers, the output layer included, before the nonlinearity",
+        "stated",
+    ),
+    (
+        "summed-input bias",
+        "not stated",
+        "none before a normalization (it would be removed by μ or mix into LN's statistics); b after it",
+        "the paper's equations: a = Wx, then g, b",
+    ),
+    ("gains and biases", "start at 1 and 0", "the same", "stated"),
+    ("nonlinearity", "not stated", "ReLU", "the common choice in 2016 for this network"),
+    (
+        "weight initialisation",
+        "not stated",
+        "PyTorch's nn.Linear default, U(−1/√fan_in, 1/√fan_in)",
+        "what a reader's own code would get",
+    ),
+    (
+        "training data",
+        "55,000 images",
+        "the training set minus its first 5,000 images (the validation split)",
+        "TensorFlow's MNIST reader of the time split the same way",
+    ),
+    ("input scaling", "not stated", "pixels / 255, no mean subtraction", "simplest; permutation-invariant"),
+    (
+        "optimizer",
+        "Adam",
+        "Adam (β = 0.9, 0.999, Adam's ε = 1e-8), PyTorch's fused kernel",
+        "PyTorch defaults; the paper states neither β nor Adam's ε",
+    ),
+)
+BATCH_NORM_ROWS = (
+    (
+        "BN variance at batch 4",
+        "unbiased estimator",
+        "unbiased σ²·m/(m−1) when normalizing at batch < 16; running averages always unbiased",
+        "stated",
+    ),
+    (
+        "BN at test time",
+        "not stated",
+        "running averages, momentum 0.1 (PyTorch's default)",
+        "the standard inference rule",
+    ),
+)
+MEASUREMENT_ROWS = (
+    (
+        "train NLL",
+        "per epoch",
+        "mean NLL over the whole training split (55,000 images unless a subset is asked for), eval mode, after "
+        "each epoch",
+        "comparable across batch sizes",
+    ),
+    (
+        "data order",
+        "not stated",
+        "a fresh shuffle per epoch and per network; the last partial batch is dropped",
+        "—",
+    ),
+)
+
+
+def selection_rule_words(in_use: dict | None, bs: int) -> str:
+    """How batch size ``bs``'s learning rates were chosen, in words."""
+    sel = (in_use or {}).get(bs)
+    if sel is None:
+        return "no selection file"
+    subset = f", first {sel['train_subset']:,} training images" if sel.get("train_subset") else ""
+    which = "full-length rule" if sel["config"].get("rule") else "short selection"
+    grid = ", ".join(f"{rate:g}" for rate in sel["grid"])
+    waiting = (
+        " (a new selection is still training; this one is used until it finishes)" if ("superseded_by" in sel) else ""
+    )
+    return f"{which}: grid {grid}{subset}; {sel['rule']}{waiting}"
+
+
 def fidelity_ledger(
     configs: dict[int, mnist.RunConfig],
     saved: dict[int, dict] | None = None,
@@ -367,112 +455,49 @@ def fidelity_ledger(
     (:func:`lnutils.experiments.mnist.selections_in_use`)."""
     rates = {bs: ", ".join(f"{m} {c.learning_rates[m]:g}" for m in c.methods) for bs, c in configs.items()}
 
-    def rule(bs):
-        sel = (in_use or {}).get(bs)
-        if sel is None:
-            return "no selection file"
-        subset = f", first {sel['train_subset']:,} training images" if sel.get("train_subset") else ""
-        which = "full-length rule" if sel["config"].get("rule") else "short selection"
-        grid = ", ".join(f"{rate:g}" for rate in sel["grid"])
-        waiting = (
-            " (a new selection is still training; this one is used until it finishes)"
-            if ("superseded_by" in sel)
-            else ""
-        )
-        return f"{which}: grid {grid}{subset}; {sel['rule']}{waiting}"
-
-    rows = [
-        ("network", "784-1000-1000-10, fully connected", "the same", "stated"),
-        (
-            "where LN goes",
-            "hidden layers, not the softmax layer",
-            "the same: LN before the ReLU of both hidden layers",
-            "stated",
-        ),
-        (
-            "where BN goes",
-            "all layers",
-            "all three layers, the output layer included, before the nonlinearity",
-            "stated",
-        ),
-        (
-            "summed-input bias",
-            "not stated",
-            "none before a normalization (it would be removed by μ or mix into LN's statistics); b after it",
-            "the paper's equations: a = Wx, then g, b",
-        ),
-        ("gains and biases", "start at 1 and 0", "the same", "stated"),
-        ("nonlinearity", "not stated", "ReLU", "the common choice in 2016 for this network"),
-        (
-            "weight initialisation",
-            "not stated",
-            "PyTorch's nn.Linear default, U(−1/√fan_in, 1/√fan_in)",
-            "what a reader's own code would get",
-        ),
-        (
-            "training data",
-            "55,000 images",
-            "the training set minus its first 5,000 images (the validation split)",
-            "TensorFlow's MNIST reader of the time split the same way",
-        ),
-        ("input scaling", "not stated", "pixels / 255, no mean subtraction", "simplest; permutation-invariant"),
-        (
-            "optimizer",
-            "Adam",
-            "Adam (β = 0.9, 0.999, Adam's ε = 1e-8), PyTorch's fused kernel",
-            "PyTorch defaults; the paper states neither β nor Adam's ε",
-        ),
-        ("learning rate (batch 128)", "not stated", rates.get(128, "–"), rule(128) if 128 in configs else "–"),
-        ("learning rate (batch 4)", "not stated", rates.get(4, "–"), rule(4) if 4 in configs else "–"),
-        (
-            "learning-rate rule",
-            "not stated",
-            "short selection: a few epochs per rate, lowest final validation error (batch 4: 2 seeds, 3 epochs, "
-            "its grid widened until every choice is interior); "
-            "fair rule: every method × rate for 65 epochs, lowest mean validation error of the last 5 "
-            "(no early stopping), then 3 seeds at the chosen rates. The fair rule's choice is used once it is "
-            f"complete. Fair rule so far: {full_length_status(selections or {})}",
-            "a short horizon favours fast early progress; the fair rule gives every method the same full-length search",
-        ),
-        (
-            "BN variance at batch 4",
-            "unbiased estimator",
-            "unbiased σ²·m/(m−1) when normalizing at batch < 16; running averages always unbiased",
-            "stated",
-        ),
-        (
-            "BN at test time",
-            "not stated",
-            "running averages, momentum 0.1 (PyTorch's default)",
-            "the standard inference rule",
-        ),
-        (
-            "epochs",
-            "≈65 (figure's x-axis)",
-            _run_sizes(configs, saved, "epochs"),
-            "the run the figure shows: the saved run where there is one",
-        ),
-        (
-            "seeds",
-            "not stated (bands suggest several)",
-            _run_sizes(configs, saved, "seeds"),
-            "the run the figure shows: the saved run where there is one",
-        ),
-        (
-            "train NLL",
-            "per epoch",
-            "mean NLL over the whole training split (55,000 images unless a subset is asked for), eval mode, after "
-            "each epoch",
-            "comparable across batch sizes",
-        ),
-        (
-            "data order",
-            "not stated",
-            "a fresh shuffle per epoch and per network; the last partial batch is dropped",
-            "—",
-        ),
-    ]
-    return markdown_table(["detail", "paper says", "we do", "why"], rows)
+    return markdown_table(
+        ["detail", "paper says", "we do", "why"],
+        [
+            *SETUP_ROWS,
+            (
+                "learning rate (batch 128)",
+                "not stated",
+                rates.get(128, "–"),
+                selection_rule_words(in_use, 128) if 128 in configs else "–",
+            ),
+            (
+                "learning rate (batch 4)",
+                "not stated",
+                rates.get(4, "–"),
+                selection_rule_words(in_use, 4) if 4 in configs else "–",
+            ),
+            (
+                "learning-rate rule",
+                "not stated",
+                "short selection: a few epochs per rate, lowest final validation error (batch 4: 2 seeds, 3 epochs, "
+                "its grid widened until every choice is interior); "
+                "fair rule: every method × rate for 65 epochs, lowest mean validation error of the last 5 "
+                "(no early stopping), then 3 seeds at the chosen rates. The fair rule's choice is used once it is "
+                f"complete. Fair rule so far: {full_length_status(selections or {})}",
+                "a short horizon favours fast early progress; the fair rule gives every method the same "
+                "full-length search",
+            ),
+            *BATCH_NORM_ROWS,
+            (
+                "epochs",
+                "≈65 (figure's x-axis)",
+                _run_sizes(configs, saved, "epochs"),
+                "the run the figure shows: the saved run where there is one",
+            ),
+            (
+                "seeds",
+                "not stated (bands suggest several)",
+                _run_sizes(configs, saved, "seeds"),
+                "the run the figure shows: the saved run where there is one",
+            ),
+            *MEASUREMENT_ROWS,
+        ],
+    )
 
 
 def gains_sentence(layers: dict[str, tuple], method: str, epochs: int) -> str:
