@@ -118,6 +118,30 @@ def selection_rule(full_length: bool, seeds, epochs: int, done: int, extend_edge
     return rule
 
 
+def selection_configuration(
+    batch_size: int, epochs: int, seeds: list[int], grid, train_subset, full_length: bool, extend_edges: bool
+) -> dict:
+    """What defines a selection run (its file refuses another), after checking the arguments."""
+    if epochs < 1:
+        raise ValueError(f"epochs must be at least 1, got {epochs}")
+    if train_subset is not None and train_subset < batch_size:
+        raise ValueError(
+            f"train_subset={train_subset} holds less than one batch of {batch_size}; pass at least {batch_size} "
+            "(or none: all 55,000)"
+        )
+    if full_length and len(seeds) != 1:
+        raise ValueError(f"a full-length selection trains one seed (one file per seed); got seeds {seeds}")
+    selection_config = {"batch_size": batch_size, "epochs": epochs}
+    # a one-seed selection keeps the configuration its saved files were written with
+    selection_config.update({"seed": seeds[0]} if len(seeds) == 1 else {"seeds": seeds})
+    selection_config.update({"grid": list(grid), "train_subset": train_subset})
+    if full_length:
+        selection_config["rule"] = f"mean validation error of the last {SETTLE_EPOCHS} epochs"
+    if extend_edges:
+        selection_config["extend_edges"] = True
+    return selection_config
+
+
 def select_learning_rates_run(
     batch_size: int,
     epochs: int,
@@ -144,26 +168,10 @@ def select_learning_rates_run(
     beyond it (:func:`edge_extensions`), until its choice is interior.  The file is written after every
     epoch (``complete`` says whether it finished) and resumes from its checkpoints.
     """
-    if epochs < 1:
-        raise ValueError(f"epochs must be at least 1, got {epochs}")
-    if train_subset is not None and train_subset < batch_size:
-        raise ValueError(
-            f"train_subset={train_subset} holds less than one batch of {batch_size}; pass at least {batch_size} "
-            "(or none: all 55,000)"
-        )
     seeds = [int(s) for s in seeds]
+    selection_config = selection_configuration(batch_size, epochs, seeds, grid, train_subset, full_length, extend_edges)
     kind = "lr_full" if full_length else "lr"
-    if full_length and len(seeds) != 1:
-        raise ValueError(f"a full-length selection trains one seed (one file per seed); got seeds {seeds}")
     path = selection_file(kind, batch_size, results_dir, seed=seeds[0])
-    selection_config = {"batch_size": batch_size, "epochs": epochs}
-    # a one-seed selection keeps the configuration its saved files were written with
-    selection_config.update({"seed": seeds[0]} if len(seeds) == 1 else {"seeds": seeds})
-    selection_config.update({"grid": list(grid), "train_subset": train_subset})
-    if full_length:
-        selection_config["rule"] = f"mean validation error of the last {SETTLE_EPOCHS} epochs"
-    if extend_edges:
-        selection_config["extend_edges"] = True
     if (done := runs.finished(path, selection_config)) is not None:
         say(f"{path.name} is already a complete run of this configuration")
         return done
