@@ -61,6 +61,19 @@ def claim(checkpoint: Path, wait: bool = False):
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def loaded_once(load):
+    """``load()`` on first use only, then the same copy: one copy of a dataset for every part of a run (the
+    result file refuses parts trained on another copy), loaded only when a part trains."""
+    loaded = []
+
+    def copy():
+        if not loaded:
+            loaded.append(load())
+        return loaded[0]
+
+    return copy
+
+
 def seconds_left(budget: float | None, started: float) -> float | None:
     """What is left of a time budget (None: no budget) for the next part of a multi-part run."""
     return None if budget is None else max(1e-9, budget - (time.perf_counter() - started))

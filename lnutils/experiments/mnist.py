@@ -310,12 +310,7 @@ def run_profile(
         raise ValueError(f"no part at batch size(s) {unknown}; the {profile} profile has {trained}")
     commit = environment.git_commit()
     seed_parts = {name for name in configs if (profile, configs[name].batch_size) in SEED_PARTS}
-    loaded = []  # one copy for every part (the file refuses parts trained on another), loaded when needed
-
-    def dataset():
-        if not loaded:
-            loaded.append(load_mnist())
-        return loaded[0]
+    dataset = parts.loaded_once(load_mnist)
 
     def part(config: RunConfig, one_seed: bool):
         name = f"mnist_{profile}_b{config.batch_size}_{runs.config_tag(asdict(config))}.pt"  # new rates: a new name

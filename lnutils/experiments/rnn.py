@@ -257,6 +257,34 @@ def seeds_merged(result: dict) -> dict:
     return merged
 
 
+def sequential_part_trainer(setting: str, config, checkpoint: Path, mnist_copy, device, progress, commit):
+    """One sequential-MNIST part as :func:`lnutils.parts.run_parts` takes it: claimed while it trains (a
+    second process on this profile takes another part), its epochs saved as they come, None when it ran
+    out of time (its checkpoint resumes it)."""
+
+    def train(seconds_left, save_progress):
+        def with_commit(record: dict) -> dict:
+            record["provenance"]["commit"] = commit
+            return record
+
+        with parts.claim(checkpoint):
+            say(f"sequential MNIST, {setting}: {len(config.cells)} cells × {len(config.seeds)} seed(s)")
+            history, _, record = run_sequential_mnist(
+                config,
+                mnist_copy(),
+                device,
+                progress,
+                checkpoint=checkpoint,
+                time_budget_seconds=seconds_left,
+                on_epoch_end=lambda record: save_progress(with_commit(record)),
+            )
+        if parts.ran_out_of_time(history, config.epochs):
+            return None
+        return with_commit(record)
+
+    return train
+
+
 def run_profile(
     profile: str,
     device="cpu",
@@ -284,55 +312,22 @@ def run_profile(
             config.seeds = list(seeds)
     adding = adding_settings(profile, steps=adding_steps)
     commit = environment.git_commit()
-    loaded = []  # one copy for every part (the file refuses parts trained on another), loaded when needed
-
-    def mnist_copy():
-        if not loaded:
-            loaded.append(load_mnist())
-        return loaded[0]
-
-    def sequential_part(setting: str, config: SequentialMNISTConfig):
-        checkpoint = Path(checkpoint_dir or runs.checkpoint_dir()) / checkpoint_name(profile, setting)
-
-        def train(seconds_left, save_progress=None):
-            with parts.claim(checkpoint):  # a second process on this profile takes another part
-                return train_claimed(seconds_left, save_progress)
-
-        def train_claimed(seconds_left, save_progress):
-            say(f"sequential MNIST, {setting}: {len(config.cells)} cells × {len(config.seeds)} seed(s)")
-
-            def with_commit(record: dict) -> dict:
-                record["provenance"]["commit"] = commit
-                return record
-
-            def progress_saved(record):  # every epoch: the result file shows the part in progress
-                if save_progress is not None:
-                    save_progress(with_commit(record))
-
-            history, _, record = run_sequential_mnist(
-                config,
-                mnist_copy(),
-                device,
-                progress,
-                checkpoint=checkpoint,
-                time_budget_seconds=seconds_left,
-                on_epoch_end=progress_saved,
-            )
-            if parts.ran_out_of_time(history, config.epochs):
-                return None
-            return with_commit(record)
-
-        return train
+    mnist_copy = parts.loaded_once(load_mnist)
 
     adding_seeds = sorted({seed for config in configs.values() for seed in config.seeds})  # the profile's seeds
 
     def adding_part(seconds_left, save_progress=None):  # saved when all its seeds are done
-        folder = Path(checkpoint_dir or runs.checkpoint_dir())
         return train_adding_by_seed(
             adding, adding_seeds, folder, f"rnn_{profile}", seconds_left, progress, device, commit, train_adding
         )
 
     # row by row, then the adding problem, then pixel by pixel (by far the longest)
+    folder = Path(checkpoint_dir or runs.checkpoint_dir())
+
+    def sequential_part(setting: str, config: SequentialMNISTConfig):
+        checkpoint = folder / checkpoint_name(profile, setting)
+        return sequential_part_trainer(setting, config, checkpoint, mnist_copy, device, progress, commit)
+
     trainers = {setting: sequential_part(setting, c) for setting, c in configs.items() if c.steps == 28}
     trainers["adding"] = adding_part
     trainers |= {setting: sequential_part(setting, c) for setting, c in configs.items() if c.steps != 28}
