@@ -451,29 +451,34 @@ def mlp(make_model, method: str = "layer norm") -> CheckReport:
             message = _differs("logits", got.detach(), expected, 1e-8)
             if message is None and mode == "train":
                 description += " and gradients"
-                if not got.requires_grad:
-                    _report_case(
-                        report,
-                        description,
-                        "your logits carry no gradient (a .detach(), .item(), numpy or torch.no_grad() in forward?)",
-                    )
-                    continue
-                upstream = torch.randn(expected.shape, generator=generator, dtype=torch.float64)
+                labels = [f"parameter {index} {shape}" for index, shape in enumerate(shapes_theirs)]
                 try:
-                    grads_yours = call("your backward pass", gradients, got, yours, upstream)
+                    message = _gradients_message(got, yours, expected, theirs, labels, generator, "logits carry")
                 except StudentCodeTimeout as error:
                     _report_case(report, description, str(error))
                     return _finish(report)
-                except StudentCodeError as error:
-                    _report_case(report, description, str(error))
-                    continue
-                grads_theirs = torch.autograd.grad(expected, theirs, upstream)
-                for index, (g_mine, g_theirs) in enumerate(zip(grads_yours, grads_theirs)):
-                    message = message or _differs(
-                        f"gradient of parameter {index} {shapes_theirs[index]}", g_mine, g_theirs
-                    )
             _report_case(report, description, message)
     return _finish(report)
+
+
+def _gradients_message(got, yours, expected, theirs, labels, generator, what: str, through: str = "") -> str | None:
+    """What is wrong with the gradients of a student's output ``got`` with respect to ``yours``, against the
+    reference ``expected`` with respect to ``theirs`` (None: nothing), for one random upstream gradient.
+    ``what`` names the output in the message ("logits carry"); a timeout is raised for the caller to stop."""
+    if not got.requires_grad:
+        return f"your {what} no gradient (a .detach(), .item(), numpy or torch.no_grad() in forward?)"
+    upstream = torch.randn(expected.shape, generator=generator, dtype=torch.float64)
+    try:
+        grads_yours = call("your backward pass", gradients, got, yours, upstream)
+    except StudentCodeTimeout:
+        raise
+    except StudentCodeError as error:
+        return str(error)
+    grads_theirs = torch.autograd.grad(expected, theirs, upstream)
+    for label, mine, reference in zip(labels, grads_yours, grads_theirs):
+        if (message := _differs(f"gradient of {label}{through}", mine, reference)) is not None:
+            return message
+    return None
 
 
 def _cell_parameters(cell: torch.nn.Module) -> list[torch.Tensor]:
@@ -572,24 +577,20 @@ def layer_norm_rnn_cell(cell_class) -> CheckReport:
             return _finish(report)
         except StudentCodeError as error:
             message = str(error)
-        if message is None and not hidden.requires_grad:
-            message = (
-                "your hidden state carries no gradient (a .detach(), .item(), numpy or torch.no_grad() in forward?)"
-            )
         if message is None:
-            upstream = torch.randn(hidden.shape, generator=generator, dtype=torch.float64)
             try:
-                grads_yours = call("your backward pass", gradients, hidden, [*parameters, inputs], upstream)
+                message = _gradients_message(
+                    hidden,
+                    [*parameters, inputs],
+                    reference_hidden,
+                    [*reference_parameters, inputs],
+                    ("weight_ih", "weight_hh", "norm.weight", "norm.bias", "inputs"),
+                    generator,
+                    "hidden state carries",
+                    through=f" through {steps} step(s)",
+                )
             except StudentCodeTimeout as error:
                 _report_case(report, description + " (hidden states and gradients)", str(error))
                 return _finish(report)
-            except StudentCodeError as error:
-                _report_case(report, description + " (hidden states and gradients)", str(error))
-                continue
-            grads_theirs = torch.autograd.grad(reference_hidden, [*reference_parameters, inputs], upstream)
-            for label, g_mine, g_theirs in zip(
-                ("weight_ih", "weight_hh", "norm.weight", "norm.bias", "inputs"), grads_yours, grads_theirs
-            ):
-                message = message or _differs(f"gradient of {label} through {steps} step(s)", g_mine, g_theirs)
         _report_case(report, description + " (hidden states and gradients)", message)
     return _finish(report)
