@@ -432,6 +432,42 @@ def _denormals_flushed_while_training(train):
     return wrapper
 
 
+def check_schedule(epochs: int, batch_size: int, train_examples: int, decay_epochs: int, graph) -> None:
+    """A clear error for a schedule :func:`train_lockstep` cannot train."""
+    if epochs < 1:
+        raise ValueError(f"epochs must be at least 1, got {epochs}")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    if train_examples < batch_size:
+        raise ValueError(f"batch_size {batch_size} is larger than the {train_examples} training examples")
+    if not 0 <= decay_epochs <= epochs:
+        raise ValueError(f"decay_epochs must be between 0 and epochs ({epochs}), got {decay_epochs}")
+    if decay_epochs and graph:
+        raise ValueError("a CUDA graph bakes its learning rate in: a cooldown (decay_epochs > 0) needs graph=False")
+
+
+def train_epoch(stacks, step, orders, optimizer, base_rates, epoch: int, epochs: int, decay_epochs: int) -> None:
+    """One epoch of steps for every stack, each on its own order of the training examples; in a cooldown
+    every step sets the rate first (:func:`rate_multiplier`)."""
+    for stack in stacks.values():
+        stack.train()
+    steps_per_epoch = next(iter(orders.values())).shape[0]
+    for index in range(steps_per_epoch):
+        if decay_epochs:
+            multiplier = rate_multiplier(epoch * steps_per_epoch + index, steps_per_epoch, epochs, decay_epochs)
+            for group, base in zip(optimizer.param_groups, base_rates):
+                group["lr"] = base * multiplier
+        step({method: order[index] for method, order in orders.items()})
+
+
+def evaluate_splits(stack, data: dict) -> tuple:
+    """A stack's training NLL, validation error and test error (eval mode), per network."""
+    train_nll, _ = evaluate(stack, data["train_x"], data["train_y"])
+    _, val_error = evaluate(stack, data["val_x"], data["val_y"])
+    _, test_error = evaluate(stack, data["test_x"], data["test_y"])
+    return train_nll, val_error, test_error
+
+
 @_denormals_flushed_while_training
 def train_lockstep(
     stacks: dict[str, Stack],
@@ -464,22 +500,13 @@ def train_lockstep(
     a run with a longer budget resumes from it, and so does a run with ``branch_from`` naming that run's
     checkpoint, when it has no checkpoint of its own (a budget check beside the run it checks).
     """
-    if epochs < 1:
-        raise ValueError(f"epochs must be at least 1, got {epochs}")
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    check_schedule(epochs, batch_size, len(split.train_x), decay_epochs, graph)
     device = torch.device(device)
     for stack in stacks.values():
         stack.to(device)
     data = {
         name: getattr(split, name).to(device) for name in ("train_x", "train_y", "val_x", "val_y", "test_x", "test_y")
     }
-    if len(data["train_x"]) < batch_size:
-        raise ValueError(f"batch_size {batch_size} is larger than the {len(data['train_x'])} training examples")
-    if not 0 <= decay_epochs <= epochs:
-        raise ValueError(f"decay_epochs must be between 0 and epochs ({epochs}), got {decay_epochs}")
-    if decay_epochs and graph:
-        raise ValueError("a CUDA graph bakes its learning rate in: a cooldown (decay_epochs > 0) needs graph=False")
     graphed = use_cuda_graph(device, graph) and not decay_epochs
     optimizer = make_optimizer(stacks, learning_rates, capturable=graphed)
     base_rates = [group["lr"] for group in optimizer.param_groups]
@@ -507,20 +534,9 @@ def train_lockstep(
     for epoch in bar:
         epoch_start = time.perf_counter()
         orders = epoch_orders(stacks, epoch, len(data["train_x"]), batch_size, device)
-        for stack in stacks.values():
-            stack.train()
-        steps_per_epoch = next(iter(orders.values())).shape[0]
-        for index in range(steps_per_epoch):
-            if decay_epochs:
-                multiplier = rate_multiplier(epoch * steps_per_epoch + index, steps_per_epoch, epochs, decay_epochs)
-                for group, base in zip(optimizer.param_groups, base_rates):
-                    group["lr"] = base * multiplier
-            step({method: order[index] for method, order in orders.items()})
+        train_epoch(stacks, step, orders, optimizer, base_rates, epoch, epochs, decay_epochs)
         for method, stack in stacks.items():
-            train_nll, _ = evaluate(stack, data["train_x"], data["train_y"])
-            _, val_error = evaluate(stack, data["val_x"], data["val_y"])
-            _, test_error = evaluate(stack, data["test_x"], data["test_y"])
-            history.append(method, train_nll, val_error, test_error)
+            history.append(method, *evaluate_splits(stack, data))
         history.epoch_seconds.append(time.perf_counter() - epoch_start)
         if hasattr(bar, "set_postfix_str"):
             best = min(stacks, key=lambda m: np.mean(history.test_error[m][-1]))
