@@ -276,3 +276,39 @@ def test_the_border_probe_says_which_networks_it_reads_and_how_well_trained():
     assert "mean over 3 seeds" in quick and "none 12.0 %" in quick and "trained for less" in quick
     full = conv_words.border_networks_sentence(record(None, 0.12), record(None, 0.12), names)
     assert "trained for less" not in full and "(seed 0)" in full
+
+
+def test_a_live_quick_runs_verdicts_are_one_paragraph_and_saved_ones_a_table():
+    from lnutils.compare import FIRST_LOWER, make_verdict
+
+    def verdicts(evidence):
+        return [
+            make_verdict(
+                "layer_norm_gru_beats_gru",
+                ("LN-GRU", "GRU"),
+                FIRST_LOWER,
+                [2.0],
+                [3.0],
+                evidence,
+                0.2,
+                setting="batch 4",
+                epoch=1,
+            ),
+            make_verdict(
+                "layer_norm_lstm_beats_lstm",
+                ("LN-LSTM", "LSTM"),
+                FIRST_LOWER,
+                [1.0],
+                [1.5],
+                evidence,
+                0.2,
+                setting="batch 4",
+                epoch=1,
+            ),
+        ]
+
+    live = rnn_words.verdicts_markdown(verdicts("live quick run"))
+    assert "|" not in live and "answers none of its 2 questions" in live
+    assert "LN-GRU 2.00 vs GRU 3.00" in live and "LN-LSTM 1.00 vs LSTM 1.50" in live
+    mixed = verdicts("live quick run")[:1] + verdicts("complete")[1:]
+    assert "| claim" in rnn_words.verdicts_markdown(mixed)  # a saved verdict among them: the table

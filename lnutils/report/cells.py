@@ -194,7 +194,10 @@ def verdict_table(verdicts: list[dict], claims: dict[str, str], where, unit: str
     """One row per verdict: the claim (``claims[id]``), where it was compared (``where(verdict)``), the two
     roles' values (mean ± sd over seeds, in ``unit``), the answer with its interval (marked when it survives
     Holm), and whether the claim holds (bold only for a yes or no), with the evidence where it is not
-    complete.  Five columns: the table fits the page at 1280 px."""
+    complete.  Five columns: the table fits the page at 1280 px.  A live quick run's verdicts, which compare
+    nothing, are one short paragraph of what it measured instead (:func:`live_run_paragraph`)."""
+    if verdicts and all(v["evidence"] == "live quick run" for v in verdicts):
+        return live_run_paragraph(verdicts, where, unit, names)
     rows = []
     for v in verdicts:
         first, second = ((names or {}).get(role, role) for role in v["roles"])
@@ -217,6 +220,22 @@ def verdict_table(verdicts: list[dict], claims: dict[str, str], where, unit: str
         "runs unless a row says otherwise; no answer is checked yet against a longer budget with two seeds."
     )
     return markdown_table(headers, rows) + "\n\n" + family_sentence(verdicts) + " " + note
+
+
+def live_run_paragraph(verdicts: list[dict], where, unit: str, names=None) -> str:
+    """A live quick run's verdicts in one paragraph: it answers none of its questions (one seed and a few
+    epochs rank nothing), and what it measured, pair by pair, so that a reader sees the code ran."""
+    measured = []
+    for v in verdicts:
+        first, second = ((names or {}).get(role, role) for role in v["roles"])
+        values = f"{first} {mean_spread(v['first_values'])} vs {second} {mean_spread(v['second_values'])}"
+        measured.append(f"{values} ({where(v)})")
+    return (
+        f"**This build's quick run answers none of its {len(verdicts)} questions**: one seed and a few epochs "
+        f"rank nothing, so the answers come from the saved runs. What it measured ({unit}): "
+        + "; ".join(measured)
+        + "."
+    )
 
 
 # What each verdict compares (its ``metric``, an id the experiments record), in words; the verdict's own
