@@ -201,6 +201,40 @@ def load_checkpoint(path: Path, expected: dict, device) -> dict | None:
     return state
 
 
+def training_step(model, optimizer, text, seed: int, step: int, settings: Profile, training: Training):
+    """One Adam step on the batch of windows that (seed, step) names, at the schedule's rate for ``step``
+    (:func:`learning_rate_at`); the loss, or None when it is not finite (nothing is updated then)."""
+    for group in optimizer.param_groups:
+        group["lr"] = learning_rate_at(step, training, settings.steps)
+    ids, targets = windows(
+        text, batch_starts(seed, step, len(text), settings.context, settings.batch_size), settings.context
+    )
+    loss = model.loss(ids, targets)
+    if not torch.isfinite(loss):
+        return None
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return loss.item()
+
+
+def record_evaluation(
+    record, model, corpus, text, seed: int, step: int, settings: Profile, training: Training, running
+):
+    """Add one evaluation to ``record``: the step, the validation loss, the mean training loss of the steps
+    since the last one (``running``) and, for DyT, α per layer and the saturated fraction."""
+    record["steps"].append(step + 1)
+    record["validation_loss"].append(evaluate_loss(model, corpus, settings))
+    record["train_loss"].append(float(np.mean(running)))
+    if training.norm == "dyt":
+        probe_ids = windows(
+            text, batch_starts(seed, -1, len(text), settings.context, settings.batch_size), settings.context
+        )[0]
+        alphas, fraction = _dyt_statistics(model, probe_ids)
+        record["alpha"].append(alphas)
+        record["saturated"].append(fraction)
+
+
 def train_part(
     settings: Profile,
     training: Training,
@@ -239,33 +273,14 @@ def train_part(
     last = settings.steps if until is None else min(until, settings.steps)
     bar = progress_bar(range(step, last), progress, desc=f"{training.key} seed {seed}", initial=step)
     for step in bar:
-        for group in optimizer.param_groups:
-            group["lr"] = learning_rate_at(step, training, settings.steps)
-        ids, targets = windows(
-            text, batch_starts(seed, step, len(text), settings.context, settings.batch_size), settings.context
-        )
-        loss = model.loss(ids, targets)
-        if not torch.isfinite(loss):
+        loss = training_step(model, optimizer, text, seed, step, settings, training)
+        if loss is None:  # not finite
             record["diverged_at"] = step + 1
             break
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        running.append(loss.item())
+        running.append(loss)
         if (step + 1) % settings.eval_every == 0 or step + 1 == settings.steps:
-            record["steps"].append(step + 1)
-            record["validation_loss"].append(evaluate_loss(model, corpus, settings))
-            record["train_loss"].append(float(np.mean(running)))
+            record_evaluation(record, model, corpus, text, seed, step, settings, training, running)
             running = []
-            if training.norm == "dyt":
-                alphas, fraction = _dyt_statistics(
-                    model,
-                    windows(
-                        text, batch_starts(seed, -1, len(text), settings.context, settings.batch_size), settings.context
-                    )[0],
-                )
-                record["alpha"].append(alphas)
-                record["saturated"].append(fraction)
             if not all(math.isfinite(v) for v in record["validation_loss"][-1:]):
                 record["diverged_at"] = step + 1
                 break
