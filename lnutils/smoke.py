@@ -158,8 +158,9 @@ def conv_and_probes(device: torch.device, synthetic: bool) -> str:
     )
     _finite(history)
     images = split.test_x[:64].reshape(-1, 1, 28, 28)  # on the CPU, as a notebook has them
-    probe = conv.border_probe(stacks, images)
-    plt.close(plotting.activity_maps_figure(conv.activity_maps_by_name(stacks, images)))
+    networks = {name: stack.networks[0] for name, stack in stacks.items()}
+    probe = conv.border_probe(networks, images)
+    plt.close(plotting.activity_maps_figure(conv.activity_maps_by_name(networks, images)))
     verdict = conv_words.border_sentences(probe) + conv_words.border_markdown(probe)
     if not verdict:
         raise AssertionError("empty border verdict")

@@ -92,9 +92,9 @@ def test_conv_profiles():
 
 
 def test_border_verdict_and_saved_results_rendering(tmp_path):
-    models = {name: conv.CNNStack(name, [0]) for name in ("batch norm", "layer norm (C,H,W)")}
-    probe = conv.border_probe(models, torch.rand(6, 1, 28, 28))
-    assert list(probe) == ["batch norm", "layer norm (C,H,W)"]  # only the stacks present, in the book's order
+    networks = {name: conv.SmallCNN(name) for name in ("layer norm (C,H,W)", "batch norm")}
+    probe = conv.border_probe(networks, torch.rand(6, 1, 28, 28))
+    assert list(probe) == ["batch norm", "layer norm (C,H,W)"]  # only the networks present, in the book's order
     text = conv_words.border_sentences(probe)
     assert text.count("Block") == 3 and "border hypothesis" in text
     assert conv_words.border_markdown(probe).count("\n") == 2 + 2 * 3 - 1

@@ -134,3 +134,43 @@ def test_the_budget_check_branches_from_the_checked_part(tmp_path, monkeypatch):
     assert check["difference_at_checked_budget"] == pytest.approx(expected)
 
     assert check["confirmed"] is None  # one seed: no interval, so the check confirms nothing
+
+
+def test_kept_networks_train_a_seed_of_the_saved_run_again_and_the_border_probe_reads_them(tmp_path, monkeypatch):
+    """conv_kept.keep_networks trains seed 1 of the saved batch-128 part again (tiny here) for the named
+    normalizations, compares its curves with the saved ones and keeps the weights; the probe then reads
+    them in place of this build's networks, and falls back to this build's where none are kept."""
+    from dataclasses import asdict
+
+    import torch
+
+    from lnutils import runs
+    from lnutils.experiments import conv_kept
+
+    monkeypatch.setattr(conv, "load_dataset", lambda name: tiny_dataset())
+    names = ["none", "layer norm (C,H,W)"]
+    config = conv.ConvConfig(["fashion-mnist"], 128, 2, [0, 1], {n: 1e-3 for n in names}, names, 256, 128)
+    saved_curve = {name: [[0.5, 0.6], [0.4, 0.3]] for name in names}
+    part = {"config": asdict(config), "curves": {"test_error": saved_curve}, "provenance": {"device": "cpu"}}
+    saved = {"config": {}, "parts": {"fashion-mnist, batch 128": part}}
+    (tmp_path / "conv_cpu.json").write_text(json.dumps(saved))
+    with pytest.raises(ValueError, match="no finished batch-128 fashion-mnist part with seed 5"):
+        conv_kept.keep_networks(seed=5, normalizations=names, results_dir=tmp_path, checkpoint_dir=tmp_path)
+    with pytest.raises(ValueError, match="has no \\['rms norm'\\]"):
+        conv_kept.keep_networks(seed=1, normalizations=["rms norm"], results_dir=tmp_path, checkpoint_dir=tmp_path)
+    kept = conv_kept.keep_networks(
+        seed=1, normalizations=names, progress=False, results_dir=tmp_path, checkpoint_dir=tmp_path
+    )
+    assert kept["networks"] == names and kept["config"]["seeds"] == [1]
+    assert kept["agreement_with_saved_run"]["none"]["saved_final_test_error"] == pytest.approx(30.0)
+    assert not list(tmp_path.glob("conv_keep_*.pt"))  # the checkpoint goes once the networks are kept
+    networks, record = conv_kept.load_kept_networks(seed=1, results_dir=tmp_path)
+    assert record["sha256"] == kept["sha256"] and not networks["none"].training
+    assert networks["none"](torch.rand(2, 1, 28, 28)).shape == (2, 10)
+    live = {name: conv.CNNStack(name, [0]) for name in names}
+    monkeypatch.setattr(runs, "results_dir", lambda: tmp_path)
+    probed, about = conv_kept.probe_networks(live, seed=1, names=names)
+    assert about["source"] == "kept" and probed["none"] is not live["none"].networks[0]
+    assert set(about["test_error"]) == set(names)
+    probed, about = conv_kept.probe_networks(live, seed=0, names=names)
+    assert about["source"] == "this build" and probed["none"] is live["none"].networks[0]

@@ -44,7 +44,7 @@ TIERS = {
     },
     6: {"experiments.conv_verdicts", "experiments.mnist_verdicts", "experiments.rnn_verdicts"},
     7: {"experiments.mnist_readings", "experiments.conv", "experiments.rnn", "experiments.transformer"},
-    8: {"experiments.mnist", "experiments.bn_lstm", "experiments.conv_budget"},
+    8: {"experiments.mnist", "experiments.bn_lstm", "experiments.conv_budget", "experiments.conv_kept"},
     9: {"report", "report.cells", "plotting", "experiments.__main__"},
     10: {"report.mnist", "report.conv", "report.rnn", "report.transformer"},
     11: {"smoke", "bench", "check"},

@@ -271,11 +271,17 @@ def test_the_border_probe_says_which_networks_it_reads_and_how_well_trained():
         return {"config": config, "batch_size": 128, "curves": {"test_error": curve}}
 
     names = ("none", "layer norm (C,H,W)")
-    quick = conv_words.border_networks_sentence(record(3000, 0.30), record(None, 0.12, (0, 1, 2)), names)
+    live = {"source": "this build", "seed": 0}
+    quick = conv_words.border_networks_sentence(live, record(3000, 0.30), record(None, 0.12, (0, 1, 2)), names)
     assert "trained 2 epoch(s) on 3,000 images" in quick and "none 30.0 %" in quick
     assert "mean over 3 seeds" in quick and "none 12.0 %" in quick and "trained for less" in quick
-    full = conv_words.border_networks_sentence(record(None, 0.12), record(None, 0.12), names)
+    full = conv_words.border_networks_sentence(live, record(None, 0.12), record(None, 0.12), names)
     assert "trained for less" not in full and "(seed 0)" in full
+    kept = {"source": "kept", "profile": "cpu", "seed": 0, "epochs": 15}
+    kept |= {"test_error": {"none": 12.5}, "saved_test_error": {"none": 12.25}}
+    words = conv_words.border_networks_sentence(kept, record(3000, 0.30), None, names)
+    assert "seed 0 of the saved cpu run's networks" in words and "none 12.50 % (the saved run's 12.25 %)" in words
+    assert "this build" not in words
 
 
 def test_a_live_quick_runs_verdicts_are_one_paragraph_and_saved_ones_a_table():

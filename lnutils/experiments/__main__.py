@@ -1,10 +1,11 @@
-"""One command line for the three experiments (options: :mod:`lnutils.cli`)::
+"""One command line for the four experiments (options: :mod:`lnutils.cli`)::
 
     python -m lnutils.experiments mnist select --batch-size 128 [--full-length]
     python -m lnutils.experiments mnist run --profile paper   # both batch sizes; --batch-size: one
     python -m lnutils.experiments conv select
     python -m lnutils.experiments conv run --profile cpu      # the CPU evidence; paper: a GPU
     python -m lnutils.experiments conv budget                 # one cpu part trained longer (the budget check)
+    python -m lnutils.experiments conv keep --seeds 0         # train seed 0 again, keep the probe's networks
     python -m lnutils.experiments rnn run --profile cpu       # the CPU evidence; paper: a GPU
     python -m lnutils.experiments rnn keep --seeds 0          # train seed 0 again, keep its networks
     python -m lnutils.experiments rnn bn-study                # the kept BN-LSTM read in several ways
@@ -23,7 +24,7 @@ import sys
 
 from lnutils import environment, parts, runs
 from lnutils.cli import add_common_arguments, check_writable, positive_int, resolve_common
-from lnutils.experiments import bn_lstm, conv, conv_budget, mnist, rnn, transformer
+from lnutils.experiments import bn_lstm, conv, conv_budget, conv_kept, mnist, rnn, transformer
 
 
 def parser() -> argparse.ArgumentParser:
@@ -33,7 +34,7 @@ def parser() -> argparse.ArgumentParser:
     experiments = top.add_subparsers(dest="experiment", required=True, metavar="{mnist,conv,rnn,transformer}")
     commands = {
         "mnist": ["select", "run"],
-        "conv": ["select", "run", "budget"],
+        "conv": ["select", "run", "budget", "keep"],
         "rnn": ["run", "keep", "bn-study"],
         "transformer": ["run"],
     }
@@ -107,6 +108,7 @@ HONOURED = {
     ("conv", "select"): {"device", "results_dir", "overwrite", "epochs"},
     ("conv", "run"): FOLDERS | {"profile", "epochs", "seeds", "time_budget", "batch_size"},
     ("conv", "budget"): {"device", "results_dir", "checkpoint_dir", "time_budget"},
+    ("conv", "keep"): {"device", "results_dir", "checkpoint_dir", "profile", "seeds"},
     ("rnn", "run"): FOLDERS | {"profile", "epochs", "seeds", "time_budget"},
     ("rnn", "keep"): {"device", "results_dir", "profile", "seeds"},
     ("rnn", "bn-study"): {"results_dir", "profile", "seeds", "overwrite"},
@@ -205,8 +207,22 @@ def profile_options(args) -> dict:
     return dict(epochs=args.epochs, seeds=args.seeds, overwrite=args.overwrite, time_budget_seconds=args.time_budget)
 
 
+def print_kept(kept: dict) -> None:
+    """What a ``keep`` command kept, and how closely it follows the saved run."""
+    print(f"kept {kept['networks']} in {kept['file']}; against the saved run (points of test error):")
+    for name, agreement in kept["agreement_with_saved_run"].items():
+        print(f"  {name}: largest difference {agreement['largest_difference_points']:.3f}")
+
+
 def run_conv(args, device) -> None:
-    if args.command == "select":
+    if args.command == "keep":
+        for seed in args.seeds or [0]:
+            print_kept(
+                conv_kept.keep_networks(
+                    args.profile or "cpu", "fashion-mnist", seed, device=device, checkpoint_dir=args.checkpoint_dir
+                )
+            )
+    elif args.command == "select":
         print("chosen:", conv.select(device, epochs=args.epochs or 2, overwrite=args.overwrite)["chosen"])
     elif args.command == "budget":
         result = conv_budget.run_budget_check(device, time_budget_seconds=args.time_budget)
@@ -223,10 +239,7 @@ def run_rnn(args, device) -> None:
         profile, seeds = args.profile or "cpu", args.seeds or [0]
         for seed in seeds:
             if args.command == "keep":
-                kept = rnn.keep_networks(profile, seed, device=device)
-                print(f"kept {kept['networks']} in {kept['file']}; against the saved run (points of test error):")
-                for cell, agreement in kept["agreement_with_saved_run"].items():
-                    print(f"  {cell}: largest difference {agreement['largest_difference_points']:.3f}")
+                print_kept(rnn.keep_networks(profile, seed, device=device))
             else:
                 found = bn_lstm.run_study(profile, seed, overwrite=args.overwrite)
                 print({name: round(reading["error"], 2) for name, reading in found["readings"].items()})

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from lnutils.cnn import CNNStack, SmallCNN
+from lnutils.cnn import SmallCNN
 
 
 def _on_device_of(network: torch.nn.Module, images: Tensor) -> Tensor:
@@ -65,11 +65,11 @@ def border_statistics(network: SmallCNN, images: Tensor) -> list[dict]:
 PROBED = ("none", "batch norm", "layer norm (C,H,W)", "layer norm (C)", "group norm (G=8)")
 
 
-def border_probe(models: dict[str, CNNStack], images: Tensor, names=PROBED) -> dict[str, list[dict]]:
-    """:func:`border_statistics` of the first network of each named stack present."""
-    return {name: border_statistics(models[name].networks[0], images) for name in names if name in models}
+def border_probe(networks: dict[str, SmallCNN], images: Tensor, names=PROBED) -> dict[str, list[dict]]:
+    """:func:`border_statistics` of each named network present ({normalization: network})."""
+    return {name: border_statistics(networks[name], images) for name in names if name in networks}
 
 
-def activity_maps_by_name(models: dict[str, CNNStack], images: Tensor, names=PROBED[:4]) -> dict[str, list]:
-    """:func:`activity_maps` of the first network of each named stack present."""
-    return {name: activity_maps(models[name].networks[0], images) for name in names if name in models}
+def activity_maps_by_name(networks: dict[str, SmallCNN], images: Tensor, names=PROBED[:4]) -> dict[str, list]:
+    """:func:`activity_maps` of each named network present ({normalization: network})."""
+    return {name: activity_maps(networks[name], images) for name in names if name in networks}

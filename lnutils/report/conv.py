@@ -10,6 +10,7 @@ from lnutils.report.cells import (
     key_answers,
     markdown_table,
     mean_spread,
+    probe_networks_sentence,
     retrace_sentence,
     rule_words,
     schedule_words,
@@ -84,10 +85,14 @@ NO_NETWORKS = (
 )
 
 
-def border_networks_sentence(live: dict, saved: dict | None, names) -> str:
-    """Which networks the border probe reads and how well they are trained: ``live``, this build's
-    batch-128 Fashion-MNIST record (its first seed), beside ``saved``, the saved run's part of the same
-    dataset and batch size (mean over its seeds), for the probed ``names``."""
+def border_networks_sentence(about: dict, live: dict, saved: dict | None, names) -> str:
+    """Which networks the border probe reads and how well they are trained: ``about`` from
+    :func:`lnutils.experiments.conv_kept.probe_networks`; the kept networks of the saved run where it
+    names them, else ``live``, this build's batch-128 Fashion-MNIST record (its first seed), beside
+    ``saved``, the saved run's part of the same dataset and batch size (mean over its seeds), for the
+    probed ``names``."""
+    if about["source"] == "kept":
+        return probe_networks_sentence(about)
     config = live["config"]
     images = config.get("train_subset") or 55000
     errors = ", ".join(
