@@ -1,4 +1,4 @@
-"""lnutils.cnn: the conv chapter's network and its normalization variants (groundwork for issue 5)."""
+"""lnutils.cnn: the conv chapter's network and its normalization variants."""
 
 from __future__ import annotations
 

@@ -321,7 +321,7 @@ def test_numpy_forward_and_backward_match_torch(kind):
         forward(a[None], g, b)
 
 
-# ----------------------------------------------------------------------------- drop-in details (issue 38)
+# ----------------------------------------------------------------------------- drop-in details
 
 
 @pytest.mark.parametrize(
@@ -374,7 +374,7 @@ def test_an_empty_batch_gives_zero_parameter_gradients_as_torch(ours, theirs, sh
 
 
 # ----------------------------------------------------------------------------- torch.func, forward AD, TorchScript
-# (issue 38 #12: the layers failed under vmap, grad, jacrev and forward-mode AD, where torch's work)
+# (the layers once failed under vmap, grad, jacrev and forward-mode AD, where torch's work)
 
 FUNC_PAIRS = {
     "LayerNorm": (lambda: layers.LayerNorm(6), lambda: nn.LayerNorm(6), (4, 6)),

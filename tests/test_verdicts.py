@@ -262,7 +262,7 @@ def test_the_live_check_compares_the_first_epoch_with_the_saved_one(monkeypatch)
     check = conv.retrace(conv_result([saved_far_off]))
     assert not check["retraces"] and "does NOT retrace" in conv_words.retrace_markdown(check)
     assert conv.retrace({"parts": {}}) is None and "No saved run" in conv_words.retrace_markdown(None)
-    # issue 38 #4: on another copy of the data the check judges nothing (it printed "does NOT retrace")
+    # on another copy of the data the check judges nothing (it printed "does NOT retrace")
     other_copy = dict(saved_far_off, provenance={"data": {"dataset": "fashion-mnist", "checksum": "a" * 64}})
     check = conv.retrace(conv_result([other_copy]))
     assert check["retraces"] is None and not check["same_data"]

@@ -39,7 +39,7 @@ ADDING_MARGIN_MSE = 0.01
 # embeddings, the attentive reader, skip-thoughts, handwriting) the layer-normalized model reaches a
 # given validation score in fewer updates.  Asked here as validation error after a fixed early budget,
 # epochs 1 and 3 (before the cooldown), paired over seeds, with MARGIN_POINTS.  Fixed on 2026-12-07,
-# after the saved curves had been read (issue 35 quoted epoch 1).
+# after the saved curves had been read (a review had quoted epoch 1).
 SPEED_CLAIMS = (
     ("layer_norm_lstm_learns_faster_than_lstm", "LN-LSTM", "LSTM", FIRST_LOWER),
     ("layer_norm_gru_learns_faster_than_gru", "LN-GRU", "GRU", FIRST_LOWER),

@@ -306,7 +306,7 @@ def deck_slides(browser, slides_url):
 @pytest.mark.parametrize("deck", DECKS)
 def test_no_slide_overflows_at_1280_by_800(deck_slides, deck):
     """A projected deck never scrolls or cuts: every slide's content fits reveal.js's 960×700 slide, no
-    element reaches outside it, and no element clips its own content (issue 36: an equation clipped
+    element reaches outside it, and no element clips its own content (an equation clipped
     inside its own box left the slide's size unchanged, so a test of the slide's size alone missed it)."""
     sizes = deck_slides[deck]
     assert len(sizes) >= 5
@@ -318,7 +318,7 @@ def test_no_slide_overflows_at_1280_by_800(deck_slides, deck):
     assert not over, f"slides of {deck} that scroll or cut their content at 1280×800: {over}"
 
 
-PROJECTED_TEXT_PX = 19.5  # issue 36: text of about 20 px at 1280×800 (tables were at 13 px)
+PROJECTED_TEXT_PX = 19.5  # text of about 20 px at 1280×800, readable when projected
 
 
 @pytest.mark.parametrize("deck", DECKS)
