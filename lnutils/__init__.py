@@ -26,7 +26,8 @@ Modules, one idea each:
 * :mod:`lnutils.report` — every table and verdict sentence, computed from the numbers.
 * :mod:`lnutils.plotting` — the book's one matplotlib style, colours and figures.
 * :mod:`lnutils.check` — the students' self-checks (their code called through :mod:`lnutils.student_code`,
-  their common mistakes named from :mod:`lnutils.check_mistakes`); :mod:`lnutils.smoke` — every chapter on one
+  their common mistakes named from :mod:`lnutils.check_mistakes`, the report from :mod:`lnutils.check_report`);
+  :mod:`lnutils.smoke` — every chapter on one
   device in seconds; :mod:`lnutils.bench` — speed against a plain PyTorch loop.
 
 Only numpy, torch and matplotlib are required; tqdm is used when present.

@@ -20,11 +20,6 @@ first failure, the smallest input that shows it.  Works offline; returns a
 
 from __future__ import annotations
 
-import contextlib
-import functools
-import io
-from dataclasses import dataclass, field
-
 import torch
 import torch.nn.functional as F
 
@@ -36,6 +31,18 @@ from lnutils.check_mistakes import (
     layer_norm_chw_mistakes,
     layer_norm_mistakes,
 )
+from lnutils.check_report import (  # noqa: F401  (Case and CheckReport: part of the interface)
+    ATOL,
+    RTOL,
+    Case,
+    CheckReport,
+    case_inputs,
+    differs,
+    finish,
+    printing_if_verbose,
+    record_case,
+    report_case,
+)
 from lnutils.mlp import MLPStack
 from lnutils.student_code import (  # noqa: F401  (StudentCodeError: part of the interface)
     StudentCodeError,
@@ -46,93 +53,6 @@ from lnutils.student_code import (  # noqa: F401  (StudentCodeError: part of the
     gradients,
     unchanged,
 )
-
-ATOL = RTOL = 1e-8  # float64; a correct implementation differs from PyTorch by ~1e-15
-
-
-@dataclass
-class Case:
-    description: str
-    shape: tuple[int, ...]
-    extra: dict = field(default_factory=dict)
-    affine: bool = True
-
-    @property
-    def size(self) -> int:
-        return int(torch.tensor(self.shape).prod())
-
-
-@dataclass
-class CheckReport:
-    name: str
-    results: list[tuple[Case, bool, str]] = field(default_factory=list)
-
-    @property
-    def passed(self) -> bool:
-        return all(ok for _, ok, _ in self.results)
-
-    def __bool__(self) -> bool:
-        return self.passed
-
-    def __repr__(self) -> str:
-        failed = sum(not ok for _, ok, _ in self.results)
-        return f"CheckReport({self.name}: {len(self.results) - failed}/{len(self.results)} cases passed)"
-
-
-def _printing_if_verbose(check):
-    """``verbose=False`` silences a check's printout; the returned report is the same."""
-
-    @functools.wraps(check)
-    def wrapper(*args, verbose: bool = True, **kwargs):
-        if verbose:
-            return check(*args, **kwargs)
-        with contextlib.redirect_stdout(io.StringIO()):
-            return check(*args, **kwargs)
-
-    return wrapper
-
-
-def _inputs(case: Case, param_shape: tuple[int, ...], seed: int = 0):
-    generator = torch.Generator().manual_seed(seed)
-    x = (torch.randn(*case.shape, generator=generator, dtype=torch.float64) * 2 + 0.5).requires_grad_()
-    if not case.affine:
-        return x, None, None
-    weight = (torch.rand(*param_shape, generator=generator, dtype=torch.float64) + 0.5).requires_grad_()
-    bias = torch.randn(*param_shape, generator=generator, dtype=torch.float64).requires_grad_()
-    return x, weight, bias
-
-
-def _differs(label: str, got: torch.Tensor, expected: torch.Tensor, tolerance: float = 1e-7) -> str | None:
-    """None when ``got`` matches ``expected`` (float64 tolerance), else what is wrong with it."""
-    if got is None:
-        return f"{label}: no gradient (is it used in the forward pass?)"
-    if got.shape != expected.shape:
-        return f"{label} has shape {tuple(got.shape)}, expected {tuple(expected.shape)}"
-    if not torch.allclose(got.to(expected.dtype), expected, atol=tolerance, rtol=tolerance):
-        worst = (got.to(expected.dtype) - expected).abs().max().item()
-        return f"{label} differs (largest |difference| {worst:.2e})." + dtype_hint(got, expected)
-    return None
-
-
-def _record(report: CheckReport, case: Case, ok: bool, message: str) -> None:
-    """Add one case to the report and print its PASS/FAIL line."""
-    report.results.append((case, ok, message))
-    print(f"  {'PASS' if ok else 'FAIL'}  {case.description}" + ("" if ok else f": {message.splitlines()[0]}"))
-
-
-def _report_case(report: CheckReport, description: str, message: str | None) -> None:
-    _record(report, Case(description, ()), message is None, message or "matches")
-
-
-def _finish(report: CheckReport, failure_heading: str = "first failing case") -> CheckReport:
-    """Print the summary: all cases pass, or the first failing case in full."""
-    failures = [(case, message) for case, ok, message in report.results if not ok]
-    if not failures:
-        print(f"all {len(report.results)} cases pass.")
-    else:
-        case, message = failures[0]
-        print(f"\n{failure_heading}: {case.description}\n  {message}")
-    return report
 
 
 def _recognised(got: torch.Tensor, tensors: list, mistakes) -> str:
@@ -193,7 +113,7 @@ def _compare(yours, reference, tensors: list, mistakes=None) -> tuple[bool, str]
         for (label, _, _), g_mine, g_theirs in zip(rows, grads_mine, grads_theirs):
             if g_mine is None:
                 return False, f"gradient of {label} differs (no gradient: {label} does not reach the output)"
-            if (message := _differs(f"gradient of {label}", g_mine, g_theirs)) is not None:
+            if (message := differs(f"gradient of {label}", g_mine, g_theirs)) is not None:
                 return False, message
     return (
         True,
@@ -213,17 +133,17 @@ def _run(name: str, cases: list[Case], make, against: str = "torch.nn.functional
         try:
             ok, message = _compare(yours, reference, tensors, mistakes)
         except StudentCodeTimeout as error:
-            _record(report, case, False, str(error))
+            record_case(report, case, False, str(error))
             for skipped in cases[number + 1 :]:
                 report.results.append((skipped, False, "not run: an earlier case ran out of time"))
             break
         if ok and after and after[0]() is not None:
             ok, message = False, after[0]()
-        _record(report, case, ok, message)
-    return _finish(report, "smallest failing input")
+        record_case(report, case, ok, message)
+    return finish(report, "smallest failing input")
 
 
-@_printing_if_verbose
+@printing_if_verbose
 def layer_norm(function) -> CheckReport:
     """Check ``function(input, normalized_shape, weight=None, bias=None, eps=1e-5)`` against F.layer_norm."""
     cases = [
@@ -245,7 +165,7 @@ def layer_norm(function) -> CheckReport:
 
     def make(case):
         ns = case.extra["normalized_shape"]
-        x, w, b = _inputs(case, ns)
+        x, w, b = case_inputs(case, ns)
         return (
             (lambda x, w, b: function(x, ns, w, b, 1e-5)),
             (lambda x, w, b: F.layer_norm(x, ns, w, b, 1e-5)),
@@ -256,7 +176,7 @@ def layer_norm(function) -> CheckReport:
     return _run("layer_norm", cases, make)
 
 
-@_printing_if_verbose
+@printing_if_verbose
 def batch_norm(function) -> CheckReport:
     """Check ``function(input, running_mean, running_var, weight, bias, training=True, momentum=0.1, eps=1e-5)``:
     the output, the gradients, and the running statistics it updates in place."""
@@ -268,7 +188,7 @@ def batch_norm(function) -> CheckReport:
 
     def make(case):
         channels = case.shape[1]
-        x, w, b = _inputs(case, (channels,))
+        x, w, b = case_inputs(case, (channels,))
         yours_stats = (torch.zeros(channels, dtype=torch.float64), torch.ones(channels, dtype=torch.float64))
         torch_stats = (torch.zeros(channels, dtype=torch.float64), torch.ones(channels, dtype=torch.float64))
 
@@ -296,7 +216,7 @@ def batch_norm(function) -> CheckReport:
     return _run("batch_norm", cases, make)
 
 
-@_printing_if_verbose
+@printing_if_verbose
 def group_norm(function) -> CheckReport:
     """Check ``function(input, num_groups, weight=None, bias=None, eps=1e-5)`` against F.group_norm."""
     cases = [
@@ -307,7 +227,7 @@ def group_norm(function) -> CheckReport:
 
     def make(case):
         groups = case.extra["groups"]
-        x, w, b = _inputs(case, (case.shape[1],))
+        x, w, b = case_inputs(case, (case.shape[1],))
         return (
             (lambda x, w, b: function(x, groups, w, b, 1e-5)),
             (lambda x, w, b: F.group_norm(x, groups, w, b, 1e-5)),
@@ -318,7 +238,7 @@ def group_norm(function) -> CheckReport:
     return _run("group_norm", cases, make)
 
 
-@_printing_if_verbose
+@printing_if_verbose
 def rms_norm(function) -> CheckReport:
     """Check ``function(input, normalized_shape, weight=None, eps=None)`` against F.rms_norm (eps=1e-6 here)."""
     cases = [
@@ -334,7 +254,7 @@ def rms_norm(function) -> CheckReport:
 
     def make(case):
         ns = case.extra["normalized_shape"]
-        x, w, _ = _inputs(case, ns)
+        x, w, _ = case_inputs(case, ns)
         return (
             (lambda x, w: function(x, ns, w, 1e-6)),
             (lambda x, w: F.rms_norm(x, ns, w, 1e-6)),
@@ -345,7 +265,7 @@ def rms_norm(function) -> CheckReport:
     return _run("rms_norm", cases, make)
 
 
-@_printing_if_verbose
+@printing_if_verbose
 def dynamic_tanh(function) -> CheckReport:
     """Check ``function(input, alpha, weight=None, bias=None)`` against γ ⊙ tanh(α x) + β (Zhu et al.
     2025, Eq. 1; torch has no DyT), outputs and the gradients of x, γ, β and α."""
@@ -360,14 +280,14 @@ def dynamic_tanh(function) -> CheckReport:
         return output if w is None else output * w + b
 
     def make(case):
-        x, w, b = _inputs(case, (case.shape[-1],))
+        x, w, b = case_inputs(case, (case.shape[-1],))
         alpha = torch.tensor([case.extra["alpha"]], dtype=torch.float64, requires_grad=True)
         return (lambda x, w, b, a: function(x, a, w, b)), reference, [x, w, b, alpha], dynamic_tanh_mistakes()
 
     return _run("dynamic_tanh", cases, make, against="γ ⊙ tanh(α x) + β")
 
 
-@_printing_if_verbose
+@printing_if_verbose
 def layer_norm_chw(function) -> CheckReport:
     """Check ``function(input, weight=None, bias=None, eps=1e-5)``: layer norm of an (N, C, H, W) tensor over
     (C, H, W), with one gain and bias per channel (shape (C,)), against ``F.group_norm(input, 1, ...)``."""
@@ -378,7 +298,7 @@ def layer_norm_chw(function) -> CheckReport:
     ]
 
     def make(case):
-        x, w, b = _inputs(case, (case.shape[1],))
+        x, w, b = case_inputs(case, (case.shape[1],))
         return (
             (lambda x, w, b: function(x, w, b, 1e-5)),
             (lambda x, w, b: F.group_norm(x, 1, w, b, 1e-5)),
@@ -389,7 +309,7 @@ def layer_norm_chw(function) -> CheckReport:
     return _run("layer_norm_chw", cases, make)
 
 
-@_printing_if_verbose
+@printing_if_verbose
 def mlp(make_model, method: str = "layer norm") -> CheckReport:
     """Check a torch.nn version of the paper's 784-1000-1000-10 network (chapter 2).
 
@@ -404,27 +324,27 @@ def mlp(make_model, method: str = "layer norm") -> CheckReport:
     try:
         model = make_model if isinstance(make_model, torch.nn.Module) else call("building your model", make_model)
     except StudentCodeError as error:
-        _report_case(report, "build the model", str(error))
-        return _finish(report)
+        report_case(report, "build the model", str(error))
+        return finish(report)
     if not isinstance(model, torch.nn.Module):
-        _report_case(
+        report_case(
             report, "build the model", f"got {type(model).__name__}, expected a torch.nn.Module (a missing `return`?)"
         )
-        return _finish(report)
+        return finish(report)
     reference = MLPStack(method, [0]).to_sequential(0).double()
     model = model.double().cpu()  # the check runs in float64 on the CPU, whatever device you trained on
     yours, theirs = list(model.parameters()), list(reference.parameters())
     shapes_yours, shapes_theirs = [tuple(p.shape) for p in yours], [tuple(p.shape) for p in theirs]
     if shapes_yours != shapes_theirs:
-        _report_case(
+        report_case(
             report,
             "parameter shapes, in order",
             f"yours are {shapes_yours}, the paper's {method} network has {shapes_theirs} "
             "(Linear weights are (out, in); a Linear followed by a normalization has no bias; no normalization "
             "before the softmax layer for layer norm)",
         )
-        return _finish(report)
-    _report_case(report, "parameter shapes, in order", None)
+        return finish(report)
+    report_case(report, "parameter shapes, in order", None)
     with torch.no_grad():
         for mine, reference_parameter in zip(yours, theirs):
             mine.copy_(reference_parameter)
@@ -440,25 +360,25 @@ def mlp(make_model, method: str = "layer norm") -> CheckReport:
             try:
                 got = as_tensor(call("your model", model, given), expected)
             except StudentCodeTimeout as error:
-                _report_case(report, description, str(error))
-                return _finish(report)
+                report_case(report, description, str(error))
+                return finish(report)
             except StudentCodeError as error:
-                _report_case(report, description, str(error))
+                report_case(report, description, str(error))
                 continue
             if (changed := unchanged([images], [given])) is not None:
-                _report_case(report, description, changed.replace("function", "model's forward"))
+                report_case(report, description, changed.replace("function", "model's forward"))
                 continue
-            message = _differs("logits", got.detach(), expected, 1e-8)
+            message = differs("logits", got.detach(), expected, 1e-8)
             if message is None and mode == "train":
                 description += " and gradients"
                 labels = [f"parameter {index} {shape}" for index, shape in enumerate(shapes_theirs)]
                 try:
                     message = _gradients_message(got, yours, expected, theirs, labels, generator, "logits carry")
                 except StudentCodeTimeout as error:
-                    _report_case(report, description, str(error))
-                    return _finish(report)
-            _report_case(report, description, message)
-    return _finish(report)
+                    report_case(report, description, str(error))
+                    return finish(report)
+            report_case(report, description, message)
+    return finish(report)
 
 
 def _gradients_message(got, yours, expected, theirs, labels, generator, what: str, through: str = "") -> str | None:
@@ -476,7 +396,7 @@ def _gradients_message(got, yours, expected, theirs, labels, generator, what: st
         return str(error)
     grads_theirs = torch.autograd.grad(expected, theirs, upstream)
     for label, mine, reference in zip(labels, grads_yours, grads_theirs):
-        if (message := _differs(f"gradient of {label}{through}", mine, reference)) is not None:
+        if (message := differs(f"gradient of {label}{through}", mine, reference)) is not None:
             return message
     return None
 
@@ -513,7 +433,32 @@ def _cell_parameters(cell: torch.nn.Module) -> list[torch.Tensor]:
     return found
 
 
-@_printing_if_verbose
+def _unrolled(cell, inputs, reference_parameters) -> tuple:
+    """Run a student's cell over ``inputs`` (steps, batch, input_size) beside the reference, Ba et al. 2016,
+    Eq. 4: (the last hidden state, the reference's, what differs first or None); a timeout is raised."""
+    weight_ih, weight_hh, gain, bias = reference_parameters
+    hidden_size = weight_hh.shape[0]
+    hidden = reference_hidden = torch.zeros(inputs.shape[1], hidden_size, dtype=torch.float64)
+    snapshot = inputs.detach().clone()
+    message = None
+    try:
+        for step in range(inputs.shape[0]):
+            hidden = as_tensor(call("your forward", cell, inputs[step], hidden), reference_hidden)
+            if not torch.equal(inputs.detach(), snapshot):
+                raise StudentCodeError(
+                    "your forward changed its input x in place (x -= ..., x.mul_(...)); compute a new tensor"
+                )
+            summed = reference_hidden @ weight_hh.T + inputs[step] @ weight_ih.T  # a_t = W_hh h_{t-1} + W_ih x_t
+            reference_hidden = torch.tanh(F.layer_norm(summed, (hidden_size,), gain, bias, 1e-5))  # Eq. 4
+            message = message or differs(f"hidden state at step {step + 1}", hidden, reference_hidden, 1e-8)
+    except StudentCodeTimeout:
+        raise
+    except StudentCodeError as error:
+        message = str(error)
+    return hidden, reference_hidden, message
+
+
+@printing_if_verbose
 def layer_norm_rnn_cell(cell_class) -> CheckReport:
     """Check a layer-normalized vanilla RNN cell (chapter 4): ``h_t = tanh(LN(W_hh h_{t-1} + W_ih x_t))``,
     Ba et al. 2016, Eq. 4, with μ and σ over the H hidden units and the gain g and bias b of the LN.
@@ -536,14 +481,14 @@ def layer_norm_rnn_cell(cell_class) -> CheckReport:
             cell = cell.double().cpu()
             parameters = _cell_parameters(cell)
         except StudentCodeTimeout as error:
-            _report_case(report, description, str(error))
-            return _finish(report)
+            report_case(report, description, str(error))
+            return finish(report)
         except StudentCodeError as error:
-            _report_case(report, description, str(error))
+            report_case(report, description, str(error))
             continue
         expected_shapes = [(hidden_size, input_size), (hidden_size, hidden_size), (hidden_size,), (hidden_size,)]
         if [tuple(p.shape) for p in parameters] != expected_shapes:
-            _report_case(
+            report_case(
                 report,
                 description,
                 f"weight_ih, weight_hh, norm.weight, norm.bias have shapes {[tuple(p.shape) for p in parameters]}, "
@@ -558,25 +503,11 @@ def layer_norm_rnn_cell(cell_class) -> CheckReport:
         inputs = torch.randn(
             steps, batch_size, input_size, generator=generator, dtype=torch.float64, requires_grad=True
         )
-        hidden = reference_hidden = torch.zeros(batch_size, hidden_size, dtype=torch.float64)
-        message = None
-        snapshot = inputs.detach().clone()
         try:
-            for step in range(steps):
-                hidden = as_tensor(call("your forward", cell, inputs[step], hidden), reference_hidden)
-                if not torch.equal(inputs.detach(), snapshot):
-                    raise StudentCodeError(
-                        "your forward changed its input x in place (x -= ..., x.mul_(...)); compute a new tensor"
-                    )
-                weight_ih, weight_hh, gain, bias = reference_parameters
-                summed = reference_hidden @ weight_hh.T + inputs[step] @ weight_ih.T  # a_t = W_hh h_{t-1} + W_ih x_t
-                reference_hidden = torch.tanh(F.layer_norm(summed, (hidden_size,), gain, bias, 1e-5))  # Eq. 4
-                message = message or _differs(f"hidden state at step {step + 1}", hidden, reference_hidden, 1e-8)
+            hidden, reference_hidden, message = _unrolled(cell, inputs, reference_parameters)
         except StudentCodeTimeout as error:
-            _report_case(report, description + " (hidden states and gradients)", str(error))
-            return _finish(report)
-        except StudentCodeError as error:
-            message = str(error)
+            report_case(report, description + " (hidden states and gradients)", str(error))
+            return finish(report)
         if message is None:
             try:
                 message = _gradients_message(
@@ -590,7 +521,7 @@ def layer_norm_rnn_cell(cell_class) -> CheckReport:
                     through=f" through {steps} step(s)",
                 )
             except StudentCodeTimeout as error:
-                _report_case(report, description + " (hidden states and gradients)", str(error))
-                return _finish(report)
-        _report_case(report, description + " (hidden states and gradients)", message)
-    return _finish(report)
+                report_case(report, description + " (hidden states and gradients)", str(error))
+                return finish(report)
+        report_case(report, description + " (hidden states and gradients)", message)
+    return finish(report)

@@ -30,7 +30,7 @@ TIERS = {
         "student_code",
         "check_mistakes",
     },
-    1: {"layers"},
+    1: {"layers", "check_report"},
     2: {"data", "corpus", "mlp", "cnn", "rnn", "transformer", "invariance", "cli"},
     3: {"runs"},
     4: {"train", "kept_networks", "parts"},
