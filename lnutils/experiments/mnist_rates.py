@@ -142,6 +142,31 @@ def selection_configuration(
     return selection_config
 
 
+def selection_payload(record: dict, curves: dict, complete: bool, settle: int, made: dict) -> dict:
+    """A selection's result file: ``record`` (its configuration, rule, validation size and grids), the
+    curves so far, the rates they choose (:func:`lnutils.runs.choose_learning_rates`) and ``made``, its
+    provenance (:func:`lnutils.runs.provenance`)."""
+    config, grids = record["config"], record["grids"]
+    return {
+        "kind": "learning-rate selection",
+        "config": config,
+        "rule": record["rule"],
+        "settle_epochs": settle,  # the rule's window, as a number
+        "validation": record["validation"],
+        "batch_size": config["batch_size"],
+        "seeds": config.get("seeds", [config.get("seed")]),
+        "epochs": config["epochs"],
+        "epochs_done": len(curves["epoch_seconds"]),
+        "complete": complete,
+        "grid": sorted({rate for rates in grids.values() for rate in rates}),
+        "grids": grids,
+        "train_subset": config["train_subset"],
+        "chosen": runs.choose_learning_rates(curves["val_error"], METHODS, grids, settle=settle),
+        "curves": curves,
+        "provenance": made,
+    }
+
+
 def select_learning_rates_run(
     batch_size: int,
     epochs: int,
@@ -186,26 +211,10 @@ def select_learning_rates_run(
     folder = Path(checkpoint_dir or runs.checkpoint_dir())
 
     def payload_for(curves: dict, complete: bool) -> dict:
-        done = len(curves["epoch_seconds"])
-        chosen = runs.choose_learning_rates(curves["val_error"], METHODS, grids, settle=settle)
-        return {
-            "kind": "learning-rate selection",
-            "config": selection_config,
-            "rule": selection_rule(full_length, seeds, epochs, done, extend_edges),
-            "settle_epochs": settle,  # the rule's window, as a number
-            "validation": len(split.val_x),
-            "batch_size": batch_size,
-            "seeds": seeds,
-            "epochs": epochs,
-            "epochs_done": done,
-            "complete": complete,
-            "grid": sorted({rate for rates in grids.values() for rate in rates}),
-            "grids": grids,
-            "train_subset": train_subset,
-            "chosen": chosen,
-            "curves": curves,
-            "provenance": provenance(dataset, device, sum(curves["epoch_seconds"]), commit=commit),
-        }
+        rule = selection_rule(full_length, seeds, epochs, len(curves["epoch_seconds"]), extend_edges)
+        record = {"config": selection_config, "rule": rule, "validation": len(split.val_x), "grids": grids}
+        made = provenance(dataset, device, sum(curves["epoch_seconds"]), commit=commit)
+        return selection_payload(record, curves, complete, settle, made)
 
     def train(labels: dict[str, tuple[str, float]], checkpoint: Path, earlier: dict | None):
         """Train the stacks ``labels`` ({label: (method, rate)}), saving what is done after every epoch."""
