@@ -15,6 +15,7 @@ A part is ``train(seconds_left, save_progress) -> record``, or ``None`` when it 
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import time
 from pathlib import Path
@@ -169,6 +170,44 @@ def starting_payload(kind: str, config: dict, previous: dict | None, parts: dict
     return payload
 
 
+class ResultWriter:
+    """Writes a run's result file as its parts train (:func:`run_parts`): ``payload`` is what this process
+    holds; every write takes in, under the file's lock, what other processes wrote since
+    (:func:`others_progress`) and refuses parts trained on another copy of the data."""
+
+    def __init__(self, path: Path, payload: dict, names: list[str], overwrite: bool, annotate, data):
+        self.path, self.payload, self.names = path, payload, names
+        self.overwrite, self.annotate, self.data = overwrite, annotate, data
+
+    def save(self, training: str) -> None:
+        def merge(mine: dict, previous: dict) -> dict:
+            merged = others_progress(mine, previous, training)
+            refuse_mixed_data(self.path, merged, self.data)  # another process, started on another copy
+            merged["complete"] = all(name in merged["parts"] for name in self.names)
+            if self.annotate is not None:
+                self.annotate(merged)
+            return merged
+
+        if self.annotate is not None:
+            self.annotate(self.payload)
+        save_results(self.path, self.payload, overwrite=self.overwrite, merge=merge)
+
+    def save_progress(self, name: str, record: dict) -> None:
+        """A part's record so far, under ``in_progress``; never replacing a record of more epochs."""
+        now = (read_json(self.path) or {}) if not self.overwrite else {}
+        saved = self.payload.get("in_progress", {}).get(name) or (now.get("in_progress") or {}).get(name)
+        if saved is not None and int(saved.get("epochs_done", 0)) > int(record.get("epochs_done", 0)):
+            return  # the file already shows more of this part
+        self.payload.setdefault("in_progress", {})[name] = record
+        self.save(name)
+
+    def finished(self, name: str, record: dict) -> None:
+        self.payload["parts"][name] = record
+        self.payload.get("in_progress", {}).pop(name, None)
+        self.payload["complete"] = all(name in self.payload["parts"] for name in self.names)
+        self.save(name)
+
+
 def run_parts(
     path: Path,
     config: dict,
@@ -220,23 +259,9 @@ def run_parts(
             drop_parts_of_other_data(path, original, previous, data)
     else:
         data = None  # nothing to train: the file is what it is (a reader refuses a mixed one)
-    payload = starting_payload(kind, config, previous, parts)
-    done = payload["parts"]
+    writer = ResultWriter(path, starting_payload(kind, config, previous, parts), list(parts), overwrite, annotate, data)
+    done = writer.payload["parts"]
     started = time.perf_counter()
-
-    def save(training: str) -> None:
-        def merge(mine: dict, previous: dict) -> dict:
-            merged = others_progress(mine, previous, training)
-            refuse_mixed_data(path, merged, data)  # another process, started on another copy
-            merged["complete"] = all(name in merged["parts"] for name in parts)
-            if annotate is not None:
-                annotate(merged)
-            return merged
-
-        if annotate is not None:
-            annotate(payload)
-        save_results(path, payload, overwrite=overwrite, merge=merge)
-
     for name, train in parts.items():
         if name in done or (only is not None and name not in only):
             continue
@@ -244,24 +269,12 @@ def run_parts(
         if now.get("config") == config and name in (now.get("parts") or {}):  # another process finished it
             done[name] = now["parts"][name]
             continue
-
-        def save_progress(record, name=name):
-            now = (read_json(path) or {}) if not overwrite else {}
-            saved = payload.get("in_progress", {}).get(name) or (now.get("in_progress") or {}).get(name)
-            if saved is not None and int(saved.get("epochs_done", 0)) > int(record.get("epochs_done", 0)):
-                return  # the file already shows more of this part
-            payload.setdefault("in_progress", {})[name] = record
-            save(name)
-
         try:
-            record = train(seconds_left(time_budget_seconds, started), save_progress)
+            record = train(seconds_left(time_budget_seconds, started), functools.partial(writer.save_progress, name))
         except PartBusy as busy:
             say(f"{name}: {busy}; on to the next part")
             continue
         if record is None:
             break
-        done[name] = record
-        payload.get("in_progress", {}).pop(name, None)
-        payload["complete"] = all(name in done for name in parts)
-        save(name)
-    return read_json(path) or payload  # with what other processes wrote
+        writer.finished(name, record)
+    return read_json(path) or writer.payload  # with what other processes wrote
