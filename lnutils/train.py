@@ -432,6 +432,22 @@ def _denormals_flushed_while_training(train):
     return wrapper
 
 
+def refuse_longer_checkpoint(checkpoint, start_epoch: int, epochs: int) -> None:
+    """A clear error when a checkpoint holds more epochs than a run asks for."""
+    if start_epoch > epochs:
+        raise CheckpointMismatch(
+            f"the checkpoint {checkpoint} holds {start_epoch} epochs, more than the {epochs} asked for; ask for at "
+            f"least {start_epoch} epochs (a longer run extends it) or delete the checkpoint to train {epochs} afresh."
+        )
+
+
+def show_best(bar, history: History) -> None:
+    """The progress bar's note: the method of lowest mean test error at the last epoch, and that error."""
+    if hasattr(bar, "set_postfix_str"):
+        best = min(history.test_error, key=lambda m: np.mean(history.test_error[m][-1]))
+        bar.set_postfix_str(f"best: {best}, test {100 * np.mean(history.test_error[best][-1]):.2f}%")
+
+
 def check_schedule(epochs: int, batch_size: int, train_examples: int, decay_epochs: int, graph) -> None:
     """A clear error for a schedule :func:`train_lockstep` cannot train."""
     if epochs < 1:
@@ -513,11 +529,7 @@ def train_lockstep(
     expected = fingerprint(stacks, learning_rates, split, batch_size, fingerprint_extra)
     schedule = {"epochs": int(epochs), "decay_epochs": int(decay_epochs)}
     history, start_epoch = resume(checkpoint, expected, stacks, optimizer, device, graphed, schedule, branch_from)
-    if start_epoch > epochs:
-        raise CheckpointMismatch(
-            f"the checkpoint {checkpoint} holds {start_epoch} epochs, more than the {epochs} asked for; ask for at "
-            f"least {start_epoch} epochs (a longer run extends it) or delete the checkpoint to train {epochs} afresh."
-        )
+    refuse_longer_checkpoint(checkpoint, start_epoch, epochs)
     step = make_step(stacks, optimizer, data["train_x"], data["train_y"], batch_size, graphed)
     constant_epochs = epochs - decay_epochs if decay_epochs else None  # where a longer budget can branch
 
@@ -538,9 +550,7 @@ def train_lockstep(
         for method, stack in stacks.items():
             history.append(method, *evaluate_splits(stack, data))
         history.epoch_seconds.append(time.perf_counter() - epoch_start)
-        if hasattr(bar, "set_postfix_str"):
-            best = min(stacks, key=lambda m: np.mean(history.test_error[m][-1]))
-            bar.set_postfix_str(f"best: {best}, test {100 * np.mean(history.test_error[best][-1]):.2f}%")
+        show_best(bar, history)
         if checkpoint is not None:
             save_checkpoint(checkpoint, stacks, optimizer, history, epoch + 1, expected, schedule)
             keep_constant_phase(epoch + 1)
