@@ -167,6 +167,36 @@ def selection_payload(record: dict, curves: dict, complete: bool, settle: int, m
     }
 
 
+def train_grid(
+    labels: dict[str, tuple[str, float]],
+    seeds,
+    split,
+    batch_size,
+    epochs,
+    checkpoint,
+    device,
+    progress,
+    on_epoch_end,
+    budget,
+) -> History:
+    """Train one MLP stack per label ({label: (method, rate)}) in lockstep, batch norm with the unbiased
+    variance below batch 16 (as in the paper runs)."""
+    stacks = {label: MLPStack(m, seeds, bn_unbiased=batch_size < 16) for label, (m, _) in labels.items()}
+    rates = {label: rate for label, (_, rate) in labels.items()}
+    return train_lockstep(
+        stacks,
+        rates,
+        split,
+        batch_size,
+        epochs,
+        checkpoint=checkpoint,
+        progress=progress,
+        device=device,
+        on_epoch_end=on_epoch_end,
+        time_budget_seconds=budget,
+    )
+
+
 def select_learning_rates_run(
     batch_size: int,
     epochs: int,
@@ -218,11 +248,6 @@ def select_learning_rates_run(
 
     def train(labels: dict[str, tuple[str, float]], checkpoint: Path, earlier: dict | None):
         """Train the stacks ``labels`` ({label: (method, rate)}), saving what is done after every epoch."""
-        stacks = {label: MLPStack(m, seeds, bn_unbiased=batch_size < 16) for label, (m, _) in labels.items()}
-        rates = {label: rate for label, (_, rate) in labels.items()}
-
-        def with_earlier(history: History) -> dict:
-            return merged_curves(earlier, history.to_dict()) if earlier else history.to_dict()
 
         def save_partial(history: History) -> None:
             # the first run is saved after every epoch but its last (then the rule may extend the grid);
@@ -230,19 +255,11 @@ def select_learning_rates_run(
             if earlier is None and len(history.epoch_seconds) < epochs:
                 save_results(path, payload_for(history.to_dict(), complete=False), overwrite=overwrite)
 
-        history = train_lockstep(
-            stacks,
-            rates,
-            split,
-            batch_size,
-            epochs,
-            checkpoint=checkpoint,
-            progress=progress,
-            device=device,
-            on_epoch_end=save_partial,
-            time_budget_seconds=time_budget_seconds,
+        history = train_grid(
+            labels, seeds, split, batch_size, epochs, checkpoint, device, progress, save_partial, time_budget_seconds
         )
-        return with_earlier(history), len(history.epoch_seconds) == epochs
+        curves = merged_curves(earlier, history.to_dict()) if earlier else history.to_dict()
+        return curves, len(history.epoch_seconds) == epochs
 
     labels = {runs.grid_label(m, rate): (m, rate) for m in METHODS for rate in grid}
     # a second process waits for a short selection (the runs need its rates) and skips a full-length one
