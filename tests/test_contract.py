@@ -20,8 +20,9 @@ VERDICT_KEYS |= {"metric"}
 def test_every_experiment_has_the_contracts_names(name):
     module = EXPERIMENTS[name]
     assert "quick" in module.PROFILES and "paper" in module.PROFILES
-    for function in ("run_profile", "results_file", "saved_results", "verdicts"):
+    for function in ("run_profile", "results_file", "saved_results", "part_name", "verdicts"):
         assert callable(getattr(module, function)), f"{name} has no {function}"
+    assert isinstance(module.PUBLISHED, dict) and module.PUBLISHED, f"{name} has no PUBLISHED numbers"
     options = inspect.signature(module.run_profile).parameters
     assert {"results_dir", "checkpoint_dir", "overwrite", "time_budget_seconds"} <= set(options)
 

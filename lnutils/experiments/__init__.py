@@ -28,6 +28,11 @@ time_budget_seconds=None)``
     file as it goes; returns what the file holds.
 ``results_file(profile)`` and ``saved_results(profile)``
     Where a profile's result is written, and the result as saved (or the copy shipped with lnutils).
+``part_name(...)``
+    A part's key in the result file (its arguments are what the experiment's parts differ in).
+``PUBLISHED``
+    The published numbers the chapter sets beside its own ({source: {what: value}}, or, for Figure 6, the
+    values read off the figure by batch size).
 ``verdicts(result)``
     The chapter's questions answered on a result, as data: a list of
     :func:`lnutils.compare.make_verdict` dicts (a claim id, the two roles, per-seed values, the comparison

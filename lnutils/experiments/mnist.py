@@ -82,7 +82,7 @@ from lnutils.runs import provenance
 from lnutils.train import History, make_split, train_lockstep
 
 # Read off the paper's Figure 6 by eye (approximate), final test error in %.
-PAPER_FIGURE_6 = {
+PUBLISHED = {
     128: {"baseline": "≈1.5", "batch norm": "≈1.2-1.4 (noisy)", "layer norm": "≈1.3"},
     4: {"baseline": "≈1.5-1.6", "batch norm": "≈2-2.5 (very noisy)", "layer norm": "≈1.4"},
 }

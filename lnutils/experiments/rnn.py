@@ -124,7 +124,7 @@ def profile_configs(
         }
     elif profile == "cpu":
         configs = {
-            seed_part_name("batch 64", seed): SequentialMNISTConfig(64, 20, [seed], decay_epochs=5)
+            part_name("batch 64", seed): SequentialMNISTConfig(64, 20, [seed], decay_epochs=5)
             for seed in CPU_SEEDS
         }
     elif profile == "paper":
@@ -149,7 +149,7 @@ def profile_configs(
 CPU_SEEDS = (0, 1, 2)
 
 
-def seed_part_name(setting: str, seed: int) -> str:
+def part_name(setting: str, seed: int) -> str:
     """The part of a profile split by seed that trains ``seed`` of ``setting`` (``"batch 64, seed 0"``)."""
     return f"{setting}, seed {seed}"
 
@@ -325,7 +325,7 @@ def run_profile(
     folder = Path(checkpoint_dir or runs.checkpoint_dir())
 
     def sequential_part(setting: str, config: SequentialMNISTConfig):
-        checkpoint = folder / checkpoint_name(profile, setting)
+        checkpoint = checkpoint_path(profile, setting, folder)
         return sequential_part_trainer(setting, config, checkpoint, mnist_copy, device, progress, commit)
 
     trainers = {setting: sequential_part(setting, c) for setting, c in configs.items() if c.steps == 28}
@@ -352,8 +352,9 @@ def run_profile(
 # ----------------------------------------------------------------------------- the chapter's run
 
 
-def checkpoint_name(profile: str, setting: str) -> str:
-    return f"rnn_{profile}_{re.sub(r'[^a-z0-9]+', '-', setting)}.pt"
+def checkpoint_path(profile: str, setting: str, checkpoint_dir=None) -> Path:
+    name = f"rnn_{profile}_{re.sub(r'[^a-z0-9]+', '-', setting)}.pt"
+    return Path(checkpoint_dir or runs.checkpoint_dir()) / name
 
 
 def chapter_run(
@@ -382,7 +383,7 @@ def chapter_run(
     trained = {}  # the probes read each setting's first network: the first seed's checkpoint suffices
     for name, record, finished in result_parts(raw):
         setting, seed = setting_of(name)
-        path = runs.checkpoint_dir() / checkpoint_name(profile, name)
+        path = checkpoint_path(profile, name)
         if name == "adding" or not finished or setting in trained or not path.exists():
             continue
         if setting not in result["parts"] or seed not in (None, result["parts"][setting]["config"]["seeds"][0]):
@@ -419,7 +420,7 @@ def keep_networks(
     the saved curve, and keep the final weights (:mod:`lnutils.kept_networks`), so that the probes read
     the networks the chapter's numbers come from.  Returns the kept file's record."""
     result = runs.read_results(results_file(profile).name, results_dir)  # its parts as saved, one per seed
-    name = seed_part_name("batch 64", seed) if profile == "cpu" else "batch 64"
+    name = part_name("batch 64", seed) if profile == "cpu" else "batch 64"
     record = (result or {}).get("parts", {}).get(name)
     if record is None or "curves" not in record:
         raise ValueError(f"no finished part {name!r} in the saved {profile} result: nothing to train again")

@@ -57,7 +57,7 @@ def mnist_results_rows(curves: dict, batch_size: int) -> list[dict]:
                 "final test error %": mean_spread(test[-1]),
                 "best test error %": mean_spread(test.min(axis=0)),
                 "final train NLL (geometric mean [min, max])": nll_cell(curves_array(curves, "train_nll", method)[-1]),
-                "paper (Fig. 6, read off)": mnist.PAPER_FIGURE_6.get(batch_size, {}).get(method, "–"),
+                "paper (Fig. 6, read off)": mnist.PUBLISHED.get(batch_size, {}).get(method, "–"),
             }
         )
     return rows
