@@ -1,9 +1,10 @@
-"""The one command-line contract of the three experiments.
+"""The one command-line contract of the four experiments.
 
 Every experiment takes the same options, checked before any work starts (a bad value is
 an argparse error, exit status 2)::
 
-    --profile {quick,paper}   which configuration (required for `run`: paper runs take hours on a CPU)
+    --profile PROFILE         which configuration (required for `run`): quick (minutes) or paper (a GPU);
+                              conv, rnn and transformer also have cpu (the saved CPU evidence, one core)
     --device DEVICE           cpu, cuda, cuda:N or mps (default: the GPU when there is one)
     --epochs N                override the profile's epochs (N >= 1)
     --seeds S [S ...]         override the profile's seeds (distinct, >= 0)
