@@ -299,6 +299,7 @@ def test_a_live_quick_runs_verdicts_are_one_paragraph_and_saved_ones_a_table():
                 0.2,
                 setting="batch 4",
                 epoch=1,
+                metric="val_error_after_epoch",
             ),
             make_verdict(
                 "layer_norm_lstm_beats_lstm",
@@ -310,11 +311,13 @@ def test_a_live_quick_runs_verdicts_are_one_paragraph_and_saved_ones_a_table():
                 0.2,
                 setting="batch 4",
                 epoch=1,
+                metric="test_error_settled",
             ),
         ]
 
     live = rnn_words.verdicts_markdown(verdicts("live quick run"))
     assert "|" not in live and "answers none of its 2 questions" in live
     assert "LN-GRU 2.00 vs GRU 3.00" in live and "LN-LSTM 1.00 vs LSTM 1.50" in live
+    assert "*validation error % after epoch 1*: LN-GRU" in live and "*test error %, mean over" in live
     mixed = verdicts("live quick run")[:1] + verdicts("complete")[1:]
     assert "| claim" in rnn_words.verdicts_markdown(mixed)  # a saved verdict among them: the table

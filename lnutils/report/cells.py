@@ -197,7 +197,7 @@ def verdict_table(verdicts: list[dict], claims: dict[str, str], where, unit: str
     complete.  Five columns: the table fits the page at 1280 px.  A live quick run's verdicts, which compare
     nothing, are one short paragraph of what it measured instead (:func:`live_run_paragraph`)."""
     if verdicts and all(v["evidence"] == "live quick run" for v in verdicts):
-        return live_run_paragraph(verdicts, where, unit, names)
+        return live_run_paragraph(verdicts, where, names)
     rows = []
     for v in verdicts:
         first, second = ((names or {}).get(role, role) for role in v["roles"])
@@ -222,19 +222,19 @@ def verdict_table(verdicts: list[dict], claims: dict[str, str], where, unit: str
     return markdown_table(headers, rows) + "\n\n" + family_sentence(verdicts) + " " + note
 
 
-def live_run_paragraph(verdicts: list[dict], where, unit: str, names=None) -> str:
+def live_run_paragraph(verdicts: list[dict], where, names=None) -> str:
     """A live quick run's verdicts in one paragraph: it answers none of its questions (one seed and a few
-    epochs rank nothing), and what it measured, pair by pair, so that a reader sees the code ran."""
-    measured = []
+    epochs rank nothing), and what it measured, pair by pair and grouped by what was compared
+    (:func:`metric_words`), so that a reader sees the code ran."""
+    measured: dict[str, list[str]] = {}
     for v in verdicts:
         first, second = ((names or {}).get(role, role) for role in v["roles"])
         values = f"{first} {mean_spread(v['first_values'])} vs {second} {mean_spread(v['second_values'])}"
-        measured.append(f"{values} ({where(v)})")
+        measured.setdefault(metric_words(v), []).append(f"{values} ({where(v)})")
     return (
         f"**This build's quick run answers none of its {len(verdicts)} questions**: one seed and a few epochs "
-        f"rank nothing, so the answers come from the saved runs. What it measured ({unit}): "
-        + "; ".join(measured)
-        + "."
+        "rank nothing, so the answers come from the saved runs. What it measured: "
+        + " ".join(f"*{what}*: {'; '.join(pairs)}." for what, pairs in measured.items())
     )
 
 
