@@ -124,8 +124,7 @@ def profile_configs(
         }
     elif profile == "cpu":
         configs = {
-            part_name("batch 64", seed): SequentialMNISTConfig(64, 20, [seed], decay_epochs=5)
-            for seed in CPU_SEEDS
+            part_name("batch 64", seed): SequentialMNISTConfig(64, 20, [seed], decay_epochs=5) for seed in CPU_SEEDS
         }
     elif profile == "paper":
         configs = {
