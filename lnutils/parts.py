@@ -105,11 +105,14 @@ def parts_done_line(result: dict, path) -> str:
     return f"parts done: {list(result.get('parts', {}))}; hours each took: {done or 'none yet'}; results in {path}"
 
 
-def unchanged_parts(previous: dict, config: dict) -> dict | None:
+def unchanged_parts(previous: dict, config: dict, parts_of=None) -> dict | None:
     """What of ``previous`` a run of ``config`` keeps when it replaces it: the parts (finished or in
     progress) whose configuration is the same in both, where each names its parts' configurations
-    (``config["parts"]`` a dict); nothing otherwise."""
+    (``config["parts"]`` a dict); nothing otherwise.  ``parts_of(old_config)``, when given, names the
+    parts' configurations of a file written before its configuration named them."""
     before = (previous.get("config") or {}).get("parts")
+    if not isinstance(before, dict) and parts_of is not None and previous.get("config"):
+        before = parts_of(previous["config"])
     after = config.get("parts")
     if not isinstance(before, dict) or not isinstance(after, dict):
         return None
@@ -218,6 +221,7 @@ def run_parts(
     annotate=None,
     only=None,
     data=None,
+    parts_of=None,
 ) -> dict:
     """Run a profile made of parts, one after another, resumable part by part.
 
@@ -233,7 +237,8 @@ def run_parts(
 
     ``only``, when given, names the parts to train now; the others keep what the file holds.  Where
     ``config["parts"]`` maps each part's name to its configuration, ``overwrite`` keeps the parts
-    whose configuration is unchanged and trains again only those whose configuration changed.
+    whose configuration is unchanged and trains again only those whose configuration changed
+    (``parts_of``: see :func:`unchanged_parts`).
 
     Several processes may train different parts of one file at once: every write takes in, under the
     file's lock, what the others have written since (:func:`others_progress`), a part another process has
@@ -249,7 +254,7 @@ def run_parts(
     check_replaceable(path, config, overwrite)
     previous = read_json(path)
     if overwrite and previous is not None:
-        original, previous = previous, unchanged_parts(previous, config)
+        original, previous = previous, unchanged_parts(previous, config, parts_of)
     finished_before = set((previous or {}).get("parts") or {})
     if any(name not in finished_before and (only is None or name in only) for name in parts):
         data = data() if callable(data) else data  # loaded only when there is a part to train

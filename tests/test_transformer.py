@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from lnutils import layers, norms, parts
+from lnutils import layers, norms, parts, runs
 from lnutils.corpus import load_shakespeare, play_text
 from lnutils.data import DataError
 from lnutils.experiments import transformer as experiment
@@ -388,6 +388,35 @@ def test_run_profile_writes_a_resumable_result_with_provenance(corpus, tmp_path,
     assert saved["complete"] and len(saved["parts"]) == len(payload["config"]["settings"])
     assert saved["provenance"]["data"]["checksum"] == corpus.provenance.checksum
     assert str(tmp_path) not in json.dumps(saved["provenance"])
+
+
+def test_a_run_of_more_seeds_keeps_the_parts_of_a_file_whose_config_did_not_name_them(corpus, tmp_path, monkeypatch):
+    seeds = [(0,)]
+    monkeypatch.setattr(experiment, "profile", lambda name, steps=None, seeds_=None, **_: _tiny_profile(seeds=seeds[0]))
+    options = dict(progress=False, results_dir=tmp_path, checkpoint_dir=tmp_path / "ck", corpus=corpus)
+    experiment.run_profile("cpu", **options)
+    path = tmp_path / "transformer_cpu.json"
+    old = json.loads(path.read_text())
+    del old["config"]["parts"]  # as files were written before a configuration named its parts
+    path.write_text(json.dumps(old))
+    trained = []
+    real_train_part = experiment.train_part
+    monkeypatch.setattr(
+        experiment,
+        "train_part",
+        lambda s, t, seed, *a, **k: trained.append(seed) or real_train_part(s, t, seed, *a, **k),
+    )
+    seeds[0] = (0, 1)
+    with pytest.raises(runs.ResultsConflict):  # another configuration: replaced only when asked
+        experiment.run_profile("cpu", **options)
+    new = experiment.run_profile("cpu", overwrite=True, **options)
+    assert set(trained) == {1}  # seed 0's parts kept, not trained again
+    assert all(new["parts"][name] == old["parts"][name] for name in old["parts"])
+    assert new["complete"] and len(new["parts"]) == 2 * len(old["parts"])
+    assert json.loads((tmp_path / "transformer_cpu.replaced-1.json").read_text()) == old
+    seeds[0] = (0,)  # a shorter run of another configuration never replaces it unasked
+    with pytest.raises(runs.ResultsConflict):
+        experiment.run_profile("cpu", **options)
 
 
 def test_cli_refuses_options_the_transformer_does_not_take():

@@ -98,12 +98,33 @@ def saved_results(name: str = "cpu", results_dir=None) -> dict | None:
     return runs.read_results(f"transformer_{name}.json", results_dir)
 
 
+def part_configs(settings: Profile, checksum: str) -> dict:
+    """Each part's configuration: its setting, its seed, the model and schedule it shares with the other
+    parts, and the text.  A run of more seeds keeps the parts of the file it replaces whose
+    configuration this is (:func:`lnutils.parts.unchanged_parts`)."""
+    shared = {key: value for key, value in asdict(settings).items() if key not in PART_FREE_FIELDS}
+    return {
+        part_name(training, seed): {"setting": asdict(training), "seed": seed, "shared": shared, "data": checksum}
+        for seed in settings.seeds
+        for training in settings.settings().values()
+    }
+
+
+PART_FREE_FIELDS = ("seeds", "probe_depths", "probe_layers", "probe_seeds", "probe_batch")  # not in a part
+
+
 def profile_config(settings: Profile, checksum: str) -> dict:
     config = asdict(settings)
     config["settings"] = {key: asdict(t) for key, t in settings.settings().items()}
     config["data"] = checksum
     config["converged_nats"] = CONVERGED_NATS
+    config["parts"] = part_configs(settings, checksum)
     return json.loads(json.dumps(config))  # as the result file holds it (lists, not tuples), to compare equal
+
+
+def saved_part_configs(config: dict) -> dict:
+    """The parts' configurations of a result file written before its configuration named them."""
+    return json.loads(json.dumps(part_configs(profile_from_config(config), config["data"])))
 
 
 def run_profile(
@@ -158,6 +179,7 @@ def run_profile(
             overwrite,
             time_budget_seconds,
             kind="transformer",
+            parts_of=saved_part_configs,
             annotate=lambda payload: payload.update(
                 provenance=provenance(corpus, device, part_seconds(payload), commit)
             ),
