@@ -65,7 +65,7 @@ colab: install
 
 # One core's share of the CPU evidence, in the order the book needs it: Figure 6's batch-4 selection (the
 # second worker waits for the first to finish it: the runs need its rates) and its seed parts, the
-# batch-128 sensitivity seeds (one each), then the conv and RNN parts (finished ones are skipped) and the
+# batch-128 sensitivity seeds (one each), chapter 5's seeds and its budget check, then the conv and RNN parts (finished ones are skipped) and the
 # budget checks (each branches from a finished part's kept constant phase).
 # Start it twice (one process a core, `nohup make evidence-worker &`): each part is claimed while it
 # trains, so the two never train the same part.  CHECKPOINTS: a folder
@@ -78,6 +78,8 @@ evidence-worker: install
 	$(EVIDENCE) mnist run --profile paper --batch-size 4 --overwrite $(EVIDENCE_OPTIONS)
 	$(EVIDENCE) mnist select --full-length --batch-size 128 --seeds 1 $(EVIDENCE_OPTIONS)
 	$(EVIDENCE) mnist select --full-length --batch-size 128 --seeds 2 $(EVIDENCE_OPTIONS)
+	$(EVIDENCE) transformer run --profile cpu --overwrite $(EVIDENCE_OPTIONS)
+	$(EVIDENCE) transformer run --profile budget $(EVIDENCE_OPTIONS)
 	$(EVIDENCE) conv run --profile cpu --batch-size 128 $(EVIDENCE_OPTIONS)
 	$(EVIDENCE) rnn run --profile cpu $(EVIDENCE_OPTIONS)
 	$(EVIDENCE) conv run --profile cpu $(EVIDENCE_OPTIONS)

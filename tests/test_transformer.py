@@ -369,6 +369,37 @@ def test_quick_or_partial_runs_never_say_yes_or_no():
     assert partial["pre_ln_trains_without_warmup"]["evidence"] == "complete"
 
 
+def test_the_budget_profile_doubles_the_decay_of_the_cpu_profile():
+    cpu, budget = transformer_training.profile("cpu"), transformer_training.profile("budget")
+    assert budget.steps == 2 * cpu.steps and budget.warmup_steps == cpu.warmup_steps
+    assert budget.seeds == cpu.seeds and budget.settings() == cpu.settings()
+
+
+def test_the_budget_check_confirms_keeps_undecided_or_waits():
+    better = {"post with warm-up": [1.50, 1.51, 1.52], "post without warm-up": [3.30, 3.31, 3.32]}
+    worse_later = {"post with warm-up": [3.30, 3.31, 3.32], "post without warm-up": [1.50, 1.51, 1.52]}
+    cpu = _payload(better)
+
+    def checked(budget):
+        checks = {c["claim"]: c for c in experiment.budget_check(cpu, budget)}
+        found = {v["claim"]: v for v in experiment.verdicts(cpu, list(checks.values()))}
+        return checks["post_ln_needs_warmup"], found["post_ln_needs_warmup"]
+
+    check, verdict = checked(_payload(better, name="budget"))
+    assert check["confirmed"] is True and verdict["evidence"] == "budget confirmed" and verdict["holds"] == "yes"
+    check, verdict = checked(_payload(worse_later, name="budget"))
+    assert check["confirmed"] is False and verdict["evidence"] == "budget not confirmed"
+    assert verdict["holds"] == "undecided"
+    check, verdict = checked(_payload(better, name="budget", complete=False))
+    assert check["confirmed"] is None and verdict["evidence"] == "complete" and verdict["holds"] == "yes"
+    assert experiment.budget_check(cpu, None) == [] and experiment.saved_budget_check("paper") == []
+    table = words.budget_check_markdown(experiment.budget_check(cpu, _payload(worse_later, name="budget")), None)
+    assert "**no**" in table and "post-LN without warm-up lower by" in table
+    waiting = words.budget_check_markdown(experiment.budget_check(cpu, _payload(better, complete=False)), None)
+    assert "not yet (partial: 2 of 3 seeds)" in waiting
+    assert "--profile budget" in words.budget_check_markdown([], None)
+
+
 def test_report_tables_render_and_mark_partial_runs():
     payload = _payload({}, complete=False)
     table = words.training_markdown(payload)

@@ -10,6 +10,7 @@
     python -m lnutils.experiments rnn keep --seeds 0          # train seed 0 again, keep its networks
     python -m lnutils.experiments rnn bn-study                # the kept BN-LSTM read in several ways
     python -m lnutils.experiments transformer run --profile cpu    # or paper (a GPU)
+    python -m lnutils.experiments transformer run --profile budget # the cpu profile's decay doubled
 
 Every run writes a result file (JSON) that records its configuration, seeds, data
 provenance, versions, commit, device and wall time, and resumes from its checkpoint

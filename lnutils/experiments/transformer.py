@@ -3,6 +3,7 @@
 Command line (:mod:`lnutils.experiments`)::
 
     python -m lnutils.experiments transformer run --profile cpu     # the saved CPU evidence, resumable
+    python -m lnutils.experiments transformer run --profile budget  # the cpu profile's budget check
     python -m lnutils.experiments transformer run --profile paper   # the GPU profile
 
 Experiments:
@@ -30,7 +31,10 @@ import numpy as np
 
 from lnutils import environment, parts, runs
 from lnutils.compare import (
+    BUDGET_CONFIRMED,
+    BUDGET_NOT_CONFIRMED,
     COMPLETE,
+    DECIDING,
     EQUIVALENT,
     FIRST_LOWER,
     NOT_HIGHER,
@@ -302,26 +306,72 @@ TRAINING_CLAIMS = (
 )
 
 
-def verdicts(payload: dict) -> list[dict]:
-    """One verdict per claim of :data:`TRAINING_CLAIMS`, data only (the words are in lnutils.report)."""
+def verdicts(payload: dict, budget_checks: list[dict] = ()) -> list[dict]:
+    """One verdict per claim of :data:`TRAINING_CLAIMS`, data only (the words are in lnutils.report).
+    ``budget_checks`` (:func:`budget_check`) set a complete answer's evidence to "budget confirmed" or
+    "budget not confirmed" (then undecided) where the check is finished."""
     settings = profile_from_config(payload["config"])
     roles = settings.experiments()
+    confirmed = {check["claim"]: check["confirmed"] for check in budget_checks}
     found = []
     for claim, experiment, first, second, expected in TRAINING_CLAIMS:
         comparison = compare_settings(payload, roles[experiment][first], roles[experiment][second])
+        if comparison["evidence"] == COMPLETE and confirmed.get(claim) is not None:
+            comparison["evidence"] = BUDGET_CONFIRMED if confirmed[claim] else BUDGET_NOT_CONFIRMED
         found.append(
             {
                 "claim": claim,
                 "experiment": experiment,
                 "roles": (first, second),
                 "expected": expected,
-                "holds": holds(comparison["outcome"], expected) if comparison["evidence"] == COMPLETE else "undecided",
+                "holds": holds(comparison["outcome"], expected) if comparison["evidence"] in DECIDING else "undecided",
                 "metric": "val_loss_last_evaluation",
                 "step": settings.steps,
                 **comparison,
             }
         )
     return verdict_family(found)
+
+
+def budget_check(cpu_result: dict | None, budget_result: dict | None) -> list[dict]:
+    """Per claim of :data:`TRAINING_CLAIMS`: its answer at the cpu profile's steps and at the budget
+    profile's (twice the decay, :data:`BUDGET_FACTOR`), on the seeds both runs hold for both settings.  An
+    answer is confirmed when both are complete and the longer budget gives the same answer; ``confirmed``
+    is None while the budget run is partial (data only)."""
+    if not cpu_result or not budget_result:
+        return []
+    settings = profile_from_config(cpu_result["config"])
+    roles = settings.experiments()
+    out = []
+    for claim, experiment, first, second, _ in TRAINING_CLAIMS:
+        pair = roles[experiment][first], roles[experiment][second]
+        short, long = compare_settings(cpu_result, *pair), compare_settings(budget_result, *pair)
+        if not long["seeds"]:
+            continue
+        finished = short["evidence"] == COMPLETE and long["evidence"] == COMPLETE
+        out.append(
+            {
+                "claim": claim,
+                "roles": (first, second),
+                "steps": (settings.steps, profile_from_config(budget_result["config"]).steps),
+                "seeds": long["seeds"],
+                "answer_at_checked_budget": short["outcome"],
+                "answer_at_longer_budget": long["outcome"],
+                "interval_at_checked_budget": short["interval"],
+                "interval_at_longer_budget": long["interval"],
+                "evidence_at_longer_budget": long["evidence"],
+                "confirmed": short["outcome"] == long["outcome"] if finished else None,
+            }
+        )
+    return out
+
+
+def saved_budget_check(name: str = "cpu", results_dir: Path | None = None) -> list[dict]:
+    """:func:`budget_check` of the saved run of profile ``name`` and the saved budget run: empty until the
+    budget run starts, and for every profile but cpu (the one the budget profile checks)."""
+    if name != "cpu":
+        return []
+    return budget_check(saved_results("cpu", results_dir), saved_results("budget", results_dir))
 
 
 def dyt_regime(payload: dict) -> dict:
@@ -366,6 +416,8 @@ __all__ = [
     "saved_results",
     "results_file",
     "verdicts",
+    "budget_check",
+    "saved_budget_check",
     "probe_verdicts",
     "dyt_regime",
     "relative_change",

@@ -8,7 +8,7 @@ import math
 import numpy as np
 
 from lnutils.experiments import transformer as experiment
-from lnutils.report.cells import key_answers, other_data_words, verdict_summary, verdict_table
+from lnutils.report.cells import answer_words, key_answers, other_data_words, verdict_summary, verdict_table
 from lnutils.transformer import NORMS, PLACEMENTS
 
 LN2 = math.log(2)
@@ -41,9 +41,9 @@ CLAIMS = {
 
 ROLE_WORDS = {
     "post with warm-up": "post-LN with warm-up",
-    "post without warm-up": "post-LN without",
+    "post without warm-up": "post-LN without warm-up",
     "pre without warm-up": "pre-LN without warm-up",
-    "pre with warm-up": "pre-LN with",
+    "pre with warm-up": "pre-LN with warm-up",
     "rms": "RMSNorm",
     "dyt": "DyT",
     "layer": "LayerNorm",
@@ -143,18 +143,32 @@ def training_markdown(payload: dict) -> str:
                 _mean_sd(values),
                 bits,
                 f"{len(values)} of {len(config['seeds'])}",
-                "yes" if losses["converged"] and values else "no",
+                last_change(payload, training),
             ]
         )
-    headers = ["setting", "validation loss (nats/char)", "bits/char", "seeds done", "converged"]
+    last = f"change over the last {config['eval_every']:,} steps"
+    headers = ["setting", "validation loss (nats/char)", "bits/char", "seeds done", last]
     note = (
-        f"Last evaluation, step {config['steps']:,}; mean ± sd over seeds. Converged: the last two validation "
-        f"losses of every seed differ by less than {config['converged_nats']} nats (a diverged run counts as "
-        "finished)."
+        f"Last evaluation, step {config['steps']:,}; mean ± sd over seeds. The last column: how much the "
+        "validation loss still moved at the end of the decay (mean over seeds). A loss that stops moving "
+        "because its learning rate decays says nothing of a longer budget: the budget check below answers "
+        "that."
     )
     if not payload.get("complete"):
         note += " **Partial run**: the settings without all seeds are still training."
     return _table(headers, rows) + "\n\n" + note
+
+
+def last_change(payload: dict, training: experiment.Training) -> str:
+    """The mean over seeds of the validation loss's change between the last two evaluations."""
+    changes = [
+        r["validation_loss"][-1] - r["validation_loss"][-2]
+        for seed in payload["config"]["seeds"]
+        if (r := payload["parts"].get(experiment.part_name(training, seed))) is not None
+        and r["diverged_at"] is None
+        and len(r["validation_loss"]) >= 2
+    ]
+    return f"{np.mean(changes):+.3f}" if changes else "–"
 
 
 def verdicts_markdown(verdicts: list[dict]) -> str:
@@ -163,6 +177,36 @@ def verdicts_markdown(verdicts: list[dict]) -> str:
     roles = {v["roles"][0]: ROLE_WORDS.get(v["roles"][0], v["roles"][0]) for v in verdicts}
     roles.update({v["roles"][1]: ROLE_WORDS.get(v["roles"][1], v["roles"][1]) for v in verdicts})
     return verdict_table(verdicts, CLAIMS, lambda v: f"step {v['step']:,}", "nats/char", digits=3, names=roles)
+
+
+def budget_check_markdown(checks: list[dict], budget_result: dict | None) -> str:
+    """The budget check (:func:`lnutils.experiments.transformer.budget_check`): each claim's answer at the
+    cpu profile's steps and at twice the decay, and whether the two agree; or how far the check got."""
+    if not checks:
+        return (
+            "The budget check has not been trained on this machine yet: `python -m lnutils.experiments "
+            "transformer run --profile budget` trains it (every setting and seed again, the decay twice as "
+            "long). Until it finishes, it confirms nothing."
+        )
+    rows = []
+    for check in checks:
+        names = {role: ROLE_WORDS.get(role, role) for role in check["roles"]}
+        at = [
+            answer_words({"roles": check["roles"], "outcome": outcome, "interval": interval, "evidence": ""}, 3, names)
+            for outcome, interval in (
+                (check["answer_at_checked_budget"], check["interval_at_checked_budget"]),
+                (check["answer_at_longer_budget"], check["interval_at_longer_budget"]),
+            )
+        ]
+        same = {None: f"not yet ({check['evidence_at_longer_budget']})", True: "**yes**", False: "**no**"}
+        rows.append([CLAIMS[check["claim"]], *at, same[check["confirmed"]]])
+    short, long = checks[0]["steps"]
+    headers = ["claim", f"at {short:,} steps", f"at {long:,} steps", "same answer"]
+    return _table(headers, rows) + (
+        f"\n\nNats per character, paired by seed; the longer run holds seeds "
+        f"{', '.join(map(str, checks[0]['seeds']))}. The longer budget confirms an answer when the comparison "
+        "rule gives the same answer on it; an answer it does not confirm is undecided."
+    )
 
 
 def regime_markdown(payload: dict) -> str:
@@ -255,14 +299,14 @@ LEDGER = [
     (
         "Zhang & Sennrich 2019",
         "RMSNorm (no re-centering, no bias) matches LN's quality and runs 7-64 % faster.",
-        "RMSNorm in the pre-LN model, 3 seeds; its speed in `python -m lnutils.bench norms` beside LN, the "
+        "RMSNorm in the pre-LN model, 5 seeds; its speed in `python -m lnutils.bench norms` beside LN, the "
         "book's and PyTorch's fused kernels.",
         "Quality and speed are separate claims: speed depends on the kernel, not the equation.",
     ),
     (
         "Zhu et al. 2025",
         "Dynamic Tanh, γ tanh(αx) + β with α0 = 0.5, replaces LN in Transformers with no loss of quality.",
-        "DyT in the pre-LN model in place of every LN, including the final one, 3 seeds.",
+        "DyT in the pre-LN model in place of every LN, including the final one, 5 seeds.",
         "The paper's models are ViTs, DiTs and LLaMA; ours is a 4-layer character model.",
     ),
     (
