@@ -199,8 +199,8 @@ def test_the_paper_profile_runs_pixel_by_pixel_last(tmp_path, monkeypatch):
 
 def test_the_cpu_profile_trains_each_seed_row_by_row_and_averages_the_adding_seeds(tmp_path, monkeypatch):
     configs = rnn.profile_configs("cpu")
-    assert list(configs) == [f"batch 64, seed {seed}" for seed in (0, 1, 2)]
-    assert [c.seeds for c in configs.values()] == [[0], [1], [2]]
+    assert list(configs) == [f"batch 64, seed {seed}" for seed in (0, 1, 2, 3, 4)]
+    assert [c.seeds for c in configs.values()] == [[0], [1], [2], [3], [4]]
     assert {(c.steps, c.epochs, c.decay_epochs) for c in configs.values()} == {(28, 20, 5)}
     assert rnn.adding_settings("cpu")["length"] == 50
     seeds_trained = []
@@ -235,12 +235,12 @@ def test_the_cpu_profile_trains_each_seed_row_by_row_and_averages_the_adding_see
     assert not saved["complete"] and list(saved["parts"]) == ["adding"]  # seeds 0 and 2 are left to another run
     assert saved["in_progress"]["batch 64"]["config"]["seeds"] == [1]
     rnn.run_profile("cpu", results_dir=tmp_path, checkpoint_dir=tmp_path, progress=False)
-    assert seeds_trained == [0, 1, 2]  # the adding problem: one training per seed, once
+    assert seeds_trained == [0, 1, 2]  # the adding problem: its three seeds, one training each, once
     saved = rnn.saved_results("cpu", tmp_path)
     assert saved["complete"] and list(saved["parts"]) == ["batch 64", "adding"]
     record = saved["parts"]["batch 64"]
-    assert record["config"]["seeds"] == [0, 1, 2]
-    assert record["curves"]["test_error"]["LSTM"][0] == pytest.approx([0.1, 0.2, 0.3])
+    assert record["config"]["seeds"] == [0, 1, 2, 3, 4]
+    assert record["curves"]["test_error"]["LSTM"][0] == pytest.approx([0.1, 0.2, 0.3, 0.4, 0.5])
     assert saved["config"]["sequential_mnist"]["batch 64"]["epochs"] == 20
     adding = rnn.adding_results(saved["parts"]["adding"])
     assert adding["LSTM"]["test_mse"]["50"] == pytest.approx(0.02) and adding["LSTM"]["seeds"] == 3
@@ -248,7 +248,7 @@ def test_the_cpu_profile_trains_each_seed_row_by_row_and_averages_the_adding_see
     assert adding["LSTM"]["train_loss"] == [1.0] * 4
     shown = rnn_words.rnn_saved_markdown(saved, "CPU evidence")
     assert (
-        "- batch 64: complete; 15 epochs at a constant rate, then 5 cooling it linearly to zero; seeds [0, 1, 2]"
+        "- batch 64: complete; 15 epochs at a constant rate, then 5 cooling it linearly to zero; seeds [0, 1, 2, 3, 4]"
         in shown
     )
 
