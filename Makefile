@@ -82,6 +82,7 @@ evidence-worker: install
 	$(EVIDENCE) transformer run --profile budget $(EVIDENCE_OPTIONS)
 	$(EVIDENCE) conv run --profile cpu --batch-size 128 $(EVIDENCE_OPTIONS)
 	$(EVIDENCE) rnn run --profile cpu --overwrite $(EVIDENCE_OPTIONS)
+	$(EVIDENCE) rnn run --profile budget $(EVIDENCE_OPTIONS)
 	$(EVIDENCE) conv run --profile cpu $(EVIDENCE_OPTIONS)
 	$(EVIDENCE) conv budget $(EVIDENCE_OPTIONS)
 

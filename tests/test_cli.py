@@ -140,7 +140,7 @@ def test_a_results_folder_that_is_a_file_is_refused_before_training(tmp_path, ca
     [
         (["conv", "run", "--profile", "quick", "--batch-size", "7"], "has no batch size 7; it has [4, 128]"),
         (["conv", "run", "--profile", "cpu", "--seeds", "5"], "has no seed [5]; its seeds are [0, 1, 2]"),
-        (["rnn", "run", "--profile", "cpu", "--seeds", "7"], "has no seed [7]; its seeds are [0, 1, 2]"),
+        (["rnn", "run", "--profile", "cpu", "--seeds", "7"], "has no seed [7]; its seeds are [0, 1, 2, 3, 4]"),
         (["mnist", "select", "--train-subset", "3"], "at least one batch (128)"),
         (["mnist", "select", "--train-subset", "9999999"], "at most the 55,000 training images"),
         (["mnist", "select", "--full-length", "--seeds", "1", "2"], "one seed per file"),

@@ -11,7 +11,7 @@ import pytest
 import torch
 from torch import nn
 
-from lnutils import environment
+from lnutils import environment, runs
 from lnutils import rnn as recurrent
 from lnutils.experiments import rnn
 from lnutils.report import rnn as rnn_words
@@ -195,6 +195,31 @@ def test_the_paper_profile_runs_pixel_by_pixel_last(tmp_path, monkeypatch):
         "adding",  # one training per seed
         (784, 64, "rnn_paper_pixel-by-pixel-batch-64.pt"),
     ]
+
+
+def test_the_budget_profile_trains_its_seeds_longer_and_no_adding_problem(tmp_path, monkeypatch):
+    trained = []
+
+    def fake_sequential(
+        config, dataset, device, progress, checkpoint=None, time_budget_seconds=None, on_epoch_end=None
+    ):
+        trained.append((config.seeds[0], config.epochs))
+        curves = {m: {"LSTM": [[0.1]] * config.epochs} for m in ("train_nll", "val_error", "test_error")}
+        record = {
+            "config": asdict(config),
+            "curves": curves | {"epoch_seconds": [1.0] * config.epochs},
+            "epochs_done": config.epochs,
+            "provenance": {"commit": None, "wall_seconds": 1.0, "device": "cpu", "data": {"checksum": "f" * 64}},
+        }
+        return type("H", (), {"epoch_seconds": [1.0] * config.epochs})(), {}, record
+
+    monkeypatch.setattr(rnn, "run_sequential_mnist", fake_sequential)
+    monkeypatch.setattr(rnn, "train_adding", lambda **_: pytest.fail("the budget profile has no adding problem"))
+    monkeypatch.setattr(rnn, "load_mnist", lambda: None)
+    rnn.run_profile("budget", results_dir=tmp_path, checkpoint_dir=tmp_path, progress=False)
+    assert trained == [(0, 35), (1, 35)]
+    saved = runs.read_results("rnn_budget.json", tmp_path)
+    assert saved["complete"] and list(saved["parts"]) == ["batch 64, seed 0", "batch 64, seed 1"]
 
 
 def test_the_cpu_profile_trains_each_seed_row_by_row_and_averages_the_adding_seeds(tmp_path, monkeypatch):

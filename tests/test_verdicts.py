@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import pytest
 
 from lnutils.compare import make_verdict, settle_window
-from lnutils.experiments import conv, conv_budget, rnn
+from lnutils.experiments import conv, conv_budget, rnn, rnn_budget
 from lnutils.report import cells as cells_words
 from lnutils.report import conv as conv_words
 from lnutils.report import rnn as rnn_words
@@ -201,6 +201,55 @@ def test_rnn_speed_verdicts_read_the_validation_error_of_early_epochs_only():
     speed = rnn.speed_comparisons(record)
     assert speed[0]["pair"] == ("LN-LSTM", "LSTM") and speed[0]["epochs"] == ([1, 1, 1], [1, 1, 1])
     assert speed[0]["answer"]["answer"] == "equivalent"
+
+
+def split_rnn_result(profile, errors, seeds, epochs, decay_epochs=5, unfinished=()):
+    """A result split by seed (the cpu and budget profiles): each seed's cells at ``errors`` (fractions)
+    plus 0.001 per seed index, at every epoch."""
+    planned, records, in_progress = {}, {}, {}
+    for index, seed in enumerate(seeds):
+        name = rnn.part_name("batch 64", seed)
+        config = {"batch_size": 64, "epochs": epochs, "seeds": [seed], "decay_epochs": decay_epochs}
+        per_epoch = {cell: [[e + 0.001 * index]] * epochs for cell, e in errors.items()}
+        planned[name] = config
+        record = {
+            "config": config,
+            "epochs_done": epochs,
+            "curves": {"train_nll": per_epoch, "val_error": per_epoch, "test_error": per_epoch}
+            | {"epoch_seconds": [1.0] * epochs},
+            "provenance": {"wall_seconds": 1.0},
+        }
+        (in_progress if seed in unfinished else records)[name] = record
+    return {"config": {"profile": profile, "parts": planned}, "parts": records, "in_progress": in_progress}
+
+
+def test_the_rnn_budget_check_confirms_overturns_or_waits():
+    cpu = split_rnn_result("cpu", CELL_ERRORS, (0, 1, 2, 3, 4), 20)
+    same = split_rnn_result("budget", CELL_ERRORS, rnn.BUDGET_SEEDS, 35)
+    checks = {c["claim"]: c for c in rnn_budget.budget_check(cpu, same)}
+    assert set(checks) == {claim for claim, *_ in rnn.SEQUENTIAL_CLAIMS}  # the speed questions are not checked
+    ln = checks["layer_norm_lstm_beats_lstm"]
+    assert ln["confirmed"] is True and ln["seeds"] == [0, 1] and ln["epochs"] == (20, 35)
+    held = by_claim(rnn.verdicts(rnn.seeds_merged(cpu), list(checks.values())))
+    assert held["layer_norm_lstm_beats_lstm"]["evidence"] == "budget confirmed"
+    assert held["layer_norm_lstm_beats_lstm"]["holds"] == "yes"
+    assert held["layer_norm_lstm_learns_faster_than_lstm"]["evidence"] == "complete"
+    later = dict(CELL_ERRORS, LSTM=0.010)  # at the longer budget the LSTM ends lower than LN-LSTM
+    checks = rnn_budget.budget_check(cpu, split_rnn_result("budget", later, rnn.BUDGET_SEEDS, 35))
+    held = by_claim(rnn.verdicts(rnn.seeds_merged(cpu), checks))
+    assert held["layer_norm_lstm_beats_lstm"]["evidence"] == "budget not confirmed"
+    assert held["layer_norm_lstm_beats_lstm"]["holds"] == "undecided"
+    table = rnn_words.budget_check_markdown(checks)
+    assert "at 20 epochs" in table and "at 35 epochs" in table and "**no**" in table and "seeds 0, 1" in table
+    assert "--profile budget" in rnn_words.budget_check_markdown([])
+    training = split_rnn_result("budget", later, rnn.BUDGET_SEEDS, 35, unfinished=(1,))
+    waiting = rnn_budget.budget_check(cpu, training)
+    assert waiting and {c["confirmed"] for c in waiting} == {None}
+    assert by_claim(rnn.verdicts(rnn.seeds_merged(cpu), waiting))["layer_norm_lstm_beats_lstm"]["holds"] == "yes"
+    assert rnn_budget.budget_check(cpu, None) == [] and rnn_budget.saved_budget_check("paper") == []
+    budget = rnn.profile_configs("budget")
+    assert [c.seeds for c in budget.values()] == [[0], [1]]
+    assert {(c.epochs, c.decay_epochs) for c in budget.values()} == {(35, 5)}
 
 
 def test_partial_or_live_rnn_runs_never_say_yes_or_no():

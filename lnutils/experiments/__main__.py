@@ -7,6 +7,7 @@
     python -m lnutils.experiments conv budget                 # one cpu part trained longer (the budget check)
     python -m lnutils.experiments conv keep --seeds 0         # train seed 0 again, keep the probe's networks
     python -m lnutils.experiments rnn run --profile cpu       # the CPU evidence; paper: a GPU
+    python -m lnutils.experiments rnn run --profile budget    # seeds 0-1 with the constant phase doubled
     python -m lnutils.experiments rnn keep --seeds 0          # train seed 0 again, keep its networks
     python -m lnutils.experiments rnn bn-study                # the kept BN-LSTM read in several ways
     python -m lnutils.experiments transformer run --profile cpu    # or paper (a GPU)

@@ -75,7 +75,7 @@ from lnutils.rnn import (  # noqa: F401  (RNNStack and GROUPED_UP_TO_BATCH: the 
 from lnutils.runs import provenance, result_parts
 from lnutils.train import History, make_split, train_lockstep
 
-PROFILES = ("quick", "cpu", "paper")
+PROFILES = ("quick", "cpu", "budget", "paper")
 # Cooijmans et al. 2016, Table 1 (test accuracy %), the numbers this chapter cites.
 PUBLISHED = {
     "pixel-by-pixel MNIST (784 steps)": {"LSTM": 98.9, "BN-LSTM": 99.0},
@@ -106,14 +106,16 @@ def profile_configs(
 ) -> dict[str, SequentialMNISTConfig]:
     """quick: 6,000 training images, hidden 64, 2 epochs at batch 64 (all five cells) and
     1 epoch on 800 images at batch 4 (the three LSTMs).  cpu (the saved CPU evidence): 55,000
-    images, hidden 64, batch 64, all five cells, 5 seeds (the adding problem 3), each seed a part of its own (``"batch 64, seed
-    0"``; read together by :func:`seeds_merged`): 20 epochs, the last 5 cooling the learning rate linearly to
-    zero (15 constant epochs left LN-LSTM, BN-LSTM and LN-GRU still moving), then checked for convergence
-    (:func:`lnutils.compare.convergence_rule`); a seed-epoch takes minutes on one core (the result file records each
-    part's time, :func:`lnutils.parts.recorded_hours`), so batch 4
+    images, hidden 64, batch 64, all five cells, 5 seeds (the adding problem 3), each seed a part of its
+    own (``"batch 64, seed 0"``; read together by :func:`seeds_merged`): 20 epochs, the last 5 cooling the
+    learning rate linearly to zero (15 constant epochs left LN-LSTM, BN-LSTM and LN-GRU still moving); the
+    last epochs' movement is recorded (:func:`lnutils.compare.convergence_rule`); a seed-epoch takes minutes
+    on one core (the result file records each part's time, :func:`lnutils.parts.recorded_hours`), so batch 4
     (860 steps become 13,750) and pixel by pixel (28 times the steps) are left to a GPU.  paper: 55,000
     images, hidden 128, 20 epochs, 3 seeds; then pixel-by-pixel MNIST (784 steps, the three LSTMs, hidden
     100 as in Cooijmans et al. 2016, 10 epochs: a GPU run); each ends in a cooldown (5, 2 and 3 epochs).
+    budget: seeds :data:`BUDGET_SEEDS` of the cpu profile with the constant phase doubled (30 + 5 epochs),
+    no adding problem (:mod:`lnutils.experiments.rnn_budget`).
     The learning rate, 1e-3, is Adam's default and the one Cooijmans et al. used; it is not selected
     here.  ``epochs`` and ``train_subset`` override the profile's values (a cooldown longer than the
     epochs is cut to them)."""
@@ -125,6 +127,10 @@ def profile_configs(
     elif profile == "cpu":
         configs = {
             part_name("batch 64", seed): SequentialMNISTConfig(64, 20, [seed], decay_epochs=5) for seed in CPU_SEEDS
+        }
+    elif profile == "budget":  # the cpu profile's budget check (lnutils.experiments.rnn_budget)
+        configs = {
+            part_name("batch 64", seed): SequentialMNISTConfig(64, 35, [seed], decay_epochs=5) for seed in BUDGET_SEEDS
         }
     elif profile == "paper":
         configs = {
@@ -146,6 +152,9 @@ def profile_configs(
 
 
 CPU_SEEDS = (0, 1, 2, 3, 4)
+# The budget check (lnutils.experiments.rnn_budget): seeds 0 and 1 of the cpu profile with the constant phase
+# doubled (30 + 5 epochs instead of 15 + 5).  Registered on 2026-12-08, before any budget run.
+BUDGET_SEEDS = (0, 1)
 # The adding problem keeps three seeds: its part trains its seeds as one, so a fourth would train all again.
 ADDING_SEEDS = 3
 
@@ -311,7 +320,7 @@ def run_profile(
     elif seeds:
         for config in configs.values():
             config.seeds = list(seeds)
-    adding = adding_settings(profile, steps=adding_steps)
+    adding = adding_settings(profile, steps=adding_steps) if profile != "budget" else None  # budget: no adding
     commit = environment.git_commit()
     mnist_copy = parts.loaded_once(load_mnist)
 
@@ -331,14 +340,16 @@ def run_profile(
         return sequential_part_trainer(setting, config, checkpoint, mnist_copy, device, progress, commit)
 
     trainers = {setting: sequential_part(setting, c) for setting, c in configs.items() if c.steps == 28}
-    trainers["adding"] = adding_part
+    if adding is not None:
+        trainers["adding"] = adding_part
     trainers |= {setting: sequential_part(setting, c) for setting, c in configs.items() if c.steps != 28}
-    adding_config = {k: list(v) if isinstance(v, tuple) else v for k, v in adding.items()} | {"seeds": adding_seeds}
+    planned = {k: asdict(c) for k, c in configs.items()}
+    if adding is not None:
+        planned["adding"] = {k: list(v) if isinstance(v, tuple) else v for k, v in adding.items()} | {
+            "seeds": adding_seeds
+        }
     # each part's configuration by name: an --overwrite keeps the parts whose configuration is unchanged
-    profile_config = {
-        "profile": profile,
-        "parts": {k: asdict(c) for k, c in configs.items()} | {"adding": adding_config},
-    }
+    profile_config = {"profile": profile, "parts": planned}
     return parts.run_parts(
         results_file(profile, results_dir),
         profile_config,
@@ -346,7 +357,7 @@ def run_profile(
         overwrite=overwrite,
         time_budget_seconds=time_budget_seconds,
         kind="rnn comparison",
-        only=None if only is None else only + ["adding"],
+        only=None if only is None else only + ["adding"] * (adding is not None),
         data=lambda: runs.data_copy(mnist_copy()),
     )
 

@@ -7,12 +7,15 @@ from __future__ import annotations
 import numpy as np
 
 from lnutils.compare import (
+    BUDGET_CONFIRMED,
+    BUDGET_NOT_CONFIRMED,
     COMPLETE,
     FIRST_LOWER,
     answer,
     at_epoch,
     claim_verdicts,
     epochs_done,
+    holds,
     part_evidence,
     settle_window,
     settled,
@@ -110,18 +113,33 @@ def adding_verdicts(adding: dict, profile: str) -> list[dict]:
     )
 
 
-def verdicts(result: dict) -> list[dict]:
+def verdicts(result: dict, budget_checks: list[dict] = ()) -> list[dict]:
     """Every claim of :data:`SEQUENTIAL_CLAIMS` (and :data:`SPEED_CLAIMS`) for each sequential-MNIST part,
-    and of :data:`ADDING_CLAIMS` on the adding problem.  Data only."""
+    and of :data:`ADDING_CLAIMS` on the adding problem.  ``budget_checks`` (:func:`lnutils.experiments.
+    rnn_budget.budget_check`) set a complete answer's evidence to "budget confirmed" or "budget not
+    confirmed" (then undecided) where the check is finished.  Data only."""
     profile = result.get("config", {}).get("profile", "")
+    checked = {(c["setting"], c["claim"]): c["confirmed"] for c in budget_checks if c["confirmed"] is not None}
     out = []
     for setting, record, finished in result_parts(result):
         if setting != "adding":
-            out += sequential_verdicts(setting, record, finished, profile)
+            out += [
+                with_budget_check(v, checked.get((setting, v["claim"])))
+                for v in sequential_verdicts(setting, record, finished, profile)
+            ]
     adding = result.get("parts", {}).get("adding")
     if adding:
         out += adding_verdicts(adding, profile)
     return verdict_family(out)
+
+
+def with_budget_check(verdict: dict, confirmed: bool | None) -> dict:
+    """``verdict`` with the evidence a finished budget check gives a complete answer (None: no check)."""
+    if confirmed is None or verdict["evidence"] != COMPLETE:
+        return verdict
+    evidence = BUDGET_CONFIRMED if confirmed else BUDGET_NOT_CONFIRMED
+    held = holds(verdict["outcome"], verdict["expected"]) if confirmed else "undecided"
+    return {**verdict, "evidence": evidence, "holds": held if verdict["expected"] is not None else verdict["holds"]}
 
 
 def epochs_to_reach(record: dict, thresholds=SPEED_THRESHOLDS) -> dict[str, dict[float, list]]:

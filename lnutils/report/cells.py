@@ -222,6 +222,33 @@ def verdict_table(verdicts: list[dict], claims: dict[str, str], where, unit: str
     return markdown_table(headers, rows) + "\n\n" + family_sentence(verdicts) + " " + note
 
 
+def budget_check_table(checks: list[dict], claims: dict[str, str], unit: str, digits: int = 2, names=None) -> str:
+    """A budget check's rows (each claim's answer at the checked budget and at the longer one, and whether
+    they agree) with a note on what it confirms; ``checks`` as :func:`lnutils.experiments.transformer.
+    budget_check` and :func:`lnutils.experiments.rnn_budget.budget_check` give them."""
+    rows = []
+    for check in checks:
+        at = [
+            answer_words(
+                {"roles": check["roles"], "outcome": outcome, "interval": interval, "evidence": ""}, digits, names
+            )
+            for outcome, interval in (
+                (check["answer_at_checked_budget"], check["interval_at_checked_budget"]),
+                (check["answer_at_longer_budget"], check["interval_at_longer_budget"]),
+            )
+        ]
+        same = {None: f"not yet ({check['evidence_at_longer_budget']})", True: "**yes**", False: "**no**"}
+        rows.append([claims[check["claim"]], *at, same[check["confirmed"]]])
+    short, long = checks[0].get("steps") or checks[0]["epochs"]
+    counted = "steps" if "steps" in checks[0] else "epochs"
+    headers = ["claim", f"at {short:,} {counted}", f"at {long:,} {counted}", "same answer"]
+    return markdown_table(headers, rows) + (
+        f"\n\n{unit}, paired by seed, on seeds {', '.join(map(str, checks[0]['seeds']))} (those the longer run "
+        "trains). The longer budget confirms an answer when the comparison rule gives the same answer on it; "
+        "an answer it does not confirm is undecided."
+    )
+
+
 def live_run_paragraph(verdicts: list[dict], where, names=None) -> str:
     """A live quick run's verdicts in one paragraph: it answers none of its questions (one seed and a few
     epochs rank nothing), and what it measured, pair by pair and grouped by what was compared

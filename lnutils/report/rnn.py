@@ -8,6 +8,7 @@ import numpy as np
 from lnutils.compare import epochs_done
 from lnutils.experiments.rnn import PREDICT_MEAN_MSE, adding_part_convergence, adding_results
 from lnutils.report.cells import (
+    budget_check_table,
     key_answers,
     markdown_table,
     mean_spread,
@@ -320,6 +321,18 @@ def verdicts_markdown(verdicts: list[dict]) -> str:
 def summary_markdown(verdicts: list[dict]) -> str:
     """The Summary's verdict sentences for the saved run (:func:`lnutils.report.cells.verdict_summary`)."""
     return verdict_summary(verdicts, CLAIMS)
+
+
+def budget_check_markdown(checks: list[dict]) -> str:
+    """The budget check (:func:`lnutils.experiments.rnn_budget.budget_check`): each row-by-row claim's
+    answer at the cpu profile's 20 epochs and at 35 (the constant phase doubled), or that it has not run."""
+    if not checks:
+        return (
+            "The budget check has not been trained on this machine yet: `python -m lnutils.experiments rnn run "
+            "--profile budget` trains it (seeds 0 and 1 again, the constant phase doubled). Until it finishes, "
+            "it confirms nothing."
+        )
+    return budget_check_table(checks, CLAIMS, "Test error %")
 
 
 def cooijmans_markdown(published: dict, result: dict | None) -> str:

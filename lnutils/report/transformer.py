@@ -8,7 +8,7 @@ import math
 import numpy as np
 
 from lnutils.experiments import transformer as experiment
-from lnutils.report.cells import answer_words, key_answers, other_data_words, verdict_summary, verdict_table
+from lnutils.report.cells import budget_check_table, key_answers, other_data_words, verdict_summary, verdict_table
 from lnutils.transformer import NORMS, PLACEMENTS
 
 LN2 = math.log(2)
@@ -188,25 +188,7 @@ def budget_check_markdown(checks: list[dict], budget_result: dict | None) -> str
             "transformer run --profile budget` trains it (every setting and seed again, the decay twice as "
             "long). Until it finishes, it confirms nothing."
         )
-    rows = []
-    for check in checks:
-        names = {role: ROLE_WORDS.get(role, role) for role in check["roles"]}
-        at = [
-            answer_words({"roles": check["roles"], "outcome": outcome, "interval": interval, "evidence": ""}, 3, names)
-            for outcome, interval in (
-                (check["answer_at_checked_budget"], check["interval_at_checked_budget"]),
-                (check["answer_at_longer_budget"], check["interval_at_longer_budget"]),
-            )
-        ]
-        same = {None: f"not yet ({check['evidence_at_longer_budget']})", True: "**yes**", False: "**no**"}
-        rows.append([CLAIMS[check["claim"]], *at, same[check["confirmed"]]])
-    short, long = checks[0]["steps"]
-    headers = ["claim", f"at {short:,} steps", f"at {long:,} steps", "same answer"]
-    return _table(headers, rows) + (
-        f"\n\nNats per character, paired by seed; the longer run holds seeds "
-        f"{', '.join(map(str, checks[0]['seeds']))}. The longer budget confirms an answer when the comparison "
-        "rule gives the same answer on it; an answer it does not confirm is undecided."
-    )
+    return budget_check_table(checks, CLAIMS, "Nats per character", 3, ROLE_WORDS)
 
 
 def regime_markdown(payload: dict) -> str:
