@@ -78,6 +78,7 @@ evidence-worker: install
 	$(EVIDENCE) mnist run --profile paper --batch-size 4 --overwrite $(EVIDENCE_OPTIONS)
 	$(EVIDENCE) mnist select --full-length --batch-size 128 --seeds 1 $(EVIDENCE_OPTIONS)
 	$(EVIDENCE) mnist select --full-length --batch-size 128 --seeds 2 $(EVIDENCE_OPTIONS)
+	$(EVIDENCE) mnist run --profile budget $(EVIDENCE_OPTIONS)
 	$(EVIDENCE) transformer run --profile cpu --overwrite $(EVIDENCE_OPTIONS)
 	$(EVIDENCE) transformer run --profile budget $(EVIDENCE_OPTIONS)
 	$(EVIDENCE) conv run --profile cpu --batch-size 128 $(EVIDENCE_OPTIONS)

@@ -4,7 +4,8 @@ Every experiment takes the same options, checked before any work starts (a bad v
 an argparse error, exit status 2)::
 
     --profile PROFILE         which configuration (required for `run`): quick (minutes) or paper (a GPU);
-                              conv, rnn and transformer also have cpu (the saved CPU evidence, one core)
+                              conv, rnn and transformer also have cpu (the saved CPU evidence, one core);
+                              mnist, rnn and transformer have budget (the saved run's budget check)
     --device DEVICE           cpu, cuda, cuda:N or mps (default: the GPU when there is one)
     --epochs N                override the profile's epochs (N >= 1)
     --seeds S [S ...]         override the profile's seeds (distinct, >= 0)
@@ -23,7 +24,7 @@ import torch
 
 from lnutils import environment
 
-PROFILES = ("quick", "paper")
+PROFILES = ("quick", "paper", "budget")  # mnist's; budget: the paper run's budget check
 
 
 MAX_SEED = 2**31 - 1  # numpy's and every generator's seeds fit; a larger one is a typo
@@ -101,7 +102,7 @@ def add_common_arguments(parser: argparse.ArgumentParser, profile: bool = True, 
             "--profile",
             choices=PROFILES,
             default=None,
-            help="quick (minutes) or paper (the full experiment); required for run",
+            help="quick (minutes), paper (the full experiment) or budget (its budget check); required for run",
         )
     parser.add_argument(
         "--device",

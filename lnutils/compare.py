@@ -362,6 +362,17 @@ def make_verdict(
     }
 
 
+def with_budget_check(verdict: dict, confirmed: bool | None) -> dict:
+    """``verdict`` with the evidence a finished budget check gives a complete answer: "budget confirmed"
+    (the longer budget gave the same answer) or "budget not confirmed" (then undecided); None: no check."""
+    if confirmed is None or verdict["evidence"] != COMPLETE:
+        return verdict
+    found = {**verdict, "evidence": BUDGET_CONFIRMED if confirmed else BUDGET_NOT_CONFIRMED}
+    if verdict["expected"] is not None:
+        found["holds"] = holds(verdict["outcome"], verdict["expected"]) if confirmed else "undecided"
+    return found
+
+
 def claim_verdicts(claims, reading, evidence, margin: float, **where) -> list[dict]:
     """One verdict (:func:`make_verdict`) for each ``(claim, first, second, expected)`` of ``claims`` whose
     two methods ``reading`` can read: it returns a method's per-seed values, or None for a method the run

@@ -130,6 +130,47 @@ def test_profiles_and_overrides():
     assert paper.epochs == 2 and not paper.bn_unbiased and len(paper.seeds) == 3
 
 
+def one_part_result(errors_by_seed: list[dict], epochs: int, finished: bool = True) -> dict:
+    """A result of one batch-128 part whose seeds end at ``errors_by_seed`` (test error fractions)."""
+    seeds = list(range(len(errors_by_seed)))
+    config = {"batch_size": 128, "epochs": epochs, "seeds": seeds}
+    by_method = {m: [[e[m] for e in errors_by_seed]] * epochs for m in METHODS}
+    record = {
+        "batch_size": 128,
+        "config": config,
+        "epochs_done": epochs,
+        "curves": {"train_nll": by_method, "val_error": by_method, "test_error": by_method, "epoch_seconds": [1.0]},
+    }
+    where = "parts" if finished else "in_progress"
+    return {"config": {"parts": {"batch 128": config}}, "parts": {}, where: {"batch 128": record}}
+
+
+def test_the_budget_check_answers_the_batch_128_questions_on_its_seeds_at_both_budgets():
+    assert experiment.profile_configs("budget")["batch 128"].epochs == 130
+    assert experiment.profile_configs("budget")["batch 128"].seeds == [0, 1]
+    seed = [{"layer norm": 0.012, "batch norm": 0.020, "baseline": 0.028}, {}, {}]
+    seed[1] = {m: v + 0.0003 for m, v in seed[0].items()}
+    seed[2] = {"layer norm": 0.030, "batch norm": 0.010, "baseline": 0.010}  # the seed the check leaves out
+    paper = one_part_result(seed, 65)
+    checks = {c["claim"]: c for c in experiment.budget_check(paper, one_part_result(seed[:2], 130))}
+    assert checks["layer_norm_vs_batch_norm"]["confirmed"] is True
+    assert checks["layer_norm_vs_batch_norm"]["answer_at_checked_budget"] == "first lower"  # seeds 0 and 1 only
+    assert checks["layer_norm_vs_batch_norm"]["epochs"] == (65, 130)
+    found = experiment.verdicts(experiment.runs_by_batch_size(paper), budget_checks=list(checks.values()))
+    assert {v["evidence"] for v in found if v["metric"] == "test_error_last_epochs"} == {"budget confirmed"}
+    assert {v["evidence"] for v in found if v["metric"] != "test_error_last_epochs"} == {"complete"}
+    flipped = [{**s, "layer norm": 0.030} for s in seed[:2]]  # LN ends above BN at 130 epochs
+    checks = experiment.budget_check(paper, one_part_result(flipped, 130))
+    found = {v["claim"]: v for v in experiment.verdicts(experiment.runs_by_batch_size(paper), budget_checks=checks)}
+    assert found["layer_norm_vs_batch_norm"]["evidence"] == "budget not confirmed"
+    assert "**no**" in mnist_words.budget_check_markdown(
+        checks
+    ) and "at 130 epochs" in mnist_words.budget_check_markdown(checks)
+    waiting = experiment.budget_check(paper, one_part_result(flipped, 40, finished=False))
+    assert {c["confirmed"] for c in waiting} == {None}
+    assert experiment.budget_check(paper, None) == [] and "--profile budget" in mnist_words.budget_check_markdown([])
+
+
 def test_missing_selection_file_says_how_to_make_it(tmp_path):
     with pytest.raises(FileNotFoundError, match="experiments mnist select --batch-size 4"):
         experiment.selected_learning_rates(4, results_dir=tmp_path)

@@ -2,6 +2,7 @@
 
     python -m lnutils.experiments mnist select --batch-size 128 [--full-length]
     python -m lnutils.experiments mnist run --profile paper   # both batch sizes; --batch-size: one
+    python -m lnutils.experiments mnist run --profile budget  # batch 128, seeds 0-1, 130 epochs
     python -m lnutils.experiments conv select
     python -m lnutils.experiments conv run --profile cpu      # the CPU evidence; paper: a GPU
     python -m lnutils.experiments conv budget                 # one cpu part trained longer (the budget check)

@@ -23,6 +23,7 @@ import torch
 
 from lnutils import environment, kept_networks, parts, runs
 from lnutils.compare import (
+    COMPLETE,
     convergence,
     merged_seed_groups,
 )
@@ -109,6 +110,20 @@ class RunConfig:
             raise ValueError("batch norm needs batch_size >= 2 in training mode")
 
 
+PROFILE_SETTINGS = {
+    # quick: the first epochs of the paper run at batch 128 (same seeds and rates, so the
+    # live curves can be compared with the saved ones), and a short small-batch check
+    ("quick", 128): dict(epochs=2, seeds=[0, 1]),
+    ("quick", 4): dict(epochs=1, seeds=[0], train_subset=10000),
+    ("paper", 128): dict(epochs=65, seeds=[0, 1, 2]),
+    ("paper", 4): dict(epochs=65, seeds=[0, 1, 2]),
+    # The budget check of the paper run at batch 128 (:func:`budget_check`): its constant rate held twice as
+    # long (130 epochs), seeds 0 and 1.  Registered on 2026-12-08, before any budget run.
+    ("budget", 128): dict(epochs=130, seeds=[0, 1]),
+}
+PROFILES = ("quick", "paper", "budget")
+
+
 def profile_config(
     profile: str, batch_size: int, learning_rates: dict[str, float] | None = None, **overrides
 ) -> RunConfig:
@@ -119,25 +134,15 @@ def profile_config(
     :func:`selected_learning_rates`).  The paper uses the unbiased variance for BN at
     batch size 4; we follow it for every batch size below 16.
     """
-    settings = {
-        # quick: the first epochs of the paper run at batch 128 (same seeds and rates, so the
-        # live curves can be compared with the saved ones), and a short small-batch check
-        ("quick", 128): dict(epochs=2, seeds=[0, 1]),
-        ("quick", 4): dict(epochs=1, seeds=[0], train_subset=10000),
-        ("paper", 128): dict(epochs=65, seeds=[0, 1, 2]),
-        ("paper", 4): dict(epochs=65, seeds=[0, 1, 2]),
-    }
-    if (profile, batch_size) not in settings:
+    if (profile, batch_size) not in PROFILE_SETTINGS:
         raise ValueError(
-            f"no {profile!r} profile for batch size {batch_size}; profiles: quick, paper; batch sizes: 128, 4"
+            f"no {profile!r} profile for batch size {batch_size}; profiles: {', '.join(PROFILES)}; "
+            f"batch sizes: {', '.join(str(b) for p, b in PROFILE_SETTINGS if p == profile) or '128, 4'}"
         )
-    chosen = dict(settings[(profile, batch_size)])
+    chosen = dict(PROFILE_SETTINGS[(profile, batch_size)])
     chosen.update({k: v for k, v in overrides.items() if v is not None})
     rates = learning_rates or selected_learning_rates(batch_size)
     return RunConfig(batch_size=batch_size, learning_rates=rates, bn_unbiased=batch_size < 16, **chosen)
-
-
-PROFILES = ("quick", "paper")
 
 
 # ----------------------------------------------------------------------------- provenance
@@ -185,6 +190,55 @@ def runs_by_batch_size(result: dict | None) -> dict[int, dict]:
         finished, in_progress = merged_seed_groups({batch_size: plan}, {batch_size: members})
         found[batch_size] = as_run(finished.get(batch_size) or in_progress[batch_size], batch_size in finished)
     return found
+
+
+def on_seeds(run: dict, seeds) -> dict:
+    """A batch size's run (:func:`runs_by_batch_size`) cut to ``seeds``: each curve keeps their columns."""
+    columns = [run["config"]["seeds"].index(seed) for seed in seeds]
+    curves = {
+        metric: {m: [[epoch[c] for c in columns] for epoch in rows] for m, rows in values.items()}
+        if isinstance(values, dict)
+        else values
+        for metric, values in run["curves"].items()
+    }
+    return {**run, "config": {**run["config"], "seeds": list(seeds)}, "curves": curves}
+
+
+def budget_check(paper_result: dict | None, budget_result: dict | None) -> list[dict]:
+    """Per test-error question at batch 128 (:data:`TEST_ERROR_QUESTIONS`): its answer at the paper run's 65
+    epochs and at the budget run's 130 (the constant rate held twice as long), on the seeds the budget run
+    trains; ``confirmed`` is whether the two agree, None while either is unfinished.  Data only."""
+    short_runs, long_runs = runs_by_batch_size(paper_result), runs_by_batch_size(budget_result)
+    if 128 not in short_runs or 128 not in long_runs:
+        return []
+    long_run = long_runs[128]
+    seeds = sorted(PROFILE_SETTINGS["budget", 128]["seeds"])
+    short = {v["claim"]: v for v in settled_error_verdicts({128: on_seeds(short_runs[128], seeds)}, False)}
+    out = []
+    for at_longer in settled_error_verdicts({128: long_run}, False):
+        at_checked = short[at_longer["claim"]]
+        finished = at_checked["evidence"] == COMPLETE and at_longer["evidence"] == COMPLETE
+        out.append(
+            {
+                "claim": at_longer["claim"],
+                "batch_size": 128,
+                "roles": at_longer["roles"],
+                "seeds": long_run["config"]["seeds"],
+                "epochs": (at_checked["epoch"], at_longer["epoch"]),
+                "answer_at_checked_budget": at_checked["outcome"],
+                "answer_at_longer_budget": at_longer["outcome"],
+                "interval_at_checked_budget": at_checked["interval"],
+                "interval_at_longer_budget": at_longer["interval"],
+                "evidence_at_longer_budget": at_longer["evidence"],
+                "confirmed": at_checked["outcome"] == at_longer["outcome"] if finished else None,
+            }
+        )
+    return out
+
+
+def saved_budget_check(results_dir: Path | None = None) -> list[dict]:
+    """:func:`budget_check` of the saved paper run and the saved budget run (empty until the latter starts)."""
+    return budget_check(saved_results("paper", results_dir), saved_results("budget", results_dir))
 
 
 def saved_paper_runs(results_dir: Path | None = None) -> dict[int, dict]:
@@ -276,7 +330,7 @@ def profile_configs(profile: str, epochs=None, seeds=None) -> dict[str, RunConfi
     """{part name: its run} (:func:`profile_config`): one part per batch size, or one per seed of the batch
     sizes of :data:`SEED_PARTS`."""
     configs = {}
-    for batch_size in BATCH_SIZES:
+    for batch_size in (b for b in BATCH_SIZES if (profile, b) in PROFILE_SETTINGS or profile not in PROFILES):
         config = profile_config(profile, batch_size, epochs=epochs, seeds=seeds)
         if (profile, batch_size) in SEED_PARTS:
             configs.update({part_name(batch_size, seed): replace(config, seeds=[seed]) for seed in config.seeds})

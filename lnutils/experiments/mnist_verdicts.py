@@ -16,6 +16,7 @@ from lnutils.compare import (
     make_verdict,
     settled,
     verdict_family,
+    with_budget_check,
 )
 from lnutils.experiments.mnist_rates import BN, LN, MARGIN_LOG10_NLL, MARGIN_POINTS, NONE, SETTLE_EPOCHS
 
@@ -159,11 +160,17 @@ def robustness_verdicts(small_run: dict, large_run: dict, live: bool) -> list[di
     return out
 
 
-def verdicts(runs_by_batch: dict[int, dict], live: bool = False) -> list[dict]:
+def verdicts(runs_by_batch: dict[int, dict], live: bool = False, budget_checks: list[dict] = ()) -> list[dict]:
     """Chapter 2's questions (above) answered on ``runs_by_batch`` ({batch size: a run with ``curves`` and
     ``complete``}, saved or live); data only, with the family under Holm.  A run still training is
-    ``partial`` (compared at the epoch it reached), a live quick run is not compared at all."""
-    out = settled_error_verdicts(runs_by_batch, live)
+    ``partial`` (compared at the epoch it reached), a live quick run is not compared at all.
+    ``budget_checks`` (:func:`lnutils.experiments.mnist.budget_check`) set the evidence of the test-error
+    answers they checked, once finished (:func:`lnutils.compare.with_budget_check`)."""
+    checked = {(c["claim"], c["batch_size"]): c["confirmed"] for c in budget_checks}
+    out = [
+        with_budget_check(v, checked.get((v["claim"], v["batch_size"])))
+        for v in settled_error_verdicts(runs_by_batch, live)
+    ]
     if 128 in runs_by_batch:
         out += speed_verdicts(runs_by_batch[128], live)
     if 4 in runs_by_batch and 128 in runs_by_batch:

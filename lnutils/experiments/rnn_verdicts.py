@@ -7,19 +7,17 @@ from __future__ import annotations
 import numpy as np
 
 from lnutils.compare import (
-    BUDGET_CONFIRMED,
-    BUDGET_NOT_CONFIRMED,
     COMPLETE,
     FIRST_LOWER,
     answer,
     at_epoch,
     claim_verdicts,
     epochs_done,
-    holds,
     part_evidence,
     settle_window,
     settled,
     verdict_family,
+    with_budget_check,
 )
 from lnutils.experiments.adding import adding_results
 from lnutils.runs import result_parts
@@ -131,15 +129,6 @@ def verdicts(result: dict, budget_checks: list[dict] = ()) -> list[dict]:
     if adding:
         out += adding_verdicts(adding, profile)
     return verdict_family(out)
-
-
-def with_budget_check(verdict: dict, confirmed: bool | None) -> dict:
-    """``verdict`` with the evidence a finished budget check gives a complete answer (None: no check)."""
-    if confirmed is None or verdict["evidence"] != COMPLETE:
-        return verdict
-    evidence = BUDGET_CONFIRMED if confirmed else BUDGET_NOT_CONFIRMED
-    held = holds(verdict["outcome"], verdict["expected"]) if confirmed else "undecided"
-    return {**verdict, "evidence": evidence, "holds": held if verdict["expected"] is not None else verdict["holds"]}
 
 
 def epochs_to_reach(record: dict, thresholds=SPEED_THRESHOLDS) -> dict[str, dict[float, list]]:

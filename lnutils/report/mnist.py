@@ -9,6 +9,7 @@ from lnutils.compare import curves_array
 from lnutils.experiments import mnist
 from lnutils.report.cells import (
     answer_words,
+    budget_check_table,
     key_answers,
     markdown_table,
     mean_spread,
@@ -113,6 +114,18 @@ def verdicts_markdown(verdicts: list[dict], unit: str = "test error %, or log10 
     if not verdicts:
         return "No run to compare."
     return verdict_table(verdicts, CLAIMS, _where, unit, names=_names(verdicts))
+
+
+def budget_check_markdown(checks: list[dict]) -> str:
+    """The budget check (:func:`lnutils.experiments.mnist.budget_check`): each batch-128 test-error answer at
+    the paper run's 65 epochs and at 130, on seeds 0 and 1, or that it has not run."""
+    if not checks:
+        return (
+            "The budget check has not been trained on this machine yet: `python -m lnutils.experiments mnist run "
+            "--profile budget` trains it (batch 128, seeds 0 and 1, the constant rate held for 130 epochs). "
+            "Until it finishes, it confirms nothing."
+        )
+    return budget_check_table(checks, CLAIMS, "Test error % at batch 128 (the mean of the last epochs)", names=NAMES)
 
 
 def summary_markdown(verdicts: list[dict]) -> str:
