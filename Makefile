@@ -85,7 +85,7 @@ evidence-worker: install
 	$(EVIDENCE) rnn run --profile cpu --overwrite $(EVIDENCE_OPTIONS)
 	$(EVIDENCE) rnn run --profile budget $(EVIDENCE_OPTIONS)
 	$(EVIDENCE) conv run --profile cpu $(EVIDENCE_OPTIONS)
-	$(EVIDENCE) conv budget $(EVIDENCE_OPTIONS)
+	$(EVIDENCE) conv budget --overwrite $(EVIDENCE_OPTIONS)
 
 test: unit
 	$(MAKE) book PROFILE=quick SPHINX_FLAGS=--strict

@@ -112,7 +112,7 @@ def test_the_budget_check_branches_from_the_checked_part(tmp_path, monkeypatch):
 
     monkeypatch.setattr(conv, "cpu_profile_configs", split)
     monkeypatch.setattr(conv, "load_dataset", lambda name: tiny_dataset())
-    monkeypatch.setattr(conv_budget, "BUDGET_CHECK_SEED", 1)
+    monkeypatch.setattr(conv_budget, "BUDGET_CHECK_SEEDS", (1,))
     monkeypatch.setattr(conv_budget, "BUDGET_CHECKED_PARTS", (("fashion-mnist", 128),))
     where = dict(results_dir=tmp_path, checkpoint_dir=tmp_path, progress=False)
     assert conv_budget.saved_budget_check(tmp_path) == []  # nothing saved yet
@@ -123,7 +123,7 @@ def test_the_budget_check_branches_from_the_checked_part(tmp_path, monkeypatch):
     record = saved["parts"][name]
     assert saved["complete"] and record["epochs_done"] == 5 and saved["config"]["checks"][name]["epochs"] == 3
     history, _, _ = conv.train_config(
-        conv_budget.budget_check_configs()["fashion-mnist", 128], "fashion-mnist", progress=False
+        conv_budget.budget_check_configs()["fashion-mnist", 128, 1], "fashion-mnist", progress=False
     )
     for name in names:
         np.testing.assert_allclose(record["curves"]["train_nll"][name], history.train_nll[name], rtol=1e-5)

@@ -393,12 +393,12 @@ def test_two_finished_parts_with_a_cooldown_are_compared_across_batch_sizes_each
 
 
 def test_the_budget_check_waits_for_both_parts_and_says_how_far_it_got():
-    name = conv_budget.budget_check_names()["fashion-mnist", 128]
+    name = conv_budget.budget_check_names()["fashion-mnist", 128, 2]
     short = dict(conv_record("fashion-mnist", 128, ERRORS, epochs=15), config={"epochs": 15, "seeds": [2]})
     long = dict(conv_record("fashion-mnist", 128, ERRORS, epochs=14), config={"epochs": 25, "seeds": [2]})
     training = {"parts": {}, "in_progress": {name: long}}
     assert conv_budget.budget_check({"parts": {name: short}}, training) == []  # still training: no check yet
-    assert "still training: epoch 14 of 25 (seed 2)" in conv_words.budget_check_markdown([], training)
+    assert "batch 128, seed 2 is still training: epoch 14 of 25" in conv_words.budget_check_markdown([], training)
     assert "has not been trained" in conv_words.budget_check_markdown([], None)
     finished = {"parts": {name: dict(long, curves=curves_for(ERRORS, 25))}}
     checks = conv_budget.budget_check({"parts": {name: short}}, finished)
@@ -409,21 +409,27 @@ def test_the_budget_check_waits_for_both_parts_and_says_how_far_it_got():
 
 
 def test_a_budget_check_with_two_seeds_confirms_the_same_answer_and_refutes_another():
-    name = conv_budget.budget_check_names()["mnist", 128]
+    names = conv_budget.budget_check_names()
 
-    def part(errors, epochs):
+    def part(errors, epochs, seed):
         record = conv_record("mnist", 128, errors, epochs=epochs)
-        # two seeds, with a seed spread that differs by method (0.05 points per letter of its name)
-        spread = {m: [[e, e + 0.0005 * len(m)]] * epochs for m, e in errors.items()}
+        # one seed, whose test error moves 0.05 points per letter of a method's name with the seed
+        spread = {m: [[e + 0.0005 * len(m) * seed]] * epochs for m, e in errors.items()}
         curves = {metric: spread for metric in ("train_nll", "val_error", "test_error")}
-        return dict(record, config={"epochs": epochs, "seeds": [0, 1]}, curves=curves)
+        return dict(record, config={"epochs": epochs, "seeds": [seed]}, curves=curves)
 
-    short = {"parts": {name: part(ERRORS, 15)}}
-    same = conv_budget.budget_check(short, {"parts": {name: part(ERRORS, 25)}})
-    assert {c["claim"]: c["confirmed"] for c in same}["batch_norm_beats_layer_norm"] is True
-    closed = conv_budget.budget_check(short, {"parts": {name: part(dict(ERRORS, **{"batch norm": 0.20}), 25)}})
+    def both(errors, epochs):
+        return {"parts": {names["mnist", 128, seed]: part(errors, epochs, seed) for seed in (1, 2)}}
+
+    short = both(ERRORS, 15)
+    same = conv_budget.budget_check(short, both(ERRORS, 25))
+    found = {c["claim"]: c for c in same}["batch_norm_beats_layer_norm"]
+    assert found["confirmed"] is True and sorted(found["seeds"]) == [1, 2]  # two seed parts read together
+    closed = conv_budget.budget_check(short, both(dict(ERRORS, **{"batch norm": 0.20}), 25))
     check = {c["claim"]: c for c in closed}["batch_norm_beats_layer_norm"]
     assert check["confirmed"] is False and check["answer_at_longer_budget"] != check["answer_at_checked_budget"]
+    one = conv_budget.budget_check(short, {"parts": {names["mnist", 128, 2]: part(ERRORS, 25, 2)}})
+    assert {c["confirmed"] for c in one} == {None}  # seed 1's budget part not finished: one seed, no interval
 
 
 def test_the_conv_summary_names_where_each_decided_claim_was_compared():
@@ -449,7 +455,8 @@ def test_a_batch_size_claim_pairs_the_seeds_both_parts_hold():
 
 
 def test_every_checked_part_has_a_longer_budget():
-    assert set(conv_budget.budget_check_names()) == set(conv_budget.BUDGET_CHECKED_PARTS)
+    assert {where[:2] for where in conv_budget.budget_check_names()} == set(conv_budget.BUDGET_CHECKED_PARTS)
+    assert {where[2] for where in conv_budget.budget_check_names()} == set(conv_budget.BUDGET_CHECK_SEEDS) == {1, 2}
     assert {config.epochs for config in conv_budget.budget_check_configs().values()} == {25, 6}
 
 
@@ -472,5 +479,6 @@ def test_a_batch_size_claim_is_decided_only_when_both_sides_are_confirmed():
 def test_the_budget_check_has_no_batch_size_rows_for_a_dataset_trained_at_one_batch_size():
     names = conv_budget.budget_check_names()
     short = conv_record("mnist", 128, ERRORS, epochs=15)
-    checks = conv_budget.budget_check({"parts": {names["mnist", 128]: short}}, {"parts": {names["mnist", 128]: short}})
+    at = names["mnist", 128, 2]
+    checks = conv_budget.budget_check({"parts": {at: short}}, {"parts": {at: short}})
     assert {c["claim"] for c in checks} == {claim for claim, *_ in conv.CLAIMS}

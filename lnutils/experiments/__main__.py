@@ -5,7 +5,7 @@
     python -m lnutils.experiments mnist run --profile budget  # batch 128, seeds 0-1, 130 epochs
     python -m lnutils.experiments conv select
     python -m lnutils.experiments conv run --profile cpu      # the CPU evidence; paper: a GPU
-    python -m lnutils.experiments conv budget                 # one cpu part trained longer (the budget check)
+    python -m lnutils.experiments conv budget                 # cpu parts trained longer (the budget check)
     python -m lnutils.experiments conv keep --seeds 0         # train seed 0 again, keep the probe's networks
     python -m lnutils.experiments rnn run --profile cpu       # the CPU evidence; paper: a GPU
     python -m lnutils.experiments rnn run --profile budget    # seeds 0-1 with the constant phase doubled
@@ -110,7 +110,7 @@ HONOURED = {
     ("mnist", "run"): FOLDERS | {"batch_size", "profile", "epochs", "seeds", "time_budget"},
     ("conv", "select"): {"device", "results_dir", "overwrite", "epochs"},
     ("conv", "run"): FOLDERS | {"profile", "epochs", "seeds", "time_budget", "batch_size"},
-    ("conv", "budget"): {"device", "results_dir", "checkpoint_dir", "time_budget"},
+    ("conv", "budget"): FOLDERS | {"time_budget"},
     ("conv", "keep"): {"device", "results_dir", "checkpoint_dir", "profile", "seeds"},
     ("rnn", "run"): FOLDERS | {"profile", "epochs", "seeds", "time_budget"},
     ("rnn", "keep"): {"device", "results_dir", "profile", "seeds"},
@@ -228,8 +228,14 @@ def run_conv(args, device) -> None:
     elif args.command == "select":
         print("chosen:", conv.select(device, epochs=args.epochs or 2, overwrite=args.overwrite)["chosen"])
     elif args.command == "budget":
-        result = conv_budget.run_budget_check(device, time_budget_seconds=args.time_budget)
-        checks = conv_budget.saved_budget_check()
+        result = conv_budget.run_budget_check(
+            device,
+            results_dir=args.results_dir,
+            checkpoint_dir=args.checkpoint_dir,
+            time_budget_seconds=args.time_budget,
+            overwrite=args.overwrite,
+        )
+        checks = conv_budget.saved_budget_check(args.results_dir)
         print(f"parts done: {list(result['parts'])}; confirmed: {[c['claim'] for c in checks if c['confirmed']]}")
     else:
         batch_sizes = [args.batch_size] if args.batch_size else None

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from lnutils.compare import epochs_done
+from lnutils.experiments import conv_budget
 from lnutils.report.cells import (
     key_answers,
     markdown_table,
@@ -256,32 +257,27 @@ def budget_check_markdown(checks: list[dict], budget_result: dict | None) -> str
                 ]
             )
         headers = ["part", "claim", "difference", "at the cpu budget → the longer", "same answer"]
-        seeds = ", ".join(map(str, checks[0]["seeds"]))
+        seeds = sorted({seed for check in checks for seed in check["seeds"]})
+        label = "Seed" if len(seeds) == 1 else "Seeds"
         out.append(
             markdown_table(headers, rows)
-            + f"\n\nSeed {seeds}; points of test error. A longer budget confirms an answer when the comparison "
-            "rule gives the same answer on it, which needs an interval and so at least two seeds: with one seed "
-            "the check shows how far each difference moved, and confirms nothing."
+            + f"\n\n{label} {', '.join(map(str, seeds))}; points of test error. A longer budget confirms an "
+            "answer when the comparison rule gives the same answer on it, which needs an interval and so at "
+            "least two seeds: with one seed the check shows how far each difference moved, and confirms nothing."
         )
-    decided = {(c["dataset"], c["batch_size"]) for c in checks}
-    waiting = [
-        (r, finished)
-        for _, r, finished in result_parts(budget_result)
-        if (r["dataset"], r["batch_size"]) not in decided
-    ]
-    for record, finished in waiting:
-        state = "finished" if finished else "still training"
-        out.append(
-            f"The budget check on {record['dataset']}, batch {record['batch_size']} is {state}: epoch "
-            f"{epochs_done(record)} of {record['config']['epochs']} (seed {record['config']['seeds'][0]}). "
-            "Until the saved part it checks and the check itself are both finished, it confirms nothing."
-        )
-    planned = ((budget_result or {}).get("config") or {}).get("parts") or {}
-    started = decided | {(record["dataset"], record["batch_size"]) for record, _ in waiting}
+    finished = {name for name, _, done in result_parts(budget_result) if done}
+    for name, record, done in result_parts(budget_result):
+        if not done:
+            out.append(
+                f"The budget check on {record['dataset']}, batch {record['batch_size']}, seed "
+                f"{record['config']['seeds'][0]} is still training: epoch {epochs_done(record)} of "
+                f"{record['config']['epochs']}. Until it finishes, that seed confirms nothing."
+            )
+    started = {name for name, _, _ in result_parts(budget_result)} | finished
     not_yet = [
-        f"{c['datasets'][0]}, batch {c['batch_size']}"
-        for c in planned.values()
-        if (c["datasets"][0], c["batch_size"]) not in started
+        f"{dataset}, batch {batch_size}, seed {seed}"
+        for (dataset, batch_size, seed), name in conv_budget.budget_check_names().items()
+        if name not in started
     ]
     if not_yet or not out:
         on = f" on {'; '.join(not_yet)}" if not_yet else ""
