@@ -371,6 +371,32 @@ def test_the_sensitivity_reads_one_full_length_selection_per_seed_and_answers_at
         experiment.select_learning_rates_run(128, 1, seeds=(1, 2), full_length=True, results_dir=tmp_path)
 
 
+def test_speed_at_matched_rates_counts_the_epochs_to_each_validation_error():
+    assert mnist_rates.epochs_to_reach([5.0, 2.5, 1.9, 2.1], 2.0) == 3
+    assert mnist_rates.epochs_to_reach([5.0, 2.5], 2.0) is None
+
+    def selection(curves_by_label):
+        return {"curves": {"val_error": {label: [[e] for e in c] for label, c in curves_by_label.items()}}}
+
+    fast, slow = [0.05, 0.025, 0.019, 0.018], [0.05, 0.04, 0.029, 0.019]  # 2 % after epoch 3 against 4
+    rates = {"layer norm": 1e-3, "batch norm": 1e-3, "baseline": 1e-3}
+    found = {
+        seed: selection({runs.grid_label(m, 1e-3): (fast if m == "layer norm" else slow) for m in rates})
+        for seed in (0, 1, 2)
+    }
+    speed = mnist_rates.matched_rate_speed(found, rates, "complete")
+    at = {(v["roles"], v["at"], v["threshold"]): v for v in speed}
+    two = at[("layer norm", "batch norm"), "shared", 2.0]
+    assert two["epochs"] == [[3, 3, 3], [4, 4, 4]] and two["outcome"] == "first lower" and two["holds"] == "yes"
+    assert at[("layer norm", "batch norm"), "shared", 3.0]["epochs"] == [[2, 2, 2], [3, 3, 3]]
+    found[1]["curves"]["val_error"][runs.grid_label("batch norm", 1e-3)] = [[0.05]] * 4  # never reaches 2 %
+    never = {(v["roles"], v["at"], v["threshold"]): v for v in mnist_rates.matched_rate_speed(found, rates, "complete")}
+    unreached = never[("layer norm", "batch norm"), "shared", 2.0]
+    assert unreached["never"] == [0, 1] and unreached["outcome"] == "undecided"
+    table = mnist_words.matched_speed_markdown(list(never.values()))
+    assert "BN 4, never, 4" in table and "not compared: a seed never got there" in table
+
+
 def test_kept_networks_train_a_seed_of_the_saved_run_again_and_the_probe_reads_them(tmp_path, monkeypatch):
     """mnist.keep_networks trains seed 0's layer norm of the saved run again (tiny here), compares its
     test-error curve with the saved one, keeps its weights; the loaded stack gives the same outputs, and

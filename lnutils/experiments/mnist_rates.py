@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from lnutils import environment, parts, runs
-from lnutils.compare import COMPLETE, make_verdict, settled, verdict_family
+from lnutils.compare import COMPLETE, FIRST_LOWER, make_verdict, settled, verdict_family
 from lnutils.data import load_mnist
 from lnutils.mlp import METHODS, MLPStack
 from lnutils.progress import say
@@ -299,6 +299,12 @@ def _train_selection(train, labels, folder, stem, grids, extend_edges, settle, p
 # which no method's selection chose at batch 128).
 SENSITIVITY_SEEDS = (0, 1, 2)
 SHARED_RATE = 1e-3
+# "Faster training convergence" (Ba et al. 2016, Sec. 6.6) at matched rates: the epochs each method needs to
+# reach a validation error, LN against BN and against no normalization, both at one shared rate and each at
+# its best rate, paired over the sensitivity seeds (margin: one epoch).  Registered on 2026-12-08, after seed
+# 0's full-length curves had been read and before seeds 1 and 2 ran.
+SPEED_THRESHOLDS = (3.0, 2.0)  # validation error %
+SPEED_MARGIN_EPOCHS = 1.0
 
 
 def sensitivity(batch_size: int = 128, results_dir: Path | None = None) -> dict | None:
@@ -345,16 +351,60 @@ def sensitivity(batch_size: int = 128, results_dir: Path | None = None) -> dict 
                     at=where,
                 )
             )
+    speed = matched_rate_speed(found, best, evidence)
     return {
         "batch_size": batch_size,
         "seeds": seeds,
         "planned_seeds": list(SENSITIVITY_SEEDS),
+        "speed": speed,
         "grid": grid,
         "test_error": {m: {r: v["test_error"] for r, v in rates.items()} for m, rates in table.items()},
         "best": best,
         "shared_rate": SHARED_RATE,
         "verdicts": verdict_family(answers),
     }
+
+
+def epochs_to_reach(errors_percent, threshold: float) -> int | None:
+    """The first epoch (1-based) whose validation error (%) is at or below ``threshold``; None if none is."""
+    return next((epoch + 1 for epoch, value in enumerate(errors_percent) if value <= threshold), None)
+
+
+def matched_rate_speed(found: dict[int, dict], best: dict[str, float], evidence: str) -> list[dict]:
+    """The speed questions (:data:`SPEED_THRESHOLDS`) on the full-length selections ``found`` (seed -> its
+    file): per pair, kind of rate ("shared": :data:`SHARED_RATE`; "best": each method's ``best``) and
+    threshold, the epochs each seed needed, answered by the comparison rule where every seed got there
+    (``never``: how many seeds of each method did not)."""
+    seeds = sorted(found)
+    out = []
+    for first, second in ((LN, BN), (LN, NONE)):
+        for where, rates in (("shared", (SHARED_RATE, SHARED_RATE)), ("best", (best[first], best[second]))):
+            labels = runs.grid_label(first, rates[0]), runs.grid_label(second, rates[1])
+            if not all(label in found[s]["curves"]["val_error"] for label in labels for s in seeds):
+                continue
+            for threshold in SPEED_THRESHOLDS:
+                epochs = [
+                    [
+                        epochs_to_reach(100 * np.asarray(found[s]["curves"]["val_error"][label])[:, 0], threshold)
+                        for s in seeds
+                    ]
+                    for label in labels
+                ]
+                never = [sum(e is None for e in side) for side in epochs]
+                verdict = make_verdict(
+                    f"{first} reaches {threshold:g} % first",
+                    (first, second),
+                    FIRST_LOWER,
+                    *(epochs if not any(never) else ([], [])),
+                    evidence,
+                    SPEED_MARGIN_EPOCHS,
+                    metric="epochs_to_validation_error",
+                    threshold=threshold,
+                    rates=rates,
+                    at=where,
+                )
+                out.append({**verdict, "epochs": epochs, "never": never})
+    return verdict_family(out)
 
 
 def selection_in_use(batch_size: int, results_dir: Path | None = None) -> dict:

@@ -281,6 +281,7 @@ METRIC_WORDS = {
     "each at the same epoch",
     "log10_train_nll": "log10 training NLL",
     "val_error_after_epoch": "validation error % after epoch {epoch}",
+    "epochs_to_validation_error": "epochs to reach {threshold:g} % validation error",
     "adding_test_mse": "test MSE at length {length} (trained at {trained_length}), after {steps} steps",
     "val_loss_last_evaluation": "validation loss, nats per character, last evaluation",
 }

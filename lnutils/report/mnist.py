@@ -562,4 +562,34 @@ def sensitivity_markdown(found: dict | None) -> str:
         rates = f"{first} at {v['rates'][0]:g}, {second} at {v['rates'][1]:g}"
         at = "each at its best rate" if v["at"] == "best" else f"both at the shared rate {v['rates'][0]:g}"
         lines.append(f"- {first} vs {second}, {at} ({rates}): {answer_words(v, names=NAMES)}.")
-    return f"{table}\n\nFinal test error %, mean of the last 5 epochs, ± sd over seeds. {status}\n\n" + "\n".join(lines)
+    return (
+        f"{table}\n\nFinal test error %, mean of the last 5 epochs, ± sd over seeds. {status}\n\n"
+        + "\n".join(lines)
+        + matched_speed_markdown(found.get("speed") or [])
+    )
+
+
+def matched_speed_markdown(speed: list[dict]) -> str:
+    """The speed questions at matched rates (:func:`lnutils.experiments.mnist_rates.matched_rate_speed`): the
+    epochs to reach each validation error, per seed, and the comparison rule's answer."""
+    if not speed:
+        return ""
+    rows = []
+    for v in speed:
+        first, second = (NAMES.get(r, r) for r in v["roles"])
+        rates = (
+            f"both {v['rates'][0]:g}"
+            if v["at"] == "shared"
+            else f"{first} {v['rates'][0]:g}, {second} {v['rates'][1]:g}"
+        )
+        per_seed = "; ".join(
+            f"{name} {', '.join('never' if e is None else str(e) for e in side)}"
+            for name, side in zip((first, second), v["epochs"])
+        )
+        answer = answer_words(v, 1, NAMES) if not any(v["never"]) else "not compared: a seed never got there"
+        rows.append([f"{first} vs {second}", rates, f"{v['threshold']:g} %", per_seed, answer])
+    table = markdown_table(["pair", "rates", "validation error", "epochs to reach it, per seed", "answer"], rows)
+    return (
+        "\n\n**Faster at the same rate?** The epochs each method needs to reach a validation error, at one "
+        "shared rate and at each method's best rate (paired by seed; equivalent within ±1 epoch):\n\n" + table
+    )
