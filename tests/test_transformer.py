@@ -246,6 +246,14 @@ def test_probe_verdicts_follow_their_inputs():
     assert flipped["post_ln_gradient_grows_with_layer"] == "shrinks"
     assert flipped["pre_ln_gradient_flat_across_layers"] == "grows"
     assert "agrees" in words.probe_verdicts_markdown(experiment.probe_verdicts(_probe(2.0, 1.0)))
+    deeper = _probe(2.0, 1.0)  # three depths: post-LN's gradient rises from the first to the second, then stays
+    deeper["post"]["last_layer_gradient_by_depth"] = [[1.0, 2.0, 2.02 + 0.01 * s] for s in range(4)]
+    deeper["pre"]["last_layer_gradient_by_depth"] = [[1.0, 0.8, 0.5 + 0.01 * s] for s in range(4)]
+    found = {v["claim"]: v["trend"] for v in experiment.probe_verdicts(deeper)}
+    assert found["post_ln_last_gradient_independent_of_depth"] == "grows"  # resting on the smallest model
+    assert found["post_ln_last_gradient_independent_of_depth_beyond_smallest"] == "flat"
+    assert found["pre_ln_last_gradient_shrinks_with_depth_beyond_smallest"] == "shrinks"
+    assert "second-smallest depth" in words.probe_verdicts_markdown(experiment.probe_verdicts(deeper))
 
 
 # ----------------------------------------------------------------------------- experiments 2-4: training

@@ -148,4 +148,29 @@ def probe_verdicts(probe: dict) -> list[dict]:
             "first": post_squared.tolist(),
             "last": bounds["post"],
         },
+    ] + beyond_the_smallest_depth(post_depth, pre_depth, trend)
+
+
+def beyond_the_smallest_depth(post_depth: np.ndarray, pre_depth: np.ndarray, trend) -> list[dict]:
+    """Theorem 1's two depth claims again, from the second-smallest probed depth to the largest: the theorem
+    bounds the order of the gradient as L grows, so an answer should not rest on the smallest model alone
+    (added on 2026-12-08, after a review pointed at the L = 2 endpoint; the probe runs live in every build).
+    Nothing with fewer than three depths."""
+    if post_depth.shape[1] < 3:
+        return []
+    return [
+        {
+            "claim": "pre_ln_last_gradient_shrinks_with_depth_beyond_smallest",
+            "trend": trend(pre_depth[:, 1], pre_depth[:, -1]),
+            "expected": "shrinks",
+            "first": pre_depth[:, 1].tolist(),
+            "last": pre_depth[:, -1].tolist(),
+        },
+        {
+            "claim": "post_ln_last_gradient_independent_of_depth_beyond_smallest",
+            "trend": trend(post_depth[:, 1], post_depth[:, -1]),
+            "expected": "flat",
+            "first": post_depth[:, 1].tolist(),
+            "last": post_depth[:, -1].tolist(),
+        },
     ]

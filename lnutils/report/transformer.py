@@ -24,6 +24,12 @@ CLAIMS = {
     "post_ln_last_gradient_independent_of_depth": (
         "Post-LN: the last layer's gradient does not depend on depth (Theorem 1)"
     ),
+    "pre_ln_last_gradient_shrinks_with_depth_beyond_smallest": (
+        "Pre-LN: the same, from the second-smallest depth on (Theorem 1 bounds an order in L)"
+    ),
+    "post_ln_last_gradient_independent_of_depth_beyond_smallest": (
+        "Post-LN: the same, from the second-smallest depth on (Theorem 1 bounds an order in L)"
+    ),
     "pre_ln_hidden_norm_within_lemma_bounds": ("Pre-LN: (1 + l/2)d ≤ ‖x_l‖² ≤ (1 + 3l/2)d at every layer (Lemma 2)"),
     "post_ln_hidden_norm_near_three_halves_d": "Post-LN: ‖x‖² ≈ 3d/2 at every layer, within 10 % (Lemma 2)",
     "post_ln_needs_warmup": (
@@ -121,7 +127,8 @@ def probe_verdicts_markdown(verdicts: list[dict]) -> str:
         rows.append([CLAIMS[v["claim"]], v["expected"], found, f"**{agrees}**"])
     return _table(["claim", "the paper", "measured here", "agrees"], rows) + (
         "\n\n'grows' or 'shrinks': the comparison rule on log10 of the gradient norm, first layer against last "
-        f"(paired by seed), gives a direction; 'flat': the two are equivalent within a factor "
+        "(or smallest model against largest, for the depth claims; paired by seed), gives a direction; 'flat': "
+        "the two are equivalent within a factor "
         f"{10**experiment.TREND_MARGIN_LOG10:.2f}; 'undecided': neither. The probe trains nothing, so it is "
         "complete in every profile."
     )
