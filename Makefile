@@ -40,7 +40,7 @@ lint: install
 	$(BIN)/python book/tools/actionlint.py .github/workflows/*.yml
 
 unit: lint
-	$(BIN)/python -m pytest tests
+	$(BIN)/python -m pytest tests --durations=10
 
 # Reveal.js slide decks of the executed chapters (run `make book` first): _build/slides/
 slides: install
@@ -90,7 +90,7 @@ evidence-worker: install
 test: unit
 	$(MAKE) book PROFILE=quick SPHINX_FLAGS=--strict
 	$(MAKE) slides
-	LNUTILS_TEST_BUILT=1 $(BIN)/python -m pytest tests/built
+	LNUTILS_TEST_BUILT=1 $(BIN)/python -m pytest tests/built --durations=20
 
 clean:
 	rm -rf _build
