@@ -135,3 +135,27 @@ def test_the_study_agrees_with_itself_at_both_ends_of_k_and_its_sentence_uses_it
     assert len(left.lines) == 2 and len(right.lines) == 3  # the two swaps; the three normalizations
     assert list(left.lines[0].get_ydata()) == list(first_k.values())
     plt.close(figure)
+
+
+def test_the_remedy_cells_change_only_epsilon_and_their_table_says_which_closes_the_gap():
+    torch.manual_seed(0)
+    plain = SequenceModel("BN-LSTM", 5, 8, 4, max_steps=6)
+    torch.manual_seed(0)
+    remedy = SequenceModel("BN-LSTM, ε 1e-3", 5, 8, 4, max_steps=6)
+    assert {module.eps for module in bn_lstm.batch_norms(remedy).values()} == {1e-3}
+    assert {module.eps for module in bn_lstm.batch_norms(plain).values()} == {1e-5}
+    for a, b in zip(plain.state_dict().values(), remedy.state_dict().values()):  # the same initial weights
+        assert torch.equal(a, b)
+    payload = {
+        "readings": {
+            "BN-LSTM, ε 1e-3": {"population": 3.1, "batch": 3.0},
+            "BN-LSTM, ε 1e-2": {"population": 6.0, "batch": 3.0},
+        },
+        "saved_final_test_error": {"BN-LSTM": 7.31, "LSTM": 1.2},
+    }
+    rows = bn_lstm.remedy_numbers(payload)
+    assert [row["closes_the_gap"] for row in rows] == [True, False]
+    assert rows[1]["gap"] == pytest.approx(3.0)
+    table = words.bn_remedies_markdown(rows)
+    assert "| ε 1e-3 | 3.10 | 3.00 | +0.10 | **yes** |" in table and "ended at 7.31 %" in table
+    assert "rnn bn-remedies" in words.bn_remedies_markdown(None)

@@ -11,6 +11,7 @@
     python -m lnutils.experiments rnn run --profile budget    # seeds 0-1 with the constant phase doubled
     python -m lnutils.experiments rnn keep --seeds 0          # train seed 0 again, keep its networks
     python -m lnutils.experiments rnn bn-study                # the kept BN-LSTM read in several ways
+    python -m lnutils.experiments rnn bn-remedies             # the BN-LSTM trained again with a larger ε
     python -m lnutils.experiments transformer run --profile cpu    # or paper (a GPU)
     python -m lnutils.experiments transformer run --profile budget # the cpu profile's decay doubled
 
@@ -38,7 +39,7 @@ def parser() -> argparse.ArgumentParser:
     commands = {
         "mnist": ["select", "run"],
         "conv": ["select", "run", "budget", "keep"],
-        "rnn": ["run", "keep", "bn-study"],
+        "rnn": ["run", "keep", "bn-study", "bn-remedies"],
         "transformer": ["run"],
     }
     helps = {
@@ -115,6 +116,7 @@ HONOURED = {
     ("rnn", "run"): FOLDERS | {"profile", "epochs", "seeds", "time_budget"},
     ("rnn", "keep"): {"device", "results_dir", "profile", "seeds"},
     ("rnn", "bn-study"): {"results_dir", "profile", "seeds", "overwrite"},
+    ("rnn", "bn-remedies"): FOLDERS | {"seeds"},
     ("transformer", "run"): FOLDERS | {"profile", "steps", "seeds", "time_budget"},
 }
 
@@ -244,6 +246,18 @@ def run_conv(args, device) -> None:
 
 
 def run_rnn(args, device) -> None:
+    if args.command == "bn-remedies":
+        for seed in args.seeds or [bn_lstm.REMEDY_SEED]:
+            found = bn_lstm.run_remedies(
+                seed, device, results_dir=args.results_dir, checkpoint_dir=args.checkpoint_dir, overwrite=args.overwrite
+            )
+            print(
+                {
+                    row["cell"]: (round(row["population"], 2), round(row["batch"], 2))
+                    for row in bn_lstm.remedy_numbers(found)
+                }
+            )
+        return
     if args.command in ("keep", "bn-study"):
         profile, seeds = args.profile or "cpu", args.seeds or [0]
         for seed in seeds:
