@@ -84,6 +84,7 @@ evidence-worker: install
 	$(EVIDENCE) conv run --profile cpu --batch-size 128 $(EVIDENCE_OPTIONS)
 	$(EVIDENCE) rnn run --profile cpu --overwrite $(EVIDENCE_OPTIONS)
 	$(EVIDENCE) rnn run --profile budget $(EVIDENCE_OPTIONS)
+	$(EVIDENCE) rnn bn-remedies $(EVIDENCE_OPTIONS)
 	$(EVIDENCE) conv run --profile cpu $(EVIDENCE_OPTIONS)
 	$(EVIDENCE) conv budget --overwrite $(EVIDENCE_OPTIONS)
 

@@ -280,6 +280,9 @@ def run_remedies(
         raise ValueError(f"no finished part {name!r} in the saved cpu result: nothing to train again")
     saved = record["config"]
     config = rnn.SequentialMNISTConfig(**{**saved, "seeds": [seed], "cells": list(REMEDY_CELLS)})
+    done = saved_remedies(results_dir)
+    if done is not None and done["config"] == asdict(config) and not overwrite:
+        return done  # trained already: a second run would only repeat it
     tag = runs.config_tag(asdict(config))
     checkpoint = Path(checkpoint_dir or runs.checkpoint_dir()) / f"rnn_bn_remedies_seed{seed}_{tag}.pt"
     dataset = load_mnist()
