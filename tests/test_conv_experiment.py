@@ -172,5 +172,5 @@ def test_kept_networks_train_a_seed_of_the_saved_run_again_and_the_border_probe_
     probed, about = conv_kept.probe_networks(live, seed=1, names=names)
     assert about["source"] == "kept" and probed["none"] is not live["none"].networks[0]
     assert set(about["test_error"]) == set(names)
-    probed, about = conv_kept.probe_networks(live, seed=0, names=names)
+    probed, about = conv_kept.probe_networks(live, seed=3, names=names)  # no seed 3 kept here or in the book
     assert about["source"] == "this build" and probed["none"] is live["none"].networks[0]
