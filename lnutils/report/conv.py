@@ -283,7 +283,8 @@ def budget_check_markdown(checks: list[dict], budget_result: dict | None) -> str
         on = f" on {'; '.join(not_yet)}" if not_yet else ""
         out.append(
             f"The budget check{on} has not been trained on this machine yet: `python -m lnutils.experiments "
-            "conv budget` trains it. Until it finishes, it confirms nothing."
+            "conv budget --overwrite` trains it (the file it replaces is kept). Until it finishes, it confirms "
+            "nothing."
         )
     return "\n\n".join(out)
 
