@@ -18,7 +18,8 @@ show a BN-LSTM whose test error swings from epoch to epoch.  This module reads t
 Command line: ``python -m lnutils.experiments rnn bn-study`` (a few minutes on one core).
 
 The remedies that need training (:func:`run_remedies`): the same BN-LSTM trained again with a larger ε in
-every per-step batch norm (``python -m lnutils.experiments rnn bn-remedies``, about half an hour on one core).
+every per-step batch norm (``python -m lnutils.experiments rnn bn-remedies``: 20 epochs of 3 minutes on one
+core, resumable from its checkpoint).
 """
 
 from __future__ import annotations
